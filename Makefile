@@ -1,0 +1,51 @@
+# The two commands a new user needs: `make run` and `make test`.
+# Both bootstrap everything from a clean clone with ../shared beside it.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STANDARDS_SRC ?= ../shared/standards
+CONFIG ?= examples/gateway.toml
+EXAMPLE_PLUGIN := examples/wissel-plugin-csv
+
+# Everything the gateway writes while developing stays inside the clone.
+export GATEWAY_DATA_DIR ?= $(CURDIR)/.data
+
+.PHONY: run test check lint typecheck unit contracts standards venv clean
+
+$(VENV)/.installed: pyproject.toml $(EXAMPLE_PLUGIN)/pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e $(EXAMPLE_PLUGIN)
+	touch $@
+
+venv: $(VENV)/.installed
+
+# Installs the official artifacts from ../shared/standards when it is there;
+# elsewhere run `gateway standards install` (official addresses) yourself.
+standards: venv
+	@if [ -d "$(STANDARDS_SRC)" ]; then \
+		$(BIN)/gateway standards install --from "$(STANDARDS_SRC)"; \
+	else \
+		echo "$(STANDARDS_SRC) not found: run '$(BIN)/gateway standards install' to fetch the official artifacts"; \
+	fi
+
+run: standards
+	$(BIN)/gateway --config $(CONFIG) run
+
+lint: venv
+	$(BIN)/ruff check gateway plugins contracts tests examples bench
+
+typecheck: venv
+	$(BIN)/mypy
+
+unit: standards
+	$(BIN)/pytest -q tests
+
+contracts: standards
+	$(BIN)/gateway contracts -- -q
+
+test: lint typecheck unit contracts
+
+clean:
+	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache .hypothesis *.egg-info

@@ -1,0 +1,105 @@
+"""What every channel plugin must satisfy."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from gateway.channels import (
+    Accepted,
+    Channel,
+    ChannelContext,
+    ChannelType,
+    FinalError,
+    InboundDocument,
+    OutboundMessage,
+    RetryableError,
+)
+from gateway.kinds import DocumentKind
+from gateway.registry import Registry
+
+TEST_OIN = "00000099003214345001"  # the Peppol/Logius test recipient
+
+
+def _message(channel_type: ChannelType, transport_id: str | None = None) -> OutboundMessage:
+    assert channel_type.contract is not None
+    base = channel_type.contract.message or OutboundMessage(
+        message_id="contract-kit-0001",
+        agency_oin=TEST_OIN,
+        kind=DocumentKind.INVOICE,
+        format_key="contract:invoice:1",
+        payload=b"<?xml version='1.0'?><Invoice xmlns='urn:example:contract-kit'/>",
+        filename="invoice.xml",
+        business_key="contract-kit/invoice/0001",
+    )
+    if transport_id is None:
+        return base
+    return OutboundMessage(**{**_fields(base), "transport_id": transport_id, "attempt": 2})
+
+
+def _fields(message: OutboundMessage) -> dict[str, object]:
+    import attrs
+
+    return attrs.asdict(message, recurse=False)
+
+
+async def _sink(document: InboundDocument) -> str:
+    return "contract-kit-inbound"
+
+
+@pytest.fixture
+def channel_type(registry: Registry, channel_name: str) -> ChannelType:
+    return registry.channel_type(channel_name)
+
+
+def _build(channel_type: ChannelType, settings: object) -> Channel:
+    channel = channel_type.factory(f"contract-{channel_type.name}", settings)  # type: ignore[arg-type]
+    assert isinstance(channel, Channel), f"factory of {channel_type.name} built {channel!r}"
+    return channel
+
+
+def test_name_and_description(channel_type: ChannelType, channel_name: str) -> None:
+    assert channel_type.name == channel_name == channel_name.lower()
+    assert channel_type.description.strip(), "describe the channel for `gateway channels`"
+    assert channel_type.contract is not None, (
+        "declare a ChannelContract so the kit can exercise the channel on loopback"
+    )
+
+
+async def test_starts_sends_and_stops_cleanly(channel_type: ChannelType, tmp_path: Path) -> None:
+    assert channel_type.contract is not None
+    before = asyncio.all_tasks()
+    async with channel_type.contract.working(tmp_path) as settings:
+        channel = _build(channel_type, settings)
+        await channel.start(ChannelContext(channel.name, inbound=_sink, data_dir=str(tmp_path)))
+        try:
+            first = await channel.send(_message(channel_type))
+            assert isinstance(first, Accepted), f"send under working settings gave {first!r}"
+            assert first.transport_id, "an accepted send must name the transport's id"
+            again = await channel.send(_message(channel_type, first.transport_id))
+            assert isinstance(again, Accepted), f"a retry with the same transport id gave {again!r}"
+            assert again.transport_id == first.transport_id, "transport ids must survive retries"
+        finally:
+            await channel.stop()
+    await asyncio.sleep(0)
+    leaked = {t for t in asyncio.all_tasks() - before if not t.done()}
+    assert not leaked, f"stop() left tasks running: {sorted(t.get_name() for t in leaked)}"
+
+
+async def test_failures_are_classified(channel_type: ChannelType, tmp_path: Path) -> None:
+    assert channel_type.contract is not None
+    for number, case in enumerate(channel_type.contract.failures):
+        scratch = tmp_path / f"case-{number}"
+        scratch.mkdir()
+        async with case.setup(scratch) as settings:
+            channel = _build(channel_type, settings)
+            await channel.start(ChannelContext(channel.name, inbound=_sink, data_dir=str(scratch)))
+            try:
+                outcome = await channel.send(_message(channel_type))
+            finally:
+                await channel.stop()
+        expected = RetryableError if case.expect == "retryable" else FinalError
+        assert isinstance(outcome, expected), f"{case.name}: expected {case.expect}, got {outcome!r}"
+        assert outcome.reason.strip(), f"{case.name}: the error must carry its reason"

@@ -1,0 +1,87 @@
+"""What every format plugin must satisfy."""
+
+from __future__ import annotations
+
+from datetime import date
+import pytest
+
+from contracts import KIT_DIR
+from gateway.errors import GatewayError
+from gateway.formats import Detection, Format, FormatKey, FormatStatus, LayerKind
+from gateway.kinds import Direction, DocumentKind
+from gateway.registry import Registry
+from gateway.sniff import Sniffed
+
+
+def _sample_bytes(fmt: Format) -> list[tuple[str, bytes]]:
+    found = []
+    for sample in fmt.samples():
+        if sample.data is not None:
+            found.append((sample.name, sample.data))
+        if sample.document is not None:
+            found.append((sample.name, fmt.encode(sample.document, sample.context)))
+    return found
+
+
+def _foreign_corpus(registry: Registry, fmt: Format) -> list[tuple[str, bytes]]:
+    corpus = [(path.name, path.read_bytes()) for path in sorted((KIT_DIR / "foreign").iterdir())]
+    for key, other in registry.formats.items():
+        if key != fmt.key:
+            corpus += [(f"{key}/{name}", data) for name, data in _sample_bytes(other)]
+    return corpus
+
+
+def test_key_and_metadata(fmt: Format, format_key: str) -> None:
+    parsed = FormatKey.parse(fmt.key)
+    assert str(parsed) == fmt.key == format_key
+    assert isinstance(fmt.kind, DocumentKind)
+    assert fmt.directions, "a format must declare at least one direction"
+    assert all(isinstance(d, Direction) for d in fmt.directions)
+    assert isinstance(fmt.status, FormatStatus)
+    assert fmt.effective_from is None or isinstance(fmt.effective_from, date)
+    assert "/" in fmt.media_type, f"media type {fmt.media_type!r} is not type/subtype"
+    assert fmt.description.strip(), "describe the format in one line for `gateway formats`"
+
+
+def test_layers_are_ordered_xsd_first(fmt: Format) -> None:
+    kinds = [layer.kind for layer in fmt.layers()]
+    assert kinds == sorted(kinds, key=lambda k: k != LayerKind.XSD), kinds
+    for layer in fmt.layers():
+        assert layer.artifact and not layer.artifact.startswith("/"), (
+            f"layer {layer.name}: artifact must be a path inside the standards tree"
+        )
+
+
+def test_declares_samples(fmt: Format) -> None:
+    assert fmt.samples(), "declare at least one sample so the kit can round-trip the format"
+
+
+def test_detects_its_own_samples(fmt: Format) -> None:
+    for name, data in _sample_bytes(fmt):
+        assert fmt.detect(Sniffed(data)) is Detection.MATCH, f"sample {name} not recognised"
+
+
+def test_never_claims_a_foreign_document(fmt: Format, registry: Registry) -> None:
+    for name, data in _foreign_corpus(registry, fmt):
+        answer = fmt.detect(Sniffed(data))
+        assert answer is not Detection.MATCH, f"{fmt.key} claims the foreign document {name}"
+
+
+def test_round_trip(fmt: Format) -> None:
+    for sample in fmt.samples():
+        if sample.document is not None:
+            encoded = fmt.encode(sample.document, sample.context)
+            decoded = fmt.decode(encoded)
+            assert decoded.document == sample.document, f"sample {sample.name} changed"
+        if sample.data is not None:
+            first = fmt.decode(sample.data).document
+            again = fmt.decode(fmt.encode(first, sample.context)).document
+            assert again == first, f"sample {sample.name} changed on re-encoding"
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in (KIT_DIR / "foreign").iterdir()))
+def test_decoding_foreign_input_fails_cleanly(fmt: Format, name: str) -> None:
+    data = (KIT_DIR / "foreign" / name).read_bytes()
+    with pytest.raises(GatewayError) as caught:
+        fmt.decode(data)
+    assert str(caught.value).strip(), "the error must say what is wrong"

@@ -1,0 +1,171 @@
+"""What a channel plugin provides: one transport to or from agencies.
+
+A channel sends one outbound message and answers with an outcome it has
+classified itself: accepted (with the transport's own id), a retryable error,
+or a final error. The core never guesses from exceptions what a network
+meant; the channel knows its protocol's fault codes. A channel may also
+receive inbound documents, which it hands to the core's inbound sink before
+it acknowledges anything to the sender.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, ClassVar, Literal, Protocol
+
+import attrs
+
+from gateway.kinds import DocumentKind
+
+
+@attrs.frozen
+class OutboundMessage:
+    """One document ready to leave, as the pipeline hands it to a channel.
+
+    ``transport_id`` is the id a previous attempt obtained or chose (for
+    example a Digipoort aanleverkenmerk); a channel reuses it on retries so
+    the receiving side can recognise a repeat.
+    """
+
+    message_id: str
+    agency_oin: str
+    kind: DocumentKind
+    format_key: str
+    payload: bytes
+    media_type: str = "application/xml"
+    filename: str = "document.xml"
+    business_key: str = ""
+    transport_id: str | None = None
+    attempt: int = 1
+    attachments: tuple[Any, ...] = ()
+    metadata: Mapping[str, str] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class Accepted:
+    """The transport took the message; ``transport_id`` is its reference for it."""
+
+    transport_id: str
+    detail: str = ""
+
+
+@attrs.frozen
+class RetryableError:
+    """The attempt failed for a reason that may pass (timeout, overload, 5xx)."""
+
+    reason: str
+    code: str | None = None
+    retry_after: timedelta | None = None
+    transport_id: str | None = None
+
+
+@attrs.frozen
+class FinalError:
+    """The transport refused the message for good; retrying would not help."""
+
+    reason: str
+    code: str | None = None
+    transport_id: str | None = None
+
+
+SendOutcome = Accepted | RetryableError | FinalError
+
+
+@attrs.frozen
+class InboundDocument:
+    """Raw bytes a channel received, with what the transport told about them."""
+
+    data: bytes
+    channel: str
+    transport_id: str | None = None
+    sender: str | None = None
+    filename: str | None = None
+    metadata: Mapping[str, str] = attrs.field(factory=dict)
+
+
+class InboundSink(Protocol):
+    """Where a channel hands received documents. Returns the stored message id.
+
+    The sink persists the raw bytes durably before it returns; a channel must
+    acknowledge to its sender only after the sink returned.
+    """
+
+    def __call__(self, document: InboundDocument) -> Awaitable[str]: ...
+
+
+@attrs.frozen
+class ChannelContext:
+    """What the core gives a channel when it starts it."""
+
+    name: str
+    inbound: InboundSink | None = None
+    data_dir: str | None = None
+    supplier: Any = None
+
+
+class Channel(abc.ABC):
+    """Base class of every channel instance.
+
+    One instance exists per ``[channels.<name>]`` table. ``start`` and
+    ``stop`` must be safe to call once each, in that order; ``stop`` releases
+    every socket, task and file the channel opened.
+    """
+
+    type_name: ClassVar[str]
+
+    def __init__(self, name: str, settings: Mapping[str, Any]) -> None:
+        self.name = name
+        self.settings = dict(settings)
+
+    async def start(self, context: ChannelContext) -> None:  # noqa: B027 - optional hook
+        """Open connections, start servers or pollers. Default: nothing to do."""
+
+    async def stop(self) -> None:  # noqa: B027 - optional hook
+        """Release everything ``start`` acquired. Default: nothing to do."""
+
+    @abc.abstractmethod
+    async def send(self, message: OutboundMessage) -> SendOutcome:
+        """Send one message and classify the result. Must not raise for transport errors."""
+
+
+ChannelFactory = Callable[[str, Mapping[str, Any]], Channel]
+
+ContractSetup = Callable[[Path], AbstractAsyncContextManager[Mapping[str, Any]]]
+"""Given a scratch folder, set up whatever the channel talks to (a folder, a
+simulator on loopback) and yield the channel settings that reach it."""
+
+
+@attrs.frozen
+class FailureCase:
+    """A situation in which ``send`` must return a classified error, not raise."""
+
+    name: str
+    setup: ContractSetup
+    expect: Literal["retryable", "final"]
+
+
+@attrs.frozen
+class ChannelContract:
+    """How the contract kit exercises a channel type on this machine alone."""
+
+    working: ContractSetup
+    failures: tuple[FailureCase, ...] = ()
+    message: OutboundMessage | None = None
+    """The message to send; by default a small XML document for a test OIN."""
+
+
+@attrs.frozen
+class ChannelType:
+    """A registered kind of channel: its name and how to build an instance."""
+
+    name: str
+    factory: ChannelFactory
+    description: str = ""
+    settings_help: Mapping[str, str] = attrs.field(factory=dict)
+    """Setting name to one-line description, shown by ``gateway channels``."""
+    contract: ChannelContract | None = None
+    """Set-ups for the contract kit; a channel type without one fails the kit."""

@@ -1,0 +1,1 @@
+"""The ``gateway`` command line. One module per command group."""

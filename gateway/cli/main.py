@@ -1,0 +1,94 @@
+"""Entry point of the ``gateway`` command."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from gateway import __version__
+from gateway.cli.context import CliContext
+from gateway.errors import GatewayError
+from gateway.paths import CONFIG_ENV, default_config_path
+from gateway.pluginmanager import add_plugin_commands, make_plugin_manager
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help=f"Configuration file. Default: ${CONFIG_ENV}, then ./gateway.toml.",
+)
+@click.version_option(__version__, prog_name="gateway")
+@click.pass_context
+def cli(ctx: click.Context, config_path: Path | None) -> None:
+    """Wissel: exchange orders, timecards and invoices with Dutch government bodies.
+
+    Each agency is addressed by its OIN and reached over its own channel
+    (Digipoort, Peppol, the supplier portal, e-mail, a folder) in its own
+    message standard and version, as the configuration file says.
+    """
+    existing = ctx.obj if isinstance(ctx.obj, CliContext) else None
+    path = config_path or default_config_path()
+    if existing is None:
+        ctx.obj = CliContext(path)
+    else:
+        existing.config_path = path
+
+
+def _attach_core_commands() -> None:
+    # Imported here so `gateway.cli.main` stays importable while a command
+    # module is being written; each module owns one group of commands.
+    from gateway.cli import plugins as plugin_commands
+    from gateway.cli.contracts import contracts
+    from gateway.cli import run as run_command
+
+    for command in (
+        plugin_commands.plugins,
+        plugin_commands.formats,
+        plugin_commands.channels,
+        run_command.run,
+        contracts,
+    ):
+        cli.add_command(command)
+    try:
+        from gateway.cli.agencies import agencies
+        from gateway.cli.standards import standards
+    except ImportError:  # pragma: no cover - during development only
+        return
+    cli.add_command(agencies)
+    cli.add_command(standards)
+
+
+_attach_core_commands()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; user errors print one line and exit 2, never a traceback."""
+    try:
+        pm = make_plugin_manager()
+        context = CliContext(default_config_path(), pm)
+        context.plugin_commands = add_plugin_commands(pm, cli)
+    except GatewayError as exc:
+        click.echo(f"gateway: {exc}", err=True)
+        sys.exit(2)
+    try:
+        cli.main(args=argv, obj=context, standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except GatewayError as exc:
+        click.echo(f"gateway: {exc}", err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,80 @@
+"""``gateway plugins``, ``gateway formats`` and ``gateway channels``."""
+
+from __future__ import annotations
+
+import attrs
+import click
+
+from gateway.cli.context import CliContext
+from gateway.cli.output import echo_json, echo_table
+from gateway.pluginmanager import describe_plugins
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+
+
+@click.command()
+@json_option
+@click.pass_obj
+def plugins(obj: CliContext, as_json: bool) -> None:
+    """List every loaded plugin with its version and what it registers."""
+    infos = describe_plugins(obj.pm, obj.registry, obj.plugin_commands)
+    if as_json:
+        echo_json([attrs.asdict(info) for info in infos])
+        return
+    echo_table(
+        ["plugin", "version", "distribution", "formats", "channels", "commands"],
+        [
+            (i.name, i.version, i.distribution, ", ".join(i.formats) or "-",
+             ", ".join(i.channels) or "-", ", ".join(i.commands) or "-")
+            for i in infos
+        ],
+    )
+
+
+@click.command()
+@json_option
+@click.pass_obj
+def formats(obj: CliContext, as_json: bool) -> None:
+    """List the keys of every installed format (standard:document:version)."""
+    registry = obj.registry
+    rows = [
+        {
+            "key": key,
+            "kind": fmt.kind.value,
+            "directions": sorted(d.value for d in fmt.directions),
+            "status": fmt.status.value,
+            "media_type": fmt.media_type,
+            "plugin": registry.owner("format", key),
+            "description": fmt.description,
+        }
+        for key, fmt in registry.formats.items()
+    ]
+    if as_json:
+        echo_json(rows)
+        return
+    echo_table(
+        ["key", "kind", "directions", "status", "plugin"],
+        [(r["key"], r["kind"], "/".join(r["directions"]), r["status"], r["plugin"]) for r in rows],
+    )
+
+
+@click.command()
+@json_option
+@click.pass_obj
+def channels(obj: CliContext, as_json: bool) -> None:
+    """List the names of every installed channel type."""
+    registry = obj.registry
+    rows = [
+        {
+            "name": name,
+            "plugin": registry.owner("channel", name),
+            "description": ct.description,
+            "settings": dict(ct.settings_help),
+        }
+        for name, ct in registry.channels.items()
+    ]
+    if as_json:
+        echo_json(rows)
+        return
+    echo_table(["name", "plugin", "description"],
+               [(r["name"], r["plugin"], r["description"]) for r in rows])

@@ -1,0 +1,50 @@
+"""Exceptions the core raises towards users.
+
+Every error a user can cause names what is wrong and where. The CLI turns
+:class:`GatewayError` into a one-line message and a non-zero exit status
+instead of a traceback.
+"""
+
+from __future__ import annotations
+
+
+class GatewayError(Exception):
+    """Base class for errors that are the user's or the environment's, not a bug."""
+
+
+class ConfigError(GatewayError):
+    """The configuration file is missing, malformed or inconsistent.
+
+    ``file``, ``line`` and ``key`` locate the problem where known.
+    """
+
+    def __init__(
+        self, message: str, *, file: str | None = None, line: int | None = None,
+        key: str | None = None,
+    ) -> None:
+        self.message = message
+        self.file = file
+        self.line = line
+        self.key = key
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = []
+        if self.file:
+            where.append(self.file if self.line is None else f"{self.file}:{self.line}")
+        if self.key:
+            where.append(f"key {self.key!r}")
+        prefix = ", ".join(where)
+        return f"{prefix}: {self.message}" if prefix else self.message
+
+
+class PluginError(GatewayError):
+    """A plugin could not be loaded, registered something invalid, or clashes with another."""
+
+
+class StandardsError(GatewayError):
+    """An official artifact is missing, altered or cannot be installed."""
+
+
+class UnsafeXMLError(GatewayError):
+    """An XML document was refused by the hardened parser (DTD, entity, size, encoding)."""

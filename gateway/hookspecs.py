@@ -1,0 +1,81 @@
+"""The hooks a Wissel plugin may implement.
+
+This module is the whole contract between the core and its plugins. A plugin
+is a module (or object) with functions marked ``@hookimpl`` whose names and
+parameters match the specifications below exactly; anything else is refused
+when the gateway starts, so a misspelt hook never goes unnoticed.
+
+Plugins *register types* with the :class:`~gateway.registry.Registry` they
+are handed; the core decides when to instantiate them and owns their
+lifecycle. A plugin package makes itself known through the ``wissel.plugins``
+entry point group in its ``pyproject.toml``::
+
+    [project.entry-points."wissel.plugins"]
+    my-plugin = "my_package.plugin"
+
+and implements, for example::
+
+    from gateway.hookspecs import hookimpl
+
+    @hookimpl
+    def register_formats(registry):
+        registry.add_format(MyFormat())
+
+Every hook below is documented with its signature; ``tests/test_hookspecs.py``
+keeps the documentation and the code in step.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    import click
+
+    from gateway.registry import Registry
+
+PROJECT_NAME = "wissel"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+@hookspec
+def register_formats(registry: Registry) -> None:
+    """Add the message formats this plugin provides.
+
+    Signature: ``register_formats(registry: Registry) -> None``
+
+    Call ``registry.add_format(fmt)`` once per format, where ``fmt`` satisfies
+    :class:`gateway.formats.Format`. Each format is one standard, one document
+    type and one version, keyed ``standard:document:version``. Two plugins
+    registering the same key is a start-up error.
+    """
+
+
+@hookspec
+def register_channels(registry: Registry) -> None:
+    """Add the channel types (transports) this plugin provides.
+
+    Signature: ``register_channels(registry: Registry) -> None``
+
+    Call ``registry.add_channel(channel_type)`` once per type, where
+    ``channel_type`` is a :class:`gateway.channels.ChannelType`: a name, a
+    factory building a :class:`gateway.channels.Channel` from its
+    configuration table, and a description. The core instantiates one channel
+    per ``[channels.<name>]`` table in the configuration.
+    """
+
+
+@hookspec
+def register_commands(cli: click.Group) -> None:
+    """Add command-line commands under ``gateway``.
+
+    Signature: ``register_commands(cli: click.Group) -> None``
+
+    Call ``cli.add_command(command)`` for each click command or group, for
+    example a simulator (``gateway simulate NAME``). A command name already
+    taken by the core or another plugin is a start-up error.
+    """

@@ -1,0 +1,150 @@
+"""Loading plugins: entry points in, a filled registry out.
+
+Every plugin, built-in or third-party, arrives through the ``wissel.plugins``
+entry point group; the core never imports ``plugins/``. Tests build their own
+plugin manager per test with :func:`make_plugin_manager` and pass plugin
+objects directly, so no global state leaks between them.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+from collections.abc import Iterable
+from types import ModuleType
+from typing import Any
+
+import attrs
+import click
+import pluggy
+
+from gateway import PLUGIN_ENTRY_POINT_GROUP, hookspecs
+from gateway.errors import PluginError
+from gateway.registry import Registry
+
+
+@attrs.frozen
+class PluginInfo:
+    """What ``gateway plugins`` shows about one plugin."""
+
+    name: str
+    version: str
+    distribution: str
+    module: str
+    formats: tuple[str, ...]
+    channels: tuple[str, ...]
+    commands: tuple[str, ...]
+
+
+def make_plugin_manager(
+    *, entry_points: bool = True, plugins: Iterable[tuple[str, object]] = ()
+) -> pluggy.PluginManager:
+    """A new plugin manager with the hookspecs, entry-point plugins and ``plugins``.
+
+    Raises :class:`PluginError` when a plugin fails to import or implements a
+    hook that does not exist (a misspelling must stop the start, not be
+    ignored).
+    """
+    pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+    pm.add_hookspecs(hookspecs)
+    if entry_points:
+        _import_entry_points()
+    try:
+        if entry_points:
+            pm.load_setuptools_entrypoints(PLUGIN_ENTRY_POINT_GROUP)
+        for name, plugin in plugins:
+            pm.register(plugin, name=name)
+        pm.check_pending()
+    except pluggy.PluginValidationError as exc:
+        raise PluginError(
+            f"plugin {pm.get_name(exc.plugin) or exc.plugin!r} does not match the gateway's "
+            f"hooks: {' '.join(str(exc).split())}"
+        ) from exc
+    except ValueError as exc:  # pluggy's "plugin already registered"
+        raise PluginError(str(exc)) from exc
+    return pm
+
+
+def _import_entry_points() -> None:
+    # pluggy imports entry points too, but cannot say which one failed; importing
+    # first (Python caches the modules) lets the error name the plugin.
+    for entry_point in importlib.metadata.entry_points(group=PLUGIN_ENTRY_POINT_GROUP):
+        try:
+            entry_point.load()
+        except Exception as exc:
+            raise PluginError(
+                f"plugin {entry_point.name!r} ({entry_point.value}) failed to load: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+
+
+def _each_impl(pm: pluggy.PluginManager, hook_name: str) -> Iterable[tuple[str, Any]]:
+    """Hook implementations one by one, so the registry can tell who registered what."""
+    caller: pluggy.HookCaller = getattr(pm.hook, hook_name)
+    for impl in caller.get_hookimpls():  # in registration order
+        yield impl.plugin_name, impl.function
+
+
+def build_registry(pm: pluggy.PluginManager) -> Registry:
+    """Call every plugin's ``register_*`` hooks and return the filled registry."""
+    registry = Registry()
+    for hook_name in ("register_formats", "register_channels"):
+        for plugin_name, function in _each_impl(pm, hook_name):
+            with registry.registering_for(plugin_name):
+                try:
+                    function(registry=registry)
+                except PluginError:
+                    raise
+                except Exception as exc:
+                    raise PluginError(
+                        f"plugin {plugin_name!r} failed in {hook_name}: "
+                        f"{type(exc).__name__}: {exc}"
+                    ) from exc
+    return registry
+
+
+def add_plugin_commands(pm: pluggy.PluginManager, cli: click.Group) -> dict[str, list[str]]:
+    """Let plugins add CLI commands; returns the command names per plugin."""
+    added: dict[str, list[str]] = {}
+    for plugin_name, function in _each_impl(pm, "register_commands"):
+        before = set(cli.commands)
+        probe = click.Group(name=cli.name)
+        function(cli=probe)
+        for name, command in probe.commands.items():
+            if name in before or name in cli.commands:
+                raise PluginError(
+                    f"plugin {plugin_name!r} adds the command {name!r}, which already exists"
+                )
+            cli.add_command(command, name)
+            added.setdefault(plugin_name, []).append(name)
+    return added
+
+
+def _distribution_of(pm: pluggy.PluginManager) -> dict[str, importlib.metadata.Distribution]:
+    return {pm.get_name(plugin) or "": dist for plugin, dist in pm.list_plugin_distinfo()}
+
+
+def describe_plugins(
+    pm: pluggy.PluginManager, registry: Registry, commands: dict[str, list[str]] | None = None
+) -> list[PluginInfo]:
+    """One :class:`PluginInfo` per registered plugin, sorted by name."""
+    dists = _distribution_of(pm)
+    infos = []
+    for name, plugin in pm.list_name_plugin():
+        if plugin is None:
+            continue
+        dist = dists.get(name)
+        module = plugin.__name__ if isinstance(plugin, ModuleType) else type(plugin).__name__
+        version = getattr(plugin, "__version__", None) or (dist.version if dist else "unknown")
+        found = registry.registered_by(name)
+        infos.append(
+            PluginInfo(
+                name=name,
+                version=str(version),
+                distribution=dist.metadata["Name"] if dist else "-",
+                module=module,
+                formats=tuple(found["formats"]),
+                channels=tuple(found["channels"]),
+                commands=tuple((commands or {}).get(name, [])),
+            )
+        )
+    return sorted(infos, key=lambda info: info.name)

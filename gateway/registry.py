@@ -1,0 +1,176 @@
+"""The registry that plugins fill with formats and channel types.
+
+The core asks the registry, never a plugin module, for "the format with key
+X", "the channel type named Y" or "which format is this document in". The
+registry also remembers which plugin registered what, for ``gateway plugins``
+and for error messages that name the culprit.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import attrs
+
+from gateway.channels import ChannelType
+from gateway.errors import GatewayError, PluginError
+from gateway.formats import Detection, Format, FormatKey
+from gateway.kinds import DocumentKind
+from gateway.sniff import Sniffed
+
+
+class UnknownFormatError(GatewayError):
+    """No installed format has the key asked for, or matches a document."""
+
+
+class UnknownChannelError(GatewayError):
+    """No installed channel type has the name asked for."""
+
+
+@attrs.frozen
+class DetectionResult:
+    format: Format
+    sniffed: Sniffed
+
+
+def _suggest(word: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=3, cutoff=0.5)
+    return f"; did you mean {', '.join(close)}?" if close else ""
+
+
+class Registry:
+    """Formats and channel types by key, with the plugin that registered each."""
+
+    def __init__(self) -> None:
+        self._formats: dict[str, Format] = {}
+        self._channels: dict[str, ChannelType] = {}
+        self._owner: dict[tuple[str, str], str] = {}
+        self._current_plugin = "<direct>"
+
+    @contextmanager
+    def registering_for(self, plugin_name: str) -> Iterator[None]:
+        """Attribute everything registered inside the block to ``plugin_name``."""
+        previous, self._current_plugin = self._current_plugin, plugin_name
+        try:
+            yield
+        finally:
+            self._current_plugin = previous
+
+    # -- registration (called by plugins) -----------------------------------
+
+    def add_format(self, fmt: Format) -> None:
+        """Register a format instance under its ``key``."""
+        if not isinstance(fmt, Format):
+            raise PluginError(
+                f"plugin {self._current_plugin!r} registered {fmt!r} as a format, "
+                "but it is not a gateway.formats.Format"
+            )
+        try:
+            FormatKey.parse(fmt.key)
+        except (ValueError, AttributeError) as exc:
+            raise PluginError(f"plugin {self._current_plugin!r}: {exc}") from None
+        if fmt.key in self._formats:
+            raise PluginError(
+                f"format {fmt.key!r} registered twice: by "
+                f"{self._owner['format', fmt.key]!r} and by {self._current_plugin!r}"
+            )
+        self._formats[fmt.key] = fmt
+        self._owner["format", fmt.key] = self._current_plugin
+
+    def add_channel(self, channel_type: ChannelType) -> None:
+        """Register a channel type under its ``name``."""
+        if not isinstance(channel_type, ChannelType):
+            raise PluginError(
+                f"plugin {self._current_plugin!r} registered {channel_type!r} as a channel, "
+                "but it is not a gateway.channels.ChannelType"
+            )
+        name = channel_type.name
+        if not name or name != name.strip().lower() or ":" in name:
+            raise PluginError(
+                f"plugin {self._current_plugin!r}: channel name {name!r} must be a "
+                "non-empty lower-case word"
+            )
+        if name in self._channels:
+            raise PluginError(
+                f"channel {name!r} registered twice: by {self._owner['channel', name]!r} "
+                f"and by {self._current_plugin!r}"
+            )
+        self._channels[name] = channel_type
+        self._owner["channel", name] = self._current_plugin
+
+    # -- look-up (called by the core) ----------------------------------------
+
+    @property
+    def formats(self) -> dict[str, Format]:
+        return dict(sorted(self._formats.items()))
+
+    @property
+    def channels(self) -> dict[str, ChannelType]:
+        return dict(sorted(self._channels.items()))
+
+    def owner(self, what: str, key: str) -> str:
+        """The plugin that registered format or channel ``key`` (what: "format"/"channel")."""
+        return self._owner[what, key]
+
+    def registered_by(self, plugin_name: str) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {"formats": [], "channels": []}
+        for (what, key), owner in sorted(self._owner.items()):
+            if owner == plugin_name:
+                found[f"{what}s"].append(key)
+        return found
+
+    def format(self, key: str) -> Format:
+        try:
+            return self._formats[key]
+        except KeyError:
+            raise UnknownFormatError(
+                f"no installed format has the key {key!r}{_suggest(key, list(self._formats))}"
+                " (`gateway formats` lists them)"
+            ) from None
+
+    def channel_type(self, name: str) -> ChannelType:
+        try:
+            return self._channels[name]
+        except KeyError:
+            raise UnknownChannelError(
+                f"no installed channel type is named {name!r}"
+                f"{_suggest(name, list(self._channels))} (`gateway channels` lists them)"
+            ) from None
+
+    def formats_for(self, kind: DocumentKind) -> list[Format]:
+        return [f for key, f in sorted(self._formats.items()) if f.kind == kind]
+
+    def detect(self, data: bytes | Sniffed) -> DetectionResult:
+        """Find the one format ``data`` is written in, or say clearly why not."""
+        sniffed = data if isinstance(data, Sniffed) else Sniffed(data)
+        matches: list[Format] = []
+        other_versions: list[Format] = []
+        for fmt in self._formats.values():
+            try:
+                answer = fmt.detect(sniffed)
+            except Exception as exc:  # a plugin bug must not hide the other formats
+                raise PluginError(
+                    f"format {fmt.key!r} (plugin {self._owner['format', fmt.key]!r}) "
+                    f"raised {type(exc).__name__} while detecting: {exc}"
+                ) from exc
+            if answer is Detection.MATCH:
+                matches.append(fmt)
+            elif answer is Detection.OTHER_VERSION:
+                other_versions.append(fmt)
+        if len(matches) == 1:
+            return DetectionResult(matches[0], sniffed)
+        if len(matches) > 1:
+            keys = ", ".join(sorted(f.key for f in matches))
+            raise UnknownFormatError(
+                f"the document matches several formats ({keys}); give the format explicitly"
+            )
+        seen = sniffed.describe()
+        if other_versions:
+            known = ", ".join(sorted(f.key for f in other_versions))
+            raise UnknownFormatError(
+                f"the document is of a known standard but a version no installed format "
+                f"handles (installed: {known}); saw {seen}"
+            )
+        raise UnknownFormatError(f"no installed format matches the document; saw {seen}")

@@ -1,0 +1,142 @@
+"""The folder channel instance."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import hashlib
+import logging
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from gateway.channels import (
+    Accepted,
+    Channel,
+    ChannelContext,
+    FinalError,
+    InboundDocument,
+    OutboundMessage,
+    RetryableError,
+    SendOutcome,
+)
+
+log = logging.getLogger(__name__)
+
+# Errors that a person must fix before a retry can succeed.
+_FINAL_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EISDIR}
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def _safe(name: str) -> str:
+    cleaned = _SAFE_NAME.sub("_", name).strip("._")
+    return cleaned or "document"
+
+
+def write_atomically(target: Path, data: bytes) -> None:
+    """Write ``data`` to ``target`` so that readers see either nothing or all of it."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    with open(temporary, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, target)
+    with contextlib.suppress(OSError):  # not every file system lets us sync a directory
+        directory = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+
+
+class FolderChannel(Channel):
+    type_name = "folder"
+
+    def __init__(self, name: str, settings: Mapping[str, Any]) -> None:
+        super().__init__(name, settings)
+        if "path" not in settings and "inbox" not in settings:
+            raise ValueError(f"channel {name!r}: set 'path' (outbound) and/or 'inbox' (inbound)")
+        self.outbox = Path(settings["path"]) if "path" in settings else None
+        self.inbox = Path(settings["inbox"]) if "inbox" in settings else None
+        self.poll_interval = float(settings.get("poll_interval", 2))
+        self._task: asyncio.Task[None] | None = None
+        self._context: ChannelContext | None = None
+
+    async def start(self, context: ChannelContext) -> None:
+        self._context = context
+        if self.inbox is not None and context.inbound is not None:
+            for sub in ("done", "error"):
+                (self.inbox / sub).mkdir(parents=True, exist_ok=True)
+            self._task = asyncio.create_task(self._watch(), name=f"folder-inbox:{self.name}")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    def target_for(self, message: OutboundMessage) -> Path:
+        if self.outbox is None:
+            raise ValueError(f"channel {self.name!r} has no outbound 'path'")
+        filename = f"{_safe(message.message_id)}-{_safe(message.filename)}"
+        return self.outbox / _safe(message.agency_oin) / filename
+
+    async def send(self, message: OutboundMessage) -> SendOutcome:
+        if self.outbox is None:
+            return FinalError(f"channel {self.name!r} has no outbound 'path' configured")
+        target = self.target_for(message)
+        transport_id = str(target.relative_to(self.outbox))
+        try:
+            await asyncio.to_thread(write_atomically, target, message.payload)
+        except OSError as exc:
+            reason = f"cannot write {target}: {exc.strerror or exc}"
+            if exc.errno in _FINAL_ERRNOS:
+                return FinalError(reason, code=errno.errorcode.get(exc.errno or 0))
+            return RetryableError(reason, code=errno.errorcode.get(exc.errno or 0))
+        return Accepted(transport_id, detail=f"written to {target}")
+
+    async def scan_once(self) -> int:
+        """Hand every complete file in the inbox to the gateway; returns how many."""
+        assert self.inbox is not None and self._context is not None
+        sink = self._context.inbound
+        assert sink is not None
+        handled = 0
+        for path in sorted(self.inbox.iterdir()):
+            if not path.is_file() or path.name.startswith("."):
+                continue  # dot files are other writers' temporary files
+            data = await asyncio.to_thread(path.read_bytes)
+            digest = hashlib.sha256(data).hexdigest()
+            try:
+                await sink(InboundDocument(
+                    data=data, channel=self.name, transport_id=f"{path.name}:{digest[:16]}",
+                    filename=path.name,
+                ))
+            except Exception as exc:
+                log.warning("inbox file %s refused: %s", path.name, exc)
+                await asyncio.to_thread(self._move, path, "error", note=str(exc))
+            else:
+                await asyncio.to_thread(self._move, path, "done")
+            handled += 1
+        return handled
+
+    def _move(self, path: Path, folder: str, note: str | None = None) -> None:
+        assert self.inbox is not None
+        target = self.inbox / folder / path.name
+        if target.exists():
+            target = target.with_name(f"{target.stem}-{os.urandom(4).hex()}{target.suffix}")
+        os.replace(path, target)
+        if note is not None:
+            write_atomically(target.with_name(target.name + ".error.txt"), note.encode())
+
+    async def _watch(self) -> None:
+        while True:
+            try:
+                await self.scan_once()
+            except Exception:
+                log.exception("folder channel %s: inbox scan failed", self.name)
+            await asyncio.sleep(self.poll_interval)
