@@ -14,6 +14,7 @@ from pathlib import Path
 import platformdirs
 
 DATA_DIR_ENV = "GATEWAY_DATA_DIR"
+STANDARDS_DIR_ENV = "GATEWAY_STANDARDS_DIR"
 CONFIG_ENV = "GATEWAY_CONFIG"
 DEFAULT_CONFIG_NAME = "gateway.toml"
 
@@ -24,6 +25,20 @@ def default_data_dir() -> Path:
     if env:
         return Path(env).expanduser()
     return Path(platformdirs.user_data_dir("wissel", appauthor=False))
+
+
+def standards_dir(data_dir: Path | None = None, configured: Path | None = None) -> Path:
+    """Where the official artifacts are installed.
+
+    The configured ``standards_dir``, else ``$GATEWAY_STANDARDS_DIR``, else
+    ``<data dir>/standards``.
+    """
+    if configured is not None:
+        return configured
+    env = os.environ.get(STANDARDS_DIR_ENV)
+    if env:
+        return Path(env).expanduser()
+    return (data_dir or default_data_dir()) / "standards"
 
 
 def default_config_path() -> Path:

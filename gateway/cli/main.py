@@ -8,7 +8,13 @@ from pathlib import Path
 import click
 
 from gateway import __version__
+from gateway.cli import plugins as plugin_commands
+from gateway.cli.agencies import agencies
 from gateway.cli.context import CliContext
+from gateway.cli.contracts import contracts
+from gateway.cli.run import run
+from gateway.cli.standards import standards
+from gateway.cli.status import status
 from gateway.errors import GatewayError
 from gateway.paths import CONFIG_ENV, default_config_path
 from gateway.pluginmanager import add_plugin_commands, make_plugin_manager
@@ -39,31 +45,17 @@ def cli(ctx: click.Context, config_path: Path | None) -> None:
         existing.config_path = path
 
 
-def _attach_core_commands() -> None:
-    # Imported here so `gateway.cli.main` stays importable while a command
-    # module is being written; each module owns one group of commands.
-    from gateway.cli import plugins as plugin_commands
-    from gateway.cli.contracts import contracts
-    from gateway.cli import run as run_command
-
-    for command in (
-        plugin_commands.plugins,
-        plugin_commands.formats,
-        plugin_commands.channels,
-        run_command.run,
-        contracts,
-    ):
-        cli.add_command(command)
-    try:
-        from gateway.cli.agencies import agencies
-        from gateway.cli.standards import standards
-    except ImportError:  # pragma: no cover - during development only
-        return
-    cli.add_command(agencies)
-    cli.add_command(standards)
-
-
-_attach_core_commands()
+for _command in (
+    plugin_commands.plugins,
+    plugin_commands.formats,
+    plugin_commands.channels,
+    agencies,
+    standards,
+    run,
+    status,
+    contracts,
+):
+    cli.add_command(_command)
 
 
 def main(argv: list[str] | None = None) -> None:

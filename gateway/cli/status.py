@@ -1,0 +1,32 @@
+"""``gateway status``: ask the running gateway how it is."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from gateway.cli.context import CliContext
+from gateway.cli.output import echo_json
+from gateway.client import GatewayClient
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the health report as JSON.")
+@click.pass_obj
+def status(obj: CliContext, as_json: bool) -> None:
+    """Show the health of the gateway running with this configuration.
+
+    Exits 0 when it is ok, 1 when it runs degraded, 2 when none answers.
+    """
+    report = GatewayClient.from_config(obj.config).get_json("/health")
+    if as_json:
+        echo_json(report)
+    else:
+        click.echo(f"{report['status']}: version {report['version']}, "
+                   f"config {report['config']['file']} (version {report['config']['version']})")
+        for name, state in report["channels"].items():
+            click.echo(f"  channel {name}: {state}")
+        for problem in report["problems"]:
+            click.echo(f"  problem: {problem}")
+    sys.exit(0 if report["status"] == "ok" else 1)

@@ -1,0 +1,402 @@
+"""Install, check and look up the official artifacts of the manifest.
+
+An install never changes the standards directory until every file it is
+about to put there has been fetched and its sha256 checked: files are written
+into a staging directory inside the target (``.install-*``, same file
+system), and only when all of them are good are they moved into place with
+:func:`os.replace`, which swaps each file whole. A missing or corrupted
+source file, a failed download or an interruption before that point leaves
+the previous installation exactly as it was. Files that are already
+installed with the right hash are not fetched again. A process killed
+outright may leave a ``.install-*`` folder behind; nothing reads it and it
+can be deleted.
+
+The standards directory is the ``target_dir`` a caller passes, else
+``$GATEWAY_STANDARDS_DIR``, else ``<data dir>/standards`` (see
+:func:`gateway.paths.default_data_dir`).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import datetime
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import quote, urlsplit
+
+import attrs
+
+from gateway import __version__
+from gateway.errors import StandardsError
+from gateway.paths import standards_dir
+from gateway.standards.manifest import Artifact, ArtifactFile, Manifest, default_manifest
+
+STAMP_NAME = "installed.json"
+STAGING_PREFIX = ".install-"
+_CHUNK = 1 << 16
+_MAX_LISTED = 20
+
+
+def default_standards_dir() -> Path:
+    """``$GATEWAY_STANDARDS_DIR`` if set, else ``<data dir>/standards``."""
+    return standards_dir()
+
+
+@attrs.frozen
+class InstallReport:
+    """What an install did."""
+
+    target_dir: Path
+    artifacts: tuple[str, ...]
+    installed: int
+    unchanged: int
+    bytes_installed: int
+
+
+@attrs.frozen
+class Problem:
+    """A file that is missing from, or altered in, the standards directory."""
+
+    path: str
+    artifacts: tuple[str, ...]
+    kind: str  # "missing" or "altered"
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.path} ({', '.join(self.artifacts)}): {self.detail}"
+
+
+@attrs.frozen
+class VerifyReport:
+    """The outcome of :func:`verify`; every selected file is either fine or a problem."""
+
+    target_dir: Path
+    checked: int
+    problems: tuple[Problem, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def missing(self) -> tuple[Problem, ...]:
+        return tuple(p for p in self.problems if p.kind == "missing")
+
+    @property
+    def altered(self) -> tuple[Problem, ...]:
+        return tuple(p for p in self.problems if p.kind == "altered")
+
+
+# A fetcher opens the source of one file for reading; it raises
+# StandardsError when the source is missing or unreachable.
+_Opener = Callable[[Artifact, ArtifactFile], IO[bytes]]
+
+
+def install_from_dir(
+    manifest: Manifest, source_dir: Path, target_dir: Path | None = None,
+    only: Iterable[str] | None = None,
+) -> InstallReport:
+    """Copy the selected artifacts from a folder holding the standards tree.
+
+    Every problem (missing or corrupted source file) is collected and reported
+    in one error; nothing is installed unless all files are good.
+    """
+    if not source_dir.is_dir():
+        raise StandardsError(f"source folder {source_dir} does not exist or is not a folder")
+
+    def open_source(artifact: Artifact, file: ArtifactFile) -> IO[bytes]:
+        try:
+            return (source_dir / file.path).open("rb")
+        except FileNotFoundError:
+            raise StandardsError(f"{file.path} (artifact {artifact.id}) is missing from "
+                                 f"{source_dir}") from None
+        except OSError as exc:
+            raise StandardsError(f"cannot read {source_dir / file.path}: {exc}") from exc
+
+    return _install(manifest, target_dir, only, open_source, f"folder {source_dir}", workers=1)
+
+
+def install_from_url(
+    manifest: Manifest, target_dir: Path | None = None, base: str | None = None,
+    only: Iterable[str] | None = None, *, timeout: float = 30.0, workers: int = 8,
+) -> InstallReport:
+    """Download the selected artifacts and verify them.
+
+    Without ``base`` each file comes from its official address; files that
+    have none make this fail before anything is downloaded. With ``base``
+    every file comes from ``base`` + its path, for a mirror of the standards
+    tree (an intranet server, or a test server).
+    """
+    if base is not None and urlsplit(base).scheme not in ("http", "https"):
+        raise StandardsError(f"{base!r} is not an http(s) address")
+    selected = manifest.select(only)
+    if base is None:
+        _require_official_addresses(manifest, selected)
+
+    def address(artifact: Artifact, file: ArtifactFile) -> str:
+        if base is not None:
+            return base.rstrip("/") + "/" + quote(file.path)
+        url = artifact.url_for(file)
+        if url is None:  # ruled out above; kept for the type checker
+            raise StandardsError(f"{file.path} has no official download address")
+        return url
+
+    def open_source(artifact: Artifact, file: ArtifactFile) -> IO[bytes]:
+        url = address(artifact, file)
+        request = urllib.request.Request(url, headers={"User-Agent": f"wissel/{__version__}"})
+        try:
+            response: IO[bytes] = urllib.request.urlopen(request, timeout=timeout)
+        except urllib.error.HTTPError as exc:
+            raise StandardsError(f"{file.path} (artifact {artifact.id}): {url} answered "
+                                 f"HTTP {exc.code}") from None
+        except (urllib.error.URLError, OSError) as exc:
+            reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+            raise _Unreachable(f"cannot download {url}: {reason}") from exc
+        return response
+
+    source = f"mirror {base}" if base is not None else "official download addresses"
+    return _install(manifest, target_dir, only, open_source, source, workers=workers)
+
+
+class _Unreachable(StandardsError):
+    """The network or server is down: stop instead of trying every other file."""
+
+
+def _require_official_addresses(manifest: Manifest, selected: Sequence[Artifact]) -> None:
+    lacking: dict[str, int] = {}
+    for artifact, file in manifest.entries(selected):
+        if artifact.url_for(file) is None:
+            lacking[artifact.id] = lacking.get(artifact.id, 0) + 1
+    if not lacking:
+        return
+    names = ", ".join(f"{aid} ({count} file{'s' if count > 1 else ''})"
+                      for aid, count in sorted(lacking.items()))
+    downloadable = [a.id for a in selected if a.id not in lacking]
+    hint = (f", or download only the others with --only {' --only '.join(downloadable)}"
+            if downloadable else "")
+    raise StandardsError(
+        f"no official download address for {names}; these files must be installed from a "
+        f"folder holding the standards tree: `gateway standards install --from DIR`{hint}"
+    )
+
+
+def _install(
+    manifest: Manifest, target_dir: Path | None, only: Iterable[str] | None,
+    open_source: _Opener, source: str, *, workers: int,
+) -> InstallReport:
+    target = target_dir or default_standards_dir()
+    selected = manifest.select(only)
+    entries = manifest.entries(selected)
+    todo = [(a, f) for a, f in entries if _needs_install(target / f.path, f)]
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=target))
+    except OSError as exc:
+        raise StandardsError(f"cannot write to the standards directory {target}: {exc}") from exc
+    try:
+        _stage_all(todo, staging, open_source, workers)
+        for _, file in todo:
+            final = target / file.path
+            try:
+                final.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(staging / file.path, final)
+            except OSError as exc:
+                raise StandardsError(f"cannot put {final} in place: {exc}") from exc
+        _write_stamp(target, manifest, selected, source)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return InstallReport(
+        target_dir=target,
+        artifacts=tuple(a.id for a in selected),
+        installed=len(todo),
+        unchanged=len(entries) - len(todo),
+        bytes_installed=sum(f.size for _, f in todo),
+    )
+
+
+def _stage_all(
+    todo: Sequence[tuple[Artifact, ArtifactFile]], staging: Path, open_source: _Opener,
+    workers: int,
+) -> None:
+    problems: list[str] = []
+
+    def stage(artifact: Artifact, file: ArtifactFile) -> None:
+        with open_source(artifact, file) as reader:
+            _copy_verified(reader, staging / file.path, artifact, file)
+
+    if workers <= 1:
+        for artifact, file in todo:
+            try:
+                stage(artifact, file)
+            except StandardsError as exc:
+                problems.append(str(exc))
+    else:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
+            futures = [pool.submit(stage, artifact, file) for artifact, file in todo]
+            for future in concurrent.futures.as_completed(futures):
+                try:
+                    future.result()
+                except _Unreachable:
+                    for pending in futures:
+                        pending.cancel()
+                    raise
+                except StandardsError as exc:
+                    problems.append(str(exc))
+    if problems:
+        problems.sort()
+        listed = "\n  ".join(problems[:_MAX_LISTED])
+        more = (f"\n  ... and {len(problems) - _MAX_LISTED} more"
+                if len(problems) > _MAX_LISTED else "")
+        raise StandardsError(f"nothing was installed; {len(problems)} file(s) failed:\n  "
+                             f"{listed}{more}")
+
+
+def _copy_verified(
+    reader: IO[bytes], destination: Path, artifact: Artifact, file: ArtifactFile,
+) -> None:
+    """Write ``reader`` to ``destination`` if it is exactly the pinned file, else raise."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        with destination.open("wb") as out:
+            # Read one byte past the pinned size: enough to know a source is
+            # too long without reading a runaway download to its end.
+            while size <= file.size:
+                chunk = reader.read(min(_CHUNK, file.size + 1 - size))
+                if not chunk:
+                    break
+                digest.update(chunk)
+                size += len(chunk)
+                out.write(chunk)
+    except OSError as exc:
+        destination.unlink(missing_ok=True)
+        raise StandardsError(f"{file.path} (artifact {artifact.id}): cannot copy: {exc}") from exc
+    if size != file.size or digest.hexdigest() != file.sha256:
+        destination.unlink(missing_ok=True)
+        found = (f"{size} bytes, expected {file.size}" if size != file.size
+                 else f"sha256 {digest.hexdigest()}, expected {file.sha256}")
+        raise StandardsError(f"{file.path} (artifact {artifact.id}) does not match the "
+                             f"manifest: {found}")
+
+
+def _needs_install(path: Path, file: ArtifactFile) -> bool:
+    try:
+        return _problem_with(path, file) is not None
+    except OSError:
+        return True  # unreadable: replacing it is the repair
+
+
+def _problem_with(path: Path, file: ArtifactFile) -> tuple[str, str] | None:
+    """``(kind, detail)`` when ``path`` is not the pinned file, else ``None``."""
+    if not path.exists():
+        return "missing", "not installed"
+    if not path.is_file():
+        return "altered", "not a regular file"
+    size = path.stat().st_size
+    if size != file.size:
+        return "altered", f"{size} bytes, expected {file.size}"
+    if _sha256(path) != file.sha256:
+        return "altered", "sha256 differs from the manifest"
+    return None
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as reader:
+        for chunk in iter(lambda: reader.read(_CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def verify(
+    manifest: Manifest, target_dir: Path | None = None, only: Iterable[str] | None = None,
+) -> VerifyReport:
+    """Check every selected file (all when ``only`` is None) by size and sha256."""
+    target = target_dir or default_standards_dir()
+    problems = []
+    entries = manifest.entries(manifest.select(only))
+    for _, file in entries:
+        try:
+            found = _problem_with(target / file.path, file)
+        except OSError as exc:
+            found = ("altered", f"cannot read: {exc}")
+        if found is not None:
+            kind, detail = found
+            problems.append(Problem(file.path, manifest.owners(file.path), kind, detail))
+    return VerifyReport(target_dir=target, checked=len(entries), problems=tuple(problems))
+
+
+def standards_path(
+    target_dir: Path | None, path: str, *, manifest: Manifest | None = None,
+) -> Path:
+    """The installed file at ``path`` (a manifest path), for formats and channels at run time.
+
+    Raises StandardsError naming the artifact when the file is not installed
+    or has the wrong size. The sha256 is not checked here, to keep look-ups
+    cheap; `gateway standards verify` does that.
+    """
+    manifest = manifest or default_manifest()
+    file = manifest.file(path)
+    installed = (target_dir or default_standards_dir()) / path
+    owners = " or ".join(repr(a) for a in manifest.owners(path))
+    if not installed.is_file():
+        raise StandardsError(
+            f"artifact {owners} is not installed ({installed} is missing); run "
+            f"`gateway standards install --from DIR` (see `gateway standards list`)"
+        )
+    if installed.stat().st_size != file.size:
+        raise StandardsError(
+            f"artifact {owners} is altered ({installed} has the wrong size); run "
+            "`gateway standards verify`, then `gateway standards install --from DIR`"
+        )
+    return installed
+
+
+def read_stamp(target_dir: Path | None = None) -> dict[str, Any] | None:
+    """The ``installed.json`` stamp of the standards directory, or None if there is none."""
+    stamp = (target_dir or default_standards_dir()) / STAMP_NAME
+    try:
+        data = json.loads(stamp.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise StandardsError(f"cannot read {stamp}: {exc}") from exc
+    return data if isinstance(data, dict) else None
+
+
+def _write_stamp(
+    target: Path, manifest: Manifest, selected: Sequence[Artifact], source: str,
+) -> None:
+    now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+    try:
+        previous = read_stamp(target) or {}
+    except StandardsError:
+        previous = {}  # a broken stamp is replaced, not a reason to fail an install
+    artifacts = previous.get("artifacts")
+    artifacts = dict(artifacts) if isinstance(artifacts, dict) else {}
+    for artifact in selected:
+        artifacts[artifact.id] = {
+            "version": artifact.version,
+            "manifest_sha256": manifest.sha256,
+            "installed_at": now,
+        }
+    stamp = {
+        "manifest": str(manifest.source),
+        "manifest_sha256": manifest.sha256,
+        "installed_at": now,
+        "source": source,
+        "wissel_version": __version__,
+        "artifacts": dict(sorted(artifacts.items())),
+    }
+    temporary = target / (STAMP_NAME + ".tmp")
+    temporary.write_text(json.dumps(stamp, indent=2) + "\n", encoding="utf-8")
+    os.replace(temporary, target / STAMP_NAME)
