@@ -1,0 +1,95 @@
+"""Keep the current configuration and pick up edits without a restart.
+
+Every message asks for the configuration, so :meth:`ConfigHolder.current`
+must be cheap: it looks at the file's stat at most once per interval, and
+reads and parses only when that changed. A file that fails to load never
+replaces a working configuration: the gateway goes on with the last good
+one and says so in the log, because half-edited files are normal while an
+operator is typing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from gateway.config.loader import load_config
+from gateway.config.model import GatewayConfig
+from gateway.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+# dev, inode, mtime in ns, size: os.replace() changes the inode even when an
+# editor keeps mtime and size the same.
+_Signature = tuple[int, int, int, int]
+
+
+def _signature(path: Path) -> _Signature | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+class ConfigHolder:
+    """The live configuration of one file, with a version that goes up on every change."""
+
+    def __init__(
+        self, path: Path | str, *, check_interval: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """Load ``path``; a broken file raises ConfigError here, since there is nothing to keep."""
+        self.path = Path(path).expanduser().absolute()
+        self.check_interval = check_interval
+        self._clock = clock
+        self._lock = threading.Lock()
+        # Taken before reading, so an edit made during the read is seen next time.
+        self._signature = _signature(self.path)
+        self._config = load_config(self.path)
+        self._version = 1
+        self._last_check = clock()
+        self.last_error: ConfigError | None = None
+
+    @property
+    def version(self) -> int:
+        """1 for the first configuration, +1 for each different one swapped in."""
+        return self._version
+
+    def current(self) -> GatewayConfig:
+        """The configuration in force, re-read first if the file changed since the last look."""
+        now = self._clock()
+        if now - self._last_check >= self.check_interval:
+            self._last_check = now
+            if _signature(self.path) != self._signature:
+                self.reload()
+        return self._config
+
+    def reload(self) -> bool:
+        """Read the file now. True if a new configuration was swapped in.
+
+        On failure the error is logged and kept in :attr:`last_error`, and the
+        old configuration stays. The failed file's signature is remembered,
+        so the same broken file is reported once, not on every check.
+        """
+        with self._lock:
+            self._signature = _signature(self.path)
+            try:
+                config = load_config(self.path)
+            except ConfigError as exc:
+                self.last_error = exc
+                log.error(
+                    "configuration not reloaded, still using version %d: %s", self._version, exc
+                )
+                return False
+            self.last_error = None
+            if config == self._config:
+                return False
+            self._config = config
+            self._version += 1
+            log.info("configuration reloaded from %s (version %d)", self.path, self._version)
+            return True

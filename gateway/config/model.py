@@ -1,0 +1,239 @@
+"""The configuration as the rest of the gateway sees it: frozen, typed, checked.
+
+These classes are built only by :mod:`gateway.config.loader`, which has
+already checked every value, so code that holds a :class:`GatewayConfig` can
+trust it without re-validating.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from gateway.config.locate import KeyLocator, PathPart, format_key_path
+from gateway.errors import ConfigError
+from gateway.identifiers import (
+    OIN,
+    KvKNumber,
+    PeppolParticipantId,
+    VATNumber,
+    Vestigingsnummer,
+)
+from gateway.kinds import DocumentKind
+from gateway.paths import standards_dir
+
+
+@attrs.frozen
+class Contact:
+    """A person to call or mail: the supplier's contact, or an agency's first-line support."""
+
+    name: str
+    role: str | None = None
+    email: str | None = None
+    telephone: str | None = None
+
+    def to_dict(self) -> dict[str, str | None]:
+        return attrs.asdict(self)
+
+
+@attrs.frozen
+class Address:
+    street: str
+    postal_code: str
+    city: str
+    building_number: str | None = None
+    country: str = "NL"
+
+    def to_dict(self) -> dict[str, str | None]:
+        return attrs.asdict(self)
+
+
+@attrs.frozen
+class SupplierIdentity:
+    """Who we are towards every agency: the ``[supplier]`` table."""
+
+    name: str
+    kvk: KvKNumber
+    vestigingsnummer: Vestigingsnummer
+    oin: OIN
+    peppol_id: PeppolParticipantId
+    vat: VATNumber | None = None
+    contact: Contact | None = None
+    address: Address | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kvk": str(self.kvk),
+            "vestigingsnummer": str(self.vestigingsnummer),
+            "oin": str(self.oin),
+            "peppol_id": str(self.peppol_id),
+            "vat": None if self.vat is None else str(self.vat),
+            "contact": None if self.contact is None else self.contact.to_dict(),
+            "address": None if self.address is None else self.address.to_dict(),
+        }
+
+
+@attrs.frozen
+class GatewaySettings:
+    """The ``[gateway]`` table: how the service runs and where it keeps things."""
+
+    listen: str
+    data_dir: Path
+    database: str
+    audit_log: Path
+    public_url: str | None = None
+    standards_dir: Path | None = None
+    # Kept out of repr so a logged config never shows the secret.
+    token: str | None = attrs.field(default=None, repr=False)
+    token_env: str | None = None
+
+    @property
+    def standards_path(self) -> Path:
+        """``standards_dir``, else ``$GATEWAY_STANDARDS_DIR``, else ``<data_dir>/standards``."""
+        return standards_dir(self.data_dir, self.standards_dir)
+
+    @property
+    def listen_host(self) -> str:
+        return self.listen.rpartition(":")[0].strip("[]")
+
+    @property
+    def listen_port(self) -> int:
+        return int(self.listen.rpartition(":")[2])
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The database file for ``sqlite:///...`` URLs, None for a server database."""
+        if not self.database.startswith("sqlite:///"):
+            return None
+        return Path(self.database.removeprefix("sqlite:///"))
+
+    def api_token(self) -> str | None:
+        """The API token from ``token`` or from the variable ``token_env`` names.
+
+        None when neither is configured (the API then accepts local calls
+        only, a decision for the server). A ``token_env`` naming an unset or
+        empty variable is an error: the operator asked for a token and would
+        otherwise silently run without one.
+        """
+        if self.token is not None:
+            return self.token
+        if self.token_env is None:
+            return None
+        value = os.environ.get(self.token_env, "")
+        if not value:
+            raise ConfigError(
+                f"the environment variable {self.token_env} named by [gateway] token_env "
+                "is not set or empty",
+                key="gateway.token_env",
+            )
+        return value
+
+
+@attrs.frozen
+class ChannelConfig:
+    """One ``[channels.<name>]`` table: a channel instance of some plugin type."""
+
+    name: str
+    type: str
+    enabled: bool = True
+    # Everything but ``type`` and ``enabled``, for the channel plugin to interpret.
+    settings: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class DocumentRoute:
+    """Where one document kind for one agency goes, with defaults already applied."""
+
+    kind: DocumentKind
+    channel: str
+    format: str
+    fallback_channel: str | None = None
+    # Whether the value came from the agency's default_channel / fallback_channel
+    # rather than the document's own table; routing explains the difference.
+    channel_is_default: bool = False
+    fallback_is_default: bool = False
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {
+            "kind": self.kind.value,
+            "channel": self.channel,
+            "format": self.format,
+            "fallback_channel": self.fallback_channel,
+        }
+
+
+@attrs.frozen
+class Agency:
+    """One government body we trade with, keyed by its OIN."""
+
+    oin: OIN
+    name: str
+    peppol_id: PeppolParticipantId
+    short_name: str | None = None
+    email: str | None = None
+    contacts: tuple[Contact, ...] = ()
+    default_channel: str | None = None
+    fallback_channel: str | None = None
+    # standard -> version, e.g. {"ubl-ohnl": "1.9"}: every route of this agency
+    # in that standard must use that version (checked when loading).
+    format_pins: Mapping[str, str] = attrs.field(factory=dict)
+    documents: Mapping[DocumentKind, DocumentRoute] = attrs.field(factory=dict)
+
+    @property
+    def label(self) -> str:
+        """``00000001003214345000 (Ministerie van X)``, as used in messages."""
+        return f"{self.oin} ({self.name})"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "oin": str(self.oin),
+            "name": self.name,
+            "short_name": self.short_name,
+            "peppol_id": str(self.peppol_id),
+            "email": self.email,
+            "contacts": [c.to_dict() for c in self.contacts],
+            "default_channel": self.default_channel,
+            "fallback_channel": self.fallback_channel,
+            "format_pins": dict(self.format_pins),
+            "documents": {k.value: r.to_dict() for k, r in self.documents.items()},
+        }
+
+
+@attrs.frozen
+class GatewayConfig:
+    """The whole configuration file, as loaded from ``path``."""
+
+    path: Path
+    gateway: GatewaySettings
+    supplier: SupplierIdentity
+    channels: Mapping[str, ChannelConfig] = attrs.field(factory=dict)
+    agencies: Mapping[OIN, Agency] = attrs.field(factory=dict)
+    # Where each key sits in the file, so later checks can still point at a line.
+    locator: KeyLocator | None = attrs.field(default=None, eq=False, repr=False)
+
+    def agency(self, oin: OIN | str) -> Agency | None:
+        """The agency with this OIN, or None. Raises InvalidIdentifier for a malformed OIN."""
+        key = oin if isinstance(oin, OIN) else OIN(oin)
+        return self.agencies.get(key)
+
+    def error(self, message: str, path: tuple[PathPart, ...]) -> ConfigError:
+        """A ConfigError about ``path`` in this file, with its line when known."""
+        line = self.locator.line_of(path) if self.locator is not None else None
+        return ConfigError(message, file=str(self.path), line=line, key=format_key_path(path))
+
+
+__all__ = [
+    "Address",
+    "Agency",
+    "ChannelConfig",
+    "Contact",
+    "DocumentRoute",
+    "GatewayConfig",
+    "GatewaySettings",
+    "SupplierIdentity",
+]
