@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STANDARDS_SRC ?= ../shared/standards
 CONFIG ?= examples/gateway.toml
-EXAMPLE_PLUGIN := examples/wissel-plugin-csv
+EXAMPLE_PLUGIN := examples/wissel-plugin-http
 
 # Everything the gateway writes while developing stays inside the clone.
 export GATEWAY_DATA_DIR ?= $(CURDIR)/.data

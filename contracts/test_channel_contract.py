@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import attrs
 import pytest
 
 from gateway.channels import (
@@ -36,13 +37,7 @@ def _message(channel_type: ChannelType, transport_id: str | None = None) -> Outb
     )
     if transport_id is None:
         return base
-    return OutboundMessage(**{**_fields(base), "transport_id": transport_id, "attempt": 2})
-
-
-def _fields(message: OutboundMessage) -> dict[str, object]:
-    import attrs
-
-    return attrs.asdict(message, recurse=False)
+    return attrs.evolve(base, transport_id=transport_id, attempt=2)
 
 
 async def _sink(document: InboundDocument) -> str:
@@ -101,5 +96,7 @@ async def test_failures_are_classified(channel_type: ChannelType, tmp_path: Path
             finally:
                 await channel.stop()
         expected = RetryableError if case.expect == "retryable" else FinalError
-        assert isinstance(outcome, expected), f"{case.name}: expected {case.expect}, got {outcome!r}"
+        assert isinstance(outcome, expected), (
+            f"{case.name}: expected {case.expect}, got {outcome!r}"
+        )
         assert outcome.reason.strip(), f"{case.name}: the error must carry its reason"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+
 import pytest
 
 from contracts import KIT_DIR
@@ -47,7 +48,8 @@ def test_layers_are_ordered_xsd_first(fmt: Format) -> None:
     kinds = [layer.kind for layer in fmt.layers()]
     assert kinds == sorted(kinds, key=lambda k: k != LayerKind.XSD), kinds
     for layer in fmt.layers():
-        assert layer.artifact and not layer.artifact.startswith("/"), (
+        assert layer.artifact, f"layer {layer.name} names no artifact"
+        assert not layer.artifact.startswith("/"), (
             f"layer {layer.name}: artifact must be a path inside the standards tree"
         )
 
@@ -75,6 +77,7 @@ def test_round_trip(fmt: Format) -> None:
             assert decoded.document == sample.document, f"sample {sample.name} changed"
         if sample.data is not None:
             first = fmt.decode(sample.data).document
+            assert first is not None, f"sample {sample.name} decoded to nothing"
             again = fmt.decode(fmt.encode(first, sample.context)).document
             assert again == first, f"sample {sample.name} changed on re-encoding"
 

@@ -119,7 +119,8 @@ def add_plugin_commands(pm: pluggy.PluginManager, cli: click.Group) -> dict[str,
     return added
 
 
-def _distribution_of(pm: pluggy.PluginManager) -> dict[str, importlib.metadata.Distribution]:
+def _distribution_of(pm: pluggy.PluginManager) -> dict[str, Any]:
+    """Plugin name to the distribution (pluggy's facade over it) that installed it."""
     return {pm.get_name(plugin) or "": dist for plugin, dist in pm.list_plugin_distinfo()}
 
 

@@ -79,8 +79,9 @@ def parse_xml(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> etree._Elem
         message = _plain(exc.msg or str(exc))
         declared = _DECLARED_ENCODING.search(bytes(data[:200]))
         if declared and (line == 1 or "encoding" in message.lower()):
+            encoding = declared.group(1).decode("ascii", "replace")
             message += (
-                f" (the document declares encoding {declared.group(1).decode('ascii', 'replace')!r};"
+                f" (the document declares encoding {encoding!r};"
                 " check that its bytes are in that encoding)"
             )
         raise XMLParseError(message, line, column) from None

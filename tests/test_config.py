@@ -106,7 +106,7 @@ def test_example_loads_with_derived_identities() -> None:
     assert (order.fallback_channel, order.fallback_is_default) == ("portal", True)
 
 
-def test_example_channels_and_gateway_settings() -> None:
+def test_example_channels_and_gateway_settings(isolated_data_dir: Path) -> None:
     config = load_config(EXAMPLE)
     assert set(config.channels) >= {"digipoort", "peppol", "portal", "email", "folder"}
     assert config.channels["digipoort"].settings == {"environment": "simulator"}
@@ -117,10 +117,11 @@ def test_example_channels_and_gateway_settings() -> None:
     settings = config.gateway
     assert settings.listen_host == "127.0.0.1"
     assert settings.listen_port == 8780
-    assert settings.data_dir == EXAMPLE.parent / "data"
-    assert settings.database == f"sqlite:///{EXAMPLE.parent / 'data' / 'gateway.db'}"
-    assert settings.sqlite_path == EXAMPLE.parent / "data" / "gateway.db"
-    assert settings.audit_log == EXAMPLE.parent / "data" / "audit.jsonl"
+    # The example leaves data_dir to $GATEWAY_DATA_DIR, which the suite isolates.
+    assert settings.data_dir == isolated_data_dir
+    assert settings.database == f"sqlite:///{isolated_data_dir / 'gateway.db'}"
+    assert settings.sqlite_path == isolated_data_dir / "gateway.db"
+    assert settings.audit_log == isolated_data_dir / "audit.jsonl"
     assert settings.token is None
     assert settings.token_env == "WISSEL_API_TOKEN"
 
@@ -558,7 +559,7 @@ def test_switch_writes_atomically_and_keeps_the_mode(example_copy: Path) -> None
     assert example_copy.stat().st_ino != inode  # replaced, not rewritten in place
     assert example_copy.stat().st_mode & 0o777 == 0o640
     leftovers = [p.name for p in example_copy.parent.iterdir() if p.name != "gateway.toml"]
-    assert leftovers == ["data"]  # only the audit log's folder, no temp files
+    assert leftovers == ["gateway-data"]  # only the audit log's folder, no temp files
 
 
 def test_switch_records_an_audit_line(example_copy: Path) -> None:

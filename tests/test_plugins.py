@@ -121,7 +121,7 @@ def test_registering_something_that_is_not_a_format_fails() -> None:
         def register_formats(self, registry: Registry) -> None:
             registry.add_format("nlcius:invoice:1.0")  # type: ignore[arg-type]
 
-    with pytest.raises(PluginError, match="'bad'.*not a gateway.formats.Format"):
+    with pytest.raises(PluginError, match=r"'bad'.*not a gateway\.formats\.Format"):
         _registry(("bad", Bad()))
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import attrs
 import click
 
@@ -21,14 +23,16 @@ def plugins(obj: CliContext, as_json: bool) -> None:
     if as_json:
         echo_json([attrs.asdict(info) for info in infos])
         return
-    echo_table(
-        ["plugin", "version", "distribution", "formats", "channels", "commands"],
-        [
-            (i.name, i.version, i.distribution, ", ".join(i.formats) or "-",
-             ", ".join(i.channels) or "-", ", ".join(i.commands) or "-")
-            for i in infos
-        ],
-    )
+    for info in infos:
+        click.echo(f"{info.name} {info.version} (distribution {info.distribution}, "
+                   f"module {info.module})")
+        for label, keys in (("formats", info.formats), ("channels", info.channels),
+                            ("commands", info.commands)):
+            if keys:
+                click.echo(textwrap.fill(", ".join(keys), width=100,
+                                         initial_indent=f"  {label}: ",
+                                         subsequent_indent=" " * (len(label) + 4),
+                                         break_on_hyphens=False))
 
 
 @click.command()

@@ -13,7 +13,7 @@ from gateway.cli.context import CliContext
 @click.command()
 @click.option("--listen", metavar="HOST:PORT", help="Override [gateway] listen.")
 @click.option("--log-level", default="INFO", show_default=True,
-              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]))
+              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]), help="Log verbosity.")
 @click.pass_obj
 def run(obj: CliContext, listen: str | None, log_level: str) -> None:
     """Run the gateway: HTTP API, channels and workers, until interrupted."""

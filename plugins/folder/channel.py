@@ -23,6 +23,7 @@ from gateway.channels import (
     RetryableError,
     SendOutcome,
 )
+from gateway.fileio import write_atomically
 
 log = logging.getLogger(__name__)
 
@@ -34,23 +35,6 @@ _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 def _safe(name: str) -> str:
     cleaned = _SAFE_NAME.sub("_", name).strip("._")
     return cleaned or "document"
-
-
-def write_atomically(target: Path, data: bytes) -> None:
-    """Write ``data`` to ``target`` so that readers see either nothing or all of it."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    with open(temporary, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, target)
-    with contextlib.suppress(OSError):  # not every file system lets us sync a directory
-        directory = os.open(target.parent, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
 
 
 class FolderChannel(Channel):
@@ -68,6 +52,11 @@ class FolderChannel(Channel):
 
     async def start(self, context: ChannelContext) -> None:
         self._context = context
+        # Relative folders live in the data directory, whatever the working directory.
+        if context.data_dir is not None:
+            base = Path(context.data_dir)
+            self.outbox = None if self.outbox is None else base / self.outbox
+            self.inbox = None if self.inbox is None else base / self.inbox
         if self.inbox is not None and context.inbound is not None:
             for sub in ("done", "error"):
                 (self.inbox / sub).mkdir(parents=True, exist_ok=True)
@@ -102,9 +91,9 @@ class FolderChannel(Channel):
 
     async def scan_once(self) -> int:
         """Hand every complete file in the inbox to the gateway; returns how many."""
-        assert self.inbox is not None and self._context is not None
+        if self.inbox is None or self._context is None or self._context.inbound is None:
+            raise RuntimeError(f"channel {self.name!r} has no inbox or was not started")
         sink = self._context.inbound
-        assert sink is not None
         handled = 0
         for path in sorted(self.inbox.iterdir()):
             if not path.is_file() or path.name.startswith("."):

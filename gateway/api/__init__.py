@@ -1,0 +1,1 @@
+"""The gateway's HTTP interface for the ERP and for operators."""

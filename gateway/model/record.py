@@ -1,0 +1,157 @@
+"""The base class of every model class, and the errors a model object raises when made.
+
+Every model object checks its own fields once attrs has built it: the type of
+each value (a float where a Decimal belongs is refused, a list where a tuple
+belongs too), that text is not empty, and the constraints declared in the field
+metadata (see :mod:`gateway.model.shape`). A class adds its cross-field rules by
+overriding :meth:`Record._check`.
+
+Checks are cheap and local. Whether a document follows a particular standard
+(Peppol, NLCIUS, OHNL) is the business of that standard's validation, not of the
+model: the model must be able to hold a foreign document exactly as received.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import re
+from decimal import Decimal
+from typing import Any
+
+from gateway.model.shape import Constraint, DateOrDateTime, FieldInfo, Shape, fields_of, is_record
+
+
+class FieldProblem(Exception):
+    """A model field got a value it cannot hold.
+
+    ``record`` is the class name, ``field`` the field (with ``[i]`` for an item
+    of a tuple, or a dotted path below it), ``problem`` what is wrong.
+    """
+
+    def __init__(self, record: str, field: str, problem: str) -> None:
+        self.record = record
+        self.field = field
+        self.problem = problem
+        super().__init__(f"{record}.{field}: {problem}")
+
+
+class FieldTypeError(FieldProblem, TypeError):
+    """A field value has the wrong Python type (e.g. a float where a Decimal belongs)."""
+
+
+class FieldValueError(FieldProblem, ValueError):
+    """A field value has the right type but breaks a rule (empty text, negative amount, ...)."""
+
+
+class Record:
+    """Base class of the frozen attrs classes that make up the canonical model."""
+
+    __slots__ = ()
+
+    def __attrs_post_init__(self) -> None:
+        for info in fields_of(type(self)):
+            _check_field(self, info)
+        self._check()
+
+    def _check(self) -> None:
+        """Rules that involve more than one field; raise :class:`FieldValueError`."""
+
+    def _fail(self, field: str, problem: str) -> FieldValueError:
+        return FieldValueError(type(self).__name__, field, problem)
+
+
+def _check_field(record: Record, info: FieldInfo) -> None:
+    value = getattr(record, info.name)
+    owner = type(record).__name__
+    shape = info.shape
+    if value is None:
+        if not shape.optional:
+            raise FieldTypeError(owner, info.name, "a value is required, got None")
+        return
+    if shape.many:
+        if not isinstance(value, tuple):
+            raise FieldTypeError(
+                owner, info.name,
+                f"expected a tuple, got {type(value).__name__}; the model is immutable",
+            )
+        for i, item in enumerate(value):
+            _check_value(owner, f"{info.name}[{i}]", shape, item, info.constraint)
+        constraint = info.constraint
+        if constraint is not None and len(value) < constraint.min_items:
+            raise FieldValueError(owner, info.name, f"needs {constraint.description}")
+        return
+    _check_value(owner, info.name, shape, value, info.constraint)
+
+
+def _check_value(
+    owner: str, field: str, shape: Shape, value: Any, constraint: Constraint | None
+) -> None:
+    problem = type_problem(shape.base, value)
+    if problem:
+        raise FieldTypeError(owner, field, problem)
+    if isinstance(value, str) and not value:
+        raise FieldValueError(
+            owner, field, "must not be empty; leave an absent value out (None)"
+        )
+    if isinstance(value, Decimal) and not value.is_finite():
+        raise FieldValueError(owner, field, f"must be a finite number, got {value}")
+    if constraint is not None:
+        problem = constraint_problem(constraint, value)
+        if problem:
+            raise FieldValueError(owner, field, problem)
+
+
+def type_problem(base: type, value: Any) -> str | None:
+    """Why ``value`` is not of model type ``base``, or None when it is."""
+    if base is Decimal:
+        if isinstance(value, Decimal):
+            return None
+        if isinstance(value, float):
+            return (
+                f"expected a Decimal, got float {value!r}; a float would lose precision, "
+                f"write Decimal('{value!r}')"
+            )
+        return f"expected a Decimal, got {_describe(value)}"
+    if base is dt.date:
+        # datetime is a subclass of date; accepting one would lose the time on the way to JSON.
+        if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+            return None
+        return f"expected a date, got {_describe(value)}"
+    if base is DateOrDateTime:
+        return None if isinstance(value, dt.date) else (
+            f"expected a date or datetime, got {_describe(value)}"
+        )
+    if base is int:
+        # bool is a subclass of int; True is not a count.
+        if isinstance(value, int) and not isinstance(value, bool):
+            return None
+        return f"expected an int, got {_describe(value)}"
+    if isinstance(value, base):
+        return None
+    if issubclass(base, enum.Enum) and isinstance(value, str):
+        return f"expected {base.__name__}, got str {value!r}; use {base.__name__}({value!r})"
+    article = "an" if base.__name__[0] in "AEIOU" else "a"
+    if is_record(base) or issubclass(base, enum.Enum):
+        return f"expected {article} {base.__name__}, got {_describe(value)}"
+    return f"expected {base.__name__}, got {_describe(value)}"
+
+
+def constraint_problem(constraint: Constraint, value: Any) -> str | None:
+    """Why ``value`` breaks ``constraint``, or None when it does not."""
+    pattern = constraint.pattern
+    if pattern is not None and isinstance(value, str) and not re.fullmatch(pattern, value):
+        return f"expected {constraint.description}, got {value!r}"
+    if isinstance(value, Decimal | int):
+        # is_signed() also catches Decimal("-0.00"), which JSON Schema patterns refuse too.
+        negative = value.is_signed() if isinstance(value, Decimal) else value < 0
+        if constraint.non_negative and negative:
+            return f"must not be negative, got {value}"
+    return None
+
+
+def _describe(value: Any) -> str:
+    text = repr(value)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"{type(value).__name__} {text}"

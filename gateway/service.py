@@ -1,0 +1,140 @@
+"""The running gateway: configuration, plugins, channels and the HTTP server.
+
+``gateway run`` builds one :class:`GatewayService` and runs it until it is
+told to stop. Channel and format problems found at start-up (a route naming a
+format no plugin provides, a channel that fails to start) do not stop the
+service: the rest keeps working, and ``/health`` reports them as degraded so an
+operator sees them at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import pluggy
+from aiohttp import web
+
+from gateway import __version__
+from gateway.api.app import make_app
+from gateway.channels import Channel, ChannelContext, InboundDocument
+from gateway.config import ConfigHolder, check_against_registry
+from gateway.inbox import RawInbox
+from gateway.pluginmanager import build_registry, make_plugin_manager
+from gateway.registry import Registry
+
+log = logging.getLogger(__name__)
+
+
+class GatewayService:
+    def __init__(self, config_path: Path, pm: pluggy.PluginManager | None = None) -> None:
+        self.config_path = config_path
+        self.pm = pm or make_plugin_manager()
+        self.registry: Registry = build_registry(self.pm)
+        self.config_holder = ConfigHolder(config_path)
+        config = self.config_holder.current()
+        self.data_dir = config.gateway.data_dir
+        self.inbox = RawInbox(self.data_dir / "inbox")
+        self.channels: dict[str, Channel] = {}
+        self.channel_problems: dict[str, str] = {}
+        self.started_at: float | None = None
+        self.stopping = False
+        self._runner: web.AppRunner | None = None
+        self.address: tuple[str, int] | None = None
+
+    @property
+    def config(self) -> Any:
+        return self.config_holder.current()
+
+    def config_problems(self) -> list[str]:
+        return [
+            str(problem)
+            for problem in check_against_registry(
+                self.config, set(self.registry.formats), set(self.registry.channels)
+            )
+        ]
+
+    async def receive(self, document: InboundDocument) -> str:
+        """The inbound sink handed to every channel."""
+        message_id = await self.inbox.store(document)
+        log.info("inbound document stored", extra={"message_id": message_id,
+                                                   "channel": document.channel})
+        return message_id
+
+    async def _start_channels(self) -> None:
+        config = self.config
+        for name, channel_config in sorted(config.channels.items()):
+            if not channel_config.enabled:
+                continue
+            if channel_config.type not in self.registry.channels:
+                self.channel_problems[name] = (
+                    f"no installed plugin provides channel type {channel_config.type!r}"
+                )
+                continue
+            channel_type = self.registry.channel_type(channel_config.type)
+            try:
+                channel = channel_type.factory(name, channel_config.settings)
+                await channel.start(ChannelContext(
+                    name, inbound=self.receive, data_dir=str(self.data_dir),
+                    supplier=config.supplier,
+                ))
+            except Exception as exc:
+                self.channel_problems[name] = f"failed to start: {type(exc).__name__}: {exc}"
+                log.exception("channel %s failed to start", name)
+                continue
+            self.channels[name] = channel
+
+    async def start(self, listen: str | None = None) -> None:
+        await self._start_channels()
+        settings = self.config.gateway
+        host, port = (listen.rsplit(":", 1) if listen else
+                      (settings.listen_host, str(settings.listen_port)))
+        self._runner = web.AppRunner(make_app(self), access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host.strip("[]"), int(port))
+        await site.start()
+        server = site._server
+        sockets = getattr(server, "sockets", None) or []
+        self.address = sockets[0].getsockname()[:2] if sockets else (host, int(port))
+        self.started_at = time.monotonic()
+        log.info("gateway listening on %s:%s", *self.address)
+
+    async def stop(self) -> None:
+        self.stopping = True
+        for name, channel in list(self.channels.items()):
+            try:
+                await channel.stop()
+            except Exception:
+                log.exception("channel %s failed to stop cleanly", name)
+        self.channels.clear()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def run_forever(self, listen: str | None = None) -> None:
+        await self.start(listen)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await self.stop()
+
+    def health(self) -> dict[str, Any]:
+        problems = self.config_problems()
+        problems += [f"channel {n}: {p}" for n, p in sorted(self.channel_problems.items())]
+        status = "stopping" if self.stopping else ("degraded" if problems else "ok")
+        return {
+            "status": status,
+            "version": __version__,
+            "uptime_seconds": round(time.monotonic() - self.started_at, 1)
+            if self.started_at else 0,
+            "config": {"file": str(self.config_path), "version": self.config_holder.version},
+            "formats": len(self.registry.formats),
+            "channels": {
+                **{name: "running" for name in sorted(self.channels)},
+                **{name: "unavailable" for name in sorted(self.channel_problems)},
+            },
+            "problems": problems,
+        }
