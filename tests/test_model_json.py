@@ -9,7 +9,6 @@ from typing import Any
 
 import attrs
 import pytest
-from strategies import assert_same
 
 from gateway.errors import GatewayError
 from gateway.model import CanonicalDocument, Invoice, Quantity, kind_of
@@ -30,6 +29,7 @@ from gateway.model.samples import (
     example_order,
     example_timecard,
 )
+from strategies import assert_same
 
 
 @pytest.mark.parametrize("document", example_documents(), ids=lambda d: kind_of(d).value)

@@ -8,7 +8,6 @@ from typing import Any
 
 import jsonschema
 import pytest
-from strategies import assert_valid, validator
 
 from gateway.kinds import DocumentKind
 from gateway.model import CanonicalDocument, kind_of
@@ -21,6 +20,7 @@ from gateway.model.jsonschema import (
     write_schemas,
 )
 from gateway.model.samples import example_documents, example_invoice
+from strategies import assert_valid, validator
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas" / "canonical"
 

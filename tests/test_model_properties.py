@@ -12,10 +12,10 @@ from typing import Any
 import attrs
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from strategies import any_decimals, assert_same, assert_valid, documents, invoices
 
 from gateway.model import CanonicalDocument, Invoice, Quantity
 from gateway.model.json import dumps, from_json, loads, record_from_json, record_to_json, to_json
+from strategies import any_decimals, assert_same, assert_valid, documents, invoices
 
 SETTINGS = settings(
     max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow]

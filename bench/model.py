@@ -1,0 +1,72 @@
+"""Canonical model throughput: Invoice.build and the JSON round trip by invoice size.
+
+The pipeline's intake parses and checks every ERP document through this code,
+so its cost per document bounds how many invoices a second one core accepts.
+Prints, per size, documents per second for each step and the JSON size.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable
+from decimal import Decimal
+
+from gateway.model import (
+    Invoice,
+    InvoiceLine,
+    InvoiceType,
+    Item,
+    Price,
+    Quantity,
+    VatCategory,
+)
+from gateway.model.json import dumps, loads
+from gateway.model.samples import AGENCY, SUPPLIER
+
+
+def lines(count: int) -> tuple[InvoiceLine, ...]:
+    return tuple(
+        InvoiceLine(
+            id=str(n + 1),
+            quantity=Quantity(value=Decimal(n % 7 + 1), unit_code="EA"),
+            price=Price(amount=Decimal("12.345") + n % 5),
+            item=Item(name=f"Artikel {n}"),
+            vat_category=VatCategory.STANDARD,
+            vat_rate=Decimal("21") if n % 3 else Decimal("9"),
+        )
+        for n in range(count)
+    )
+
+
+def rate(step: Callable[[], object], budget: float = 1.0) -> float:
+    """Calls per second of ``step`` over roughly ``budget`` seconds."""
+    calls, start = 0, time.perf_counter()
+    while (elapsed := time.perf_counter() - start) < budget or calls < 3:
+        step()
+        calls += 1
+    return calls / elapsed
+
+
+def main() -> None:
+    print(f"{'lines':>6} {'build/s':>10} {'dumps/s':>10} {'loads/s':>10} {'json KiB':>9}")
+    for count in (1, 10, 100, 1_000, 10_000):
+        the_lines = lines(count)
+
+        def build(the_lines: tuple[InvoiceLine, ...] = the_lines) -> Invoice:
+            return Invoice.build(
+                number="BENCH-1", issue_date=dt.date(2026, 11, 1), currency="EUR",
+                type=InvoiceType.DEBIT,
+                buyer_reference="PO-1", seller=SUPPLIER, buyer=AGENCY, lines=the_lines,
+            )
+
+        invoice = build()
+        text = dumps(invoice)
+        write_rate = rate(lambda invoice=invoice: dumps(invoice))
+        read_rate = rate(lambda text=text: loads(text))
+        print(f"{count:>6} {rate(build):>10.1f} {write_rate:>10.1f} {read_rate:>10.1f} "
+              f"{len(text) / 1024:>9.1f}")
+
+
+if __name__ == "__main__":
+    main()
