@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import http.server
+import subprocess
 import threading
 import time
 import urllib.request
@@ -493,8 +494,6 @@ def test_cli_user_errors_have_no_traceback(tmp_path: Path) -> None:
 
 # -- the copying guard -------------------------------------------------------
 
-_NOT_OURS = {".git", ".venv", "venv", ".mypy_cache", ".ruff_cache", ".pytest_cache",
-             "__pycache__", "build", "dist", "node_modules"}
 
 
 @needs_shared
@@ -513,13 +512,14 @@ def test_no_official_file_is_copied_into_the_repository() -> None:
 
 
 def _repository_files(directory: Path) -> Iterator[Path]:
-    for path in directory.iterdir():
-        if path.is_symlink():
-            continue
-        if path.is_dir():
-            if path.name not in _NOT_OURS and not path.name.endswith(".egg-info"):
-                yield from _repository_files(path)
-        elif path.is_file():
+    """Files git tracks or would track: what a commit could carry (as the stop hook sees it)."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard", "-z"],
+        cwd=directory, capture_output=True, check=True,
+    ).stdout.decode().split("\0")
+    for name in listed:
+        path = directory / name
+        if name and path.is_file() and not path.is_symlink():
             yield path
 
 
