@@ -40,6 +40,7 @@ class GatewayService:
         self.inbox = RawInbox(self.data_dir / "inbox")
         self.channels: dict[str, Channel] = {}
         self.channel_problems: dict[str, str] = {}
+        self.unavailable: set[str] = set()
         self.started_at: float | None = None
         self.stopping = False
         self._runner: web.AppRunner | None = None
@@ -70,9 +71,8 @@ class GatewayService:
             if not channel_config.enabled:
                 continue
             if channel_config.type not in self.registry.channels:
-                self.channel_problems[name] = (
-                    f"no installed plugin provides channel type {channel_config.type!r}"
-                )
+                # config_problems() already names the missing plugin with file and line.
+                self.unavailable.add(name)
                 continue
             channel_type = self.registry.channel_type(channel_config.type)
             try:
@@ -134,7 +134,8 @@ class GatewayService:
             "formats": len(self.registry.formats),
             "channels": {
                 **{name: "running" for name in sorted(self.channels)},
-                **{name: "unavailable" for name in sorted(self.channel_problems)},
+                **{name: "unavailable" for name in sorted(self.unavailable
+                                                           | set(self.channel_problems))},
             },
             "problems": problems,
         }

@@ -7,6 +7,7 @@ The official standards are installed once per session from ../shared/standards.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,25 @@ from gateway.standards.manifest import default_manifest
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_STANDARDS = REPO.parent / "shared" / "standards"
+
+
+# Tests that need an external service carry its marker; `make test` starts the
+# service and exports its address. Run by hand without it, they skip with the
+# reason, unless GATEWAY_REQUIRE_SERVICES=1: then they run and fail loudly.
+SERVICE_MARKERS = {
+    "postgres": "GATEWAY_TEST_POSTGRES_DSN",
+    "smtp": "GATEWAY_TEST_SMTP",
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if os.environ.get("GATEWAY_REQUIRE_SERVICES") == "1":
+        return
+    for item in items:
+        for marker, variable in SERVICE_MARKERS.items():
+            if marker in item.keywords and not os.environ.get(variable):
+                reason = f"needs {marker}: ${variable} is not set (`make test` starts it)"
+                item.add_marker(pytest.mark.skip(reason=reason))
 
 
 @pytest.fixture(scope="session")

@@ -109,3 +109,12 @@ def test_broken_plugin_stops_the_start_with_its_name(tmp_path: Path) -> None:
     assert "plugin 'broken'" in result.stderr
     assert "cannot start" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_config_option_is_accepted_after_the_sub_command(tmp_path: Path) -> None:
+    before = gateway("--config", str(EXAMPLE), "agencies", "list", "--json")
+    after = gateway("agencies", "list", "--json", "--config", str(EXAMPLE))
+    assert after.returncode == 0, after.stderr
+    assert json.loads(after.stdout) == json.loads(before.stdout)
+    missing = gateway("agencies", "list", "--config", str(tmp_path / "absent.toml"))
+    assert "absent.toml" in missing.stderr

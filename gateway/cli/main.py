@@ -58,12 +58,37 @@ for _command in (
     cli.add_command(_command)
 
 
+def _set_config(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
+    if value is not None:
+        obj = ctx.find_object(CliContext)
+        if obj is not None:
+            obj.config_path = value
+
+
+def accept_config_everywhere(group: click.Group) -> None:
+    """Let ``--config`` follow any sub-command too (``gateway agencies list --config X``).
+
+    Operators type the option where they think of it; refusing it after the
+    sub-command would be pedantry.
+    """
+    for command in group.commands.values():
+        if not any("--config" in getattr(p, "opts", ()) for p in command.params):
+            command.params.append(click.Option(
+                ["--config"], type=click.Path(path_type=Path, dir_okay=False),
+                expose_value=False, is_eager=True, callback=_set_config,
+                help=f"Configuration file. Default: ${CONFIG_ENV}, then ./gateway.toml.",
+            ))
+        if isinstance(command, click.Group):
+            accept_config_everywhere(command)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; user errors print one line and exit 2, never a traceback."""
     try:
         pm = make_plugin_manager()
         context = CliContext(default_config_path(), pm)
         context.plugin_commands = add_plugin_commands(pm, cli)
+        accept_config_everywhere(cli)
     except GatewayError as exc:
         click.echo(f"gateway: {exc}", err=True)
         sys.exit(2)
