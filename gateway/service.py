@@ -123,6 +123,9 @@ class GatewayService:
 
     def health(self) -> dict[str, Any]:
         problems = self.config_problems()
+        if self.config_holder.last_error is not None:
+            problems.insert(0, "configuration edit not applied, the previous version stays in "
+                               f"force: {self.config_holder.last_error}")
         problems += [f"channel {n}: {p}" for n, p in sorted(self.channel_problems.items())]
         status = "stopping" if self.stopping else ("degraded" if problems else "ok")
         return {

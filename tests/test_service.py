@@ -104,3 +104,14 @@ async def test_status_command_finds_the_gateway_through_the_config(tmp_path: Pat
 
 def test_make_run_entry_point_exists() -> None:
     assert shutil.which("gateway") or (Path(__file__).parents[1] / ".venv/bin/gateway").exists()
+
+
+async def test_health_shows_a_refused_config_edit(tmp_path: Path) -> None:
+    path = _config(tmp_path)
+    service = GatewayService(path)
+    service.config_holder.check_interval = 0
+    path.write_text(path.read_text("utf-8").replace('kvk = "12345678"', 'kvk = "12"'), "utf-8")
+    report = service.health()
+    assert report["config"]["version"] == 1
+    assert "configuration edit not applied" in report["problems"][0]
+    assert "kvk" in report["problems"][0]
