@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import functools
 import types
 import typing
 from collections.abc import Mapping
@@ -101,8 +102,10 @@ class FieldInfo:
     constraint: Constraint | None
 
 
+@functools.cache
 def is_record(cls: object) -> bool:
     """True for a model class (an attrs class), false for scalars and enums."""
+    # Cached: the JSON walkers ask once per value, and attrs.has is not free.
     return isinstance(cls, type) and attrs.has(cls)
 
 
