@@ -102,11 +102,15 @@ class FieldInfo:
     constraint: Constraint | None
 
 
-@functools.cache
 def is_record(cls: object) -> bool:
     """True for a model class (an attrs class), false for scalars and enums."""
+    return isinstance(cls, type) and _is_attrs_class(cls)
+
+
+@functools.cache
+def _is_attrs_class(cls: type) -> bool:
     # Cached: the JSON walkers ask once per value, and attrs.has is not free.
-    return isinstance(cls, type) and attrs.has(cls)
+    return attrs.has(cls)
 
 
 _FIELDS: dict[type, tuple[FieldInfo, ...]] = {}
