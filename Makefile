@@ -11,7 +11,7 @@ EXAMPLE_PLUGIN := examples/wissel-plugin-http
 # Everything the gateway writes while developing stays inside the clone.
 export GATEWAY_DATA_DIR ?= $(CURDIR)/.data
 
-.PHONY: run test check lint typecheck unit contracts standards venv clean
+.PHONY: run test check lint typecheck unit contracts standards system-packages venv clean
 
 $(VENV)/.installed: pyproject.toml $(EXAMPLE_PLUGIN)/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,8 +39,13 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy
 
-unit: standards
-	$(BIN)/pytest -q tests
+# System packages the tests need (the PostgreSQL server), installed only when missing.
+system-packages:
+	@scripts/ensure-system-packages.sh
+
+# Tests for a service (PostgreSQL, ...) run and fail rather than skip when it is missing.
+unit: standards system-packages
+	GATEWAY_REQUIRE_SERVICES=1 $(BIN)/pytest -q tests
 
 contracts: standards
 	$(BIN)/gateway contracts -- -q

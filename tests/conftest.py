@@ -3,15 +3,21 @@
 Every test runs with its own data directory, so nothing a test writes (audit
 logs, databases, inboxes) leaks into another test or into the developer's home.
 The official standards are installed once per session from ../shared/standards.
+PostgreSQL tests get a database of their own on $GATEWAY_TEST_POSTGRES_DSN or,
+without it, on a throwaway server started for the session.
 """
 
 from __future__ import annotations
 
 import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
+from gateway.devtools import pgcluster
 from gateway.paths import DATA_DIR_ENV, STANDARDS_DIR_ENV
 from gateway.standards.installer import install_from_dir
 from gateway.standards.manifest import default_manifest
@@ -20,23 +26,83 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_STANDARDS = REPO.parent / "shared" / "standards"
 
 
-# Tests that need an external service carry its marker; `make test` starts the
-# service and exports its address. Run by hand without it, they skip with the
-# reason, unless GATEWAY_REQUIRE_SERVICES=1: then they run and fail loudly.
+# Tests that need an external service carry its marker. A service is there when
+# its variable names one, or (PostgreSQL) when a throwaway server can be started
+# here. Without it the tests skip with the reason, unless
+# GATEWAY_REQUIRE_SERVICES=1 (as `make test` sets): then they run and fail loudly.
 SERVICE_MARKERS = {
     "postgres": "GATEWAY_TEST_POSTGRES_DSN",
     "smtp": "GATEWAY_TEST_SMTP",
 }
+REQUIRE_SERVICES = "GATEWAY_REQUIRE_SERVICES"
+
+
+def services_required() -> bool:
+    return os.environ.get(REQUIRE_SERVICES) == "1"
+
+
+def service_unavailable(marker: str) -> str | None:
+    """Why the tests marked ``marker`` cannot run here, or None when they can."""
+    variable = SERVICE_MARKERS[marker]
+    if os.environ.get(variable):
+        return None
+    if marker == "postgres":
+        reason = pgcluster.why_unavailable()
+        if reason is None:
+            return None
+        return f"needs postgres: ${variable} is not set and no server can be started: {reason}"
+    return f"needs {marker}: ${variable} is not set (`make test` starts it)"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if os.environ.get("GATEWAY_REQUIRE_SERVICES") == "1":
+    if services_required():
         return
+    reasons: dict[str, str | None] = {}
     for item in items:
-        for marker, variable in SERVICE_MARKERS.items():
-            if marker in item.keywords and not os.environ.get(variable):
-                reason = f"needs {marker}: ${variable} is not set (`make test` starts it)"
+        for marker in SERVICE_MARKERS:
+            if marker not in item.keywords:
+                continue
+            if marker not in reasons:
+                reasons[marker] = service_unavailable(marker)
+            reason = reasons[marker]
+            if reason is not None:
                 item.add_marker(pytest.mark.skip(reason=reason))
+
+
+def _unavailable(reason: str) -> NoReturn:
+    if services_required():
+        pytest.fail(f"{REQUIRE_SERVICES}=1 but {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def postgres_dsn() -> Iterator[str]:
+    """A DSN with the right to create databases: $GATEWAY_TEST_POSTGRES_DSN, or a
+    throwaway cluster (fsync off) that lives for the session."""
+    configured = os.environ.get(SERVICE_MARKERS["postgres"])
+    if configured:
+        yield configured
+        return
+    try:
+        cluster = pgcluster.PgCluster.start()
+    except pgcluster.ClusterUnavailable as exc:
+        _unavailable(f"no PostgreSQL server for the tests: {exc}")
+    try:
+        yield cluster.dsn()
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+async def postgres_url(postgres_dsn: str) -> AsyncIterator[str]:
+    """A fresh, empty database for one test, dropped afterwards."""
+    name = f"wissel_test_{uuid.uuid4().hex[:16]}"
+    try:
+        url = await pgcluster.create_database(postgres_dsn, name)
+    except OSError as exc:
+        _unavailable(f"cannot reach PostgreSQL at {postgres_dsn}: {exc}")
+    yield url
+    await pgcluster.drop_database(postgres_dsn, name)
 
 
 @pytest.fixture(scope="session")

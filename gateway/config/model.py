@@ -110,7 +110,8 @@ class GatewaySettings:
         """The database file for ``sqlite:///...`` URLs, None for a server database."""
         if not self.database.startswith("sqlite:///"):
             return None
-        return Path(self.database.removeprefix("sqlite:///"))
+        # Options such as ?synchronous=normal belong to the store, not to the file name.
+        return Path(self.database.removeprefix("sqlite:///").partition("?")[0])
 
     def api_token(self) -> str | None:
         """The API token from ``token`` or from the variable ``token_env`` names.

@@ -1,0 +1,546 @@
+"""The store interface both backends implement, and the rules they share.
+
+A backend provides storage primitives (insert, claim, apply a planned change,
+read); the rules of what may change, and how, live here once: the transport
+state machine, the claim guard, the retry budget, the event each change
+writes. A backend applies a :class:`Plan` inside one transaction that has
+first locked the message row, so the check and the write cannot be
+interleaved with another worker's.
+"""
+
+from __future__ import annotations
+
+import abc
+import enum
+import json
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from types import TracebackType
+from typing import Any, ClassVar, Self
+
+import attrs
+
+from gateway.kinds import Direction
+from gateway.store.errors import ClaimLost, InvalidTransition, StoreError
+from gateway.store.model import (
+    CLAIMABLE_STATES,
+    CLAIMED_STATE,
+    INITIAL_STATES,
+    TRANSITIONS,
+    Attempt,
+    AuditRecord,
+    Event,
+    MessageRecord,
+    NewEvent,
+    Page,
+    TransportState,
+    as_utc,
+    utc_now,
+)
+
+MAX_PAGE = 1000
+
+# Columns a transition may set. Everything else is the store's own bookkeeping
+# (states, claims, attempts, timestamps) or fixed at creation (id, direction).
+UPDATABLE_FIELDS = frozenset({
+    "business_key", "agency_oin", "document_kind", "format_key", "channel", "raw_payload",
+    "canonical_json", "routing", "validation", "last_error", "transport_id",
+    "next_attempt_at", "max_attempts",
+})
+PAYLOAD_FIELDS = frozenset({"raw_payload", "canonical_json"})
+
+
+@attrs.frozen
+class Change:
+    """What a caller asked for, before the store has looked at the message."""
+
+    event: NewEvent | None
+    transport_state: TransportState | None = None
+    business_state: str | None = None
+    expect_claimed_by: str | None = None
+    fields: Mapping[str, Any] = attrs.field(factory=dict)
+    attempt: Attempt | None = None
+    # When set and the message has used all its attempts, a move to
+    # ``retrying`` becomes a dead letter with this event instead.
+    exhausted_event: NewEvent | None = None
+    # A move to the state the message is already in is a no-op, not an error.
+    idempotent: bool = False
+
+
+@attrs.frozen
+class Plan:
+    """What to write for a change: message and payload columns, one event, one attempt."""
+
+    columns: dict[str, Any]
+    payload: dict[str, Any]
+    event: Event | None
+    attempt: Attempt | None
+    new_transport_ids: tuple[str, ...]
+    channel: str
+
+    @property
+    def noop(self) -> bool:
+        return not self.columns and self.event is None and self.attempt is None
+
+
+NOOP = Plan({}, {}, None, None, (), "")
+
+
+def plan_change(
+    change: Change, current: MessageRecord, last_seq: int, now: datetime
+) -> Plan:
+    """Check ``change`` against the message as it is now and say what to write.
+
+    Raises ClaimLost, InvalidTransition or StoreError; the caller holds the
+    row lock, so what is checked here is what gets written.
+    """
+    direction = current.direction
+    if change.expect_claimed_by is not None and current.claimed_by != change.expect_claimed_by:
+        raise ClaimLost(current.id, change.expect_claimed_by, current.claimed_by)
+    if change.attempt is not None and change.attempt.message_id != current.id:
+        raise StoreError(
+            f"attempt of message {change.attempt.message_id} recorded on message {current.id}"
+        )
+    target = change.transport_state
+    if change.idempotent and target is current.transport_state:
+        return NOOP
+    event = change.event
+    fields = dict(change.fields)
+    unknown = set(fields) - UPDATABLE_FIELDS
+    if unknown:
+        raise StoreError(f"these fields cannot be set by a transition: {sorted(unknown)}")
+    if (
+        change.exhausted_event is not None
+        and target is TransportState.RETRYING
+        and current.attempts >= current.max_attempts
+    ):
+        reason = exhausted_reason(current.attempts, current.max_attempts, fields.get("last_error"))
+        target = TransportState.FAILED
+        event = NewEvent(change.exhausted_event.kind,
+                         {**change.exhausted_event.detail, "reason": reason})
+        fields.pop("next_attempt_at", None)
+        fields["last_error"] = reason
+
+    columns: dict[str, Any] = {}
+    if target is not None:
+        if target is CLAIMED_STATE[direction]:
+            raise InvalidTransition(current.id, current.transport_state, target,
+                                    "only a claim puts a message in that state")
+        allowed = TRANSITIONS[direction].get(current.transport_state, frozenset())
+        if target not in allowed:
+            raise InvalidTransition(current.id, current.transport_state, target)
+        columns["transport_state"] = target.value
+        if current.transport_state is CLAIMED_STATE[direction]:
+            columns["claimed_by"] = None
+            columns["claim_expires_at"] = None
+        if target in CLAIMABLE_STATES[direction]:
+            budget = int(fields.get("max_attempts", current.max_attempts))
+            if current.attempts >= budget:
+                # Claims do not look at the budget (that would cost an index), so
+                # nothing enters the queue without an attempt left.
+                raise InvalidTransition(
+                    current.id, current.transport_state, target,
+                    f"all {budget} attempts are used; raise max_attempts to try again",
+                )
+            columns["next_attempt_at"] = now
+        else:
+            columns["next_attempt_at"] = None
+    if change.business_state is not None:
+        if not change.business_state.strip():
+            raise StoreError("a business state cannot be empty")
+        columns["business_state"] = change.business_state
+
+    payload = {name: fields.pop(name) for name in PAYLOAD_FIELDS & set(fields)}
+    new_ids: list[str] = []
+    for candidate in (
+        fields.get("transport_id"), None if change.attempt is None else change.attempt.transport_id
+    ):
+        if candidate and candidate not in current.transport_ids and candidate not in new_ids:
+            new_ids.append(candidate)
+    if "next_attempt_at" in fields and fields["next_attempt_at"] is not None:
+        fields["next_attempt_at"] = as_utc(fields["next_attempt_at"])
+    if "max_attempts" in fields and int(fields["max_attempts"]) < 1:
+        raise StoreError("max_attempts must be at least 1")
+    columns.update(fields)
+    if new_ids:
+        columns["transport_ids"] = (*current.transport_ids, *new_ids)
+        if current.transport_id is None and "transport_id" not in columns:
+            columns["transport_id"] = new_ids[0]
+
+    new_event = None
+    if event is not None:
+        new_event = Event(
+            message_id=current.id, seq=last_seq + 1, at=now, kind=event.kind,
+            transport_state=target, business_state=change.business_state,
+            detail=dict(event.detail),
+        )
+        columns["last_event_seq"] = last_seq + 1
+    if not columns and not payload and new_event is None and change.attempt is None:
+        return NOOP
+    columns["updated_at"] = now
+    channel = fields.get("channel") or current.channel or ""
+    return Plan(columns, payload, new_event, change.attempt, tuple(new_ids), channel)
+
+
+def to_json(value: Any) -> str:
+    """JSON for the store: times as ISO 8601, decimals and enums as their text."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_json_default)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal | enum.Enum):
+        return str(value.value) if isinstance(value, enum.Enum) else str(value)
+    raise StoreError(f"cannot store a {type(value).__name__} as JSON: {value!r}")
+
+
+def initial_events(record: MessageRecord, events: Sequence[NewEvent]) -> list[Event]:
+    """The first events of a new message; the first one carries its initial states."""
+    return [
+        Event(
+            message_id=record.id, seq=seq, at=record.created_at, kind=note.kind,
+            transport_state=record.transport_state if seq == 1 else None,
+            business_state=None, detail=dict(note.detail),
+        )
+        for seq, note in enumerate(events, start=1)
+    ]
+
+
+def check_new(record: MessageRecord, direction: Direction) -> None:
+    if record.direction is not direction:
+        raise StoreError(f"message {record.id} is {record.direction}, expected {direction}")
+    if record.transport_state not in INITIAL_STATES[direction]:
+        allowed = ", ".join(sorted(INITIAL_STATES[direction]))
+        raise InvalidTransition(record.id, "(new)", record.transport_state,
+                                f"a new {direction} message starts in {allowed}")
+    if record.claimed_by is not None or record.attempts:
+        raise StoreError(f"a new message cannot be claimed or attempted ({record.id})")
+    if record.max_attempts < 1:
+        raise StoreError("max_attempts must be at least 1")
+    if direction is Direction.INBOUND and record.raw_payload is None:
+        raise StoreError("an inbound message is stored with its raw bytes")
+
+
+def claim_event(record: MessageRecord, worker_id: str, previous_owner: str | None) -> NewEvent:
+    detail: dict[str, Any] = {"worker": worker_id, "attempt": record.attempts}
+    if record.claim_expires_at is not None:
+        detail["lease_until"] = record.claim_expires_at.isoformat()
+    if previous_owner is not None:
+        detail["taken_over_from"] = previous_owner
+    kind = "send-attempt" if record.direction is Direction.OUTBOUND else "deliver"
+    return NewEvent(kind, detail)
+
+
+def lease_expired_note(previous_owner: str, attempt: int, expired_at: datetime) -> str:
+    return (f"{previous_owner} did not finish attempt {attempt} before its claim expired "
+            f"at {expired_at.isoformat()}")
+
+
+def exhausted_reason(attempts: int, max_attempts: int, last_error: str | None) -> str:
+    reason = f"gave up after {attempts} of {max_attempts} attempts"
+    return f"{reason}: {last_error}" if last_error else reason
+
+
+class Store(abc.ABC):
+    """Messages, their timelines and attempts, and the configuration audit log.
+
+    Every method is safe to call from many tasks at once, and from several
+    processes sharing one database. Call :meth:`migrate` once at start.
+    """
+
+    backend: ClassVar[str]
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # -- lifecycle -------------------------------------------------------
+
+    @abc.abstractmethod
+    async def migrate(self) -> int:
+        """Apply the migrations this database lacks, in one transaction; return the version.
+
+        Idempotent. Raises SchemaError when the database is newer than this
+        code or an applied migration differs from the one shipped.
+        """
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Release connections and threads. Idempotent."""
+
+    # -- creating messages ----------------------------------------------
+
+    async def add_outbound(
+        self, record: MessageRecord, events: Sequence[NewEvent] = ()
+    ) -> tuple[MessageRecord, bool]:
+        """Store a new outbound message, idempotent by business key.
+
+        If a live outbound message with ``record.business_key`` exists, that
+        message is returned with ``created`` False and nothing is written:
+        also when two gateway instances add the same key at the same moment.
+        """
+        check_new(record, Direction.OUTBOUND)
+        if record.transport_state not in CLAIMABLE_STATES[Direction.OUTBOUND]:
+            record = attrs.evolve(record, next_attempt_at=None)
+        elif record.next_attempt_at is None:
+            record = attrs.evolve(record, next_attempt_at=record.created_at)
+        return await self._insert(record, initial_events(record, events))
+
+    async def add_inbound_raw(
+        self, record: MessageRecord, events: Sequence[NewEvent] = ()
+    ) -> tuple[MessageRecord, bool]:
+        """Store received bytes before anything else, deduplicated by (channel, transport id).
+
+        A document the same channel delivered before under the same
+        transport id returns the stored message with ``created`` False. The
+        caller may acknowledge to the sender once this returned.
+        """
+        check_new(record, Direction.INBOUND)
+        return await self._insert(record, initial_events(record, events))
+
+    # -- reading --------------------------------------------------------
+
+    @abc.abstractmethod
+    async def get(self, message_id: str) -> MessageRecord | None: ...
+
+    @abc.abstractmethod
+    async def find_by_business_key(
+        self, direction: Direction, business_key: str
+    ) -> MessageRecord | None:
+        """The live message with this key (not rejected, not a duplicate), if any."""
+
+    @abc.abstractmethod
+    async def find_by_transport_id(
+        self, channel: str, transport_id: str, direction: Direction | None = None
+    ) -> MessageRecord | None:
+        """The message a channel knows by ``transport_id`` (any id it ever gave)."""
+
+    @abc.abstractmethod
+    async def events(self, message_id: str) -> list[Event]:
+        """The timeline of a message, oldest first."""
+
+    @abc.abstractmethod
+    async def attempts(self, message_id: str) -> list[Attempt]:
+        """Send or delivery attempts, by number."""
+
+    async def list_messages(
+        self,
+        *,
+        direction: Direction | None = None,
+        transport_state: TransportState | str | None = None,
+        business_state: str | None = None,
+        agency_oin: str | None = None,
+        business_key: str | None = None,
+        kind: str | None = None,
+        channel: str | None = None,
+        created_from: datetime | None = None,
+        created_to: datetime | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page:
+        """Messages matching every given filter, newest first, ``limit`` (<= 1000) at a time.
+
+        ``created_from`` is inclusive, ``created_to`` exclusive. Keyset
+        pagination: pages stay stable while new messages arrive.
+        """
+        if not 1 <= limit <= MAX_PAGE:
+            raise StoreError(f"limit must be between 1 and {MAX_PAGE}, got {limit}")
+        filters: dict[str, Any] = {
+            "direction": None if direction is None else Direction(direction).value,
+            "transport_state": (
+                None if transport_state is None else TransportState(transport_state).value
+            ),
+            "business_state": business_state, "agency_oin": agency_oin,
+            "business_key": business_key, "document_kind": kind, "channel": channel,
+        }
+        rows = await self._list(
+            {k: v for k, v in filters.items() if v is not None},
+            None if created_from is None else as_utc(created_from),
+            None if created_to is None else as_utc(created_to),
+            limit + 1, cursor,
+        )
+        items = tuple(rows[:limit])
+        return Page(items, items[-1].id if len(rows) > limit else None)
+
+    @abc.abstractmethod
+    async def count_by_state(self) -> dict[str, dict[str, int]]:
+        """``{direction: {transport state: count}}`` over all messages."""
+
+    # -- working on messages --------------------------------------------
+
+    async def claim_due(
+        self, worker_id: str, limit: int, lease: timedelta, now: datetime | None = None
+    ) -> list[MessageRecord]:
+        """Claim up to ``limit`` outbound messages that are due, for ``lease``.
+
+        Due: queued or retrying with ``next_attempt_at <= now``, or sending
+        under a claim whose lease expired (its worker died). Each claim moves
+        the message to ``sending``, counts an attempt and writes an event. A
+        message whose attempts are all used is dead-lettered instead. Two
+        workers, in one process or several, never get the same message.
+        """
+        return await self._claim(Direction.OUTBOUND, worker_id, limit, lease, now)
+
+    async def claim_deliverable(
+        self, worker_id: str, limit: int, lease: timedelta, now: datetime | None = None
+    ) -> list[MessageRecord]:
+        """Like :meth:`claim_due` for inbound messages to deliver to the ERP (decoded/retrying)."""
+        return await self._claim(Direction.INBOUND, worker_id, limit, lease, now)
+
+    async def _claim(
+        self, direction: Direction, worker_id: str, limit: int, lease: timedelta,
+        now: datetime | None,
+    ) -> list[MessageRecord]:
+        if limit < 1:
+            raise StoreError("limit must be at least 1")
+        if lease <= timedelta(0):
+            raise StoreError("a lease must be positive")
+        if not worker_id:
+            raise StoreError("a worker needs an id")
+        return await self._claim_rows(
+            direction, worker_id, limit, lease, utc_now() if now is None else as_utc(now)
+        )
+
+    async def extend_claim(
+        self, message_id: str, worker_id: str, lease: timedelta, now: datetime | None = None
+    ) -> MessageRecord:
+        """Push the lease of a claim ``worker_id`` holds to ``now + lease`` (slow transports)."""
+        now = utc_now() if now is None else as_utc(now)
+        return await self._extend(message_id, worker_id, now + lease, now)
+
+    async def transition(
+        self,
+        message_id: str,
+        *,
+        event: NewEvent | str,
+        transport_state: TransportState | None = None,
+        business_state: str | None = None,
+        expect_claimed_by: str | None = None,
+        attempt: Attempt | None = None,
+        now: datetime | None = None,
+        **fields: Any,
+    ) -> MessageRecord:
+        """Change states and fields of a message and append ``event`` to its timeline.
+
+        ``expect_claimed_by``: apply only while that worker holds the claim,
+        else raise ClaimLost (its lease expired and another worker took over).
+        A transport state outside the state machine raises InvalidTransition.
+        ``attempt``, if given, is recorded in the same transaction.
+        """
+        note = NewEvent(event) if isinstance(event, str) else event
+        change = Change(
+            event=note, transport_state=transport_state, business_state=business_state,
+            expect_claimed_by=expect_claimed_by, fields=fields, attempt=attempt,
+        )
+        return await self._apply(message_id, change, now)
+
+    async def record_attempt(
+        self, attempt: Attempt, *, expect_claimed_by: str | None = None,
+        now: datetime | None = None,
+    ) -> MessageRecord:
+        """Record an attempt (and any transport id it produced) without changing states."""
+        change = Change(event=None, expect_claimed_by=expect_claimed_by, attempt=attempt)
+        return await self._apply(attempt.message_id, change, now)
+
+    async def schedule_retry(
+        self,
+        message_id: str,
+        next_attempt_at: datetime,
+        error: str,
+        *,
+        expect_claimed_by: str | None = None,
+        attempt: Attempt | None = None,
+        now: datetime | None = None,
+    ) -> MessageRecord:
+        """Move to ``retrying`` until ``next_attempt_at``; dead-letter if no attempts are left.
+
+        Check the returned record's transport state: ``failed`` means the
+        budget was spent and the message now waits for an operator.
+        """
+        retry = NewEvent("retry-scheduled", {
+            "error": error, "next_attempt_at": as_utc(next_attempt_at).isoformat(),
+        })
+        change = Change(
+            event=retry, transport_state=TransportState.RETRYING,
+            expect_claimed_by=expect_claimed_by, attempt=attempt,
+            fields={"next_attempt_at": next_attempt_at, "last_error": error},
+            exhausted_event=NewEvent("dead-lettered", {"exhausted": True}),
+        )
+        return await self._apply(message_id, change, now)
+
+    async def dead_letter(
+        self,
+        message_id: str,
+        reason: str,
+        *,
+        expect_claimed_by: str | None = None,
+        attempt: Attempt | None = None,
+        now: datetime | None = None,
+    ) -> MessageRecord:
+        """Move to ``failed``, the dead letter, with the reason for the operator."""
+        change = Change(
+            event=NewEvent("dead-lettered", {"reason": reason}),
+            transport_state=TransportState.FAILED, expect_claimed_by=expect_claimed_by,
+            attempt=attempt, fields={"last_error": reason},
+        )
+        return await self._apply(message_id, change, now)
+
+    async def acknowledge(
+        self, message_id: str, *, detail: Mapping[str, Any] | None = None,
+        now: datetime | None = None,
+    ) -> MessageRecord:
+        """The ERP confirmed an inbound message. Acknowledging twice is harmless."""
+        change = Change(
+            event=NewEvent("acknowledged", dict(detail or {})),
+            transport_state=TransportState.ACKNOWLEDGED, idempotent=True,
+        )
+        return await self._apply(message_id, change, now)
+
+    # -- audit log ------------------------------------------------------
+
+    @abc.abstractmethod
+    async def append_audit(self, record: AuditRecord) -> AuditRecord:
+        """Append a configuration change; returns it with its sequence number."""
+
+    @abc.abstractmethod
+    async def audit_log(self, limit: int = 100) -> list[AuditRecord]:
+        """The latest ``limit`` audit records, newest first."""
+
+    # -- what a backend provides ----------------------------------------
+
+    @abc.abstractmethod
+    async def _insert(
+        self, record: MessageRecord, events: list[Event]
+    ) -> tuple[MessageRecord, bool]:
+        """Insert unless a live message with the same business key (or, inbound, the same
+        channel and transport id) exists; return that one then."""
+
+    @abc.abstractmethod
+    async def _apply(
+        self, message_id: str, change: Change, now: datetime | None
+    ) -> MessageRecord:
+        """Lock the row, :func:`plan_change`, write the plan, return the updated message."""
+
+    @abc.abstractmethod
+    async def _claim_rows(
+        self, direction: Direction, worker_id: str, limit: int, lease: timedelta,
+        now: datetime,
+    ) -> list[MessageRecord]: ...
+
+    @abc.abstractmethod
+    async def _extend(
+        self, message_id: str, worker_id: str, until: datetime, now: datetime
+    ) -> MessageRecord: ...
+
+    @abc.abstractmethod
+    async def _list(
+        self, equal: dict[str, Any], created_from: datetime | None,
+        created_to: datetime | None, limit: int, cursor: str | None,
+    ) -> list[MessageRecord]: ...

@@ -1,0 +1,587 @@
+"""The server backend: PostgreSQL through an asyncpg connection pool.
+
+Several gateway instances share one database. What keeps them apart is the
+database, not the instances: a unique index makes adding a business key
+twice impossible (``INSERT ... ON CONFLICT DO NOTHING``, then read the
+winner), a change locks its message row (``SELECT ... FOR UPDATE``) before
+checking it, and claiming selects due rows ``FOR UPDATE SKIP LOCKED`` and
+marks them claimed in the same transaction, so concurrent claimers step
+around each other's rows instead of waiting or doubling up. Migrations run
+under a transaction-scoped advisory lock, so instances starting together
+apply them once.
+
+Durability is the server's: a commit returns after the WAL is flushed
+(``synchronous_commit=on``, the default), which survives a crash of the
+gateway, the server and the machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import re
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any, ParamSpec, TypeVar, cast
+
+import asyncpg
+import attrs
+
+from gateway.kinds import Direction
+from gateway.store import migrations
+from gateway.store.base import (
+    Change,
+    Plan,
+    Store,
+    claim_event,
+    exhausted_reason,
+    lease_expired_note,
+    plan_change,
+    to_json,
+)
+from gateway.store.errors import (
+    ClaimLost,
+    DuplicateBusinessKey,
+    MessageNotFound,
+    SchemaError,
+    StoreError,
+)
+from gateway.store.model import (
+    CLAIMABLE_STATES,
+    CLAIMED_STATE,
+    NOT_LIVE_STATES,
+    Attempt,
+    AuditRecord,
+    Event,
+    MessageRecord,
+    TransportState,
+    utc_now,
+)
+
+# pg_advisory_xact_lock key for migrations: 'wissel' in ASCII, any fixed number would do.
+MIGRATION_LOCK = 0x77697373656C
+
+MESSAGE_COLUMNS = (
+    "id", "direction", "business_key", "agency_oin", "document_kind", "format_key", "channel",
+    "transport_state", "business_state", "attempts", "max_attempts", "next_attempt_at",
+    "transport_id", "transport_ids", "routing", "validation", "last_error", "created_at",
+    "updated_at", "claimed_by", "claim_expires_at",
+)
+_COLS = ", ".join(f"m.{c}" for c in MESSAGE_COLUMNS)
+SELECT_FULL = (
+    f"SELECT {_COLS}, p.raw_payload, p.canonical_json FROM messages m "
+    "LEFT JOIN payloads p ON p.message_id = m.id"
+)
+LIST_FILTERS = frozenset({
+    "direction", "transport_state", "business_state", "agency_oin", "business_key",
+    "document_kind", "channel",
+})
+NOT_LIVE = ", ".join(f"'{s.value}'" for s in sorted(NOT_LIVE_STATES))
+BUSINESS_KEY_INDEX = "messages_business_key_live"
+
+_N = len(MESSAGE_COLUMNS)
+# One statement, so one round trip and one commit, for message, payload, events
+# and transport ids. ON CONFLICT without a target: a clash on the live business
+# key or on the inbound transport id both mean "it is already here", and then
+# none of the other inserts happen.
+INSERT_MESSAGE = f"""
+WITH m AS (
+    INSERT INTO messages ({", ".join(MESSAGE_COLUMNS)}, last_event_seq)
+    VALUES ({", ".join(f"${n}" for n in range(1, _N + 2))})
+    ON CONFLICT DO NOTHING RETURNING id
+), p AS (
+    INSERT INTO payloads SELECT id, ${_N + 2}, ${_N + 3} FROM m
+), e AS (
+    INSERT INTO events
+    SELECT m.id, s.seq, s.at, s.kind, s.transport_state, s.business_state, s.detail::jsonb
+    FROM m, unnest(${_N + 4}::integer[], ${_N + 5}::timestamptz[], ${_N + 6}::text[],
+                   ${_N + 7}::text[], ${_N + 8}::text[], ${_N + 9}::text[])
+         AS s(seq, at, kind, transport_state, business_state, detail)
+), r AS (
+    INSERT INTO transport_refs SELECT ${_N + 10}, t, m.id FROM m, unnest(${_N + 11}::text[]) AS t
+    ON CONFLICT DO NOTHING
+)
+SELECT id FROM m
+"""
+
+
+def redact(dsn: str) -> str:
+    """The DSN without its password, for messages and logs."""
+    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", dsn)
+
+
+def _record(row: Any, *, payloads: bool = True) -> MessageRecord:
+    return MessageRecord(
+        id=row["id"], direction=row["direction"], business_key=row["business_key"],
+        agency_oin=row["agency_oin"], document_kind=row["document_kind"],
+        format_key=row["format_key"], channel=row["channel"],
+        transport_state=row["transport_state"], business_state=row["business_state"],
+        attempts=row["attempts"], max_attempts=row["max_attempts"],
+        next_attempt_at=row["next_attempt_at"], transport_id=row["transport_id"],
+        transport_ids=tuple(row["transport_ids"]), routing=row["routing"],
+        validation=row["validation"], last_error=row["last_error"],
+        created_at=row["created_at"], updated_at=row["updated_at"],
+        claimed_by=row["claimed_by"], claim_expires_at=row["claim_expires_at"],
+        raw_payload=row["raw_payload"] if payloads else None,
+        canonical_json=row["canonical_json"] if payloads else None,
+    )
+
+
+def _value(value: Any) -> Any:
+    if isinstance(value, TransportState | Direction):
+        return value.value
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _translated(method: Callable[P, Awaitable[R]]) -> Callable[P, Coroutine[Any, Any, R]]:
+    """Driver and server errors reach callers as StoreError, as SQLite's do."""
+
+    @functools.wraps(method)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await method(*args, **kwargs)
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+            raise StoreError(f"PostgreSQL: {type(exc).__name__}: {exc}") from exc
+
+    return wrapper
+
+
+async def _init_connection(conn: Any) -> None:
+    await conn.set_type_codec("jsonb", encoder=to_json, decoder=json.loads,
+                              schema="pg_catalog")
+
+
+class PostgresStore(Store):
+    """The store in a PostgreSQL database (see the module docstring)."""
+
+    backend = "postgres"
+
+    def __init__(self, dsn: str, *, min_pool: int = 1, max_pool: int = 16) -> None:
+        self.dsn = dsn
+        self._where = redact(dsn)
+        self._min_pool = min_pool
+        self._max_pool = max_pool
+        self._pool: Any = None
+        self._lock = asyncio.Lock()
+        self._closed = False
+
+    async def _get_pool(self) -> Any:
+        if self._pool is None:
+            async with self._lock:
+                if self._closed:
+                    raise StoreError(f"the store {self._where} is closed")
+                if self._pool is None:
+                    try:
+                        self._pool = await asyncpg.create_pool(
+                            self.dsn, min_size=self._min_pool, max_size=self._max_pool,
+                            init=_init_connection,
+                        )
+                    except (OSError, asyncpg.PostgresError) as exc:
+                        raise StoreError(f"cannot connect to {self._where}: {exc}") from None
+        return self._pool
+
+    async def close(self) -> None:
+        self._closed = True
+        async with self._lock:
+            if self._pool is not None:
+                await self._pool.close()
+                self._pool = None
+
+    # -- migrations -----------------------------------------------------
+
+    @_translated
+    async def migrate(self) -> int:
+        shipped = migrations.load("postgres")
+        pool = await self._get_pool()
+        async with pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK)
+            await conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY,"
+                " name text NOT NULL, checksum text NOT NULL, applied_at timestamptz NOT NULL)"
+            )
+            applied = {
+                r["version"]: r["checksum"]
+                for r in await conn.fetch("SELECT version, checksum FROM schema_migrations")
+            }
+            todo = migrations.check_history("postgres", applied, shipped, self._where)
+            for migration in todo:
+                try:
+                    await conn.execute(migration.sql)
+                except asyncpg.PostgresError as exc:
+                    raise SchemaError(
+                        f"migration {migration.version:04d} ({migration.name}) failed on "
+                        f"{self._where}: {exc}"
+                    ) from None
+                await conn.execute(
+                    "INSERT INTO schema_migrations VALUES ($1, $2, $3, $4)",
+                    migration.version, migration.name, migration.checksum, utc_now(),
+                )
+            return max([*applied, *(m.version for m in todo)], default=0)
+
+    # -- inserts --------------------------------------------------------
+
+    @_translated
+    async def _insert(
+        self, record: MessageRecord, events: list[Event]
+    ) -> tuple[MessageRecord, bool]:
+        values = [_value(getattr(record, c)) for c in MESSAGE_COLUMNS]
+        event_rows = (
+            [e.seq for e in events], [e.at for e in events], [e.kind for e in events],
+            [None if e.transport_state is None else e.transport_state.value for e in events],
+            [e.business_state for e in events], [to_json(e.detail) for e in events],
+        )
+        pool = await self._get_pool()
+        async with pool.acquire() as conn:
+            for _ in range(3):
+                inserted = await conn.fetchval(
+                    INSERT_MESSAGE, *values, len(events), record.raw_payload,
+                    record.canonical_json, *event_rows, record.channel or "",
+                    list(record.transport_ids),
+                )
+                if inserted is not None:
+                    return record, True
+                existing = await self._existing(conn, record)
+                if existing is not None:
+                    return existing, False
+                # The row we clashed with left the unique index (it was rejected)
+                # before we could read it: try again.
+            raise StoreError(f"message {record.id} clashes with an existing row")
+
+    @staticmethod
+    async def _existing(conn: Any, record: MessageRecord) -> MessageRecord | None:
+        if record.business_key is not None and record.transport_state not in NOT_LIVE_STATES:
+            row = await conn.fetchrow(
+                f"{SELECT_FULL} WHERE m.direction = $1 AND m.business_key = $2 "
+                f"AND m.transport_state NOT IN ({NOT_LIVE})",
+                record.direction.value, record.business_key,
+            )
+            if row is not None:
+                return _record(row)
+        if record.direction is Direction.INBOUND and record.transport_id is not None:
+            row = await conn.fetchrow(
+                f"{SELECT_FULL} WHERE m.direction = 'inbound' AND m.channel = $1 "
+                "AND m.transport_id = $2",
+                record.channel, record.transport_id,
+            )
+            if row is not None:
+                return _record(row)
+        if await conn.fetchval("SELECT 1 FROM messages WHERE id = $1", record.id):
+            raise StoreError(f"a message with id {record.id} exists already")
+        return None
+
+    @staticmethod
+    async def _insert_events(conn: Any, events: Iterable[Event]) -> None:
+        rows = [
+            (e.message_id, e.seq, e.at, e.kind,
+             None if e.transport_state is None else e.transport_state.value,
+             e.business_state, e.detail)
+            for e in events
+        ]
+        if rows:
+            await conn.executemany(
+                "INSERT INTO events VALUES ($1, $2, $3, $4, $5, $6, $7)", rows
+            )
+
+    @staticmethod
+    async def _insert_refs(
+        conn: Any, channel: str, message_id: str, transport_ids: Sequence[str]
+    ) -> None:
+        if transport_ids:
+            await conn.executemany(
+                "INSERT INTO transport_refs VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                [(channel, tid, message_id) for tid in transport_ids],
+            )
+
+    # -- changes --------------------------------------------------------
+
+    @_translated
+    async def _apply(
+        self, message_id: str, change: Change, now: datetime | None
+    ) -> MessageRecord:
+        pool = await self._get_pool()
+        async with pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                f"SELECT {_COLS}, m.last_event_seq, NULL AS raw_payload, "
+                "NULL AS canonical_json FROM messages m WHERE m.id = $1 FOR UPDATE",
+                message_id,
+            )
+            if row is None:
+                raise MessageNotFound(message_id)
+            current = _record(row, payloads=False)
+            plan = plan_change(change, current, row["last_event_seq"], now or utc_now())
+            if not plan.noop:
+                await self._write_plan(conn, current, plan)
+            return await self._load(conn, message_id)
+
+    async def _write_plan(self, conn: Any, current: MessageRecord, plan: Plan) -> None:
+        if plan.columns:
+            names = list(plan.columns)
+            sets = ", ".join(f"{n} = ${i}" for i, n in enumerate(names, start=2))
+            try:
+                await conn.execute(
+                    f"UPDATE messages SET {sets} WHERE id = $1",
+                    current.id, *(_value(plan.columns[n]) for n in names),
+                )
+            except asyncpg.UniqueViolationError as exc:
+                if getattr(exc, "constraint_name", None) == BUSINESS_KEY_INDEX:
+                    key = plan.columns.get("business_key", current.business_key)
+                    raise DuplicateBusinessKey(current.direction, str(key)) from None
+                raise
+        if plan.payload:
+            names = list(plan.payload)
+            sets = ", ".join(f"{n} = ${i}" for i, n in enumerate(names, start=2))
+            await conn.execute(f"UPDATE payloads SET {sets} WHERE message_id = $1",
+                               current.id, *(plan.payload[n] for n in names))
+        if plan.event is not None:
+            await self._insert_events(conn, [plan.event])
+        if plan.attempt is not None:
+            a = plan.attempt
+            try:
+                await conn.execute(
+                    "INSERT INTO attempts VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    a.message_id, a.number, a.started_at, a.finished_at, a.outcome.value,
+                    a.code, a.detail, a.transport_id,
+                )
+            except asyncpg.UniqueViolationError:
+                raise StoreError(
+                    f"attempt {a.number} of message {a.message_id} is already recorded"
+                ) from None
+        await self._insert_refs(conn, plan.channel, current.id, plan.new_transport_ids)
+
+    @staticmethod
+    async def _load(conn: Any, message_id: str) -> MessageRecord:
+        row = await conn.fetchrow(f"{SELECT_FULL} WHERE m.id = $1", message_id)
+        if row is None:
+            raise MessageNotFound(message_id)
+        return _record(row)
+
+    @_translated
+    async def _extend(
+        self, message_id: str, worker_id: str, until: datetime, now: datetime
+    ) -> MessageRecord:
+        pool = await self._get_pool()
+        async with pool.acquire() as conn, conn.transaction():
+            owner = await conn.fetchrow(
+                "SELECT claimed_by FROM messages WHERE id = $1 FOR UPDATE", message_id
+            )
+            if owner is None:
+                raise MessageNotFound(message_id)
+            if owner["claimed_by"] != worker_id:
+                raise ClaimLost(message_id, worker_id, owner["claimed_by"])
+            await conn.execute(
+                "UPDATE messages SET claim_expires_at = $2, updated_at = $3 WHERE id = $1",
+                message_id, until, now,
+            )
+            return await self._load(conn, message_id)
+
+    # -- claims ---------------------------------------------------------
+
+    @_translated
+    async def _claim_rows(
+        self, direction: Direction, worker_id: str, limit: int, lease: timedelta,
+        now: datetime,
+    ) -> list[MessageRecord]:
+        states = ", ".join(f"'{s.value}'" for s in CLAIMABLE_STATES[direction])
+        due = f"direction = '{direction.value}' AND transport_state IN ({states})"
+        held = f"claimed_by IS NOT NULL AND direction = '{direction.value}'"
+        claimed = CLAIMED_STATE[direction].value
+        until = now + lease
+        pool = await self._get_pool()
+        async with pool.acquire() as conn, conn.transaction():
+            claimed_ids: list[tuple[str, int, str | None]] = []
+            events: list[Event] = []
+            # Claims whose worker died: taken over first, they have waited longest.
+            stale = await conn.fetch(
+                "SELECT id, claimed_by, claim_expires_at, attempts, max_attempts "
+                f"FROM messages WHERE {held} AND claim_expires_at <= $1 "
+                "ORDER BY claim_expires_at LIMIT $2 FOR UPDATE SKIP LOCKED",
+                now, limit,
+            )
+            for row in stale:
+                note = lease_expired_note(row["claimed_by"], row["attempts"],
+                                          row["claim_expires_at"])
+                if row["attempts"] >= row["max_attempts"]:
+                    events.append(await self._dead_letter_stale(
+                        conn, row["id"], row["attempts"], row["max_attempts"], note, now))
+                    continue
+                seq = await conn.fetchval(
+                    "UPDATE messages SET claimed_by = $2, claim_expires_at = $3, "
+                    "attempts = attempts + 1, last_error = $4, updated_at = $5, "
+                    "last_event_seq = last_event_seq + 1 WHERE id = $1 "
+                    "RETURNING last_event_seq",
+                    row["id"], worker_id, until, note, now,
+                )
+                claimed_ids.append((row["id"], seq, row["claimed_by"]))
+            room = limit - len(claimed_ids)
+            if room > 0:
+                rows = await conn.fetch(
+                    f"UPDATE messages SET transport_state = '{claimed}', claimed_by = $1, "
+                    "claim_expires_at = $2, attempts = attempts + 1, next_attempt_at = NULL, "
+                    "updated_at = $3, last_event_seq = last_event_seq + 1 "
+                    f"WHERE id IN (SELECT id FROM messages WHERE {due} "
+                    "AND next_attempt_at <= $3 ORDER BY next_attempt_at LIMIT $4 "
+                    "FOR UPDATE SKIP LOCKED) RETURNING id, last_event_seq",
+                    worker_id, until, now, room,
+                )
+                claimed_ids.extend((r["id"], r["last_event_seq"], None) for r in rows)
+            records: dict[str, MessageRecord] = {}
+            if claimed_ids:
+                loaded = await conn.fetch(f"{SELECT_FULL} WHERE m.id = ANY($1::text[])",
+                                          [message_id for message_id, _, _ in claimed_ids])
+                records = {row["id"]: _record(row) for row in loaded}
+            for message_id, seq, owner in claimed_ids:
+                record = records[message_id]
+                claim = claim_event(record, worker_id, owner)
+                events.append(Event(message_id, seq, now, claim.kind, record.transport_state,
+                                    None, dict(claim.detail)))
+            await self._insert_events(conn, events)
+            return [records[message_id] for message_id, _, _ in claimed_ids]
+
+    @staticmethod
+    async def _dead_letter_stale(
+        conn: Any, message_id: str, attempts: int, max_attempts: int, note: str,
+        now: datetime,
+    ) -> Event:
+        """A claim expired with no attempts left: the operator gets it, not another worker."""
+        reason = exhausted_reason(attempts, max_attempts, note)
+        seq = await conn.fetchval(
+            "UPDATE messages SET transport_state = 'failed', claimed_by = NULL, "
+            "claim_expires_at = NULL, next_attempt_at = NULL, last_error = $2, "
+            "updated_at = $3, last_event_seq = last_event_seq + 1 WHERE id = $1 "
+            "RETURNING last_event_seq",
+            message_id, reason, now,
+        )
+        return Event(message_id, seq, now, "dead-lettered", TransportState.FAILED, None,
+                     {"reason": reason, "exhausted": True})
+
+    # -- reads ----------------------------------------------------------
+
+    async def _fetchrow(self, sql: str, *args: Any) -> Any:
+        pool = await self._get_pool()
+        return await pool.fetchrow(sql, *args)
+
+    async def _fetch(self, sql: str, *args: Any) -> list[Any]:
+        pool = await self._get_pool()
+        return cast(list[Any], await pool.fetch(sql, *args))
+
+    @_translated
+    async def get(self, message_id: str) -> MessageRecord | None:
+        row = await self._fetchrow(f"{SELECT_FULL} WHERE m.id = $1", message_id)
+        return None if row is None else _record(row)
+
+    @_translated
+    async def find_by_business_key(
+        self, direction: Direction, business_key: str
+    ) -> MessageRecord | None:
+        row = await self._fetchrow(
+            f"{SELECT_FULL} WHERE m.direction = $1 AND m.business_key = $2 "
+            f"AND m.transport_state NOT IN ({NOT_LIVE})",
+            Direction(direction).value, business_key,
+        )
+        return None if row is None else _record(row)
+
+    @_translated
+    async def find_by_transport_id(
+        self, channel: str, transport_id: str, direction: Direction | None = None
+    ) -> MessageRecord | None:
+        sql = (f"{SELECT_FULL} JOIN transport_refs r ON r.message_id = m.id "
+               "WHERE r.channel = $1 AND r.transport_id = $2")
+        args: list[Any] = [channel, transport_id]
+        if direction is not None:
+            sql += " AND m.direction = $3"
+            args.append(Direction(direction).value)
+        row = await self._fetchrow(sql + " ORDER BY m.id DESC LIMIT 1", *args)
+        return None if row is None else _record(row)
+
+    @_translated
+    async def events(self, message_id: str) -> list[Event]:
+        rows = await self._fetch(
+            "SELECT message_id, seq, at, kind, transport_state, business_state, detail "
+            "FROM events WHERE message_id = $1 ORDER BY seq",
+            message_id,
+        )
+        return [
+            Event(message_id=r["message_id"], seq=r["seq"], at=r["at"], kind=r["kind"],
+                  transport_state=None if r["transport_state"] is None
+                  else TransportState(r["transport_state"]),
+                  business_state=r["business_state"], detail=r["detail"])
+            for r in rows
+        ]
+
+    @_translated
+    async def attempts(self, message_id: str) -> list[Attempt]:
+        rows = await self._fetch(
+            "SELECT message_id, number, started_at, finished_at, outcome, code, detail, "
+            "transport_id FROM attempts WHERE message_id = $1 ORDER BY number",
+            message_id,
+        )
+        return [Attempt(*r) for r in rows]
+
+    @_translated
+    async def _list(
+        self, equal: dict[str, Any], created_from: datetime | None,
+        created_to: datetime | None, limit: int, cursor: str | None,
+    ) -> list[MessageRecord]:
+        clauses: list[str] = []
+        args: list[Any] = []
+
+        def arg(value: Any) -> str:
+            args.append(value)
+            return f"${len(args)}"
+
+        for name, value in equal.items():
+            assert name in LIST_FILTERS
+            clauses.append(f"m.{name} = {arg(value)}")
+        if created_from is not None:
+            clauses.append(f"m.created_at >= {arg(created_from)}")
+        if created_to is not None:
+            clauses.append(f"m.created_at < {arg(created_to)}")
+        if cursor is not None:
+            clauses.append(f"m.id < {arg(cursor)}")
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = await self._fetch(
+            f"{SELECT_FULL}{where} ORDER BY m.id DESC LIMIT {arg(limit)}", *args
+        )
+        return [_record(row) for row in rows]
+
+    @_translated
+    async def count_by_state(self) -> dict[str, dict[str, int]]:
+        counts: dict[str, dict[str, int]] = {}
+        for row in await self._fetch(
+            "SELECT direction, transport_state, count(*) AS n FROM messages GROUP BY 1, 2"
+        ):
+            counts.setdefault(row["direction"], {})[row["transport_state"]] = row["n"]
+        return counts
+
+    # -- audit log ------------------------------------------------------
+
+    @_translated
+    async def append_audit(self, record: AuditRecord) -> AuditRecord:
+        pool = await self._get_pool()
+        seq = await pool.fetchval(
+            "INSERT INTO audit_log (at, actor, action, subject, reason, detail) "
+            "VALUES ($1, $2, $3, $4, $5, $6) RETURNING seq",
+            record.at, record.actor, record.action, record.subject, record.reason,
+            record.detail,
+        )
+        return attrs.evolve(record, seq=seq)
+
+    @_translated
+    async def audit_log(self, limit: int = 100) -> list[AuditRecord]:
+        rows = await self._fetch(
+            "SELECT seq, at, actor, action, subject, reason, detail FROM audit_log "
+            "ORDER BY seq DESC LIMIT $1",
+            limit,
+        )
+        return [
+            AuditRecord(seq=r["seq"], at=r["at"], actor=r["actor"], action=r["action"],
+                        subject=r["subject"], reason=r["reason"], detail=r["detail"])
+            for r in rows
+        ]
