@@ -12,9 +12,11 @@ from gateway.cli import plugins as plugin_commands
 from gateway.cli.agencies import agencies
 from gateway.cli.context import CliContext
 from gateway.cli.contracts import contracts
+from gateway.cli.convert import decode, encode
 from gateway.cli.run import run
 from gateway.cli.standards import standards
 from gateway.cli.status import status
+from gateway.cli.validate import validate
 from gateway.errors import GatewayError
 from gateway.paths import CONFIG_ENV, default_config_path
 from gateway.pluginmanager import add_plugin_commands, make_plugin_manager
@@ -54,6 +56,9 @@ for _command in (
     run,
     status,
     contracts,
+    validate,
+    decode,
+    encode,
 ):
     cli.add_command(_command)
 

@@ -1,0 +1,308 @@
+"""The validation engine: official XSD with lxml, official Schematron XSLT with Saxon.
+
+Compiling is the expensive part (0.1-0.7 s per stylesheet), validating is
+cheap (milliseconds), so a :class:`Validator` compiles every artifact once and
+keeps it for the life of the process. The document is parsed once by the
+hardened parser; the XSD layer validates that tree and the Schematron layers
+share one Saxon document built from the same text.
+
+Like the Peppol and phive validators, Schematron layers only run on a
+document that passed the XSD layers: their rules assume the structure the
+schema guarantees and report nonsense (or raise) otherwise. The report says
+which layers were skipped and why.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Collection, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+from lxml import etree
+
+from gateway.errors import GatewayError, StandardsError, UnsafeXMLError
+from gateway.formats import Format, LayerKind, ValidationLayer
+from gateway.standards.installer import standards_path
+from gateway.standards.manifest import Manifest, default_manifest
+from gateway.validation.locations import line_of
+from gateway.validation.report import PARSE_LAYER, Finding, Severity, ValidationReport
+from gateway.validation.svrl import svrl_findings
+from gateway.xmlsafe import XMLParseError, parse_xml
+
+SAXON_ERROR_RULE = "saxon-error"
+SKIPPED_RULE = "skipped"
+
+
+class LayerSelectionError(GatewayError):
+    """``only`` names a layer that the format does not have."""
+
+
+def select_layers(
+    layers: Sequence[ValidationLayer], only: Collection[LayerKind | str] | None,
+) -> tuple[ValidationLayer, ...]:
+    """The layers that ``only`` (layer kinds or layer names) selects, in their order."""
+    if only is None:
+        return tuple(layers)
+    wanted = {str(entry) for entry in only}
+    kinds = {kind.value for kind in LayerKind}
+    unknown = sorted(wanted - kinds - {layer.name for layer in layers})
+    if unknown:
+        known = ", ".join([*sorted(kinds), *(layer.name for layer in layers)])
+        raise LayerSelectionError(
+            f"no layer kind or layer named {', '.join(map(repr, unknown))}; choose from {known}"
+        )
+    return tuple(
+        layer for layer in layers if layer.kind.value in wanted or layer.name in wanted
+    )
+
+
+_processor: Any = None
+_processor_lock = threading.Lock()
+
+
+def saxon_processor() -> Any:
+    """The one Saxon processor of this process.
+
+    Saxon's native runtime is set up once per process and is not safe to
+    carry across ``fork``: worker pools must use ``spawn`` or ``forkserver``.
+    """
+    global _processor
+    with _processor_lock:
+        if _processor is None:
+            import saxonche  # imported late: it starts a native runtime
+
+            _processor = saxonche.PySaxonProcessor(license=False)
+        return _processor
+
+
+def saxon_error_type() -> type[Exception]:
+    import saxonche
+
+    error: type[Exception] = saxonche.PySaxonApiError
+    return error
+
+
+@attrs.define
+class _Compiled:
+    """A compiled artifact and the lock that serialises its use.
+
+    Saxon executables and lxml schemas keep per-call state (lxml's error log,
+    Saxon's parameters); running one from two threads at once is not safe,
+    and measured no faster than taking turns. Processes scale, threads don't.
+    """
+
+    artifact: str
+    value: Any
+    lock: threading.Lock = attrs.field(factory=threading.Lock)
+
+
+class Validator:
+    """Validates documents against layers of official artifacts, compiled once.
+
+    One instance per standards directory and process is enough; see
+    :func:`validator_for`. Safe to call from several threads.
+    """
+
+    def __init__(self, standards_dir: Path, *, manifest: Manifest | None = None) -> None:
+        self.standards_dir = Path(standards_dir)
+        self._manifest = manifest
+        self._compiled: dict[tuple[LayerKind, str], _Compiled] = {}
+        self._lock = threading.Lock()
+
+    # -- artifacts -----------------------------------------------------------
+
+    def artifact_path(self, artifact: str) -> Path:
+        """The installed file of ``artifact`` (a manifest path), or StandardsError."""
+        manifest = self._manifest or default_manifest()
+        return standards_path(self.standards_dir, artifact, manifest=manifest)
+
+    def prepare(self, layers: Iterable[ValidationLayer]) -> None:
+        """Compile every layer's artifact now rather than on first use."""
+        for layer in layers:
+            self._compiled_for(layer)
+
+    def _compiled_for(self, layer: ValidationLayer) -> _Compiled:
+        key = (layer.kind, layer.artifact)
+        found = self._compiled.get(key)
+        if found is not None:
+            return found
+        with self._lock:  # one compile per artifact, even when threads race
+            found = self._compiled.get(key)
+            if found is None:
+                path = self.artifact_path(layer.artifact)
+                value = (_compile_schema(path, layer.artifact) if layer.kind is LayerKind.XSD
+                         else _compile_stylesheet(path, layer.artifact))
+                found = self._compiled[key] = _Compiled(layer.artifact, value)
+            return found
+
+    # -- validation ------------------------------------------------------------
+
+    def validate(
+        self, data: bytes, layers: Sequence[ValidationLayer], *, format_key: str | None = None,
+        only: Collection[LayerKind | str] | None = None,
+    ) -> ValidationReport:
+        """Run ``layers`` (or those ``only`` selects) on ``data``; never raises on bad input.
+
+        With no layer to run, nothing is checked (not even that ``data`` is
+        XML) and the report is valid with an empty ``layers``.
+
+        Raises StandardsError when an artifact is not installed and
+        LayerSelectionError when ``only`` names an unknown layer: those are
+        set-up problems, not properties of the document.
+        """
+        selected = select_layers(layers, only)
+        if not selected:
+            return ValidationReport.of([], [], format_key)
+        self.prepare(selected)
+        try:
+            tree = parse_xml(data)
+        except (UnsafeXMLError, XMLParseError) as exc:
+            return ValidationReport.of([_parse_finding(exc)], [], format_key)
+        findings: list[Finding] = []
+        ran: list[str] = []
+        schema_failed = False
+        document = _SaxonDocument(data, tree)
+        for layer in selected:
+            if layer.kind is LayerKind.XSD:
+                found = self._run_xsd(layer, tree)
+                schema_failed = schema_failed or any(f.severity.rejects for f in found)
+            elif schema_failed:
+                findings.append(Finding(
+                    layer.name, SKIPPED_RULE, Severity.INFO, "", None,
+                    f"not run: the document does not conform to the XSD, and the "
+                    f"{layer.name} rules assume it does",
+                ))
+                continue
+            else:
+                found = self._run_schematron(layer, document, tree.getroot())
+            ran.append(layer.name)
+            findings.extend(found)
+        return ValidationReport.of(findings, ran, format_key)
+
+    def _run_xsd(self, layer: ValidationLayer, tree: etree._ElementTree) -> list[Finding]:
+        compiled = self._compiled_for(layer)
+        schema: etree.XMLSchema = compiled.value
+        with compiled.lock:
+            if schema.validate(tree):
+                return []
+            entries = list(schema.error_log)
+        return [
+            Finding(
+                layer=layer.name,
+                rule=entry.type_name,
+                severity=_XSD_LEVELS.get(entry.level_name, Severity.ERROR),
+                location=entry.path or "",
+                line=entry.line or None,
+                text=entry.message,
+            )
+            for entry in entries
+        ]
+
+    def _run_schematron(
+        self, layer: ValidationLayer, document: _SaxonDocument, root: etree._Element,
+    ) -> list[Finding]:
+        compiled = self._compiled_for(layer)
+        try:
+            node = document.node()
+            with compiled.lock:
+                result = compiled.value.transform_to_value(xdm_node=node)
+            report = result.head if result is not None else None
+            if report is None:
+                return [Finding(layer.name, SAXON_ERROR_RULE, Severity.FATAL, "", None,
+                                f"the {layer.name} stylesheet produced no report")]
+            return svrl_findings(saxon_processor(), report, layer.name,
+                                       lambda location: line_of(root, location))
+        except saxon_error_type() as exc:
+            return [Finding(layer.name, SAXON_ERROR_RULE, Severity.FATAL, "", None,
+                            f"the {layer.name} rules could not be applied: "
+                            f"{_saxon_message(exc)}")]
+
+
+class _SaxonDocument:
+    """The document as Saxon sees it, built on first use and shared by every Schematron layer."""
+
+    def __init__(self, data: bytes, tree: etree._ElementTree) -> None:
+        self._data = data
+        self._tree = tree
+        self._node: Any = None
+
+    def node(self) -> Any:
+        if self._node is None:
+            # Saxon gets text, never a file name: names with spaces break it.
+            self._node = saxon_processor().parse_xml(xml_text=_document_text(self._data,
+                                                                             self._tree))
+        return self._node
+
+
+_XML_DECLARATION = re.compile(r"^\ufeff?\s*<\?xml[^>]*\?>")
+
+
+def _document_text(data: bytes, tree: etree._ElementTree) -> str:
+    """The document as a string, without re-serialising it where the bytes decode as declared."""
+    encoding = tree.docinfo.encoding or "utf-8"
+    codec = "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
+    try:
+        text = bytes(data).decode(codec)
+    except (LookupError, UnicodeDecodeError):
+        return str(etree.tostring(tree, encoding="unicode"))
+    # The declaration names the byte encoding, which no longer applies to a string.
+    return _XML_DECLARATION.sub("", text, count=1)
+
+
+_XSD_LEVELS = {"FATAL": Severity.FATAL, "ERROR": Severity.ERROR, "WARNING": Severity.WARNING}
+
+
+def _parse_finding(exc: UnsafeXMLError | XMLParseError) -> Finding:
+    if isinstance(exc, XMLParseError):
+        return Finding(PARSE_LAYER, "not-well-formed", Severity.FATAL, "", exc.line, str(exc))
+    return Finding(PARSE_LAYER, "unsafe-xml", Severity.FATAL, "", None, str(exc))
+
+
+def _saxon_message(exc: Exception) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _compile_schema(path: Path, artifact: str) -> etree.XMLSchema:
+    parser = etree.XMLParser(no_network=True, resolve_entities=False)
+    try:
+        return etree.XMLSchema(etree.parse(str(path), parser))
+    except (etree.XMLSchemaParseError, etree.XMLSyntaxError, OSError) as exc:
+        raise StandardsError(f"cannot compile the XSD {artifact} ({path}): {exc}") from exc
+
+
+def _compile_stylesheet(path: Path, artifact: str) -> Any:
+    compiler = saxon_processor().new_xslt30_processor()
+    try:
+        executable = compiler.compile_stylesheet(stylesheet_file=str(path))
+    except saxon_error_type() as exc:
+        raise StandardsError(
+            f"cannot compile the Schematron XSLT {artifact} ({path}): {_saxon_message(exc)}"
+        ) from exc
+    if executable is None:
+        raise StandardsError(f"cannot compile the Schematron XSLT {artifact} ({path})")
+    return executable
+
+
+_validators: dict[Path, Validator] = {}
+_validators_lock = threading.Lock()
+
+
+def validator_for(standards_dir: Path) -> Validator:
+    """The process-wide validator of ``standards_dir``: callers share its compiled artifacts."""
+    key = Path(standards_dir).resolve()
+    with _validators_lock:
+        found = _validators.get(key)
+        if found is None:
+            found = _validators[key] = Validator(key)
+        return found
+
+
+def validate_with_format(
+    data: bytes, fmt: Format, standards_dir: Path,
+    only: Collection[LayerKind | str] | None = None,
+) -> ValidationReport:
+    """Validate ``data`` against every layer ``fmt`` declares (or those ``only`` selects)."""
+    return validator_for(standards_dir).validate(data, fmt.layers(), format_key=fmt.key, only=only)
