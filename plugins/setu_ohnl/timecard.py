@@ -1,0 +1,397 @@
+"""TIMECARD-HRXML: the SETU-OHNL 2.0 TimeCard, hours the agency approved.
+
+The agency enters and approves the hours in its purchasing system and sends
+the timecard to the supplier, who invoices them (FACTUUR-HRXML) and refers
+back to the timecard id, the order number and the order lines. Encoding is
+here so that simulators and tests can play the agency's side.
+
+Mapping (canonical ← SETU):
+
+- ``id`` ← ``Id/IdValue``; ``worker`` ← ``ReportedResource/Person`` (``Id``,
+  ``PersonName/FormattedName``); ``period`` ← ``ReportedTime/PeriodStartDate``
+  and ``PeriodEndDate``;
+- each ``TimeInterval``: ``@type``, ``@billable`` (absent = billable, as the
+  EPV counts it), ``Id``, ``StartDateTime``, ``EndDateTime``, ``Duration``,
+  ``RateOrAmount`` (amount, ``@currency``, ``@type`` as ``rate_type``,
+  ``@multiplier``), the order line in
+  ``AdditionalData/StaffingAdditionalData/CustomerReportingRequirements/PurchaseOrderLineItem``,
+  ``ApprovalInfo`` and ``Comment``;
+- each ``Allowance`` on ``ReportedTime`` is an expense (``@type``, ``Id``,
+  ``StartDate``/``EndDate``, ``Amount``, order line, ``Comment``);
+- ``submitted_at`` ← ``SubmitterInfo/SubmittedDateTime``; ``approval`` ←
+  ``ApprovalInfo``; ``order_reference`` ← ``PurchaseOrderNumber`` and the
+  parties and ``assignment_id`` ← ``ReferenceInformation`` in the TimeCard's
+  own ``AdditionalData/StaffingAdditionalData``.
+
+Does not survive a round trip: the ``idOwner`` of the timecard, worker and
+interval ids (written as ``StaffingCustomer``, the agency issues them);
+``ReportedTime/@status`` (a TIMECARD-HRXML is approved by definition, so it
+decodes as ``approved`` and ``submitted`` is not written); party names,
+addresses and contacts (SETU identifies parties by id only; ``vat_id``
+comes back as a ``BTW`` id); ``TimeInterval/@actionCode`` and PersonName
+parts other than FormattedName (reported as not mapped); notes
+(``TimeCard.notes`` has no SETU element: encoding refuses them). An
+``EndDateTime`` before the ``StartDateTime`` (the EBF example has one) is
+dropped with a warning, since the model refuses such an interval.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from gateway.formats import Decoded, Detection, EncodeContext, Format, Sample, ValidationLayer
+from gateway.kinds import Direction, DocumentKind
+from gateway.model import (
+    Approval,
+    FieldProblem,
+    Party,
+    Period,
+    TimeCard,
+    TimeCardExpense,
+    TimeCardStatus,
+    TimeInterval,
+    Worker,
+)
+from gateway.sniff import Sniffed
+from plugins.setu_ohnl.errors import SetuDecodeError, SetuEncodeError
+from plugins.setu_ohnl.messages import TIMECARD, check_root
+from plugins.setu_ohnl.references import (
+    party_ids,
+    read_ids,
+    read_version,
+    write_ids,
+    write_version,
+)
+from plugins.setu_ohnl.xmltools import (
+    Element,
+    SetuReader,
+    add,
+    as_date,
+    format_bool,
+    format_number,
+    format_when,
+    hr,
+    make_root,
+    opt,
+    to_bytes,
+)
+from plugins.ubl import UBLReadError, path_of
+
+ISSUER = "StaffingCustomer"
+"""``idOwner`` of the ids the agency gives the timecard, worker and intervals."""
+
+_LINE = "AdditionalData/StaffingAdditionalData/CustomerReportingRequirements/PurchaseOrderLineItem"
+
+
+# -- writing ------------------------------------------------------------------------------
+
+
+def _entity_id(parent: Element, name: str, value: str | None) -> None:
+    if value is not None:
+        add(add(parent, name, idOwner=ISSUER), "IdValue", value)
+
+
+def _person(parent: Element, name: str, person_name: str, person_id: str | None) -> None:
+    person = add(parent, name)
+    _entity_id(person, "Id", person_id)
+    add(add(person, "PersonName"), "FormattedName", person_name)
+
+
+def _approval(parent: Element, approval: Approval | None, field: str) -> None:
+    if approval is None:
+        return
+    if approval.approver is None or approval.approved_at is None:
+        raise SetuEncodeError(
+            f"{field}: SETU ApprovalInfo needs both the approver and the moment of approval"
+        )
+    info = add(parent, "ApprovalInfo")
+    _person(info, "Person", approval.approver, None)
+    add(info, "ApprovedDateTime", format_when(approval.approved_at))
+
+
+def _order_line(parent: Element, line: str | None) -> None:
+    if line is not None:
+        requirements = add(add(add(parent, "AdditionalData"), "StaffingAdditionalData"),
+                           "CustomerReportingRequirements")
+        add(requirements, "PurchaseOrderLineItem", line)
+
+
+def _interval(parent: Element, interval: TimeInterval, field: str) -> None:
+    node = add(
+        parent, "TimeInterval", type=interval.type, billable=format_bool(interval.billable)
+    )
+    _entity_id(node, "Id", interval.id)
+    add(node, "StartDateTime", format_when(interval.start))
+    opt(node, "EndDateTime", format_when(interval.end) if interval.end is not None else None)
+    add(node, "Duration", format_number(interval.hours))
+    if interval.rate is not None:
+        if interval.multiplier is None:
+            raise SetuEncodeError(
+                f"{field}.multiplier: SETU-OHNL requires RateOrAmount/@multiplier with a rate "
+                "(100.00 for the base rate)"
+            )
+        add(
+            node, "RateOrAmount", format_number(interval.rate),
+            multiplier=format_number(interval.multiplier),
+            type=interval.rate_type or "hourly", currency=interval.currency,
+        )
+    elif interval.multiplier is not None or interval.rate_type is not None:
+        raise SetuEncodeError(
+            f"{field}: a multiplier or rate type travels on RateOrAmount, which needs the rate"
+        )
+    _order_line(node, interval.order_line_reference)
+    if interval.approval is not None:
+        # The OHNL Schematron forbids ApprovalInfo on an interval: the agency
+        # approves the timecard as a whole.
+        raise SetuEncodeError(
+            f"{field}.approval: SETU-OHNL allows an approval on the timecard only"
+        )
+    opt(node, "Comment", interval.comment)
+
+
+def _expense(parent: Element, expense: TimeCardExpense) -> None:
+    node = add(parent, "Allowance", type=expense.type)
+    if expense.id is not None:
+        add(add(node, "Id", idOwner=ISSUER), "IdValue", expense.id, name="expense")
+    if expense.period is not None:
+        start, end = expense.period.start, expense.period.end
+        opt(node, "StartDate", format_when(start) if start is not None else None)
+        opt(node, "EndDate", format_when(end) if end is not None else None)
+    add(node, "Amount", format_number(expense.amount), currency=expense.currency)
+    _order_line(node, expense.order_line_reference)
+    opt(node, "Comment", expense.comment)
+
+
+def write_timecard(card: TimeCard) -> Element:
+    if card.notes:
+        raise SetuEncodeError("TimeCard.notes: a SETU-OHNL TimeCard has no element for notes")
+    if card.order_reference is None and card.assignment_id is None:
+        raise SetuEncodeError(
+            "TimeCard.order_reference: SETU-OHNL needs the order number or the assignment id"
+        )
+    if card.period.start is None or card.period.end is None:
+        raise SetuEncodeError("TimeCard.period: SETU needs PeriodStartDate and PeriodEndDate")
+    root = make_root("TimeCard")
+    _entity_id(root, "Id", card.id)
+    _person(add(root, "ReportedResource"), "Person", card.worker.name, card.worker.id)
+    reported = add(root, "ReportedTime")
+    add(reported, "PeriodStartDate", format_when(card.period.start))
+    add(reported, "PeriodEndDate", format_when(card.period.end))
+    for index, interval in enumerate(card.intervals):
+        _interval(reported, interval, f"TimeCard.intervals[{index}]")
+    for expense in card.expenses:
+        _expense(reported, expense)
+    if card.submitted_at is not None:
+        add(add(root, "SubmitterInfo"), "SubmittedDateTime", format_when(card.submitted_at))
+    _approval(root, card.approval, "TimeCard.approval")
+    staffing = add(add(root, "AdditionalData"), "StaffingAdditionalData")
+    requirements = add(staffing, "CustomerReportingRequirements")
+    opt(requirements, "PurchaseOrderNumber", card.order_reference)
+    write_version(requirements)
+    references = add(staffing, "ReferenceInformation")
+    write_ids(references, "StaffingSupplierId", party_ids(card.supplier, "TimeCard.supplier"))
+    write_ids(references, "StaffingCustomerId", party_ids(card.customer, "TimeCard.customer"))
+    if card.assignment_id is not None:
+        add(add(references, "AssignmentId", idOwner="StaffingCompany"), "IdValue",
+            card.assignment_id)
+    return root
+
+
+# -- reading ------------------------------------------------------------------------------
+
+
+class TimeCardReader:
+    def __init__(self, root: Element) -> None:
+        self.root = root
+        self.r = SetuReader(root)
+        self.warnings: list[str] = []
+
+    def _required(self, node: Element, path: str) -> Element:
+        found = self.r.first(node, hr(path))
+        if found is None:
+            raise SetuDecodeError(f"{path_of(node)}/{path} is required and missing")
+        return found
+
+    def _approval(self, node: Element) -> Approval | None:
+        infos = self.r.all(node, hr("ApprovalInfo"))
+        if not infos:
+            return None
+        # The model keeps one approval; further ones stay in the warnings.
+        info = infos[0]
+        approver = self.r.text(info, hr("Person/PersonName/FormattedName"))
+        return Approval(approver=approver, approved_at=self._moment(info, "ApprovedDateTime"))
+
+    def _moment(self, node: Element, path: str) -> dt.datetime | None:
+        """A date-time field of the model; a bare date there is reported, not guessed at."""
+        value = self.r.when(node, hr(path))
+        if value is None or isinstance(value, dt.datetime):
+            return value
+        self.warnings.append(f"{path_of(node)}/{path} ({value}) is a date without a time; dropped")
+        return None
+
+    def _line(self, node: Element) -> str | None:
+        return self.r.code(node, hr(_LINE))
+
+    def _interval(self, node: Element) -> TimeInterval:
+        kind = self.r.attr(node, "type")
+        if kind is None:
+            raise SetuDecodeError(f"{path_of(node)}/@type is required and missing")
+        start = self.r.when(self._required(node, "StartDateTime"))
+        assert start is not None
+        end = self.r.when(node, hr("EndDateTime"))
+        # A date and a datetime do not compare; the model checks only like with like too.
+        if end is not None and _later(start, end):
+            self.warnings.append(
+                f"{path_of(node)}/EndDateTime ({end.isoformat()}) lies before StartDateTime; "
+                "dropped"
+            )
+            end = None
+        hours = self.r.decimal(self._required(node, "Duration"))
+        rate_node = self.r.first(node, hr("RateOrAmount"))
+        rate = currency = rate_type = None
+        multiplier: Decimal | None = None
+        if rate_node is not None:
+            rate = self.r.decimal(rate_node)
+            currency = self.r.attr(rate_node, "currency")
+            rate_type = self.r.attr(rate_node, "type")
+            multiplier = self.r.decimal_attr(rate_node, "multiplier")
+        billable = self.r.flag(node, "billable")
+        return TimeInterval(
+            id=self.r.id_value(node), type=kind, start=start, end=end,
+            hours=hours if hours is not None else Decimal(0),
+            billable=True if billable is None else billable,
+            multiplier=multiplier, rate=rate, rate_type=rate_type, currency=currency,
+            order_line_reference=self._line(node), approval=self._approval(node),
+            comment=self.r.text(node, hr("Comment")),
+        )
+
+    def _expense(self, node: Element) -> TimeCardExpense:
+        kind = self.r.attr(node, "type")
+        if kind is None:
+            raise SetuDecodeError(f"{path_of(node)}/@type is required and missing")
+        amount_node = self._required(node, "Amount")
+        amount = self.r.decimal(amount_node)
+        currency = self.r.attr(amount_node, "currency")
+        if amount is None or currency is None:
+            raise SetuDecodeError(f"{path_of(amount_node)} needs an amount and @currency")
+        start = self.r.when(node, hr("StartDate"))
+        end = self.r.when(node, hr("EndDate"))
+        period = None
+        if start is not None or end is not None:
+            period = Period(
+                start=as_date(start) if start is not None else None,
+                end=as_date(end) if end is not None else None,
+            )
+        return TimeCardExpense(
+            id=self.r.id_value(node), type=kind, period=period, amount=amount,
+            currency=currency, order_line_reference=self._line(node),
+            comment=self.r.text(node, hr("Comment")),
+        )
+
+    def timecard(self) -> tuple[TimeCard, list[str]]:
+        root = self.root
+        self.r.attr(root, "idOwner")
+        person = self._required(root, "ReportedResource/Person")
+        name = self.r.text(person, hr("PersonName/FormattedName"))
+        if name is None:
+            raise SetuDecodeError(
+                f"{path_of(person)}/PersonName/FormattedName: the worker's name is missing"
+            )
+        reported = self._required(root, "ReportedTime")
+        more = self.r.peek_all(root, hr("ReportedTime"))[1:]
+        if more:
+            self.warnings.append(
+                f"{len(more)} further ReportedTime blocks: only the first is mapped"
+            )
+        period_start = self.r.when(self._required(reported, "PeriodStartDate"))
+        period_end = self.r.when(self._required(reported, "PeriodEndDate"))
+        # ReportedTime/@status (rejected, corrected) has no canonical value: left
+        # unread, so it shows among the warnings.
+        intervals = tuple(self._interval(n) for n in self.r.all(reported, hr("TimeInterval")))
+        expenses = tuple(self._expense(n) for n in self.r.all(reported, hr("Allowance")))
+        staffing = self.r.first(root, hr("AdditionalData/StaffingAdditionalData"))
+        requirements = (
+            self.r.first(staffing, hr("CustomerReportingRequirements"))
+            if staffing is not None else None
+        )
+        read_version(self.r, requirements)
+        references = (
+            self.r.first(staffing, hr("ReferenceInformation")) if staffing is not None else None
+        )
+        card = TimeCard(
+            id=self._id(root),
+            status=TimeCardStatus.APPROVED,
+            order_reference=(
+                self.r.code(requirements, hr("PurchaseOrderNumber"))
+                if requirements is not None else None
+            ),
+            assignment_id=(
+                self.r.id_value(references, "AssignmentId") if references is not None else None
+            ),
+            customer=Party(ids=read_ids(self.r, references, "StaffingCustomerId")),
+            supplier=Party(ids=read_ids(self.r, references, "StaffingSupplierId")),
+            worker=Worker(name=name, id=self.r.id_value(person)),
+            period=Period(
+                start=as_date(period_start) if period_start is not None else None,
+                end=as_date(period_end) if period_end is not None else None,
+            ),
+            submitted_at=self._moment(root, "SubmitterInfo/SubmittedDateTime"),
+            approval=self._approval(root),
+            intervals=intervals,
+            expenses=expenses,
+        )
+        return card, [*self.warnings, *self.r.unread()]
+
+    def _id(self, root: Element) -> str:
+        value = self.r.id_value(root)
+        if value is None:
+            raise SetuDecodeError("/TimeCard/Id/IdValue: the timecard id is missing")
+        return value
+
+
+def _later(start: dt.date | dt.datetime, end: dt.date | dt.datetime) -> bool:
+    if isinstance(start, dt.datetime) and isinstance(end, dt.datetime):
+        return start > end
+    if not isinstance(start, dt.datetime) and not isinstance(end, dt.datetime):
+        return start > end
+    return False
+
+
+# -- the format ---------------------------------------------------------------------------
+
+
+class SetuTimeCard20(Format):
+    key = "setu-ohnl:timecard:2.0"
+    kind = DocumentKind.TIMECARD
+    directions = frozenset({Direction.INBOUND, Direction.OUTBOUND})
+    description = "SETU (HR-XML)-OHNL 2.0 TimeCard (TIMECARD-HRXML): hours approved by the agency"
+    berichtsoort = TIMECARD.berichtsoort
+
+    def detect(self, doc: Sniffed) -> Detection:
+        return TIMECARD.detect(doc.root)
+
+    def layers(self) -> Sequence[ValidationLayer]:
+        return TIMECARD.layers()
+
+    def encode(self, document: Any, context: EncodeContext) -> bytes:
+        if not isinstance(document, TimeCard):
+            raise SetuEncodeError(f"{self.key} encodes timecards, not {type(document).__name__}")
+        return to_bytes(write_timecard(document))
+
+    def decode(self, data: bytes) -> Decoded:
+        root = check_root(self.key, TIMECARD, data)
+        try:
+            card, warnings = TimeCardReader(root).timecard()
+        except (FieldProblem, UBLReadError) as exc:
+            raise SetuDecodeError(
+                f"{self.key}: the timecard does not fit the model: {exc}"
+            ) from None
+        return Decoded(card, tuple(warnings))
+
+    def samples(self) -> Sequence[Sample]:
+        from plugins.setu_ohnl.samples import timecard_samples
+
+        return timecard_samples()
