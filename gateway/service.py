@@ -1,10 +1,14 @@
-"""The running gateway: configuration, plugins, channels and the HTTP server.
+"""The running gateway: configuration, plugins, store, pipeline, channels and the HTTP server.
 
 ``gateway run`` builds one :class:`GatewayService` and runs it until it is
 told to stop. Channel and format problems found at start-up (a route naming a
 format no plugin provides, a channel that fails to start) do not stop the
 service: the rest keeps working, and ``/health`` reports them as degraded so an
 operator sees them at once.
+
+The store is opened (and migrated) before any channel starts, because a
+channel may hand over an inbound document the moment it runs; the dispatcher
+stops before the channels, so no send is cut off by its channel closing.
 """
 
 from __future__ import annotations
@@ -22,22 +26,40 @@ from gateway import __version__
 from gateway.api.app import make_app
 from gateway.channels import Channel, ChannelContext, InboundDocument
 from gateway.config import ConfigHolder, check_against_registry
-from gateway.inbox import RawInbox
+from gateway.errors import GatewayError
+from gateway.pipeline import (
+    Dispatcher,
+    DispatchSettings,
+    InboundPipeline,
+    OutboundPipeline,
+    OutboundSettings,
+)
 from gateway.pluginmanager import build_registry, make_plugin_manager
 from gateway.registry import Registry
+from gateway.store import Store, open_store
+from gateway.validation.pool import ValidationPool
 
 log = logging.getLogger(__name__)
 
 
 class GatewayService:
-    def __init__(self, config_path: Path, pm: pluggy.PluginManager | None = None) -> None:
+    def __init__(
+        self, config_path: Path, pm: pluggy.PluginManager | None = None, *,
+        dispatch: DispatchSettings | None = None, outbound: OutboundSettings | None = None,
+    ) -> None:
         self.config_path = config_path
         self.pm = pm or make_plugin_manager()
         self.registry: Registry = build_registry(self.pm)
         self.config_holder = ConfigHolder(config_path)
         config = self.config_holder.current()
         self.data_dir = config.gateway.data_dir
-        self.inbox = RawInbox(self.data_dir / "inbox")
+        self.dispatch_settings = dispatch or DispatchSettings()
+        self.outbound_settings = outbound or OutboundSettings()
+        self.store: Store | None = None
+        self.validation: ValidationPool | None = None
+        self.outbound: OutboundPipeline | None = None
+        self.inbound: InboundPipeline | None = None
+        self.dispatcher: Dispatcher | None = None
         self.channels: dict[str, Channel] = {}
         self.channel_problems: dict[str, str] = {}
         self.unavailable: set[str] = set()
@@ -59,11 +81,24 @@ class GatewayService:
         ]
 
     async def receive(self, document: InboundDocument) -> str:
-        """The inbound sink handed to every channel."""
-        message_id = await self.inbox.store(document)
-        log.info("inbound document stored", extra={"message_id": message_id,
-                                                   "channel": document.channel})
-        return message_id
+        """The inbound sink handed to every channel: the raw bytes are stored when it returns."""
+        if self.inbound is None:
+            raise GatewayError("the gateway is not started: no store to receive documents into")
+        return await self.inbound.receive(document)
+
+    async def _open_pipeline(self) -> None:
+        config = self.config
+        store = open_store(config.gateway.database)
+        await store.migrate()
+        self.store = store
+        # Worker processes start on the first document that has validation layers.
+        self.validation = ValidationPool(config.gateway.standards_path)
+        dispatcher = Dispatcher(store, self.channels, self.registry, self.dispatch_settings)
+        self.dispatcher = dispatcher
+        self.outbound = OutboundPipeline(store, self.config_holder.current, self.registry,
+                                         self.validation, self.outbound_settings,
+                                         on_queued=lambda _record: dispatcher.wake())
+        self.inbound = InboundPipeline(store, self.registry)
 
     async def _start_channels(self) -> None:
         config = self.config
@@ -88,7 +123,10 @@ class GatewayService:
             self.channels[name] = channel
 
     async def start(self, listen: str | None = None) -> None:
+        await self._open_pipeline()
         await self._start_channels()
+        assert self.dispatcher is not None
+        self.dispatcher.start()
         settings = self.config.gateway
         host, port = (listen.rsplit(":", 1) if listen else
                       (settings.listen_host, str(settings.listen_port)))
@@ -104,6 +142,8 @@ class GatewayService:
 
     async def stop(self) -> None:
         self.stopping = True
+        if self.dispatcher is not None:
+            await self.dispatcher.stop()
         for name, channel in list(self.channels.items()):
             try:
                 await channel.stop()
@@ -113,6 +153,10 @@ class GatewayService:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        if self.validation is not None:
+            await asyncio.to_thread(self.validation.close)
+        if self.store is not None:
+            await self.store.close()
 
     async def run_forever(self, listen: str | None = None) -> None:
         await self.start(listen)
@@ -121,12 +165,18 @@ class GatewayService:
         finally:
             await self.stop()
 
-    def health(self) -> dict[str, Any]:
+    async def health(self) -> dict[str, Any]:
         problems = self.config_problems()
         if self.config_holder.last_error is not None:
             problems.insert(0, "configuration edit not applied, the previous version stays in "
                                f"force: {self.config_holder.last_error}")
         problems += [f"channel {n}: {p}" for n, p in sorted(self.channel_problems.items())]
+        messages: dict[str, dict[str, int]] = {}
+        if self.store is not None and not self.stopping:
+            try:
+                messages = await self.store.count_by_state()
+            except GatewayError as exc:
+                problems.append(f"message store: {exc}")
         status = "stopping" if self.stopping else ("degraded" if problems else "ok")
         return {
             "status": status,
@@ -140,5 +190,6 @@ class GatewayService:
                 **{name: "unavailable" for name in sorted(self.unavailable
                                                            | set(self.channel_problems))},
             },
+            "messages": messages,
             "problems": problems,
         }

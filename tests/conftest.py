@@ -124,3 +124,12 @@ def isolated_data_dir(
     monkeypatch.delenv(STANDARDS_DIR_ENV, raising=False)
     monkeypatch.delenv("GATEWAY_CONFIG", raising=False)
     return data_dir
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh message store database: a SQLite file, and a PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'gateway.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url

@@ -1,9 +1,8 @@
-"""The running gateway: health endpoint, channels, the raw inbox, `gateway status`."""
+"""The running gateway: health endpoint, channels, the inbound pipeline, `gateway status`."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import shutil
 from pathlib import Path
 
@@ -12,7 +11,10 @@ import pytest
 
 from gateway.channels import InboundDocument
 from gateway.client import GatewayClient, GatewayUnreachable
+from gateway.errors import GatewayError
+from gateway.kinds import Direction
 from gateway.service import GatewayService
+from gateway.store import TransportState
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "gateway.toml"
 
@@ -50,18 +52,35 @@ async def test_health_answers_and_reports_what_is_missing(tmp_path: Path) -> Non
         await service.stop()
 
 
-async def test_inbound_documents_are_on_disk_before_the_sink_returns(tmp_path: Path) -> None:
+async def test_inbound_documents_are_stored_before_the_sink_returns(tmp_path: Path) -> None:
     service = GatewayService(_config(tmp_path))
-    message_id = await service.receive(
-        InboundDocument(data=b"<Order/>", channel="folder", transport_id="t-1")
-    )
-    stored = service.data_dir / "inbox" / f"{message_id}.bin"
-    assert stored.read_bytes() == b"<Order/>"
-    meta = json.loads(stored.with_suffix(".json").read_text())
-    assert (meta["channel"], meta["transport_id"], meta["size"]) == ("folder", "t-1", 8)
+    await service.start()
+    try:
+        message_id = await service.receive(
+            InboundDocument(data=b"<Order/>", channel="folder", transport_id="t-1")
+        )
+        assert service.store is not None
+        stored = await service.store.get(message_id)
+        assert stored is not None
+        assert (stored.raw_payload, stored.channel, stored.transport_id) == (
+            b"<Order/>", "folder", "t-1")
+        # No installed format reads a bare <Order/>: kept, and rejected with the reason.
+        assert stored.transport_state is TransportState.REJECTED
+        assert stored.last_error is not None
+        assert "detect" in stored.last_error
+        report = await service.health()
+        assert report["messages"] == {"inbound": {"rejected": 1}}
+    finally:
+        await service.stop()
 
 
-async def test_folder_inbox_reaches_the_raw_inbox(tmp_path: Path) -> None:
+async def test_receiving_before_start_is_refused(tmp_path: Path) -> None:
+    service = GatewayService(_config(tmp_path))
+    with pytest.raises(GatewayError, match="not started"):
+        await service.receive(InboundDocument(data=b"<Order/>", channel="folder"))
+
+
+async def test_folder_inbox_reaches_the_store(tmp_path: Path) -> None:
     inbox = tmp_path / "erp-in"
     config = _config(tmp_path).read_text("utf-8")
     config = config.replace("[channels.folder]", f"[channels.folder]\ninbox = {str(inbox)!r}\n"
@@ -78,8 +97,12 @@ async def test_folder_inbox_reaches_the_raw_inbox(tmp_path: Path) -> None:
                 break
             await asyncio.sleep(0.05)
         assert (inbox / "done" / "order-1.xml").exists()
-        [stored] = service.inbox.list()
-        assert stored["filename"] == "order-1.xml"
+        assert service.store is not None
+        page = await service.store.list_messages(direction=Direction.INBOUND)
+        [stored] = page.items
+        assert stored.raw_payload == b"<Order>1</Order>"
+        [received, *_] = await service.store.events(stored.id)
+        assert received.detail["filename"] == "order-1.xml"
     finally:
         await service.stop()
 
@@ -111,7 +134,7 @@ async def test_health_shows_a_refused_config_edit(tmp_path: Path) -> None:
     service = GatewayService(path)
     service.config_holder.check_interval = 0
     path.write_text(path.read_text("utf-8").replace('kvk = "12345678"', 'kvk = "12"'), "utf-8")
-    report = service.health()
+    report = await service.health()
     assert report["config"]["version"] == 1
     assert "configuration edit not applied" in report["problems"][0]
     assert "kvk" in report["problems"][0]

@@ -14,7 +14,7 @@ SERVICE_KEY: web.AppKey[GatewayService] = web.AppKey("service")
 
 async def health(request: web.Request) -> web.Response:
     """Liveness and readiness in one: 200 when running, with what is degraded."""
-    report = request.app[SERVICE_KEY].health()
+    report = await request.app[SERVICE_KEY].health()
     return web.json_response(report, status=200 if report["status"] != "stopping" else 503)
 
 

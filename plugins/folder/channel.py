@@ -98,7 +98,10 @@ class FolderChannel(Channel):
         for path in sorted(self.inbox.iterdir()):
             if not path.is_file() or path.name.startswith("."):
                 continue  # dot files are other writers' temporary files
-            data = await asyncio.to_thread(path.read_bytes)
+            try:
+                data = await asyncio.to_thread(path.read_bytes)
+            except FileNotFoundError:
+                continue  # another scanner of the same folder took it first
             digest = hashlib.sha256(data).hexdigest()
             try:
                 await sink(InboundDocument(
@@ -118,7 +121,10 @@ class FolderChannel(Channel):
         target = self.inbox / folder / path.name
         if target.exists():
             target = target.with_name(f"{target.stem}-{os.urandom(4).hex()}{target.suffix}")
-        os.replace(path, target)
+        try:
+            os.replace(path, target)
+        except FileNotFoundError:
+            return  # moved by another scanner; the gateway dedupes the delivery by transport id
         if note is not None:
             write_atomically(target.with_name(target.name + ".error.txt"), note.encode())
 

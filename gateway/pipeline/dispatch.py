@@ -1,0 +1,312 @@
+"""Dispatch: workers that claim due outbound messages and hand them to their channel.
+
+Every attempt is a claim with a lease in the store, so the retry schedule
+and the attempt count survive restarts, and a worker that dies mid-send
+leaves a claim another worker takes over once the lease expires. A message
+always goes out under the transport id it first got, so the receiving side
+can recognise a repeat.
+
+Two layers of retry: a few quick tries inside one attempt (tenacity, a few
+hundred milliseconds) smooth over a dropped connection without touching the
+store; anything longer becomes a stored retry with exponential backoff and
+jitter, bounded by the message's ``max_attempts``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import socket
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+
+import attrs
+import tenacity
+
+from gateway.channels import (
+    Accepted,
+    Channel,
+    FinalError,
+    OutboundMessage,
+    RetryableError,
+    SendOutcome,
+)
+from gateway.errors import GatewayError
+from gateway.kinds import DocumentKind
+from gateway.pipeline.keys import number_from_key
+from gateway.registry import Registry
+from gateway.store import Attempt, ClaimLost, MessageRecord, NewEvent, Store, TransportState
+from gateway.store.errors import StoreError
+from gateway.store.model import utc_now
+
+log = logging.getLogger(__name__)
+
+
+@attrs.frozen
+class DispatchSettings:
+    """How hard and how often the dispatcher tries; every value is a setting, not a constant."""
+
+    workers: int = 2
+    batch: int = 1
+    lease: timedelta = timedelta(minutes=5)
+    idle_poll: float = 1.0
+    backoff_base: timedelta = timedelta(seconds=30)
+    backoff_cap: timedelta = timedelta(hours=1)
+    # Share of each delay drawn at random, so retries after an outage spread out.
+    jitter: float = 0.5
+    quick_tries: int = 3
+    quick_wait: float = 0.1
+    quick_budget: float = 0.5
+    # How long stop() lets a send in progress finish before cancelling it.
+    stop_grace: float = 10.0
+
+
+def backoff_delay(attempt: int, settings: DispatchSettings, rng: random.Random) -> timedelta:
+    """The wait after failed attempt ``attempt`` (from 1): base * 2^(n-1), capped, jittered."""
+    exponent = min(max(attempt - 1, 0), 30)  # 2**30 times any base is past any sane cap
+    full = min(settings.backoff_base * (1 << exponent), settings.backoff_cap)
+    return full * (1 - settings.jitter * rng.random())
+
+
+def media_extension(media_type: str) -> str:
+    return ".json" if media_type.endswith("json") else ".xml"
+
+
+class Dispatcher:
+    """``workers`` tasks claiming and sending due messages until :meth:`stop`.
+
+    ``channels`` is the service's live mapping of running channel instances;
+    a message whose channel is not in it waits as a retryable failure.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        channels: Mapping[str, Channel],
+        registry: Registry,
+        settings: DispatchSettings | None = None,
+        *,
+        instance: str | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.store = store
+        self.channels = channels
+        self.registry = registry
+        self.settings = settings or DispatchSettings()
+        self.instance = instance or f"{socket.gethostname()}:{os.getpid()}"
+        self.rng = rng or random.Random()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = asyncio.Event()
+        self._wake = asyncio.Event()
+
+    def start(self) -> None:
+        if self._tasks:
+            return
+        self._stopping.clear()
+        for number in range(self.settings.workers):
+            worker_id = f"{self.instance}:dispatch-{number}"
+            self._tasks.append(asyncio.create_task(self._work(worker_id), name=worker_id))
+
+    def wake(self) -> None:
+        """Look for due messages now rather than at the next poll (a message was queued)."""
+        self._wake.set()
+
+    async def stop(self) -> None:
+        """Let sends in progress finish (up to ``stop_grace``); then cancel and release."""
+        self._stopping.set()
+        self._wake.set()
+        if not self._tasks:
+            return
+        _, pending = await asyncio.wait(self._tasks, timeout=self.settings.stop_grace)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+
+    async def _work(self, worker_id: str) -> None:
+        while not self._stopping.is_set():
+            try:
+                claimed = await self.store.claim_due(
+                    worker_id, self.settings.batch, self.settings.lease)
+            except StoreError:
+                log.exception("dispatcher %s cannot claim messages", worker_id)
+                claimed = []
+            for record in claimed:
+                try:
+                    await self.dispatch(record, worker_id)
+                except Exception:
+                    # The claim stays and expires, so another attempt comes; the worker lives on.
+                    log.exception("dispatcher %s failed on message %s", worker_id, record.id)
+            if not claimed:
+                await self._idle()
+
+    async def _idle(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), self.settings.idle_poll)
+        self._wake.clear()
+
+    async def run_once(self, worker_id: str = "dispatch-once") -> int:
+        """Claim and send what is due now, one batch; returns how many were handled."""
+        claimed = await self.store.claim_due(worker_id, self.settings.batch, self.settings.lease)
+        for record in claimed:
+            await self.dispatch(record, worker_id)
+        return len(claimed)
+
+    # -- one attempt ---------------------------------------------------------------------------
+
+    async def dispatch(self, record: MessageRecord, worker_id: str) -> MessageRecord | None:
+        """Send one claimed message and record the outcome; None when the claim was lost."""
+        started = utc_now()
+        keeper = asyncio.create_task(self._keep_claim(record.id, worker_id),
+                                     name=f"lease:{record.id}")
+        try:
+            outcome = await self._send(record)
+        except asyncio.CancelledError:
+            # Stopping mid-send: give the message back at once instead of leaving it
+            # to wait for the lease; the next send reuses the same transport id.
+            await asyncio.shield(self._release(record, worker_id))
+            raise
+        finally:
+            keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeper
+        attempt = Attempt.from_outcome(record.id, record.attempts, outcome,
+                                       started_at=started, finished_at=utc_now())
+        try:
+            return await self._record(record, worker_id, outcome, attempt)
+        except ClaimLost:
+            log.warning("message %s: claim lost during the attempt; the new owner sends it",
+                        record.id)
+            return None
+
+    async def _keep_claim(self, message_id: str, worker_id: str) -> None:
+        """Renew the lease while a slow transport works, so no other worker sends it too.
+
+        Only a live worker renews: one that died stops renewing and its claim
+        expires, which is what lets another worker take over.
+        """
+        interval = self.settings.lease.total_seconds() / 3
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.store.extend_claim(message_id, worker_id, self.settings.lease)
+            except StoreError as exc:
+                log.warning("message %s: cannot renew the claim: %s", message_id, exc)
+                return
+
+    async def _send(self, record: MessageRecord) -> SendOutcome:
+        channel = self.channels.get(record.channel or "")
+        if channel is None:
+            return RetryableError(
+                f"channel {record.channel!r} is not running (not configured, disabled, or "
+                "failed to start; see /health)", code="channel-unavailable")
+        if record.raw_payload is None or record.format_key is None:
+            return FinalError("the message has no encoded payload to send", code="no-payload")
+        try:
+            kind = DocumentKind(record.document_kind or "")
+        except ValueError:
+            return FinalError(f"unknown document kind {record.document_kind!r}", code="bad-kind")
+        message = self._message(record, kind, record.raw_payload, record.format_key)
+        retrying = tenacity.AsyncRetrying(
+            retry=tenacity.retry_if_result(self._quick_retry),
+            stop=(tenacity.stop_after_attempt(max(1, self.settings.quick_tries))
+                  | tenacity.stop_after_delay(self.settings.quick_budget)),
+            wait=tenacity.wait_exponential(multiplier=self.settings.quick_wait,
+                                           max=self.settings.quick_budget),
+            retry_error_callback=lambda state: state.outcome.result() if state.outcome else
+            RetryableError("no attempt was made", code="no-attempt"),
+            reraise=False,
+        )
+        outcome: SendOutcome = await retrying(self._call, channel, message)
+        return outcome
+
+    def _quick_retry(self, outcome: SendOutcome) -> bool:
+        """Retry within the attempt only what may pass in moments."""
+        if not isinstance(outcome, RetryableError):
+            return False
+        wait = outcome.retry_after
+        return wait is None or wait.total_seconds() <= self.settings.quick_budget
+
+    @staticmethod
+    async def _call(channel: Channel, message: OutboundMessage) -> SendOutcome:
+        try:
+            outcome: object = await channel.send(message)
+        except Exception as exc:  # channels must not raise; the core must not die when one does
+            log.exception("channel %s raised while sending %s", channel.name, message.message_id)
+            return RetryableError(f"channel {channel.name} raised {type(exc).__name__}: {exc}",
+                                  code="channel-exception")
+        if not isinstance(outcome, Accepted | RetryableError | FinalError):
+            return RetryableError(
+                f"channel {channel.name} answered {type(outcome).__name__}, not a send outcome",
+                code="channel-bug")
+        return outcome
+
+    def _message(
+        self, record: MessageRecord, kind: DocumentKind, payload: bytes, format_key: str,
+    ) -> OutboundMessage:
+        try:
+            media_type = self.registry.format(format_key).media_type
+        except GatewayError:  # an uninstalled format must not hold back bytes already encoded
+            media_type = "application/xml"
+        number = number_from_key(record.business_key or record.id)
+        return OutboundMessage(
+            message_id=record.id,
+            agency_oin=record.agency_oin or "",
+            kind=kind,
+            format_key=format_key,
+            payload=payload,
+            media_type=media_type,
+            filename=f"{number}{media_extension(media_type)}",
+            business_key=record.business_key or "",
+            transport_id=record.transport_id,
+            attempt=record.attempts,
+        )
+
+    async def _record(
+        self, record: MessageRecord, worker_id: str, outcome: SendOutcome, attempt: Attempt,
+    ) -> MessageRecord:
+        match outcome:
+            case Accepted():
+                sent = await self.store.transition(
+                    record.id, transport_state=TransportState.SENT, expect_claimed_by=worker_id,
+                    attempt=attempt, event=NewEvent("sent", {
+                        "channel": record.channel, "transport_id": outcome.transport_id,
+                        "attempt": record.attempts, "detail": outcome.detail}),
+                    last_error=None,
+                )
+                log.info("message %s sent over %s as %s", record.id, record.channel,
+                         outcome.transport_id)
+                return sent
+            case RetryableError():
+                due = self._next_attempt(record.attempts, outcome.retry_after)
+                after = await self.store.schedule_retry(
+                    record.id, due, _reason(outcome.reason, outcome.code),
+                    expect_claimed_by=worker_id, attempt=attempt)
+                if after.transport_state is TransportState.FAILED:
+                    log.warning("message %s dead-lettered: %s", record.id, after.last_error)
+                return after
+            case FinalError():
+                failed = await self.store.dead_letter(
+                    record.id, _reason(outcome.reason, outcome.code),
+                    expect_claimed_by=worker_id, attempt=attempt)
+                log.warning("message %s dead-lettered: %s", record.id, failed.last_error)
+                return failed
+
+    def _next_attempt(self, attempt: int, retry_after: timedelta | None) -> datetime:
+        delay = backoff_delay(attempt, self.settings, self.rng)
+        if retry_after is not None and retry_after > delay:
+            delay = retry_after
+        return utc_now() + delay
+
+    async def _release(self, record: MessageRecord, worker_id: str) -> None:
+        with contextlib.suppress(StoreError):
+            await self.store.schedule_retry(
+                record.id, utc_now(), "the gateway stopped during this attempt",
+                expect_claimed_by=worker_id)
+
+
+def _reason(reason: str, code: str | None) -> str:
+    return f"{reason} [{code}]" if code else reason

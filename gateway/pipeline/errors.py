@@ -1,0 +1,39 @@
+"""Why the pipeline refused a document, as errors an API can turn into a 4xx."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from gateway.errors import GatewayError
+
+
+class PipelineError(GatewayError):
+    """A document or an operator request the pipeline cannot act on."""
+
+
+class DocumentRejected(PipelineError):
+    """A submitted document failed a check; it is stored as ``rejected`` under ``message_id``.
+
+    ``stage`` is the step that refused it (intake, check, route, encode,
+    validate); ``rules`` the rule ids broken, where the check has them, so an
+    ERP can show its user which rule to fix.
+    """
+
+    def __init__(
+        self, stage: str, reason: str, *, message_id: str | None = None,
+        rules: Sequence[str] = (),
+    ) -> None:
+        self.stage = stage
+        self.reason = reason
+        self.message_id = message_id
+        self.rules = tuple(rules)
+        stored = f" (stored as rejected message {message_id})" if message_id else ""
+        super().__init__(f"{stage}: {reason}{stored}")
+
+
+class DocumentTooLarge(PipelineError):
+    """A document above the configured size limit; refused before anything is stored."""
+
+
+class OperatorActionError(PipelineError):
+    """An operator action that does not fit the message's current state."""

@@ -1,0 +1,139 @@
+"""Inbound: the sink every channel hands received documents to.
+
+The raw bytes are stored before anything looks at them, so a channel may
+acknowledge to its sender as soon as the sink returned, and a document the
+gateway cannot read is kept (``rejected``) for an operator rather than lost.
+Then: detect the format, decode, and deduplicate twice: by (channel,
+transport id), the same delivery repeated, and by business key (agency,
+kind, number), the same document delivered again under another transport
+id, which is marked ``duplicate`` and points at the first. A ``decoded``
+message waits for delivery to the ERP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from gateway.channels import InboundDocument
+from gateway.errors import GatewayError
+from gateway.kinds import Direction
+from gateway.model import kind_of
+from gateway.model.json import dumps
+from gateway.pipeline.errors import DocumentTooLarge
+from gateway.pipeline.keys import agency_party, document_number, inbound_key, party_oin
+from gateway.registry import Registry
+from gateway.store import (
+    DuplicateBusinessKey,
+    InvalidTransition,
+    MessageRecord,
+    NewEvent,
+    Store,
+    TransportState,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_INBOUND_BYTES = 50 * 1024 * 1024
+
+
+class InboundPipeline:
+    def __init__(
+        self, store: Store, registry: Registry, *, max_bytes: int = MAX_INBOUND_BYTES,
+    ) -> None:
+        self.store = store
+        self.registry = registry
+        self.max_bytes = max_bytes
+
+    async def receive(self, document: InboundDocument) -> str:
+        """Persist, then process; returns the message id. Refuses only oversized input.
+
+        A repeat of a delivery returns the first message's id. A delivery
+        that was stored but not processed (the gateway stopped in between) is
+        processed now.
+        """
+        if len(document.data) > self.max_bytes:
+            raise DocumentTooLarge(
+                f"{len(document.data)} bytes from channel {document.channel}; the limit is "
+                f"{self.max_bytes}")
+        received: dict[str, Any] = {"bytes": len(document.data)}
+        for name in ("sender", "filename"):
+            if getattr(document, name):
+                received[name] = getattr(document, name)
+        if document.metadata:
+            received["metadata"] = dict(document.metadata)
+        record = MessageRecord.new_inbound(
+            channel=document.channel, raw_payload=document.data,
+            transport_id=document.transport_id)
+        stored, created = await self.store.add_inbound_raw(
+            record, [NewEvent("received", received)])
+        if not created:
+            log.info("inbound delivery repeated", extra={
+                "message_id": stored.id, "channel": document.channel})
+            if stored.transport_state is not TransportState.RECEIVED:
+                return stored.id
+        try:
+            await self.process(stored)
+        except InvalidTransition:
+            if created:
+                raise
+            # A repeat delivery raced the first one's processing; the bytes are stored either way.
+        return stored.id
+
+    async def process(self, record: MessageRecord) -> MessageRecord:
+        """Detect, decode and deduplicate a ``received`` message."""
+        data = record.raw_payload or b""
+        try:
+            detected = await asyncio.to_thread(self.registry.detect, data)
+            fmt = detected.format
+        except Exception as exc:  # hostile or unknown input is normal input: reject, keep
+            return await self._reject(record, "detect", _describe(exc))
+        try:
+            decoded = await asyncio.to_thread(fmt.decode, data)
+            document = decoded.document
+            kind = kind_of(document)
+            number = document_number(document)
+            agency_oin = party_oin(agency_party(document))
+            canonical = dumps(document, indent=None)
+        except Exception as exc:
+            return await self._reject(record, "decode", f"{fmt.key}: {_describe(exc)}")
+        if agency_oin is None:
+            return await self._reject(
+                record, "decode",
+                f"{fmt.key}: the {kind.value} names no OIN for its buyer; cannot tell which "
+                "agency sent it")
+        key = inbound_key(agency_oin, kind, number)
+        fields: dict[str, Any] = {
+            "document_kind": kind.value, "format_key": fmt.key, "agency_oin": agency_oin,
+            "canonical_json": canonical, "business_key": key,
+        }
+        detail = {"format": fmt.key, "kind": kind.value, "warnings": list(decoded.warnings)}
+        original = await self.store.find_by_business_key(Direction.INBOUND, key)
+        if original is None or original.id == record.id:
+            try:
+                return await self.store.transition(
+                    record.id, event=NewEvent("decoded", detail),
+                    transport_state=TransportState.DECODED, **fields)
+            except DuplicateBusinessKey:
+                # Another delivery of the same document got there a moment earlier.
+                original = await self.store.find_by_business_key(Direction.INBOUND, key)
+                if original is None:
+                    raise
+        log.info("inbound document is a duplicate", extra={
+            "message_id": record.id, "original": original.id})
+        return await self.store.transition(
+            record.id, event=NewEvent("duplicate", {**detail, "original": original.id}),
+            transport_state=TransportState.DUPLICATE, **fields)
+
+    async def _reject(self, record: MessageRecord, stage: str, reason: str) -> MessageRecord:
+        log.warning("inbound message %s rejected at %s: %s", record.id, stage, reason)
+        return await self.store.transition(
+            record.id, event=NewEvent("rejected", {"stage": stage, "reason": reason}),
+            transport_state=TransportState.REJECTED, last_error=f"{stage}: {reason}")
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, GatewayError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,55 @@
+"""Business keys: what makes two messages the same business document.
+
+The key is built from the parties and the document's own number, never from
+the bytes, so the same invoice submitted twice (or the same order delivered
+twice under different transport ids) is recognised as one document.
+"""
+
+from __future__ import annotations
+
+from gateway.kinds import DocumentKind
+from gateway.model import CanonicalDocument, Party, kind_of
+from gateway.model.staffing import StaffingOrder
+
+OIN_SCHEMES = ("0190", "OIN")
+
+
+def document_number(document: CanonicalDocument) -> str:
+    """The number the issuer gave the document (invoice number, order id, timecard id)."""
+    if isinstance(document, StaffingOrder):
+        return document.order_id
+    number = getattr(document, "number", None) or getattr(document, "id", None)
+    if not isinstance(number, str) or not number:
+        raise ValueError(f"a {kind_of(document).value} without a document number")
+    return number
+
+
+def agency_party(document: CanonicalDocument) -> Party:
+    """The government side of a document: the buyer, or the customer in SETU documents."""
+    party = getattr(document, "buyer", None) or getattr(document, "customer", None)
+    if not isinstance(party, Party):
+        raise ValueError(f"a {kind_of(document).value} without a buyer or customer party")
+    return party
+
+
+def party_oin(party: Party) -> str | None:
+    """The party's OIN from its endpoint, legal id or identifiers, whichever states one."""
+    for candidate in (party.endpoint_id, party.legal_id, *party.ids):
+        if candidate is not None and candidate.scheme in OIN_SCHEMES:
+            return candidate.value
+    return None
+
+
+def outbound_key(supplier_kvk: str, agency_oin: str, kind: DocumentKind, number: str) -> str:
+    """Sender, receiver, kind and number: the document number alone is only unique per sender."""
+    return f"{supplier_kvk}:{agency_oin}:{kind.value}:{number}"
+
+
+def inbound_key(agency_oin: str, kind: DocumentKind, number: str) -> str:
+    return f"{agency_oin}:{kind.value}:{number}"
+
+
+def number_from_key(business_key: str) -> str:
+    """The document number back from an outbound key (numbers may themselves hold colons)."""
+    return business_key.split(":", 3)[-1]
+

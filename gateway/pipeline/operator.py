@@ -1,0 +1,165 @@
+"""What an operator may do to an outbound message: retry, cancel, reroute.
+
+Each action writes an event on the message and a record in the audit log:
+who did it and why. A message in flight (``sending``) is never touched: a
+reroute or cancel goes through ``cancelled``, a move the store refuses while
+a worker holds the claim, so an action and a send cannot overlap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from gateway.formats import EncodeContext
+from gateway.kinds import Direction, DocumentKind
+from gateway.model.json import loads
+from gateway.pipeline.errors import OperatorActionError
+from gateway.pipeline.validating import DocumentValidator, validate_payload
+from gateway.registry import Registry
+from gateway.store import AuditRecord, MessageRecord, NewEvent, Store, TransportState
+from gateway.store.errors import InvalidTransition, MessageNotFound
+
+RETRYABLE = frozenset({TransportState.FAILED, TransportState.CANCELLED})
+REROUTABLE = frozenset({TransportState.QUEUED, TransportState.RETRYING, TransportState.FAILED,
+                        TransportState.CANCELLED})
+
+
+async def _outbound(store: Store, message_id: str) -> MessageRecord:
+    record = await store.get(message_id)
+    if record is None:
+        raise MessageNotFound(message_id)
+    if record.direction is not Direction.OUTBOUND:
+        raise OperatorActionError(f"message {message_id} is inbound; these actions are outbound")
+    return record
+
+
+async def _audit(
+    store: Store, actor: str, action: str, message_id: str, reason: str | None,
+    detail: dict[str, Any],
+) -> None:
+    await store.append_audit(AuditRecord(actor=actor, action=action, subject=message_id,
+                                         reason=reason, detail=detail))
+
+
+async def retry(
+    store: Store, message_id: str, *, actor: str, reason: str | None = None,
+    extra_attempts: int = 3,
+) -> MessageRecord:
+    """Queue a failed or cancelled message again with ``extra_attempts`` more attempts."""
+    record = await _outbound(store, message_id)
+    if record.transport_state not in RETRYABLE:
+        raise OperatorActionError(
+            f"message {message_id} is {record.transport_state}; only failed or cancelled "
+            "messages can be retried")
+    if extra_attempts < 1:
+        raise OperatorActionError("a retry needs at least one more attempt")
+    budget = max(record.max_attempts, record.attempts + extra_attempts)
+    detail = {"actor": actor, "reason": reason, "max_attempts": budget,
+              "previous_state": record.transport_state.value}
+    try:
+        queued = await store.transition(
+            message_id, event=NewEvent("operator-retry", detail),
+            transport_state=TransportState.QUEUED, max_attempts=budget, last_error=None)
+    except InvalidTransition as exc:
+        raise OperatorActionError(str(exc)) from exc
+    await _audit(store, actor, "message.retry", message_id, reason, detail)
+    return queued
+
+
+async def cancel(
+    store: Store, message_id: str, *, actor: str, reason: str | None = None,
+) -> MessageRecord:
+    """Stop a message that has not been sent: queued, retrying or failed."""
+    record = await _outbound(store, message_id)
+    detail = {"actor": actor, "reason": reason,
+              "previous_state": record.transport_state.value}
+    try:
+        cancelled = await store.transition(
+            message_id, event=NewEvent("operator-cancel", detail),
+            transport_state=TransportState.CANCELLED)
+    except InvalidTransition as exc:
+        raise OperatorActionError(str(exc)) from exc
+    await _audit(store, actor, "message.cancel", message_id, reason, detail)
+    return cancelled
+
+
+async def reroute(
+    store: Store,
+    registry: Registry,
+    validator: DocumentValidator,
+    message_id: str,
+    *,
+    actor: str,
+    channel: str | None = None,
+    format_key: str | None = None,
+    reason: str | None = None,
+    supplier: Any = None,
+    extra_attempts: int = 3,
+) -> MessageRecord:
+    """Send a message over another channel and/or in another format, then queue it.
+
+    A new format re-encodes the stored canonical JSON and validates the
+    result; an invalid result leaves the message as it was. A new channel
+    starts without a transport id: the old one belongs to the old channel.
+    """
+    if channel is None and format_key is None:
+        raise OperatorActionError("a reroute names a new channel, a new format, or both")
+    record = await _outbound(store, message_id)
+    if record.transport_state not in REROUTABLE:
+        raise OperatorActionError(
+            f"message {message_id} is {record.transport_state}; only queued, retrying, failed "
+            "or cancelled messages can be rerouted")
+    fields: dict[str, Any] = {}
+    new_format = format_key or record.format_key
+    if format_key is not None and format_key != record.format_key:
+        fields.update(await _reencode(registry, validator, record, format_key, supplier))
+    new_channel = channel or record.channel
+    if new_channel != record.channel:
+        fields["channel"] = new_channel
+        fields["transport_id"] = None
+    routing = dict(record.routing or {})
+    note = (f"rerouted by {actor} to channel {new_channel}, format {new_format}"
+            + (f": {reason}" if reason else ""))
+    routing.update(channel=new_channel, format=new_format,
+                   explanation=[*routing.get("explanation", []), note])
+    fields["routing"] = routing
+    fields["max_attempts"] = max(record.max_attempts, record.attempts + extra_attempts)
+    detail = {"actor": actor, "reason": reason, "from": {"channel": record.channel,
+              "format": record.format_key}, "to": {"channel": new_channel,
+              "format": new_format}}
+    try:
+        if record.transport_state is not TransportState.CANCELLED:
+            # Through cancelled: the store refuses it if a worker claimed the message meanwhile.
+            await store.transition(message_id, event=NewEvent("reroute-hold", detail),
+                                   transport_state=TransportState.CANCELLED)
+        queued = await store.transition(
+            message_id, event=NewEvent("rerouted", detail),
+            transport_state=TransportState.QUEUED, last_error=None, **fields)
+    except InvalidTransition as exc:
+        raise OperatorActionError(str(exc)) from exc
+    await _audit(store, actor, "message.reroute", message_id, reason, detail)
+    return queued
+
+
+async def _reencode(
+    registry: Registry, validator: DocumentValidator, record: MessageRecord, format_key: str,
+    supplier: Any,
+) -> dict[str, Any]:
+    fmt = registry.format(format_key)
+    kind = DocumentKind(record.document_kind or "")
+    if fmt.kind is not kind or Direction.OUTBOUND not in fmt.directions:
+        raise OperatorActionError(f"format {format_key} does not send {kind.value} documents")
+    if record.canonical_json is None:
+        raise OperatorActionError(f"message {record.id} has no canonical JSON to re-encode")
+    document = loads(record.canonical_json)
+    agency = (record.routing or {}).get("agency", {})
+    context = EncodeContext(agency_oin=record.agency_oin, agency_name=agency.get("name"),
+                            supplier=supplier)
+    payload = await asyncio.to_thread(fmt.encode, document, context)
+    report = await validate_payload(validator, payload, fmt.layers(), fmt.key)
+    if not report.valid:
+        raise OperatorActionError(
+            f"re-encoded as {format_key} the document is {report.summary()}: "
+            f"{report.by_severity()[0]}")
+    return {"format_key": fmt.key, "raw_payload": payload, "validation": report.to_json()}

@@ -1,0 +1,280 @@
+"""Outbound intake: from the ERP's canonical JSON to a queued, encoded, validated message.
+
+``submit`` returns only after the message is in the store, so whatever the
+ERP is told has survived a crash. A document that fails a check is stored
+too, as ``rejected`` with the reason and the JSON exactly as the ERP sent it
+(a terminal state, outside the business-key uniqueness, so a corrected
+document may reuse the number), and then :class:`DocumentRejected` is
+raised. Nothing is stored half-way: either a complete queued message or a
+complete rejected one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any, NoReturn
+
+import attrs
+
+from gateway.config.model import GatewayConfig
+from gateway.errors import GatewayError
+from gateway.formats import EncodeContext, Format
+from gateway.identifiers import OIN, InvalidIdentifier
+from gateway.kinds import Direction, DocumentKind
+from gateway.model import CanonicalDocument, Invoice, kind_of
+from gateway.model.json import loads
+from gateway.pipeline.errors import DocumentRejected, DocumentTooLarge
+from gateway.pipeline.keys import agency_party, document_number, outbound_key, party_oin
+from gateway.pipeline.validating import DocumentValidator, validate_payload
+from gateway.registry import Registry
+from gateway.routing import RouteDecision, RoutingError, route
+from gateway.store import MessageRecord, NewEvent, Store, TransportState
+from gateway.store.model import DEFAULT_MAX_ATTEMPTS
+from gateway.validation.report import ValidationReport
+
+log = logging.getLogger(__name__)
+
+MAX_DOCUMENT_BYTES = 20 * 1024 * 1024
+UNKNOWN_KIND = "unknown"
+
+
+@attrs.frozen
+class OutboundSettings:
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    max_document_bytes: int = MAX_DOCUMENT_BYTES
+
+
+@attrs.define
+class _Progress:
+    """What intake learnt so far: a rejection stores all of it, whatever step refused."""
+
+    text: str | None
+    raw: bytes | None
+    kind: str
+    agency_oin: str
+    events: list[NewEvent] = attrs.field(factory=list)
+    business_key: str | None = None
+    decision: RouteDecision | None = None
+    payload: bytes | None = None
+    report: ValidationReport | None = None
+    problem: str | None = None
+
+
+class OutboundPipeline:
+    """Intake, canonical checks, business key, route, encode, validate, persist."""
+
+    def __init__(
+        self,
+        store: Store,
+        config: Callable[[], GatewayConfig],
+        registry: Registry,
+        validator: DocumentValidator,
+        settings: OutboundSettings | None = None,
+        *,
+        on_queued: Callable[[MessageRecord], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.config = config
+        self.registry = registry
+        self.validator = validator
+        self.settings = settings or OutboundSettings()
+        # Lets the dispatcher start at once instead of at its next poll.
+        self.on_queued = on_queued
+
+    async def submit(
+        self,
+        document_json: bytes | Mapping[str, Any],
+        *,
+        agency_oin: str,
+        kind: DocumentKind | str | None = None,
+    ) -> tuple[MessageRecord, bool]:
+        """Store the document as a queued outbound message; ``created`` False for a repeat.
+
+        A repeat (same supplier, agency, kind and document number as a live
+        message) returns the stored message untouched. Raises
+        DocumentTooLarge (nothing stored) or DocumentRejected (stored as
+        rejected). When validation itself cannot run (standards not
+        installed, a worker died) its error propagates and nothing is stored:
+        that is not the document's fault, and the ERP may try again.
+        """
+        config = self.config()
+        progress = self._intake(document_json, agency_oin, kind)
+        document = await self._parse(progress)
+        try:
+            oin = str(OIN(agency_oin))
+        except InvalidIdentifier as exc:
+            return await self._reject(progress, "route",
+                                      f"{agency_oin!r} is not a valid OIN: {exc.reason}")
+        progress.agency_oin = oin
+        doc_kind = DocumentKind(progress.kind)
+        try:
+            number = document_number(document)
+        except ValueError as exc:
+            return await self._reject(progress, "intake", str(exc))
+        progress.business_key = outbound_key(str(config.supplier.kvk), oin, doc_kind, number)
+
+        existing = await self.store.find_by_business_key(Direction.OUTBOUND,
+                                                         progress.business_key)
+        if existing is not None:
+            return existing, False
+
+        await self._check(progress, document, oin)
+        decision = await self._route(progress, config, oin, doc_kind)
+        fmt = await self._format(progress, decision, doc_kind)
+        context = EncodeContext(agency_oin=oin, agency_name=decision.agency_name,
+                                supplier=config.supplier)
+        try:
+            payload = await asyncio.to_thread(fmt.encode, document, context)
+        except Exception as exc:  # a plugin's failure is this document's rejection, not a crash
+            return await self._reject(progress, "encode",
+                                      f"{fmt.key} cannot encode it: {type(exc).__name__}: {exc}")
+        progress.payload = payload
+        progress.events.append(NewEvent("encode", {"format": fmt.key, "bytes": len(payload)}))
+
+        report = await validate_payload(self.validator, payload, fmt.layers(), fmt.key)
+        progress.report = report
+        progress.events.append(NewEvent("validate", {
+            "format": fmt.key, "valid": report.valid, "layers": list(report.layers),
+            "errors": len(report.errors), "warnings": len(report.warnings),
+        }))
+        if not report.valid:
+            rules = sorted({f.rule for f in report.errors})
+            first = report.by_severity()[0]
+            return await self._reject(
+                progress, "validate",
+                f"the {fmt.key} document breaks {len(report.errors)} rule(s), first: {first}",
+                rules=rules)
+
+        progress.events.append(NewEvent("persist", {}))
+        record = MessageRecord.new_outbound(
+            document_kind=progress.kind, business_key=progress.business_key, agency_oin=oin,
+            canonical_json=progress.text, raw_payload=payload, format_key=fmt.key,
+            channel=decision.channel, routing=decision.to_dict(), validation=report.to_json(),
+            max_attempts=self.settings.max_attempts,
+        )
+        stored, created = await self.store.add_outbound(record, progress.events)
+        if created:
+            log.info("outbound message queued", extra={
+                "message_id": stored.id, "kind": progress.kind, "channel": decision.channel})
+            if self.on_queued is not None:
+                self.on_queued(stored)
+        return stored, created
+
+    # -- steps -------------------------------------------------------------------------------
+
+    def _intake(
+        self, document_json: bytes | Mapping[str, Any], agency_oin: str,
+        kind: DocumentKind | str | None,
+    ) -> _Progress:
+        kind_text = UNKNOWN_KIND if kind is None else str(kind)
+        if not isinstance(document_json, bytes | bytearray):
+            try:
+                text = json.dumps(document_json, ensure_ascii=False)
+            except (TypeError, ValueError) as exc:
+                # Not JSON at all, so there is nothing faithful to keep: refuse unstored.
+                raise DocumentRejected("intake", f"not JSON data: {exc}") from None
+            progress = _Progress(text, None, kind_text, agency_oin)
+            progress.events.append(NewEvent("intake", {"bytes": len(text.encode("utf-8"))}))
+            return progress
+        raw = bytes(document_json)
+        if len(raw) > self.settings.max_document_bytes:
+            raise DocumentTooLarge(
+                f"the document is {len(raw)} bytes; the limit is "
+                f"{self.settings.max_document_bytes}")
+        try:
+            progress = _Progress(raw.decode("utf-8"), None, kind_text, agency_oin)
+        except UnicodeDecodeError as exc:
+            # Kept as bytes: the rejected message must show what really arrived.
+            progress = _Progress(None, raw, kind_text, agency_oin)
+            progress.problem = f"the document is not UTF-8 text: {exc}"
+        progress.events.append(NewEvent("intake", {"bytes": len(raw)}))
+        return progress
+
+    async def _parse(self, progress: _Progress) -> CanonicalDocument:
+        if progress.text is None:
+            await self._reject(progress, "intake", progress.problem or "no JSON text")
+        try:
+            document = loads(progress.text)
+        except (GatewayError, ValueError, TypeError, RecursionError) as exc:
+            await self._reject(progress, "intake", f"not a canonical document: {exc}")
+        actual = kind_of(document)
+        if progress.kind == UNKNOWN_KIND:
+            progress.kind = actual.value
+        else:
+            try:
+                wanted = DocumentKind.parse(progress.kind)
+            except ValueError as exc:
+                await self._reject(progress, "intake", str(exc))
+            progress.kind = wanted.value
+            if wanted is not actual:
+                await self._reject(progress, "intake",
+                                   f"submitted as {wanted.value} but the document is a "
+                                   f"{actual.value} ('document' field)")
+        return document
+
+    async def _check(self, progress: _Progress, document: CanonicalDocument, oin: str) -> None:
+        try:
+            stated = party_oin(agency_party(document))
+        except ValueError as exc:
+            await self._reject(progress, "check", str(exc))
+        if stated is not None and stated != oin:
+            await self._reject(
+                progress, "check",
+                f"the document's buyer has OIN {stated} but it was submitted for agency {oin}",
+                rules=["agency-oin-mismatch"])
+        if isinstance(document, Invoice):
+            errors = document.arithmetic_errors()
+            if errors:
+                details = "; ".join(f"{e.rule}: {e.message}" for e in errors)
+                await self._reject(progress, "check",
+                                   f"the invoice amounts do not add up: {details}",
+                                   rules=[e.rule for e in errors])
+        progress.events.append(NewEvent("check", {"passed": True}))
+
+    async def _route(
+        self, progress: _Progress, config: GatewayConfig, oin: str, kind: DocumentKind,
+    ) -> RouteDecision:
+        try:
+            decision = route(config, oin, kind)
+        except RoutingError as exc:
+            await self._reject(progress, "route", str(exc))
+        progress.decision = decision
+        progress.events.append(NewEvent("route", decision.to_dict()))
+        return decision
+
+    async def _format(
+        self, progress: _Progress, decision: RouteDecision, kind: DocumentKind,
+    ) -> Format:
+        try:
+            fmt = self.registry.format(decision.format)
+        except GatewayError as exc:
+            await self._reject(progress, "route", str(exc))
+        if Direction.OUTBOUND not in fmt.directions or fmt.kind is not kind:
+            await self._reject(progress, "route",
+                               f"format {fmt.key} does not send {kind.value} documents")
+        return fmt
+
+    async def _reject(
+        self, progress: _Progress, stage: str, reason: str, *, rules: list[str] | None = None,
+    ) -> NoReturn:
+        """Store the document as rejected, then raise DocumentRejected naming the message."""
+        decision = progress.decision
+        progress.events.append(NewEvent("rejected", {
+            "stage": stage, "reason": reason, "rules": list(rules or [])}))
+        record = MessageRecord.new_outbound(
+            document_kind=progress.kind, business_key=progress.business_key,
+            agency_oin=progress.agency_oin, canonical_json=progress.text,
+            raw_payload=progress.payload if progress.payload is not None else progress.raw,
+            format_key=None if decision is None else decision.format,
+            channel=None if decision is None else decision.channel,
+            routing=None if decision is None else decision.to_dict(),
+            validation=None if progress.report is None else progress.report.to_json(),
+            transport_state=TransportState.REJECTED, last_error=f"{stage}: {reason}",
+        )
+        stored, _ = await self.store.add_outbound(record, progress.events)
+        log.info("outbound document rejected", extra={"message_id": stored.id, "stage": stage})
+        raise DocumentRejected(stage, reason, message_id=stored.id, rules=rules or ())
+
