@@ -12,7 +12,7 @@ from pipeline_support import AGENCY_OIN, Pipeline, document_json, make_pipeline
 
 from gateway.channels import ChannelContext, InboundDocument
 from gateway.kinds import Direction
-from gateway.model.samples import example_order
+from gateway.model.samples import example_invoice, example_order
 from gateway.pipeline import DocumentTooLarge
 from gateway.store import Store, TransportState, open_store
 
@@ -52,6 +52,21 @@ async def test_a_received_order_is_decoded_with_its_business_key(pipe: Pipeline)
     assert record.business_key == f"{AGENCY_OIN}:order:{number}"
     assert record.canonical_json is not None
     assert [e.kind for e in await pipe.store.events(message_id)] == ["received", "decoded"]
+
+
+async def test_a_received_proposal_invoice_awaits_the_suppliers_decision(
+    pipe: Pipeline,
+) -> None:
+    proposal = attrs.evolve(example_invoice(), proposal=True, type_code="VD")
+    message_id = await pipe.inbound.receive(delivery(document_json(proposal)))
+    record = await pipe.store.get(message_id)
+    assert record is not None
+    assert record.transport_state is TransportState.DECODED
+    assert record.business_state == "awaiting-decision"
+    ordinary = await pipe.inbound.receive(delivery(document_json(example_order()), "t-2"))
+    other = await pipe.store.get(ordinary)
+    assert other is not None
+    assert other.business_state == "none"
 
 
 async def test_the_same_delivery_twice_is_one_message(pipe: Pipeline) -> None:

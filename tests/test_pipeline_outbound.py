@@ -108,6 +108,22 @@ async def test_the_same_number_for_another_agency_is_another_message(pipe: Pipel
     assert second.business_key == f"{SUPPLIER_KVK}:{OTHER_OIN}:invoice:F2024-0001"
 
 
+async def test_a_proposal_invoice_is_refused_and_kept(pipe: Pipeline) -> None:
+    proposal = attrs.evolve(example_invoice(), proposal=True, type_code="VD")
+    with pytest.raises(DocumentRejected) as caught:
+        await pipe.submit(proposal)
+    error = caught.value
+    assert error.stage == "check"
+    assert error.rules == ("proposal-invoice",)
+    assert "voorstelfactuur" in error.reason
+    assert "F2024-0001" in error.reason
+    assert error.message_id is not None
+    stored = await pipe.store.get(error.message_id)
+    assert stored is not None
+    assert stored.transport_state is TransportState.REJECTED
+    assert pipe.recorder.calls == []
+
+
 async def test_wrong_arithmetic_is_rejected_with_the_rules_and_kept(pipe: Pipeline) -> None:
     invoice = example_invoice()
     broken = attrs.evolve(invoice, totals=attrs.evolve(

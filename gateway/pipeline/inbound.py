@@ -16,6 +16,7 @@ import asyncio
 import logging
 from typing import Any
 
+from gateway.business.proposals import received_state
 from gateway.channels import InboundDocument
 from gateway.errors import GatewayError
 from gateway.kinds import Direction
@@ -114,7 +115,8 @@ class InboundPipeline:
             try:
                 return await self.store.transition(
                     record.id, event=NewEvent("decoded", detail),
-                    transport_state=TransportState.DECODED, **fields)
+                    transport_state=TransportState.DECODED,
+                    business_state=received_state(document), **fields)
             except DuplicateBusinessKey:
                 # Another delivery of the same document got there a moment earlier.
                 original = await self.store.find_by_business_key(Direction.INBOUND, key)

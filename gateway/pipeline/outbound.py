@@ -19,6 +19,8 @@ from typing import Any, NoReturn
 
 import attrs
 
+from gateway.business.errors import ProposalNotSendable
+from gateway.business.proposals import ensure_not_proposal
 from gateway.config.model import GatewayConfig
 from gateway.errors import GatewayError
 from gateway.formats import EncodeContext, Format
@@ -226,6 +228,10 @@ class OutboundPipeline:
                 f"the document's buyer has OIN {stated} but it was submitted for agency {oin}",
                 rules=["agency-oin-mismatch"])
         if isinstance(document, Invoice):
+            try:
+                ensure_not_proposal(document)
+            except ProposalNotSendable as exc:
+                await self._reject(progress, "check", str(exc), rules=["proposal-invoice"])
             errors = document.arithmetic_errors()
             if errors:
                 details = "; ".join(f"{e.rule}: {e.message}" for e in errors)

@@ -1,0 +1,372 @@
+"""Invoices built from what the agency sent: a purchase order, or approved timecards.
+
+The ERP supplies only what it alone knows (a price the order leaves out, its
+invoice number); references, parties, quantities and currency come by value
+from the source documents, so the invoice matches them by construction.
+Amounts are computed by :meth:`Invoice.build`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from gateway.business.checks import require_unique
+from gateway.business.errors import BusinessError, MissingLineData, UnknownLines
+from gateway.model import (
+    Delivery,
+    Invoice,
+    InvoiceLine,
+    InvoiceType,
+    Item,
+    LineStatus,
+    Order,
+    OrderLine,
+    OrderReference,
+    OrderResponse,
+    Period,
+    Price,
+    Quantity,
+    ResponseStatus,
+    StaffingOrder,
+    StaffingRate,
+    TimeCard,
+    TimeCardStatus,
+    TimeInterval,
+    VatCategory,
+)
+
+HUNDRED = Decimal(100)
+HOURS = "HUR"
+
+VatRate = tuple[VatCategory, Decimal | None]
+
+
+def invoice_from_order(
+    order: Order, *, number: str, issue_date: dt.date,
+    prices: Mapping[str, Decimal] | None = None,
+    vat: Mapping[str, VatRate] | None = None,
+    confirmed_by: OrderResponse | None = None,
+    sales_order_id: str | None = None,
+    delivery_date: dt.date | None = None,
+    invoice_type: InvoiceType = InvoiceType.DEBIT,
+    **fields: Any,
+) -> Invoice:
+    """The invoice for ``order``, line by line.
+
+    ``prices`` and ``vat`` give, per order line id, the net price (per the
+    order line's base quantity) and the VAT category and rate where the order
+    states none, or overrides them. ``confirmed_by`` is the supplier's answer
+    to the order: changed quantities apply, rejected lines (and lines
+    confirmed at zero) are left out; its sales order number is used unless
+    ``sales_order_id`` is given. The invoice goes to the order's invoicee
+    when it names one (UBL AccountingCustomerParty), else to the buyer.
+    ``fields`` are further :class:`Invoice` fields (due date, payment means...).
+    """
+    document = f"order {order.number}"
+    require_unique(document, "line id(s)", (line.id for line in order.lines))
+    known = {line.id for line in order.lines}
+    unknown = [i for i in (*(prices or {}), *(vat or {})) if i not in known]
+    if unknown:
+        raise UnknownLines(document, dict.fromkeys(unknown))
+    quantities = _confirmed_quantities(order, confirmed_by)
+    invoiced = [line for line in order.lines if quantities[line.id].value != 0]
+    if not invoiced:
+        raise BusinessError(f"nothing of {document} is left to invoice: every line was "
+                            "rejected or confirmed at zero")
+
+    line_prices = {
+        line.id: price for line in invoiced
+        if (price := _price(line, (prices or {}).get(line.id))) is not None
+    }
+    line_vat = {
+        line.id: rate for line in invoiced
+        if (rate := _vat(line, (vat or {}).get(line.id))) is not None
+    }
+    for what, found, hint in (
+        ("price", line_prices, "pass them in prices={line id: net price}"),
+        ("VAT category", line_vat, "pass them in vat={line id: (category, rate)}"),
+    ):
+        missing = [line.id for line in invoiced if line.id not in found]
+        if missing:
+            raise MissingLineData(what, missing, hint)
+
+    if sales_order_id is None and confirmed_by is not None:
+        sales_order_id = confirmed_by.order_reference.sales_order_id
+    lines = tuple(
+        InvoiceLine(
+            id=str(n),
+            quantity=quantities[line.id],
+            price=line_prices[line.id],
+            allowance_charges=line.allowance_charges,
+            item=line.item,
+            vat_category=line_vat[line.id][0],
+            vat_rate=line_vat[line.id][1],
+            order_line_reference=line.id,
+            accounting_cost=line.accounting_cost,
+        )
+        for n, line in enumerate(invoiced, start=1)
+    )
+    return Invoice.build(
+        number=number,
+        issue_date=issue_date,
+        type=invoice_type,
+        currency=order.currency,
+        buyer_reference=order.buyer_reference,
+        order_reference=OrderReference(
+            id=order.number, sales_order_id=sales_order_id, issue_date=order.issue_date,
+        ),
+        contract_reference=order.contract_reference,
+        project_reference=order.project_reference,
+        seller=order.seller,
+        buyer=order.invoicee if order.invoicee is not None else order.buyer,
+        delivery=_delivery(order, invoiced, delivery_date),
+        accounting_cost=order.accounting_cost,
+        lines=lines,
+        **fields,
+    )
+
+
+def _confirmed_quantities(
+    order: Order, response: OrderResponse | None,
+) -> dict[str, Quantity]:
+    quantities = {line.id: line.quantity for line in order.lines}
+    if response is None:
+        return quantities
+    if response.order_reference.id != order.number:
+        raise BusinessError(
+            f"order response {response.number} answers order {response.order_reference.id}, "
+            f"not order {order.number}"
+        )
+    if response.status is ResponseStatus.REJECTED:
+        raise BusinessError(
+            f"order {order.number} was rejected (order response {response.number}); "
+            "there is nothing to invoice"
+        )
+    if response.status is ResponseStatus.ACKNOWLEDGED:
+        raise BusinessError(
+            f"order response {response.number} only acknowledges order {order.number}; "
+            "invoice once the order is accepted"
+        )
+    unknown = [r.line_id for r in response.line_responses if r.line_id not in quantities]
+    if unknown:
+        raise UnknownLines(f"order {order.number} (answered by {response.number})", unknown)
+    for answer in response.line_responses:
+        ordered = quantities[answer.line_id]
+        if answer.status is LineStatus.REJECTED:
+            quantities[answer.line_id] = Quantity(value=Decimal(0), unit_code=ordered.unit_code)
+        elif answer.status is LineStatus.CHANGED and answer.quantity is not None:
+            quantities[answer.line_id] = answer.quantity
+    return quantities
+
+
+def _price(line: OrderLine, given: Decimal | None) -> Price | None:
+    if given is None:
+        return line.price
+    base = line.price.base_quantity if line.price is not None else None
+    return Price(amount=given, base_quantity=base)
+
+
+def _vat(line: OrderLine, given: VatRate | None) -> VatRate | None:
+    if given is not None:
+        return given
+    if line.vat_category is None:
+        return None
+    return (line.vat_category, line.vat_rate)
+
+
+def _delivery(
+    order: Order, lines: Sequence[OrderLine], date: dt.date | None,
+) -> Delivery | None:
+    """Where the goods went; the order's requested dates are no invoice delivery date."""
+    places = {order.delivery_for(line) for line in lines}
+    source = places.pop() if len(places) == 1 else None
+    delivery = Delivery(
+        date=date,
+        address=source.address if source else None,
+        location_id=source.location_id if source else None,
+        party_name=source.party_name if source else None,
+    )
+    return None if delivery == Delivery() else delivery
+
+def invoice_from_timecards(
+    order: StaffingOrder, timecards: Sequence[TimeCard], *, number: str, issue_date: dt.date,
+    vat_category: VatCategory = VatCategory.STANDARD,
+    vat_rate: Decimal | None = Decimal("21"),
+    per_timecard: bool = False,
+    **fields: Any,
+) -> Invoice:
+    """The nacalculatie invoice for the approved hours on ``timecards``.
+
+    Billable hours are summed per (order line, rate multiplier, hour type);
+    each sum becomes one line priced at the order line's rate times the
+    multiplier percentage, so the agency's own rates and approved hours fix
+    the amount. A line names its timecard when its hours come from one;
+    ``per_timecard`` splits lines per timecard so every line does. Expenses
+    on the timecards are not invoiced here.
+    """
+    document = f"staffing order {order.order_id}"
+    if not timecards:
+        raise BusinessError(f"no timecards to invoice for {document}")
+    require_unique("the timecards", "timecard id(s)", (card.id for card in timecards))
+    unapproved = [card.id for card in timecards if card.status is not TimeCardStatus.APPROVED]
+    if unapproved:
+        raise BusinessError(
+            f"timecard(s) {', '.join(map(repr, unapproved))} are not approved; only hours "
+            "the agency approved may be invoiced"
+        )
+    foreign = [card.id for card in timecards if card.order_reference != order.order_id]
+    if foreign:
+        raise BusinessError(
+            f"timecard(s) {', '.join(map(repr, foreign))} do not belong to {document}"
+        )
+
+    groups: dict[tuple[str | None, Decimal, str, str | None], list[_Hours]] = {}
+    for card in timecards:
+        for interval in card.intervals:
+            if not interval.billable or interval.hours == 0:
+                continue
+            multiplier = interval.multiplier if interval.multiplier is not None else HUNDRED
+            key = (interval.order_line_reference, multiplier.normalize(), interval.type,
+                   card.id if per_timecard else None)
+            groups.setdefault(key, []).append(_Hours(card, interval))
+    if not groups:
+        raise BusinessError(f"the timecards for {document} have no billable hours")
+
+    rates = _rates(order, {key[0] for key in groups})
+    _within_max_hours(order, rates, groups)
+    currencies = {rates[key[0]].currency for key in groups}
+    if len(currencies) > 1:
+        raise BusinessError(
+            f"the rates of {document} are in {', '.join(sorted(currencies))}; "
+            "one invoice has one currency"
+        )
+    lines = tuple(
+        _timecard_line(str(n), order, rates[key[0]], key[1], key[2], hours,
+                       vat_category, vat_rate)
+        for n, (key, hours) in enumerate(groups.items(), start=1)
+    )
+    card_ids = tuple(card.id for card in timecards)
+    return Invoice.build(
+        number=number,
+        issue_date=issue_date,
+        type=InvoiceType.DEBIT,
+        currency=currencies.pop(),
+        order_reference=OrderReference(id=order.order_id),
+        timecard_references=card_ids,
+        seller=order.supplier,
+        buyer=order.customer,
+        invoice_period=_union(card.period for card in timecards),
+        accounting_cost=order.cost_centre,
+        lines=lines,
+        **fields,
+    )
+
+
+class _Hours:
+    """Hours of one interval, with the timecard they were approved on."""
+
+    __slots__ = ("card", "interval")
+
+    def __init__(self, card: TimeCard, interval: TimeInterval) -> None:
+        self.card = card
+        self.interval = interval
+
+
+def _rates(order: StaffingOrder, line_ids: set[str | None]) -> dict[str | None, StaffingRate]:
+    """The rate billed per order line: the ``bill`` rate, or the line's only rate."""
+    found: dict[str | None, StaffingRate] = {}
+    missing: list[str] = []
+    for line_id in line_ids:
+        candidates = [r for r in order.rates if r.order_line_id == line_id]
+        billed = [r for r in candidates if r.rate_type == "bill"] or candidates
+        if len(billed) > 1:
+            raise BusinessError(
+                f"staffing order {order.order_id} has {len(billed)} rates for order line "
+                f"{line_id!r} and none is marked as the bill rate"
+            )
+        if billed:
+            found[line_id] = billed[0]
+        else:
+            missing.append("(none)" if line_id is None else line_id)
+    if missing:
+        raise MissingLineData(
+            "rate on the staffing order", sorted(missing),
+            "the timecards book hours on order lines the order gives no rate for",
+        )
+    return found
+
+
+def _within_max_hours(
+    order: StaffingOrder, rates: Mapping[str | None, StaffingRate],
+    groups: Mapping[tuple[str | None, Decimal, str, str | None], Sequence[_Hours]],
+) -> None:
+    """Refuse more hours on an order line than its rate allows.
+
+    Only this invoice's hours are counted: what earlier invoices used up is
+    the ERP's ledger, not something the documents at hand can tell.
+    """
+    booked: dict[str | None, Decimal] = {}
+    for key, hours in groups.items():
+        booked[key[0]] = booked.get(key[0], Decimal(0)) + sum(
+            (h.interval.hours for h in hours), Decimal(0))
+    over = [
+        f"{line_id!r} ({total} > {rates[line_id].max_hours})"
+        for line_id, total in booked.items()
+        if (cap := rates[line_id].max_hours) is not None and total > cap
+    ]
+    if over:
+        raise BusinessError(
+            f"the timecards book more hours than staffing order {order.order_id} allows on "
+            f"order line(s) {', '.join(over)}"
+        )
+
+
+def _timecard_line(
+    line_id: str, order: StaffingOrder, rate: StaffingRate, multiplier: Decimal,
+    hour_type: str, hours: Sequence[_Hours], vat_category: VatCategory,
+    vat_rate: Decimal | None,
+) -> InvoiceLine:
+    cards = tuple(dict.fromkeys(h.card.id for h in hours))
+    days = [d for h in hours for d in _days(h.interval)]
+    return InvoiceLine(
+        id=line_id,
+        quantity=Quantity(value=sum((h.interval.hours for h in hours), Decimal(0)),
+                          unit_code=HOURS),
+        # Exact: the rate times a percentage has at most two more decimals.
+        price=Price(amount=rate.amount * multiplier / HUNDRED),
+        item=Item(
+            name=f"{hour_type} {multiplier:f}%",
+            description=rate.description or order.position_description,
+        ),
+        vat_category=vat_category,
+        vat_rate=vat_rate,
+        order_line_reference=rate.order_line_id,
+        timecard_reference=cards[0] if len(cards) == 1 else None,
+        period=Period(start=min(days), end=max(days)),
+        accounting_cost=rate.cost_centre,
+    )
+
+
+def _days(interval: TimeInterval) -> tuple[dt.date, ...]:
+    def day(moment: dt.date) -> dt.date:
+        return moment.date() if isinstance(moment, dt.datetime) else moment
+
+    if interval.end is None:
+        return (day(interval.start),)
+    return (day(interval.start), day(interval.end))
+
+
+def _union(periods: Iterable[Period]) -> Period | None:
+    """The span covering every period; an open end on any of them stays open."""
+    spans = tuple(periods)
+    starts = [p.start for p in spans]
+    ends = [p.end for p in spans]
+    start = None if None in starts else min(s for s in starts if s is not None)
+    end = None if None in ends else max(e for e in ends if e is not None)
+    if start is None and end is None:
+        return None
+    return Period(start=start, end=end)
+
