@@ -29,9 +29,13 @@ from gateway.pluginmanager import build_registry, make_plugin_manager
 from gateway.validation.engine import Validator
 from plugins.ubl_ohnl import berichtsoort
 from plugins.ubl_ohnl.errors import OhnlDecodeError, OhnlEncodeError
-from plugins.ubl_ohnl.invoice import ALLOW_PROPOSAL, OhnlInvoice19, OhnlInvoiceFormat
+from plugins.ubl_ohnl.invoice import (
+    ALLOW_PROPOSAL,
+    OhnlInvoice18,
+    OhnlInvoice19,
+    OhnlInvoiceFormat,
+)
 from plugins.ubl_ohnl.samples import AGENCY_OIN, sample_e_invoice, sample_invoice
-from plugins.ubl_ohnl.versions import V1_8
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "standards"
 EXAMPLE = SHARED / "ubl-ohnl" / "1.9" / "xml" / "UBL-NL-Invoice-1.9-Example07.xml"
@@ -436,14 +440,8 @@ def test_a_missing_required_element_is_named() -> None:
 # -- the 1.8 release reuses everything -----------------------------------------------------------
 
 
-class _Invoice18(OhnlInvoiceFormat):
-    key = "ubl-ohnl:invoice:1.8"
-    version = V1_8
-    description = "UBL-OHNL 1.8 Invoice (test only; issue 4 registers it)"
-
-
 def test_the_1_8_descriptor_writes_valid_1_8_invoices(installed_standards: Path) -> None:
-    fmt: Format = _Invoice18()
+    fmt: Format = OhnlInvoice18()
     data = fmt.encode(sample_invoice(), CONTEXT)
     assert xpath(data, "/inv:Invoice/cbc:CustomizationID") == ["1.8"]
     report = Validator(installed_standards).validate(data, fmt.layers())

@@ -187,3 +187,18 @@ brief quotes from it and those the official examples use. Neither XSD nor
 Schematron checks it, so a code missing here is refused by us only: extend
 the set when the table says so.
 """
+
+
+# UBL 2.0 LineStatusCode, as the package's genericode sheet requires it
+# (no listID). OHNL leaves it optional; the order response uses it to say
+# which lines the supplier changed.
+LINE_STATUS_CODE_LIST = {
+    "listName": "Line Status",
+    "listVersionID": "2.0",
+    "listSchemeURI": "urn:oasis:names:specification:ubl:codelist:gc:LineStatusCode",
+    "listURI": "http://docs.oasis-open.org/ubl/os-UBL-2.0-update/cl/gc/default/LineStatusCode-2.0.gc",
+    "listAgencyName": "OASIS Universal Business Language",
+    "listAgencyID": "UBL",
+}
+LINE_REVISED = "Revised"
+LINE_NO_STATUS = "NoStatus"

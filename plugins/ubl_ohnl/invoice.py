@@ -42,11 +42,12 @@ from plugins.ubl_ohnl.errors import OhnlDecodeError, OhnlEncodeError
 from plugins.ubl_ohnl.invoice_reader import InvoiceReader
 from plugins.ubl_ohnl.invoice_writer import ALLOW_PROPOSAL, DOCUMENT, MAX_INVOICE_ID, InvoiceWriter
 from plugins.ubl_ohnl.samples import invoice_samples
-from plugins.ubl_ohnl.versions import V1_9, OhnlVersion
+from plugins.ubl_ohnl.versions import V1_8, V1_9, OhnlVersion
 from plugins.ubl_ohnl.xmltools import serialize
 
 __all__ = [
-    "ALLOW_PROPOSAL", "MAX_INVOICE_ID", "OhnlInvoice19", "OhnlInvoiceFormat", "berichtsoort",
+    "ALLOW_PROPOSAL", "MAX_INVOICE_ID", "OhnlInvoice18", "OhnlInvoice19", "OhnlInvoiceFormat",
+    "berichtsoort",
 ]
 
 Berichtsoort = Literal["FACTUUR-UBL", "E-Factuur-UBL"]
@@ -121,3 +122,12 @@ class OhnlInvoice19(OhnlInvoiceFormat):
     )
 
 
+
+
+class OhnlInvoice18(OhnlInvoiceFormat):
+    key = "ubl-ohnl:invoice:1.8"
+    version = V1_8
+    description = (
+        "UBL-OHNL 1.8 Invoice (FACTUUR-UBL, E-Factuur-UBL), for agencies still on 1.8: "
+        "one note, one payment means, registration address optional"
+    )

@@ -4,9 +4,8 @@ The encoders and decoders in this package are written once for UBL 2.0 with
 the NL extensions; they ask an :class:`OhnlVersion` for the values and limits
 that a release changed. A new release (or the older 1.8, which issue 4 adds)
 is an :class:`OhnlVersion` instance here, a three-line format subclass naming
-it (see ``OhnlInvoice19``) and one registration line in ``__init__.py``: the
-mapping code does not move. ``V1_8`` is ready; the tests already write valid
-1.8 invoices with it.
+it (see ``OhnlInvoice19`` and ``OhnlInvoice18``) and one registration line in
+``__init__.py``: the mapping code does not move.
 
 Differences found by comparing the published Schematron sources
 (``sch/Invoice.sch`` of 1.8 and 1.9):
@@ -17,6 +16,13 @@ Differences found by comparing the published Schematron sources
   writes one PaymentTerms at most, so that limit needs no setting);
 - 1.9 requires ``PartyLegalEntity/RegistrationAddress`` with a country for the
   trading parties; 1.8 only allows it.
+
+Order and OrderResponse: the 1.8 and 1.9 Schematron sources differ only in
+the CustomizationID and in 1.9 requiring the list attributes of every
+country and payment means code, which the encoders write for both releases;
+the XSDs have the same element sequences. So the Order and OrderResponse
+formats need no release settings. The quote flow (RequestForQuotation,
+Quotation, RequestForQuotationCancellation) exists in 1.8 only.
 
 Namespaces of the NL extension schemas are the same in both releases: the
 basic components kept their 1.7 namespace, the aggregate components their 1.8
@@ -108,4 +114,4 @@ V1_8 = OhnlVersion(
     max_invoice_notes=1, max_payment_means=1,
     requires_registration_address=False,
 )
-"""Prepared for issue 4 (1.8 formats); no format is registered for it yet."""
+"""For agencies pinned to 1.8; the only release with the quote flow."""
