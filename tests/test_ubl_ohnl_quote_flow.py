@@ -130,7 +130,7 @@ def test_cancellation_example_names_the_quotation() -> None:
     (attrs.evolve(sample_rfq_cancellation(), rfq_reference="OAU-1"), "not both"),
     (attrs.evolve(sample_quotation(), validity_period=None), "ValidityPeriod with an end"),
     (attrs.evolve(sample_quotation(), lines=(
-        attrs.evolve(sample_quotation().lines[0], rfq_line_reference="1"),)),
+        attrs.evolve(sample_quotation().lines[0], rfq_line_reference="another-line"),)),
      "no element for the request line"),
     (attrs.evolve(sample_quotation(), lines=(
         attrs.evolve(sample_quotation().lines[0], delivery=None),

@@ -268,9 +268,11 @@ class InvoiceWriter:
             self._tax(node, line.vat_amount, line.net_amount, line.vat_rate)
         price = add(node, "Price")
         self._money(price, "Amount", line.price.amount)
-        base = line.price.base_quantity
-        if base is not None:
-            add(price, "PerQuantity", format_number(base.value), uom=base.unit_code)
+        # The SETU schema requires PerQuantity; without a stated base quantity
+        # the price is per one unit of the line's quantity (EN 16931's default).
+        base = line.price.base_quantity or Quantity(value=Decimal(1),
+                                                    unit_code=line.quantity.unit_code)
+        add(price, "PerQuantity", format_number(base.value), uom=base.unit_code)
         add(node, "ItemQuantity", format_number(line.quantity.value), uom=line.quantity.unit_code)
         if line.period is None and line.order_line_reference is None:
             return

@@ -259,7 +259,7 @@ class OrderWriter:
 
     def totals(self, root: Element) -> None:
         add_totals(root, "cac:AnticipatedMonetaryTotal", self.order_.totals, self.currency,
-                   "Order.totals")
+                   "Order.totals", breakdown=self.order_.tax_breakdown)
 
     def line(self, root: Element, line: OrderLine, role: str) -> None:
         if line.price is None:
@@ -366,17 +366,26 @@ def add_tax_total(root: Element, breakdown: tuple[TaxSubtotal, ...], currency: s
 
 
 def add_totals(root: Element, tag: str, totals: AnticipatedTotals | None, currency: str,
-               role: str) -> None:
+               role: str, breakdown: tuple[TaxSubtotal, ...] = ()) -> None:
     """AnticipatedMonetaryTotal (order) or QuotedMonetaryTotal (quotation)."""
     if totals is None:
         return
     if totals.tax_exclusive is None:
         raise OhnlEncodeError(f"{role}.tax_exclusive: UBL-OHNL requires it in the totals")
-    for field in ("prepaid", "rounding", "tax_total"):
+    for field in ("prepaid", "rounding"):
         if getattr(totals, field) is not None:
             raise OhnlEncodeError(
                 f"{role}.{field}: not carried in UBL-OHNL {tag[4:]}; leave it empty"
             )
+    # The VAT total travels in TaxTotal, written from the breakdown; a stated
+    # total is fine as long as it says the same.
+    if totals.tax_total is not None and totals.tax_total != sum(
+        (s.tax_amount for s in breakdown), Decimal(0)
+    ):
+        raise OhnlEncodeError(
+            f"{role}.tax_total: {totals.tax_total} differs from the sum of the VAT "
+            "breakdown, which is what UBL-OHNL carries"
+        )
     element = add(root, tag)
     add_amount(element, "cbc:LineExtensionAmount", totals.line_extension, currency)
     add_amount(element, "cbc:TaxExclusiveAmount", totals.tax_exclusive, currency)

@@ -127,7 +127,13 @@ def write(q: Quotation) -> Element:
     for ac in q.allowance_charges:
         add_allowance_charge(root, ac, q.currency)
     add_tax_total(root, q.tax_breakdown, q.currency, f"{role}.tax_breakdown")
-    add_totals(root, "cac:QuotedMonetaryTotal", q.totals, q.currency, f"{role}.totals")
+    if q.totals is None:
+        raise OhnlEncodeError(
+            f"{role}.totals: a UBL-OHNL Quotation requires QuotedMonetaryTotal; state the "
+            "totals (quotation_from_rfq computes them when given a VAT category)"
+        )
+    add_totals(root, "cac:QuotedMonetaryTotal", q.totals, q.currency, f"{role}.totals",
+               breakdown=q.tax_breakdown)
     for i, line in enumerate(q.lines):
         write_line(root, line, q.currency, f"{role}.lines[{i}]")
     return root
@@ -136,7 +142,9 @@ def write(q: Quotation) -> Element:
 def write_line(root: Element, line: QuotationLine, currency: str, role: str) -> None:
     if len(line.notes) > 1:
         raise OhnlEncodeError(f"{role}.notes: a UBL-OHNL line has at most one note")
-    if line.rfq_line_reference is not None:
+    # The request line is named by numbering the quotation line alike; only a
+    # reference that says something else cannot be carried.
+    if line.rfq_line_reference not in (None, line.id):
         raise OhnlEncodeError(
             f"{role}.rfq_line_reference: the UBL-OHNL 1.8 Quotation has no element for the "
             "request line; give the quotation line the request line's id instead"
