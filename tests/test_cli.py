@@ -118,3 +118,9 @@ def test_config_option_is_accepted_after_the_sub_command(tmp_path: Path) -> None
     assert json.loads(after.stdout) == json.loads(before.stdout)
     missing = gateway("agencies", "list", "--config", str(tmp_path / "absent.toml"))
     assert "absent.toml" in missing.stderr
+
+
+def test_exit_status_of_a_failing_check_reaches_the_shell(tmp_path: Path) -> None:
+    # `standards verify` on an empty folder must fail, not print problems and exit 0.
+    result = gateway("standards", "verify", "--target", str(tmp_path / "empty"))
+    assert result.returncode == 1, result.stdout + result.stderr

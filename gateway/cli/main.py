@@ -98,7 +98,9 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(f"gateway: {exc}", err=True)
         sys.exit(2)
     try:
-        cli.main(args=argv, obj=context, standalone_mode=False)
+        # Without standalone mode click returns the code of ctx.exit(n)
+        # instead of exiting; the process must still end with it.
+        result = cli.main(args=argv, obj=context, standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(130)
@@ -110,6 +112,8 @@ def main(argv: list[str] | None = None) -> None:
     except GatewayError as exc:
         click.echo(f"gateway: {exc}", err=True)
         sys.exit(2)
+    if isinstance(result, int) and result != 0:
+        sys.exit(result)
 
 
 if __name__ == "__main__":
