@@ -1,14 +1,7 @@
 """The Peppol BIS Billing 3 unit tests, run through the engine rule by rule.
 
-Each file is a VEFA ``testSet``: a top-level ``<assert>`` whose ``<scope>``
-names the rules under test, then ``<test>`` elements, each with its own
-``<assert>`` (``<success>RULE</success>``: the rule must not fire;
-``<error>``/``<warning>``: it must fire, ``@number`` times, default once, as
-a fatal resp. warning assert) and one embedded document. As in
-vefa-validator, test-level asserts add to the testSet's, only rules in scope
-count, and an in-scope rule that fires without being expected fails the
-test. The fragments are not meant to pass the XSD, so only the Peppol
-Schematron runs.
+The files are VEFA testSets (see :mod:`vefa`). The fragments are not meant to
+pass the XSD, so only the Peppol Schematron runs.
 """
 
 from __future__ import annotations
@@ -16,64 +9,18 @@ from __future__ import annotations
 import collections
 from pathlib import Path
 
-import attrs
 import pytest
-from lxml import etree
 
-from gateway.validation import Severity, Validator, validator_for
+from gateway.validation import Validator, validator_for
 from validation_layers import PEPPOL, SHARED_STANDARDS
+from vefa import UnitCase, check_case, read_test_set
 
 UNIT_TESTS = SHARED_STANDARDS / "peppol-bis-billing-3" / "unit-tests"
-VEFA = "{http://difi.no/xsd/vefa/validator/1.0}"
-_EXPECTED = {"error": Severity.FATAL, "warning": Severity.WARNING}
-
-
-@attrs.frozen
-class UnitCase:
-    file: str
-    index: int
-    scope: frozenset[str]
-    must_not_fire: frozenset[str]
-    must_fire: tuple[tuple[str, Severity, int], ...]  # rule, severity, times
-    document: bytes
-
-    @property
-    def id(self) -> str:
-        return f"{self.file}#{self.index}"
-
-
-def _expectations(asserts: list[etree._Element]) -> tuple[
-    frozenset[str], frozenset[str], tuple[tuple[str, Severity, int], ...],
-]:
-    scope, success, fire = set(), set(), []
-    for element in asserts:
-        for child in element:
-            tag = etree.QName(child).localname
-            rule = (child.text or "").strip()
-            if tag == "scope":
-                scope.add(rule)
-            elif tag == "success":
-                success.add(rule)
-            elif tag in _EXPECTED:
-                fire.append((rule, _EXPECTED[tag], int(child.get("number", "1"))))
-    return frozenset(scope), frozenset(success), tuple(fire)
 
 
 def _cases() -> list[UnitCase]:
-    cases = []
-    for path in sorted(UNIT_TESTS.glob("unit-UBL-*/*.xml")) if UNIT_TESTS.is_dir() else []:
-        test_set = etree.parse(str(path)).getroot()
-        set_asserts = test_set.findall(f"{VEFA}assert")
-        for index, test in enumerate(test_set.findall(f"{VEFA}test"), start=1):
-            scope, success, fire = _expectations(set_asserts + test.findall(f"{VEFA}assert"))
-            [document] = [child for child in test if isinstance(child.tag, str)
-                          and child.tag != f"{VEFA}assert"]
-            cases.append(UnitCase(
-                file=f"{path.parent.name}/{path.name}", index=index, scope=scope,
-                must_not_fire=success, must_fire=fire,
-                document=etree.tostring(document, encoding="UTF-8", xml_declaration=True),
-            ))
-    return cases
+    paths = sorted(UNIT_TESTS.glob("unit-UBL-*/*.xml")) if UNIT_TESTS.is_dir() else []
+    return [case for path in paths for case in read_test_set(path, PEPPOL)]
 
 
 CASES = _cases()
@@ -101,12 +48,4 @@ def test_the_unit_tests_are_all_there() -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.id)
 def test_peppol_unit_case(validator: Validator, case: UnitCase) -> None:
-    report = validator.validate(case.document, [PEPPOL])
-    assert not [f for f in report.findings if f.rule == "saxon-error"], report.findings
-    fired = collections.Counter(
-        (f.rule, f.severity) for f in report.findings if f.rule in case.scope)
-    for rule in case.must_not_fire:
-        assert not [key for key in fired if key[0] == rule], f"{rule} fired: {report.findings}"
-    expected = collections.Counter({(rule, severity): times
-                                    for rule, severity, times in case.must_fire})
-    assert fired == expected, [str(f) for f in report.findings if f.rule in case.scope]
+    check_case(validator, case)
