@@ -32,12 +32,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from gateway.formats import Decoded, Detection, EncodeContext, Format, Sample, ValidationLayer
+from gateway.formats import Sample
 from gateway.kinds import Direction, DocumentKind
-from gateway.model import FieldProblem, HumanResource, HumanResourceStatus, Party, Period, Worker
-from gateway.sniff import Sniffed
+from gateway.model import HumanResource, HumanResourceStatus, Party, Period, Worker
 from plugins.setu_ohnl.errors import SetuDecodeError, SetuEncodeError
-from plugins.setu_ohnl.messages import HUMAN_RESOURCE, SETU_NL_NS, check_root
+from plugins.setu_ohnl.format import SetuFormat
+from plugins.setu_ohnl.messages import HUMAN_RESOURCE, SETU_NL_NS
 from plugins.setu_ohnl.references import (
     party_ids,
     read_ids,
@@ -54,9 +54,8 @@ from plugins.setu_ohnl.xmltools import (
     format_when,
     hr,
     make_root,
-    to_bytes,
 )
-from plugins.ubl import UBLReadError, path_of
+from plugins.ubl import path_of
 
 SETU_VERSION = "1.2"
 NOTE_SEPARATOR = "\n\n"
@@ -185,7 +184,7 @@ class HumanResourceReader:
             self.r.mark(found)
 
 
-class SetuHumanResource20(Format):
+class SetuHumanResource20(SetuFormat):
     key = "setu-ohnl:human-resource:2.0"
     kind = DocumentKind.HUMAN_RESOURCE
     directions = frozenset({Direction.OUTBOUND, Direction.INBOUND})
@@ -193,31 +192,16 @@ class SetuHumanResource20(Format):
         "SETU (HR-XML)-OHNL 2.0 HumanResource (BESTELLING-BEVESTIGING-HRXML): the supplier "
         "accepts or rejects a staffing order"
     )
-    berichtsoort = HUMAN_RESOURCE.berichtsoort
+    message = HUMAN_RESOURCE
+    model = HumanResource
+    noun = "order confirmations (HumanResource)"
+    subject = "the confirmation"
 
-    def detect(self, doc: Sniffed) -> Detection:
-        return HUMAN_RESOURCE.detect(doc.root)
+    def write(self, document: Any) -> Element:
+        return write_human_resource(document)
 
-    def layers(self) -> Sequence[ValidationLayer]:
-        return HUMAN_RESOURCE.layers()
-
-    def encode(self, document: Any, context: EncodeContext) -> bytes:
-        if not isinstance(document, HumanResource):
-            raise SetuEncodeError(
-                f"{self.key} encodes order confirmations (HumanResource), "
-                f"not {type(document).__name__}"
-            )
-        return to_bytes(write_human_resource(document))
-
-    def decode(self, data: bytes) -> Decoded:
-        root = check_root(self.key, HUMAN_RESOURCE, data)
-        try:
-            answer, warnings = HumanResourceReader(root).human_resource()
-        except (FieldProblem, UBLReadError) as exc:
-            raise SetuDecodeError(
-                f"{self.key}: the confirmation does not fit the model: {exc}"
-            ) from None
-        return Decoded(answer, tuple(warnings))
+    def read(self, root: Element) -> tuple[Any, list[str]]:
+        return HumanResourceReader(root).human_resource()
 
     def samples(self) -> Sequence[Sample]:
         from plugins.setu_ohnl.samples import human_resource_samples

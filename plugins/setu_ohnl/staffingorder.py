@@ -42,21 +42,20 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from gateway.formats import Decoded, Detection, EncodeContext, Format, Sample, ValidationLayer
+from gateway.formats import Sample
 from gateway.kinds import Direction, DocumentKind
 from gateway.model import (
     Address,
     Contact,
-    FieldProblem,
     Party,
     StaffingOrder,
     StaffingRate,
     Worker,
 )
-from gateway.sniff import Sniffed
 from plugins.setu_ohnl.errors import SetuDecodeError, SetuEncodeError
+from plugins.setu_ohnl.format import SetuFormat
 from plugins.setu_ohnl.humanresource import SETU_VERSION, nl
-from plugins.setu_ohnl.messages import SETU_NL_NS, STAFFING_ORDER, check_root
+from plugins.setu_ohnl.messages import SETU_NL_NS, STAFFING_ORDER
 from plugins.setu_ohnl.references import (
     party_ids,
     read_ids,
@@ -78,9 +77,8 @@ from plugins.setu_ohnl.xmltools import (
     opt,
     parse_bool,
     parse_when,
-    to_bytes,
 )
-from plugins.ubl import UBLReadError, path_of
+from plugins.ubl import path_of
 
 PLACED_BY = "placed by"
 RATE_STATUS = "proposed"
@@ -369,37 +367,23 @@ def _integer(text: str) -> int:
         ) from None
 
 
-class SetuStaffingOrder20(Format):
+class SetuStaffingOrder20(SetuFormat):
     key = "setu-ohnl:staffing-order:2.0"
     kind = DocumentKind.STAFFING_ORDER
     directions = frozenset({Direction.INBOUND, Direction.OUTBOUND})
     description = (
         "SETU (HR-XML)-OHNL 2.0 StaffingOrder (BESTELLING-HRXML): the agency orders a person"
     )
-    berichtsoort = STAFFING_ORDER.berichtsoort
+    message = STAFFING_ORDER
+    model = StaffingOrder
+    noun = "staffing orders"
+    subject = "the staffing order"
 
-    def detect(self, doc: Sniffed) -> Detection:
-        return STAFFING_ORDER.detect(doc.root)
+    def write(self, document: Any) -> Element:
+        return write_staffing_order(document)
 
-    def layers(self) -> Sequence[ValidationLayer]:
-        return STAFFING_ORDER.layers()
-
-    def encode(self, document: Any, context: EncodeContext) -> bytes:
-        if not isinstance(document, StaffingOrder):
-            raise SetuEncodeError(
-                f"{self.key} encodes staffing orders, not {type(document).__name__}"
-            )
-        return to_bytes(write_staffing_order(document))
-
-    def decode(self, data: bytes) -> Decoded:
-        root = check_root(self.key, STAFFING_ORDER, data)
-        try:
-            order, warnings = StaffingOrderReader(root).staffing_order()
-        except (FieldProblem, UBLReadError) as exc:
-            raise SetuDecodeError(
-                f"{self.key}: the staffing order does not fit the model: {exc}"
-            ) from None
-        return Decoded(order, tuple(warnings))
+    def read(self, root: Element) -> tuple[Any, list[str]]:
+        return StaffingOrderReader(root).staffing_order()
 
     def samples(self) -> Sequence[Sample]:
         from plugins.setu_ohnl.samples import staffing_order_samples

@@ -42,11 +42,10 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from gateway.formats import Decoded, Detection, EncodeContext, Format, Sample, ValidationLayer
+from gateway.formats import Sample
 from gateway.kinds import Direction, DocumentKind
 from gateway.model import (
     Approval,
-    FieldProblem,
     Party,
     Period,
     TimeCard,
@@ -55,9 +54,9 @@ from gateway.model import (
     TimeInterval,
     Worker,
 )
-from gateway.sniff import Sniffed
 from plugins.setu_ohnl.errors import SetuDecodeError, SetuEncodeError
-from plugins.setu_ohnl.messages import TIMECARD, check_root
+from plugins.setu_ohnl.format import SetuFormat
+from plugins.setu_ohnl.messages import TIMECARD
 from plugins.setu_ohnl.references import (
     party_ids,
     read_ids,
@@ -76,9 +75,8 @@ from plugins.setu_ohnl.xmltools import (
     hr,
     make_root,
     opt,
-    to_bytes,
 )
-from plugins.ubl import UBLReadError, path_of
+from plugins.ubl import path_of
 
 ISSUER = "StaffingCustomer"
 """``idOwner`` of the ids the agency gives the timecard, worker and intervals."""
@@ -363,33 +361,21 @@ def _later(start: dt.date | dt.datetime, end: dt.date | dt.datetime) -> bool:
 # -- the format ---------------------------------------------------------------------------
 
 
-class SetuTimeCard20(Format):
+class SetuTimeCard20(SetuFormat):
     key = "setu-ohnl:timecard:2.0"
     kind = DocumentKind.TIMECARD
     directions = frozenset({Direction.INBOUND, Direction.OUTBOUND})
     description = "SETU (HR-XML)-OHNL 2.0 TimeCard (TIMECARD-HRXML): hours approved by the agency"
-    berichtsoort = TIMECARD.berichtsoort
+    message = TIMECARD
+    model = TimeCard
+    noun = "timecards"
+    subject = "the timecard"
 
-    def detect(self, doc: Sniffed) -> Detection:
-        return TIMECARD.detect(doc.root)
+    def write(self, document: Any) -> Element:
+        return write_timecard(document)
 
-    def layers(self) -> Sequence[ValidationLayer]:
-        return TIMECARD.layers()
-
-    def encode(self, document: Any, context: EncodeContext) -> bytes:
-        if not isinstance(document, TimeCard):
-            raise SetuEncodeError(f"{self.key} encodes timecards, not {type(document).__name__}")
-        return to_bytes(write_timecard(document))
-
-    def decode(self, data: bytes) -> Decoded:
-        root = check_root(self.key, TIMECARD, data)
-        try:
-            card, warnings = TimeCardReader(root).timecard()
-        except (FieldProblem, UBLReadError) as exc:
-            raise SetuDecodeError(
-                f"{self.key}: the timecard does not fit the model: {exc}"
-            ) from None
-        return Decoded(card, tuple(warnings))
+    def read(self, root: Element) -> tuple[Any, list[str]]:
+        return TimeCardReader(root).timecard()
 
     def samples(self) -> Sequence[Sample]:
         from plugins.setu_ohnl.samples import timecard_samples
