@@ -11,15 +11,18 @@ it acknowledges anything to the sender.
 from __future__ import annotations
 
 import abc
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, ClassVar, Literal, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 import attrs
 
 from gateway.kinds import DocumentKind
+
+if TYPE_CHECKING:
+    from aiohttp.web import AbstractRouteDef
 
 
 @attrs.frozen
@@ -98,6 +101,77 @@ class InboundSink(Protocol):
 
 
 @attrs.frozen
+class StatusReport:
+    """What a transport said about an outbound message after it accepted it.
+
+    A channel learns these by polling (Digipoort's StatusinformatieService),
+    from receipts and business responses (a Peppol access point, an Invoice
+    Response), from bounces (e-mail) or from a person (the portal). It names
+    the message either by the ``transport_id`` its ``send`` returned or, for
+    a business response that only quotes our document, by ``agency_oin``,
+    ``kind`` and ``document_number``.
+
+    ``code`` and ``text`` are the transport's own words, kept on the
+    timeline as they came. ``business_state`` is the channel's reading of
+    them (a :class:`gateway.store.BusinessState` value, or its own).
+    ``failed`` means the transport reports that the message did not reach
+    the agency after all: the message moves from ``sent`` to ``failed``,
+    the dead letter, with ``text`` as the reason. ``final`` means no further
+    status is expected, so pollers may stop asking.
+    """
+
+    code: str
+    text: str = ""
+    transport_id: str | None = None
+    agency_oin: str | None = None
+    kind: DocumentKind | None = None
+    document_number: str | None = None
+    business_state: str | None = None
+    failed: bool = False
+    final: bool = False
+    at: datetime | None = None
+    detail: Mapping[str, str] = attrs.field(factory=dict)
+
+    def __attrs_post_init__(self) -> None:
+        if self.transport_id is None and not (
+            self.agency_oin and self.kind and self.document_number
+        ):
+            raise ValueError("a status report names its message by transport_id, or by "
+                             "agency_oin, kind and document_number")
+
+
+class StatusSink(Protocol):
+    """Where a channel reports statuses. Returns the message id, or None for an unknown message.
+
+    A report the message already has (same code, time and text) is not
+    recorded twice, so a poller may hand over a full history each time.
+    """
+
+    def __call__(self, report: StatusReport) -> Awaitable[str | None]: ...
+
+
+@attrs.frozen
+class SentMessage:
+    """An outbound message this channel sent and that has no final status yet."""
+
+    message_id: str
+    transport_id: str
+    agency_oin: str | None
+    kind: str | None
+    business_state: str
+    sent_at: datetime
+
+
+class SentLookup(Protocol):
+    """The channel's sent messages still waiting for a final status, oldest first.
+
+    Survives restarts: a poller asks this instead of remembering what it sent.
+    """
+
+    def __call__(self, limit: int = 500) -> Awaitable[Sequence[SentMessage]]: ...
+
+
+@attrs.frozen
 class ChannelContext:
     """What the core gives a channel when it starts it."""
 
@@ -105,6 +179,8 @@ class ChannelContext:
     inbound: InboundSink | None = None
     data_dir: str | None = None
     supplier: Any = None
+    status: StatusSink | None = None
+    sent: SentLookup | None = None
 
 
 class Channel(abc.ABC):
@@ -130,6 +206,15 @@ class Channel(abc.ABC):
     @abc.abstractmethod
     async def send(self, message: OutboundMessage) -> SendOutcome:
         """Send one message and classify the result. Must not raise for transport errors."""
+
+    def web_routes(self) -> Sequence[AbstractRouteDef]:
+        """HTTP routes this channel offers operators (for example a work queue).
+
+        The core mounts them under ``/api/v1/channels/<name>/`` behind the
+        API's token check (GET needs the ``read`` scope, other methods
+        ``operate``). Paths are relative to that prefix. Default: none.
+        """
+        return ()
 
 
 ChannelFactory = Callable[[str, Mapping[str, Any]], Channel]

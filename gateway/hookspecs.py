@@ -75,7 +75,8 @@ def register_commands(cli: click.Group) -> None:
 
     Signature: ``register_commands(cli: click.Group) -> None``
 
-    Call ``cli.add_command(command)`` for each click command or group, for
-    example a simulator (``gateway simulate NAME``). A command name already
-    taken by the core or another plugin is a start-up error.
+    Call ``cli.add_command(command)`` for each click command or group. A
+    simulator joins the core's ``gateway simulate`` group through
+    ``gateway.cli.simulate.add_simulator(cli, command)``. A command name
+    already taken by the core or another plugin is a start-up error.
     """

@@ -103,13 +103,22 @@ def build_registry(pm: pluggy.PluginManager) -> Registry:
 
 
 def add_plugin_commands(pm: pluggy.PluginManager, cli: click.Group) -> dict[str, list[str]]:
-    """Let plugins add CLI commands; returns the command names per plugin."""
+    """Let plugins add CLI commands; returns the command names per plugin.
+
+    Each plugin writes into a probe group, so a clash is caught and named
+    before anything reaches the real CLI. Commands a plugin adds under
+    ``simulate`` (see :mod:`gateway.cli.simulate`) join the core's group.
+    """
     added: dict[str, list[str]] = {}
     for plugin_name, function in _each_impl(pm, "register_commands"):
         before = set(cli.commands)
         probe = click.Group(name=cli.name)
+        probe.add_command(click.Group(name=SIMULATE))
         function(cli=probe)
         for name, command in probe.commands.items():
+            if name == SIMULATE:
+                _merge_simulators(plugin_name, command, cli, added)
+                continue
             if name in before or name in cli.commands:
                 raise PluginError(
                     f"plugin {plugin_name!r} adds the command {name!r}, which already exists"
@@ -117,6 +126,23 @@ def add_plugin_commands(pm: pluggy.PluginManager, cli: click.Group) -> dict[str,
             cli.add_command(command, name)
             added.setdefault(plugin_name, []).append(name)
     return added
+
+
+SIMULATE = "simulate"
+
+
+def _merge_simulators(
+    plugin_name: str, probe: click.Command, cli: click.Group, added: dict[str, list[str]]
+) -> None:
+    target = cli.commands.get(SIMULATE)
+    if not isinstance(probe, click.Group) or not isinstance(target, click.Group):
+        raise PluginError(f"plugin {plugin_name!r} replaces the command {SIMULATE!r}")
+    for name, command in probe.commands.items():
+        if name in target.commands:
+            raise PluginError(f"plugin {plugin_name!r} adds 'gateway {SIMULATE} {name}', "
+                              "which already exists")
+        target.add_command(command, name)
+        added.setdefault(plugin_name, []).append(f"{SIMULATE} {name}")
 
 
 def _distribution_of(pm: pluggy.PluginManager) -> dict[str, Any]:

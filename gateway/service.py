@@ -14,6 +14,7 @@ stops before the channels, so no send is cut off by its channel closing.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from pathlib import Path
@@ -34,6 +35,7 @@ from gateway.pipeline import (
     OutboundPipeline,
     OutboundSettings,
 )
+from gateway.pipeline.status import StatusDesk
 from gateway.pluginmanager import build_registry, make_plugin_manager
 from gateway.registry import Registry
 from gateway.store import Store, open_store
@@ -60,6 +62,7 @@ class GatewayService:
         self.outbound: OutboundPipeline | None = None
         self.inbound: InboundPipeline | None = None
         self.dispatcher: Dispatcher | None = None
+        self.status_desk: StatusDesk | None = None
         self.channels: dict[str, Channel] = {}
         self.channel_problems: dict[str, str] = {}
         self.unavailable: set[str] = set()
@@ -99,6 +102,7 @@ class GatewayService:
                                          self.validation, self.outbound_settings,
                                          on_queued=lambda _record: dispatcher.wake())
         self.inbound = InboundPipeline(store, self.registry)
+        self.status_desk = StatusDesk(store, lambda: str(self.config.supplier.kvk))
 
     async def _start_channels(self) -> None:
         config = self.config
@@ -110,11 +114,15 @@ class GatewayService:
                 self.unavailable.add(name)
                 continue
             channel_type = self.registry.channel_type(channel_config.type)
+            desk = self.status_desk
+            assert desk is not None
             try:
                 channel = channel_type.factory(name, channel_config.settings)
                 await channel.start(ChannelContext(
                     name, inbound=self.receive, data_dir=str(self.data_dir),
                     supplier=config.supplier,
+                    status=functools.partial(desk.record, name),
+                    sent=functools.partial(desk.waiting, name),
                 ))
             except Exception as exc:
                 self.channel_problems[name] = f"failed to start: {type(exc).__name__}: {exc}"

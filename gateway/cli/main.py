@@ -14,6 +14,7 @@ from gateway.cli.context import CliContext
 from gateway.cli.contracts import contracts
 from gateway.cli.convert import decode, encode
 from gateway.cli.run import run
+from gateway.cli.simulate import simulate
 from gateway.cli.standards import standards
 from gateway.cli.status import status
 from gateway.cli.validate import validate
@@ -54,6 +55,7 @@ for _command in (
     agencies,
     standards,
     run,
+    simulate,
     status,
     contracts,
     validate,

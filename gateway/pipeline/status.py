@@ -1,0 +1,101 @@
+"""What happens to an outbound message after its channel accepted it.
+
+Channels report what the other side said later (Digipoort's status codes,
+Peppol receipts and Invoice Responses, e-mail bounces, a person closing a
+portal task) as :class:`~gateway.channels.StatusReport`. Each report becomes
+a ``status`` event on the message's timeline with the transport's own code
+and text; its reading moves the business state, and a report of
+non-delivery moves the transport state from ``sent`` to ``failed`` (the dead
+letter) so an operator sees it.
+
+A message waits for statuses while it is ``sent`` and its business state
+is ``none`` or ``delivered-to-agency``: the agency has not yet said anything
+about the content. That is what :meth:`StatusDesk.waiting` lists for a poller.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from gateway.channels import SentMessage, StatusReport
+from gateway.kinds import Direction, DocumentKind
+from gateway.pipeline.keys import outbound_key
+from gateway.store import BusinessState, MessageRecord, NewEvent, Store, TransportState
+
+log = logging.getLogger(__name__)
+
+WAITING_BUSINESS_STATES = (BusinessState.NONE.value, BusinessState.DELIVERED_TO_AGENCY.value)
+_PAGE = 1000
+
+
+class StatusDesk:
+    """Records channels' status reports on their messages and lists what still waits."""
+
+    def __init__(self, store: Store, supplier_kvk: Callable[[], str]) -> None:
+        self.store = store
+        self.supplier_kvk = supplier_kvk
+
+    async def record(self, channel: str, report: StatusReport) -> str | None:
+        """Append the report to its message; None (and a warning) if no message matches."""
+        record = await self._find(channel, report)
+        if record is None:
+            log.warning("status %s from channel %s names no known message", report.code, channel,
+                        extra={"transport_id": report.transport_id})
+            return None
+        detail: dict[str, Any] = {"channel": channel, "code": report.code, "text": report.text,
+                                  "final": report.final, **report.detail}
+        if report.at is not None:
+            detail["at"] = report.at.isoformat()
+        if await self._already_recorded(record.id, detail):
+            return record.id
+        fields: dict[str, Any] = {}
+        transport_state = None
+        if report.failed and record.transport_state is TransportState.SENT:
+            transport_state = TransportState.FAILED
+            fields["last_error"] = f"{channel} reports non-delivery: {report.code} {report.text}"
+        await self.store.transition(
+            record.id, event=NewEvent("status", detail), transport_state=transport_state,
+            business_state=report.business_state, **fields,
+        )
+        return record.id
+
+    async def waiting(self, channel: str, limit: int = 500) -> Sequence[SentMessage]:
+        """Sent messages of ``channel`` the agency has not yet answered on, oldest first."""
+        found: list[MessageRecord] = []
+        for business_state in WAITING_BUSINESS_STATES:
+            cursor: str | None = None
+            while True:
+                page = await self.store.list_messages(
+                    direction=Direction.OUTBOUND, transport_state=TransportState.SENT,
+                    business_state=business_state, channel=channel, limit=_PAGE, cursor=cursor)
+                found.extend(page.items)
+                cursor = page.next_cursor
+                if cursor is None:
+                    break
+        found.sort(key=lambda r: r.updated_at)
+        return [
+            SentMessage(message_id=r.id, transport_id=r.transport_id, agency_oin=r.agency_oin,
+                        kind=r.document_kind, business_state=r.business_state,
+                        sent_at=r.updated_at)
+            for r in found[:limit] if r.transport_id is not None
+        ]
+
+    async def _find(self, channel: str, report: StatusReport) -> MessageRecord | None:
+        if report.transport_id is not None:
+            return await self.store.find_by_transport_id(channel, report.transport_id,
+                                                         Direction.OUTBOUND)
+        # StatusReport's own check guarantees these three when there is no transport id.
+        key = outbound_key(self.supplier_kvk(), str(report.agency_oin),
+                           DocumentKind(str(report.kind)), str(report.document_number))
+        return await self.store.find_by_business_key(Direction.OUTBOUND, key)
+
+    async def _already_recorded(self, message_id: str, detail: dict[str, Any]) -> bool:
+        # Pollers hand over whole histories; a status seen before is not news.
+        for event in await self.store.events(message_id):
+            if event.kind == "status" and all(
+                event.detail.get(k) == detail.get(k) for k in ("channel", "code", "text", "at")
+            ):
+                return True
+        return False
