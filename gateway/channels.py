@@ -159,7 +159,9 @@ class SentMessage:
     agency_oin: str | None
     kind: str | None
     business_state: str
-    sent_at: datetime
+    created_at: datetime
+    last_change: datetime
+    """When the message last changed: its send, or the latest status recorded."""
 
 
 class SentLookup(Protocol):

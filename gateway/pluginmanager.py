@@ -134,6 +134,8 @@ SIMULATE = "simulate"
 def _merge_simulators(
     plugin_name: str, probe: click.Command, cli: click.Group, added: dict[str, list[str]]
 ) -> None:
+    if isinstance(probe, click.Group) and not probe.commands:
+        return  # the plugin offers no simulator
     target = cli.commands.get(SIMULATE)
     if not isinstance(probe, click.Group) or not isinstance(target, click.Group):
         raise PluginError(f"plugin {plugin_name!r} replaces the command {SIMULATE!r}")

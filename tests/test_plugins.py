@@ -7,8 +7,10 @@ from typing import Any, ClassVar
 
 import click
 import pytest
+from click.testing import CliRunner
 
 from gateway.channels import Accepted, Channel, ChannelType, OutboundMessage, SendOutcome
+from gateway.cli.simulate import add_simulator
 from gateway.errors import PluginError
 from gateway.formats import Decoded, Detection, EncodeContext, Format
 from gateway.hookspecs import hookimpl
@@ -190,3 +192,36 @@ def test_core_never_imports_the_plugins_package() -> None:
         if re.search(r"^\s*(from|import)\s+plugins\b", path.read_text(), re.MULTILINE)
     ]
     assert offenders == []
+
+
+class SimulatorPlugin:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    @hookimpl
+    def register_commands(self, cli: click.Group) -> None:
+        @click.command(name=self.name)
+        def run_simulator() -> None:
+            """Pretend to be a network."""
+            click.echo(f"simulating {self.name}")
+
+        add_simulator(cli, run_simulator)
+
+
+def test_simulators_of_several_plugins_join_one_simulate_group() -> None:
+    pm = make_plugin_manager(entry_points=False, plugins=[
+        ("net-a", SimulatorPlugin("alpha")), ("net-b", SimulatorPlugin("beta"))])
+    group = click.Group("gateway", commands={"simulate": click.Group("simulate")})
+    commands = add_plugin_commands(pm, group)
+    assert commands == {"net-a": ["simulate alpha"], "net-b": ["simulate beta"]}
+    result = CliRunner().invoke(group, ["simulate", "beta"])
+    assert result.exit_code == 0
+    assert result.output == "simulating beta\n"
+
+
+def test_two_simulators_of_one_name_fail_naming_the_plugin() -> None:
+    pm = make_plugin_manager(entry_points=False, plugins=[
+        ("net-a", SimulatorPlugin("alpha")), ("net-b", SimulatorPlugin("alpha"))])
+    group = click.Group("gateway", commands={"simulate": click.Group("simulate")})
+    with pytest.raises(PluginError, match=r"'net-b'.*gateway simulate alpha"):
+        add_plugin_commands(pm, group)

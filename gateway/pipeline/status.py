@@ -74,11 +74,11 @@ class StatusDesk:
                 cursor = page.next_cursor
                 if cursor is None:
                     break
-        found.sort(key=lambda r: r.updated_at)
+        found.sort(key=lambda r: (r.created_at, r.id))
         return [
             SentMessage(message_id=r.id, transport_id=r.transport_id, agency_oin=r.agency_oin,
                         kind=r.document_kind, business_state=r.business_state,
-                        sent_at=r.updated_at)
+                        created_at=r.created_at, last_change=r.updated_at)
             for r in found[:limit] if r.transport_id is not None
         ]
 

@@ -1,0 +1,144 @@
+"""Statuses a channel reports after sending: timeline events, business state, non-delivery."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import attrs
+import pytest
+from pipeline_support import AGENCY_OIN, SUPPLIER_KVK, Pipeline, make_pipeline
+
+from gateway.channels import StatusReport
+from gateway.kinds import DocumentKind
+from gateway.model.samples import example_invoice
+from gateway.pipeline.status import StatusDesk
+from gateway.store import BusinessState, MessageRecord, Store, TransportState, open_store
+
+SENT = {TransportState.SENT}
+
+
+@pytest.fixture
+async def store(store_url: str) -> AsyncIterator[Store]:
+    async with open_store(store_url) as opened:
+        await opened.migrate()
+        yield opened
+
+
+@pytest.fixture
+async def pipe(store: Store, tmp_path: Path) -> Pipeline:
+    return await make_pipeline(store, tmp_path)
+
+
+@pytest.fixture
+def desk(store: Store) -> StatusDesk:
+    return StatusDesk(store, lambda: SUPPLIER_KVK)
+
+
+async def sent_invoice(pipe: Pipeline) -> MessageRecord:
+    record = await pipe.submit(example_invoice())
+    return await pipe.until(record.id, SENT)
+
+
+async def test_each_status_is_an_event_and_moves_the_business_state(
+    pipe: Pipeline, desk: StatusDesk,
+) -> None:
+    sent = await sent_invoice(pipe)
+    assert sent.transport_id is not None
+    at = datetime(2026, 11, 29, 10, 0, tzinfo=UTC)
+    assert await desk.record("recorder", StatusReport(
+        "400", "Afleveren uitvragende partij gelukt", transport_id=sent.transport_id,
+        business_state=BusinessState.DELIVERED_TO_AGENCY, at=at)) == sent.id
+    assert await desk.record("recorder", StatusReport(
+        "500", "Validatie bij de uitvragende partij gelukt", transport_id=sent.transport_id,
+        business_state=BusinessState.ACKNOWLEDGED, final=True,
+        detail={"kenmerk": "abc"})) == sent.id
+
+    record = await pipe.store.get(sent.id)
+    assert record is not None
+    assert record.transport_state is TransportState.SENT
+    assert record.business_state == "acknowledged"
+    statuses = [e for e in await pipe.store.events(sent.id) if e.kind == "status"]
+    assert [(e.detail["code"], e.business_state) for e in statuses] == [
+        ("400", "delivered-to-agency"), ("500", "acknowledged")]
+    assert statuses[0].detail["at"] == at.isoformat()
+    assert statuses[1].detail["final"] is True
+    assert statuses[1].detail["kenmerk"] == "abc"
+
+
+async def test_a_status_seen_before_is_not_recorded_twice(pipe: Pipeline, desk: StatusDesk) -> None:
+    sent = await sent_invoice(pipe)
+    assert sent.transport_id is not None
+    report = StatusReport("301", "Validatie gelukt", transport_id=sent.transport_id,
+                          at=datetime(2026, 11, 29, 10, 0, tzinfo=UTC))
+    await desk.record("recorder", report)
+    await desk.record("recorder", report)
+    later = StatusReport("301", "Validatie gelukt", transport_id=sent.transport_id,
+                         at=datetime(2026, 11, 29, 10, 5, tzinfo=UTC))
+    await desk.record("recorder", later)  # Digipoort may report 301 twice, at other times
+    codes = [e.detail["code"] for e in await pipe.store.events(sent.id) if e.kind == "status"]
+    assert codes == ["301", "301"]
+
+
+async def test_non_delivery_moves_a_sent_message_to_the_dead_letter(
+    pipe: Pipeline, desk: StatusDesk,
+) -> None:
+    sent = await sent_invoice(pipe)
+    assert sent.transport_id is not None
+    await desk.record("recorder", StatusReport(
+        "410", "Afleveren uitvragende partij niet gelukt", transport_id=sent.transport_id,
+        failed=True, final=True, detail={"foutcode": "AFS400"}))
+    record = await pipe.store.get(sent.id)
+    assert record is not None
+    assert record.transport_state is TransportState.FAILED
+    assert record.last_error is not None
+    assert "410" in record.last_error
+    assert "niet gelukt" in record.last_error
+
+
+async def test_a_business_response_finds_its_invoice_by_number(
+    pipe: Pipeline, desk: StatusDesk,
+) -> None:
+    invoice = example_invoice()
+    sent = await sent_invoice(pipe)
+    found = await desk.record("recorder", StatusReport(
+        "AP", "Accepted", agency_oin=AGENCY_OIN, kind=DocumentKind.INVOICE,
+        document_number=invoice.number, business_state=BusinessState.ACCEPTED))
+    assert found == sent.id
+    record = await pipe.store.get(sent.id)
+    assert record is not None
+    assert record.business_state == "accepted"
+
+
+async def test_a_report_for_an_unknown_message_is_not_recorded(desk: StatusDesk) -> None:
+    assert await desk.record("recorder", StatusReport("100", transport_id="nope")) is None
+    assert await desk.record("recorder", StatusReport(
+        "AP", agency_oin=AGENCY_OIN, kind=DocumentKind.INVOICE, document_number="X-1")) is None
+
+
+def test_a_report_must_name_its_message() -> None:
+    with pytest.raises(ValueError, match="transport_id"):
+        StatusReport("AP", agency_oin=AGENCY_OIN, kind=DocumentKind.INVOICE)
+
+
+async def test_waiting_lists_sent_messages_until_the_agency_answers(
+    pipe: Pipeline, desk: StatusDesk,
+) -> None:
+    first = await sent_invoice(pipe)
+    second = await pipe.submit(attrs.evolve(example_invoice(), number="F-second"))
+    second = await pipe.until(second.id, SENT)
+    waiting = await desk.waiting("recorder")
+    assert [m.message_id for m in waiting] == [first.id, second.id]
+    assert waiting[0].transport_id == first.transport_id
+    assert waiting[0].agency_oin == AGENCY_OIN
+
+    assert first.transport_id is not None
+    await desk.record("recorder", StatusReport(
+        "400", transport_id=first.transport_id, business_state="delivered-to-agency"))
+    assert [m.message_id for m in await desk.waiting("recorder")] == [first.id, second.id]
+    await desk.record("recorder", StatusReport(
+        "500", transport_id=first.transport_id, business_state="acknowledged", final=True))
+    assert [m.message_id for m in await desk.waiting("recorder")] == [second.id]
+    assert await desk.waiting("folder") == []
+    assert len(await desk.waiting("recorder", limit=1)) == 1
