@@ -87,12 +87,19 @@ class EncodeContext:
     """What an encoder may need beyond the document itself.
 
     ``agency_oin`` is the addressed agency as routed (the buyer on an invoice);
-    ``settings`` carries per-route options from the agency directory.
+    ``supplier_number`` our account number in that agency's books, from the
+    agency directory; ``answers`` the canonical document this one answers
+    (the order an order response confirms, the staffing order a confirmation
+    accepts, the request a quotation quotes), as the gateway received it, or
+    None when the gateway never received it; ``settings`` carries per-route
+    options.
     """
 
     agency_oin: str | None = None
     agency_name: str | None = None
     supplier: Any = None
+    supplier_number: str | None = None
+    answers: Any = None
     settings: Mapping[str, Any] = attrs.field(factory=dict)
 
 

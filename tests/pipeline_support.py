@@ -97,8 +97,10 @@ def registry_with_recorder() -> tuple[Registry, RecorderPlugin]:
 
 def config_text(
     tmp_path: Path, *, database: str | None = None, invoice_format: str = "canonical:invoice:1",
+    order_response_format: str = "canonical:order-response:1", supplier_number: str | None = None,
 ) -> str:
     database_line = f"database = {database!r}\n" if database else ""
+    number_line = f"supplier_number = {supplier_number!r}\n" if supplier_number else ""
     return f"""
 [gateway]
 listen = "127.0.0.1:0"
@@ -118,7 +120,7 @@ path = {str(tmp_path / "out")!r}
 [agencies."{AGENCY_OIN}"]
 name = "Naam Overheidsorganisatie"
 default_channel = "recorder"
-
+{number_line}
 [agencies."{AGENCY_OIN}".documents.invoice]
 format = "{invoice_format}"
 
@@ -127,7 +129,7 @@ channel = "folder"
 format = "canonical:credit-note:1"
 
 [agencies."{AGENCY_OIN}".documents.order-response]
-format = "canonical:order-response:1"
+format = "{order_response_format}"
 
 [agencies."{OTHER_OIN}"]
 name = "Ministerie van BZK"

@@ -101,6 +101,8 @@ def test_example_loads_with_derived_identities() -> None:
     assert str(bzk.peppol_id) == f"0190:{BZK}"
     assert [c.name for c in bzk.contacts] == ["Servicedesk inkoop", "Jan de Vries"]
     assert bzk.format_pins == {"ubl-ohnl": "1.9"}
+    assert bzk.supplier_number == "13023"
+    assert config.agencies[OIN("00000001007465075000")].supplier_number is None
     order = bzk.documents[DocumentKind.ORDER]
     assert (order.channel, order.channel_is_default) == ("digipoort", True)
     assert (order.fallback_channel, order.fallback_is_default) == ("portal", True)

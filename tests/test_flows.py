@@ -89,8 +89,8 @@ def test_goods_flow_ubl_ohnl_19(validator: Validator) -> None:
         issue_date=ISSUED, sales_order_id="SO-1")
 
     response_fmt = fmt("ubl-ohnl:order-response:1.9")
-    encoded = response_fmt.encode(response, EncodeContext(settings={
-        "ohnl_order": order, "ohnl_supplier_number": "LEV-123"}))
+    encoded = response_fmt.encode(response, EncodeContext(answers=order,
+                                                          supplier_number="LEV-123"))
     assert_valid(validator, response_fmt, encoded)
     back = decode(response_fmt, encoded)
     assert isinstance(back, OrderResponse)

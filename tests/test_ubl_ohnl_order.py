@@ -33,8 +33,6 @@ from gateway.validation.engine import Validator
 from plugins.ubl_ohnl.errors import OhnlDecodeError, OhnlEncodeError
 from plugins.ubl_ohnl.order import OhnlOrder18, OhnlOrder19, OhnlOrderFormat
 from plugins.ubl_ohnl.order_response import (
-    ORDER_SETTING,
-    SUPPLIER_NUMBER_SETTING,
     OhnlOrderResponse18,
     OhnlOrderResponse19,
     OhnlOrderResponseFormat,
@@ -215,10 +213,10 @@ def test_order_response_example_round_trips(
     response = fmt.decode(data).document
     assert isinstance(response, OrderResponse)
     assert response.status is ResponseStatus.ACCEPTED
-    context = EncodeContext(settings={
-        ORDER_SETTING: _answered_order(version, path, response.order_reference.id),
-        SUPPLIER_NUMBER_SETTING: "90807060",
-    })
+    context = EncodeContext(
+        answers=_answered_order(version, path, response.order_reference.id),
+        supplier_number="90807060",
+    )
     encoded = fmt.encode(response, context)
     assert_valid(validator, fmt, encoded)
     again = fmt.decode(encoded)
@@ -302,9 +300,8 @@ def test_a_rejected_line_is_refused() -> None:
 
 @pytest.mark.parametrize(("change", "context", "message"), [
     (lambda r: attrs.evolve(r, status=ResponseStatus.ACKNOWLEDGED), None, "ACKNOWLEDGED"),
-    (lambda r: r, EncodeContext(), "ohnl_order"),
-    (lambda r: r, EncodeContext(settings={ORDER_SETTING: sample_order()}),
-     "ohnl_supplier_number"),
+    (lambda r: r, EncodeContext(), "no such order from this agency is known"),
+    (lambda r: r, EncodeContext(answers=sample_order()), "set supplier_number"),
     (lambda r: attrs.evolve(r, line_responses=(
         LineResponse(line_id="9.9.9", status=LineStatus.ACCEPTED),)), None,
      "not a line of order"),

@@ -58,7 +58,7 @@ ADDRESS_KEYS = ("street", "building_number", "postal_code", "city", "country")
 CHANNEL_CORE_KEYS = ("type", "enabled")
 AGENCY_KEYS = (
     "name", "short_name", "peppol_id", "email", "contacts", "default_channel",
-    "fallback_channel", "format_pins", "documents",
+    "fallback_channel", "format_pins", "documents", "supplier_number",
 )
 DOCUMENT_KEYS = ("channel", "format", "fallback_channel")
 
@@ -551,6 +551,7 @@ class _Reader:
             short_name=self.string(table, path, "short_name"), email=email,
             contacts=contacts, default_channel=default_channel,
             fallback_channel=fallback_channel, format_pins=pins, documents=documents,
+            supplier_number=self.string(table, path, "supplier_number"),
         )
 
     def format_pins(self, table: dict[str, Any], path: tuple[PathPart, ...]) -> dict[str, str]:

@@ -184,6 +184,9 @@ class Agency:
     # in that standard must use that version (checked when loading).
     format_pins: Mapping[str, str] = attrs.field(factory=dict)
     documents: Mapping[DocumentKind, DocumentRoute] = attrs.field(factory=dict)
+    # Our account number in the agency's books (leveranciersnummer), which
+    # some formats must carry (UBL-OHNL's CustomerAssignedAccountID).
+    supplier_number: str | None = None
 
     @property
     def label(self) -> str:
@@ -201,6 +204,7 @@ class Agency:
             "default_channel": self.default_channel,
             "fallback_channel": self.fallback_channel,
             "format_pins": dict(self.format_pins),
+            "supplier_number": self.supplier_number,
             "documents": {k.value: r.to_dict() for k, r in self.documents.items()},
         }
 

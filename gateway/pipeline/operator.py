@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from gateway.formats import EncodeContext
 from gateway.kinds import Direction, DocumentKind
 from gateway.model.json import loads
+from gateway.pipeline.context import encode_context
 from gateway.pipeline.errors import OperatorActionError
 from gateway.pipeline.validating import DocumentValidator, validate_payload
 from gateway.registry import Registry
@@ -95,6 +95,7 @@ async def reroute(
     format_key: str | None = None,
     reason: str | None = None,
     supplier: Any = None,
+    supplier_number: str | None = None,
     extra_attempts: int = 3,
 ) -> MessageRecord:
     """Send a message over another channel and/or in another format, then queue it.
@@ -113,7 +114,8 @@ async def reroute(
     fields: dict[str, Any] = {}
     new_format = format_key or record.format_key
     if format_key is not None and format_key != record.format_key:
-        fields.update(await _reencode(registry, validator, record, format_key, supplier))
+        fields.update(await _reencode(store, registry, validator, record, format_key, supplier,
+                                      supplier_number))
     new_channel = channel or record.channel
     if new_channel != record.channel:
         fields["channel"] = new_channel
@@ -143,8 +145,8 @@ async def reroute(
 
 
 async def _reencode(
-    registry: Registry, validator: DocumentValidator, record: MessageRecord, format_key: str,
-    supplier: Any,
+    store: Store, registry: Registry, validator: DocumentValidator, record: MessageRecord,
+    format_key: str, supplier: Any, supplier_number: str | None,
 ) -> dict[str, Any]:
     fmt = registry.format(format_key)
     kind = DocumentKind(record.document_kind or "")
@@ -154,8 +156,9 @@ async def _reencode(
         raise OperatorActionError(f"message {record.id} has no canonical JSON to re-encode")
     document = loads(record.canonical_json)
     agency = (record.routing or {}).get("agency", {})
-    context = EncodeContext(agency_oin=record.agency_oin, agency_name=agency.get("name"),
-                            supplier=supplier)
+    context = await encode_context(
+        store, document, agency_oin=record.agency_oin or "", agency_name=agency.get("name"),
+        supplier=supplier, supplier_number=supplier_number)
     payload = await asyncio.to_thread(fmt.encode, document, context)
     report = await validate_payload(validator, payload, fmt.layers(), fmt.key)
     if not report.valid:

@@ -23,11 +23,12 @@ from gateway.business.errors import ProposalNotSendable
 from gateway.business.proposals import ensure_not_proposal
 from gateway.config.model import GatewayConfig
 from gateway.errors import GatewayError
-from gateway.formats import EncodeContext, Format
+from gateway.formats import Format
 from gateway.identifiers import OIN, InvalidIdentifier
 from gateway.kinds import Direction, DocumentKind
 from gateway.model import CanonicalDocument, Invoice, kind_of
 from gateway.model.json import loads
+from gateway.pipeline.context import encode_context
 from gateway.pipeline.errors import DocumentRejected, DocumentTooLarge
 from gateway.pipeline.keys import agency_party, document_number, outbound_key, party_oin
 from gateway.pipeline.validating import DocumentValidator, validate_payload
@@ -126,8 +127,10 @@ class OutboundPipeline:
         await self._check(progress, document, oin)
         decision = await self._route(progress, config, oin, doc_kind)
         fmt = await self._format(progress, decision, doc_kind)
-        context = EncodeContext(agency_oin=oin, agency_name=decision.agency_name,
-                                supplier=config.supplier)
+        agency = config.agency(oin)
+        context = await encode_context(
+            self.store, document, agency_oin=oin, agency_name=decision.agency_name,
+            supplier=config.supplier, supplier_number=agency.supplier_number if agency else None)
         try:
             payload = await asyncio.to_thread(fmt.encode, document, context)
         except Exception as exc:  # a plugin's failure is this document's rejection, not a crash

@@ -9,15 +9,14 @@ response with status REJECTED or ACKNOWLEDGED, and a REJECTED line, naming
 the reason and the other routes.
 
 The canonical response holds only the answers, so the encoder needs two
-things beside it in :class:`EncodeContext.settings`:
+things from its :class:`EncodeContext` beside it:
 
-- ``ohnl_order`` (:data:`ORDER_SETTING`): the canonical :class:`Order`
-  being answered, whose lines, items, prices, cost centres and delivery
-  addresses the response repeats;
-- ``ohnl_supplier_number`` (:data:`SUPPLIER_NUMBER_SETTING`): the
-  supplier's number at the agency (``SellerSupplierParty/
-  CustomerAssignedAccountID``, required by the Schematron), a per-agency
-  value from the agency directory.
+- ``answers``: the canonical :class:`Order` being answered, whose lines,
+  items, prices, cost centres and delivery addresses the response repeats
+  (the pipeline finds it among the orders the gateway received);
+- ``supplier_number``: the supplier's number at the agency
+  (``SellerSupplierParty/CustomerAssignedAccountID``, required by the
+  Schematron), the agency's ``supplier_number`` in the agency directory.
 
 A line without an answer is confirmed as ordered. The promised delivery
 date is the line's answer, else the header's, else the order's requested
@@ -77,14 +76,11 @@ from plugins.ubl_ohnl.xmltools import (
 )
 
 __all__ = [
-    "BESTELLING_BEVESTIGING_UBL", "ORDER_SETTING", "SUPPLIER_NUMBER_SETTING",
-    "OhnlOrderResponse18", "OhnlOrderResponse19", "OhnlOrderResponseFormat",
+    "BESTELLING_BEVESTIGING_UBL", "OhnlOrderResponse18", "OhnlOrderResponse19", "OhnlOrderResponseFormat",
 ]
 
 DOCUMENT = "OrderResponse"
 BESTELLING_BEVESTIGING_UBL: Final = "BESTELLING-BEVESTIGING-UBL"
-ORDER_SETTING: Final = "ohnl_order"
-SUPPLIER_NUMBER_SETTING: Final = "ohnl_supplier_number"
 
 _NO_REJECTION = (
     "a UBL-OHNL OrderResponse (BESTELLING-BEVESTIGING-UBL) cannot reject an order: it "
@@ -100,20 +96,20 @@ class OrderResponseWriter:
                  context: EncodeContext) -> None:
         self.version = version
         self.resp = response
-        order = context.settings.get(ORDER_SETTING)
+        order = context.answers
         if not isinstance(order, Order):
             raise OhnlEncodeError(
                 "a UBL-OHNL OrderResponse repeats every order line (item, price, cost "
-                f"centre); give the canonical Order being answered in "
-                f"EncodeContext.settings[{ORDER_SETTING!r}]"
+                f"centre), so it needs the order {response.order_reference.id!r} as the "
+                "gateway received it, and no such order from this agency is known"
             )
         self.order = order
-        number = context.settings.get(SUPPLIER_NUMBER_SETTING)
+        number = context.supplier_number
         if not isinstance(number, str) or not number.strip():
             raise OhnlEncodeError(
                 "UBL-OHNL requires the supplier's number at the agency "
-                "(SellerSupplierParty/CustomerAssignedAccountID); set "
-                f"{SUPPLIER_NUMBER_SETTING!r} in the agency's route settings"
+                "(SellerSupplierParty/CustomerAssignedAccountID); set supplier_number "
+                "in the agency's table of the agency directory"
             )
         self.supplier_number = number
         self.currency = response.currency or order.currency
@@ -130,7 +126,7 @@ class OrderResponseWriter:
         if resp.order_reference.id != order.number:
             raise OhnlEncodeError(
                 f"OrderResponse.order_reference.id {resp.order_reference.id!r} is not the "
-                f"number of the order given in settings ({order.number!r})"
+                f"number of the order it answers ({order.number!r})"
             )
         answers: dict[str, LineResponse] = {}
         known = {line.id for line in order.lines}

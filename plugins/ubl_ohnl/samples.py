@@ -275,8 +275,7 @@ def order_response_context(order: Order | None = None) -> EncodeContext:
     """The context an OHNL order response needs: the order answered, the supplier number."""
     return EncodeContext(
         agency_oin=AGENCY_OIN, agency_name=MINISTRY.name,
-        settings={"ohnl_order": order or sample_order(per_line_delivery=True),
-                  "ohnl_supplier_number": SUPPLIER_NUMBER},
+        answers=order or sample_order(per_line_delivery=True), supplier_number=SUPPLIER_NUMBER,
     )
 
 

@@ -1,0 +1,46 @@
+"""The EncodeContext the pipeline hands a format: agency, supplier, and what the document answers.
+
+A response repeats what it answers: a UBL-OHNL order response lists every
+line of the order it confirms, with items and prices the ERP need not send
+again. The gateway received that order itself, so it looks it up here by
+its business key (the agency that sent it, its kind and number) instead of
+asking the ERP for it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.formats import EncodeContext
+from gateway.kinds import Direction, DocumentKind
+from gateway.model import CanonicalDocument, HumanResource, OrderResponse, Quotation
+from gateway.model.json import loads
+from gateway.pipeline.keys import inbound_key
+from gateway.store import Store
+
+
+def answered(document: CanonicalDocument) -> tuple[DocumentKind, str] | None:
+    """The kind and number of the inbound document ``document`` answers, if it answers one."""
+    if isinstance(document, OrderResponse):
+        return DocumentKind.ORDER, document.order_reference.id
+    if isinstance(document, HumanResource):
+        return DocumentKind.STAFFING_ORDER, document.order_reference
+    if isinstance(document, Quotation):
+        return DocumentKind.REQUEST_FOR_QUOTATION, document.rfq_reference
+    return None
+
+
+async def encode_context(
+    store: Store, document: CanonicalDocument, *, agency_oin: str, agency_name: str | None,
+    supplier: Any, supplier_number: str | None,
+) -> EncodeContext:
+    answers = None
+    reference = answered(document)
+    if reference is not None:
+        kind, number = reference
+        record = await store.find_by_business_key(
+            Direction.INBOUND, inbound_key(agency_oin, kind, number))
+        if record is not None and record.canonical_json is not None:
+            answers = loads(record.canonical_json)
+    return EncodeContext(agency_oin=agency_oin, agency_name=agency_name, supplier=supplier,
+                         supplier_number=supplier_number, answers=answers)
