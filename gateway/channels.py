@@ -24,6 +24,8 @@ from gateway.kinds import DocumentKind
 if TYPE_CHECKING:
     from aiohttp.web import AbstractRouteDef
 
+    from gateway.store import Store
+
 
 @attrs.frozen
 class OutboundMessage:
@@ -183,6 +185,10 @@ class ChannelContext:
     supplier: Any = None
     status: StatusSink | None = None
     sent: SentLookup | None = None
+    store: Store | None = None
+    """The message store, read-only for channels whose work queue is their own
+    outbound messages (the portal: a task is a sent message). Changes go
+    through ``status``, never through the store directly."""
 
 
 class Channel(abc.ABC):
@@ -208,6 +214,14 @@ class Channel(abc.ABC):
     @abc.abstractmethod
     async def send(self, message: OutboundMessage) -> SendOutcome:
         """Send one message and classify the result. Must not raise for transport errors."""
+
+    async def problems(self) -> Sequence[str]:
+        """What an operator should look at now (for example tasks left open too long).
+
+        The service adds each to ``/health`` problems, prefixed with the
+        channel name, so the gateway shows as degraded. Default: none.
+        """
+        return ()
 
     def web_routes(self) -> Sequence[AbstractRouteDef]:
         """HTTP routes this channel offers operators (for example a work queue).

@@ -27,7 +27,10 @@ from gateway import __version__
 from gateway.api.app import make_app
 from gateway.channels import Channel, ChannelContext, InboundDocument
 from gateway.config import ConfigHolder, check_against_registry
+from gateway.config.audit import StoreAuditor
+from gateway.delivery import DeliveryWorker
 from gateway.errors import GatewayError
+from gateway.instruments import observe_store
 from gateway.pipeline import (
     Dispatcher,
     DispatchSettings,
@@ -55,13 +58,17 @@ class GatewayService:
         self.config_holder = ConfigHolder(config_path)
         config = self.config_holder.current()
         self.data_dir = config.gateway.data_dir
-        self.dispatch_settings = dispatch or DispatchSettings()
-        self.outbound_settings = outbound or OutboundSettings()
+        # Explicit settings (tests) win over the [dispatch] table of the file.
+        self.dispatch_settings = dispatch or DispatchSettings.from_table(config.dispatch)
+        self.outbound_settings = outbound or OutboundSettings.from_table(config.dispatch)
         self.store: Store | None = None
         self.validation: ValidationPool | None = None
         self.outbound: OutboundPipeline | None = None
         self.inbound: InboundPipeline | None = None
         self.dispatcher: Dispatcher | None = None
+        self.delivery: DeliveryWorker | None = None
+        self.auditor: StoreAuditor | None = None
+        self._background: list[asyncio.Task[None]] = []
         self.status_desk: StatusDesk | None = None
         self.channels: dict[str, Channel] = {}
         self.channel_problems: dict[str, str] = {}
@@ -94,14 +101,21 @@ class GatewayService:
         store = open_store(config.gateway.database)
         await store.migrate()
         self.store = store
+        self.auditor = StoreAuditor(store, self.config_holder)
+        await self.auditor.start()
         # Worker processes start on the first document that has validation layers.
         self.validation = ValidationPool(config.gateway.standards_path)
-        dispatcher = Dispatcher(store, self.channels, self.registry, self.dispatch_settings)
+        dispatcher = Dispatcher(store, self.channels, self.registry, self.dispatch_settings,
+                                metadata=self._message_metadata)
         self.dispatcher = dispatcher
         self.outbound = OutboundPipeline(store, self.config_holder.current, self.registry,
                                          self.validation, self.outbound_settings,
                                          on_queued=lambda _record: dispatcher.wake())
-        self.inbound = InboundPipeline(store, self.registry)
+        delivery = DeliveryWorker(store, self.config_holder.current, self.dispatch_settings)
+        self.delivery = delivery
+        self.inbound = InboundPipeline(store, self.registry,
+                                       max_attempts=config.erp.max_attempts,
+                                       on_decoded=lambda _record: delivery.wake())
         self.status_desk = StatusDesk(store, lambda: str(self.config.supplier.kvk))
 
     async def _start_channels(self) -> None:
@@ -123,6 +137,7 @@ class GatewayService:
                     supplier=config.supplier,
                     status=functools.partial(desk.record, name),
                     sent=functools.partial(desk.waiting, name),
+                    store=self.store,
                 ))
             except Exception as exc:
                 self.channel_problems[name] = f"failed to start: {type(exc).__name__}: {exc}"
@@ -135,6 +150,13 @@ class GatewayService:
         await self._start_channels()
         assert self.dispatcher is not None
         self.dispatcher.start()
+        assert self.delivery is not None
+        self.delivery.start()
+        assert self.auditor is not None
+        self._background.append(asyncio.create_task(self.auditor.watch(), name="config-watch"))
+        assert self.store is not None
+        self._background.append(asyncio.create_task(observe_store(self.store),
+                                                    name="message-counts"))
         settings = self.config.gateway
         host, port = (listen.rsplit(":", 1) if listen else
                       (settings.listen_host, str(settings.listen_port)))
@@ -150,8 +172,16 @@ class GatewayService:
 
     async def stop(self) -> None:
         self.stopping = True
+        for task in self._background:
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        self._background.clear()
+        if self.auditor is not None:
+            await self.auditor.flush()
         if self.dispatcher is not None:
             await self.dispatcher.stop()
+        if self.delivery is not None:
+            await self.delivery.stop()
         for name, channel in list(self.channels.items()):
             try:
                 await channel.stop()
@@ -173,12 +203,39 @@ class GatewayService:
         finally:
             await self.stop()
 
+    def _message_metadata(self, record: Any) -> dict[str, str]:
+        """What a channel learns from the directory at send time: the agency's e-mail address
+        and Peppol participant id."""
+        try:
+            agency = self.config.agency(record.agency_oin) if record.agency_oin else None
+        except ValueError:  # a malformed OIN has no directory entry
+            agency = None
+        found: dict[str, str] = {}
+        email = getattr(agency, "email", None)
+        if email:
+            found["agency_email"] = email
+        peppol_id = getattr(agency, "peppol_id", None)
+        if peppol_id is not None:
+            found["agency_peppol_id"] = str(peppol_id)
+        return found
+
+    async def _channels_own_problems(self) -> list[str]:
+        """What running channels report through ``Channel.problems()`` (e.g. stale portal tasks)."""
+        found: list[str] = []
+        for name, channel in sorted(self.channels.items()):
+            try:
+                found += [f"channel {name}: {p}" for p in await channel.problems()]
+            except Exception as exc:
+                found.append(f"channel {name}: cannot tell its problems: {exc}")
+        return found
+
     async def health(self) -> dict[str, Any]:
         problems = self.config_problems()
         if self.config_holder.last_error is not None:
             problems.insert(0, "configuration edit not applied, the previous version stays in "
                                f"force: {self.config_holder.last_error}")
         problems += [f"channel {n}: {p}" for n, p in sorted(self.channel_problems.items())]
+        problems += await self._channels_own_problems()
         messages: dict[str, dict[str, int]] = {}
         if self.store is not None and not self.stopping:
             try:

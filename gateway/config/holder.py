@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 # dev, inode, mtime in ns, size: os.replace() changes the inode even when an
 # editor keeps mtime and size the same.
 _Signature = tuple[int, int, int, int]
+ChangeListener = Callable[[GatewayConfig, GatewayConfig, int], None]
 
 
 def _signature(path: Path) -> _Signature | None:
@@ -54,6 +55,15 @@ class ConfigHolder:
         self._version = 1
         self._last_check = clock()
         self.last_error: ConfigError | None = None
+        self._listeners: list[ChangeListener] = []
+
+    def subscribe(self, listener: ChangeListener) -> None:
+        """Call ``listener(old, new, version)`` after each new configuration is swapped in.
+
+        It runs in whichever thread noticed the change, so it must be quick
+        and hand real work to its own loop or thread.
+        """
+        self._listeners.append(listener)
 
     @property
     def version(self) -> int:
@@ -89,7 +99,13 @@ class ConfigHolder:
             self.last_error = None
             if config == self._config:
                 return False
-            self._config = config
+            old, self._config = self._config, config
             self._version += 1
-            log.info("configuration reloaded from %s (version %d)", self.path, self._version)
-            return True
+            version = self._version
+            log.info("configuration reloaded from %s (version %d)", self.path, version)
+        for listener in list(self._listeners):
+            try:
+                listener(old, config, version)
+            except Exception:  # a listener's bug must not undo a good reload
+                log.exception("configuration change listener %r failed", listener)
+        return True

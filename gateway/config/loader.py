@@ -19,11 +19,17 @@ from typing import Any, TypeVar
 
 from gateway.config.locate import KeyLocator, PathPart, format_key_path
 from gateway.config.model import (
+    API_SCOPES,
+    DEFAULT_MAX_REQUEST_BYTES,
     Address,
     Agency,
+    ApiSettings,
+    ApiToken,
     ChannelConfig,
     Contact,
+    DispatchTable,
     DocumentRoute,
+    ErpSettings,
     GatewayConfig,
     GatewaySettings,
     SupplierIdentity,
@@ -45,7 +51,7 @@ DEFAULT_LISTEN = "127.0.0.1:8780"
 DEFAULT_DATABASE_FILE = "gateway.db"
 DEFAULT_AUDIT_FILE = "audit.jsonl"
 
-TOP_LEVEL_KEYS = ("gateway", "supplier", "channels", "agencies")
+TOP_LEVEL_KEYS = ("gateway", "supplier", "channels", "agencies", "erp", "dispatch", "api")
 GATEWAY_KEYS = (
     "listen", "public_url", "data_dir", "database", "token", "token_env", "audit_log",
     "standards_dir",
@@ -61,6 +67,19 @@ AGENCY_KEYS = (
     "fallback_channel", "format_pins", "documents", "supplier_number",
 )
 DOCUMENT_KEYS = ("channel", "format", "fallback_channel")
+API_KEYS = ("max_request_bytes", "tokens")
+API_TOKEN_KEYS = ("token", "token_env", "scopes")
+# Below this not even a small order fits; above it one request could exhaust memory.
+MIN_REQUEST_BYTES = 4 * 1024
+MAX_REQUEST_BYTES = 512 * 1024 * 1024
+ERP_KEYS = (
+    "delivery", "webhook_url", "webhook_secret_env", "webhook_timeout", "folder", "include_raw",
+    "max_attempts",
+)
+ERP_DELIVERIES = ("poll", "webhook", "folder")
+DISPATCH_KEYS = (
+    "workers", "poll_interval", "max_attempts", "backoff_base", "backoff_cap", "lease",
+)
 
 # Channel instance names end up in log lines, URLs and CLI arguments.
 _CHANNEL_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
@@ -319,9 +338,13 @@ class _Reader:
         supplier = self.supplier(self.table(data["supplier"], ("supplier",)))
         channels = self.channels(self.table(data.get("channels", {}), ("channels",)))
         agencies = self.agencies(self.table(data.get("agencies", {}), ("agencies",)), channels)
+        erp = self.erp(self.table(data.get("erp", {}), ("erp",)), gateway.data_dir)
+        dispatch = self.dispatch(self.table(data.get("dispatch", {}), ("dispatch",)))
+        api = self.api(self.table(data.get("api", {}), ("api",)))
         return GatewayConfig(
             path=self.file, gateway=gateway, supplier=supplier, channels=channels,
-            agencies=agencies, locator=self.locator,
+            agencies=agencies, erp=erp, dispatch=dispatch, api=api,
+            locator=self.locator,
         )
 
     def gateway(self, table: dict[str, Any]) -> GatewaySettings:
@@ -388,6 +411,92 @@ class _Reader:
         raise self.error(
             f"database must be sqlite:///<file> or postgresql://...; got {text!r}",
             (*path, "database"),
+        )
+
+    def number(
+        self, table: Mapping[str, Any], path: tuple[PathPart, ...], key: str, default: float,
+        *, minimum: float = 0.0, integer: bool = False,
+    ) -> float:
+        """A number of at least ``minimum`` (seconds, counts); ``default`` when absent."""
+        expected: tuple[type[Any], ...] = (int,) if integer else (int, float)
+        what = "a whole number" if integer else "a number"
+        if key not in table:
+            return default
+        value = table[key]
+        if isinstance(value, bool) or not isinstance(value, expected):
+            raise self.error(f"{key} must be {what}, not {_type_name(value)}", (*path, key))
+        if value < minimum:
+            raise self.error(f"{key} must be at least {minimum:g}, got {value}", (*path, key))
+        return float(value)
+
+    def erp(self, table: dict[str, Any], data_dir: Path) -> ErpSettings:
+        path: tuple[PathPart, ...] = ("erp",)
+        self.known_keys(table, path, ERP_KEYS)
+        delivery = self.string(table, path, "delivery") or "poll"
+        if delivery not in ERP_DELIVERIES:
+            raise self.error(
+                f"delivery must be one of {', '.join(ERP_DELIVERIES)}; got {delivery!r}"
+                f"{_did_you_mean(delivery, ERP_DELIVERIES)}",
+                (*path, "delivery"),
+            )
+        url = self.string(table, path, "webhook_url")
+        if url is not None and not url.startswith(("http://", "https://")):
+            raise self.error(
+                f"webhook_url must start with http:// or https://; got {url!r}",
+                (*path, "webhook_url"),
+            )
+        secret_env = self.string(table, path, "webhook_secret_env")
+        if secret_env is not None and not _ENV_NAME.match(secret_env):
+            raise self.error(
+                "webhook_secret_env must be the name of an environment variable, got "
+                f"{secret_env!r}",
+                (*path, "webhook_secret_env"),
+            )
+        if delivery == "webhook":
+            for key, value in (("webhook_url", url), ("webhook_secret_env", secret_env)):
+                if value is None:
+                    raise self.error(
+                        f"missing required key {key!r} in [erp]: delivery = \"webhook\" needs "
+                        "webhook_url and webhook_secret_env (every delivery is signed)",
+                        (*path, key),
+                    )
+        folder_text = self.string(table, path, "folder")
+        folder = None
+        if folder_text is not None:
+            # Relative folders are inside the data directory, as for channels.
+            given = Path(folder_text).expanduser()
+            folder = given if given.is_absolute() else data_dir / given
+        if delivery == "folder" and folder is None:
+            raise self.error(
+                "missing required key 'folder' in [erp]: delivery = \"folder\" needs a folder",
+                (*path, "folder"),
+            )
+        include_raw = self.typed(table, path, "include_raw", bool, "true or false")
+        return ErpSettings(
+            delivery=delivery, webhook_url=url, webhook_secret_env=secret_env,
+            webhook_timeout=self.number(table, path, "webhook_timeout", 10.0, minimum=0.1),
+            folder=folder, include_raw=bool(include_raw),
+            max_attempts=int(self.number(table, path, "max_attempts", 8, minimum=1,
+                                         integer=True)),
+        )
+
+    def dispatch(self, table: dict[str, Any]) -> DispatchTable:
+        path: tuple[PathPart, ...] = ("dispatch",)
+        self.known_keys(table, path, DISPATCH_KEYS)
+        base = self.number(table, path, "backoff_base", 30.0, minimum=0.001)
+        cap = self.number(table, path, "backoff_cap", 3600.0, minimum=0.001)
+        if cap < base:
+            raise self.error(
+                f"backoff_cap ({cap:g} s) must not be below backoff_base ({base:g} s)",
+                (*path, "backoff_cap"),
+            )
+        return DispatchTable(
+            workers=int(self.number(table, path, "workers", 2, integer=True)),
+            poll_interval=self.number(table, path, "poll_interval", 1.0, minimum=0.01),
+            max_attempts=int(self.number(table, path, "max_attempts", 8, minimum=1,
+                                         integer=True)),
+            backoff_base=base, backoff_cap=cap,
+            lease=self.number(table, path, "lease", 300.0, minimum=1.0),
         )
 
     def contact(self, value: object, path: tuple[PathPart, ...]) -> Contact:
@@ -626,3 +735,58 @@ class _Reader:
             channel_is_default=channel is None,
             fallback_is_default=fallback is None and default_fallback is not None,
         )
+
+    def api(self, table: dict[str, Any]) -> ApiSettings:
+        path: tuple[PathPart, ...] = ("api",)
+        self.known_keys(table, path, API_KEYS)
+        limit = self.typed(table, path, "max_request_bytes", int, "a whole number of bytes")
+        if limit is not None and not MIN_REQUEST_BYTES <= limit <= MAX_REQUEST_BYTES:
+            raise self.error(
+                f"max_request_bytes must be between {MIN_REQUEST_BYTES} and "
+                f"{MAX_REQUEST_BYTES}; got {limit}",
+                (*path, "max_request_bytes"),
+            )
+        tokens_table = self.typed(table, path, "tokens", dict, "a table of named tokens") or {}
+        tokens = {
+            name: self.api_token(name, self.table(raw, (*path, "tokens", name)))
+            for name, raw in tokens_table.items()
+        }
+        return ApiSettings(
+            max_request_bytes=DEFAULT_MAX_REQUEST_BYTES if limit is None else limit,
+            tokens=tokens,
+        )
+
+    def api_token(self, name: str, table: dict[str, Any]) -> ApiToken:
+        path: tuple[PathPart, ...] = ("api", "tokens", name)
+        if not _CHANNEL_NAME.match(name):
+            raise self.error(
+                f"token name {name!r} must be lower case letters, digits, '-' or '_'", path
+            )
+        self.known_keys(table, path, API_TOKEN_KEYS)
+        token = self.string(table, path, "token")
+        token_env = self.string(table, path, "token_env")
+        if (token is None) == (token_env is None):
+            raise self.error(
+                "give exactly one of token or token_env (token_env is preferred: it keeps "
+                "the secret out of the file)",
+                (*path, "token_env"),
+            )
+        if token_env is not None and not _ENV_NAME.match(token_env):
+            raise self.error(
+                f"token_env must be the name of an environment variable, got {token_env!r}",
+                (*path, "token_env"),
+            )
+        scopes = self.typed(table, path, "scopes", list, 'an array such as ["submit", "read"]',
+                            required=True) or []
+        if not scopes:
+            raise self.error(
+                f"scopes must name at least one of {', '.join(API_SCOPES)}", (*path, "scopes")
+            )
+        for index, scope in enumerate(scopes):
+            if not isinstance(scope, str) or scope not in API_SCOPES:
+                hint = _did_you_mean(scope, API_SCOPES) if isinstance(scope, str) else ""
+                raise self.error(
+                    f"unknown scope {scope!r}{hint} (known scopes: {', '.join(API_SCOPES)})",
+                    (*path, "scopes", index),
+                )
+        return ApiToken(name=name, scopes=frozenset(scopes), token=token, token_env=token_env)

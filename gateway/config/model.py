@@ -135,6 +135,42 @@ class GatewaySettings:
         return value
 
 
+API_SCOPES = ("submit", "read", "operate")
+# A whole document (the intake limit) plus room for the HTTP request around it.
+DEFAULT_MAX_REQUEST_BYTES = 20 * 1024 * 1024 + 64 * 1024
+
+
+@attrs.frozen
+class ApiToken:
+    """One ``[api.tokens.<name>]`` table: a token for one caller, limited to ``scopes``."""
+
+    name: str
+    scopes: frozenset[str]
+    token: str | None = attrs.field(default=None, repr=False)
+    token_env: str | None = None
+
+    def secret(self) -> str:
+        """The token itself; an unset or empty ``token_env`` variable is an error."""
+        if self.token is not None:
+            return self.token
+        value = os.environ.get(self.token_env or "", "")
+        if not value:
+            raise ConfigError(
+                f"the environment variable {self.token_env} named by [api.tokens.{self.name}] "
+                "token_env is not set or empty",
+                key=f"api.tokens.{self.name}.token_env",
+            )
+        return value
+
+
+@attrs.frozen
+class ApiSettings:
+    """The ``[api]`` table: request limits and the named tokens with their scopes."""
+
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
+    tokens: Mapping[str, ApiToken] = attrs.field(factory=dict)
+
+
 @attrs.frozen
 class ChannelConfig:
     """One ``[channels.<name>]`` table: a channel instance of some plugin type."""
@@ -210,6 +246,48 @@ class Agency:
 
 
 @attrs.frozen
+class ErpSettings:
+    """The ``[erp]`` table: how inbound documents reach the supplier's ERP.
+
+    ``poll`` pushes nothing: the ERP fetches and acknowledges through the API.
+    """
+
+    delivery: str = "poll"
+    webhook_url: str | None = None
+    webhook_secret_env: str | None = None
+    webhook_timeout: float = 10.0
+    folder: Path | None = None
+    include_raw: bool = False
+    max_attempts: int = 8
+
+    def webhook_secret(self) -> bytes:
+        """The HMAC key from the variable ``webhook_secret_env`` names; unset is an error."""
+        value = os.environ.get(self.webhook_secret_env or "", "")
+        if not value:
+            raise ConfigError(
+                f"the environment variable {self.webhook_secret_env} named by [erp] "
+                "webhook_secret_env is not set or empty",
+                key="erp.webhook_secret_env",
+            )
+        return value.encode("utf-8")
+
+
+@attrs.frozen
+class DispatchTable:
+    """The ``[dispatch]`` table: how hard and how often outbound sends are tried.
+
+    Durations are in seconds.
+    """
+
+    workers: int = 2
+    poll_interval: float = 1.0
+    max_attempts: int = 8
+    backoff_base: float = 30.0
+    backoff_cap: float = 3600.0
+    lease: float = 300.0
+
+
+@attrs.frozen
 class GatewayConfig:
     """The whole configuration file, as loaded from ``path``."""
 
@@ -218,6 +296,9 @@ class GatewayConfig:
     supplier: SupplierIdentity
     channels: Mapping[str, ChannelConfig] = attrs.field(factory=dict)
     agencies: Mapping[OIN, Agency] = attrs.field(factory=dict)
+    erp: ErpSettings = attrs.field(factory=ErpSettings)
+    dispatch: DispatchTable = attrs.field(factory=DispatchTable)
+    api: ApiSettings = attrs.field(factory=ApiSettings)
     # Where each key sits in the file, so later checks can still point at a line.
     locator: KeyLocator | None = attrs.field(default=None, eq=False, repr=False)
 
@@ -235,9 +316,13 @@ class GatewayConfig:
 __all__ = [
     "Address",
     "Agency",
+    "ApiSettings",
+    "ApiToken",
     "ChannelConfig",
     "Contact",
+    "DispatchTable",
     "DocumentRoute",
+    "ErpSettings",
     "GatewayConfig",
     "GatewaySettings",
     "SupplierIdentity",

@@ -20,7 +20,7 @@ import logging
 import os
 import random
 import socket
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
 import attrs
@@ -34,7 +34,9 @@ from gateway.channels import (
     RetryableError,
     SendOutcome,
 )
+from gateway.config.model import DispatchTable
 from gateway.errors import GatewayError
+from gateway.instruments import TRACEPARENT, Stage, count_attempt, link_to, stage
 from gateway.kinds import DocumentKind
 from gateway.pipeline.keys import number_from_key
 from gateway.registry import Registry
@@ -62,6 +64,16 @@ class DispatchSettings:
     quick_budget: float = 0.5
     # How long stop() lets a send in progress finish before cancelling it.
     stop_grace: float = 10.0
+
+    @classmethod
+    def from_table(cls, table: DispatchTable) -> DispatchSettings:
+        """The settings a ``[dispatch]`` table gives; the rest keep their defaults."""
+        return cls(
+            workers=table.workers, idle_poll=table.poll_interval,
+            lease=timedelta(seconds=table.lease),
+            backoff_base=timedelta(seconds=table.backoff_base),
+            backoff_cap=timedelta(seconds=table.backoff_cap),
+        )
 
 
 def backoff_delay(attempt: int, settings: DispatchSettings, rng: random.Random) -> timedelta:
@@ -91,8 +103,11 @@ class Dispatcher:
         *,
         instance: str | None = None,
         rng: random.Random | None = None,
+        metadata: Callable[[MessageRecord], Mapping[str, str]] | None = None,
     ) -> None:
         self.store = store
+        # What the channel needs from the live configuration (e.g. the agency's e-mail address).
+        self.metadata = metadata
         self.channels = channels
         self.registry = registry
         self.settings = settings or DispatchSettings()
@@ -139,7 +154,8 @@ class Dispatcher:
                     await self.dispatch(record, worker_id)
                 except Exception:
                     # The claim stays and expires, so another attempt comes; the worker lives on.
-                    log.exception("dispatcher %s failed on message %s", worker_id, record.id)
+                    log.exception("dispatcher %s failed on the message", worker_id,
+                                  extra={"message_id": record.id, "worker": worker_id})
             if not claimed:
                 await self._idle()
 
@@ -159,28 +175,38 @@ class Dispatcher:
 
     async def dispatch(self, record: MessageRecord, worker_id: str) -> MessageRecord | None:
         """Send one claimed message and record the outcome; None when the claim was lost."""
-        started = utc_now()
-        keeper = asyncio.create_task(self._keep_claim(record.id, worker_id),
-                                     name=f"lease:{record.id}")
-        try:
-            outcome = await self._send(record)
-        except asyncio.CancelledError:
-            # Stopping mid-send: give the message back at once instead of leaving it
-            # to wait for the lease; the next send reuses the same transport id.
-            await asyncio.shield(self._release(record, worker_id))
-            raise
-        finally:
-            keeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await keeper
-        attempt = Attempt.from_outcome(record.id, record.attempts, outcome,
-                                       started_at=started, finished_at=utc_now())
-        try:
-            return await self._record(record, worker_id, outcome, attempt)
-        except ClaimLost:
-            log.warning("message %s: claim lost during the attempt; the new owner sends it",
-                        record.id)
-            return None
+        with stage("send", kind=record.document_kind, format=record.format_key,
+                   channel=record.channel, agency_oin=record.agency_oin) as sending:
+            sending.note(message_id=record.id, attempt=record.attempts)
+            if sending.span.is_recording():
+                # Only when traces are kept: it costs a read of the timeline.
+                await link_to_event(self.store, record.id, "intake", sending)
+            started = utc_now()
+            keeper = asyncio.create_task(self._keep_claim(record.id, worker_id),
+                                         name=f"lease:{record.id}")
+            try:
+                outcome = await self._send(record)
+            except asyncio.CancelledError:
+                # Stopping mid-send: give the message back at once instead of leaving it
+                # to wait for the lease; the next send reuses the same transport id.
+                sending.outcome = "released"
+                await asyncio.shield(self._release(record, worker_id))
+                raise
+            finally:
+                keeper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await keeper
+            attempt = Attempt.from_outcome(record.id, record.attempts, outcome,
+                                           started_at=started, finished_at=utc_now())
+            sending.outcome = attempt.outcome.value
+            count_attempt("outbound", attempt.outcome.value, channel=record.channel,
+                          kind=record.document_kind)
+            try:
+                return await self._record(record, worker_id, outcome, attempt)
+            except ClaimLost:
+                log.warning("claim lost during the attempt; the new owner sends it",
+                            extra={"message_id": record.id, "worker": worker_id})
+                return None
 
     async def _keep_claim(self, message_id: str, worker_id: str) -> None:
         """Renew the lease while a slow transport works, so no other worker sends it too.
@@ -194,7 +220,8 @@ class Dispatcher:
             try:
                 await self.store.extend_claim(message_id, worker_id, self.settings.lease)
             except StoreError as exc:
-                log.warning("message %s: cannot renew the claim: %s", message_id, exc)
+                log.warning("cannot renew the claim: %s", exc,
+                            extra={"message_id": message_id, "worker": worker_id})
                 return
 
     async def _send(self, record: MessageRecord) -> SendOutcome:
@@ -235,7 +262,8 @@ class Dispatcher:
         try:
             outcome: object = await channel.send(message)
         except Exception as exc:  # channels must not raise; the core must not die when one does
-            log.exception("channel %s raised while sending %s", channel.name, message.message_id)
+            log.exception("channel %s raised while sending", channel.name,
+                          extra={"message_id": message.message_id, "channel": channel.name})
             return RetryableError(f"channel {channel.name} raised {type(exc).__name__}: {exc}",
                                   code="channel-exception")
         if not isinstance(outcome, Accepted | RetryableError | FinalError):
@@ -263,6 +291,7 @@ class Dispatcher:
             business_key=record.business_key or "",
             transport_id=record.transport_id,
             attempt=record.attempts,
+            metadata={} if self.metadata is None else self.metadata(record),
         )
 
     async def _record(
@@ -277,8 +306,9 @@ class Dispatcher:
                         "attempt": record.attempts, "detail": outcome.detail}),
                     last_error=None,
                 )
-                log.info("message %s sent over %s as %s", record.id, record.channel,
-                         outcome.transport_id)
+                log.info("sent over %s as %s", record.channel, outcome.transport_id,
+                         extra={"message_id": record.id, "channel": record.channel,
+                                "attempt": record.attempts})
                 return sent
             case RetryableError():
                 due = self._next_attempt(record.attempts, outcome.retry_after)
@@ -286,13 +316,15 @@ class Dispatcher:
                     record.id, due, _reason(outcome.reason, outcome.code),
                     expect_claimed_by=worker_id, attempt=attempt)
                 if after.transport_state is TransportState.FAILED:
-                    log.warning("message %s dead-lettered: %s", record.id, after.last_error)
+                    log.warning("dead-lettered: %s", after.last_error,
+                                extra={"message_id": record.id, "channel": record.channel})
                 return after
             case FinalError():
                 failed = await self.store.dead_letter(
                     record.id, _reason(outcome.reason, outcome.code),
                     expect_claimed_by=worker_id, attempt=attempt)
-                log.warning("message %s dead-lettered: %s", record.id, failed.last_error)
+                log.warning("dead-lettered: %s", failed.last_error,
+                            extra={"message_id": record.id, "channel": record.channel})
                 return failed
 
     def _next_attempt(self, attempt: int, retry_after: timedelta | None) -> datetime:
@@ -306,6 +338,20 @@ class Dispatcher:
             await self.store.schedule_retry(
                 record.id, utc_now(), "the gateway stopped during this attempt",
                 expect_claimed_by=worker_id)
+
+
+async def link_to_event(store: Store, message_id: str, event_kind: str, current: Stage) -> None:
+    """Link ``current``'s span to the trace stored in the message's ``event_kind`` event."""
+    try:
+        events = await store.events(message_id)
+    except StoreError:
+        return
+    for event in events:
+        if event.kind == event_kind:
+            link = link_to(event.detail.get(TRACEPARENT))
+            if link is not None:
+                current.span.add_link(link.context, {"wissel.link": event_kind})
+            return
 
 
 def _reason(reason: str, code: str | None) -> str:

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from gateway.business.proposals import received_state
 from gateway.channels import InboundDocument
 from gateway.errors import GatewayError
+from gateway.instruments import TRACEPARENT, current_traceparent, stage
 from gateway.kinds import Direction
 from gateway.model import kind_of
 from gateway.model.json import dumps
@@ -33,6 +35,7 @@ from gateway.store import (
     Store,
     TransportState,
 )
+from gateway.store.model import DEFAULT_MAX_ATTEMPTS
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +45,16 @@ MAX_INBOUND_BYTES = 50 * 1024 * 1024
 class InboundPipeline:
     def __init__(
         self, store: Store, registry: Registry, *, max_bytes: int = MAX_INBOUND_BYTES,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        on_decoded: Callable[[MessageRecord], None] | None = None,
     ) -> None:
         self.store = store
         self.registry = registry
         self.max_bytes = max_bytes
+        # The budget of delivery attempts to the ERP ([erp] max_attempts).
+        self.max_attempts = max_attempts
+        # Lets the delivery worker start at once instead of at its next poll.
+        self.on_decoded = on_decoded
 
     async def receive(self, document: InboundDocument) -> str:
         """Persist, then process; returns the message id. Refuses only oversized input.
@@ -66,7 +75,7 @@ class InboundPipeline:
             received["metadata"] = dict(document.metadata)
         record = MessageRecord.new_inbound(
             channel=document.channel, raw_payload=document.data,
-            transport_id=document.transport_id)
+            transport_id=document.transport_id, max_attempts=self.max_attempts)
         stored, created = await self.store.add_inbound_raw(
             record, [NewEvent("received", received)])
         if not created:
@@ -84,6 +93,15 @@ class InboundPipeline:
 
     async def process(self, record: MessageRecord) -> MessageRecord:
         """Detect, decode and deduplicate a ``received`` message."""
+        with stage("decode", channel=record.channel) as decoding:
+            decoding.note(message_id=record.id)
+            result = await self._process(record)
+            decoding.set(kind=result.document_kind, format=result.format_key,
+                         agency_oin=result.agency_oin)
+            decoding.outcome = result.transport_state.value
+            return result
+
+    async def _process(self, record: MessageRecord) -> MessageRecord:
         data = record.raw_payload or b""
         try:
             detected = await asyncio.to_thread(self.registry.detect, data)
@@ -110,10 +128,13 @@ class InboundPipeline:
             "canonical_json": canonical, "business_key": key,
         }
         detail = {"format": fmt.key, "kind": kind.value, "warnings": list(decoded.warnings)}
+        traceparent = current_traceparent()
+        if traceparent is not None:  # the delivery to the ERP links back to this decode
+            detail[TRACEPARENT] = traceparent
         original = await self.store.find_by_business_key(Direction.INBOUND, key)
         if original is None or original.id == record.id:
             try:
-                return await self.store.transition(
+                decoded_record = await self.store.transition(
                     record.id, event=NewEvent("decoded", detail),
                     transport_state=TransportState.DECODED,
                     business_state=received_state(document), **fields)
@@ -122,6 +143,10 @@ class InboundPipeline:
                 original = await self.store.find_by_business_key(Direction.INBOUND, key)
                 if original is None:
                     raise
+            else:
+                if self.on_decoded is not None:
+                    self.on_decoded(decoded_record)
+                return decoded_record
         log.info("inbound document is a duplicate", extra={
             "message_id": record.id, "original": original.id})
         return await self.store.transition(
@@ -129,7 +154,8 @@ class InboundPipeline:
             transport_state=TransportState.DUPLICATE, **fields)
 
     async def _reject(self, record: MessageRecord, stage: str, reason: str) -> MessageRecord:
-        log.warning("inbound message %s rejected at %s: %s", record.id, stage, reason)
+        log.warning("inbound document rejected at %s: %s", stage, reason,
+                    extra={"message_id": record.id, "stage": stage, "channel": record.channel})
         return await self.store.transition(
             record.id, event=NewEvent("rejected", {"stage": stage, "reason": reason}),
             transport_state=TransportState.REJECTED, last_error=f"{stage}: {reason}")

@@ -14,17 +14,20 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, NoReturn
 
 import attrs
+from opentelemetry import trace
 
 from gateway.business.errors import ProposalNotSendable
 from gateway.business.proposals import ensure_not_proposal
-from gateway.config.model import GatewayConfig
+from gateway.config.model import DispatchTable, GatewayConfig
 from gateway.errors import GatewayError
 from gateway.formats import Format
 from gateway.identifiers import OIN, InvalidIdentifier
+from gateway.instruments import TRACEPARENT, Stage, current_traceparent, stage
 from gateway.kinds import Direction, DocumentKind
 from gateway.model import CanonicalDocument, Invoice, kind_of
 from gateway.model.json import loads
@@ -40,6 +43,26 @@ from gateway.validation.report import ValidationReport
 
 log = logging.getLogger(__name__)
 
+
+def _intake_event(size: int) -> NewEvent:
+    """The first event; it keeps the intake's trace so the send can link back to it."""
+    detail: dict[str, Any] = {"bytes": size}
+    traceparent = current_traceparent()
+    if traceparent is not None:
+        detail[TRACEPARENT] = traceparent
+    return NewEvent("intake", detail)
+
+
+@contextmanager
+def _stage(name: str, **attributes: Any) -> Iterator[Stage]:
+    """A pipeline stage whose DocumentRejected is the outcome ``rejected``, not an error."""
+    with stage(name, **attributes) as current:
+        try:
+            yield current
+        except DocumentRejected:
+            current.outcome = "rejected"
+            raise
+
 MAX_DOCUMENT_BYTES = 20 * 1024 * 1024
 UNKNOWN_KIND = "unknown"
 
@@ -48,6 +71,10 @@ UNKNOWN_KIND = "unknown"
 class OutboundSettings:
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
     max_document_bytes: int = MAX_DOCUMENT_BYTES
+
+    @classmethod
+    def from_table(cls, table: DispatchTable) -> OutboundSettings:
+        return cls(max_attempts=table.max_attempts)
 
 
 @attrs.define
@@ -104,14 +131,24 @@ class OutboundPipeline:
         that is not the document's fault, and the ERP may try again.
         """
         config = self.config()
+        # The intake span covers the whole submission: its duration is the ERP's wait.
+        with _stage("intake") as intake:
+            return await self._submit(config, document_json, agency_oin, kind, intake)
+
+    async def _submit(
+        self, config: GatewayConfig, document_json: bytes | Mapping[str, Any], agency_oin: str,
+        kind: DocumentKind | str | None, intake: Stage,
+    ) -> tuple[MessageRecord, bool]:
         progress = self._intake(document_json, agency_oin, kind)
         document = await self._parse(progress)
+        intake.set(kind=progress.kind)
         try:
             oin = str(OIN(agency_oin))
         except InvalidIdentifier as exc:
             return await self._reject(progress, "route",
                                       f"{agency_oin!r} is not a valid OIN: {exc.reason}")
         progress.agency_oin = oin
+        intake.set(agency_oin=oin)
         doc_kind = DocumentKind(progress.kind)
         try:
             number = document_number(document)
@@ -122,24 +159,32 @@ class OutboundPipeline:
         existing = await self.store.find_by_business_key(Direction.OUTBOUND,
                                                          progress.business_key)
         if existing is not None:
+            intake.note(message_id=existing.id)
+            intake.outcome = "repeat"
             return existing, False
 
         await self._check(progress, document, oin)
-        decision = await self._route(progress, config, oin, doc_kind)
-        fmt = await self._format(progress, decision, doc_kind)
+        with _stage("route", kind=progress.kind, agency_oin=oin) as routing:
+            decision = await self._route(progress, config, oin, doc_kind)
+            fmt = await self._format(progress, decision, doc_kind)
+            routing.set(channel=decision.channel, format=fmt.key)
+        intake.set(channel=decision.channel, format=fmt.key)
         agency = config.agency(oin)
         context = await encode_context(
             self.store, document, agency_oin=oin, agency_name=decision.agency_name,
             supplier=config.supplier, supplier_number=agency.supplier_number if agency else None)
-        try:
-            payload = await asyncio.to_thread(fmt.encode, document, context)
-        except Exception as exc:  # a plugin's failure is this document's rejection, not a crash
-            return await self._reject(progress, "encode",
-                                      f"{fmt.key} cannot encode it: {type(exc).__name__}: {exc}")
+        with _stage("encode", kind=progress.kind, format=fmt.key):
+            try:
+                payload = await asyncio.to_thread(fmt.encode, document, context)
+            except Exception as exc:  # a plugin's failure is this document's rejection
+                return await self._reject(
+                    progress, "encode", f"{fmt.key} cannot encode it: {type(exc).__name__}: {exc}")
         progress.payload = payload
         progress.events.append(NewEvent("encode", {"format": fmt.key, "bytes": len(payload)}))
 
-        report = await validate_payload(self.validator, payload, fmt.layers(), fmt.key)
+        with _stage("validate", kind=progress.kind, format=fmt.key) as validating:
+            report = await validate_payload(self.validator, payload, fmt.layers(), fmt.key)
+            validating.outcome = "valid" if report.valid else "invalid"
         progress.report = report
         progress.events.append(NewEvent("validate", {
             "format": fmt.key, "valid": report.valid, "layers": list(report.layers),
@@ -160,7 +205,11 @@ class OutboundPipeline:
             channel=decision.channel, routing=decision.to_dict(), validation=report.to_json(),
             max_attempts=self.settings.max_attempts,
         )
-        stored, created = await self.store.add_outbound(record, progress.events)
+        with _stage("persist", kind=progress.kind, channel=decision.channel) as persisting:
+            stored, created = await self.store.add_outbound(record, progress.events)
+            persisting.note(message_id=stored.id)
+            persisting.outcome = "created" if created else "repeat"
+        intake.note(message_id=stored.id)
         if created:
             log.info("outbound message queued", extra={
                 "message_id": stored.id, "kind": progress.kind, "channel": decision.channel})
@@ -182,7 +231,7 @@ class OutboundPipeline:
                 # Not JSON at all, so there is nothing faithful to keep: refuse unstored.
                 raise DocumentRejected("intake", f"not JSON data: {exc}") from None
             progress = _Progress(text, None, kind_text, agency_oin)
-            progress.events.append(NewEvent("intake", {"bytes": len(text.encode("utf-8"))}))
+            progress.events.append(_intake_event(len(text.encode("utf-8"))))
             return progress
         raw = bytes(document_json)
         if len(raw) > self.settings.max_document_bytes:
@@ -195,7 +244,7 @@ class OutboundPipeline:
             # Kept as bytes: the rejected message must show what really arrived.
             progress = _Progress(None, raw, kind_text, agency_oin)
             progress.problem = f"the document is not UTF-8 text: {exc}"
-        progress.events.append(NewEvent("intake", {"bytes": len(raw)}))
+        progress.events.append(_intake_event(len(raw)))
         return progress
 
     async def _parse(self, progress: _Progress) -> CanonicalDocument:
@@ -284,6 +333,7 @@ class OutboundPipeline:
             transport_state=TransportState.REJECTED, last_error=f"{stage}: {reason}",
         )
         stored, _ = await self.store.add_outbound(record, progress.events)
+        trace.get_current_span().set_attribute("wissel.message_id", stored.id)
         log.info("outbound document rejected", extra={"message_id": stored.id, "stage": stage})
         raise DocumentRejected(stage, reason, message_id=stored.id, rules=rules or ())
 

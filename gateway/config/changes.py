@@ -1,0 +1,59 @@
+"""What changed between two configurations, as an audit record can show it.
+
+Only names and routes, never values of settings: a channel's settings or the
+API token may hold secrets, and the audit log is read by many.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from gateway.config.model import GatewayConfig
+
+
+def _changed_fields(old: Any, new: Any) -> list[str]:
+    before, after = attrs.asdict(old, recurse=False), attrs.asdict(new, recurse=False)
+    return [name for name in before if before[name] != after.get(name)]
+
+
+def config_changes(old: GatewayConfig, new: GatewayConfig) -> dict[str, Any]:
+    """A JSON-ready summary of the differences; empty when nothing that matters changed."""
+    changes: dict[str, Any] = {}
+    routes: list[dict[str, Any]] = []
+    for oin in sorted(set(old.agencies) | set(new.agencies), key=str):
+        before, after = old.agencies.get(oin), new.agencies.get(oin)
+        kinds = set(before.documents if before else ()) | set(after.documents if after else ())
+        for kind in sorted(kinds, key=lambda k: k.value):
+            was = before.documents.get(kind) if before else None
+            now = after.documents.get(kind) if after else None
+            if was != now:
+                routes.append({
+                    "agency": str(oin), "kind": kind.value,
+                    "from": None if was is None else was.to_dict(),
+                    "to": None if now is None else now.to_dict(),
+                })
+    if routes:
+        changes["routes"] = routes
+    agencies = {
+        "added": sorted(str(o) for o in set(new.agencies) - set(old.agencies)),
+        "removed": sorted(str(o) for o in set(old.agencies) - set(new.agencies)),
+        "changed": sorted(str(o) for o in set(old.agencies) & set(new.agencies)
+                          if old.agencies[o] != new.agencies[o]),
+    }
+    if any(agencies.values()):
+        changes["agencies"] = {k: v for k, v in agencies.items() if v}
+    channels = {
+        "added": sorted(set(new.channels) - set(old.channels)),
+        "removed": sorted(set(old.channels) - set(new.channels)),
+        "changed": sorted(n for n in set(old.channels) & set(new.channels)
+                          if old.channels[n] != new.channels[n]),
+    }
+    if any(channels.values()):
+        changes["channels"] = {k: v for k, v in channels.items() if v}
+    for section in ("gateway", "supplier", "erp", "dispatch"):
+        keys = _changed_fields(getattr(old, section), getattr(new, section))
+        if keys:
+            changes[section] = keys
+    return changes

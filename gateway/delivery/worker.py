@@ -1,0 +1,222 @@
+"""The delivery worker: claims decoded inbound documents and hands them to the ERP.
+
+It works like the outbound dispatcher, on the inbound side of the store:
+each delivery is a claim with a lease (``claim_deliverable``), so the retry
+schedule and the attempt count survive restarts, a delivery cut off by a
+crash is taken over when its lease runs out, and a failure is retried with
+bounded exponential backoff and jitter until ``[erp] max_attempts``, then
+dead-lettered with the ERP's last answer.
+
+The configuration is read on every round, so switching ``[erp] delivery``
+takes effect without a restart. With ``poll`` nothing is claimed: the
+documents stay ``decoded`` until the ERP acknowledges them through the API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import socket
+from collections.abc import Callable
+from datetime import timedelta
+
+from gateway.channels import Accepted, FinalError, RetryableError, SendOutcome
+from gateway.config.model import ErpSettings, GatewayConfig
+from gateway.delivery.targets import Target, make_target
+from gateway.instruments import count_attempt, stage
+from gateway.pipeline.dispatch import DispatchSettings, backoff_delay, link_to_event
+from gateway.store import Attempt, ClaimLost, MessageRecord, NewEvent, Store, TransportState
+from gateway.store.base import exhausted_reason
+from gateway.store.errors import StoreError
+from gateway.store.model import utc_now
+
+log = logging.getLogger(__name__)
+
+
+class DeliveryWorker:
+    """``settings.workers`` tasks delivering inbound documents until :meth:`stop`."""
+
+    def __init__(
+        self,
+        store: Store,
+        config: Callable[[], GatewayConfig],
+        settings: DispatchSettings | None = None,
+        *,
+        instance: str | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.store = store
+        self.config = config
+        self.settings = settings or DispatchSettings()
+        self.instance = instance or f"{socket.gethostname()}:{os.getpid()}"
+        self.rng = rng or random.Random()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._target: Target | None = None
+        self._target_settings: ErpSettings | None = None
+        self._closing: set[asyncio.Task[None]] = set()
+
+    def start(self) -> None:
+        if self._tasks:
+            return
+        self._stopping.clear()
+        for number in range(self.settings.workers):
+            worker_id = f"{self.instance}:deliver-{number}"
+            self._tasks.append(asyncio.create_task(self._work(worker_id), name=worker_id))
+
+    def wake(self) -> None:
+        """Look for deliverable documents now (one was just decoded)."""
+        self._wake.set()
+
+    async def stop(self) -> None:
+        """Let deliveries in progress finish (up to ``stop_grace``), then cancel and release."""
+        self._stopping.set()
+        self._wake.set()
+        if self._tasks:
+            _, pending = await asyncio.wait(self._tasks, timeout=self.settings.stop_grace)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            self._tasks.clear()
+        if self._target is not None:
+            await self._target.close()
+        self._target, self._target_settings = None, None
+        await asyncio.gather(*self._closing, return_exceptions=True)
+
+    def target(self) -> Target | None:
+        """The target for the configuration in force, rebuilt when ``[erp]`` changed."""
+        settings = self.config().erp
+        if settings != self._target_settings:
+            old = self._target
+            self._target, self._target_settings = make_target(settings), settings
+            if old is not None:
+                # Closed in the background: a delivery may still be using the old one.
+                closing = asyncio.get_running_loop().create_task(old.close())
+                self._closing.add(closing)
+                closing.add_done_callback(self._closing.discard)
+        return self._target
+
+    async def _work(self, worker_id: str) -> None:
+        while not self._stopping.is_set():
+            handled = 0
+            try:
+                handled = await self.run_once(worker_id)
+            except StoreError:
+                log.exception("delivery worker %s cannot claim messages", worker_id)
+            if not handled:
+                await self._idle()
+
+    async def _idle(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), self.settings.idle_poll)
+        self._wake.clear()
+
+    async def run_once(self, worker_id: str = "deliver-once") -> int:
+        """Claim and deliver what is due now, one batch; returns how many were handled."""
+        if self.target() is None:
+            return 0
+        claimed = await self.store.claim_deliverable(
+            worker_id, self.settings.batch, self._lease())
+        for record in claimed:
+            try:
+                await self.deliver(record, worker_id)
+            except Exception:
+                # The claim stays and expires, so another attempt comes; the worker lives on.
+                log.exception("delivery of message %s failed", record.id,
+                              extra={"message_id": record.id})
+        return len(claimed)
+
+    def _lease(self) -> timedelta:
+        # A webhook call must finish well within its lease, or a second worker
+        # would deliver the same document while the first still waits.
+        timeout = timedelta(seconds=self.config().erp.webhook_timeout)
+        return max(self.settings.lease, 3 * timeout)
+
+    async def deliver(self, record: MessageRecord, worker_id: str) -> MessageRecord | None:
+        """Deliver one claimed message and record the outcome; None when the claim was lost."""
+        target = self.target()
+        to = self.config().erp.delivery
+        with stage("deliver", kind=record.document_kind, agency_oin=record.agency_oin,
+                   target=to) as delivering:
+            delivering.note(message_id=record.id, attempt=record.attempts)
+            if delivering.span.is_recording():
+                await link_to_event(self.store, record.id, "decoded", delivering)
+            started = utc_now()
+            if target is None:
+                outcome: SendOutcome = RetryableError(
+                    "[erp] delivery is poll now; the document waits for the ERP to fetch it",
+                    code="poll")
+            else:
+                try:
+                    outcome = await target.deliver(record)
+                except asyncio.CancelledError:
+                    # Stopping mid-delivery: give the message back at once, not after the lease.
+                    delivering.outcome = "released"
+                    await asyncio.shield(self._release(record, worker_id))
+                    raise
+            attempt = Attempt.from_outcome(record.id, record.attempts, outcome,
+                                           started_at=started, finished_at=utc_now())
+            delivering.outcome = attempt.outcome.value
+            count_attempt("inbound", attempt.outcome.value, target=to,
+                          kind=record.document_kind)
+            try:
+                return await self._record(record, worker_id, outcome, attempt)
+            except ClaimLost:
+                log.warning("claim lost during the delivery; the new owner delivers it",
+                            extra={"message_id": record.id})
+                return None
+
+    async def _record(
+        self, record: MessageRecord, worker_id: str, outcome: SendOutcome, attempt: Attempt,
+    ) -> MessageRecord:
+        erp = self.config().erp
+        match outcome:
+            case Accepted():
+                delivered = await self.store.transition(
+                    record.id, transport_state=TransportState.DELIVERED,
+                    expect_claimed_by=worker_id, attempt=attempt, last_error=None,
+                    event=NewEvent("delivered", {
+                        "to": erp.delivery, "reference": outcome.transport_id,
+                        "attempt": record.attempts, "detail": outcome.detail}))
+                log.info("delivered to the ERP by %s", erp.delivery,
+                         extra={"message_id": record.id})
+                return delivered
+            case RetryableError() if record.attempts >= erp.max_attempts:
+                reason = exhausted_reason(record.attempts, erp.max_attempts,
+                                          _reason(outcome.reason, outcome.code))
+                failed = await self.store.dead_letter(
+                    record.id, reason, expect_claimed_by=worker_id, attempt=attempt)
+                log.warning("dead-lettered: %s", reason, extra={"message_id": record.id})
+                return failed
+            case RetryableError():
+                delay = backoff_delay(record.attempts, self.settings, self.rng)
+                if outcome.retry_after is not None and outcome.retry_after > delay:
+                    delay = min(outcome.retry_after, self.settings.backoff_cap)
+                after = await self.store.schedule_retry(
+                    record.id, utc_now() + delay, _reason(outcome.reason, outcome.code),
+                    expect_claimed_by=worker_id, attempt=attempt)
+                if after.transport_state is TransportState.FAILED:
+                    log.warning("dead-lettered: %s", after.last_error,
+                                extra={"message_id": record.id})
+                return after
+            case FinalError():
+                failed = await self.store.dead_letter(
+                    record.id, _reason(outcome.reason, outcome.code),
+                    expect_claimed_by=worker_id, attempt=attempt)
+                log.warning("dead-lettered: %s", failed.last_error,
+                            extra={"message_id": record.id})
+                return failed
+
+    async def _release(self, record: MessageRecord, worker_id: str) -> None:
+        with contextlib.suppress(StoreError):
+            await self.store.schedule_retry(
+                record.id, utc_now(), "the gateway stopped during this delivery",
+                expect_claimed_by=worker_id)
+
+
+def _reason(reason: str, code: str | None) -> str:
+    return f"{reason} [{code}]" if code else reason

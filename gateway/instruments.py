@@ -1,0 +1,169 @@
+"""The gateway's spans and metrics, through the OpenTelemetry API only.
+
+Without an SDK (``gateway run`` sets one up from the OTEL_* variables, see
+:mod:`gateway.telemetry`) every call here is a no-op that costs next to
+nothing. One span per pipeline stage, named ``wissel.<stage>``: intake (the
+whole submission, with route, encode, validate and persist inside it), send,
+status, decode and deliver.
+
+Metric attributes have bounded values only: stage, kind, format key,
+channel, agency OIN, outcome, direction, state. Message ids go on spans,
+never on metrics; document numbers and payloads go on neither.
+
+A message carries its trace across the outbox hand-off: intake writes the
+W3C ``traceparent`` of its span into the ``intake`` event, and the send span,
+in another task, process or gateway instance, links to it (likewise decode
+and deliver, through the ``decoded`` event).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry import metrics, trace
+from opentelemetry.trace import Link, Span, SpanContext, TraceFlags
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+from gateway import __version__
+from gateway.errors import GatewayError
+
+if TYPE_CHECKING:
+    from gateway.store import Store
+
+log = logging.getLogger(__name__)
+
+SCOPE = "wissel.gateway"
+TRACEPARENT = "traceparent"
+
+tracer = trace.get_tracer(SCOPE, __version__)
+meter = metrics.get_meter(SCOPE, __version__)
+
+stage_duration = meter.create_histogram(
+    "wissel.stage.duration", unit="s",
+    description="Time spent in one pipeline stage, by stage, kind, format, channel and outcome")
+attempts = meter.create_counter(
+    "wissel.attempts", unit="{attempt}",
+    description="Send attempts (outbound) and ERP delivery attempts (inbound), by outcome")
+
+_counts_lock = threading.Lock()
+_counts: dict[tuple[str, str], int] = {}
+
+
+def set_message_counts(counts: Mapping[str, Mapping[str, int]]) -> None:
+    """Remember the store's ``{direction: {state: n}}`` for the ``wissel.messages`` gauge.
+
+    A state that empties is reported as 0 rather than dropped, so a chart
+    goes down to zero instead of stopping at its last value.
+    """
+    with _counts_lock:
+        for key in _counts:
+            _counts[key] = 0
+        for direction, states in counts.items():
+            for state, number in states.items():
+                _counts[(direction, state)] = number
+
+
+def _observe_counts(_options: metrics.CallbackOptions) -> Iterable[metrics.Observation]:
+    with _counts_lock:
+        snapshot = dict(_counts)
+    return [metrics.Observation(n, {"direction": d, "state": s})
+            for (d, s), n in sorted(snapshot.items())]
+
+
+async def observe_store(store: Store, interval: float = 15.0) -> None:
+    """Refresh the counts behind ``wissel.messages`` every ``interval`` s; run as a task.
+
+    The gauge's callback runs in the metric reader's thread and cannot query
+    the store itself, so it reports the last counts taken here.
+    """
+    while True:
+        try:
+            set_message_counts(await store.count_by_state())
+        except GatewayError as exc:
+            log.warning("cannot count messages for the metrics: %s", exc)
+        await asyncio.sleep(interval)
+
+
+messages = meter.create_observable_gauge(
+    "wissel.messages", callbacks=[_observe_counts], unit="{message}",
+    description="Messages in the store by direction and transport state")
+
+
+def _bounded(attributes: Mapping[str, Any]) -> dict[str, str]:
+    return {f"wissel.{k}": str(v) for k, v in attributes.items() if v is not None}
+
+
+class Stage:
+    """One running stage: set ``outcome`` and add attributes as they become known."""
+
+    def __init__(self, name: str, span: Span, attributes: dict[str, Any]) -> None:
+        self.name = name
+        self.span = span
+        self.attributes = attributes
+        self.outcome = "ok"
+
+    def set(self, **attributes: Any) -> None:
+        """Bounded attributes, for the span and the stage's metrics."""
+        self.attributes.update(attributes)
+        self.span.set_attributes(_bounded(attributes))
+
+    def note(self, **attributes: Any) -> None:
+        """Attributes for the span only (message id, attempt number)."""
+        self.span.set_attributes(_bounded(attributes))
+
+
+@contextmanager
+def stage(name: str, *, links: Iterable[Link] = (), **attributes: Any) -> Iterator[Stage]:
+    """A span named ``wissel.<name>`` and a duration sample for the stage's histogram.
+
+    An exception ends the stage with outcome ``error`` unless the body set
+    another outcome first (``rejected`` for a document our checks refused).
+    """
+    started = time.perf_counter()
+    with tracer.start_as_current_span(f"wissel.{name}", links=list(links),
+                                      attributes=_bounded(attributes)) as span:
+        current = Stage(name, span, {k: v for k, v in attributes.items() if v is not None})
+        try:
+            yield current
+        except BaseException:
+            if current.outcome == "ok":
+                current.outcome = "error"
+            raise
+        finally:
+            span.set_attribute("wissel.outcome", current.outcome)
+            stage_duration.record(time.perf_counter() - started, {
+                "stage": name, "outcome": current.outcome,
+                **{k: str(v) for k, v in current.attributes.items()},
+            })
+
+
+def count_attempt(direction: str, outcome: str, **attributes: Any) -> None:
+    attempts.add(1, {"direction": direction, "outcome": outcome,
+                     **{k: str(v) for k, v in attributes.items() if v is not None}})
+
+
+def current_traceparent() -> str | None:
+    """The W3C traceparent of the current span, or None when nothing is recorded."""
+    if not trace.get_current_span().is_recording():
+        return None
+    carrier: dict[str, str] = {}
+    TraceContextTextMapPropagator().inject(carrier)
+    return carrier.get(TRACEPARENT)
+
+
+def link_to(traceparent: object) -> Link | None:
+    """A link to the span a stored ``traceparent`` names; None if it is absent or malformed."""
+    if not isinstance(traceparent, str):
+        return None
+    context = TraceContextTextMapPropagator().extract({TRACEPARENT: traceparent})
+    span_context: SpanContext = trace.get_current_span(context).get_span_context()
+    if not span_context.is_valid:
+        return None
+    return Link(SpanContext(span_context.trace_id, span_context.span_id, is_remote=True,
+                            trace_flags=TraceFlags(span_context.trace_flags)))

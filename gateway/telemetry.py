@@ -1,0 +1,131 @@
+"""The OpenTelemetry SDK for ``gateway run``, configured by the standard OTEL_* variables.
+
+Only the application sets up the SDK; the core and plugins use the API
+(:mod:`gateway.instruments`). Read here:
+
+- ``OTEL_TRACES_EXPORTER``, ``OTEL_METRICS_EXPORTER``: comma-separated
+  ``console``, ``otlp`` or ``none``. Default ``none``: nothing is exported
+  and no SDK is installed unless asked for.
+- ``OTEL_SERVICE_NAME`` (default ``wissel-gateway``) and
+  ``OTEL_RESOURCE_ATTRIBUTES``, through the SDK's resource detection.
+- ``OTEL_EXPORTER_OTLP_ENDPOINT`` and the other OTLP variables, read by the
+  OTLP exporters themselves (package ``opentelemetry-exporter-otlp``; a
+  clear error names it when it is not installed).
+- ``OTEL_METRIC_EXPORT_INTERVAL`` (ms), read by the periodic metric reader.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+from opentelemetry import metrics, trace
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import (
+    ConsoleMetricExporter,
+    MetricExporter,
+    PeriodicExportingMetricReader,
+)
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
+
+from gateway.errors import GatewayError
+
+DEFAULT_SERVICE_NAME = "wissel-gateway"
+EXPORTERS = ("console", "otlp", "none")
+OTLP_PACKAGE = "opentelemetry-exporter-otlp"
+
+
+class TelemetryError(GatewayError):
+    """An OTEL_* variable names an exporter that does not exist or is not installed."""
+
+
+@attrs.define
+class Telemetry:
+    """The providers installed for this process; :meth:`shutdown` flushes what is pending."""
+
+    tracer_provider: TracerProvider | None = None
+    meter_provider: MeterProvider | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return self.tracer_provider is not None or self.meter_provider is not None
+
+    def shutdown(self) -> None:
+        if self.tracer_provider is not None:
+            self.tracer_provider.shutdown()
+        if self.meter_provider is not None:
+            self.meter_provider.shutdown()
+
+
+def _names(environ: Mapping[str, str], variable: str) -> list[str]:
+    names = [n.strip().lower() for n in environ.get(variable, "none").split(",") if n.strip()]
+    for name in names:
+        if name not in EXPORTERS:
+            raise TelemetryError(
+                f"{variable}={environ[variable]!r}: unknown exporter {name!r}; this gateway "
+                f"knows {', '.join(EXPORTERS)}")
+    return [n for n in names if n != "none"]
+
+
+def _otlp(kind: str, variable: str) -> Any:
+    try:
+        if kind == "traces":
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
+                OTLPSpanExporter,
+            )
+
+            return OTLPSpanExporter()
+        from opentelemetry.exporter.otlp.proto.http.metric_exporter import (
+            OTLPMetricExporter,
+        )
+
+        return OTLPMetricExporter()
+    except ImportError:
+        raise TelemetryError(
+            f"{variable} asks for otlp, but the OTLP exporter is not installed: "
+            f"pip install {OTLP_PACKAGE}") from None
+
+
+def span_exporters(environ: Mapping[str, str]) -> list[SpanExporter]:
+    variable = "OTEL_TRACES_EXPORTER"
+    return [ConsoleSpanExporter() if name == "console" else _otlp("traces", variable)
+            for name in _names(environ, variable)]
+
+
+def metric_exporters(environ: Mapping[str, str]) -> list[MetricExporter]:
+    variable = "OTEL_METRICS_EXPORTER"
+    return [ConsoleMetricExporter() if name == "console" else _otlp("metrics", variable)
+            for name in _names(environ, variable)]
+
+
+def configure_telemetry(environ: Mapping[str, str] | None = None) -> Telemetry:
+    """Install tracer and meter providers as the OTEL_* variables ask; none by default.
+
+    Raises TelemetryError before installing anything when a variable is wrong.
+    """
+    env = os.environ if environ is None else environ
+    if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        return Telemetry()
+    spans, readers = span_exporters(env), metric_exporters(env)
+    if not spans and not readers:
+        return Telemetry()
+    attributes = {"service.name": env.get("OTEL_SERVICE_NAME") or DEFAULT_SERVICE_NAME}
+    resource = Resource.create(attributes)
+    telemetry = Telemetry()
+    if spans:
+        tracer_provider = TracerProvider(resource=resource)
+        for exporter in spans:
+            tracer_provider.add_span_processor(BatchSpanProcessor(exporter))
+        trace.set_tracer_provider(tracer_provider)
+        telemetry.tracer_provider = tracer_provider
+    if readers:
+        meter_provider = MeterProvider(
+            resource=resource,
+            metric_readers=[PeriodicExportingMetricReader(e) for e in readers])
+        metrics.set_meter_provider(meter_provider)
+        telemetry.meter_provider = meter_provider
+    return telemetry
