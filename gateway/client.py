@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
+from collections.abc import Collection, Mapping
 from typing import Any
+
+import attrs
 
 from gateway.errors import GatewayError
 
@@ -18,8 +22,32 @@ class GatewayUnreachable(GatewayError):
     """No gateway answered at the configured address."""
 
 
+class ApiProblem(GatewayError):
+    """The gateway answered with an error (problem details); ``problem`` is its body."""
+
+    def __init__(self, url: str, status: int, problem: Mapping[str, Any]) -> None:
+        self.url = url
+        self.status = status
+        self.problem = dict(problem)
+        title = problem.get("title") or f"HTTP {status}"
+        detail = problem.get("detail")
+        hint = ""
+        if status == 401:
+            hint = (" (the token from [gateway] token / token_env is not the one the gateway "
+                    "runs with)")
+        super().__init__(f"{url} answered {status} {title}" + (f": {detail}" if detail else "")
+                         + hint)
+
+
+@attrs.frozen
+class Reply:
+    status: int
+    headers: Mapping[str, str]
+    body: Any
+
+
 class GatewayClient:
-    def __init__(self, base_url: str, token: str | None = None, timeout: float = 10) -> None:
+    def __init__(self, base_url: str, token: str | None = None, timeout: float = 30) -> None:
         self.base_url = base_url.rstrip("/")
         self.token = token
         self.timeout = timeout
@@ -35,18 +63,45 @@ class GatewayClient:
         base = settings.public_url or f"http://{host}:{settings.listen_port}"
         return cls(base, settings.api_token())
 
-    def get_json(self, path: str) -> Any:
-        request = urllib.request.Request(f"{self.base_url}{path}")
+    def call(
+        self, method: str, path: str, *, body: bytes | None = None, json_body: Any = None,
+        query: Mapping[str, str | int | None] | None = None,
+        accept: Collection[int] = (200,),
+    ) -> Reply:
+        """One request; an answer outside ``accept`` raises ApiProblem."""
+        url = f"{self.base_url}{path}"
+        params = {k: str(v) for k, v in (query or {}).items() if v is not None}
+        if params:
+            url = f"{url}?{urllib.parse.urlencode(params)}"
+        data = body if json_body is None else json.dumps(json_body).encode("utf-8")
+        request = urllib.request.Request(url, data=data, method=method)
+        if data is not None:
+            request.add_header("Content-Type", "application/json")
         if self.token:
             request.add_header("Authorization", f"Bearer {self.token}")
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                return json.loads(response.read())
+                status, headers, raw = response.status, dict(response.headers), response.read()
         except urllib.error.HTTPError as exc:
-            raise GatewayError(f"{self.base_url}{path} answered HTTP {exc.code}") from None
+            status, headers, raw = exc.code, dict(exc.headers), exc.read()
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             raise GatewayUnreachable(
                 f"no gateway answers at {self.base_url} ({reason}); is `gateway run` running "
                 "with this configuration?"
             ) from None
+        try:
+            parsed = json.loads(raw) if raw else None
+        except ValueError:
+            parsed = None
+        if status not in accept:
+            problem = parsed if isinstance(parsed, dict) else {"detail": raw[:200].decode(
+                "utf-8", "replace")}
+            raise ApiProblem(f"{self.base_url}{path}", status, problem)
+        return Reply(status, headers, parsed)
+
+    def get_json(self, path: str, query: Mapping[str, str | int | None] | None = None) -> Any:
+        return self.call("GET", path, query=query).body
+
+    def post_json(self, path: str, body: Any = None) -> Any:
+        return self.call("POST", path, json_body={} if body is None else body).body

@@ -1,15 +1,25 @@
-"""The aiohttp application: routes and their handlers."""
+"""The aiohttp application: every operation mounted behind its token check."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
+
+from gateway.api import inbox, messages, outbound
+from gateway.api.auth import Authenticator, require
+from gateway.api.channels import channel_operations
+from gateway.api.context import PRINCIPAL, SERVICE_KEY
+from gateway.api.openapi import build_document
+from gateway.api.operations import Answer, Operation, ref
+from gateway.api.problems import Handler, problem_middleware
 
 if TYPE_CHECKING:
     from gateway.service import GatewayService
 
-SERVICE_KEY: web.AppKey[GatewayService] = web.AppKey("service")
+__all__ = ["SERVICE_KEY", "make_app"]
+
+DOCUMENT_KEY: web.AppKey[dict[str, Any]] = web.AppKey("openapi")
 
 
 async def health(request: web.Request) -> web.Response:
@@ -18,8 +28,43 @@ async def health(request: web.Request) -> web.Response:
     return web.json_response(report, status=200 if report["status"] != "stopping" else 503)
 
 
+async def openapi(request: web.Request) -> web.Response:
+    """This API described as OpenAPI 3.1."""
+    return web.json_response(request.app[DOCUMENT_KEY])
+
+
+CORE_OPERATIONS = (
+    Operation("GET", "/health", health, "health", "How the gateway is doing", "service",
+              answers=(Answer(200, "Running (ok or degraded).", ref("Health")),
+                       Answer(503, "Stopping.", ref("Health")))),
+    Operation("GET", "/openapi.json", openapi, "openapi", "This document", "service",
+              answers=(Answer(200, "The OpenAPI 3.1 document.", {"type": "object"}),)),
+)
+
+
+def guarded(operation: Operation, auth: Authenticator) -> Handler:
+    if not operation.scopes:
+        return operation.handler
+    what = f"{operation.method} {operation.path}"
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        principal = auth.authenticate(request)
+        require(principal, operation.scopes, what)
+        request[PRINCIPAL] = principal
+        return await operation.handler(request)
+
+    return handler
+
+
 def make_app(service: GatewayService) -> web.Application:
-    app = web.Application(client_max_size=32 * 1024 * 1024)
+    """The app for a started service: its channels' routes are mounted as they are now."""
+    app = web.Application(client_max_size=service.config.api.max_request_bytes,
+                          middlewares=[problem_middleware])
     app[SERVICE_KEY] = service
-    app.router.add_get("/health", health)
+    auth = Authenticator(lambda: service.config)
+    operations = [*CORE_OPERATIONS, *outbound.OPERATIONS, *messages.OPERATIONS,
+                  *inbox.OPERATIONS, *channel_operations(service.channels)]
+    for operation in operations:
+        app.router.add_route(operation.method, operation.path, guarded(operation, auth))
+    app[DOCUMENT_KEY] = build_document(operations)
     return app

@@ -13,7 +13,10 @@ from gateway.cli.agencies import agencies
 from gateway.cli.context import CliContext
 from gateway.cli.contracts import contracts
 from gateway.cli.convert import decode, encode
+from gateway.cli.inbox import inbox
+from gateway.cli.messages import messages
 from gateway.cli.run import run
+from gateway.cli.send import send
 from gateway.cli.simulate import simulate
 from gateway.cli.standards import standards
 from gateway.cli.status import status
@@ -57,6 +60,9 @@ for _command in (
     run,
     simulate,
     status,
+    send,
+    messages,
+    inbox,
     contracts,
     validate,
     decode,

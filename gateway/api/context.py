@@ -1,0 +1,37 @@
+"""What handlers reach through the request: the service, its store, the caller."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from gateway.api.auth import Principal
+from gateway.api.problems import unavailable
+from gateway.store import Store
+
+if TYPE_CHECKING:
+    from gateway.service import GatewayService
+
+SERVICE_KEY: web.AppKey[GatewayService] = web.AppKey("service")
+PRINCIPAL: web.RequestKey[Principal] = web.RequestKey("principal", Principal)
+
+
+def service_of(request: web.Request) -> GatewayService:
+    return request.app[SERVICE_KEY]
+
+
+def store_of(request: web.Request) -> Store:
+    store = service_of(request).store
+    if store is None or service_of(request).stopping:
+        raise unavailable("the message store is not open (the gateway is starting or stopping)")
+    return store
+
+
+def principal_of(request: web.Request) -> Principal:
+    # Every scoped route sets it before its handler runs (gateway.api.app.guarded).
+    return request[PRINCIPAL]
+
+
+def max_request_bytes(request: web.Request) -> int:
+    return int(service_of(request).config.api.max_request_bytes)

@@ -1,0 +1,70 @@
+"""The ERP's inbox: decoded inbound documents to fetch, then acknowledge."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from gateway.api.auth import OPERATE, READ, SUBMIT
+from gateway.api.context import store_of
+from gateway.api.messages import choice_param, cursor_param, limit_param, page_json
+from gateway.api.operations import Answer, Operation, Param, ref
+from gateway.api.problems import conflict, not_found
+from gateway.api.render import inbox_item
+from gateway.kinds import Direction
+from gateway.store import InvalidTransition, TransportState
+
+# Decoded and not acknowledged. ``decoded`` is what waits for a polling ERP;
+# the others are documents a webhook or folder delivery has not (or not
+# knowingly) handed over, which the ERP may still fetch.
+INBOX_STATES = [TransportState.DECODED.value, TransportState.DELIVERED.value,
+                TransportState.RETRYING.value, TransportState.FAILED.value]
+
+
+async def list_inbox(request: web.Request) -> web.Response:
+    """Inbound documents ready for the ERP, oldest id last (newest first)."""
+    state = choice_param(request, "state", INBOX_STATES) or TransportState.DECODED.value
+    page = await store_of(request).list_messages(
+        direction=Direction.INBOUND, transport_state=state,
+        kind=request.query.get("kind"), agency_oin=request.query.get("agency"),
+        limit=limit_param(request), cursor=cursor_param(request))
+    return web.json_response(page_json([inbox_item(r) for r in page.items], page.next_cursor))
+
+
+async def acknowledge(request: web.Request) -> web.Response:
+    """The ERP has the document: it leaves the inbox. Acknowledging twice is harmless."""
+    store = store_of(request)
+    message_id = request.match_info["id"]
+    record = await store.get(message_id)
+    if record is None:
+        raise not_found(f"no message with id {message_id}")
+    if record.direction is not Direction.INBOUND:
+        raise conflict(f"message {message_id} is outbound; only inbound documents are "
+                       "acknowledged")
+    try:
+        record = await store.acknowledge(message_id, detail={"via": "api"})
+    except InvalidTransition as exc:
+        raise conflict(f"message {message_id} is {record.transport_state} and cannot be "
+                       f"acknowledged: {exc}") from None
+    return web.json_response({"id": record.id, "transport_state": record.transport_state.value})
+
+
+OPERATIONS = (
+    Operation("GET", "/api/v1/inbox", list_inbox, "listInbox",
+              "Inbound documents waiting for the ERP", "inbox", frozenset({READ}),
+              params=(
+                  Param("state", "query", "decoded (default) or a delivery state not yet "
+                        "acknowledged.", {"enum": INBOX_STATES, "default": "decoded"}),
+                  Param("kind", "query", "Document kind (order, ...)."),
+                  Param("agency", "query", "The sending agency's OIN."),
+                  Param("limit", "query", "Page size.",
+                        {"type": "integer", "minimum": 1, "maximum": 1000}),
+                  Param("cursor", "query", "next_cursor of the previous page."),
+              ),
+              answers=(Answer(200, "One page, newest first.", ref("InboxPage")),),
+              problems=(400,)),
+    Operation("POST", "/api/v1/inbox/{id}/ack", acknowledge, "acknowledgeInbox",
+              "Acknowledge an inbound document", "inbox", frozenset({SUBMIT, OPERATE}),
+              params=(Param("id", "path", "The message id."),),
+              answers=(Answer(200, "Acknowledged.", ref("Acknowledged")),),
+              problems=(404, 409)),
+)

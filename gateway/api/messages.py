@@ -1,0 +1,225 @@
+"""Reading messages, and the operator's retry, cancel and reroute."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from aiohttp import web
+
+from gateway.api.auth import OPERATE, READ
+from gateway.api.body import check_keys, optional_text, read_json_object
+from gateway.api.context import max_request_bytes, principal_of, service_of, store_of
+from gateway.api.operations import Answer, Operation, Param, ref
+from gateway.api.problems import bad_request, conflict, not_found, unavailable
+from gateway.api.render import detail, summary
+from gateway.kinds import Direction
+from gateway.pipeline import OperatorActionError, operator
+from gateway.store import MessageNotFound, MessageRecord, TransportState
+from gateway.store.base import MAX_PAGE
+
+DEFAULT_LIMIT = 50
+# Store cursors are message ids (26 characters of Crockford base32).
+_CURSOR = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
+
+
+def limit_param(request: web.Request) -> int:
+    text = request.query.get("limit")
+    if text is None:
+        return DEFAULT_LIMIT
+    if not text.isdigit() or not 1 <= int(text) <= MAX_PAGE:
+        raise bad_request(f"limit must be a whole number from 1 to {MAX_PAGE}, got {text!r}",
+                          "limit")
+    return int(text)
+
+
+def cursor_param(request: web.Request) -> str | None:
+    cursor = request.query.get("cursor")
+    if cursor is not None and not _CURSOR.match(cursor):
+        raise bad_request("cursor must be a next_cursor value from an earlier page", "cursor")
+    return cursor
+
+
+def choice_param(request: web.Request, name: str, allowed: list[str]) -> str | None:
+    value = request.query.get(name)
+    if value is not None and value not in allowed:
+        raise bad_request(f"{name} must be one of {', '.join(allowed)}, got {value!r}", name)
+    return value
+
+
+def time_param(request: web.Request, name: str, *, end: bool) -> datetime | None:
+    """An ISO date or date-time; a plain date as ``to`` includes that whole day."""
+    text = request.query.get(name)
+    if text is None:
+        return None
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            start = datetime.combine(day, time(), tzinfo=UTC)
+            return start + timedelta(days=1) if end else start
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise bad_request(f"{name} must be an ISO date (2026-11-29) or date-time "
+                          f"(2026-11-29T13:00:00Z), got {text!r}", name) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def page_json(items: list[dict[str, Any]], next_cursor: str | None) -> dict[str, Any]:
+    return {"items": items, "next_cursor": next_cursor}
+
+
+async def list_messages(request: web.Request) -> web.Response:
+    """Messages matching every filter given, newest first."""
+    states = [s.value for s in TransportState]
+    direction = choice_param(request, "direction", [d.value for d in Direction])
+    page = await store_of(request).list_messages(
+        direction=None if direction is None else Direction(direction),
+        transport_state=choice_param(request, "state", states),
+        business_state=request.query.get("business_state"),
+        agency_oin=request.query.get("agency"),
+        business_key=request.query.get("business_key"),
+        kind=request.query.get("kind"), channel=request.query.get("channel"),
+        created_from=time_param(request, "from", end=False),
+        created_to=time_param(request, "to", end=True),
+        limit=limit_param(request), cursor=cursor_param(request),
+    )
+    return web.json_response(page_json([summary(r) for r in page.items], page.next_cursor))
+
+
+async def get_message(request: web.Request) -> web.Response:
+    """One message with its timeline, attempts, validation report and routing."""
+    store = store_of(request)
+    message_id = request.match_info["id"]
+    include = {part.strip() for part in request.query.get("include", "").split(",") if part}
+    unknown = include - {"payload"}
+    if unknown:
+        raise bad_request(f"include knows only 'payload', got {', '.join(sorted(unknown))}",
+                          "include")
+    record = await store.get(message_id)
+    if record is None:
+        raise not_found(f"no message with id {message_id}")
+    events = await store.events(message_id)
+    attempts = await store.attempts(message_id)
+    return web.json_response(detail(record, events, attempts,
+                                    include_payload="payload" in include))
+
+
+async def _action_body(request: web.Request, known: tuple[str, ...]) -> dict[str, Any]:
+    body = await read_json_object(request, max_request_bytes(request))
+    check_keys(body, known)
+    return body
+
+
+def _actor(request: web.Request, body: dict[str, Any]) -> str:
+    """Who to record: the person the caller names, and always the token they came with."""
+    principal = principal_of(request).name
+    named = optional_text(body, "actor")
+    return f"{named} (token {principal})" if named else f"token {principal}"
+
+
+async def _acted(request: web.Request, record: MessageRecord) -> web.Response:
+    service = service_of(request)
+    if service.dispatcher is not None and record.transport_state is TransportState.QUEUED:
+        service.dispatcher.wake()
+    store = store_of(request)
+    return web.json_response(detail(record, await store.events(record.id),
+                                     await store.attempts(record.id), include_payload=False))
+
+
+async def retry_message(request: web.Request) -> web.Response:
+    """Queue a failed or cancelled outbound message again."""
+    body = await _action_body(request, ("reason", "actor"))
+    reason = optional_text(body, "reason", required=True)
+    try:
+        record = await operator.retry(store_of(request), request.match_info["id"],
+                                      actor=_actor(request, body), reason=reason)
+    except MessageNotFound as exc:
+        raise not_found(str(exc)) from None
+    except OperatorActionError as exc:
+        raise conflict(str(exc)) from None
+    return await _acted(request, record)
+
+
+async def cancel_message(request: web.Request) -> web.Response:
+    """Stop an outbound message that has not been sent."""
+    body = await _action_body(request, ("reason", "actor"))
+    reason = optional_text(body, "reason", required=True)
+    try:
+        record = await operator.cancel(store_of(request), request.match_info["id"],
+                                       actor=_actor(request, body), reason=reason)
+    except MessageNotFound as exc:
+        raise not_found(str(exc)) from None
+    except OperatorActionError as exc:
+        raise conflict(str(exc)) from None
+    return await _acted(request, record)
+
+
+async def reroute_message(request: web.Request) -> web.Response:
+    """Send an outbound message over another configured channel."""
+    body = await _action_body(request, ("reason", "actor", "channel"))
+    reason = optional_text(body, "reason", required=True)
+    channel = optional_text(body, "channel", required=True)
+    service = service_of(request)
+    config = service.config
+    if channel not in config.channels:
+        raise bad_request(f"channel {channel!r} is not configured (configured: "
+                          f"{', '.join(sorted(config.channels)) or 'none'})", "$.channel")
+    if service.validation is None:
+        raise unavailable("the validation pool is not running")
+    try:
+        record = await operator.reroute(
+            store_of(request), service.registry, service.validation, request.match_info["id"],
+            actor=_actor(request, body), channel=channel, reason=reason,
+            supplier=config.supplier)
+    except MessageNotFound as exc:
+        raise not_found(str(exc)) from None
+    except OperatorActionError as exc:
+        raise conflict(str(exc)) from None
+    return await _acted(request, record)
+
+
+ID_PARAM = Param("id", "path", "The message id.")
+_FILTERS = (
+    Param("direction", "query", "outbound or inbound.", {"enum": ["outbound", "inbound"]}),
+    Param("state", "query", "Transport state.", {"enum": [s.value for s in TransportState]}),
+    Param("business_state", "query", "Business state (accepted, rejected, paid, ...)."),
+    Param("agency", "query", "Agency OIN."),
+    Param("business_key", "query", "The business key (exact)."),
+    Param("kind", "query", "Document kind (invoice, order, ...)."),
+    Param("channel", "query", "Channel instance name."),
+    Param("from", "query", "Created at or after (ISO date or date-time; UTC if no zone).",
+          {"type": "string"}),
+    Param("to", "query", "Created before (a plain date includes that day).",
+          {"type": "string"}),
+    Param("limit", "query", f"Page size, 1 to {MAX_PAGE}.",
+          {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": DEFAULT_LIMIT}),
+    Param("cursor", "query", "next_cursor of the previous page."),
+)
+_ACTION_ANSWER = (Answer(200, "Done; the message as it is now.", ref("Message")),)
+
+OPERATIONS = (
+    Operation("GET", "/api/v1/messages", list_messages, "listMessages",
+              "List and search messages", "messages", frozenset({READ}), params=_FILTERS,
+              answers=(Answer(200, "One page, newest first.", ref("MessagePage")),),
+              problems=(400,)),
+    Operation("GET", "/api/v1/messages/{id}", get_message, "getMessage",
+              "A message with its timeline, attempts and validation report", "messages",
+              frozenset({READ}),
+              params=(ID_PARAM, Param("include", "query",
+                                      "`payload` adds the raw payload (base64) and the "
+                                      "canonical JSON.", {"enum": ["payload"]})),
+              answers=(Answer(200, "The message.", ref("Message")),), problems=(400, 404)),
+    Operation("POST", "/api/v1/messages/{id}/retry", retry_message, "retryMessage",
+              "Queue a failed or cancelled message again", "operator", frozenset({OPERATE}),
+              params=(ID_PARAM,), body=ref("OperatorRequest"), answers=_ACTION_ANSWER,
+              problems=(400, 404, 409)),
+    Operation("POST", "/api/v1/messages/{id}/cancel", cancel_message, "cancelMessage",
+              "Cancel a message not yet sent", "operator", frozenset({OPERATE}),
+              params=(ID_PARAM,), body=ref("OperatorRequest"), answers=_ACTION_ANSWER,
+              problems=(400, 404, 409)),
+    Operation("POST", "/api/v1/messages/{id}/reroute", reroute_message, "rerouteMessage",
+              "Send a message over another channel", "operator", frozenset({OPERATE}),
+              params=(ID_PARAM,), body=ref("RerouteRequest"), answers=_ACTION_ANSWER,
+              problems=(400, 404, 409, 503)),
+)

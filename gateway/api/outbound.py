@@ -1,0 +1,124 @@
+"""``POST /api/v1/outbound/{agency_oin}``: the ERP submits a canonical document."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+from aiohttp import web
+
+from gateway.api.auth import SUBMIT
+from gateway.api.body import read_body, too_large
+from gateway.api.context import max_request_bytes, service_of, store_of
+from gateway.api.operations import Answer, Operation, Param, ref
+from gateway.api.problems import Problem, bad_request, unavailable
+from gateway.api.render import message_link, submit_answer
+from gateway.api.schemas import any_canonical_document
+from gateway.errors import GatewayError
+from gateway.model.json import ROOT, CanonicalJSONError
+from gateway.pipeline import DocumentRejected, DocumentTooLarge
+from gateway.store import Store
+
+log = logging.getLogger(__name__)
+
+# Enough for an ERP to see what to fix, small enough to stay a readable answer.
+MAX_LISTED_ERRORS = 50
+
+
+def json_path(path: str) -> str:
+    """A canonical-model error path (``lines[0].price``) as a JSON path (``$.lines[0].price``)."""
+    if not path or path == ROOT:
+        return "$"
+    return f"${path}" if path.startswith("[") else f"$.{path}"
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+async def rejection_problem(store: Store, exc: DocumentRejected) -> Problem:
+    """422 naming the field at fault (canonical model) or the rules broken (validation)."""
+    errors: list[dict[str, Any]] = []
+    # The pipeline raises while handling the model's error, which carries the path.
+    for cause in _causes(exc):
+        if isinstance(cause, CanonicalJSONError):
+            errors.append({"field": json_path(cause.path), "message": cause.problem})
+            break
+    if exc.stage == "validate" and exc.message_id is not None:
+        record = await store.get(exc.message_id)
+        findings = ((record.validation or {}).get("findings", []) if record else [])
+        for finding in findings:
+            if finding.get("severity") in ("fatal", "error"):
+                errors.append({"rule": finding.get("rule"), "field": finding.get("location"),
+                               "message": finding.get("text")})
+    else:
+        errors.extend({"rule": rule, "message": exc.reason} for rule in exc.rules)
+    extra: dict[str, Any] = {"stage": exc.stage, "rules": list(exc.rules)}
+    if exc.message_id is not None:
+        extra["message_id"] = exc.message_id
+        extra["links"] = {"message": message_link(exc.message_id)}
+    return Problem(422, "document-rejected", "The document was rejected", exc.reason,
+                   errors=errors[:MAX_LISTED_ERRORS], extra=extra)
+
+
+async def submit(request: web.Request) -> web.Response:
+    """Store one canonical document for an agency; answer once it is durably stored."""
+    service = service_of(request)
+    store = store_of(request)
+    pipeline = service.outbound
+    if pipeline is None:
+        raise unavailable("the outbound pipeline is not running")
+    limit = max_request_bytes(request)
+    raw = await read_body(request, limit)
+    try:
+        json.loads(raw)
+    except ValueError as exc:  # also bytes that are no Unicode text
+        raise bad_request(f"the body is not JSON: {exc}", "$", slug="not-json") from None
+    agency = request.match_info["agency_oin"]
+    try:
+        record, created = await pipeline.submit(raw, agency_oin=agency)
+    except DocumentTooLarge as exc:
+        raise too_large(len(raw), pipeline.settings.max_document_bytes) from exc
+    except DocumentRejected as exc:
+        raise await rejection_problem(store, exc) from None
+    except GatewayError as exc:
+        # Validation that cannot run, a database that is down: not the document's fault,
+        # nothing is stored, and the ERP may try again.
+        log.warning("submit failed without a verdict: %s", exc)
+        raise unavailable(f"the document could not be processed now: {exc}") from None
+    headers = {"Location": message_link(record.id)}
+    if not created:
+        headers["Wissel-Duplicate"] = "true"
+    return web.json_response(submit_answer(record), status=202 if created else 200,
+                             headers=headers)
+
+
+OPERATIONS = (
+    Operation(
+        "POST", "/api/v1/outbound/{agency_oin}", submit, "submitOutbound",
+        "Submit a document for an agency", "outbound", frozenset({SUBMIT}),
+        description=(
+            "Checks, routes, encodes and validates one canonical document and stores it for "
+            "sending. Idempotent on the business key (supplier, agency, kind, number): a "
+            "repeat answers 200 with the stored message and `Wissel-Duplicate: true`. A "
+            "document that fails a check is stored as rejected and answered with 422."),
+        params=(Param("agency_oin", "path", "The OIN of the receiving agency (20 digits).",
+                      {"type": "string", "pattern": "^[0-9]{20}$"}),),
+        body=any_canonical_document(),
+        body_description="One canonical document; its `document` field names the kind.",
+        answers=(
+            Answer(202, "Stored and queued for sending.", ref("SubmitAnswer"),
+                   {"Location": "The message."}),
+            Answer(200, "A repeat of a stored document: the existing message.",
+                   ref("SubmitAnswer"), {"Wissel-Duplicate": "true for a repeat."}),
+        ),
+        problems=(400, 413, 422, 503),
+    ),
+)

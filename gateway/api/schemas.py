@@ -1,0 +1,158 @@
+"""The JSON Schemas of the API's own bodies, for the OpenAPI document.
+
+Kept beside :mod:`gateway.api.render`, which produces these shapes; a test
+validates real answers against them. Canonical documents use the published
+schemas in ``schemas/canonical``.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from typing import Any
+
+from gateway.api.operations import ref
+from gateway.model.jsonschema import schema_filename, schema_kinds
+from gateway.store import TransportState
+
+STRING = {"type": "string"}
+TEXT_OR_NULL = {"type": ["string", "null"]}
+TIME_OR_NULL = {"type": ["string", "null"], "format": "date-time"}
+LINKS = {"type": "object", "required": ["self"], "properties": {"self": STRING}}
+STATES = [state.value for state in TransportState]
+
+
+def _object(properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
+    return {"type": "object", "required": required if required is not None else
+            list(properties), "properties": properties}
+
+
+SUMMARY_PROPERTIES: dict[str, Any] = {
+    "id": STRING, "direction": {"enum": ["outbound", "inbound"]}, "kind": TEXT_OR_NULL,
+    "business_key": TEXT_OR_NULL, "agency_oin": TEXT_OR_NULL, "channel": TEXT_OR_NULL,
+    "format": TEXT_OR_NULL, "transport_state": {"enum": STATES}, "business_state": STRING,
+    "attempt_count": {"type": "integer"}, "max_attempts": {"type": "integer"},
+    "transport_id": TEXT_OR_NULL, "last_error": TEXT_OR_NULL,
+    "created_at": {"type": "string", "format": "date-time"},
+    "updated_at": {"type": "string", "format": "date-time"}, "next_attempt_at": TIME_OR_NULL,
+    "links": LINKS,
+}
+
+OPTIONAL_OBJECT = {"type": ["object", "null"]}
+
+COMPONENTS: dict[str, Any] = {
+    "Problem": {
+        "type": "object", "description": "RFC 9457 problem details.",
+        "required": ["type", "title", "status", "detail"],
+        "properties": {
+            "type": STRING, "title": STRING, "status": {"type": "integer"}, "detail": STRING,
+            "instance": STRING,
+            "errors": {"type": "array", "items": {
+                "type": "object", "required": ["message"], "properties": {
+                    "field": {"type": "string", "description": "JSON path into the body "
+                              "($.lines[0].quantity), an XPath into the encoded document "
+                              "for a validation rule, or a parameter name."},
+                    "rule": {"type": "string", "description": "The rule id broken."},
+                    "message": STRING}}},
+            "message_id": {"type": "string",
+                           "description": "The stored rejected message, for a 422."},
+            "stage": STRING, "rules": {"type": "array", "items": STRING},
+        },
+    },
+    "SubmitAnswer": _object({
+        "id": STRING, "business_key": TEXT_OR_NULL, "kind": TEXT_OR_NULL,
+        "agency_oin": TEXT_OR_NULL, "channel": TEXT_OR_NULL, "format": TEXT_OR_NULL,
+        "transport_state": {"enum": STATES}, "links": LINKS,
+    }),
+    "MessageSummary": _object(SUMMARY_PROPERTIES),
+    "Event": _object({
+        "seq": {"type": "integer"}, "at": {"type": "string", "format": "date-time"},
+        "kind": STRING, "transport_state": {"enum": [*STATES, None]},
+        "business_state": TEXT_OR_NULL, "detail": {"type": "object"},
+    }),
+    "Attempt": _object({
+        "number": {"type": "integer"}, "started_at": {"type": "string", "format": "date-time"},
+        "finished_at": {"type": "string", "format": "date-time"},
+        "outcome": {"enum": ["accepted", "retryable", "final"]}, "code": TEXT_OR_NULL,
+        "detail": STRING, "transport_id": TEXT_OR_NULL,
+    }),
+    "Message": {
+        "allOf": [ref("MessageSummary"), _object({
+            "transport_ids": {"type": "array", "items": STRING},
+            "routing": OPTIONAL_OBJECT, "validation": OPTIONAL_OBJECT,
+            "timeline": {"type": "array", "items": ref("Event")},
+            "attempts": {"type": "array", "items": ref("Attempt")},
+            "payload": {"type": ["string", "null"], "contentEncoding": "base64",
+                        "description": "The document on the wire (?include=payload)."},
+            "canonical": {"description": "The canonical JSON (?include=payload)."},
+        }, ["transport_ids", "routing", "validation", "timeline", "attempts"])],
+    },
+    "MessagePage": _object({
+        "items": {"type": "array", "items": ref("MessageSummary")},
+        "next_cursor": TEXT_OR_NULL,
+    }),
+    "OperatorRequest": {
+        "type": "object", "required": ["reason"], "additionalProperties": False,
+        "properties": {"reason": STRING, "actor": STRING},
+    },
+    "RerouteRequest": {
+        "type": "object", "required": ["reason", "channel"], "additionalProperties": False,
+        "properties": {"reason": STRING, "actor": STRING, "channel": STRING},
+    },
+    "InboxItem": _object({
+        "id": STRING, "kind": TEXT_OR_NULL, "business_key": TEXT_OR_NULL,
+        "agency_oin": TEXT_OR_NULL, "channel": TEXT_OR_NULL, "format": TEXT_OR_NULL,
+        "transport_state": {"enum": STATES},
+        "received_at": {"type": "string", "format": "date-time"},
+        "canonical": {"description": "The decoded canonical JSON."}, "links": LINKS,
+    }),
+    "InboxPage": _object({
+        "items": {"type": "array", "items": ref("InboxItem")}, "next_cursor": TEXT_OR_NULL,
+    }),
+    "Acknowledged": _object({"id": STRING, "transport_state": {"enum": STATES}}),
+    "Health": {"type": "object", "required": ["status", "version"],
+               "properties": {"status": {"enum": ["ok", "degraded", "stopping"]},
+                              "version": STRING}},
+}
+
+
+def canonical_name(kind: str) -> str:
+    return f"canonical-{kind}"
+
+
+def embedded(schema: Any, pointer: str) -> Any:
+    """A published schema made to sit at ``pointer`` inside the OpenAPI document.
+
+    Its own references (``#/$defs/Party``) are rewritten to point into that
+    place, and its ``$id`` dropped: resolvers differ in whether they honour an
+    ``$id`` nested in an OpenAPI document, and a plain pointer works in all.
+    """
+    if isinstance(schema, dict):
+        moved: dict[str, Any] = {}
+        for key, value in schema.items():
+            if key == "$id":
+                moved["$comment"] = f"published as {value}"
+            elif key == "$ref" and isinstance(value, str) and value.startswith("#/"):
+                moved[key] = f"#{pointer}/{value[2:]}"
+            else:
+                moved[key] = embedded(value, pointer)
+        return moved
+    if isinstance(schema, list):
+        return [embedded(item, pointer) for item in schema]
+    return schema
+
+
+def canonical_schemas() -> dict[str, Any]:
+    """The published canonical schemas (schemas/canonical), keyed by component name."""
+    folder = resources.files("schemas") / "canonical"
+    schemas: dict[str, Any] = {}
+    for kind in schema_kinds():
+        name = canonical_name(kind.value)
+        published = json.loads((folder / schema_filename(kind)).read_text("utf-8"))
+        schemas[name] = embedded(published, f"/components/schemas/{name}")
+    return schemas
+
+
+def any_canonical_document() -> dict[str, Any]:
+    """A request body: one canonical document of any kind, told apart by its ``document``."""
+    return {"oneOf": [ref(canonical_name(kind.value)) for kind in schema_kinds()]}

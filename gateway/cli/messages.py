@@ -1,0 +1,189 @@
+"""``gateway messages``: find, inspect, retry, cancel and reroute messages."""
+
+from __future__ import annotations
+
+import getpass
+from typing import Any
+
+import click
+
+from gateway.cli.context import CliContext
+from gateway.cli.output import echo_json, echo_table
+from gateway.client import GatewayClient
+
+STATES = ["queued", "sending", "sent", "retrying", "failed", "cancelled", "rejected",
+          "received", "decoded", "delivering", "delivered", "acknowledged", "duplicate"]
+
+
+def client_of(obj: CliContext) -> GatewayClient:
+    return GatewayClient.from_config(obj.config)
+
+
+def short_time(value: str | None) -> str:
+    return "" if not value else value.replace("T", " ")[:19]
+
+
+def echo_page_hint(next_cursor: str | None, command: str) -> None:
+    if next_cursor:
+        click.echo(f"(more: {command} --cursor {next_cursor})")
+
+
+@click.group()
+def messages() -> None:
+    """Messages in the store: list, show, retry, cancel, reroute."""
+
+
+@messages.command("list")
+@click.option("--direction", type=click.Choice(["outbound", "inbound"]),
+              help="Outbound (to agencies) or inbound (from agencies).")
+@click.option("--state", type=click.Choice(STATES), help="Transport state.")
+@click.option("--business-state", help="Business state (accepted, rejected, paid, ...).")
+@click.option("--agency", metavar="OIN", help="Agency OIN.")
+@click.option("--kind", help="Document kind (invoice, order, ...).")
+@click.option("--business-key", help="The exact business key.")
+@click.option("--channel", help="Channel instance name.")
+@click.option("--from", "from_", metavar="DATE", help="Created on or after (ISO date/time).")
+@click.option("--to", metavar="DATE", help="Created before; a plain date includes the day.")
+@click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True,
+              help="How many to show (one page).")
+@click.option("--cursor", help="Continue after an earlier page.")
+@click.option("--json", "as_json", is_flag=True, help="Print the page as JSON.")
+@click.pass_obj
+def list_messages(
+    obj: CliContext, direction: str | None, state: str | None, business_state: str | None,
+    agency: str | None, kind: str | None, business_key: str | None, channel: str | None,
+    from_: str | None, to: str | None, limit: int, cursor: str | None, as_json: bool,
+) -> None:
+    """List messages, newest first, filtered by every option given."""
+    page = client_of(obj).get_json("/api/v1/messages", {
+        "direction": direction, "state": state, "business_state": business_state,
+        "agency": agency, "kind": kind, "business_key": business_key, "channel": channel,
+        "from": from_, "to": to, "limit": limit, "cursor": cursor,
+    })
+    if as_json:
+        echo_json(page)
+        return
+    if not page["items"]:
+        click.echo("no messages match")
+        return
+    echo_table(
+        ["id", "dir", "kind", "agency", "channel", "state", "business", "tries", "created"],
+        [[m["id"], m["direction"][:3], m["kind"] or "", m["agency_oin"] or "",
+          m["channel"] or "", m["transport_state"], m["business_state"],
+          f"{m['attempt_count']}/{m['max_attempts']}", short_time(m["created_at"])]
+         for m in page["items"]],
+    )
+    echo_page_hint(page["next_cursor"], "gateway messages list")
+
+
+def echo_message(message: dict[str, Any]) -> None:
+    """A message for a person: what, where, why, and what happened when."""
+    click.echo(f"message {message['id']} ({message['direction']} {message['kind'] or '?'})")
+    for label, key in (("business key", "business_key"), ("agency", "agency_oin"),
+                       ("channel", "channel"), ("format", "format"),
+                       ("transport", "transport_state"), ("business", "business_state"),
+                       ("transport id", "transport_id"), ("last error", "last_error")):
+        if message.get(key):
+            click.echo(f"  {label + ':':14}{message[key]}")
+    click.echo(f"  {'attempts:':14}{message['attempt_count']} of {message['max_attempts']}")
+    if message.get("next_attempt_at"):
+        click.echo(f"  {'next attempt:':14}{short_time(message['next_attempt_at'])}")
+    routing = message.get("routing") or {}
+    if routing.get("explanation"):
+        click.echo("routing:")
+        for line in routing["explanation"]:
+            click.echo(f"  {line}")
+    validation = message.get("validation")
+    if validation:
+        findings = validation.get("findings", [])
+        verdict = "valid" if validation.get("valid") else "NOT valid"
+        click.echo(f"validation: {verdict} ({validation.get('format')}, layers "
+                   f"{', '.join(validation.get('layers', [])) or 'none'}, "
+                   f"{len(findings)} finding(s))")
+        for finding in findings:
+            where = f" at {finding['location']}" if finding.get("location") else ""
+            click.echo(f"  {finding['severity']} {finding['layer']}/{finding['rule']}{where}: "
+                       f"{finding['text']}")
+    click.echo("timeline:")
+    for event in message["timeline"]:
+        states = " ".join(s for s in (event.get("transport_state"),
+                                      event.get("business_state")) if s)
+        detail = ", ".join(f"{k}={v}" for k, v in event["detail"].items()
+                           if v not in (None, "", [], {}))
+        click.echo(f"  {short_time(event['at'])}  {event['kind']:<16} "
+                   f"{('-> ' + states) if states else ''}{'  ' + detail if detail else ''}"
+                   .rstrip())
+    if message["attempts"]:
+        click.echo("attempts:")
+        for attempt in message["attempts"]:
+            code = f" [{attempt['code']}]" if attempt.get("code") else ""
+            click.echo(f"  #{attempt['number']} {short_time(attempt['started_at'])} "
+                       f"{attempt['outcome']}{code}: {attempt['detail'] or '-'}")
+
+
+@messages.command("show")
+@click.argument("message_id", metavar="ID")
+@click.option("--payload", is_flag=True, help="Include the payload and canonical JSON (--json).")
+@click.option("--json", "as_json", is_flag=True, help="Print the message as JSON.")
+@click.pass_obj
+def show(obj: CliContext, message_id: str, payload: bool, as_json: bool) -> None:
+    """One message: routing, validation findings, timeline and attempts."""
+    message = client_of(obj).get_json(f"/api/v1/messages/{message_id}",
+                                       {"include": "payload" if payload else None})
+    if as_json:
+        echo_json(message)
+    else:
+        echo_message(message)
+
+
+def _act(obj: CliContext, message_id: str, action: str, body: dict[str, Any],
+         as_json: bool) -> None:
+    message = client_of(obj).post_json(f"/api/v1/messages/{message_id}/{action}", body)
+    if as_json:
+        echo_json(message)
+    else:
+        click.echo(f"message {message['id']}: {message['transport_state']} "
+                   f"(channel {message['channel']}, attempts {message['attempt_count']} of "
+                   f"{message['max_attempts']})")
+
+
+_reason = click.option("--reason", required=True, help="Why: kept in the audit log.")
+_actor = click.option("--actor", default=getpass.getuser, show_default="your user name",
+                      help="Who asks, for the audit log.")
+_json = click.option("--json", "as_json", is_flag=True, help="Print the message as JSON.")
+
+
+@messages.command("retry")
+@click.argument("message_id", metavar="ID")
+@_reason
+@_actor
+@_json
+@click.pass_obj
+def retry(obj: CliContext, message_id: str, reason: str, actor: str, as_json: bool) -> None:
+    """Queue a failed or cancelled outbound message again."""
+    _act(obj, message_id, "retry", {"reason": reason, "actor": actor}, as_json)
+
+
+@messages.command("cancel")
+@click.argument("message_id", metavar="ID")
+@_reason
+@_actor
+@_json
+@click.pass_obj
+def cancel(obj: CliContext, message_id: str, reason: str, actor: str, as_json: bool) -> None:
+    """Stop an outbound message that has not been sent."""
+    _act(obj, message_id, "cancel", {"reason": reason, "actor": actor}, as_json)
+
+
+@messages.command("reroute")
+@click.argument("message_id", metavar="ID")
+@click.option("--channel", required=True, help="The configured channel to send it over.")
+@_reason
+@_actor
+@_json
+@click.pass_obj
+def reroute(obj: CliContext, message_id: str, channel: str, reason: str, actor: str,
+            as_json: bool) -> None:
+    """Send an outbound message over another channel."""
+    _act(obj, message_id, "reroute", {"reason": reason, "actor": actor, "channel": channel},
+         as_json)

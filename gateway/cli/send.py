@@ -1,0 +1,102 @@
+"""``gateway send``: submit canonical JSON documents to the running gateway."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from gateway.cli.context import CliContext
+from gateway.cli.output import echo_json
+from gateway.client import ApiProblem, GatewayClient
+from gateway.identifiers import OIN, InvalidIdentifier
+
+# Answers that are a verdict on one document; any other error stops the run.
+DOCUMENT_STATUSES = frozenset({400, 413, 422})
+# Below this many files a progress bar is more noise than help.
+PROGRESS_FROM = 3
+
+
+def _agency(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    try:
+        return str(OIN(value))
+    except InvalidIdentifier as exc:
+        raise click.BadParameter(f"{value!r} is not an OIN: {exc.reason}") from None
+
+
+def send_one(client: GatewayClient, file: Path, agency: str) -> dict[str, Any]:
+    """Submit one file; the outcome as a dict (accepted, duplicate or rejected)."""
+    result: dict[str, Any] = {"file": str(file)}
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        return {**result, "outcome": "rejected", "reason": f"cannot read it: {exc.strerror}",
+                "errors": []}
+    try:
+        reply = client.call("POST", f"/api/v1/outbound/{agency}", body=data, accept=(200, 202))
+    except ApiProblem as exc:
+        if exc.status not in DOCUMENT_STATUSES:
+            raise
+        problem = exc.problem
+        return {**result, "outcome": "rejected", "status": exc.status,
+                "reason": problem.get("detail") or problem.get("title"),
+                "errors": problem.get("errors", []), "id": problem.get("message_id")}
+    body = reply.body
+    return {**result, "outcome": "accepted" if reply.status == 202 else "duplicate",
+            "id": body["id"], "business_key": body["business_key"], "kind": body["kind"],
+            "channel": body["channel"], "format": body["format"],
+            "transport_state": body["transport_state"]}
+
+
+def describe_error(error: dict[str, Any]) -> str:
+    where = error.get("field")
+    rule = error.get("rule")
+    head = " ".join(part for part in (rule, f"at {where}" if where and rule else where) if part)
+    return f"{head}: {error.get('message')}" if head else str(error.get("message"))
+
+
+@click.command()
+@click.argument("files", nargs=-1, required=True,
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--agency", "-a", required=True, metavar="OIN", callback=_agency,
+              help="The OIN of the receiving agency.")
+@click.option("--json", "as_json", is_flag=True, help="Print every outcome as JSON.")
+@click.pass_obj
+def send(obj: CliContext, files: tuple[Path, ...], agency: str, as_json: bool) -> None:
+    """Submit canonical JSON documents (FILE...) to the running gateway for an agency.
+
+    Each file is one document as the ERP would send it. Prints how many were
+    accepted, were duplicates of a stored document, or were rejected (with the
+    reasons). Exits 1 if any was rejected.
+    """
+    client = GatewayClient.from_config(obj.config)
+    results: list[dict[str, Any]] = []
+    if len(files) < PROGRESS_FROM or as_json:
+        results = [send_one(client, file, agency) for file in files]
+    else:
+        with click.progressbar(files, label="sending", show_pos=True, file=sys.stderr,
+                               item_show_func=lambda f: f.name if f else None) as bar:
+            for file in bar:
+                results.append(send_one(client, file, agency))
+    counts = {outcome: sum(1 for r in results if r["outcome"] == outcome)
+              for outcome in ("accepted", "duplicate", "rejected")}
+    if as_json:
+        echo_json({"counts": counts, "results": results})
+    else:
+        for result in results:
+            if result["outcome"] == "accepted" and len(files) < PROGRESS_FROM:
+                click.echo(f"accepted {result['file']}: message {result['id']} "
+                           f"({result['kind']} via {result['channel']}, {result['format']})")
+            elif result["outcome"] == "duplicate":
+                click.echo(f"duplicate {result['file']}: already message {result['id']} "
+                           f"({result['transport_state']})")
+            elif result["outcome"] == "rejected":
+                stored = f" (stored as message {result['id']})" if result.get("id") else ""
+                click.echo(f"rejected {result['file']}{stored}: {result['reason']}")
+                for error in result["errors"]:
+                    click.echo(f"    {describe_error(error)}")
+        click.echo(f"{counts['accepted']} accepted, {counts['duplicate']} duplicate, "
+                   f"{counts['rejected']} rejected")
+    sys.exit(1 if counts["rejected"] else 0)

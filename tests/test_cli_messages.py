@@ -1,0 +1,150 @@
+"""``gateway messages`` and ``gateway inbox`` against a running gateway."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from api_support import invoice_json, running_gateway
+from pipeline_support import AGENCY_OIN, document_json
+from test_api_messages import until_state
+from test_cli_send import gateway_cli
+
+from gateway.channels import FinalError, InboundDocument
+from gateway.model.samples import example_order
+from gateway.store import TransportState
+
+SUBMIT = f"/api/v1/outbound/{AGENCY_OIN}"
+
+
+async def test_list_and_show(tmp_path: Path) -> None:
+    async with running_gateway(tmp_path) as gateway:
+        ids = []
+        for number in ("L-1", "L-2", "L-3"):
+            ids.append((await gateway.call("POST", SUBMIT, data=invoice_json(number)))[2]["id"])
+        for message_id in ids:
+            await until_state(gateway, message_id, {TransportState.SENT})
+        config = gateway.config_path
+
+        result = await gateway_cli(config, "messages", "list")
+        assert result.exit_code == 0, result.output
+        lines = result.output.splitlines()
+        assert lines[0].split() == ["id", "dir", "kind", "agency", "channel", "state",
+                                    "business", "tries", "created"]
+        assert [line.split()[0] for line in lines[2:]] == list(reversed(ids))
+        assert all("out invoice " + AGENCY_OIN in " ".join(line.split()) for line in lines[2:])
+
+        result = await gateway_cli(config, "messages", "list", "--limit", "2", "--json")
+        page = json.loads(result.output)
+        assert [m["id"] for m in page["items"]] == [ids[2], ids[1]]
+        result = await gateway_cli(config, "messages", "list", "--limit", "2",
+                                   "--cursor", page["next_cursor"])
+        assert ids[0] in result.output
+        assert ids[1] not in result.output
+        result = await gateway_cli(config, "messages", "list", "--limit", "2")
+        assert f"(more: gateway messages list --cursor {page['next_cursor']})" in result.output
+
+        result = await gateway_cli(config, "messages", "list", "--state", "failed")
+        assert result.output.strip() == "no messages match"
+        result = await gateway_cli(config, "messages", "list", "--business-key",
+                                   f"30097265:{AGENCY_OIN}:invoice:L-2", "--json")
+        assert [m["id"] for m in json.loads(result.output)["items"]] == [ids[1]]
+        result = await gateway_cli(config, "messages", "list", "--direction", "inbound",
+                                   "--kind", "invoice")
+        assert "no messages match" in result.output
+
+        result = await gateway_cli(config, "messages", "show", ids[0])
+        assert result.exit_code == 0, result.output
+        text = result.output
+        assert text.startswith(f"message {ids[0]} (outbound invoice)")
+        assert "transport:    sent" in text
+        assert "routing:" in text
+        assert "timeline:" in text
+        assert "intake" in text
+        assert "-> sent" in text
+        assert "attempts:\n  #1 " in text
+        assert " accepted: recorded" in text
+        result = await gateway_cli(config, "messages", "show", ids[0], "--json", "--payload")
+        shown = json.loads(result.output)
+        assert shown["canonical"]["number"] == "L-1"
+        assert shown["payload"]
+
+        result = await gateway_cli(config, "messages", "show", "01M8KSPF3R25W6S3NPDX56TZQK")
+        assert result.exit_code != 0
+        assert "404 Not found: no message with id" in str(result.exception)
+
+
+async def test_show_lists_validation_findings(tmp_path: Path) -> None:
+    async with running_gateway(tmp_path) as gateway:
+        document = json.loads(invoice_json("V-1"))
+        document["totals"]["payable"] = "1.00"
+        status, _, problem = await gateway.call("POST", SUBMIT,
+                                                data=json.dumps(document).encode())
+        assert status == 422
+        result = await gateway_cli(gateway.config_path, "messages", "show",
+                                   problem["message_id"])
+        assert "transport:    rejected" in result.output
+        assert "last error:   check: the invoice amounts do not add up" in result.output
+        assert "rejected" in result.output
+        assert "BR-CO-16" in result.output
+
+
+async def test_retry_cancel_reroute(tmp_path: Path) -> None:
+    async with running_gateway(tmp_path) as gateway:
+        gateway.plugin.instances["recorder"].script = [FinalError("refused"),
+                                                       FinalError("refused again")]
+        message_id = (await gateway.call("POST", SUBMIT, data=invoice_json()))[2]["id"]
+        await until_state(gateway, message_id, {TransportState.FAILED})
+        config = gateway.config_path
+
+        result = await gateway_cli(config, "messages", "retry", message_id)
+        assert result.exit_code == 2
+        assert "--reason" in result.output
+        result = await gateway_cli(config, "messages", "retry", message_id, "--reason",
+                                   "agency is back", "--actor", "fatima")
+        assert result.exit_code == 0, result.output
+        assert result.output.startswith(f"message {message_id}: queued (channel recorder")
+        await until_state(gateway, message_id, {TransportState.FAILED})
+
+        result = await gateway_cli(config, "messages", "cancel", message_id, "--reason",
+                                   "handled by phone", "--json")
+        assert json.loads(result.output)["transport_state"] == "cancelled"
+        result = await gateway_cli(config, "messages", "cancel", message_id, "--reason", "x")
+        assert result.exit_code != 0
+        assert "409" in str(result.exception)
+
+        result = await gateway_cli(config, "messages", "reroute", message_id, "--channel",
+                                   "folder", "--reason", "recorder broken")
+        assert result.exit_code == 0, result.output
+        assert "(channel folder" in result.output
+        await until_state(gateway, message_id, {TransportState.SENT})
+
+        audit = [(a.action, a.actor, a.reason) for a in await gateway.store.audit_log()]
+        assert ("message.retry", "fatima (token gateway)", "agency is back") in audit
+        assert [a[0] for a in audit] == ["message.reroute", "message.cancel", "message.retry"]
+
+
+async def test_inbox_list_and_ack(tmp_path: Path) -> None:
+    async with running_gateway(tmp_path) as gateway:
+        config = gateway.config_path
+        result = await gateway_cli(config, "inbox", "list")
+        assert result.output.strip() == "the inbox is empty"
+        inbound_id = await gateway.service.receive(InboundDocument(
+            data=document_json(example_order()), channel="folder", transport_id="o-7"))
+        result = await gateway_cli(config, "inbox", "list")
+        assert inbound_id in result.output
+        assert "order" in result.output
+        result = await gateway_cli(config, "inbox", "list", "--json")
+        [item] = json.loads(result.output)["items"]
+        assert item["canonical"]["document"] == "order"
+
+        result = await gateway_cli(config, "inbox", "ack", inbound_id,
+                                   "01M8KSPF3R25W6S3NPDX56TZQK")
+        assert result.exit_code == 1
+        assert f"acknowledged {inbound_id}" in result.output
+        assert "not acknowledged 01M8KSPF3R25W6S3NPDX56TZQK: no message with id" in \
+            result.output
+        record = await gateway.store.get(inbound_id)
+        assert record.transport_state is TransportState.ACKNOWLEDGED
+        result = await gateway_cli(config, "inbox", "list")
+        assert result.output.strip() == "the inbox is empty"
