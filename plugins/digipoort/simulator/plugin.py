@@ -1,0 +1,155 @@
+"""Plugin entry point ``digipoort-simulator``: the ``gateway simulate digipoort`` command.
+
+Only click and the hook marker are imported at start-up; the simulator itself
+loads when the command runs, so ``gateway --help`` stays quick.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from gateway.cli.simulate import add_simulator
+from gateway.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    from .simulator import DigipoortSimulator
+
+DEFAULT_LISTEN = "127.0.0.1:8781"
+# Agency documents delivered by --deliver-to, from the formats' own samples.
+DELIVERED_SAMPLES = (
+    ("BESTELLING-UBL", "ubl-ohnl:order:1.9"),
+    ("BESTELLING-HRXML", "setu-ohnl:staffing-order:2.0"),
+    ("TIMECARD-HRXML", "setu-ohnl:timecard:2.0"),
+)
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[v6]:PORT`` for IPv6) into its parts."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise click.BadParameter(f"expected HOST:PORT, got {value!r}", param_hint="--listen")
+    return host.strip("[]"), int(port)
+
+
+@click.command("digipoort")
+@click.option("--listen", default=DEFAULT_LISTEN, show_default=True, metavar="HOST:PORT",
+              help="Address to serve on; port 0 picks a free one.")
+@click.option("--pki-dir", type=click.Path(path_type=Path, file_okay=False),
+              help="Folder with the test PKI; generated there when empty or missing. "
+                   "Default: a temporary folder, removed on exit.")
+@click.option("--trust", "trust", multiple=True,
+              type=click.Path(path_type=Path, dir_okay=False, exists=True), metavar="CA.pem",
+              help="Accept client certificates issued by (or listed in) this PEM file; "
+                   "repeatable. Default: the CA of the simulator's PKI.")
+@click.option("--step-delay", type=click.FloatRange(min=0), default=1.0, show_default=True,
+              help="Seconds between two statuses of an aanlevering.")
+@click.option("--redelivery-delay", type=click.FloatRange(min=0),
+              help="Seconds standing in for Digipoort's 72 hours of redelivery "
+                   "(TechnischProbleemAfleveren). Default: 3 x --step-delay.")
+@click.option("--slow-delay", type=click.FloatRange(min=0), default=2.0, show_default=True,
+              help="Seconds of delay in the Zwaarbelast* scenarios.")
+@click.option("--algorithm", type=click.Choice(["rsa-sha1", "rsa-sha256"]), default="rsa-sha1",
+              show_default=True, help="Signature algorithm of the simulator's responses.")
+@click.option("--standards-dir", type=click.Path(path_type=Path, file_okay=False),
+              help="Installed standards (koppelvlak XSD, format XSD/Schematron). "
+                   "Default: the gateway's standards directory.")
+@click.option("--no-validate", is_flag=True,
+              help="Do not check payloads against their berichtsoort's format.")
+@click.option("--deliver-to", metavar="URL",
+              help="AfleverService to deliver sample agency documents to "
+                   "(an order, a staffing order and a timecard) once the simulator runs.")
+@click.option("--aflever-trust", multiple=True,
+              type=click.Path(path_type=Path, dir_okay=False, exists=True), metavar="CA.pem",
+              help="CA bundle for the AfleverService's server certificate; "
+                   "default: the simulator's CA.")
+def simulate_digipoort(
+    listen: str, pki_dir: Path | None, trust: tuple[Path, ...], step_delay: float,
+    redelivery_delay: float | None, slow_delay: float, algorithm: str,
+    standards_dir: Path | None, no_validate: bool, deliver_to: str | None,
+    aflever_trust: tuple[Path, ...],
+) -> None:
+    """A local Digipoort (WUS 1.2, two-way TLS) for rehearsals; see plugins/digipoort/README.md.
+
+    Serves the Aanlever-, Statusinformatie- and OphaalService, walks every
+    aanlevering through its statuses and plays the Aansluit Suite scenarios
+    chosen by aanleverkenmerk. Stop it with Ctrl-C.
+    """
+    from ..wus.security import SecurityError
+    from .settings import SimulatorSettings
+    from .simulator import DigipoortSimulator
+
+    host, port = parse_listen(listen)
+    settings = SimulatorSettings(
+        host=host, port=port, pki_dir=pki_dir, trust=trust, step_delay=step_delay,
+        redelivery_delay=redelivery_delay, slow_delay=slow_delay,
+        algorithm="rsa-sha256" if algorithm == "rsa-sha256" else "rsa-sha1",
+        standards_dir=standards_dir, validate_payload=not no_validate, deliver_to=deliver_to,
+        aflever_trust=aflever_trust,
+    )
+    simulator = DigipoortSimulator(settings)
+
+    async def run() -> None:
+        try:
+            await simulator.start()
+        except (OSError, ValueError, SecurityError) as exc:
+            # A busy port, an incomplete --pki-dir, an unreadable --trust file.
+            raise click.ClickException(f"cannot start the simulator: {exc}") from exc
+        try:
+            _describe(simulator)
+            if deliver_to:
+                await _deliver_samples(simulator, deliver_to)
+            await asyncio.Event().wait()
+        finally:
+            await simulator.stop()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run())
+
+
+def _describe(simulator: DigipoortSimulator) -> None:
+    pki = simulator.pki
+    assert pki is not None
+    click.echo("Digipoort simulator (WUS 1.2, two-way TLS)")
+    click.echo(f"  AanleverService          {simulator.aanlever_url}")
+    click.echo(f"  StatusinformatieService  {simulator.status_url}")
+    click.echo(f"  OphaalService            {simulator.ophaal_url}")
+    click.echo(f"Certificates in {pki.folder}:")
+    click.echo(f"  CA (trust it for the server; it issues the client certificates)  {pki.ca}")
+    for kvk, files in pki.suppliers.items():
+        click.echo(f"  supplier KvK {kvk}: certificate {files.cert}, key {files.key}")
+    click.echo(f"  server certificate {pki.server.cert}")
+    trusted = ", ".join(str(p) for p in simulator.settings.trust) or str(pki.ca)
+    click.echo(f"Client certificates accepted from: {trusted}")
+    click.echo("Scenario by aanleverkenmerk: Happyflow, AanleverFault, StatusInformatieFault, ...")
+    click.echo("Press Ctrl-C to stop.")
+
+
+async def _deliver_samples(simulator: DigipoortSimulator, url: str) -> None:
+    from gateway.pluginmanager import build_registry, make_plugin_manager
+
+    from ..wus.koppelvlak import Identiteit
+
+    registry = simulator.registry or build_registry(make_plugin_manager())
+    pki = simulator.pki
+    assert pki is not None
+    ontvanger = Identiteit(next(iter(pki.suppliers)), "KvK")
+    for berichtsoort, format_key in DELIVERED_SAMPLES:
+        fmt = registry.format(format_key)
+        sample = fmt.samples()[0]
+        payload = sample.data or fmt.encode(sample.document, sample.context)
+        try:
+            response = await simulator.deliver(payload, berichtsoort, url, ontvanger=ontvanger)
+        except Exception as exc:  # report and go on: the simulator keeps serving
+            click.echo(f"afleveren {berichtsoort} to {url} failed: {exc}", err=True)
+            continue
+        click.echo(f"afgeleverd {berichtsoort} to {url}: kenmerk {response.kenmerk}")
+
+
+@hookimpl
+def register_commands(cli: click.Group) -> None:
+    add_simulator(cli, simulate_digipoort)

@@ -1,0 +1,61 @@
+"""Settings of the Digipoort simulator and the faults it can inject."""
+
+from __future__ import annotations
+
+import enum
+from datetime import timedelta
+from pathlib import Path
+
+import attrs
+
+from gateway.registry import Registry
+
+from ..wus.koppelvlak import Identiteit
+from ..wus.security import Algorithm
+
+
+class FaultKind(enum.StrEnum):
+    TIMEOUT = "timeout"  # hold the request for ``delay`` seconds, then drop it unanswered
+    RESET = "reset"  # abort the TCP connection without an answer
+    HTTP_500 = "http-500"  # plain HTTP 500 without a SOAP envelope
+    HTTP_503 = "http-503"  # HTTP 503 Service Unavailable with Retry-After
+    SLOW = "slow"  # answer normally after ``delay`` seconds
+    BAD_SIGNATURE = "bad-signature"  # answer normally, but with a broken signature
+
+
+@attrs.define
+class Fault:
+    """A fault to inject into the next ``count`` requests (of ``service``, or of any)."""
+
+    kind: FaultKind = attrs.field(converter=FaultKind)
+    count: int = 1
+    service: str | None = None  # "aanlever", "status", "ophaal" or None for all
+    delay: float = 5.0
+
+
+@attrs.define
+class SimulatorSettings:
+    host: str = "127.0.0.1"
+    port: int = 0  # 0: any free port
+    pki_dir: Path | None = None  # None: a fresh test PKI in a temporary folder
+    # CA bundles or certificate files whose client certificates are accepted;
+    # empty: the CA of the simulator's own PKI.
+    trust: tuple[Path, ...] = ()
+    step_delay: float = 0.0  # seconds between two statuses of a process
+    redelivery_delay: float | None = None  # the 72 h of redelivery; None: 3 * step_delay
+    max_delivery_attempts: int = 3
+    slow_delay: float = 2.0  # Zwaarbelast* scenarios
+    overload_refusals: int = 1  # Overbelast* scenarios
+    algorithm: Algorithm = "rsa-sha1"
+    max_clock_skew: timedelta = timedelta(minutes=5)
+    standards_dir: Path | None = None  # None: gateway.paths.standards_dir()
+    validate_payload: bool = True
+    # Afleveren: the AfleverService to deliver to, and the CA its server
+    # certificate must chain to (empty: the simulator's own CA).
+    deliver_to: str | None = None
+    aflever_trust: tuple[Path, ...] = ()
+    # The format registry for payload checks; None: built from the installed plugins.
+    registry: Registry | None = attrs.field(default=None, eq=False, repr=False)
+    agency: Identiteit = attrs.field(
+        factory=lambda: Identiteit("00000001003214345000", "OIN")
+    )

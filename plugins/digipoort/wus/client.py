@@ -1,0 +1,213 @@
+"""``WusClient``: call one WUS operation over two-way TLS, signed both ways.
+
+``await client.call(url, action, body, timeout)`` wraps ``body`` in a SOAP 1.1
+envelope with WS-Addressing headers, signs it (``security.sign``), POSTs it with
+aiohttp over the given ``ssl.SSLContext`` (see ``tls.client_context``) and
+returns the response's body element after checking the response:
+
+- HTTP 200 with a signed envelope: the signature is verified against
+  ``server_trust`` (skipped only when ``server_trust`` is None, for rehearsal)
+  and wsa:RelatesTo must name our MessageID.
+- a SOAP fault (HTTP 500, or any status) with a koppelvlak fault in its detail
+  raises ``WusFault`` (``.retryable`` from ``codes``); a fault without one raises
+  ``SoapFault``.
+- everything else raises ``WusTransportError`` with ``retryable`` and ``kind``:
+  "timeout", "connection" (refused, reset, closed early), "tls" (handshake or
+  certificate refused: not retryable), "http" (5xx retryable, other statuses
+  not), "security" (the response's signature is not acceptable: retryable,
+  because the request can be sent again with the same aanleverkenmerk),
+  "protocol" (a response that is not a WUS envelope).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from datetime import timedelta
+from types import TracebackType
+
+import aiohttp
+from lxml import etree
+
+from .envelope import (
+    Envelope,
+    EnvelopeError,
+    SoapFault,
+    parse_envelope,
+    request_envelope,
+)
+from .koppelvlak import WusFault
+from .security import (
+    DEFAULT_TTL,
+    Algorithm,
+    SecurityError,
+    SigningIdentity,
+    Trust,
+    sign,
+    verify,
+)
+
+
+class WusTransportError(Exception):
+    """The call did not produce a WUS answer; ``retryable`` says whether to try again."""
+
+    def __init__(
+        self, reason: str, *, retryable: bool, kind: str, status: int | None = None
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retryable = retryable
+        self.kind = kind
+        self.status = status
+
+
+class WusClient:
+    def __init__(
+        self,
+        identity: SigningIdentity,
+        ssl_context: ssl.SSLContext,
+        algorithm: Algorithm = "rsa-sha1",
+        server_trust: Trust | None = None,
+        *,
+        ttl: timedelta = DEFAULT_TTL,
+        max_clock_skew: timedelta = timedelta(minutes=5),
+    ) -> None:
+        self.identity = identity
+        self.ssl_context = ssl_context
+        self.algorithm: Algorithm = algorithm
+        self.server_trust = server_trust
+        self.ttl = ttl
+        self.max_clock_skew = max_clock_skew
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> WusClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def _client_session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(ssl=self.ssl_context, limit=32)
+            self._session = aiohttp.ClientSession(connector=connector)
+        return self._session
+
+    def build(self, url: str, action: str, body: etree._Element) -> tuple[bytes, str]:
+        """The signed request bytes and its MessageID (exposed for tests and tools)."""
+        envelope = request_envelope(body, to=url, action=action)
+        message_id = envelope.findtext("{*}Header/{*}MessageID") or ""
+        return sign(envelope, self.identity, self.algorithm, ttl=self.ttl), message_id
+
+    async def call(
+        self,
+        url: str,
+        action: str,
+        body: etree._Element,
+        timeout: float = 30.0,  # noqa: ASYNC109 - handed to aiohttp as the request's budget
+    ) -> etree._Element:
+        data, message_id = self.build(url, action, body)
+        return await self.post(url, action, data, message_id, timeout)
+
+    async def post(
+        self,
+        url: str,
+        action: str,
+        data: bytes,
+        message_id: str | None,
+        timeout: float,  # noqa: ASYNC109 - handed to aiohttp as the request's budget
+    ) -> etree._Element:
+        """Send already-built request bytes and check the answer as ``call`` does."""
+        headers = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"{action}"'}
+        try:
+            async with self._client_session().post(
+                url, data=data, headers=headers, timeout=aiohttp.ClientTimeout(total=timeout)
+            ) as response:
+                status = response.status
+                payload = await response.read()
+        except TimeoutError as exc:
+            raise WusTransportError(
+                f"no answer from {url} within {timeout:g} s", retryable=True, kind="timeout"
+            ) from exc
+        except aiohttp.ClientSSLError as exc:
+            raise WusTransportError(
+                f"TLS with {url} failed: {exc}", retryable=False, kind="tls"
+            ) from exc
+        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
+            if _tls_alert(exc):
+                raise WusTransportError(
+                    f"TLS with {url} failed: {exc}", retryable=False, kind="tls"
+                ) from exc
+            raise WusTransportError(
+                f"connection to {url} failed: {exc.__class__.__name__}: {exc}",
+                retryable=True,
+                kind="connection",
+            ) from exc
+        except asyncio.CancelledError:
+            raise
+        return self._answer(url, status, payload, message_id)
+
+    def _answer(
+        self, url: str, status: int, payload: bytes, message_id: str | None
+    ) -> etree._Element:
+        parsed: Envelope | None = None
+        if payload.strip():
+            try:
+                parsed = parse_envelope(payload)
+            except EnvelopeError:
+                parsed = None
+        if parsed is not None and parsed.fault is not None:
+            raise parsed.fault
+        if status != 200:
+            raise WusTransportError(
+                f"{url} answered HTTP {status}",
+                retryable=status >= 500 or status == 429,
+                kind="http",
+                status=status,
+            )
+        if parsed is None or parsed.body is None:
+            raise WusTransportError(
+                f"{url} answered HTTP 200 without a SOAP envelope",
+                retryable=True,
+                kind="protocol",
+                status=status,
+            )
+        if self.server_trust is not None:
+            try:
+                checked = verify(payload, self.server_trust, max_clock_skew=self.max_clock_skew)
+            except (SecurityError, EnvelopeError) as exc:
+                raise WusTransportError(
+                    f"response from {url} refused: {exc}", retryable=True, kind="security"
+                ) from exc
+            parsed = checked.envelope
+        if message_id and parsed.addressing.relates_to != message_id:
+            raise WusTransportError(
+                f"response from {url} relates to {parsed.addressing.relates_to!r}, "
+                f"not to our request {message_id}",
+                retryable=True,
+                kind="protocol",
+            )
+        assert parsed.body is not None
+        return parsed.body
+
+
+def _tls_alert(exc: BaseException) -> bool:
+    """Whether a connection error is really the peer refusing our certificate."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+__all__ = ["SoapFault", "WusClient", "WusFault", "WusTransportError"]

@@ -1,0 +1,414 @@
+"""WS-Security 1.0 for Digipoort WUS: sign an envelope, verify a signed one.
+
+The signature follows the published policy (AanleverService WSDL, domain.md
+3.3): a ``wsse:Security`` header holding, in this order, the
+``wsse:BinarySecurityToken`` (X509v3, Base64Binary), a ``wsu:Timestamp``
+(Created, Expires = Created + ``ttl``) and a ``ds:Signature`` over the Body, the
+Timestamp and every WS-Addressing header present, exclusive C14N, KeyInfo as a
+``wsse:SecurityTokenReference`` to the token. The algorithm is "rsa-sha1"
+(RSA-SHA1 / SHA1, the published policy) or "rsa-sha256" (RSA-SHA256 / SHA256,
+for the 2026 platform). The XML-DSig work is done by signxml; this module only
+decides what is signed and what must be.
+
+``verify`` refuses, with a ``SecurityError`` saying why: no Security header, no
+token, no timestamp or signature; a required part not covered by the signature;
+a digest or signature mismatch (tampering); a certificate not issued by a
+trusted CA, or outside its validity; a timestamp expired or created in the
+future (beyond ``max_clock_skew``).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Final, Literal
+
+import attrs
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature as CryptoInvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from lxml import etree
+from signxml.algorithms import (
+    DigestAlgorithm,
+    SignatureConstructionMethod,
+    SignatureMethod,
+)
+from signxml.exceptions import InvalidDigest, InvalidInput, InvalidSignature
+from signxml.signer import XMLSigner
+from signxml.verifier import SignatureConfiguration, XMLVerifier
+
+from .envelope import ADDRESSING_HEADERS, Envelope, EnvelopeError, read_envelope
+from .ns import BASE64_BINARY, DS, EXC_C14N, SOAP, WSA, WSSE, WSU, X509V3
+
+Algorithm = Literal["rsa-sha1", "rsa-sha256"]
+
+ALGORITHMS: Final[dict[str, tuple[SignatureMethod, DigestAlgorithm]]] = {
+    "rsa-sha1": (SignatureMethod.RSA_SHA1, DigestAlgorithm.SHA1),
+    "rsa-sha256": (SignatureMethod.RSA_SHA256, DigestAlgorithm.SHA256),
+}
+
+DEFAULT_TTL: Final = timedelta(minutes=5)
+DEFAULT_CLOCK_SKEW: Final = timedelta(minutes=5)
+
+_ID = f"{{{WSU}}}Id"
+
+
+class SecurityError(Exception):
+    """A message whose WS-Security does not hold; the message says what failed."""
+
+
+@attrs.frozen
+class SigningIdentity:
+    """A certificate and its private key (the same PKIoverheid certificate as for TLS)."""
+
+    certificate: x509.Certificate
+    private_key: rsa.RSAPrivateKey
+
+    @classmethod
+    def from_files(
+        cls, cert: str | Path, key: str | Path, passphrase: str | bytes | None = None
+    ) -> SigningIdentity:
+        password = passphrase.encode() if isinstance(passphrase, str) else passphrase
+        try:
+            certificate = x509.load_pem_x509_certificate(Path(cert).read_bytes())
+        except (OSError, ValueError) as exc:
+            raise SecurityError(f"cannot read certificate {cert}: {exc}") from exc
+        try:
+            private_key = serialization.load_pem_private_key(
+                Path(key).read_bytes(), password=password
+            )
+        except (OSError, ValueError, TypeError) as exc:
+            raise SecurityError(f"cannot read private key {key}: {exc}") from exc
+        if not isinstance(private_key, rsa.RSAPrivateKey):
+            raise SecurityError(f"{key}: only RSA keys are supported by the WUS policy")
+        public = certificate.public_key()
+        if (
+            not isinstance(public, rsa.RSAPublicKey)
+            or private_key.public_key().public_numbers() != public.public_numbers()
+        ):
+            raise SecurityError(f"{key} is not the private key of {cert}")
+        return cls(certificate, private_key)
+
+
+@attrs.frozen
+class Trust:
+    """The CA certificates whose (directly issued) certificates we accept."""
+
+    cas: tuple[x509.Certificate, ...]
+
+    @classmethod
+    def from_pem_files(cls, *paths: str | Path) -> Trust:
+        cas: list[x509.Certificate] = []
+        for path in paths:
+            try:
+                cas.extend(x509.load_pem_x509_certificates(Path(path).read_bytes()))
+            except (OSError, ValueError) as exc:
+                raise SecurityError(f"cannot read CA certificates from {path}: {exc}") from exc
+        if not cas:
+            raise SecurityError("no trusted CA certificates given")
+        return cls(tuple(cas))
+
+    def check(self, certificate: x509.Certificate, now: datetime) -> None:
+        subject = certificate.subject.rfc4514_string()
+        if now < certificate.not_valid_before_utc:
+            raise SecurityError(
+                f"certificate {subject} is not valid before "
+                f"{certificate.not_valid_before_utc.isoformat()}"
+            )
+        if now > certificate.not_valid_after_utc:
+            raise SecurityError(
+                f"certificate {subject} expired on {certificate.not_valid_after_utc.isoformat()}"
+            )
+        for ca in self.cas:
+            if ca == certificate:
+                return
+            if ca.subject != certificate.issuer:
+                continue
+            try:
+                certificate.verify_directly_issued_by(ca)
+            except (ValueError, TypeError, CryptoInvalidSignature):
+                continue
+            return
+        raise SecurityError(
+            f"certificate {subject} is not issued by a trusted CA "
+            f"(issuer {certificate.issuer.rfc4514_string()})"
+        )
+
+
+@attrs.frozen
+class Verified:
+    certificate: x509.Certificate
+    envelope: Envelope
+    algorithm: Algorithm
+
+
+def _timestamp_text(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + (
+        f"{value.microsecond // 1000:03d}Z"
+    )
+
+
+def _huge_parser() -> etree.XMLParser:
+    # inhoud may hold 20 MB base64: more than libxml2's default text-node limit.
+    # Entities, DTDs and the network stay off; the size was bounded on receipt.
+    return etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True
+    )
+
+
+class _Signer(XMLSigner):
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self._parser = _huge_parser()
+
+    def check_deprecated_methods(self) -> None:
+        # RSA-SHA1 is what the published WUS policy prescribes; refusing it is
+        # not ours to decide.
+        return None
+
+
+
+
+def _ensure_id(element: etree._Element) -> str:
+    existing = element.get(_ID)
+    if existing:
+        return str(existing)
+    value = f"id-{uuid.uuid4()}"
+    element.set(_ID, value)
+    return value
+
+
+def sign(
+    envelope: etree._Element,
+    identity: SigningIdentity,
+    algorithm: Algorithm = "rsa-sha1",
+    *,
+    ttl: timedelta = DEFAULT_TTL,
+    now: datetime | None = None,
+) -> bytes:
+    """Add the WS-Security header to ``envelope`` (in place) and return its bytes."""
+    if algorithm not in ALGORITHMS:
+        raise SecurityError(f"unknown signature algorithm {algorithm!r}; use {sorted(ALGORITHMS)}")
+    header = envelope.find(f"{{{SOAP}}}Header")
+    body = envelope.find(f"{{{SOAP}}}Body")
+    if body is None:
+        raise SecurityError("cannot sign: the envelope has no soapenv:Body")
+    if header is None:
+        header = etree.Element(f"{{{SOAP}}}Header")
+        envelope.insert(0, header)
+    if header.find(f"{{{WSSE}}}Security") is not None:
+        raise SecurityError("cannot sign: the envelope already has a wsse:Security header")
+
+    security = etree.Element(f"{{{WSSE}}}Security", nsmap={"wsse": WSSE, "wsu": WSU})
+    security.set(f"{{{SOAP}}}mustUnderstand", "1")
+    header.insert(0, security)
+
+    token = etree.SubElement(security, f"{{{WSSE}}}BinarySecurityToken")
+    token.set("ValueType", X509V3)
+    token.set("EncodingType", BASE64_BINARY)
+    token_id = _ensure_id(token)
+    token.text = base64.b64encode(
+        identity.certificate.public_bytes(serialization.Encoding.DER)
+    ).decode("ascii")
+
+    created = now or datetime.now(UTC)
+    timestamp = etree.SubElement(security, f"{{{WSU}}}Timestamp")
+    etree.SubElement(timestamp, f"{{{WSU}}}Created").text = _timestamp_text(created)
+    etree.SubElement(timestamp, f"{{{WSU}}}Expires").text = _timestamp_text(created + ttl)
+
+    references = [_ensure_id(body), _ensure_id(timestamp)]
+    references += [_ensure_id(h) for h in _addressing_headers(header)]
+
+    key_info = etree.Element(f"{{{DS}}}KeyInfo", nsmap={"ds": DS})
+    token_ref = etree.SubElement(
+        key_info, f"{{{WSSE}}}SecurityTokenReference", nsmap={"wsse": WSSE}
+    )
+    reference = etree.SubElement(token_ref, f"{{{WSSE}}}Reference")
+    reference.set("URI", f"#{token_id}")
+    reference.set("ValueType", X509V3)
+
+    method, digest = ALGORITHMS[algorithm]
+    signer = _Signer(
+        method=SignatureConstructionMethod.detached,
+        signature_algorithm=method,
+        digest_algorithm=digest,
+        c14n_algorithm=EXC_C14N,
+    )
+    signature = signer.sign(
+        envelope,
+        key=identity.private_key,
+        reference_uri=[f"#{r}" for r in references],
+        key_info=key_info,
+        id_attribute="Id",
+    )
+    security.append(signature)
+    return bytes(etree.tostring(envelope, xml_declaration=True, encoding="UTF-8"))
+
+
+def _addressing_headers(header: etree._Element) -> list[etree._Element]:
+    return [
+        child
+        for child in header
+        if isinstance(child.tag, str)
+        and etree.QName(child).namespace == WSA
+        and etree.QName(child).localname in ADDRESSING_HEADERS
+    ]
+
+
+def verify(
+    data: bytes | etree._Element,
+    trust: Trust,
+    now: datetime | None = None,
+    max_clock_skew: timedelta = DEFAULT_CLOCK_SKEW,
+    algorithms: tuple[Algorithm, ...] = ("rsa-sha1", "rsa-sha256"),
+) -> Verified:
+    """Check the WS-Security of a signed envelope; raise ``SecurityError`` when it fails.
+
+    Malformed envelopes raise ``EnvelopeError`` (from ``envelope``) instead.
+    """
+    from .envelope import parse_envelope
+
+    parsed = parse_envelope(data) if isinstance(data, bytes) else read_envelope(data)
+    root = parsed.root
+    moment = now or datetime.now(UTC)
+    header = root.find(f"{{{SOAP}}}Header")
+    security = header.find(f"{{{WSSE}}}Security") if header is not None else None
+    if header is None or security is None:
+        raise SecurityError("the message has no wsse:Security header: it is not signed")
+
+    token = security.find(f"{{{WSSE}}}BinarySecurityToken")
+    if token is None:
+        raise SecurityError("wsse:Security has no wsse:BinarySecurityToken")
+    if token.get("ValueType") != X509V3:
+        raise SecurityError(
+            f"BinarySecurityToken ValueType {token.get('ValueType')!r} is not X509v3"
+        )
+    try:
+        certificate = x509.load_der_x509_certificate(
+            base64.b64decode("".join((token.text or "").split()), validate=True)
+        )
+    except (binascii.Error, ValueError) as exc:
+        raise SecurityError(f"BinarySecurityToken is not an X.509 certificate: {exc}") from exc
+
+    timestamp = security.find(f"{{{WSU}}}Timestamp")
+    if timestamp is None:
+        raise SecurityError("wsse:Security has no wsu:Timestamp")
+    _check_timestamp(timestamp, moment, max_clock_skew)
+
+    signature = security.find(f"{{{DS}}}Signature")
+    if signature is None:
+        raise SecurityError("wsse:Security has no ds:Signature: the message is not signed")
+    _check_key_info(signature, token)
+    algorithm = _algorithm_of(signature, algorithms)
+
+    trust.check(certificate, moment)
+
+    body = root.find(f"{{{SOAP}}}Body")
+    assert body is not None  # read_envelope checked it
+    required = [("soapenv:Body", body), ("wsu:Timestamp", timestamp)]
+    required += [(f"wsa:{etree.QName(h).localname}", h) for h in _addressing_headers(header)]
+
+    method, digest = ALGORITHMS[algorithm]
+    config = SignatureConfiguration(
+        location=f"./{{{SOAP}}}Header/{{{WSSE}}}Security/",
+        expect_references=True,
+        signature_methods=frozenset({method}),
+        digest_algorithms=frozenset({digest}),
+        verification_time=moment,
+    )
+    try:
+        XMLVerifier().verify(
+            root,
+            x509_cert=certificate,
+            id_attribute="Id",
+            expect_config=config,
+            parser=_huge_parser(),
+        )
+    except InvalidDigest as exc:
+        names = {str(e.get(_ID)): name for name, e in required if e.get(_ID)}
+        found = re.search(r"\(#([^)]*)\)", str(exc))
+        part = names.get(found.group(1), f"#{found.group(1)}") if found else "a signed part"
+        raise SecurityError(f"digest mismatch for {part}: it was altered after signing") from exc
+    except InvalidSignature as exc:
+        raise SecurityError(f"signature value does not verify: {exc}") from exc
+    except InvalidInput as exc:
+        raise SecurityError(f"signature cannot be checked: {exc}") from exc
+
+    signed = {
+        (ref.get("URI") or "").removeprefix("#")
+        for ref in signature.iterfind(f"{{{DS}}}SignedInfo/{{{DS}}}Reference")
+    }
+    for name, element in required:
+        element_id = element.get(_ID)
+        if not element_id or element_id not in signed:
+            raise SecurityError(f"{name} is not covered by the signature")
+    return Verified(certificate, parsed, algorithm)
+
+
+def _parse_instant(element: etree._Element | None, name: str) -> datetime | None:
+    if element is None:
+        return None
+    raw = (element.text or "").strip()
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError as exc:
+        raise SecurityError(f"wsu:Timestamp/{name} is not a dateTime: {raw!r}") from exc
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _check_timestamp(timestamp: etree._Element, now: datetime, skew: timedelta) -> None:
+    created = _parse_instant(timestamp.find(f"{{{WSU}}}Created"), "Created")
+    expires = _parse_instant(timestamp.find(f"{{{WSU}}}Expires"), "Expires")
+    if created is None:
+        raise SecurityError("wsu:Timestamp has no wsu:Created")
+    if created > now + skew:
+        raise SecurityError(
+            f"timestamp created in the future ({created.isoformat()}, now {now.isoformat()})"
+        )
+    if expires is not None and expires < now - skew:
+        raise SecurityError(
+            f"timestamp expired at {expires.isoformat()} (now {now.isoformat()})"
+        )
+
+
+def _check_key_info(signature: etree._Element, token: etree._Element) -> None:
+    reference = signature.find(
+        f"{{{DS}}}KeyInfo/{{{WSSE}}}SecurityTokenReference/{{{WSSE}}}Reference"
+    )
+    if reference is None:
+        raise SecurityError(
+            "ds:KeyInfo does not reference the BinarySecurityToken (SecurityTokenReference)"
+        )
+    if reference.get("URI") != f"#{token.get(_ID)}":
+        raise SecurityError(
+            f"ds:KeyInfo references {reference.get('URI')!r}, not the BinarySecurityToken"
+        )
+
+
+def _algorithm_of(signature: etree._Element, allowed: tuple[Algorithm, ...]) -> Algorithm:
+    method = signature.find(f"{{{DS}}}SignedInfo/{{{DS}}}SignatureMethod")
+    uri = method.get("Algorithm") if method is not None else None
+    for name in allowed:
+        if ALGORITHMS[name][0].value == uri:
+            return name
+    raise SecurityError(
+        f"signature algorithm {uri!r} is not accepted (accepted: {', '.join(allowed)})"
+    )
+
+
+__all__ = [
+    "ALGORITHMS",
+    "Algorithm",
+    "EnvelopeError",
+    "SecurityError",
+    "SigningIdentity",
+    "Trust",
+    "Verified",
+    "sign",
+    "verify",
+]
