@@ -76,7 +76,8 @@ from plugins.ubl_ohnl.xmltools import (
 )
 
 __all__ = [
-    "BESTELLING_BEVESTIGING_UBL", "OhnlOrderResponse18", "OhnlOrderResponse19", "OhnlOrderResponseFormat",
+    "BESTELLING_BEVESTIGING_UBL", "OhnlOrderResponse18", "OhnlOrderResponse19",
+    "OhnlOrderResponseFormat",
 ]
 
 DOCUMENT = "OrderResponse"
