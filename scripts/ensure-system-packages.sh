@@ -3,6 +3,8 @@
 # missing, so it is quick and quiet on a machine that has them.
 #   PostgreSQL server: the store tests start a throwaway cluster with its
 #   initdb/pg_ctl (tests/conftest.py, gateway/devtools/pgcluster.py).
+#   A headless Chromium: the readable renderings are printed to PDF with it and
+#   checked in a real browser (gateway/render/pdf.py, tests/test_render.py).
 set -euo pipefail
 
 have_postgres_server() {
@@ -10,28 +12,35 @@ have_postgres_server() {
     compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null
 }
 
-if have_postgres_server; then
+have_headless_browser() {
+    command -v chromium-headless-shell >/dev/null 2>&1 || command -v chromium >/dev/null 2>&1
+}
+
+missing=()
+have_postgres_server || missing+=(postgresql)
+have_headless_browser || missing+=(chromium-headless-shell)
+if [ "${#missing[@]}" -eq 0 ]; then
     exit 0
 fi
 
 if ! command -v apt-get >/dev/null 2>&1; then
-    echo "The PostgreSQL server is missing and this is no apt-based system: install it" \
-         "(initdb and pg_ctl), or set GATEWAY_TEST_POSTGRES_DSN to a server." >&2
+    echo "Missing: ${missing[*]}, and this is no apt-based system: install the PostgreSQL" \
+         "server (initdb and pg_ctl) or set GATEWAY_TEST_POSTGRES_DSN, and a headless Chromium." >&2
     exit 1
 fi
 
 sudo=()
 if [ "$(id -u)" -ne 0 ]; then
     if ! command -v sudo >/dev/null 2>&1; then
-        echo "The PostgreSQL server is missing; install it as root:" \
-             "apt-get install postgresql" >&2
+        echo "Missing system packages; install them as root:" \
+             "apt-get install ${missing[*]}" >&2
         exit 1
     fi
     sudo=(sudo)
 fi
 
-echo "Installing the PostgreSQL server for the store tests (apt-get)..."
+echo "Installing ${missing[*]} for the test suite (apt-get)..."
 export DEBIAN_FRONTEND=noninteractive
 "${sudo[@]}" apt-get update -qq
-"${sudo[@]}" apt-get install -y -qq --no-install-recommends postgresql >/dev/null
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 have_postgres_server || { echo "initdb is still missing after installing postgresql" >&2; exit 1; }

@@ -91,16 +91,22 @@ async def test_folder_inbox_reaches_the_store(tmp_path: Path) -> None:
     await service.start()
     try:
         inbox.mkdir(exist_ok=True)
+        # Not a document any format reads: kept in the store all the same, and the
+        # file moves to error/ with the reason beside it rather than to done/.
         (inbox / "order-1.xml").write_bytes(b"<Order>1</Order>")
         for _ in range(100):
-            if (inbox / "done" / "order-1.xml").exists():
+            if (inbox / "error" / "order-1.xml").exists():
                 break
             await asyncio.sleep(0.05)
-        assert (inbox / "done" / "order-1.xml").exists()
+        assert (inbox / "error" / "order-1.xml").exists()
+        assert not (inbox / "done" / "order-1.xml").exists()
+        reason = (inbox / "error" / "order-1.xml.error.txt").read_text("utf-8")
+        assert "detect" in reason
         assert service.store is not None
         page = await service.store.list_messages(direction=Direction.INBOUND)
         [stored] = page.items
         assert stored.raw_payload == b"<Order>1</Order>"
+        assert stored.transport_state == "rejected"
         [received, *_] = await service.store.events(stored.id)
         assert received.detail["filename"] == "order-1.xml"
     finally:

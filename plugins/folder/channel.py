@@ -24,6 +24,7 @@ from gateway.channels import (
     SendOutcome,
 )
 from gateway.fileio import write_atomically
+from gateway.store import TransportState
 
 log = logging.getLogger(__name__)
 
@@ -104,17 +105,31 @@ class FolderChannel(Channel):
                 continue  # another scanner of the same folder took it first
             digest = hashlib.sha256(data).hexdigest()
             try:
-                await sink(InboundDocument(
+                message_id = await sink(InboundDocument(
                     data=data, channel=self.name, transport_id=f"{path.name}:{digest[:16]}",
                     filename=path.name,
                 ))
+                refusal = await self._refusal(message_id)
             except Exception as exc:
                 log.warning("inbox file %s refused: %s", path.name, exc)
                 await asyncio.to_thread(self._move, path, "error", note=str(exc))
             else:
-                await asyncio.to_thread(self._move, path, "done")
+                # Stored either way; a document the gateway could not read goes to error/
+                # so whoever drops files there sees at once which ones need fixing.
+                await asyncio.to_thread(self._move, path, "error" if refusal else "done",
+                                        note=refusal)
             handled += 1
         return handled
+
+    async def _refusal(self, message_id: str) -> str | None:
+        """Why the gateway rejected the stored message, or None when it took it."""
+        store = None if self._context is None else self._context.store
+        if store is None:
+            return None
+        record = await store.get(message_id)
+        if record is None or record.transport_state is not TransportState.REJECTED:
+            return None
+        return f"message {message_id} rejected: {record.last_error}"
 
     def _move(self, path: Path, folder: str, note: str | None = None) -> None:
         assert self.inbox is not None

@@ -1,0 +1,256 @@
+"""The e-mail channel instance: SMTP with STARTTLS or implicit TLS, bounces from a folder.
+
+Classification follows SMTP itself: a 4xx reply, a timeout or a dropped
+connection may pass (retryable); a 5xx reply is the server's final word
+(final, with its text): a refused recipient, a message too big, a refused
+login. A certificate the configured CA does not vouch for is final too: a
+person must fix the configuration before any retry can succeed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import ssl
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import aiosmtplib
+
+from gateway.channels import (
+    Accepted,
+    Channel,
+    ChannelContext,
+    FinalError,
+    OutboundMessage,
+    RetryableError,
+    SendOutcome,
+    StatusReport,
+)
+from gateway.errors import GatewayError
+from gateway.fileio import write_atomically
+from gateway.model import CanonicalDocument
+from gateway.model.json import loads
+from gateway.render import PdfUnavailable, find_pdf_tool, render_html, render_pdf
+
+from .bounces import NotABounce, read_bounce
+from .compose import compose, message_id_for
+
+log = logging.getLogger(__name__)
+
+SECURITY = ("starttls", "tls", "none")
+_DEFAULT_PORTS = {"starttls": 587, "tls": 465, "none": 25}
+
+
+def _reply_outcome(code: int, text: str, what: str, transport_id: str) -> SendOutcome:
+    reason = f"{what}: SMTP {code} {' '.join(text.split())}"
+    if 400 <= code < 500:
+        return RetryableError(reason, code=f"smtp-{code}", transport_id=transport_id)
+    return FinalError(reason, code=f"smtp-{code}", transport_id=transport_id)
+
+
+def _certificate_error(exc: BaseException) -> ssl.SSLCertVerificationError | None:
+    # aiosmtplib wraps the handshake's error in its own connect error.
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+class EmailChannel(Channel):
+    type_name = "email"
+
+    def __init__(self, name: str, settings: Mapping[str, Any]) -> None:
+        super().__init__(name, settings)
+
+        def bad(key: str, problem: str) -> ValueError:
+            return ValueError(f"channel {name!r}: {key} {problem}")
+
+        self.host = str(settings.get("smtp_host") or "")
+        if not self.host:
+            raise bad("smtp_host", "is required")
+        self.security = str(settings.get("security", "starttls"))
+        if self.security not in SECURITY:
+            raise bad("security", f"= {self.security!r}; expected one of {', '.join(SECURITY)}")
+        self.port = int(settings.get("smtp_port", _DEFAULT_PORTS[self.security]))
+        self.sender = str(settings.get("sender") or "")
+        if "@" not in self.sender:
+            raise bad("sender", f"= {self.sender!r}; expected an e-mail address")
+        self.username = settings.get("username")
+        self.password_env = settings.get("password_env")
+        if self.username and not self.password_env:
+            raise bad("password_env", "is required with username (the variable holding the "
+                      "password)")
+        self.ca_file = settings.get("ca_file")
+        self.timeout = float(settings.get("timeout", 30))
+        self.to = settings.get("to")
+        recipients = settings.get("recipients", {})
+        if not isinstance(recipients, Mapping):
+            raise bad("recipients", "must be a table of agency OIN = \"address\"")
+        self.recipients = {str(k): str(v) for k, v in recipients.items()}
+        self.attach_pdf = bool(settings.get("pdf", True))
+        self.bounce_dir = Path(str(settings["bounce_dir"])) if settings.get("bounce_dir") else None
+        self.poll_interval = float(settings.get("poll_interval", 30))
+        self._context: ChannelContext | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self, context: ChannelContext) -> None:
+        self._context = context
+        if self.bounce_dir is not None and context.data_dir is not None:
+            self.bounce_dir = Path(context.data_dir) / self.bounce_dir
+        if self.ca_file and context.data_dir is not None:
+            self.ca_file = str(Path(context.data_dir) / str(self.ca_file))
+        if self.bounce_dir is not None and context.status is not None:
+            for sub in ("done", "error"):
+                (self.bounce_dir / sub).mkdir(parents=True, exist_ok=True)
+            self._task = asyncio.create_task(self._watch(), name=f"email-bounces:{self.name}")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    # -- sending -------------------------------------------------------------------------------
+
+    def recipient_for(self, message: OutboundMessage) -> str | None:
+        """Per-agency override, then the channel's ``to``, then the directory's address."""
+        return (self.recipients.get(message.agency_oin) or self.to
+                or message.metadata.get("agency_email"))
+
+    def _tls_context(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=self.ca_file or None)
+
+    def _password(self) -> str | None:
+        if not self.username:
+            return None
+        value = os.environ.get(str(self.password_env), "")
+        if not value:
+            raise GatewayError(f"channel {self.name!r}: the environment variable "
+                               f"{self.password_env} named by password_env is not set")
+        return value
+
+    async def _document(self, message_id: str) -> CanonicalDocument | None:
+        store = None if self._context is None else self._context.store
+        if store is None:
+            return None
+        record = await store.get(message_id)
+        if record is None or record.canonical_json is None:
+            return None
+        return loads(record.canonical_json)
+
+    async def send(self, message: OutboundMessage) -> SendOutcome:
+        transport_id = message_id_for(message, self.sender)
+        recipient = self.recipient_for(message)
+        if not recipient:
+            return FinalError(
+                f"no e-mail address for agency {message.agency_oin}: set email in its "
+                f"[agencies] entry or recipients in [channels.{self.name}]",
+                code="no-recipient", transport_id=transport_id)
+        try:
+            password = self._password()
+            document = await self._document(message.message_id)
+        except GatewayError as exc:
+            return FinalError(str(exc), code="configuration", transport_id=transport_id)
+        pdf = None
+        if document is not None and self.attach_pdf:
+            tool = find_pdf_tool()
+            if tool is not None:
+                with contextlib.suppress(PdfUnavailable):
+                    pdf = await asyncio.to_thread(render_pdf, render_html(document), tool)
+        supplier = getattr(self._context.supplier, "name", "") if self._context else ""
+        mail = compose(message, sender=self.sender, recipient=recipient,
+                       message_id=transport_id, document=document, pdf=pdf,
+                       supplier_name=str(supplier or ""))
+        return await self._deliver(mail, recipient, transport_id, password)
+
+    async def _deliver(self, mail: Any, recipient: str, transport_id: str,
+                       password: str | None) -> SendOutcome:
+        where = f"{self.host}:{self.port}"
+        try:
+            async with aiosmtplib.SMTP(
+                hostname=self.host, port=self.port, timeout=self.timeout,
+                use_tls=self.security == "tls",
+                start_tls=self.security == "starttls",
+                tls_context=None if self.security == "none" else self._tls_context(),
+                username=self.username or None, password=password,
+            ) as smtp:
+                await smtp.send_message(mail)
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            refused = exc.recipients[0]
+            return _reply_outcome(refused.code, refused.message,
+                                  f"{where} refused recipient {recipient}", transport_id)
+        except aiosmtplib.SMTPResponseException as exc:
+            return _reply_outcome(exc.code, exc.message, f"{where} refused the message",
+                                  transport_id)
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            untrusted = _certificate_error(exc)
+            if untrusted is not None:
+                return FinalError(f"{where}: the server's certificate is not trusted "
+                                  f"({untrusted.verify_message}); check ca_file",
+                                  code="tls-verify", transport_id=transport_id)
+            return RetryableError(f"{where}: {type(exc).__name__}: {exc}", code="smtp-connection",
+                                  transport_id=transport_id)
+        return Accepted(transport_id, detail=f"handed to {where} for {recipient}")
+
+    # -- bounces -------------------------------------------------------------------------------
+
+    async def scan_bounces(self) -> int:
+        """Turn every ``.eml`` DSN in ``bounce_dir`` into a status; returns how many were read."""
+        if self.bounce_dir is None or self._context is None or self._context.status is None:
+            raise GatewayError(f"channel {self.name!r} has no bounce_dir or was not started")
+        status = self._context.status
+        handled = 0
+        for path in sorted(self.bounce_dir.glob("*.eml")):
+            try:
+                bounce = read_bounce(await asyncio.to_thread(path.read_bytes))
+            except FileNotFoundError:
+                continue  # another instance took it
+            except NotABounce as exc:
+                await asyncio.to_thread(self._move, path, "error", f"not a bounce: {exc}")
+                continue
+            handled += 1
+            if bounce.action not in ("failed", "delayed"):
+                await asyncio.to_thread(self._move, path, "done", None)
+                continue
+            report = StatusReport(
+                code=f"dsn-{bounce.action} {bounce.status}".strip(),
+                text=f"{bounce.recipient}: {bounce.diagnostic or bounce.status}",
+                transport_id=bounce.original_message_id, failed=bounce.failed,
+                final=bounce.failed, detail={"recipient": bounce.recipient,
+                                             "status": bounce.status, "file": path.name},
+            )
+            found = await status(report)
+            if found is None:
+                await asyncio.to_thread(self._move, path, "error",
+                                        f"names no message sent by channel {self.name}: "
+                                        f"{bounce.original_message_id}")
+            else:
+                await asyncio.to_thread(self._move, path, "done", None)
+        return handled
+
+    def _move(self, path: Path, folder: str, note: str | None) -> None:
+        assert self.bounce_dir is not None
+        target = self.bounce_dir / folder / path.name
+        if target.exists():
+            target = target.with_name(f"{target.stem}-{os.urandom(4).hex()}{target.suffix}")
+        try:
+            os.replace(path, target)
+        except FileNotFoundError:
+            return
+        if note is not None:
+            write_atomically(target.with_name(target.name + ".error.txt"), note.encode())
+
+    async def _watch(self) -> None:
+        while True:
+            try:
+                await self.scan_bounces()
+            except Exception:
+                log.exception("email channel %s: bounce scan failed", self.name)
+            await asyncio.sleep(self.poll_interval)

@@ -1,0 +1,65 @@
+"""The ``portal`` channel: the Leveranciersportaal, a website a person works in.
+
+Each outbound document becomes a task with an export bundle (see
+:mod:`plugins.portal.bundle`); operators list, download, close and cancel
+tasks with ``gateway portal`` or the API, and import what the portal shows
+them. See README.md beside this file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+
+from gateway.channels import ChannelContract, ChannelType, FailureCase
+from gateway.hookspecs import hookimpl
+from gateway.registry import Registry
+
+from .channel import PortalChannel
+
+__version__ = "1.0.0"
+
+
+@asynccontextmanager
+async def _writable(scratch: Path) -> AsyncIterator[Mapping[str, Any]]:
+    yield {"export_dir": str(scratch / "tasks"), "pdf": False}
+
+
+@asynccontextmanager
+async def _blocked(scratch: Path) -> AsyncIterator[Mapping[str, Any]]:
+    # A file where the export folder should be: a person must fix that first.
+    blocker = scratch / "not-a-folder"
+    blocker.write_bytes(b"")
+    yield {"export_dir": str(blocker), "pdf": False}
+
+
+@hookimpl
+def register_channels(registry: Registry) -> None:
+    registry.add_channel(
+        ChannelType(
+            name="portal",
+            factory=PortalChannel,
+            description="Supplier portal (Leveranciersportaal): each document becomes a task "
+                        "with an export bundle, closed by a person",
+            settings_help={
+                "export_dir": "folder for task bundles, one sub-folder per task",
+                "warn_after": "age at which an open task is a warning, e.g. \"3d\" (default 3d)",
+                "pdf": "print the rendering to PDF when a tool is found (default true)",
+            },
+            contract=ChannelContract(
+                working=_writable,
+                failures=(FailureCase("export_dir is a file", _blocked, "final"),),
+            ),
+        )
+    )
+
+
+@hookimpl
+def register_commands(cli: click.Group) -> None:
+    from .cli import portal
+
+    cli.add_command(portal)

@@ -1,0 +1,309 @@
+"""The portal channel instance: outbound documents become tasks for a person.
+
+The Leveranciersportaal is a website without an API. ``send`` writes an
+export bundle for the task and answers Accepted with the task id, so the
+message is ``sent``: it has reached the queue a person works from. Closing
+the task (``done``) reports a status: business state delivered-to-agency
+with the portal's reference; cancelling reports non-delivery, which moves the
+message to the dead letter with the reason. Because the queue is the message
+store, it survives restarts and every gateway instance on the same database
+sees the same tasks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from gateway.channels import (
+    Accepted,
+    Channel,
+    ChannelContext,
+    FinalError,
+    InboundDocument,
+    OutboundMessage,
+    RetryableError,
+    SendOutcome,
+    StatusReport,
+)
+from gateway.errors import GatewayError
+from gateway.identifiers import OIN, InvalidIdentifier
+from gateway.kinds import Direction
+from gateway.model.json import loads
+from gateway.render import find_pdf_tool
+from gateway.store import BusinessState, MessageRecord, TransportState
+from gateway.store.model import utc_now
+from gateway.xmlsafe import parse_xml
+
+from .bundle import BundleSource, build_files, read_bundle, safe_name, write_bundle, zip_files
+from .tasks import CANCELLED_CODE, OPEN, STATES, SUBMITTED_CODE, Task, parse_duration, task_from
+
+if TYPE_CHECKING:
+    from aiohttp.web import AbstractRouteDef
+
+    from gateway.store import Store
+
+_FINAL_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EISDIR}
+_PAGE = 500
+
+
+def _file_in_the_way(folder: Path) -> Path | None:
+    """The first existing path on the way to ``folder`` that is not a folder, if any."""
+    for path in (folder, *folder.parents):
+        if path.exists():
+            return None if path.is_dir() else path
+    return None
+
+
+class TaskNotFound(GatewayError):
+    """No portal task has this id."""
+
+
+class TaskClosed(GatewayError):
+    """The task is no longer open: it was submitted or cancelled before."""
+
+
+class BadImport(GatewayError):
+    """An imported document is not what the portal import accepts."""
+
+
+class PortalChannel(Channel):
+    type_name = "portal"
+
+    def __init__(self, name: str, settings: Mapping[str, Any]) -> None:
+        super().__init__(name, settings)
+        if not settings.get("export_dir"):
+            raise ValueError(f"channel {name!r}: set 'export_dir', the folder for task bundles")
+        self.export_dir = Path(str(settings["export_dir"]))
+        self.warn_after = parse_duration(settings.get("warn_after", "3d"),
+                                         f"channels.{name}.warn_after")
+        make_pdf = settings.get("pdf", True)
+        if not isinstance(make_pdf, bool):
+            raise ValueError(f"channel {name!r}: 'pdf' must be true or false, got {make_pdf!r}")
+        self.make_pdf = make_pdf
+        self.pdf_tool = find_pdf_tool() if make_pdf else None
+        self._context: ChannelContext | None = None
+
+    async def start(self, context: ChannelContext) -> None:
+        self._context = context
+        # A relative folder lives in the data directory, whatever the working directory.
+        if context.data_dir is not None:
+            self.export_dir = Path(context.data_dir) / self.export_dir
+
+    # -- outbound ------------------------------------------------------------------------------
+
+    async def send(self, message: OutboundMessage) -> SendOutcome:
+        task_id = message.transport_id or message.message_id
+        canonical: str | None = None
+        store = self._store_or_none()
+        if store is not None:
+            try:
+                record = await store.get(message.message_id)
+            except GatewayError as exc:
+                return RetryableError(f"cannot read message {message.message_id}: {exc}",
+                                      code="store", transport_id=task_id)
+            canonical = None if record is None else record.canonical_json
+        source = BundleSource(
+            task_id=task_id, message_id=message.message_id, agency_oin=message.agency_oin,
+            kind=message.kind.value, format_key=message.format_key, filename=message.filename,
+            payload=message.payload, canonical_json=canonical,
+        )
+        folder = self.export_dir / safe_name(task_id)
+        blocker = _file_in_the_way(self.export_dir)
+        if blocker is not None:
+            return FinalError(f"cannot write the task bundle {folder}: {blocker} is a file, "
+                              "not a folder (check export_dir)", code="ENOTDIR",
+                              transport_id=task_id)
+        try:
+            files = await asyncio.to_thread(build_files, source, self.pdf_tool, self.make_pdf)
+            await asyncio.to_thread(write_bundle, folder, files)
+        except OSError as exc:
+            reason = f"cannot write the task bundle {folder}: {exc.strerror or exc}"
+            code = errno.errorcode.get(exc.errno or 0)
+            if exc.errno in _FINAL_ERRNOS:
+                return FinalError(reason, code=code, transport_id=task_id)
+            return RetryableError(reason, code=code, transport_id=task_id)
+        except GatewayError as exc:  # a stored canonical document that no longer loads
+            return FinalError(f"cannot render the document: {exc}", code="render",
+                              transport_id=task_id)
+        return Accepted(task_id, detail=f"portal task {task_id} open, bundle in {folder}")
+
+    # -- the work queue ------------------------------------------------------------------------
+
+    def _store_or_none(self) -> Store | None:
+        return None if self._context is None else self._context.store
+
+    def _store(self) -> Store:
+        store = self._store_or_none()
+        if store is None:
+            raise GatewayError(f"channel {self.name!r} is not started with a message store")
+        return store
+
+    async def stored(self, message_id: str) -> MessageRecord | None:
+        return await self._store().get(message_id)
+
+    async def tasks(self, state: str | None = None) -> list[Task]:
+        """Tasks of this channel, newest first; ``state`` is open, submitted or cancelled."""
+        if state is not None and state not in STATES:
+            raise GatewayError(f"unknown task state {state!r}; expected one of "
+                               + ", ".join(STATES))
+        store = self._store()
+        # Open and submitted tasks are sent messages; cancelled ones are failed.
+        transport_states = [TransportState.FAILED] if state == "cancelled" else (
+            [TransportState.SENT] if state in ("open", "submitted") else
+            [TransportState.SENT, TransportState.FAILED])
+        found: list[Task] = []
+        for transport_state in transport_states:
+            cursor: str | None = None
+            while True:
+                # An open task's business state is still none: asking for exactly that
+                # keeps /health's check proportional to the open tasks, not to all ever sent.
+                page = await store.list_messages(
+                    direction=Direction.OUTBOUND, channel=self.name,
+                    transport_state=transport_state,
+                    business_state=BusinessState.NONE.value if state == OPEN else None,
+                    limit=_PAGE, cursor=cursor)
+                for record in page.items:
+                    task = task_from(record, await store.events(record.id))
+                    if task is not None and (state is None or task.state == state):
+                        found.append(task)
+                cursor = page.next_cursor
+                if cursor is None:
+                    break
+        found.sort(key=lambda t: t.message_id, reverse=True)
+        return found
+
+    async def _record(self, task_id: str) -> MessageRecord:
+        record = await self._store().find_by_transport_id(self.name, task_id, Direction.OUTBOUND)
+        if record is None:
+            raise TaskNotFound(f"no portal task {task_id!r} on channel {self.name!r}")
+        return record
+
+    async def task(self, task_id: str) -> Task:
+        record = await self._record(task_id)
+        task = task_from(record, await self._store().events(record.id))
+        if task is None:
+            raise TaskNotFound(f"message {record.id} has not reached the portal queue yet")
+        return task
+
+    def is_overdue(self, task: Task) -> bool:
+        age = task.age(utc_now())
+        return task.state == OPEN and age is not None and age > self.warn_after
+
+    async def problems(self) -> Sequence[str]:
+        if self._store_or_none() is None:
+            return ()
+        overdue = [t for t in await self.tasks(OPEN) if self.is_overdue(t)]
+        if not overdue:
+            return ()
+        oldest = min(overdue, key=lambda t: t.opened_at or utc_now())
+        return (f"{len(overdue)} portal task(s) open longer than {self.warn_after}; oldest "
+                f"{oldest.id} for {oldest.agency_oin} since "
+                f"{oldest.opened_at.isoformat() if oldest.opened_at else '?'}",)
+
+    async def _close(self, task_id: str, report: StatusReport) -> Task:
+        task = await self.task(task_id)
+        if task.state != OPEN:
+            raise TaskClosed(f"portal task {task_id} is {task.state}, not open"
+                             + (f" (reference {task.reference})" if task.reference else ""))
+        if self._context is None or self._context.status is None:
+            raise GatewayError(f"channel {self.name!r} is not started with a status sink")
+        await self._context.status(report)
+        await asyncio.to_thread(self._note_on_bundle, task_id, dict(report.detail))
+        return await self.task(task_id)
+
+    async def done(self, task_id: str, reference: str, by: str) -> Task:
+        """A person submitted the task in the portal, which gave it ``reference``."""
+        reference, by = reference.strip(), by.strip()
+        if not reference:
+            raise GatewayError("a portal reference is required to close a task as submitted")
+        return await self._close(task_id, StatusReport(
+            code=SUBMITTED_CODE, text=f"submitted in the portal by {by or 'an operator'}, "
+            f"reference {reference}", transport_id=task_id,
+            business_state=BusinessState.DELIVERED_TO_AGENCY.value, final=True, at=utc_now(),
+            detail={"reference": reference, "by": by}))
+
+    async def cancel(self, task_id: str, reason: str, by: str) -> Task:
+        """The task will not be submitted; the message goes to the dead letter with ``reason``."""
+        reason, by = reason.strip(), by.strip()
+        if not reason:
+            raise GatewayError("a reason is required to cancel a portal task")
+        return await self._close(task_id, StatusReport(
+            code=CANCELLED_CODE, text=reason, transport_id=task_id, failed=True, final=True,
+            at=utc_now(), detail={"reason": reason, "by": by}))
+
+    def _note_on_bundle(self, task_id: str, detail: dict[str, str]) -> None:
+        # task.json on disk follows the store for whoever opens the folder; the store decides.
+        path = self.export_dir / safe_name(task_id) / "task.json"
+        if not path.is_file():
+            return
+        note = json.loads(path.read_text(encoding="utf-8"))
+        note.setdefault("closed", []).append({**detail, "at": utc_now().isoformat()})
+        scratch = path.with_name(".task.json.tmp")
+        scratch.write_text(json.dumps(note, indent=2, ensure_ascii=False), encoding="utf-8")
+        scratch.replace(path)
+
+    async def bundle(self, task_id: str) -> dict[str, bytes]:
+        """The task's bundle files: from the export folder, else rebuilt from the store."""
+        record = await self._record(task_id)
+        found = await asyncio.to_thread(read_bundle, self.export_dir / safe_name(task_id))
+        if found is not None:
+            return found
+        source = BundleSource(
+            task_id=task_id, message_id=record.id, agency_oin=record.agency_oin or "",
+            kind=record.document_kind or "", format_key=record.format_key or "",
+            filename=f"{task_id}.xml", payload=record.raw_payload or b"",
+            canonical_json=record.canonical_json,
+        )
+        return await asyncio.to_thread(build_files, source, self.pdf_tool, self.make_pdf)
+
+    async def bundle_zip(self, task_id: str) -> bytes:
+        files = await self.bundle(task_id)
+        return await asyncio.to_thread(zip_files, files, safe_name(task_id))
+
+    # -- inbound -------------------------------------------------------------------------------
+
+    async def import_document(self, data: bytes, agency_oin: str, filename: str | None,
+                              by: str = "") -> str:
+        """Hand a document taken from the portal to the inbound pipeline; its message id.
+
+        The portal shows orders and proposal invoices: an operator downloads
+        the XML or keys the document in as canonical JSON. Unreadable input is
+        refused here, before anything is stored, with what is wrong.
+        """
+        try:
+            oin = str(OIN(agency_oin))
+        except (InvalidIdentifier, ValueError) as exc:
+            raise BadImport(f"--agency {agency_oin!r}: {exc}") from None
+        if not data.strip():
+            raise BadImport(f"{filename or 'the import'} is empty")
+        if data.lstrip()[:1] in (b"{", b"["):
+            try:
+                loads(data)
+            except (GatewayError, ValueError) as exc:
+                raise BadImport(f"{filename or 'the import'}: not a canonical JSON "
+                                f"document: {exc}") from None
+        else:
+            try:
+                await asyncio.to_thread(parse_xml, data)
+            except Exception as exc:
+                raise BadImport(f"{filename or 'the import'}: not well-formed XML: "
+                                f"{exc}") from None
+        if self._context is None or self._context.inbound is None:
+            raise GatewayError(f"channel {self.name!r} is not started with an inbound sink")
+        digest = hashlib.sha256(data).hexdigest()
+        return await self._context.inbound(InboundDocument(
+            data=data, channel=self.name, transport_id=f"import:{digest[:32]}",
+            sender=oin, filename=filename,
+            metadata={"agency_oin": oin, "source": "portal import", "by": by},
+        ))
+
+    def web_routes(self) -> Sequence[AbstractRouteDef]:
+        from .web import routes
+
+        return routes(self)

@@ -1,0 +1,134 @@
+"""The portal work queue over HTTP, mounted by the core under ``/api/v1/channels/<name>/``.
+
+JSON in and out; bundle files and imported documents travel base64-encoded
+inside JSON, so one small client serves the CLI. Errors are problem details:
+404 for an unknown task, 409 for a task no longer open, 400 for bad input.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from gateway.api.problems import Problem
+from gateway.errors import GatewayError
+
+from .tasks import Task
+
+if TYPE_CHECKING:
+    from .channel import PortalChannel
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _problem(exc: GatewayError) -> Problem:
+    from .channel import TaskClosed, TaskNotFound
+
+    if isinstance(exc, TaskNotFound):
+        return Problem(404, "portal-task-not-found", "No such portal task", str(exc))
+    if isinstance(exc, TaskClosed):
+        return Problem(409, "portal-task-closed", "The portal task is not open", str(exc))
+    return Problem(400, "portal-bad-request", "The portal channel refused the request", str(exc))
+
+
+def _guard(handler: Handler) -> Handler:
+    async def guarded(request: web.Request) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except GatewayError as exc:
+            raise _problem(exc) from None
+
+    guarded.__doc__ = handler.__doc__
+    return guarded
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError:
+        raise Problem(400, "portal-bad-request", "The body is not JSON",
+                      "send a JSON object") from None
+    if not isinstance(body, dict):
+        raise Problem(400, "portal-bad-request", "The body is not a JSON object",
+                      "send a JSON object")
+    return body
+
+
+def _text(body: dict[str, Any], key: str, required: bool = True) -> str:
+    value = body.get(key, "")
+    if not isinstance(value, str) or (required and not value.strip()):
+        raise Problem(400, "portal-bad-request", f"'{key}' is missing",
+                      f"give '{key}' as a non-empty string", errors=[{"pointer": f"/{key}"}])
+    return value
+
+
+def routes(channel: PortalChannel) -> Sequence[web.RouteDef]:
+    def view(task: Task) -> dict[str, Any]:
+        return {**task.to_dict(), "overdue": channel.is_overdue(task)}
+
+    async def list_tasks(request: web.Request) -> web.Response:
+        """Portal tasks, newest first; ?state=open|submitted|cancelled."""
+        tasks = await channel.tasks(request.query.get("state") or None)
+        return web.json_response({
+            "channel": channel.name, "warn_after_seconds": channel.warn_after.total_seconds(),
+            "tasks": [view(t) for t in tasks]})
+
+    async def show_task(request: web.Request) -> web.Response:
+        """One portal task with the files of its bundle."""
+        task_id = request.match_info["task_id"]
+        task = await channel.task(task_id)
+        files = await channel.bundle(task_id)
+        return web.json_response({**view(task), "files": sorted(files)})
+
+    async def bundle(request: web.Request) -> web.Response:
+        """The task's export bundle: every file base64-encoded."""
+        files = await channel.bundle(request.match_info["task_id"])
+        return web.json_response({"task_id": request.match_info["task_id"], "files": {
+            name: base64.b64encode(data).decode("ascii") for name, data in files.items()}})
+
+    async def done(request: web.Request) -> web.Response:
+        """Close a task as submitted in the portal: {"reference": ..., "by": ...}."""
+        body = await _body(request)
+        task = await channel.done(request.match_info["task_id"], _text(body, "reference"),
+                                  _text(body, "by", required=False))
+        return web.json_response(view(task))
+
+    async def cancel(request: web.Request) -> web.Response:
+        """Cancel a task: {"reason": ..., "by": ...}; its message becomes failed."""
+        body = await _body(request)
+        task = await channel.cancel(request.match_info["task_id"], _text(body, "reason"),
+                                    _text(body, "by", required=False))
+        return web.json_response(view(task))
+
+    async def import_document(request: web.Request) -> web.Response:
+        """Import an order or proposal invoice from the portal: {"agency", "content_base64"}."""
+        body = await _body(request)
+        try:
+            data = base64.b64decode(_text(body, "content_base64"), validate=True)
+        except (binascii.Error, ValueError):
+            raise Problem(400, "portal-bad-request", "'content_base64' is not base64",
+                          "encode the file with base64",
+                          errors=[{"pointer": "/content_base64"}]) from None
+        message_id = await channel.import_document(
+            data, _text(body, "agency"), body.get("filename") or None,
+            by=_text(body, "by", required=False))
+        record = await channel.stored(message_id)
+        answer: dict[str, Any] = {"message_id": message_id}
+        if record is not None:
+            answer.update(transport_state=record.transport_state.value,
+                          kind=record.document_kind, business_state=record.business_state,
+                          error=record.last_error)
+        return web.json_response(answer, status=201)
+
+    return [
+        web.get("/tasks", _guard(list_tasks)),
+        web.get("/tasks/{task_id}", _guard(show_task)),
+        web.get("/tasks/{task_id}/bundle", _guard(bundle)),
+        web.post("/tasks/{task_id}/done", _guard(done)),
+        web.post("/tasks/{task_id}/cancel", _guard(cancel)),
+        web.post("/import", _guard(import_document)),
+    ]
