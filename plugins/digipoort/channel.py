@@ -1,0 +1,324 @@
+"""The ``digipoort`` channel: aanleveren over WUS, status polling, inbound delivery.
+
+``send`` submits one document to the AanleverService and answers with
+Digipoort's kenmerk as the transport id. The aanleverkenmerk (our own
+reference on the envelope) is derived from the message id, so every retry of
+a message carries the same one and Digipoort's records and ours line up.
+
+Errors are classified here, where the fault codes are known: ALS100..ALS170
+say the request itself is wrong (final, with Digipoort's text); ALS400,
+overload, time-outs and connection failures may pass (retryable). A response
+whose signature does not verify is retryable: we cannot tell what Digipoort
+answered, and the dispatcher's bounded retries end in the dead letter with
+the reason if it keeps failing (a rotated Digipoort certificate that our
+``server_ca`` does not know yet, say), rather than dropping a document that
+may have been refused.
+
+After acceptance a poller asks the StatusinformatieService about every
+message the core still lists as waiting, and reports each status (see
+:mod:`plugins.digipoort.status`). The first question after a start is
+``getStatussenProces`` (the whole history: the core ignores what it already
+has), later ones ``getNieuweStatussenProces``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from lxml import etree
+
+from gateway.channels import (
+    Accepted,
+    Channel,
+    ChannelContext,
+    FinalError,
+    OutboundMessage,
+    RetryableError,
+    SendOutcome,
+)
+from gateway.errors import GatewayError
+from gateway.xmlsafe import parse_xml
+
+from .aflever import AfleverServer
+from .ophaal import OphaalPoller
+from .settings import DigipoortSettings, parse_settings
+from .status import report_for
+from .wus.berichtsoorten import UnknownBerichtsoort, by_name, for_document
+from .wus.client import WusClient, WusTransportError
+from .wus.envelope import EnvelopeError, SoapFault
+from .wus.koppelvlak import (
+    AanleverRequest,
+    AanleverResponse,
+    BerichtInhoud,
+    Identiteit,
+    KoppelvlakError,
+    StatusRequest,
+    StatusResponse,
+    StatusResultaat,
+    WusFault,
+    parse_as,
+)
+from .wus.ns import AANLEVEREN, request_action
+from .wus.security import SecurityError, SigningIdentity, Trust
+from .wus.tls import client_context
+
+log = logging.getLogger(__name__)
+
+MAX_KENMERK = 40
+_KENMERK_SAFE = re.compile(r"[A-Za-z0-9-]+")
+_PREFIX = "WSL-"
+
+
+def aanleverkenmerk_for(message_id: str) -> str:
+    """Our reference for a message on the Digipoort envelope: stable, at most 40 characters."""
+    candidate = _PREFIX + message_id
+    if len(candidate) <= MAX_KENMERK and _KENMERK_SAFE.fullmatch(message_id):
+        return candidate
+    digest = hashlib.sha256(message_id.encode()).hexdigest()
+    return _PREFIX + digest[: MAX_KENMERK - len(_PREFIX)]
+
+
+class DigipoortChannel(Channel):
+    type_name = "digipoort"
+
+    def __init__(self, name: str, settings: Mapping[str, Any]) -> None:
+        super().__init__(name, settings)
+        self.config: DigipoortSettings = parse_settings(name, settings)
+        self.client: WusClient | None = None
+        self.context: ChannelContext | None = None
+        self.aflever: AfleverServer | None = None
+        self.ophaal: OphaalPoller | None = None
+        self._poller: asyncio.Task[None] | None = None
+        # Kenmerken asked about since this start: later questions need only what is new.
+        self._asked: set[str] = set()
+
+    # --- lifecycle ------------------------------------------------------------
+
+    async def start(self, context: ChannelContext) -> None:
+        self.context = context
+        self.config = config = self.config.resolved(context.data_dir)
+        identity = SigningIdentity.from_files(config.certificate, config.private_key,
+                                              config.private_key_passphrase)
+        ssl_context = client_context(config.certificate, config.private_key, config.server_ca,
+                                     passphrase=_text(config.private_key_passphrase))
+        trust = Trust.from_pem_files(config.signature_ca or config.server_ca)
+        self.client = WusClient(identity, ssl_context, config.signature_algorithm, trust)
+        if config.aflever_listen is not None and context.inbound is not None:
+            self.aflever = AfleverServer(self.name, config, context.inbound, identity)
+            await self.aflever.start()
+        if config.ophaal and context.inbound is not None:
+            self.ophaal = OphaalPoller(self.name, config, self.client, context.inbound,
+                                       self._belanghebbende(), context.data_dir)
+            self.ophaal.start()
+        if context.status is not None and context.sent is not None:
+            self._poller = asyncio.create_task(self._poll_forever(),
+                                               name=f"digipoort-status:{self.name}")
+
+    async def stop(self) -> None:
+        if self._poller is not None:
+            self._poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._poller
+            self._poller = None
+        if self.ophaal is not None:
+            await self.ophaal.stop()
+            self.ophaal = None
+        if self.aflever is not None:
+            await self.aflever.stop()
+            self.aflever = None
+        if self.client is not None:
+            await self.client.close()
+            self.client = None
+
+    # --- aanleveren -------------------------------------------------------------
+
+    def _belanghebbende(self) -> Identiteit:
+        config = self.config
+        if config.belanghebbende_nummer is not None:
+            return Identiteit(config.belanghebbende_nummer, config.belanghebbende_type)
+        supplier = None if self.context is None else self.context.supplier
+        if supplier is None:
+            raise ValueError(f"channel {self.name!r}: no [supplier] identity and no "
+                             "belanghebbende_nummer setting")
+        nummer = supplier.kvk if config.belanghebbende_identity == "kvk" else supplier.oin
+        return Identiteit(str(nummer), config.belanghebbende_type)
+
+    def aanlever_request(self, message: OutboundMessage) -> AanleverRequest:
+        """The aanleverRequest for ``message``; raises ValueError when it cannot be made."""
+        berichtsoort = berichtsoort_for(message)
+        config = self.config
+        kenmerk = (message.metadata.get("aanleverkenmerk") or config.aanleverkenmerk_scenario
+                   or aanleverkenmerk_for(message.message_id))
+        return AanleverRequest(
+            berichtsoort=berichtsoort,
+            aanleverkenmerk=kenmerk,
+            identiteit_belanghebbende=self._belanghebbende(),
+            rol_belanghebbende=config.belanghebbende_rol,
+            identiteit_ontvanger=Identiteit(message.agency_oin, config.ontvanger_type),
+            rol_ontvanger=config.ontvanger_rol,
+            bericht_inhoud=BerichtInhoud(message.media_type, message.filename[:80],
+                                         message.payload),
+            autorisatie_adres=config.autorisatie_adres,
+        )
+
+    async def send(self, message: OutboundMessage) -> SendOutcome:
+        if self.client is None:
+            return RetryableError(f"channel {self.name!r} is not started", code="not-started")
+        if message.transport_id:
+            known = await self._already_accepted(message.transport_id)
+            if known is not None:
+                return known
+        try:
+            request = self.aanlever_request(message)
+            body = request.to_element()
+        except (ValueError, KoppelvlakError) as exc:
+            return FinalError(f"cannot build the aanleverRequest: {exc}", code="request")
+        try:
+            answer = await self.client.call(self.config.aanlever_url, AANLEVEREN, body,
+                                            timeout=self.config.request_timeout)
+            response = parse_as(answer, AanleverResponse)
+        except WusFault as fault:
+            return _fault_outcome(fault)
+        except WusTransportError as exc:
+            if exc.retryable:
+                return RetryableError(f"Digipoort AanleverService: {exc}", code="transport")
+            return FinalError(f"Digipoort AanleverService: {exc}", code="transport")
+        except SecurityError as exc:
+            return RetryableError(f"Digipoort's answer fails its signature check: {exc}",
+                                  code="signature")
+        except (EnvelopeError, KoppelvlakError, SoapFault) as exc:
+            return RetryableError(f"Digipoort's answer cannot be read: {exc}", code="response")
+        return Accepted(response.kenmerk, detail=(
+            f"{response.berichtsoort} aangeleverd als {response.kenmerk} "
+            f"(aanleverkenmerk {request.aanleverkenmerk}) om "
+            f"{response.tijdstempel_aangeleverd.isoformat()}"))
+
+    async def _already_accepted(self, kenmerk: str) -> Accepted | None:
+        """Accepted when Digipoort runs a process ``kenmerk`` that has not failed.
+
+        A message carries a kenmerk only when an earlier send was accepted:
+        submitting it again would make a second process, so ask first.
+        """
+        try:
+            resultaten = await self.statuses(kenmerk, new_only=False)
+        except (WusFault, WusTransportError, SecurityError, EnvelopeError, KoppelvlakError,
+                SoapFault):
+            return None
+        reports = [report_for(r) for r in resultaten]
+        if not reports or any(r.failed for r in reports):
+            return None
+        return Accepted(kenmerk, detail=f"Digipoort already has {kenmerk} (status "
+                                        f"{reports[-1].code}); not submitted again")
+
+    # --- statuses ---------------------------------------------------------------
+
+    async def statuses(self, kenmerk: str, *, new_only: bool) -> list[StatusResultaat]:
+        """StatusResultaat values of one process, oldest first."""
+        assert self.client is not None
+        request = StatusRequest(kenmerk, autorisatie_adres=self.config.autorisatie_adres,
+                                nieuw=new_only)
+        answer = await self.client.call(self.config.status_url,
+                                        request_action("status", request.operation),
+                                        request.to_element(),
+                                        timeout=self.config.request_timeout)
+        response = parse_as(answer, StatusResponse)
+        return sorted(response.resultaten, key=lambda r: r.tijdstempel_status)
+
+    async def poll_statuses(self) -> int:
+        """One round over the waiting messages; returns how many statuses were reported.
+
+        A fault about one process (STS100, say) skips that message for this
+        round. An overloaded or unreachable StatusinformatieService ends the
+        round: asking about the next message now would only add to the load.
+        """
+        context = self.context
+        if context is None or context.sent is None or context.status is None:
+            raise RuntimeError(f"channel {self.name!r} was not started with a status sink")
+        reported = 0
+        for waiting in await context.sent(self.config.status_batch):
+            kenmerk = waiting.transport_id
+            new_only = kenmerk in self._asked
+            try:
+                resultaten = await self.statuses(kenmerk, new_only=new_only)
+            except WusTransportError as exc:
+                log.warning("channel %s: StatusinformatieService unavailable: %s", self.name,
+                            exc)
+                raise StatusRoundFailed(str(exc)) from exc
+            except (WusFault, SoapFault, EnvelopeError, KoppelvlakError) as exc:
+                log.warning("channel %s: no statuses for %s this round: %s", self.name,
+                            kenmerk, exc)
+                continue
+            self._asked.add(kenmerk)
+            try:
+                for resultaat in resultaten:
+                    await context.status(report_for(resultaat))
+                    reported += 1
+            except Exception:
+                # Statuses fetched as "new" would be lost: ask for the whole history next time.
+                self._asked.discard(kenmerk)
+                raise
+        return reported
+
+    async def _poll_forever(self) -> None:
+        failures = 0
+        while True:
+            try:
+                await self.poll_statuses()
+                failures = 0
+            except StatusRoundFailed:
+                failures += 1
+            except Exception:
+                failures += 1
+                log.exception("channel %s: status round failed", self.name)
+            # Back off while Digipoort is overloaded or away, up to 16 intervals.
+            await asyncio.sleep(self.config.status_poll_interval * min(2 ** failures, 16))
+
+
+def berichtsoort_for(message: OutboundMessage) -> str:
+    """The berichtsoort on the envelope; raises ValueError when Digipoort has none for it.
+
+    An invoice on an order (FACTUUR-UBL, FACTUUR-HRXML) and one without
+    (E-Factuur-UBL, E-FACTUUR-HRXML) are different berichtsoorten of one
+    format, so the payload decides: does it quote an order?
+    """
+    try:
+        named = message.metadata.get("berichtsoort")
+        if named:
+            return by_name(named).name
+        on_order = message.kind.value != "invoice" or _quotes_an_order(message.payload)
+        return for_document(message.kind.value, message.format_key, with_order=on_order).name
+    except UnknownBerichtsoort as exc:
+        raise ValueError(str(exc)) from None
+
+
+_ORDER_REFERENCES = frozenset({"OrderReference", "PurchaseOrderNumber"})
+
+
+def _quotes_an_order(payload: bytes) -> bool:
+    try:
+        root = parse_xml(payload).getroot()
+    except GatewayError:
+        return True  # unreadable: the AanleverService's own validation will say why
+    return any(isinstance(e.tag, str) and etree.QName(e).localname in _ORDER_REFERENCES
+               for e in root.iter())
+
+
+class StatusRoundFailed(Exception):
+    """The StatusinformatieService did not answer; the round ends and is tried later."""
+
+
+def _fault_outcome(fault: WusFault) -> SendOutcome:
+    reason = f"Digipoort {fault.foutcode}: {fault.foutbeschrijving}"
+    if fault.retryable:
+        return RetryableError(reason, code=fault.foutcode)
+    return FinalError(reason, code=fault.foutcode)
+
+
+def _text(secret: bytes | None) -> str | None:
+    return None if secret is None else secret.decode()

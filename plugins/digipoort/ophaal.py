@@ -1,0 +1,113 @@
+"""Pull inbound documents from Digipoort's OphaalService, for suppliers without an endpoint.
+
+``getNieuweBerichten`` hands over what Digipoort has not handed over before,
+and from then on Digipoort counts those as fetched. So a round that could not
+store everything (or a gateway that stopped half-way) is followed by a
+catch-up: ``getBerichten`` from the last moment up to which everything is
+known to be stored (the watermark, kept in the data directory). Documents
+seen twice are no problem: the inbound pipeline knows a delivery by channel
+and kenmerk and stores it once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from gateway.channels import InboundSink
+from gateway.fileio import write_atomically
+
+from .aflever import inbound_document
+from .settings import DigipoortSettings
+from .wus.client import WusClient
+from .wus.koppelvlak import Identiteit, OphaalRequest, OphaalResponse, parse_as
+from .wus.ns import request_action
+
+log = logging.getLogger(__name__)
+
+# Digipoort's clock and ours differ a little; ask a bit further back than needed.
+_OVERLAP = timedelta(minutes=5)
+
+
+class OphaalPoller:
+    def __init__(self, channel: str, config: DigipoortSettings, client: WusClient,
+                 inbound: InboundSink, belanghebbende: Identiteit,
+                 data_dir: str | None) -> None:
+        if config.ophaal_url is None:
+            raise ValueError(f"channel {channel!r}: ophaal needs ophaal_url")
+        self.channel = channel
+        self.config = config
+        self.url = config.ophaal_url
+        self.client = client
+        self.inbound = inbound
+        self.belanghebbende = belanghebbende
+        self.state_file = (None if data_dir is None
+                           else Path(data_dir) / "digipoort" / f"{channel}-ophaal.json")
+        self.watermark = self._load_watermark()
+        # After a start the last round may have been cut off: catch up first.
+        self.catch_up = self.watermark is not None
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"digipoort-ophaal:{self.channel}")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def poll_once(self) -> int:
+        """Fetch and store one batch; returns how many documents were handed over."""
+        started = datetime.now(UTC)
+        operation = "getBerichten" if self.catch_up else "getNieuweBerichten"
+        request = OphaalRequest(
+            operation=operation, identiteit_belanghebbende=self.belanghebbende,
+            berichtsoort=self.config.ophaal_berichtsoort,
+            autorisatie_adres=self.config.autorisatie_adres,
+            vanaf=None if not self.catch_up or self.watermark is None
+            else self.watermark - _OVERLAP)
+        answer = await self.client.call(self.url, request_action("ophaal", operation),
+                                        request.to_element(), timeout=self.config.request_timeout)
+        response = parse_as(answer, OphaalResponse)
+        stored = 0
+        try:
+            for bericht in response.berichten:
+                await self.inbound(inbound_document(self.channel, bericht))
+                stored += 1
+        except BaseException:
+            self.catch_up = True  # Digipoort counts the rest as fetched: ask again by time
+            raise
+        self.catch_up = False
+        self._save_watermark(started)
+        return stored
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.poll_once()
+            except Exception as exc:
+                log.warning("channel %s: OphaalService round failed: %s", self.channel, exc)
+            await asyncio.sleep(self.config.ophaal_poll_interval)
+
+    def _load_watermark(self) -> datetime | None:
+        if self.state_file is None or not self.state_file.is_file():
+            return None
+        try:
+            value = json.loads(self.state_file.read_text("utf-8"))["stored_until"]
+            return datetime.fromisoformat(value)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log.warning("channel %s: ignoring unreadable %s (%s); catching up from the start",
+                        self.channel, self.state_file, exc)
+            return datetime(2000, 1, 1, tzinfo=UTC)
+
+    def _save_watermark(self, moment: datetime) -> None:
+        self.watermark = moment
+        if self.state_file is not None:
+            write_atomically(self.state_file, json.dumps(
+                {"stored_until": moment.isoformat()}).encode())

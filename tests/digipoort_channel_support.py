@@ -1,0 +1,91 @@
+"""What the digipoort channel tests share: a test PKI, sample documents, channel settings."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from gateway.pluginmanager import build_registry, make_plugin_manager
+from gateway.registry import Registry
+from plugins.digipoort.wus.pki import Pki
+
+SUPPLIER_KVK = "30097265"  # the supplier of the UBL-OHNL samples
+AGENCY_OIN = "00000001003227522000"  # the ministry of the UBL-OHNL samples
+
+
+@cache
+def registry() -> Registry:
+    return build_registry(make_plugin_manager())
+
+
+def sample(format_key: str, index: int = 0) -> bytes:
+    """A document the format's plugin vouches for, encoded."""
+    fmt = registry().format(format_key)
+    chosen = fmt.samples()[index]
+    return fmt.encode(chosen.document, chosen.context)
+
+
+def invoice_19() -> bytes:
+    return sample("ubl-ohnl:invoice:1.9")
+
+
+def order_19() -> bytes:
+    return sample("ubl-ohnl:order:1.9")
+
+
+def client_settings(pki: Pki, **extra: Any) -> dict[str, Any]:
+    """Channel settings with the supplier's test certificate and the test CA pinned."""
+    supplier = pki.suppliers.get(SUPPLIER_KVK) or pki.supplier
+    return {
+        "environment": "simulator",
+        "aanlever_url": "https://127.0.0.1:1/unused",
+        "status_url": "https://127.0.0.1:1/unused",
+        "certificate": str(supplier.cert),
+        "private_key": str(supplier.key),
+        "server_ca": str(pki.ca),
+        "belanghebbende_nummer": SUPPLIER_KVK,
+        **extra,
+    }
+
+
+def aflever_settings(pki: Pki, **extra: Any) -> dict[str, Any]:
+    """An AfleverService on a free loopback port, trusting the test CA's clients."""
+    return client_settings(
+        pki, aflever_listen="127.0.0.1:0", aflever_certificate=str(pki.server.cert),
+        aflever_private_key=str(pki.server.key), aflever_client_ca=str(pki.ca), **extra)
+
+
+def toml_value(value: Any) -> str:
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def gateway_config(tmp_path: Path, channel: dict[str, Any]) -> Path:
+    """A gateway config routing the sample agency's invoices to a digipoort channel."""
+    table = "\n".join(f"{key} = {toml_value(value)}" for key, value in channel.items())
+    path = tmp_path / "gateway.toml"
+    path.write_text(f"""
+[gateway]
+listen = "127.0.0.1:0"
+data_dir = {toml_value(str(tmp_path / "data"))}
+token = "test-token"
+database = {toml_value(f"sqlite:///{tmp_path / 'gateway.db'}")}
+
+[supplier]
+name = "Kantoorartikelen Jansen BV"
+kvk = "{SUPPLIER_KVK}"
+vestigingsnummer = "000018727409"
+
+[channels.digipoort]
+{table}
+
+[agencies."{AGENCY_OIN}"]
+name = "Ministerie van Voorbeeldzaken"
+default_channel = "digipoort"
+
+[agencies."{AGENCY_OIN}".documents.invoice]
+format = "ubl-ohnl:invoice:1.9"
+""", "utf-8")
+    return path

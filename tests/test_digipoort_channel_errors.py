@@ -1,0 +1,156 @@
+"""Refusals between the channel and the simulator, each with its reason, and how send classes them.
+
+The simulator is the real counterpart (two-way TLS, WS-Security checks); the
+faults it injects on request stand for a Digipoort that is overloaded, away,
+or answers with a broken signature.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+from digipoort_channel_support import AGENCY_OIN, client_settings, invoice_19
+
+from gateway.channels import (
+    Accepted,
+    ChannelContext,
+    FinalError,
+    OutboundMessage,
+    RetryableError,
+)
+from gateway.kinds import DocumentKind
+from gateway.paths import STANDARDS_DIR_ENV
+from plugins.digipoort.channel import DigipoortChannel
+from plugins.digipoort.simulator import DigipoortSimulator, Fault, FaultKind, SimulatorSettings
+from plugins.digipoort.wus.pki import CertFiles, Pki, make_pki
+
+MESSAGE = OutboundMessage(
+    message_id="01KB5Z3E8W9G6Q2M4T7X1C0V5N", agency_oin=AGENCY_OIN, kind=DocumentKind.INVOICE,
+    format_key="ubl-ohnl:invoice:1.9", payload=b"", filename="F2024-0001.xml")
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    return make_pki(tmp_path_factory.mktemp("pki"), kvk_numbers=("30097265",))
+
+
+@pytest.fixture(autouse=True)
+def standards(installed_standards: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(STANDARDS_DIR_ENV, str(installed_standards))
+
+
+@pytest.fixture
+async def simulator(pki: Pki) -> AsyncIterator[DigipoortSimulator]:
+    async with DigipoortSimulator(SimulatorSettings(pki_dir=pki.folder)) as running:
+        yield running
+
+
+@pytest.fixture
+def message() -> OutboundMessage:
+    return attrs.evolve(MESSAGE, payload=invoice_19())
+
+
+async def channel_for(pki: Pki, simulator: DigipoortSimulator, who: CertFiles | None = None,
+                      **extra: Any) -> DigipoortChannel:
+    settings = client_settings(pki, aanlever_url=simulator.aanlever_url,
+                               status_url=simulator.status_url, request_timeout=2, **extra)
+    if who is not None:
+        settings.update(certificate=str(who.cert), private_key=str(who.key))
+    channel = DigipoortChannel("digipoort", settings)
+    await channel.start(ChannelContext("digipoort"))
+    return channel
+
+
+async def send(channel: DigipoortChannel, message: OutboundMessage) -> Any:
+    try:
+        return await channel.send(message)
+    finally:
+        await channel.stop()
+
+
+async def test_a_send_is_accepted_and_a_repeat_is_not_submitted_twice(
+        pki: Pki, simulator: DigipoortSimulator, message: OutboundMessage) -> None:
+    channel = await channel_for(pki, simulator)
+    try:
+        first = await channel.send(message)
+        assert isinstance(first, Accepted)
+        again = await channel.send(attrs.evolve(message, transport_id=first.transport_id,
+                                                attempt=2))
+    finally:
+        await channel.stop()
+    assert isinstance(again, Accepted)
+    assert again.transport_id == first.transport_id
+    assert "not submitted again" in again.detail
+    assert len(simulator.processes()) == 1
+
+
+async def test_an_unknown_client_certificate_is_refused_for_good(
+        pki: Pki, simulator: DigipoortSimulator, message: OutboundMessage) -> None:
+    outcome = await send(await channel_for(pki, simulator, pki.unknown_supplier), message)
+    # TLS 1.2 refuses in the handshake (final); with TLS 1.3 the client may only see
+    # the server close the connection after it (retryable, bounded by the dispatcher).
+    assert isinstance(outcome, FinalError | RetryableError)
+    assert "TLS" in outcome.reason or "reset" in outcome.reason.lower()
+    assert simulator.processes() == []
+
+
+async def test_an_expired_client_certificate_is_refused_for_good(
+        pki: Pki, simulator: DigipoortSimulator, message: OutboundMessage) -> None:
+    outcome = await send(await channel_for(pki, simulator, pki.expired_supplier), message)
+    assert isinstance(outcome, FinalError | RetryableError)
+    assert "TLS" in outcome.reason or "reset" in outcome.reason.lower()
+    assert simulator.processes() == []
+
+
+async def test_an_expired_timestamp_is_refused_by_digipoort_with_the_reason(
+        pki: Pki, simulator: DigipoortSimulator, message: OutboundMessage) -> None:
+    channel = await channel_for(pki, simulator)
+    assert channel.client is not None
+    # A sender whose timestamps ran out before they arrive (a clock far behind).
+    channel.client.ttl = timedelta(minutes=-10)
+    outcome = await send(channel, message)
+    assert isinstance(outcome, FinalError)
+    assert outcome.code == "ALS100"
+    assert "expired" in outcome.reason
+    assert simulator.processes() == []
+
+
+async def test_a_tampered_response_signature_is_refused_and_retried(
+        pki: Pki, simulator: DigipoortSimulator, message: OutboundMessage) -> None:
+    simulator.inject(Fault(FaultKind.BAD_SIGNATURE, service="aanlever"))
+    outcome = await send(await channel_for(pki, simulator), message)
+    assert isinstance(outcome, RetryableError)
+    assert "refused" in outcome.reason
+    assert "signature" in outcome.reason or "digest" in outcome.reason
+
+
+async def test_an_answer_that_is_not_an_envelope_is_retryable(
+        pki: Pki, simulator: DigipoortSimulator, message: OutboundMessage) -> None:
+    simulator.inject(Fault(FaultKind.HTTP_500, service="aanlever"))
+    outcome = await send(await channel_for(pki, simulator), message)
+    assert isinstance(outcome, RetryableError)
+    assert "HTTP 500" in outcome.reason
+
+
+@pytest.mark.parametrize("kind", [FaultKind.TIMEOUT, FaultKind.RESET, FaultKind.HTTP_503])
+async def test_an_unreachable_or_overloaded_digipoort_is_retryable(
+        pki: Pki, simulator: DigipoortSimulator, message: OutboundMessage,
+        kind: FaultKind) -> None:
+    simulator.inject(Fault(kind, service="aanlever", delay=3.0))
+    outcome = await send(await channel_for(pki, simulator), message)
+    assert isinstance(outcome, RetryableError)
+    assert outcome.reason.startswith("Digipoort AanleverService:")
+
+
+async def test_a_document_without_a_berichtsoort_is_refused_before_sending(
+        pki: Pki, simulator: DigipoortSimulator, message: OutboundMessage) -> None:
+    outcome = await send(await channel_for(pki, simulator),
+                         attrs.evolve(message, format_key="peppol-bis:invoice:3.0"))
+    assert isinstance(outcome, FinalError)
+    assert "no Digipoort berichtsoort" in outcome.reason
+    assert simulator.processes() == []

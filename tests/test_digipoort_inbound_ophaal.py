@@ -1,0 +1,81 @@
+"""The OphaalService poller catches up on what a failed round lost.
+
+getNieuweBerichten counts what it hands over as fetched; when the gateway
+could not store it, the next round must ask again by time (getBerichten).
+Real simulator, real inbound pipeline on SQLite.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from digipoort_channel_support import SUPPLIER_KVK, client_settings, order_19, registry
+
+from gateway.channels import ChannelContext
+from gateway.kinds import Direction
+from gateway.paths import STANDARDS_DIR_ENV
+from gateway.pipeline import InboundPipeline
+from gateway.store import Store, open_store
+from plugins.digipoort.channel import DigipoortChannel
+from plugins.digipoort.simulator import DigipoortSimulator, SimulatorSettings
+from plugins.digipoort.wus.koppelvlak import Identiteit
+from plugins.digipoort.wus.pki import Pki, make_pki
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    return make_pki(tmp_path_factory.mktemp("pki"), kvk_numbers=(SUPPLIER_KVK,))
+
+
+@pytest.fixture(autouse=True)
+def standards(installed_standards: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(STANDARDS_DIR_ENV, str(installed_standards))
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    opened = open_store(f"sqlite:///{tmp_path / 'gateway.db'}")
+    await opened.migrate()
+    yield opened
+    await opened.close()
+
+
+async def test_a_round_that_could_not_store_is_fetched_again(
+        pki: Pki, store: Store, tmp_path: Path) -> None:
+    async with DigipoortSimulator(SimulatorSettings(pki_dir=pki.folder)) as simulator:
+        message = simulator.make_afleverbericht(order_19(), "BESTELLING-UBL",
+                                                ontvanger=Identiteit(SUPPLIER_KVK, "KvK"))
+        simulator.queue_for_pickup(message)
+        refusing = InboundPipeline(store, registry(), max_bytes=100)  # cannot take the order
+        channel = DigipoortChannel("digipoort", client_settings(
+            pki, aanlever_url=simulator.aanlever_url, status_url=simulator.status_url,
+            ophaal=True, ophaal_url=simulator.ophaal_url, ophaal_poll_interval=3600))
+        await channel.start(ChannelContext("digipoort", inbound=refusing.receive,
+                                           data_dir=str(tmp_path)))
+        try:
+            poller = channel.ophaal
+            assert poller is not None
+
+            def state() -> tuple[bool, bool]:
+                return poller.catch_up, poller.watermark is not None
+
+            for _ in range(200):  # the first round runs at start
+                if state()[0]:
+                    break
+                await asyncio.sleep(0.02)
+            assert state() == (True, False)
+            page = await store.list_messages(direction=Direction.INBOUND)
+            assert not page.items
+            poller.inbound = InboundPipeline(store, registry()).receive
+            assert await poller.poll_once() == 1
+            assert state() == (False, True)
+            assert (tmp_path / "digipoort" / "digipoort-ophaal.json").is_file()
+            assert await poller.poll_once() == 0  # nothing new since
+        finally:
+            await channel.stop()
+    [record] = (await store.list_messages(direction=Direction.INBOUND)).items
+    assert record.transport_id == message.kenmerk
+    assert record.document_kind == "order"
