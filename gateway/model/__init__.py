@@ -54,6 +54,15 @@ from gateway.model.quotation import (
     RequestForQuotationLine,
 )
 from gateway.model.record import FieldProblem, FieldTypeError, FieldValueError, Record
+from gateway.model.responses import (
+    InvoiceResponse,
+    InvoiceStatus,
+    MessageLevelResponse,
+    MessageLineResponse,
+    MessageStatus,
+    StatusClarification,
+    StatusCondition,
+)
 from gateway.model.staffing import (
     HumanResource,
     HumanResourceStatus,
@@ -97,6 +106,8 @@ __all__ = [
     "HumanResourceStatus",
     "Invoice",
     "InvoiceLine",
+    "InvoiceResponse",
+    "InvoiceStatus",
     "InvoiceTotals",
     "InvoiceType",
     "Item",
@@ -104,6 +115,9 @@ __all__ = [
     "ItemProperty",
     "LineResponse",
     "LineStatus",
+    "MessageLevelResponse",
+    "MessageLineResponse",
+    "MessageStatus",
     "Order",
     "OrderLine",
     "OrderReference",
@@ -126,6 +140,8 @@ __all__ = [
     "StaffingOrder",
     "StaffingRate",
     "StandardItemId",
+    "StatusClarification",
+    "StatusCondition",
     "TaxSubtotal",
     "TimeCard",
     "TimeCardExpense",

@@ -1,9 +1,8 @@
 """The canonical documents: which class holds which document kind.
 
-Every document kind the gateway routes has one class here, except the Peppol
-invoice response and message level response, which have no canonical form
-yet. Invoices and credit notes share :class:`~gateway.model.invoice.Invoice`;
-``type`` tells them apart, and :func:`kind_of` gives the kind routing uses.
+Every document kind the gateway routes has one class here. Invoices and
+credit notes share :class:`~gateway.model.invoice.Invoice`; ``type`` tells
+them apart, and :func:`kind_of` gives the kind routing uses.
 """
 
 from __future__ import annotations
@@ -15,6 +14,7 @@ from gateway.kinds import DocumentKind
 from gateway.model.invoice import Invoice
 from gateway.model.order import Order, OrderResponse
 from gateway.model.quotation import Quotation, RequestForQuotation, RequestForQuotationCancellation
+from gateway.model.responses import InvoiceResponse, MessageLevelResponse
 from gateway.model.staffing import HumanResource, StaffingOrder
 from gateway.model.timecard import TimeCard
 
@@ -28,6 +28,8 @@ CanonicalDocument: TypeAlias = (
     | StaffingOrder
     | HumanResource
     | TimeCard
+    | InvoiceResponse
+    | MessageLevelResponse
 )
 """Any document of the canonical model."""
 
@@ -42,6 +44,8 @@ DOCUMENT_CLASSES: Mapping[DocumentKind, type[CanonicalDocument]] = {
     DocumentKind.REQUEST_FOR_QUOTATION: RequestForQuotation,
     DocumentKind.QUOTATION: Quotation,
     DocumentKind.REQUEST_FOR_QUOTATION_CANCELLATION: RequestForQuotationCancellation,
+    DocumentKind.INVOICE_RESPONSE: InvoiceResponse,
+    DocumentKind.MESSAGE_LEVEL_RESPONSE: MessageLevelResponse,
 }
 """The class holding each document kind that has a canonical form."""
 

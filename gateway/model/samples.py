@@ -29,10 +29,15 @@ from gateway.model import (
     HumanResourceStatus,
     Invoice,
     InvoiceLine,
+    InvoiceResponse,
+    InvoiceStatus,
     InvoiceType,
     Item,
     LineResponse,
     LineStatus,
+    MessageLevelResponse,
+    MessageLineResponse,
+    MessageStatus,
     Order,
     OrderLine,
     OrderReference,
@@ -52,6 +57,8 @@ from gateway.model import (
     ResponseStatus,
     StaffingOrder,
     StaffingRate,
+    StatusClarification,
+    StatusCondition,
     TaxSubtotal,
     TimeCard,
     TimeCardExpense,
@@ -405,6 +412,52 @@ def example_timecard() -> TimeCard:
     )
 
 
+def example_invoice_response() -> InvoiceResponse:
+    """The agency queries the sample invoice: its order reference is wrong."""
+    return InvoiceResponse(
+        number="IR-2024-0031",
+        issue_date=dt.date(2024, 3, 5),
+        issue_time=dt.time(10, 15),
+        note="Zie ons bericht van 4 maart",
+        status=InvoiceStatus.UNDER_QUERY,
+        effective_date=dt.date(2024, 3, 5),
+        clarifications=(
+            StatusClarification(
+                code="REF", code_list="OPStatusReason", text="Ordernummer onbekend",
+                conditions=(StatusCondition(attribute_id="BT-13", description="40000695"),),
+            ),
+            StatusClarification(code="NIN", code_list="OPStatusAction"),
+        ),
+        invoice_reference=DocumentReference(id="F2024-0001", type_code="380",
+                                            issue_date=dt.date(2024, 3, 1)),
+        sender=Party(registration_name=AGENCY.name, endpoint_id=AGENCY.endpoint_id,
+                     contact=AGENCY.contact),
+        receiver=Party(registration_name=SUPPLIER.registration_name,
+                       endpoint_id=SUPPLIER.endpoint_id),
+    )
+
+
+def example_message_level_response() -> MessageLevelResponse:
+    """The agency's access point could not process a document: one fatal rule broken."""
+    return MessageLevelResponse(
+        number="MLR-2024-0007",
+        issue_date=dt.date(2024, 3, 1),
+        issue_time=dt.time(16, 2, 11),
+        status=MessageStatus.REJECTED,
+        description="Afgewezen wegens validatiefouten",
+        document_reference=DocumentReference(id="F2024-0001", type_code="380"),
+        sender=Party(endpoint_id=AGENCY.endpoint_id),
+        receiver=Party(endpoint_id=SUPPLIER.endpoint_id),
+        line_responses=(
+            MessageLineResponse(
+                location="/Invoice/cac:AccountingCustomerParty[1]/cac:Party[1]/cbc:EndpointID[1]",
+                description="[PEPPOL-EN16931-R020] Buyer electronic address MUST be provided",
+                reason_code="BV", status=MessageStatus.REJECTED,
+            ),
+        ),
+    )
+
+
 def example_documents() -> list[CanonicalDocument]:
     """One hand-written example of every document kind (invoice and credit note both)."""
     return [
@@ -418,6 +471,8 @@ def example_documents() -> list[CanonicalDocument]:
         example_staffing_order(),
         example_human_resource(),
         example_timecard(),
+        example_invoice_response(),
+        example_message_level_response(),
     ]
 
 

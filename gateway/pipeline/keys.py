@@ -25,10 +25,12 @@ def document_number(document: CanonicalDocument) -> str:
 
 
 def agency_party(document: CanonicalDocument) -> Party:
-    """The government side of a document: the buyer, or the customer in SETU documents."""
-    party = getattr(document, "buyer", None) or getattr(document, "customer", None)
+    """The government side of a document: the buyer, the customer in SETU documents, or the
+    sender of an invoice or message level response (the agency answers)."""
+    party = (getattr(document, "buyer", None) or getattr(document, "customer", None)
+             or getattr(document, "sender", None))
     if not isinstance(party, Party):
-        raise ValueError(f"a {kind_of(document).value} without a buyer or customer party")
+        raise ValueError(f"a {kind_of(document).value} without a buyer, customer or sender party")
     return party
 
 

@@ -1,4 +1,4 @@
-"""Peppol BIS Ordering 3 in UBL 2.1: the Order (T01) agencies send and the Order Response (T76).
+"""Peppol BIS Ordering 3 in UBL 2.1: orders, order responses and the Peppol application responses.
 
 Formats (see :mod:`.formats`):
 
@@ -6,7 +6,11 @@ Formats (see :mod:`.formats`):
   inbound; Basisorder Rijk (the central government's T01 profile) is checked
   on top, as warnings when decoding and errors when encoding for an agency;
 - ``peppol-bis:order-response:3``: T76, outbound, answering AP, CA, RE or AB
-  from the canonical response status, with per-line changes under CA.
+  from the canonical response status, with per-line changes under CA;
+- ``peppol-bis:invoice-response:3``: T111, inbound, an agency's status of
+  an invoice (AB, IP, UQ, CA, RE, AP, PD) with its clarification codes;
+- ``peppol-bis:mlr:3``: T71, inbound, whether a document was taken in (AB,
+  AP, RE), with one line per problem found.
 """
 
 from __future__ import annotations

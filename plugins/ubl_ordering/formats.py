@@ -1,4 +1,5 @@
-"""The formats: Peppol BIS Ordering 3 Order (T01) and Order Response (T76) in UBL 2.1.
+"""The formats: Peppol BIS Ordering 3 Order (T01), Order Response (T76), Invoice Response (T111)
+and Message Level Response (T71) in UBL 2.1.
 
 Detection is exact: the root element, the CustomizationID and (for T01 one
 of the two profiles that carry it, for T76 the ordering profile) the
@@ -31,10 +32,25 @@ from gateway.formats import (
 )
 from gateway.identifiers import OIN
 from gateway.kinds import Direction, DocumentKind
-from gateway.model import Order, OrderResponse, Party, PartyId
+from gateway.model import (
+    InvoiceResponse,
+    MessageLevelResponse,
+    Order,
+    OrderResponse,
+    Party,
+    PartyId,
+)
 from gateway.sniff import Sniffed
 from gateway.xmlsafe import parse_xml
 from plugins.ubl import document_namespace, first_text
+from plugins.ubl_ordering.application_response import (
+    check_invoice_response,
+    check_message_response,
+    read_invoice_response,
+    read_message_response,
+    write_invoice_response,
+    write_message_response,
+)
 from plugins.ubl_ordering.errors import (
     AgencyMismatchError,
     BasisorderRijkError,
@@ -44,10 +60,21 @@ from plugins.ubl_ordering.errors import (
 )
 from plugins.ubl_ordering.order import Header, read_order, unwritable, write_order
 from plugins.ubl_ordering.response import check_response, read_response, write_response
-from plugins.ubl_ordering.samples import AGENCY, AGENCY_OIN, sample_orders, sample_responses
+from plugins.ubl_ordering.samples import (
+    AGENCY,
+    AGENCY_OIN,
+    sample_invoice_responses,
+    sample_message_responses,
+    sample_orders,
+    sample_responses,
+)
 
 ORDER_CUSTOMIZATION = "urn:fdc:peppol.eu:poacc:trns:order:3"
 ORDER_RESPONSE_CUSTOMIZATION = "urn:fdc:peppol.eu:poacc:trns:order_response:3"
+INVOICE_RESPONSE_CUSTOMIZATION = "urn:fdc:peppol.eu:poacc:trns:invoice_response:3"
+MLR_CUSTOMIZATION = "urn:fdc:peppol.eu:poacc:trns:mlr:3"
+INVOICE_RESPONSE_PROFILE = "urn:fdc:peppol.eu:poacc:bis:invoice_response:3"
+MLR_PROFILE = "urn:fdc:peppol.eu:poacc:bis:mlr:3"
 ORDER_ONLY_PROFILE = "urn:fdc:peppol.eu:poacc:bis:order_only:3"
 ORDERING_PROFILE = "urn:fdc:peppol.eu:poacc:bis:ordering:3"
 PROFILE_SETTING = "peppol_profile"
@@ -57,6 +84,10 @@ T01_LAYER = ValidationLayer(
     LayerKind.SCHEMATRON, "peppol-t01", "peppol-bis-ordering-3/xslt/PEPPOLBIS-T01.xslt")
 T76_LAYER = ValidationLayer(
     LayerKind.SCHEMATRON, "peppol-t76", "peppol-bis-ordering-3/xslt/PEPPOLBIS-T76.xslt")
+T111_LAYER = ValidationLayer(
+    LayerKind.SCHEMATRON, "peppol-t111", "peppol-bis-ordering-3/xslt/PEPPOLBIS-T111.xslt")
+T71_LAYER = ValidationLayer(
+    LayerKind.SCHEMATRON, "peppol-t71", "peppol-bis-ordering-3/xslt/PEPPOLBIS-T71.xslt")
 
 OIN_SCHEME = "0190"
 RIJK_SELLER_SCHEMES = ("0106", "9944")  # KvK, Dutch VAT number
@@ -200,7 +231,67 @@ class PeppolOrderResponse(_PeppolOrdering):
                        context=context) for name, response in sample_responses()]
 
 
-FORMATS: tuple[type[_PeppolOrdering], ...] = (PeppolOrder, PeppolOrderResponse)
+class PeppolInvoiceResponse(_PeppolOrdering):
+    """Peppol BIS Invoice Response 3 (T111): an agency's status of an invoice we sent."""
+
+    key = "peppol-bis:invoice-response:3"
+    kind = DocumentKind.INVOICE_RESPONSE
+    directions = frozenset({Direction.INBOUND})
+    description = "Peppol BIS Invoice Response 3 (T111, UBL 2.1 ApplicationResponse)"
+    root_name = "ApplicationResponse"
+    customization_id = INVOICE_RESPONSE_CUSTOMIZATION
+    profiles = (INVOICE_RESPONSE_PROFILE,)
+    other_versions = ("urn:fdc:peppol.eu:poacc:trns:invoice_response:",)
+    layer = T111_LAYER
+
+    def encode(self, document: Any, context: EncodeContext) -> bytes:
+        if not isinstance(document, InvoiceResponse):
+            raise WrongDocumentError(
+                f"{self.key} writes invoice responses, not {type(document).__name__}")
+        check_invoice_response(document, self.key)
+        return write_invoice_response(
+            document, Header(self.customization_id, INVOICE_RESPONSE_PROFILE))
+
+    def decode(self, data: bytes) -> Decoded:
+        response, unmapped = read_invoice_response(self._root(data))
+        return Decoded(response, tuple(unmapped))
+
+    def samples(self) -> Sequence[Sample]:
+        return [Sample(name=name, document=response)
+                for name, response in sample_invoice_responses()]
+
+
+class PeppolMessageLevelResponse(_PeppolOrdering):
+    """Peppol BIS Message Level Response 3 (T71): whether a document could be taken in."""
+
+    key = "peppol-bis:mlr:3"
+    kind = DocumentKind.MESSAGE_LEVEL_RESPONSE
+    directions = frozenset({Direction.INBOUND})
+    description = "Peppol BIS Message Level Response 3 (T71, UBL 2.1 ApplicationResponse)"
+    root_name = "ApplicationResponse"
+    customization_id = MLR_CUSTOMIZATION
+    profiles = (MLR_PROFILE,)
+    other_versions = ("urn:fdc:peppol.eu:poacc:trns:mlr:",)
+    layer = T71_LAYER
+
+    def encode(self, document: Any, context: EncodeContext) -> bytes:
+        if not isinstance(document, MessageLevelResponse):
+            raise WrongDocumentError(
+                f"{self.key} writes message level responses, not {type(document).__name__}")
+        check_message_response(document, self.key)
+        return write_message_response(document, Header(self.customization_id, MLR_PROFILE))
+
+    def decode(self, data: bytes) -> Decoded:
+        response, unmapped = read_message_response(self._root(data))
+        return Decoded(response, tuple(unmapped))
+
+    def samples(self) -> Sequence[Sample]:
+        return [Sample(name=name, document=response)
+                for name, response in sample_message_responses()]
+
+
+FORMATS: tuple[type[_PeppolOrdering], ...] = (
+    PeppolOrder, PeppolOrderResponse, PeppolInvoiceResponse, PeppolMessageLevelResponse)
 
 
 # -- Basisorder Rijk ------------------------------------------------------------------------

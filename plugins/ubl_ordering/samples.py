@@ -2,13 +2,16 @@
 
 The orders are Basisorder Rijk shaped (buyer OIN under 0190 as address and
 legal id, a buyer contact, line amounts and prices), so they pass T01 and
-the Rijk rules both; the responses cover every T76 response code.
+the Rijk rules both; the responses cover every T76 response code, every
+T111 invoice status and the T71 codes.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+
+import attrs
 
 from gateway.model import (
     Address,
@@ -17,10 +20,16 @@ from gateway.model import (
     Contact,
     Delivery,
     DeliveryTerms,
+    DocumentReference,
+    InvoiceResponse,
+    InvoiceStatus,
     Item,
     ItemClassification,
     LineResponse,
     LineStatus,
+    MessageLevelResponse,
+    MessageLineResponse,
+    MessageStatus,
     Order,
     OrderLine,
     OrderReference,
@@ -33,6 +42,8 @@ from gateway.model import (
     Quantity,
     ResponseStatus,
     StandardItemId,
+    StatusClarification,
+    StatusCondition,
     VatCategory,
 )
 
@@ -186,3 +197,88 @@ def sample_responses() -> list[tuple[str, OrderResponse]]:
         ("rejected (RE)", _response(ResponseStatus.REJECTED)),
         ("acknowledged (AB)", _response(ResponseStatus.ACKNOWLEDGED)),
     ]
+
+
+# -- Invoice Responses (T111) and Message Level Responses (T71) ------------------------------
+
+_AGENCY_SENDER = Party(registration_name=AGENCY.registration_name,
+                       endpoint_id=AGENCY.endpoint_id, contact=AGENCY.contact)
+_SUPPLIER_RECEIVER = Party(registration_name=SUPPLIER.registration_name,
+                           ids=SUPPLIER.ids, endpoint_id=SUPPLIER.endpoint_id)
+_CLARIFICATIONS = {
+    InvoiceStatus.UNDER_QUERY: (
+        StatusClarification(code="REF", code_list="OPStatusReason",
+                            text="Ordernummer ontbreekt",
+                            conditions=(StatusCondition(attribute_id="BT-13"),)),
+        StatusClarification(code="NOA", code_list="OPStatusAction"),
+    ),
+    InvoiceStatus.CONDITIONALLY_ACCEPTED: (
+        StatusClarification(code="PRI", code_list="OPStatusReason",
+                            text="Prijs regel 2 wijkt af van het contract",
+                            conditions=(StatusCondition(attribute_id="BT-146",
+                                                        description="90.00"),)),
+    ),
+    InvoiceStatus.REJECTED: (
+        StatusClarification(code="REF", code_list="OPStatusReason"),
+        StatusClarification(code="NIN", code_list="OPStatusAction"),
+    ),
+    InvoiceStatus.PAID: (
+        StatusClarification(code="PPD", code_list="OPStatusReason",
+                            text="Betaald onder aftrek van 2% korting"),
+    ),
+}
+
+
+def invoice_response(status: InvoiceStatus, invoice_number: str = "F2026-0042",
+                     invoice_date: dt.date = dt.date(2026, 3, 2)) -> InvoiceResponse:
+    """An agency's T111 status of one of our invoices, with the reasons T111 asks for."""
+    code = {InvoiceStatus.ACKNOWLEDGED: "AB", InvoiceStatus.IN_PROCESS: "IP",
+            InvoiceStatus.UNDER_QUERY: "UQ", InvoiceStatus.CONDITIONALLY_ACCEPTED: "CA",
+            InvoiceStatus.REJECTED: "RE", InvoiceStatus.ACCEPTED: "AP",
+            InvoiceStatus.PAID: "PD"}[status]
+    return InvoiceResponse(
+        number=f"IR-{code}-{invoice_number}",
+        issue_date=dt.date(2026, 3, 9),
+        issue_time=dt.time(11, 0) if status is InvoiceStatus.PAID else None,
+        note="Vragen? Bel de crediteurenadministratie" if status is InvoiceStatus.UNDER_QUERY
+        else None,
+        status=status,
+        effective_date=dt.date(2026, 3, 9) if status is InvoiceStatus.PAID else None,
+        clarifications=_CLARIFICATIONS.get(status, ()),
+        invoice_reference=DocumentReference(id=invoice_number, type_code="380",
+                                            issue_date=invoice_date),
+        sender=_AGENCY_SENDER,
+        receiver=_SUPPLIER_RECEIVER,
+    )
+
+
+def sample_invoice_responses() -> list[tuple[str, InvoiceResponse]]:
+    return [(f"{status.value}", invoice_response(status)) for status in InvoiceStatus]
+
+
+def sample_message_responses() -> list[tuple[str, MessageLevelResponse]]:
+    sender = Party(endpoint_id=AGENCY.endpoint_id)
+    receiver = Party(endpoint_id=SUPPLIER.endpoint_id)
+    rejected = MessageLevelResponse(
+        number="MLR-1", issue_date=dt.date(2026, 3, 2), issue_time=dt.time(9, 31, 5),
+        status=MessageStatus.REJECTED, description="Document afgewezen: validatiefouten",
+        document_reference=DocumentReference(id="F2026-0042", type_code="380"),
+        document_version="2.1",
+        sender=sender, receiver=receiver,
+        line_responses=(
+            MessageLineResponse(
+                location="/Invoice/cac:AccountingCustomerParty[1]/cac:Party[1]",
+                description="[BR-NL-1] Het OIN van de afnemer ontbreekt",
+                reason_code="BV", status=MessageStatus.REJECTED),
+            MessageLineResponse(location="/Invoice/cbc:Note[1]",
+                                description="[PEPPOL-EN16931-R008] Lege notitie",
+                                reason_code="BW"),
+        ),
+    )
+    accepted = MessageLevelResponse(
+        number="MLR-2", issue_date=dt.date(2026, 3, 2), status=MessageStatus.ACCEPTED,
+        document_reference=DocumentReference(id="1d7a1c0e-5a4e-4f0b-9a43-0d6f0e6b7c11"),
+        sender=sender, receiver=receiver)
+    acknowledged = attrs.evolve(accepted, number="MLR-3", status=MessageStatus.ACKNOWLEDGED)
+    return [("rejected (RE)", rejected), ("accepted (AP)", accepted),
+            ("acknowledged (AB)", acknowledged)]

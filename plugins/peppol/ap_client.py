@@ -1,0 +1,198 @@
+"""The HTTP API of the access point, as the channel uses it (see README.md, "The access point API").
+
+Every access point has its own API; this module holds all that this channel
+knows about one, so supporting another access point is a second class with
+the same two methods. The API:
+
+- ``POST {access_point}/outbound`` with the SBDH document
+  (``Content-Type: application/xml``, ``Authorization: Bearer <token>``):
+  ``202 {"id": ..., "status": "accepted"}``. The id is the SBDH
+  InstanceIdentifier; posting the same instance again answers the same id.
+  A 4xx answer is an RFC 7807 problem (``title``, ``detail``).
+- ``GET {access_point}/outbound/{id}``: the transmission's receipt,
+  ``{"id", "status": "accepted" | "delivered" | "failed", "receipt":
+  {"as4_message_id", "received_at"} | null, "error": {"code", "text"} | null}``.
+
+Classification: connection failures, timeouts, resets, 429 and 5xx may pass
+and are retryable; any other 4xx is final, with the access point's own words.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+import aiohttp
+import attrs
+
+from gateway.channels import Accepted, FinalError, RetryableError, SendOutcome
+
+RECEIPT_STATUSES = ("accepted", "delivered", "failed")
+_PROBLEM_TEXT_LIMIT = 500
+
+
+@attrs.frozen
+class Receipt:
+    """What the access point knows about one transmission."""
+
+    id: str
+    status: str
+    as4_message_id: str | None = None
+    at: dt.datetime | None = None
+    error_code: str | None = None
+    error_text: str | None = None
+
+    @property
+    def final(self) -> bool:
+        return self.status in ("delivered", "failed")
+
+
+class ReceiptError(ValueError):
+    """A receipt that does not follow the API; the message says what is wrong."""
+
+
+def _text(value: Any) -> str | None:
+    return value.strip() or None if isinstance(value, str) else None
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def receipt_from_json(data: Any) -> Receipt:
+    """A receipt from its JSON form (the API answer, or a receipt file in ``receipts_dir``)."""
+    if not isinstance(data, Mapping):
+        raise ReceiptError("a receipt must be a JSON object")
+    ident, status = _text(data.get("id")), _text(data.get("status"))
+    if ident is None:
+        raise ReceiptError("the receipt has no 'id'")
+    if status not in RECEIPT_STATUSES:
+        raise ReceiptError(f"receipt {ident}: 'status' is {data.get('status')!r}, expected one "
+                           f"of {', '.join(RECEIPT_STATUSES)}")
+    receipt = _mapping(data.get("receipt"))
+    error = _mapping(data.get("error"))
+    at = None
+    received = _text(receipt.get("received_at"))
+    if received is not None:
+        try:
+            at = dt.datetime.fromisoformat(received.replace("Z", "+00:00"))
+        except ValueError:
+            raise ReceiptError(f"receipt {ident}: received_at {received!r} is not a date and "
+                               "time") from None
+    return Receipt(id=ident, status=status, as4_message_id=_text(receipt.get("as4_message_id")),
+                   at=at, error_code=_text(error.get("code")), error_text=_text(error.get("text")))
+
+
+def receipt_to_json(receipt: Receipt) -> dict[str, Any]:
+    """The JSON form of ``receipt``, as the API answers and receipt files hold it."""
+    return {
+        "id": receipt.id,
+        "status": receipt.status,
+        "receipt": None if receipt.as4_message_id is None else {
+            "as4_message_id": receipt.as4_message_id,
+            "received_at": receipt.at.isoformat() if receipt.at else None},
+        "error": None if receipt.error_text is None and receipt.error_code is None else {
+            "code": receipt.error_code, "text": receipt.error_text},
+    }
+
+
+def _problem_text(status: int, body: bytes) -> str:
+    """The access point's own words from a problem answer, or its raw body, kept short."""
+    text = body.decode("utf-8", "replace").strip()
+    try:
+        problem = json.loads(text)
+    except ValueError:
+        problem = None
+    if isinstance(problem, Mapping):
+        parts = [str(problem[key]) for key in ("title", "detail") if problem.get(key)]
+        if parts:
+            text = ": ".join(parts)
+    text = text[:_PROBLEM_TEXT_LIMIT] or "(no body)"
+    return f"access point answered HTTP {status}: {text}"
+
+
+def _retry_after(headers: Mapping[str, str]) -> timedelta | None:
+    value = headers.get("Retry-After", "")
+    return timedelta(seconds=int(value)) if value.isdigit() else None
+
+
+class HttpAccessPoint:
+    """A client of the access point API above; one per channel instance."""
+
+    def __init__(self, base_url: str, token: str | None, timeout: float) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+        self.timeout = aiohttp.ClientTimeout(total=timeout)
+        self._session: aiohttp.ClientSession | None = None
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(timeout=self.timeout)
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def submit(self, sbdh: bytes, instance_id: str) -> SendOutcome:
+        """Hand one SBDH document over; never raises for what the network or the AP does."""
+        url = f"{self.base_url}/outbound"
+        headers = {**self._headers(), "Content-Type": "application/xml"}
+        try:
+            async with self.session.post(url, data=sbdh, headers=headers) as response:
+                body = await response.read()
+                if response.status in (200, 201, 202):
+                    return self._accepted(body, instance_id)
+                reason = _problem_text(response.status, body)
+                if response.status == 429 or response.status >= 500:
+                    return RetryableError(reason, code=f"http-{response.status}",
+                                          retry_after=_retry_after(response.headers),
+                                          transport_id=instance_id)
+                return FinalError(reason, code=f"http-{response.status}",
+                                  transport_id=instance_id)
+        except TimeoutError:
+            return RetryableError(f"no answer from the access point at {url} within "
+                                  f"{self.timeout.total} s", code="timeout",
+                                  transport_id=instance_id)
+        except aiohttp.ClientError as exc:
+            return RetryableError(f"cannot reach the access point at {url}: "
+                                  f"{type(exc).__name__}: {exc}", code="connection",
+                                  transport_id=instance_id)
+
+    @staticmethod
+    def _accepted(body: bytes, instance_id: str) -> SendOutcome:
+        try:
+            answer = json.loads(body)
+        except ValueError:
+            answer = None
+        ident = _text(answer.get("id")) if isinstance(answer, Mapping) else None
+        if ident is None:
+            return RetryableError("the access point accepted the document but its answer names "
+                                  f"no transmission id: {body[:200]!r}", code="bad-answer",
+                                  transport_id=instance_id)
+        if ident != instance_id:
+            # The API promises the SBDH instance id; anything else would break receipts.
+            return FinalError(f"the access point answered id {ident!r} for instance "
+                              f"{instance_id!r}; this channel expects the SBDH instance id",
+                              code="bad-answer", transport_id=instance_id)
+        return Accepted(ident, detail=f"accepted by the access point as {ident}")
+
+    async def receipt(self, transmission_id: str) -> Receipt | None:
+        """The receipt of a transmission; None while the access point cannot tell (yet)."""
+        url = f"{self.base_url}/outbound/{transmission_id}"
+        try:
+            async with self.session.get(url, headers=self._headers()) as response:
+                if response.status != 200:
+                    return None
+                return receipt_from_json(await response.json(content_type=None))
+        except (TimeoutError, aiohttp.ClientError, ValueError):
+            # A poller asks again later; a receipt is never worth failing a message over.
+            return None

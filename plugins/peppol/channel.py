@@ -1,0 +1,423 @@
+"""The peppol channel instance: documents to and from a Peppol access point.
+
+Outbound, each document is wrapped in an SBDH and handed to the access point
+over its HTTP API (``access_point``) or written into a folder it collects
+(``outbox_dir``). The SBDH instance id is the transport id: derived from the
+message id on the first attempt and reused on every retry, so the access
+point recognises a repeat instead of sending twice. A poller asks for the
+receipts of sent messages (API, or files in ``receipts_dir``) and reports
+delivery or failure.
+
+Inbound, the access point delivers SBDH documents to a webhook
+(``inbound_listen``, guarded by a shared secret) or into ``inbox_dir``.
+Each is unwrapped, checked, stored through the gateway's inbound sink and
+only then acknowledged. Invoice Responses and Message Level Responses also
+move the state of the outbound message they answer (see :mod:`.responses`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import hmac
+import json
+import logging
+import os
+import re
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from lxml import etree
+
+from gateway.channels import (
+    Accepted,
+    Channel,
+    ChannelContext,
+    FinalError,
+    InboundDocument,
+    OutboundMessage,
+    RetryableError,
+    SendOutcome,
+    StatusReport,
+)
+from gateway.errors import GatewayError
+from gateway.fileio import write_atomically
+from gateway.identifiers import PeppolParticipantId
+from gateway.xmlsafe import parse_xml
+from plugins.peppol.ap_client import HttpAccessPoint, Receipt, ReceiptError, receipt_from_json
+from plugins.peppol.responses import status_of
+from plugins.peppol.sbdh import Envelope, SBDHError, participant, unwrap, wrap
+
+log = logging.getLogger(__name__)
+
+SECRET_HEADER = "X-Webhook-Secret"
+INBOUND_PATH = "/inbound"
+MAX_INBOUND_BYTES = 50 * 1024 * 1024
+# A fixed namespace: the same message id gives the same SBDH instance id on
+# every attempt and after a restart.
+_INSTANCE_NAMESPACE = uuid.UUID("5b0f3c1e-7a51-4d0c-9d3e-2f6a8c4e9b17")
+_FINAL_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EISDIR}
+_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_CBC = "{urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2}"
+_CAC = "{urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2}"
+# Where each outbound document names its receiver's electronic address.
+_RECEIVER_PATHS = {
+    "Invoice": f"{_CAC}AccountingCustomerParty/{_CAC}Party/{_CBC}EndpointID",
+    "CreditNote": f"{_CAC}AccountingCustomerParty/{_CAC}Party/{_CBC}EndpointID",
+    "OrderResponse": f"{_CAC}BuyerCustomerParty/{_CAC}Party/{_CBC}EndpointID",
+    "ApplicationResponse": f"{_CAC}ReceiverParty/{_CBC}EndpointID",
+}
+
+
+def instance_id_for(message_id: str) -> str:
+    """The SBDH instance id a message travels under when no attempt chose one yet."""
+    return str(uuid.uuid5(_INSTANCE_NAMESPACE, message_id))
+
+
+def _addressed(payload: bytes) -> PeppolParticipantId | None:
+    """The receiver's electronic address as the document states it, if it states one."""
+    try:
+        root = parse_xml(payload).getroot()
+    except GatewayError:
+        return None  # wrap() reports what is wrong with the payload
+    path = _RECEIVER_PATHS.get(etree.QName(root).localname)
+    node = root.find(path) if path else None
+    if node is None or not (node.text or "").strip() or not node.get("schemeID"):
+        return None
+    return participant(f"{node.get('schemeID')}:{(node.text or '').strip()}", "receiver")
+
+
+def _setting_float(name: str, settings: Mapping[str, Any], default: float) -> float:
+    value = settings.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ValueError(f"setting {name!r} must be a positive number of seconds, got {value!r}")
+    return float(value)
+
+
+def _secret(name: str, settings: Mapping[str, Any], channel: str) -> str | None:
+    variable = settings.get(name)
+    if variable is None:
+        return None
+    value = os.environ.get(str(variable))
+    if not value:
+        raise ValueError(f"channel {channel!r}: {name} names the environment variable "
+                         f"{variable!r}, which is not set")
+    return value
+
+
+def _listen(text: str, channel: str) -> tuple[str, int]:
+    host, colon, port = str(text).rpartition(":")
+    if not colon or not port.isdigit():
+        raise ValueError(f"channel {channel!r}: inbound_listen must be host:port, got {text!r}")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+class PeppolChannel(Channel):
+    type_name = "peppol"
+
+    def __init__(self, name: str, settings: Mapping[str, Any]) -> None:
+        super().__init__(name, settings)
+        known = {"access_point", "token_env", "outbox_dir", "receipts_dir", "inbound_listen",
+                 "inbound_secret_env", "inbox_dir", "poll_interval", "timeout", "sender_id",
+                 "country"}
+        unknown = sorted(set(settings) - known)
+        if unknown:
+            raise ValueError(f"channel {name!r}: unknown setting(s) {', '.join(unknown)}; "
+                             f"known: {', '.join(sorted(known))}")
+        if "access_point" in settings and "outbox_dir" in settings:
+            raise ValueError(f"channel {name!r}: give access_point or outbox_dir, not both")
+        if not {"access_point", "outbox_dir", "inbound_listen", "inbox_dir"} & set(settings):
+            raise ValueError(f"channel {name!r}: set access_point or outbox_dir (outbound) "
+                             "and/or inbound_listen or inbox_dir (inbound)")
+        self.poll_interval = _setting_float("poll_interval", settings, 5.0)
+        timeout = _setting_float("timeout", settings, 30.0)
+        self.client = (HttpAccessPoint(str(settings["access_point"]),
+                                       _secret("token_env", settings, name), timeout)
+                       if "access_point" in settings else None)
+        self.inbound_secret = _secret("inbound_secret_env", settings, name)
+        self.listen = (_listen(settings["inbound_listen"], name)
+                       if "inbound_listen" in settings else None)
+        if self.listen is not None and self.inbound_secret is None:
+            raise ValueError(f"channel {name!r}: inbound_listen needs inbound_secret_env, the "
+                             "secret the access point sends in the X-Webhook-Secret header")
+        self.sender_id = (participant(str(settings["sender_id"]), "sender")
+                          if "sender_id" in settings else None)
+        self.country = str(settings.get("country", "NL"))
+        self.outbox = Path(settings["outbox_dir"]) if "outbox_dir" in settings else None
+        self.receipts = Path(settings["receipts_dir"]) if "receipts_dir" in settings else None
+        self.inbox = Path(settings["inbox_dir"]) if "inbox_dir" in settings else None
+        self.context: ChannelContext | None = None
+        self.inbound_address: tuple[str, int] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._runner: web.AppRunner | None = None
+
+    # -- life cycle ------------------------------------------------------------------------
+
+    async def start(self, context: ChannelContext) -> None:
+        self.context = context
+        if context.data_dir is not None:
+            base = Path(context.data_dir)
+            self.outbox = None if self.outbox is None else base / self.outbox
+            self.receipts = None if self.receipts is None else base / self.receipts
+            self.inbox = None if self.inbox is None else base / self.inbox
+        if self.inbox is not None:
+            for sub in ("done", "error"):
+                (self.inbox / sub).mkdir(parents=True, exist_ok=True)
+        if self.listen is not None:
+            app = web.Application(client_max_size=MAX_INBOUND_BYTES)
+            app.router.add_post(INBOUND_PATH, self._webhook)
+            self._runner = web.AppRunner(app, access_log=None)
+            await self._runner.setup()
+            site = web.TCPSite(self._runner, *self.listen)
+            await site.start()
+            sockets = getattr(site._server, "sockets", None) or []
+            self.inbound_address = sockets[0].getsockname()[:2] if sockets else self.listen
+        if self.inbox is not None and context.inbound is not None:
+            self._spawn(self._every(self.scan_inbox), "inbox")
+        if (self.client is not None or self.receipts is not None) and context.sent is not None \
+                and context.status is not None:
+            self._spawn(self._every(self.poll_receipts), "receipts")
+
+    def _spawn(self, work: Any, what: str) -> None:
+        self._tasks.append(asyncio.create_task(work, name=f"peppol-{what}:{self.name}"))
+
+    async def _every(self, job: Any) -> None:
+        while True:
+            try:
+                await job()
+            except Exception:
+                log.exception("peppol channel %s: %s failed", self.name, job.__name__)
+            await asyncio.sleep(self.poll_interval)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self.client is not None:
+            await self.client.close()
+
+    # -- outbound --------------------------------------------------------------------------
+
+    def _sender(self) -> PeppolParticipantId | None:
+        if self.sender_id is not None:
+            return self.sender_id
+        supplier = self.context.supplier if self.context is not None else None
+        found = getattr(supplier, "peppol_id", None)
+        return found if isinstance(found, PeppolParticipantId) else None
+
+    @staticmethod
+    def receiver_of(message: OutboundMessage) -> PeppolParticipantId:
+        """The agency's participant id: from the agency directory (``agency_peppol_id``, which
+        the dispatcher passes), else as the document addresses its buyer, else ``0190:<OIN>``.
+
+        A document whose buyer OIN is another agency than the one it is
+        routed to is refused: sending it either way would be a guess.
+        """
+        default = participant(f"0190:{message.agency_oin}", "receiver")
+        named = _addressed(message.payload)
+        if named is not None and named.scheme == default.scheme and named != default:
+            raise SBDHError(f"the document addresses OIN {named.value}, but it is routed to "
+                            f"agency {message.agency_oin}")
+        routed = message.metadata.get("agency_peppol_id")
+        if routed:
+            return participant(routed, "receiver")
+        return named or default
+
+    async def send(self, message: OutboundMessage) -> SendOutcome:
+        instance_id = message.transport_id or instance_id_for(message.message_id)
+        sender = self._sender()
+        if sender is None:
+            return FinalError(f"channel {self.name!r}: no Peppol sender id; set sender_id or the "
+                              "supplier's peppol_id", code="no-sender", transport_id=instance_id)
+        try:
+            envelope, sbdh = wrap(message.payload, sender=sender,
+                                  receiver=self.receiver_of(message), instance_id=instance_id,
+                                  country_c1=self.country)
+        except SBDHError as exc:
+            return FinalError(f"cannot wrap the document for Peppol: {exc}", code="sbdh",
+                              transport_id=instance_id)
+        if self.client is not None:
+            return await self.client.submit(sbdh, envelope.instance_id)
+        if self.outbox is not None:
+            return await self._write_outbox(envelope, sbdh)
+        return FinalError(f"channel {self.name!r} has no access_point or outbox_dir for "
+                          "outbound documents", code="inbound-only", transport_id=instance_id)
+
+    async def _write_outbox(self, envelope: Envelope, sbdh: bytes) -> SendOutcome:
+        assert self.outbox is not None
+        target = self.outbox / f"{_SAFE.sub('_', envelope.instance_id)}.xml"
+        try:
+            await asyncio.to_thread(write_atomically, target, sbdh)
+        except OSError as exc:
+            reason = f"cannot write {target}: {exc.strerror or exc}"
+            code = errno.errorcode.get(exc.errno or 0)
+            if exc.errno in _FINAL_ERRNOS:
+                return FinalError(reason, code=code, transport_id=envelope.instance_id)
+            return RetryableError(reason, code=code, transport_id=envelope.instance_id)
+        return Accepted(envelope.instance_id, detail=f"written to {target}")
+
+    # -- receipts --------------------------------------------------------------------------
+
+    async def poll_receipts(self) -> int:
+        """Report the receipts that arrived for sent messages; returns how many."""
+        context = self.context
+        if context is None or context.sent is None or context.status is None:
+            raise RuntimeError(f"channel {self.name!r} was not started with a status desk")
+        reported = 0
+        for message in await context.sent(500):
+            if message.business_state not in ("none", ""):
+                continue  # delivered already: what follows comes as business responses
+            receipt = await self._receipt(message.transport_id)
+            if receipt is None or not receipt.final:
+                continue
+            await context.status(report_of(receipt, message.transport_id))
+            if self.receipts is not None:
+                await asyncio.to_thread(self._file_receipt, message.transport_id)
+            reported += 1
+        return reported
+
+    async def _receipt(self, transport_id: str) -> Receipt | None:
+        if self.client is not None:
+            return await self.client.receipt(transport_id)
+        if self.receipts is None:
+            return None
+        path = self.receipts / f"{_SAFE.sub('_', transport_id)}.json"
+        try:
+            return receipt_from_json(json.loads(await asyncio.to_thread(path.read_bytes)))
+        except FileNotFoundError:
+            return None
+        except (ValueError, ReceiptError) as exc:
+            log.warning("peppol channel %s: receipt file %s unreadable: %s", self.name, path, exc)
+            return None
+
+    def _file_receipt(self, transport_id: str) -> None:
+        assert self.receipts is not None
+        path = self.receipts / f"{_SAFE.sub('_', transport_id)}.json"
+        (self.receipts / "done").mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.replace(path, self.receipts / "done" / path.name)
+
+    # -- inbound ---------------------------------------------------------------------------
+
+    def _ours(self) -> set[str]:
+        ids = {str(found)} if (found := self._sender()) is not None else set()
+        supplier = self.context.supplier if self.context is not None else None
+        for attribute in ("kvk", "vat"):
+            value = getattr(supplier, attribute, None)
+            if value is not None:
+                ids.add(f"{'0106' if attribute == 'kvk' else '9944'}:{value}")
+        return ids
+
+    async def receive(self, data: bytes, filename: str | None = None) -> str:
+        """Unwrap, store and apply one SBDH document from the access point; the stored id.
+
+        Raises SBDHError for an envelope that is broken or addressed to
+        someone else: nothing is stored then, and the access point keeps it.
+        """
+        context = self.context
+        if context is None or context.inbound is None:
+            raise RuntimeError(f"channel {self.name!r} receives nothing: no inbound sink")
+        envelope, payload = unwrap(data)
+        ours = self._ours()
+        if ours and str(envelope.receiver) not in ours:
+            raise SBDHError(f"the document is addressed to {envelope.receiver}, which is not "
+                            f"this supplier ({', '.join(sorted(ours))})")
+        message_id = await context.inbound(InboundDocument(
+            data=payload, channel=self.name, transport_id=envelope.instance_id,
+            sender=str(envelope.sender), filename=filename,
+            metadata={"document_type_id": envelope.ids.document_type_id,
+                      "process_id": envelope.ids.process_id,
+                      "receiver": str(envelope.receiver)},
+        ))
+        report = status_of(envelope, parse_xml(payload).getroot())
+        if report is not None and context.status is not None:
+            await self._apply(report)
+        return message_id
+
+    async def _apply(self, report: StatusReport) -> None:
+        status = self.context.status if self.context is not None else None
+        if status is None:
+            return
+        found = await status(report)
+        if found is None and report.transport_id is not None:
+            log.warning("peppol channel %s: %s names no message we sent", self.name, report.code)
+
+    async def _webhook(self, request: web.Request) -> web.Response:
+        given = request.headers.get(SECRET_HEADER, "")
+        assert self.inbound_secret is not None  # required with inbound_listen
+        if not hmac.compare_digest(given.encode(), self.inbound_secret.encode()):
+            return _problem(401, "wrong or missing webhook secret",
+                            f"send the shared secret in the {SECRET_HEADER} header")
+        data = await request.read()
+        try:
+            message_id = await self.receive(data)
+        except SBDHError as exc:
+            return _problem(400, "not a deliverable SBDH document", str(exc))
+        except Exception as exc:
+            # Not stored, or stored but its status not applied: the access point delivers
+            # again, and the repeat is recognised by its instance id.
+            log.exception("peppol channel %s: inbound delivery failed", self.name)
+            return _problem(503, "the gateway could not take the document now",
+                            f"{type(exc).__name__}: {exc}")
+        return web.json_response({"status": "received", "message_id": message_id}, status=202)
+
+    async def scan_inbox(self) -> int:
+        """Take every complete SBDH file from ``inbox_dir``; returns how many were handled."""
+        if self.inbox is None:
+            raise RuntimeError(f"channel {self.name!r} has no inbox_dir")
+        handled = 0
+        for path in sorted(self.inbox.iterdir()):
+            if not path.is_file() or path.name.startswith("."):
+                continue  # dot files are the access point's files being written
+            try:
+                data = await asyncio.to_thread(path.read_bytes)
+            except FileNotFoundError:
+                continue
+            try:
+                await self.receive(data, filename=path.name)
+            except SBDHError as exc:
+                log.warning("peppol inbox file %s refused: %s", path.name, exc)
+                await asyncio.to_thread(self._move, path, "error", str(exc))
+            else:
+                await asyncio.to_thread(self._move, path, "done", None)
+            handled += 1
+        return handled
+
+    def _move(self, path: Path, folder: str, note: str | None) -> None:
+        assert self.inbox is not None
+        target = self.inbox / folder / path.name
+        if target.exists():
+            target = target.with_name(f"{target.stem}-{os.urandom(4).hex()}{target.suffix}")
+        with contextlib.suppress(FileNotFoundError):
+            os.replace(path, target)
+        if note is not None:
+            write_atomically(target.with_name(target.name + ".error.txt"), note.encode())
+
+
+def report_of(receipt: Receipt, transport_id: str) -> StatusReport:
+    """The status report a final receipt gives."""
+    if receipt.status == "delivered":
+        text = "delivered to the agency's access point"
+        if receipt.as4_message_id:
+            text += f" (AS4 message {receipt.as4_message_id})"
+        return StatusReport(code="delivered", text=text, transport_id=transport_id,
+                            business_state="delivered-to-agency", at=receipt.at,
+                            detail={"as4_message_id": receipt.as4_message_id or ""})
+    return StatusReport(code=receipt.error_code or "failed",
+                        text=receipt.error_text or "the access point could not deliver it",
+                        transport_id=transport_id, failed=True, final=True, at=receipt.at)
+
+
+def _problem(status: int, title: str, detail: str) -> web.Response:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    return web.json_response(body, status=status, content_type="application/problem+json")
