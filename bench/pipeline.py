@@ -1,0 +1,511 @@
+"""The whole outbound pipeline through the HTTP API: intake, validation, store, dispatch.
+
+    .venv/bin/python bench/pipeline.py      # everything; the 100,000 backlog takes minutes
+    .venv/bin/python bench/pipeline.py --backend sqlite --backlog 0 --count 500
+
+A real gateway process (GatewayService, started by this script with a
+``bench-sink`` channel that accepts every message at once) serves the API on
+loopback; this process plays the ERP. For SQLite and PostgreSQL (a throwaway
+local server, fsync on), with and without Schematron validation, it POSTs
+``--count`` copies of the sample invoice (each its own number) from
+``--concurrency`` clients to ``POST /api/v1/outbound/{oin}`` and prints:
+
+- accepted/s: 202 answers per second of the submission phase;
+- delivered/s: messages marked sent per second, from the first request until
+  the last message was sent (read from the store);
+- p50/p99 intake latency: request to answer, per request;
+- peak RSS of the gateway process (VmHWM), and of its validation workers.
+
+Validated invoices go out as Peppol BIS 3 (UBL XSD, EN 16931 and Peppol
+Schematron); unvalidated ones as canonical JSON. In the same run it measures
+the bare lxml + Saxon validation of the same Peppol invoice in two processes
+(one per core), the floor the validated pipeline is held against. Then an
+open-loop run at ``--rate`` requests/s (latency counted from when each request
+was due, so a stall is not hidden), and a backlog of ``--backlog`` queued
+messages drained by a fresh gateway, with the gateway's peak RSS.
+
+Figures are printed next to the targets of issue #6. Other processes on the
+two cores change every figure: compare runs on a quiet machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import multiprocessing
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import attrs
+
+from gateway.channels import Accepted, Channel, ChannelType, OutboundMessage, SendOutcome
+from gateway.devtools.pgcluster import PgCluster, create_database
+from gateway.formats import EncodeContext
+from gateway.hookspecs import hookimpl
+from gateway.model.json import to_json
+from gateway.model.samples import example_invoice
+from gateway.pipeline import DispatchSettings
+from gateway.pluginmanager import build_registry, make_plugin_manager
+from gateway.registry import Registry
+from gateway.standards.installer import install_from_dir
+from gateway.standards.manifest import default_manifest
+from gateway.store import MessageRecord, NewEvent, open_store
+
+BENCH = Path(__file__).resolve().parent
+SHARED_STANDARDS = BENCH.parents[1] / "shared" / "standards"
+AGENCY_OIN = "00000001003227522000"  # the buyer of the sample invoice
+SUPPLIER_KVK = "30097265"
+TOKEN = "bench-token"
+VALIDATED = "peppol-bis:invoice:3.0"
+UNVALIDATED = "canonical:invoice:1"
+
+
+# -- the gateway process -------------------------------------------------------------------------
+
+
+class Sink(Channel):
+    """Accepts every message at once: the bench measures the gateway, not a transport."""
+
+    type_name = "bench-sink"
+
+    async def send(self, message: OutboundMessage) -> SendOutcome:
+        return Accepted(message.transport_id or message.message_id)
+
+
+class SinkPlugin:
+    @hookimpl
+    def register_channels(self, registry: Registry) -> None:
+        registry.add_channel(ChannelType("bench-sink", Sink, "accepts everything"))
+
+
+async def serve(config: Path, workers: int) -> None:
+    from gateway.service import GatewayService
+
+    service = GatewayService(
+        config, make_plugin_manager(plugins=[("bench-sink", SinkPlugin())]),
+        dispatch=DispatchSettings(workers=workers, batch=10, lease=timedelta(minutes=5),
+                                  idle_poll=0.05))
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    await service.start()
+    try:
+        assert service.address is not None
+        print("ready", *service.address, flush=True)
+        await stop.wait()
+    finally:
+        await service.stop()
+
+
+def write_config(folder: Path, database: str, invoice_format: str, standards: Path) -> Path:
+    path = folder / "gateway.toml"
+    path.write_text(f"""
+[gateway]
+listen = "127.0.0.1:0"
+data_dir = {str(folder / "data")!r}
+database = {database!r}
+standards_dir = {str(standards)!r}
+token = "{TOKEN}"
+
+[supplier]
+name = "Naam Leverancier BV"
+kvk = "{SUPPLIER_KVK}"
+vestigingsnummer = "000018727409"
+
+[channels.sink]
+type = "bench-sink"
+
+[agencies."{AGENCY_OIN}"]
+name = "Naam Overheidsorganisatie"
+default_channel = "sink"
+
+[agencies."{AGENCY_OIN}".documents.invoice]
+format = "{invoice_format}"
+""", "utf-8")
+    return path
+
+
+def status_kib(pid: int, key: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        name, _, rest = line.partition(":")
+        if name == key:
+            return int(rest.split()[0])
+    return 0
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid``: the validation workers hang off a forkserver."""
+    found: list[int] = []
+    with contextlib.suppress(FileNotFoundError):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            for child in (task / "children").read_text().split():
+                found += [int(child), *descendants(int(child))]
+    return found
+
+
+class Gateway:
+    """`bench/pipeline.py --serve` in a subprocess; its URL and its memory."""
+
+    def __init__(self, config: Path, workers: int = 2) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, __file__, "--serve", str(config), "--workers", str(workers)],
+            stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline().decode().split()
+        if not line or line[0] != "ready":
+            self.process.kill()
+            raise SystemExit(f"the gateway did not start: {line}")
+        self.url = f"http://{line[1]}:{line[2]}"
+        self.worker_peaks: dict[int, int] = {}
+
+    def sample(self) -> None:
+        """Remember the peaks of the processes below the gateway (validation workers)."""
+        for child in descendants(self.process.pid):
+            with contextlib.suppress(FileNotFoundError):
+                self.worker_peaks[child] = status_kib(child, "VmHWM")
+
+    def peak_mib(self) -> float:
+        return status_kib(self.process.pid, "VmHWM") / 1024
+
+    def workers_mib(self) -> float:
+        self.sample()
+        return sum(self.worker_peaks.values()) / 1024
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+# -- the ERP -------------------------------------------------------------------------------------
+
+
+def invoice_bodies(count: int, prefix: str) -> list[bytes]:
+    template = to_json(example_invoice())
+    bodies = []
+    for n in range(count):
+        template["number"] = f"{prefix}-{n:07d}"
+        bodies.append(json.dumps(template).encode())
+    return bodies
+
+
+def session() -> aiohttp.ClientSession:
+    return aiohttp.ClientSession(
+        headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
+        connector=aiohttp.TCPConnector(limit=0), timeout=aiohttp.ClientTimeout(total=120))
+
+
+async def post(client: aiohttp.ClientSession, url: str, body: bytes) -> None:
+    async with client.post(f"{url}/api/v1/outbound/{AGENCY_OIN}", data=body) as response:
+        text = await response.text()
+        if response.status != 202:
+            raise SystemExit(f"HTTP {response.status}: {text[:500]}")
+
+
+async def closed_loop(url: str, bodies: Sequence[bytes], concurrency: int) -> list[float]:
+    """``concurrency`` clients, each posting its next invoice when the last was answered."""
+    latencies: list[float] = []
+    queue = iter(bodies)
+
+    async def client(http: aiohttp.ClientSession) -> None:
+        for body in queue:
+            start = time.perf_counter()
+            await post(http, url, body)
+            latencies.append(time.perf_counter() - start)
+
+    async with session() as http:
+        await asyncio.gather(*(client(http) for _ in range(concurrency)))
+    return latencies
+
+
+async def open_loop(url: str, bodies: Sequence[bytes], rate: float) -> list[float]:
+    """One request every 1/rate s whatever the answers; latency from when it was due."""
+    latencies: list[float] = []
+
+    async def one(http: aiohttp.ClientSession, body: bytes, due: float) -> None:
+        await asyncio.sleep(max(0.0, due - time.perf_counter()))
+        await post(http, url, body)
+        latencies.append(time.perf_counter() - due)
+
+    async with session() as http:
+        start = time.perf_counter() + 0.1
+        await asyncio.gather(*(one(http, body, start + n / rate)
+                               for n, body in enumerate(bodies)))
+    return latencies
+
+
+async def sent_count(database: str) -> int:
+    async with open_store(database) as store:
+        counts = await store.count_by_state()
+    return counts.get("outbound", {}).get("sent", 0)
+
+
+async def wait_sent(database: str, count: int, gateway: Gateway, within: float) -> float:
+    """Poll until ``count`` messages are sent; returns the time (perf_counter) it happened."""
+    deadline = time.perf_counter() + within
+    while (done := await sent_count(database)) < count:
+        gateway.sample()
+        if time.perf_counter() > deadline:
+            raise SystemExit(f"only {done} of {count} sent after {within} s")
+        await asyncio.sleep(0.05)
+    return time.perf_counter()
+
+
+def quantile(values: Sequence[float], q: int) -> float:
+    return statistics.quantiles(values, n=100)[q - 1] * 1000 if len(values) > 1 else 0.0
+
+
+# -- bare validation -----------------------------------------------------------------------------
+
+
+def peppol_invoice(folder: Path, standards: Path) -> bytes:
+    """The sample invoice as the validated runs send it."""
+    from gateway.config import parse_config
+
+    folder.mkdir()
+    path = write_config(folder, f"sqlite:///{folder / 'unused.db'}", VALIDATED, standards)
+    config = parse_config(path.read_text("utf-8"), path)
+    registry = build_registry(make_plugin_manager())
+    return registry.format(VALIDATED).encode(
+        example_invoice(), EncodeContext(agency_oin=AGENCY_OIN, agency_name="Bench",
+                                         supplier=config.supplier))
+
+
+def _bare_worker(standards: str, data: bytes, count: int) -> float:
+    sys.path.insert(0, str(BENCH))
+    from validation import LAYERS, Bare
+
+    from gateway.validation import Validator
+
+    validator = Validator(Path(standards))
+    validator.prepare(LAYERS)
+    bare = Bare(validator)
+    bare.everything(data)  # warm
+    start = time.perf_counter()
+    for _ in range(count):
+        bare.everything(data)
+    return time.perf_counter() - start
+
+
+def bare_two_processes(standards: Path, data: bytes, count: int) -> float:
+    """Documents per second of the bare lxml + Saxon check, one process per core."""
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(2) as pool:
+        # Both start (and compile) first; then each validates ``count`` documents.
+        pool.starmap(_bare_worker, [(str(standards), data, 1)] * 2)
+        times = pool.starmap(_bare_worker, [(str(standards), data, count)] * 2)
+    return 2 * count / max(times)
+
+
+# -- the runs ------------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class Figures:
+    accepted: float
+    delivered: float
+    p50: float
+    p99: float
+    peak: float
+    workers: float
+
+
+async def throughput(
+    label: str, folder: Path, database: str, invoice_format: str, args: argparse.Namespace,
+) -> Figures:
+    config = write_config(folder, database, invoice_format, args.standards)
+    gateway = Gateway(config)
+    try:
+        # Warm up (validation workers start, stylesheets compile) outside the measurement.
+        await closed_loop(gateway.url, invoice_bodies(4, f"W{label}"), 2)
+        await wait_sent(database, 4, gateway, 120)
+        bodies = invoice_bodies(args.count, f"B{label}")
+        start = time.perf_counter()
+        latencies = await closed_loop(gateway.url, bodies, args.concurrency)
+        accepted_at = time.perf_counter()
+        sent_at = await wait_sent(database, args.count + 4, gateway, 600)
+        figures = Figures(
+            accepted=args.count / (accepted_at - start), delivered=args.count / (sent_at - start),
+            p50=quantile(latencies, 50), p99=quantile(latencies, 99),
+            peak=gateway.peak_mib(), workers=gateway.workers_mib())
+    finally:
+        gateway.stop()
+    print(f"{label:<28} {args.count:>7,} {figures.accepted:>10,.0f} {figures.delivered:>11,.0f} "
+          f"{figures.p50:>8.1f} {figures.p99:>8.1f} {figures.peak:>8.0f} {figures.workers:>10.0f}",
+          flush=True)
+    return figures
+
+
+async def open_loop_run(
+    label: str, folder: Path, database: str, invoice_format: str, args: argparse.Namespace,
+) -> float:
+    config = write_config(folder, database, invoice_format, args.standards)
+    gateway = Gateway(config)
+    try:
+        await closed_loop(gateway.url, invoice_bodies(4, "W"), 2)
+        count = int(args.rate * args.open_seconds)
+        latencies = await open_loop(gateway.url, invoice_bodies(count, "O"), args.rate)
+    finally:
+        gateway.stop()
+    p50, p99 = quantile(latencies, 50), quantile(latencies, 99)
+    print(f"  {label:<40} {count:>6,} requests  p50 {p50:6.1f} ms  p99 {p99:6.1f} ms "
+          f"max {max(latencies) * 1000:6.1f} ms", flush=True)
+    return p99
+
+
+async def backlog_run(folder: Path, args: argparse.Namespace) -> float:
+    """Queue ``--backlog`` messages, then let a fresh gateway drain them; its peak RSS."""
+    database = f"sqlite:///{folder / 'backlog.db'}"
+    config = write_config(folder, database, UNVALIDATED, args.standards)
+    # One real submission through the API gives the stored shape every copy takes.
+    gateway = Gateway(config, workers=0)
+    try:
+        await closed_loop(gateway.url, invoice_bodies(1, "T"), 1)
+    finally:
+        gateway.stop()
+    async with open_store(database) as store:
+        page = await store.list_messages(limit=1)
+        template = page.items[0]
+        assert template.business_key is not None
+        assert template.document_kind is not None
+        kind, prefix = template.document_kind, template.business_key.rsplit(":", 1)[0]
+        start = time.perf_counter()
+        numbers = iter(range(1, args.backlog))
+
+        async def writer() -> None:
+            for n in numbers:
+                await store.add_outbound(MessageRecord.new_outbound(
+                    document_kind=kind, business_key=f"{prefix}:K{n:07d}",
+                    agency_oin=template.agency_oin, canonical_json=template.canonical_json,
+                    raw_payload=template.raw_payload, format_key=template.format_key,
+                    channel=template.channel, routing=template.routing,
+                    validation=template.validation), [NewEvent("intake"), NewEvent("persist")])
+
+        await asyncio.gather(*(writer() for _ in range(32)))
+        queued_s = time.perf_counter() - start
+    print(f"  queued {args.backlog:,} messages in the store in {queued_s:.0f} s "
+          "(copies of one real submission, written straight to the store)", flush=True)
+    gateway = Gateway(config, workers=2)
+    try:
+        start = time.perf_counter()
+        idle_peak = gateway.peak_mib()
+        sent_at = await wait_sent(database, args.backlog, gateway, 3600)
+        peak = gateway.peak_mib()
+    finally:
+        gateway.stop()
+    print(f"  a fresh gateway drained them at {args.backlog / (sent_at - start):,.0f}/s; "
+          f"peak RSS {peak:.0f} MiB (at start {idle_peak:.0f} MiB)", flush=True)
+    return peak
+
+
+def header() -> None:
+    print(f"{'run':<28} {'count':>7} {'accepted/s':>10} {'delivered/s':>11} {'p50 ms':>8} "
+          f"{'p99 ms':>8} {'peak MiB':>8} {'pool MiB':>10}", flush=True)
+
+
+async def main(args: argparse.Namespace) -> int:
+    checks: list[tuple[str, bool, str]] = []
+    with tempfile.TemporaryDirectory(prefix="wissel-bench-") as scratch:
+        folder = Path(scratch)
+        if args.standards is None:
+            args.standards = folder / "standards"
+            install_from_dir(default_manifest(), SHARED_STANDARDS, args.standards)
+        data = peppol_invoice(folder / "encode", args.standards)
+        bare = bare_two_processes(args.standards, data, args.bare_count)
+        print(f"bare lxml + Saxon, 2 processes, the Peppol invoice ({len(data):,} bytes): "
+              f"{bare:,.0f}/s", flush=True)
+        backends: list[tuple[str, Any]] = []
+        if args.backend in ("sqlite", "both"):
+            backends.append(("sqlite", None))
+        cluster = None
+        if args.backend in ("postgres", "both"):
+            cluster = PgCluster.start(durable=True)
+            backends.append(("postgres", cluster))
+        try:
+            header()
+            results: dict[tuple[str, bool], Figures] = {}
+            for name, server in backends:
+                for validated in (False, True):
+                    label = f"{name}, {'validated' if validated else 'no validation'}"
+                    run = folder / label.replace(", ", "-").replace(" ", "-")
+                    run.mkdir()
+                    database = (f"sqlite:///{run / 'gateway.db'}" if server is None else
+                                await create_database(server.dsn(), f"bench_{len(results)}"))
+                    results[name, validated] = await throughput(
+                        label, run, database, VALIDATED if validated else UNVALIDATED, args)
+            bare_after = bare_two_processes(args.standards, data, args.bare_count)
+            print(f"bare lxml + Saxon, 2 processes, again after the runs: {bare_after:,.0f}/s")
+            floor = (bare + bare_after) / 2
+            for name, _ in backends:
+                validated_rate = results[name, True].delivered
+                checks.append((f"{name}: validated delivered >= 80% of bare 2-process "
+                               f"({0.8 * floor:,.0f}/s)", validated_rate >= 0.8 * floor,
+                               f"{validated_rate:,.0f}/s = {validated_rate / floor:.0%}"))
+            if ("sqlite", False) in results:
+                accepted = results["sqlite", False].accepted
+                checks.append(("sqlite: >= 1,000 accepted/s without validation",
+                               accepted >= 1000, f"{accepted:,.0f}/s"))
+
+            print(f"open loop, {args.rate:.0f} requests/s for {args.open_seconds:.0f} s:")
+            for name, server in backends:
+                for validated in (False, True):
+                    label = f"{name}, {'validated' if validated else 'no validation'}"
+                    run = folder / ("open-" + label.replace(", ", "-").replace(" ", "-"))
+                    run.mkdir()
+                    database = (f"sqlite:///{run / 'gateway.db'}" if server is None else
+                                await create_database(server.dsn(), f"bench_open_{name}"
+                                                      f"_{int(validated)}"))
+                    p99 = await open_loop_run(
+                        label, run, database, VALIDATED if validated else UNVALIDATED, args)
+                    checks.append((f"{label}: intake p99 < 50 ms at {args.rate:.0f}/s",
+                                   p99 < 50, f"{p99:.1f} ms"))
+        finally:
+            if cluster is not None:
+                cluster.stop()
+        if args.backlog:
+            print(f"backlog of {args.backlog:,} (SQLite):")
+            peak = await backlog_run(folder, args)
+            checks.append((f"{args.backlog:,} backlog: gateway peak RSS < 300 MB",
+                           peak * 2**20 < 300e6, f"{peak:.0f} MiB"))
+    print("targets (issue #6):")
+    for label, holds, figure in checks:
+        print(f"  {'holds' if holds else 'FAILS'}  {label}: {figure}")
+    return 0 if all(holds for _, holds, _ in checks) else 1
+
+
+def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--count", type=int, default=2000, help="invoices per throughput run")
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--rate", type=float, default=100.0, help="open-loop requests/s")
+    parser.add_argument("--open-seconds", type=float, default=10.0)
+    parser.add_argument("--backlog", type=int, default=100_000, help="0 skips the backlog run")
+    parser.add_argument("--bare-count", type=int, default=200,
+                        help="invoices per process for the bare validation floor")
+    parser.add_argument("--standards", type=Path, default=None,
+                        help="installed standards (default: installed from ../shared/standards)")
+    parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--workers", type=int, default=2, help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+if __name__ == "__main__":
+    arguments = parse()
+    if arguments.serve is not None:
+        asyncio.run(serve(arguments.serve, arguments.workers))
+    else:
+        sys.exit(asyncio.run(main(arguments)))
