@@ -35,9 +35,10 @@ import binascii
 import datetime as dt
 import difflib
 import enum
+import functools
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
@@ -70,6 +71,11 @@ class CanonicalJSONError(GatewayError, ValueError):
         self.path = path or ROOT
         self.problem = problem
         super().__init__(f"{self.path}: {problem}")
+
+    def within(self, outer: str) -> CanonicalJSONError:
+        """The same error seen from the object that holds the value at ``outer``."""
+        inner = "" if self.path == ROOT else self.path
+        return CanonicalJSONError(_join(outer, inner) if inner else outer, self.problem)
 
 
 # -- writing ---------------------------------------------------------------------------------
@@ -170,120 +176,197 @@ def from_json(data: Any) -> CanonicalDocument:
 
 def record_from_json(cls: type[T], data: Any, path: str = "") -> T:
     """The model object of class ``cls`` in JSON object ``data``; ``path`` prefixes errors."""
-    if not isinstance(data, dict):
-        raise CanonicalJSONError(path, f"expected a JSON object, got {_show(data)}")
-    infos = fields_of(cls)
-    known = {info.name for info in infos}
-    for key in data:
-        if key not in known:
-            raise CanonicalJSONError(_join(path, key), _unknown_field(key, known))
-    kwargs: dict[str, Any] = {}
-    for info in infos:
-        where = _join(path, info.name)
-        value = data.get(info.name)
-        if value is None:
-            if info.required:
-                problem = "required field is missing" if info.name not in data else (
-                    "a value is required, got null"
-                )
-                raise CanonicalJSONError(where, problem)
-            continue
-        kwargs[info.name] = _field_from_json(info, value, where)
     try:
-        return cls(**kwargs)
-    except FieldProblem as exc:
-        raise CanonicalJSONError(_join(path, exc.field), exc.problem) from None
+        record: T = _reader(cls)(data)
+    except CanonicalJSONError as exc:
+        if not path:
+            raise
+        raise exc.within(path) from None
+    return record
 
 
-def _field_from_json(info: FieldInfo, value: Any, path: str) -> Any:
+# Readers are built once per model class and kept. Each reads one JSON value
+# and names the fault relative to that value; the objects around it add their
+# part of the path while the error passes, so a good document builds no paths.
+
+_Reader = Callable[[Any], Any]
+_READERS: dict[type, _Reader] = {}
+
+
+def _reader(cls: type) -> _Reader:
+    found = _READERS.get(cls)
+    if found is None:
+        found = _READERS[cls] = _record_reader(cls)
+    return found
+
+
+def _record_reader(cls: type) -> _Reader:
+    fields: list[tuple[str, bool, _Reader]] = []
+    known: set[str] = set()
+
+    def read(data: Any) -> Any:
+        if not isinstance(data, dict):
+            raise CanonicalJSONError("", f"expected a JSON object, got {_show(data)}")
+        if not known.issuperset(data):
+            key = next(key for key in data if key not in known)
+            raise CanonicalJSONError(key, _unknown_field(key, known))
+        kwargs: dict[str, Any] = {}
+        for name, required, value_reader in fields:
+            value = data.get(name)
+            if value is None:
+                if required:
+                    problem = "required field is missing" if name not in data else (
+                        "a value is required, got null"
+                    )
+                    raise CanonicalJSONError(name, problem)
+                continue
+            try:
+                kwargs[name] = value_reader(value)
+            except CanonicalJSONError as exc:
+                raise exc.within(name) from None
+        try:
+            return cls(**kwargs)
+        except FieldProblem as exc:
+            raise CanonicalJSONError(exc.field, exc.problem) from None
+
+    # Registered before its fields are read, so a class that holds itself finds its reader.
+    _READERS[cls] = read
+    for info in fields_of(cls):
+        known.add(info.name)
+        fields.append((info.name, info.required, _field_reader(info)))
+    return read
+
+
+def _field_reader(info: FieldInfo) -> _Reader:
+    read_one = _value_reader(info.shape.base)
     if not info.shape.many:
-        return _value_from_json(info.shape.base, value, path)
-    if not isinstance(value, list):
-        raise CanonicalJSONError(path, f"expected a JSON array, got {_show(value)}")
-    return tuple(
-        _value_from_json(info.shape.base, item, f"{path}[{i}]") for i, item in enumerate(value)
-    )
+        return read_one
+
+    def read_many(value: Any) -> tuple[Any, ...]:
+        if not isinstance(value, list):
+            raise CanonicalJSONError("", f"expected a JSON array, got {_show(value)}")
+        items = []
+        for index, item in enumerate(value):
+            try:
+                items.append(read_one(item))
+            except CanonicalJSONError as exc:
+                raise exc.within(f"[{index}]") from None
+        return tuple(items)
+
+    return read_many
 
 
-def _value_from_json(base: type, value: Any, path: str) -> Any:
+def _value_reader(base: type) -> _Reader:
     if is_record(base):
-        return record_from_json(base, value, path)
+        return _reader(base)
     if issubclass(base, enum.Enum):
-        return _enum_from_json(base, value, path)
-    if base is Decimal:
-        return _decimal_from_json(value, path)
-    if base is bool:
-        if not isinstance(value, bool):
-            raise CanonicalJSONError(path, f"expected true or false, got {_show(value)}")
-        return value
-    if base is int:
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise CanonicalJSONError(path, f"expected a whole number, got {_show(value)}")
-        return value
+        return functools.partial(_enum_from_json, base)
+    found = _SCALAR_READERS.get(base)
+    if found is None:
+        raise TypeError(f"no JSON reading for {base!r}")  # a model class outside shape.py
+    return found
+
+
+def _bool_from_json(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise CanonicalJSONError("", f"expected true or false, got {_show(value)}")
+    return value
+
+
+def _int_from_json(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise CanonicalJSONError("", f"expected a whole number, got {_show(value)}")
+    return value
+
+
+def _string(value: Any) -> str:
     if not isinstance(value, str):
-        raise CanonicalJSONError(path, f"expected a string, got {_show(value)}")
-    if base is str:
-        return value
-    if base is bytes:
-        return _bytes_from_json(value, path)
-    if base is dt.date:
-        return _parse(dt.date.fromisoformat, DATE_PATTERN, "a date YYYY-MM-DD", value, path)
-    if base is dt.datetime:
-        return _parse(dt.datetime.fromisoformat, DATETIME_PATTERN, _DATETIME_HINT, value, path)
-    if base is dt.time:
-        return _parse(dt.time.fromisoformat, f"^{TIME_PATTERN}$", "a time HH:MM:SS", value, path)
-    if base is DateOrDateTime:
-        if "T" in value:
-            return _parse(
-                dt.datetime.fromisoformat, DATETIME_PATTERN, _DATETIME_HINT, value, path
-            )
-        return _parse(
-            dt.date.fromisoformat, DATE_PATTERN, "a date or a date and time", value, path
-        )
-    raise TypeError(f"{path}: no JSON reading for {base!r}")  # a model class outside shape.py
+        raise CanonicalJSONError("", f"expected a string, got {_show(value)}")
+    return value
+
+
+def _bytes_value(value: Any) -> bytes:
+    return _bytes_from_json(_string(value))
+
+
+def _date_from_json(value: Any) -> dt.date:
+    return _parse(dt.date.fromisoformat, _DATE, "a date YYYY-MM-DD", _string(value))
+
+
+def _datetime_from_json(value: Any) -> dt.datetime:
+    return _parse(dt.datetime.fromisoformat, _DATETIME, _DATETIME_HINT, _string(value))
+
+
+def _time_from_json(value: Any) -> dt.time:
+    return _parse(dt.time.fromisoformat, _TIME, "a time HH:MM:SS", _string(value))
+
+
+def _date_or_datetime_from_json(value: Any) -> dt.date:
+    text = _string(value)
+    if "T" in text:
+        return _datetime_from_json(text)
+    return _parse(dt.date.fromisoformat, _DATE, "a date or a date and time", text)
 
 
 _DATETIME_HINT = "a date and time YYYY-MM-DDTHH:MM:SS with an optional offset"
 
 
-def _decimal_from_json(value: Any, path: str) -> Decimal:
+def _decimal_from_json(value: Any) -> Decimal:
     if isinstance(value, float):
         raise CanonicalJSONError(
-            path, f"expected a decimal string, got {_show(value)} (a float would lose precision)"
+            "", f"expected a decimal string, got {_show(value)} (a float would lose precision)"
         )
-    if not isinstance(value, str) or not re.fullmatch(DECIMAL_PATTERN, value):
+    if not isinstance(value, str) or not _DECIMAL(value):
         raise CanonicalJSONError(
-            path, f'expected a decimal string such as "12.50", got {_show(value)}'
+            "", f'expected a decimal string such as "12.50", got {_show(value)}'
         )
     try:
         return Decimal(value)
     except InvalidOperation:  # pragma: no cover - the pattern admits only valid numbers
-        raise CanonicalJSONError(path, f"not a decimal number: {value!r}") from None
+        raise CanonicalJSONError("", f"not a decimal number: {value!r}") from None
 
 
-def _enum_from_json(base: type[enum.Enum], value: Any, path: str) -> enum.Enum:
+def _enum_from_json(base: type[enum.Enum], value: Any) -> enum.Enum:
     try:
         return base(value)
     except ValueError:
         allowed = ", ".join(repr(member.value) for member in base)
-        raise CanonicalJSONError(path, f"expected one of {allowed}, got {_show(value)}") from None
+        raise CanonicalJSONError("", f"expected one of {allowed}, got {_show(value)}") from None
 
 
-def _bytes_from_json(value: str, path: str) -> bytes:
+def _bytes_from_json(value: str) -> bytes:
     try:
         return base64.b64decode(value, validate=True)
     except binascii.Error:
-        raise CanonicalJSONError(path, "expected base64 text (RFC 4648, with padding)") from None
+        raise CanonicalJSONError("", "expected base64 text (RFC 4648, with padding)") from None
 
 
-def _parse(parser: Any, pattern: str, hint: str, value: str, path: str) -> Any:
+def _parse(parser: Callable[[str], T], pattern: Callable[[str], Any], hint: str, value: str) -> T:
     # fromisoformat alone accepts more (e.g. "20240101"); the pattern keeps one spelling.
-    if re.fullmatch(pattern, value):
+    if pattern(value):
         try:
             return parser(value)
         except ValueError:
             pass
-    raise CanonicalJSONError(path, f"expected {hint}, got {value!r}")
+    raise CanonicalJSONError("", f"expected {hint}, got {value!r}")
+
+
+_DECIMAL = re.compile(DECIMAL_PATTERN).fullmatch
+_DATE = re.compile(DATE_PATTERN).fullmatch
+_DATETIME = re.compile(DATETIME_PATTERN).fullmatch
+_TIME = re.compile(f"^{TIME_PATTERN}$").fullmatch
+
+_SCALAR_READERS: dict[type, _Reader] = {
+    Decimal: _decimal_from_json,
+    bool: _bool_from_json,
+    int: _int_from_json,
+    str: _string,
+    bytes: _bytes_value,
+    dt.date: _date_from_json,
+    dt.datetime: _datetime_from_json,
+    dt.time: _time_from_json,
+    DateOrDateTime: _date_or_datetime_from_json,
+}
 
 
 def _read_kind(data: Mapping[str, Any]) -> DocumentKind:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
+from typing import TypeVar
 
 from lxml import etree
 
@@ -16,6 +19,7 @@ _XSI = "http://www.w3.org/2001/XMLSchema-instance"
 _DECIMAL = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
 # xsd:date with an optional time zone; the zone says nothing about which day it is.
 _DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})(Z|[+-]\d{2}:\d{2})?$")
+_T = TypeVar("_T")
 
 
 class UBLReadError(GatewayError):
@@ -176,7 +180,7 @@ class TrackingReader:
         if found is None:
             return None
         text = self.text(found)
-        return parse_decimal(text, path_of(found)) if text is not None else None
+        return _read_at(parse_decimal, text, found) if text is not None else None
 
     def required_decimal(self, node: etree._Element, path: str) -> Decimal:
         value = self.decimal(node, path)
@@ -189,7 +193,7 @@ class TrackingReader:
         if found is None:
             return None
         text = self.text(found)
-        return parse_date(text, path_of(found)) if text is not None else None
+        return _read_at(parse_date, text, found) if text is not None else None
 
     def required_text(self, node: etree._Element, path: str) -> str:
         value = self.text(node, path)
@@ -205,16 +209,54 @@ class TrackingReader:
         self._collect(self.root, found)
         return found
 
-    def _collect(self, node: etree._Element, found: list[str]) -> None:
+    def _collect(
+        self, node: etree._Element, found: list[str], where: Callable[[], str] | None = None,
+    ) -> None:
+        # The path is worked out only for what is reported: most elements were read.
+        where = where or functools.partial(path_of, node)
         if node not in self._elements:
             text = "".join(node.itertext())
             value = f" ({_shorten(text)!r})" if text.strip() else ""
-            found.append(f"{path_of(node)}{value} is not mapped")
+            found.append(f"{where()}{value} is not mapped")
             return
         for name, value in node.attrib.items():
             if (node, name) in self._attributes or name.startswith(f"{{{_XSI}}}"):
                 continue
-            found.append(f"{path_of(node)}/@{name} ({_shorten(value)!r}) is not mapped")
-        for child in node:
-            if isinstance(child.tag, str):
-                self._collect(child, found)
+            found.append(f"{where()}/@{name} ({_shorten(value)!r}) is not mapped")
+        children = [child for child in node if isinstance(child.tag, str)]
+        for child, position in zip(children, _positions(children), strict=True):
+            self._collect(child, found, functools.partial(_step, where, child, position))
+
+
+def _read_at(parse: Callable[[str, str], _T], text: str, element: etree._Element) -> _T:
+    """``parse(text, where)``, naming the element's path only when the value is bad.
+
+    :func:`path_of` counts an element's siblings; doing that for every amount
+    of every line of a long invoice made decoding quadratic in its lines.
+    """
+    try:
+        return parse(text, "")
+    except UBLReadError:
+        return parse(text, path_of(element))  # raises again, now saying where
+
+
+def _positions(children: list[etree._Element]) -> list[int | None]:
+    """Each child's position among its parent's children of its name; None if it is the only one.
+
+    One pass over the children: :func:`path_of` counts them again for each child.
+    """
+    totals: dict[object, int] = {}
+    for child in children:
+        totals[child.tag] = totals.get(child.tag, 0) + 1
+    seen: dict[object, int] = {}
+    positions: list[int | None] = []
+    for child in children:
+        seen[child.tag] = seen.get(child.tag, 0) + 1
+        positions.append(seen[child.tag] if totals[child.tag] > 1 else None)
+    return positions
+
+
+def _step(parent: Callable[[], str], child: etree._Element, position: int | None) -> str:
+    """:func:`path_of` of ``child``, given its parent's and its position."""
+    name = prefixed(child.tag)
+    return f"{parent()}/{name}" if position is None else f"{parent()}/{name}[{position}]"
