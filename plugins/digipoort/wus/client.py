@@ -147,8 +147,14 @@ class WusClient:
                 raise WusTransportError(
                     f"TLS with {url} failed: {exc}", retryable=False, kind="tls"
                 ) from exc
+            hint = ""
+            if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientOSError):
+                # Under TLS 1.3 a server that refuses our client certificate often just
+                # closes the connection; say so, since the operator cannot tell otherwise.
+                hint = (" (a server that does not trust our client certificate closes the "
+                        "connection like this under TLS 1.3: check that it trusts its CA)")
             raise WusTransportError(
-                f"connection to {url} failed: {exc.__class__.__name__}: {exc}",
+                f"connection to {url} failed: {exc.__class__.__name__}: {exc}{hint}",
                 retryable=True,
                 kind="connection",
             ) from exc
