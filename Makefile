@@ -30,8 +30,9 @@ standards: venv
 		echo "$(STANDARDS_SRC) not found: run '$(BIN)/gateway standards install' to fetch the official artifacts"; \
 	fi
 
+# The gateway with the Digipoort and Peppol simulators and a printing SMTP server beside it.
 run: standards
-	$(BIN)/gateway --config $(CONFIG) run
+	BIN=$(BIN) CONFIG=$(CONFIG) scripts/run-local.sh
 
 lint: venv
 	$(BIN)/ruff check gateway plugins contracts tests examples bench

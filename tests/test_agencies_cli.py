@@ -78,9 +78,9 @@ def test_show_json(config_path: Path) -> None:
 
 
 def test_show_unknown_agency(config_path: Path) -> None:
-    result = run(config_path, "show", "00000001003227522000")
+    result = run(config_path, "show", "00000001002345675000")
     assert result.exit_code == 1
-    assert "Error: no agency with OIN 00000001003227522000" in result.output
+    assert "Error: no agency with OIN 00000001002345675000" in result.output
     assert "Traceback" not in result.output
     assert result.exception is not None
     assert isinstance(result.exception, SystemExit)

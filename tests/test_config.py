@@ -428,7 +428,7 @@ def test_check_against_registry() -> None:
     assert by_key["channels.email.type"].line == line_of(text, "[channels.email]")
     credit = by_key['agencies."00000001001417058000".documents.credit-note.format']
     assert credit.line == line_of(text, 'format = "nlcius:credit-note:1.0"')
-    assert "did you mean 'nlcius:invoice:1.0'" in credit.message
+    assert "did you mean 'peppol-bis:credit-note:3.0'" in credit.message
 
 
 def test_registry_check_skips_disabled_channels() -> None:
@@ -598,7 +598,7 @@ def test_switch_default_actor(example_copy: Path, monkeypatch: pytest.MonkeyPatc
         (BZK, "invoice", "digipoort-pre", None, "is disabled"),
         (BZK, "invoice", "peppol", "ubl-ohnl:invoice:2.0", "pins ubl-ohnl to 1.9"),
         (BZK, "invoice", "peppol", "Not A Key", "standard:document:version"),
-        ("00000001003227522000", "invoice", "peppol", None, "no agency with OIN"),
+        ("00000001002345675000", "invoice", "peppol", None, "no agency with OIN"),
         ("123", "invoice", "peppol", None, "not a valid OIN"),
         (BZK, "timecard", "peppol", None, "give a format"),
         (BZK, "invoyce", "peppol", None, "unknown document kind"),
@@ -725,3 +725,23 @@ def test_audit_records_are_json_lines(example_copy: Path) -> None:
     switch_route(example_copy, BZK, "invoice", "digipoort", reason="two")
     lines = load_config(example_copy).gateway.audit_log.read_text("utf-8").splitlines()
     assert [json.loads(line)["reason"] for line in lines] == ["one", "two"]
+
+
+def test_the_sample_payloads_can_be_sent_with_the_example_configuration() -> None:
+    from gateway.model.json import loads
+    from gateway.pipeline.keys import agency_party, party_oin
+
+    config = load_config(EXAMPLE)
+    payloads = sorted((EXAMPLE.parent / "erp-payloads").glob("*.json"))
+    assert payloads
+    for path in payloads:
+        oin = party_oin(agency_party(loads(path.read_text("utf-8"))))
+        assert oin is not None, path.name
+        agency = config.agency(oin)
+        assert agency is not None, f"{path.name}: agency {oin} is not in the example config"
+    invoice_oin = party_oin(agency_party(loads((EXAMPLE.parent / "erp-payloads" /
+                                                "invoice.json").read_text("utf-8"))))
+    assert invoice_oin is not None
+    agency = config.agency(invoice_oin)
+    assert agency is not None
+    assert DocumentKind.INVOICE in agency.documents

@@ -92,9 +92,9 @@ def test_decision_json_round_trip(example: GatewayConfig) -> None:
 
 def test_unknown_agency_lists_configured(example: GatewayConfig) -> None:
     with pytest.raises(RoutingError) as info:
-        route(example, "00000001003227522000", "invoice")
+        route(example, "00000001002345675000", "invoice")
     message = str(info.value)
-    assert "no agency with OIN 00000001003227522000" in message
+    assert "no agency with OIN 00000001002345675000" in message
     assert f"{BZK} (Ministerie van Binnenlandse Zaken" in message
     assert f"{RWS} (Rijkswaterstaat)" in message
     assert isinstance(info.value, GatewayError)

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# `make run`: the gateway on the example configuration, with the stand-ins for
+# the networks it talks to beside it on loopback: the Digipoort simulator
+# (127.0.0.1:8783, test certificates in $GATEWAY_DATA_DIR/digipoort-pki), the
+# Peppol access point simulator (127.0.0.1:8781, delivering into the channel's
+# inbox folder) and a local SMTP server that prints every e-mail
+# (127.0.0.1:1025). Ctrl-C stops all of them.
+set -euo pipefail
+
+BIN=${BIN:-.venv/bin}
+CONFIG=${CONFIG:-examples/gateway.toml}
+DATA=${GATEWAY_DATA_DIR:?GATEWAY_DATA_DIR must name the data directory}
+# The example configuration reads the API token from WISSEL_API_TOKEN. A
+# local run gets a fixed one unless you set your own; the API listens on
+# loopback only.
+export WISSEL_API_TOKEN=${WISSEL_API_TOKEN:-wissel-local-development}
+
+children=()
+stop_children() {
+    for pid in "${children[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+}
+trap stop_children EXIT INT TERM
+
+mkdir -p "$DATA/peppol/inbox"
+"$BIN/gateway" --config "$CONFIG" simulate digipoort --listen 127.0.0.1:8783 \
+    --pki-dir "$DATA/digipoort-pki" &
+children+=($!)
+"$BIN/gateway" --config "$CONFIG" simulate peppol --listen 127.0.0.1:8781 \
+    --deliver-dir "$DATA/peppol/inbox" &
+children+=($!)
+"$BIN/python" -m aiosmtpd --nosetuid --listen 127.0.0.1:1025 --class aiosmtpd.handlers.Debugging &
+children+=($!)
+
+# The gateway's digipoort channel reads the certificates the simulator makes.
+for _ in $(seq 100); do
+    [ -s "$DATA/digipoort-pki/ca.pem" ] && break
+    sleep 0.1
+done
+
+echo "API token for this run: \$WISSEL_API_TOKEN = $WISSEL_API_TOKEN"
+"$BIN/gateway" --config "$CONFIG" run
