@@ -25,11 +25,12 @@ from aiohttp import web
 
 from gateway import __version__
 from gateway.api.app import make_app
+from gateway.api.auth import token_entries
 from gateway.channels import Channel, ChannelContext, InboundDocument
 from gateway.config import ConfigHolder, check_against_registry
 from gateway.config.audit import StoreAuditor
 from gateway.delivery import DeliveryWorker
-from gateway.errors import GatewayError
+from gateway.errors import ConfigError, GatewayError
 from gateway.instruments import observe_store
 from gateway.pipeline import (
     Dispatcher,
@@ -234,6 +235,10 @@ class GatewayService:
         if self.config_holder.last_error is not None:
             problems.insert(0, "configuration edit not applied, the previous version stays in "
                                f"force: {self.config_holder.last_error}")
+        try:
+            token_entries(self.config)
+        except ConfigError as exc:  # the API refuses every call until the variable is set
+            problems.append(f"API tokens: {exc}")
         problems += [f"channel {n}: {p}" for n, p in sorted(self.channel_problems.items())]
         problems += await self._channels_own_problems()
         messages: dict[str, dict[str, int]] = {}

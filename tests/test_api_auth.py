@@ -85,7 +85,12 @@ scopes = ["submit"]
         status, _, problem = await gateway.call("GET", "/api/v1/messages", token=None)
         assert status == 503
         assert "TEST_WISSEL_UNSET" in problem["detail"]
-        assert (await gateway.call("GET", "/health", token=None))[0] == 200
+        status, _, health = await gateway.call("GET", "/health", token=None)
+        assert status == 200
+        # The operator sees why on /health too, not only in the log.
+        assert health["status"] == "degraded"
+        assert any(p.startswith("API tokens:") and "TEST_WISSEL_UNSET" in p
+                   for p in health["problems"])
 
 
 async def test_a_token_added_to_the_file_works_after_the_reload(tmp_path: Path) -> None:
