@@ -29,6 +29,7 @@ Where the rules come from:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import TypeAlias
 
@@ -226,6 +227,13 @@ _OIN_REGISTERS: dict[str, _OinRegister] = {
 
 
 def _check_oin(raw: str) -> str:
+    return _oin_value(raw)
+
+
+# Every submission checks the agency's OIN several times (intake, directory, routing)
+# and there are only so many agencies. A failure is not cached: it raises again.
+@functools.lru_cache(maxsize=1024)
+def _oin_value(raw: str) -> str:
     value = _digits("OIN", raw, 20)
     prefix = value[:8]
     if prefix == _UNASSIGNED_PREFIX:

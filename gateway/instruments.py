@@ -22,12 +22,14 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
+from contextlib import AbstractContextManager
+from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import metrics, trace
-from opentelemetry.trace import Link, Span, SpanContext, TraceFlags
+from opentelemetry.metrics import _internal as metrics_api
+from opentelemetry.trace import INVALID_SPAN, Link, Span, SpanContext, TraceFlags
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from gateway import __version__
@@ -99,48 +101,95 @@ def _bounded(attributes: Mapping[str, Any]) -> dict[str, str]:
     return {f"wissel.{k}": str(v) for k, v in attributes.items() if v is not None}
 
 
-class Stage:
-    """One running stage: set ``outcome`` and add attributes as they become known."""
+# Whether an SDK is installed is asked on every stage, as one may be installed later.
+# The API's getters would answer too, but they look up an environment variable on
+# every call, which cost more than all the rest of a stage without an SDK; the
+# globals read here are what the API's proxy tracer and meter themselves consult.
 
-    def __init__(self, name: str, span: Span, attributes: dict[str, Any]) -> None:
+
+# Should a release rename those globals, every stage takes the full path: slower,
+# never wrong.
+_RENAMED = object()
+
+
+def _tracing() -> bool:
+    """Whether an SDK tracer provider is installed (so the proxy tracer records)."""
+    provider = getattr(trace, "_TRACER_PROVIDER", _RENAMED)
+    return provider is not None and not isinstance(provider, trace.NoOpTracerProvider)
+
+
+def _metering() -> bool:
+    """Whether an SDK meter provider is installed (so the proxy meter records)."""
+    provider = getattr(metrics_api, "_METER_PROVIDER", _RENAMED)
+    return provider is not None and not isinstance(provider, metrics.NoOpMeterProvider)
+
+
+class Stage:
+    """One running stage: set ``outcome`` and add attributes as they become known.
+
+    A context manager written out by hand rather than with ``@contextmanager``:
+    every submission runs five of them, and without an SDK installed a stage
+    must cost next to nothing, so it then opens no span and builds no
+    attributes at all.
+    """
+
+    def __init__(self, name: str, attributes: dict[str, Any],
+                 links: Iterable[Link] = ()) -> None:
         self.name = name
-        self.span = span
         self.attributes = attributes
         self.outcome = "ok"
+        self.span: Span = INVALID_SPAN
+        self._links = links
+        self._span_scope: AbstractContextManager[Span] | None = None
+        self._recording = False
+        self._started = 0.0
+
+    def __enter__(self) -> Stage:
+        self._started = time.perf_counter()
+        if _tracing():
+            self._span_scope = tracer.start_as_current_span(
+                f"wissel.{self.name}", links=list(self._links),
+                attributes=_bounded(self.attributes))
+            self.span = self._span_scope.__enter__()
+            self._recording = self.span.is_recording()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 traceback: TracebackType | None) -> bool | None:
+        if exc_type is not None and self.outcome == "ok":
+            self.outcome = "error"
+        if self._recording:
+            self.span.set_attribute("wissel.outcome", self.outcome)
+        if _metering():
+            stage_duration.record(time.perf_counter() - self._started, {
+                "stage": self.name, "outcome": self.outcome,
+                **{k: str(v) for k, v in self.attributes.items()},
+            })
+        if self._span_scope is None:
+            return None
+        # The span records the exception and its status, as the API's own scope does.
+        return self._span_scope.__exit__(exc_type, exc, traceback)
 
     def set(self, **attributes: Any) -> None:
         """Bounded attributes, for the span and the stage's metrics."""
         self.attributes.update(attributes)
-        self.span.set_attributes(_bounded(attributes))
+        if self._recording:
+            self.span.set_attributes(_bounded(attributes))
 
     def note(self, **attributes: Any) -> None:
         """Attributes for the span only (message id, attempt number)."""
-        self.span.set_attributes(_bounded(attributes))
+        if self._recording:
+            self.span.set_attributes(_bounded(attributes))
 
 
-@contextmanager
-def stage(name: str, *, links: Iterable[Link] = (), **attributes: Any) -> Iterator[Stage]:
+def stage(name: str, *, links: Iterable[Link] = (), **attributes: Any) -> Stage:
     """A span named ``wissel.<name>`` and a duration sample for the stage's histogram.
 
-    An exception ends the stage with outcome ``error`` unless the body set
-    another outcome first (``rejected`` for a document our checks refused).
+    Use it in a ``with`` statement. An exception ends the stage with outcome
+    ``error`` unless the body set another outcome first (``rejected`` for a
+    document our checks refused).
     """
-    started = time.perf_counter()
-    with tracer.start_as_current_span(f"wissel.{name}", links=list(links),
-                                      attributes=_bounded(attributes)) as span:
-        current = Stage(name, span, {k: v for k, v in attributes.items() if v is not None})
-        try:
-            yield current
-        except BaseException:
-            if current.outcome == "ok":
-                current.outcome = "error"
-            raise
-        finally:
-            span.set_attribute("wissel.outcome", current.outcome)
-            stage_duration.record(time.perf_counter() - started, {
-                "stage": name, "outcome": current.outcome,
-                **{k: str(v) for k, v in current.attributes.items()},
-            })
+    return Stage(name, {k: v for k, v in attributes.items() if v is not None}, links)
 
 
 def count_attempt(direction: str, outcome: str, **attributes: Any) -> None:

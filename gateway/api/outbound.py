@@ -17,7 +17,7 @@ from gateway.api.problems import Problem, bad_request, unavailable
 from gateway.api.render import message_link, submit_answer
 from gateway.api.schemas import any_canonical_document
 from gateway.errors import GatewayError
-from gateway.model.json import ROOT, CanonicalJSONError
+from gateway.model.json import ROOT, CanonicalJSONError, parse_json
 from gateway.pipeline import DocumentRejected, DocumentTooLarge
 from gateway.store import Store
 
@@ -68,6 +68,24 @@ async def rejection_problem(store: Store, exc: DocumentRejected) -> Problem:
                    errors=errors[:MAX_LISTED_ERRORS], extra=extra)
 
 
+def _parsed(raw: bytes) -> Any:
+    """The body as the pipeline reads it, or None to leave the judging to the pipeline.
+
+    A body that is no JSON at all is answered 400 here. One that is JSON the
+    pipeline refuses (a repeated key, NaN, not UTF-8) goes to it unparsed, to
+    be stored as rejected and answered 422.
+    """
+    try:
+        return parse_json(raw.decode("utf-8"))
+    except (UnicodeDecodeError, CanonicalJSONError):
+        pass
+    try:
+        json.loads(raw)
+    except ValueError as exc:  # also bytes that are no Unicode text
+        raise bad_request(f"the body is not JSON: {exc}", "$", slug="not-json") from None
+    return None
+
+
 async def submit(request: web.Request) -> web.Response:
     """Store one canonical document for an agency; answer once it is durably stored."""
     service = service_of(request)
@@ -77,13 +95,10 @@ async def submit(request: web.Request) -> web.Response:
         raise unavailable("the outbound pipeline is not running")
     limit = max_request_bytes(request)
     raw = await read_body(request, limit)
-    try:
-        json.loads(raw)
-    except ValueError as exc:  # also bytes that are no Unicode text
-        raise bad_request(f"the body is not JSON: {exc}", "$", slug="not-json") from None
+    parsed = _parsed(raw)
     agency = request.match_info["agency_oin"]
     try:
-        record, created = await pipeline.submit(raw, agency_oin=agency)
+        record, created = await pipeline.submit(raw, agency_oin=agency, parsed=parsed)
     except DocumentTooLarge as exc:
         raise too_large(len(raw), pipeline.settings.max_document_bytes) from exc
     except DocumentRejected as exc:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import re
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -50,7 +51,20 @@ class Record:
     __slots__ = ()
 
     def __attrs_post_init__(self) -> None:
-        for info in fields_of(type(self)):
+        for name, optional, many, base, passes, info in _plan(type(self)):
+            value = getattr(self, name)
+            # The common cases, settled here: an absent optional value, and a
+            # value (or a tuple of items) of exactly the field's type that
+            # passes the field's rules. Everything else takes the full check,
+            # which also words the error.
+            if value is None:
+                if optional:
+                    continue
+            elif many:
+                if type(value) is tuple and passes is not None and passes(value):
+                    continue
+            elif type(value) is base and (passes is None or passes(value)):
+                continue
             _check_field(self, info)
         self._check()
 
@@ -59,6 +73,62 @@ class Record:
 
     def _fail(self, field: str, problem: str) -> FieldValueError:
         return FieldValueError(type(self).__name__, field, problem)
+
+
+_Test = Callable[[Any], bool]
+_Plan = tuple[tuple[str, bool, bool, type, _Test | None, FieldInfo], ...]
+_PLANS: dict[type, _Plan] = {}
+
+
+def _plan(cls: type) -> _Plan:
+    """Per field: name, may it be absent, is it a tuple, its type, its quick test, its info."""
+    found = _PLANS.get(cls)
+    if found is None:
+        found = _PLANS[cls] = tuple(_quick(info) for info in fields_of(cls))
+    return found
+
+
+def _quick(info: FieldInfo) -> tuple[str, bool, bool, type, _Test | None, FieldInfo]:
+    """The quick test of one field: what _check_value asks of a value of the exact type.
+
+    For a tuple field the test takes the whole tuple: its length, and each item's
+    exact type and rules.
+    """
+    shape = info.shape
+    base = shape.base
+    constraint = info.constraint
+    tests: list[_Test] = []
+    if issubclass(base, str):
+        tests.append(bool)  # not empty
+        pattern = constraint.pattern if constraint is not None else None
+        if pattern is not None:
+            matches = re.compile(pattern).fullmatch
+            tests.append(lambda value: matches(value) is not None)
+    elif issubclass(base, Decimal):
+        tests.append(Decimal.is_finite)
+        if constraint is not None and constraint.non_negative:
+            tests.append(lambda value: not value.is_signed())
+    elif base is int and constraint is not None and constraint.non_negative:
+        tests.append(lambda value: value >= 0)
+    passes = _all_of(tests)
+    if not shape.many:
+        return info.name, shape.optional, False, base, passes, info
+    min_items = constraint.min_items if constraint is not None else 0
+
+    def items_pass(items: tuple[Any, ...]) -> bool:
+        return len(items) >= min_items and all(
+            type(item) is base and (passes is None or passes(item)) for item in items)
+
+    return info.name, shape.optional, True, base, items_pass, info
+
+
+def _all_of(tests: list[_Test]) -> _Test | None:
+    if not tests:
+        return None
+    if len(tests) == 1:
+        return tests[0]
+    first, second = tests  # no type has more than two rules
+    return lambda value: first(value) and second(value)
 
 
 def _check_field(record: Record, info: FieldInfo) -> None:

@@ -14,8 +14,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
+from types import TracebackType
 from typing import Any, NoReturn
 
 import attrs
@@ -25,12 +25,12 @@ from gateway.business.errors import ProposalNotSendable
 from gateway.business.proposals import ensure_not_proposal
 from gateway.config.model import DispatchTable, GatewayConfig
 from gateway.errors import GatewayError
-from gateway.formats import Format
+from gateway.formats import EncodeContext, Format
 from gateway.identifiers import OIN, InvalidIdentifier
-from gateway.instruments import TRACEPARENT, Stage, current_traceparent, stage
+from gateway.instruments import TRACEPARENT, Stage, current_traceparent
 from gateway.kinds import Direction, DocumentKind
 from gateway.model import CanonicalDocument, Invoice, kind_of
-from gateway.model.json import loads
+from gateway.model.json import from_json, loads
 from gateway.pipeline.context import encode_context
 from gateway.pipeline.errors import DocumentRejected, DocumentTooLarge
 from gateway.pipeline.keys import agency_party, document_number, outbound_key, party_oin
@@ -53,17 +53,25 @@ def _intake_event(size: int) -> NewEvent:
     return NewEvent("intake", detail)
 
 
-@contextmanager
-def _stage(name: str, **attributes: Any) -> Iterator[Stage]:
+class _OutboundStage(Stage):
     """A pipeline stage whose DocumentRejected is the outcome ``rejected``, not an error."""
-    with stage(name, **attributes) as current:
-        try:
-            yield current
-        except DocumentRejected:
-            current.outcome = "rejected"
-            raise
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 traceback: TracebackType | None) -> bool | None:
+        if exc_type is not None and issubclass(exc_type, DocumentRejected):
+            self.outcome = "rejected"
+        return super().__exit__(exc_type, exc, traceback)
+
+
+def _stage(name: str, **attributes: Any) -> Stage:
+    return _OutboundStage(name, {k: v for k, v in attributes.items() if v is not None})
+
 
 MAX_DOCUMENT_BYTES = 20 * 1024 * 1024
+# Up to this size (of the submitted JSON) a document is encoded on the event loop, in
+# about a millisecond at most: under the GIL a thread would add no parallelism, only
+# the cost of handing the work over and back.
+INLINE_ENCODE_CHARS = 16 * 1024
 UNKNOWN_KIND = "unknown"
 
 
@@ -93,6 +101,14 @@ class _Progress:
     problem: str | None = None
 
 
+async def _encode(fmt: Format, document: CanonicalDocument, context: EncodeContext,
+                  size: int) -> bytes:
+    if size <= INLINE_ENCODE_CHARS:
+        return fmt.encode(document, context)
+    # A large document keeps the event loop free for the other requests meanwhile.
+    return await asyncio.to_thread(fmt.encode, document, context)
+
+
 class OutboundPipeline:
     """Intake, canonical checks, business key, route, encode, validate, persist."""
 
@@ -120,6 +136,7 @@ class OutboundPipeline:
         *,
         agency_oin: str,
         kind: DocumentKind | str | None = None,
+        parsed: Any = None,
     ) -> tuple[MessageRecord, bool]:
         """Store the document as a queued outbound message; ``created`` False for a repeat.
 
@@ -129,18 +146,22 @@ class OutboundPipeline:
         rejected). When validation itself cannot run (standards not
         installed, a worker died) its error propagates and nothing is stored:
         that is not the document's fault, and the ERP may try again.
+
+        ``parsed`` is what :func:`gateway.model.json.parse_json` made of the
+        bytes ``document_json``, for a caller that had to parse them already
+        (the API, to answer 400 for no JSON), so they are not parsed twice.
         """
         config = self.config()
         # The intake span covers the whole submission: its duration is the ERP's wait.
         with _stage("intake") as intake:
-            return await self._submit(config, document_json, agency_oin, kind, intake)
+            return await self._submit(config, document_json, agency_oin, kind, parsed, intake)
 
     async def _submit(
         self, config: GatewayConfig, document_json: bytes | Mapping[str, Any], agency_oin: str,
-        kind: DocumentKind | str | None, intake: Stage,
+        kind: DocumentKind | str | None, parsed: Any, intake: Stage,
     ) -> tuple[MessageRecord, bool]:
         progress = self._intake(document_json, agency_oin, kind)
-        document = await self._parse(progress)
+        document = await self._parse(progress, parsed)
         intake.set(kind=progress.kind)
         try:
             oin = str(OIN(agency_oin))
@@ -175,7 +196,7 @@ class OutboundPipeline:
             supplier=config.supplier, supplier_number=agency.supplier_number if agency else None)
         with _stage("encode", kind=progress.kind, format=fmt.key):
             try:
-                payload = await asyncio.to_thread(fmt.encode, document, context)
+                payload = await _encode(fmt, document, context, len(progress.text or ""))
             except Exception as exc:  # a plugin's failure is this document's rejection
                 return await self._reject(
                     progress, "encode", f"{fmt.key} cannot encode it: {type(exc).__name__}: {exc}")
@@ -247,11 +268,11 @@ class OutboundPipeline:
         progress.events.append(_intake_event(len(raw)))
         return progress
 
-    async def _parse(self, progress: _Progress) -> CanonicalDocument:
+    async def _parse(self, progress: _Progress, parsed: Any) -> CanonicalDocument:
         if progress.text is None:
             await self._reject(progress, "intake", progress.problem or "no JSON text")
         try:
-            document = loads(progress.text)
+            document = loads(progress.text) if parsed is None else from_json(parsed)
         except (GatewayError, ValueError, TypeError, RecursionError) as exc:
             await self._reject(progress, "intake", f"not a canonical document: {exc}")
         actual = kind_of(document)
