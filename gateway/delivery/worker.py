@@ -17,9 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import random
-import socket
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -28,6 +26,7 @@ from gateway.config.model import ErpSettings, GatewayConfig
 from gateway.delivery.targets import Target, make_target
 from gateway.instruments import count_attempt, stage
 from gateway.pipeline.dispatch import DispatchSettings, backoff_delay, link_to_event
+from gateway.pipeline.workers import WorkerGroup
 from gateway.store import Attempt, ClaimLost, MessageRecord, NewEvent, Store, TransportState
 from gateway.store.base import exhausted_reason
 from gateway.store.errors import StoreError
@@ -36,8 +35,10 @@ from gateway.store.model import utc_now
 log = logging.getLogger(__name__)
 
 
-class DeliveryWorker:
+class DeliveryWorker(WorkerGroup):
     """``settings.workers`` tasks delivering inbound documents until :meth:`stop`."""
+
+    role = "deliver"
 
     def __init__(
         self,
@@ -48,40 +49,17 @@ class DeliveryWorker:
         instance: str | None = None,
         rng: random.Random | None = None,
     ) -> None:
+        super().__init__(settings or DispatchSettings(), instance)
         self.store = store
         self.config = config
-        self.settings = settings or DispatchSettings()
-        self.instance = instance or f"{socket.gethostname()}:{os.getpid()}"
         self.rng = rng or random.Random()
-        self._tasks: list[asyncio.Task[None]] = []
-        self._stopping = asyncio.Event()
-        self._wake = asyncio.Event()
         self._target: Target | None = None
         self._target_settings: ErpSettings | None = None
         self._closing: set[asyncio.Task[None]] = set()
 
-    def start(self) -> None:
-        if self._tasks:
-            return
-        self._stopping.clear()
-        for number in range(self.settings.workers):
-            worker_id = f"{self.instance}:deliver-{number}"
-            self._tasks.append(asyncio.create_task(self._work(worker_id), name=worker_id))
-
-    def wake(self) -> None:
-        """Look for deliverable documents now (one was just decoded)."""
-        self._wake.set()
-
     async def stop(self) -> None:
-        """Let deliveries in progress finish (up to ``stop_grace``), then cancel and release."""
-        self._stopping.set()
-        self._wake.set()
-        if self._tasks:
-            _, pending = await asyncio.wait(self._tasks, timeout=self.settings.stop_grace)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-            self._tasks.clear()
+        """Let deliveries in progress finish (up to ``stop_grace``), then close the target."""
+        await super().stop()
         if self._target is not None:
             await self._target.close()
         self._target, self._target_settings = None, None
@@ -100,20 +78,8 @@ class DeliveryWorker:
                 closing.add_done_callback(self._closing.discard)
         return self._target
 
-    async def _work(self, worker_id: str) -> None:
-        while not self._stopping.is_set():
-            handled = 0
-            try:
-                handled = await self.run_once(worker_id)
-            except StoreError:
-                log.exception("delivery worker %s cannot claim messages", worker_id)
-            if not handled:
-                await self._idle()
-
-    async def _idle(self) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), self.settings.idle_poll)
-        self._wake.clear()
+    async def _round(self, worker_id: str) -> int:
+        return await self.run_once(worker_id)
 
     async def run_once(self, worker_id: str = "deliver-once") -> int:
         """Claim and deliver what is due now, one batch; returns how many were handled."""

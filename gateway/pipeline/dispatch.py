@@ -17,9 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import random
-import socket
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
@@ -39,6 +37,7 @@ from gateway.errors import GatewayError
 from gateway.instruments import TRACEPARENT, Stage, count_attempt, link_to, stage
 from gateway.kinds import DocumentKind
 from gateway.pipeline.keys import number_from_key
+from gateway.pipeline.workers import WorkerGroup
 from gateway.registry import Registry
 from gateway.store import Attempt, ClaimLost, MessageRecord, NewEvent, Store, TransportState
 from gateway.store.errors import StoreError
@@ -87,12 +86,14 @@ def media_extension(media_type: str) -> str:
     return ".json" if media_type.endswith("json") else ".xml"
 
 
-class Dispatcher:
+class Dispatcher(WorkerGroup):
     """``workers`` tasks claiming and sending due messages until :meth:`stop`.
 
     ``channels`` is the service's live mapping of running channel instances;
     a message whose channel is not in it waits as a retryable failure.
     """
+
+    role = "dispatch"
 
     def __init__(
         self,
@@ -105,64 +106,24 @@ class Dispatcher:
         rng: random.Random | None = None,
         metadata: Callable[[MessageRecord], Mapping[str, str]] | None = None,
     ) -> None:
+        super().__init__(settings or DispatchSettings(), instance)
         self.store = store
         # What the channel needs from the live configuration (e.g. the agency's e-mail address).
         self.metadata = metadata
         self.channels = channels
         self.registry = registry
-        self.settings = settings or DispatchSettings()
-        self.instance = instance or f"{socket.gethostname()}:{os.getpid()}"
         self.rng = rng or random.Random()
-        self._tasks: list[asyncio.Task[None]] = []
-        self._stopping = asyncio.Event()
-        self._wake = asyncio.Event()
 
-    def start(self) -> None:
-        if self._tasks:
-            return
-        self._stopping.clear()
-        for number in range(self.settings.workers):
-            worker_id = f"{self.instance}:dispatch-{number}"
-            self._tasks.append(asyncio.create_task(self._work(worker_id), name=worker_id))
-
-    def wake(self) -> None:
-        """Look for due messages now rather than at the next poll (a message was queued)."""
-        self._wake.set()
-
-    async def stop(self) -> None:
-        """Let sends in progress finish (up to ``stop_grace``); then cancel and release."""
-        self._stopping.set()
-        self._wake.set()
-        if not self._tasks:
-            return
-        _, pending = await asyncio.wait(self._tasks, timeout=self.settings.stop_grace)
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks.clear()
-
-    async def _work(self, worker_id: str) -> None:
-        while not self._stopping.is_set():
+    async def _round(self, worker_id: str) -> int:
+        claimed = await self.store.claim_due(worker_id, self.settings.batch, self.settings.lease)
+        for record in claimed:
             try:
-                claimed = await self.store.claim_due(
-                    worker_id, self.settings.batch, self.settings.lease)
-            except StoreError:
-                log.exception("dispatcher %s cannot claim messages", worker_id)
-                claimed = []
-            for record in claimed:
-                try:
-                    await self.dispatch(record, worker_id)
-                except Exception:
-                    # The claim stays and expires, so another attempt comes; the worker lives on.
-                    log.exception("dispatcher %s failed on the message", worker_id,
-                                  extra={"message_id": record.id, "worker": worker_id})
-            if not claimed:
-                await self._idle()
-
-    async def _idle(self) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), self.settings.idle_poll)
-        self._wake.clear()
+                await self.dispatch(record, worker_id)
+            except Exception:
+                # The claim stays and expires, so another attempt comes; the worker lives on.
+                log.exception("dispatcher %s failed on the message", worker_id,
+                              extra={"message_id": record.id, "worker": worker_id})
+        return len(claimed)
 
     async def run_once(self, worker_id: str = "dispatch-once") -> int:
         """Claim and send what is due now, one batch; returns how many were handled."""
