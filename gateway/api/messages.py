@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -131,28 +132,16 @@ async def retry_message(request: web.Request) -> web.Response:
     """Queue a failed or cancelled outbound message again."""
     body = await _action_body(request, ("reason", "actor"))
     reason = optional_text(body, "reason", required=True)
-    try:
-        record = await operator.retry(store_of(request), request.match_info["id"],
-                                      actor=_actor(request, body), reason=reason)
-    except MessageNotFound as exc:
-        raise not_found(str(exc)) from None
-    except OperatorActionError as exc:
-        raise conflict(str(exc)) from None
-    return await _acted(request, record)
+    return await _operate(request, operator.retry(
+        store_of(request), request.match_info["id"], actor=_actor(request, body), reason=reason))
 
 
 async def cancel_message(request: web.Request) -> web.Response:
     """Stop an outbound message that has not been sent."""
     body = await _action_body(request, ("reason", "actor"))
     reason = optional_text(body, "reason", required=True)
-    try:
-        record = await operator.cancel(store_of(request), request.match_info["id"],
-                                       actor=_actor(request, body), reason=reason)
-    except MessageNotFound as exc:
-        raise not_found(str(exc)) from None
-    except OperatorActionError as exc:
-        raise conflict(str(exc)) from None
-    return await _acted(request, record)
+    return await _operate(request, operator.cancel(
+        store_of(request), request.match_info["id"], actor=_actor(request, body), reason=reason))
 
 
 async def reroute_message(request: web.Request) -> web.Response:
@@ -167,11 +156,15 @@ async def reroute_message(request: web.Request) -> web.Response:
                           f"{', '.join(sorted(config.channels)) or 'none'})", "$.channel")
     if service.validation is None:
         raise unavailable("the validation pool is not running")
+    return await _operate(request, operator.reroute(
+        store_of(request), service.registry, service.validation, request.match_info["id"],
+        actor=_actor(request, body), channel=channel, reason=reason, supplier=config.supplier))
+
+
+async def _operate(request: web.Request, action: Awaitable[MessageRecord]) -> web.Response:
+    """Carry out an operator action; an unknown message is 404, a refused action 409."""
     try:
-        record = await operator.reroute(
-            store_of(request), service.registry, service.validation, request.match_info["id"],
-            actor=_actor(request, body), channel=channel, reason=reason,
-            supplier=config.supplier)
+        record = await action
     except MessageNotFound as exc:
         raise not_found(str(exc)) from None
     except OperatorActionError as exc:
