@@ -27,6 +27,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from gateway import eventloop
 from gateway.channels import Accepted, Channel, ChannelType, OutboundMessage, SendOutcome
 from gateway.hookspecs import hookimpl
 from gateway.pipeline import DispatchSettings, OutboundSettings
@@ -114,4 +115,5 @@ def parse(argv: list[str]) -> argparse.Namespace:
 if __name__ == "__main__":
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
                         format="%(asctime)s %(process)d %(name)s %(levelname)s %(message)s")
-    asyncio.run(main(parse(sys.argv[1:])))
+    # The loop `gateway run` uses, so the kill -9 runs exercise the production loop.
+    eventloop.run(main(parse(sys.argv[1:])))

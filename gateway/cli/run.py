@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
 
@@ -35,6 +34,7 @@ def run(obj: CliContext, listen: str | None, log_level: str, log_format: str | N
     Traces and metrics are exported as the OTEL_* environment variables say
     (OTEL_TRACES_EXPORTER, OTEL_METRICS_EXPORTER: console or otlp; none by default).
     """
+    from gateway import eventloop
     from gateway.logs import setup_logging
     from gateway.service import GatewayService
     from gateway.telemetry import configure_telemetry
@@ -53,7 +53,7 @@ def run(obj: CliContext, listen: str | None, log_level: str, log_format: str | N
     telemetry = configure_telemetry()
     click.echo(f"gateway: using {obj.config_path}", err=True)
     try:
-        asyncio.run(service.run_forever(listen))
+        eventloop.run(service.run_forever(listen))
     except KeyboardInterrupt:
         click.echo("gateway: stopped", err=True)
     finally:
