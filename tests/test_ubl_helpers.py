@@ -64,6 +64,14 @@ def test_sub_leaves_absent_values_and_attributes_out() -> None:
     (D("-12.345"), 2, "-12.35"),
     (D("12.3"), 2, "12.3"),
     (D("-0.00"), 2, "-0.00"),
+    (D("0E-7"), 2, "0.00"),
+    (D("1E+2"), 2, "100"),
+    (D("-0.005"), 2, "-0.01"),
+    (D("12.3456789"), 6, "12.345679"),
+    (D("1.23456789"), 8, "1.23456789"),
+    (D("1.00000000005"), 10, "1.0000000001"),
+    (D("1.5E-7"), 6, "0.000000"),
+    (D("-2.5E-7"), None, "-0.00000025"),
 ])
 def test_format_decimal_keeps_the_scale(value: Decimal, places: int | None, text: str) -> None:
     assert format_decimal(value, places) == text
@@ -87,6 +95,51 @@ def test_reorder_follows_the_sequence_and_keeps_repeats_in_order() -> None:
         ("ID", "1"), ("Note", "b"), ("Note", "c")]
     with pytest.raises(ValueError, match="no place in the sequence for cbc:Note"):
         reorder(root, ["cbc:ID"])
+
+
+def test_reorder_leaves_children_in_order_alone_and_moves_the_rest() -> None:
+    root = make_root("Invoice")
+    children = [sub(root, "cbc:ID", "1"), sub(root, "cbc:Note", "a"), sub(root, "cbc:Note", "b")]
+    reorder(root, ("cbc:ID", "cbc:Note"))
+    assert list(root) == children
+    with pytest.raises(ValueError, match="no place in the sequence for cbc:Note"):
+        reorder(root, ("cbc:ID",))  # in order or not, a name without a place is refused
+    # A non-element between elements ends up in front, as every element moves behind it.
+    comment = etree.Comment("c")
+    root.insert(1, comment)
+    reorder(root, ("cbc:ID", "cbc:Note"))
+    assert list(root) == [comment, *children]
+
+
+def test_names_are_resolved_once_and_bad_ones_refused_every_time() -> None:
+    root = make_root("Invoice")
+    for _ in range(2):
+        with pytest.raises(ValueError, match="unknown UBL prefix 'xyz' in 'xyz:ID'"):
+            element(root, "xyz:ID")
+        with pytest.raises(ValueError, match="unknown UBL prefix"):
+            sub(root, "xyz:ID", "1")
+    assert len(root) == 0  # nothing half-written
+    assert ubl.clark("cbc:ID") == qname("cbc:ID") == f"{{{CBC}}}ID"
+    assert ubl.clark("cbc:ID") is ubl.clark("cbc:ID")
+    assert ubl.clark("Invoice") == "Invoice"
+    first = element(root, "cac:Party")
+    second = element(root, "cac:Party", name=None)
+    assert first.tag == second.tag == f"{{{CAC}}}Party"
+    assert not second.attrib
+
+
+def test_copy_of_copies_the_whole_subtree_apart_from_the_original() -> None:
+    prototype = element(make_root("Invoice"), "cac:TaxCategory")
+    sub(element(prototype, "cac:TaxScheme"), "cbc:ID", "VAT")
+    root = make_root("CreditNote")
+    root.append(ubl.copy_of(prototype))
+    root.append(ubl.copy_of(prototype))
+    assert [first_text(node, "cac:TaxScheme/cbc:ID") for node in root] == ["VAT", "VAT"]
+    root[0][0][0].text = "changed"
+    assert first_text(prototype, "cac:TaxScheme/cbc:ID") == "VAT"
+    assert first_text(root[1], "cac:TaxScheme/cbc:ID") == "VAT"
+    # The copies take the document's namespace declarations, adding none of their own.
+    assert to_bytes(root).count(b"xmlns:cac") == 1
 
 
 def test_parsing_values() -> None:

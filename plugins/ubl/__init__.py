@@ -9,7 +9,8 @@ based format) import it for three things:
   the major version), so one set serves both; the version shows only in
   ``cbc:UBLVersionID`` and in which XSD validates the document;
 - building: :func:`make_root`, :func:`element`, :func:`sub` (which skips
-  absent values), :func:`format_decimal` (keeps the scale, caps the places),
+  absent values; both resolve each name once, :func:`clark`), :func:`copy_of`,
+  :func:`format_decimal` (keeps the scale, caps the places),
   :func:`format_date`, :func:`reorder` (puts children in XSD sequence order)
   and :func:`to_bytes`;
 - reading: :func:`first`, :func:`first_text`, :func:`all_of`,
@@ -22,6 +23,8 @@ Paths are written with the ``cbc:``/``cac:``/``ext:`` prefixes, e.g.
 """
 
 from plugins.ubl.build import (
+    clark,
+    copy_of,
     element,
     format_amount,
     format_date,
@@ -62,6 +65,8 @@ __all__ = [
     "TrackingReader",
     "UBLReadError",
     "all_of",
+    "clark",
+    "copy_of",
     "document_namespace",
     "element",
     "first",

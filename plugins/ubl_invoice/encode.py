@@ -8,15 +8,17 @@ answer it with a warning (UBL-CR-...), never an error, and nothing the ERP
 said is silently lost. What UBL cannot hold at all (OHNL and SETU
 extensions, proposal invoices) is listed in ``plugins/ubl_invoice/README.md``.
 
-Children of aggregates are written in their XSD sequence; the document and
-line level, where Invoice and CreditNote differ, are put in order by
-:func:`plugins.ubl.reorder` from the sequences in :mod:`.documents`.
+Every element is written in its XSD sequence in the first place: where
+Invoice and CreditNote differ (the document and line level, see the
+sequences in :mod:`.documents`), the writer asks which one it writes. Sorting
+the children afterwards cost a third of the encoding time.
 """
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 from decimal import Decimal
 
 import attrs
@@ -41,12 +43,12 @@ from gateway.model import (
     VatCategory,
 )
 from plugins.ubl import (
+    copy_of,
     element,
     format_amount,
     format_date,
     format_decimal,
     make_root,
-    reorder,
     sub,
     to_bytes,
 )
@@ -135,13 +137,17 @@ class _Writer:
         sub(root, "cbc:ProfileID", self.options.profile_id)
         sub(root, "cbc:ID", inv.number)
         self.date(root, "cbc:IssueDate", inv.issue_date)
-        if not doc.is_credit_note:
+        if doc.is_credit_note:
+            # No DueDate on a credit note, and its TaxPointDate precedes the type code.
+            self.date(root, "cbc:TaxPointDate", inv.tax_point_date)
+        else:
             self.date(root, "cbc:DueDate", inv.due_date)
         type_code = inv.type_code if inv.type_code and inv.type_code.isdigit() else None
         sub(root, doc.type_code, type_code or doc.default_type_code)
         for note in inv.notes:
             sub(root, "cbc:Note", note)
-        self.date(root, "cbc:TaxPointDate", inv.tax_point_date)
+        if not doc.is_credit_note:
+            self.date(root, "cbc:TaxPointDate", inv.tax_point_date)
         sub(root, "cbc:DocumentCurrencyCode", inv.currency)
         sub(root, "cbc:TaxCurrencyCode", inv.tax_currency)
         sub(root, "cbc:AccountingCost", inv.accounting_cost)
@@ -161,7 +167,7 @@ class _Writer:
             sub(element(root, "cac:DespatchDocumentReference"), "cbc:ID", despatch)
         if inv.receipt_reference is not None:
             sub(element(root, "cac:ReceiptDocumentReference"), "cbc:ID", inv.receipt_reference)
-        if inv.tender_reference is not None:
+        if inv.tender_reference is not None and not doc.is_credit_note:
             sub(element(root, "cac:OriginatorDocumentReference"), "cbc:ID",
                 inv.tender_reference)
         if inv.contract_reference is not None:
@@ -178,14 +184,18 @@ class _Writer:
                 sub(ref, "cbc:DocumentTypeCode", PROJECT_REFERENCE_TYPE)
             else:
                 sub(element(root, "cac:ProjectReference"), "cbc:ID", inv.project_reference)
-        self.party(element(element(root, "cac:AccountingSupplierParty"), "cac:Party"),
-                   inv.seller, legal_name=True)
-        self.party(element(element(root, "cac:AccountingCustomerParty"), "cac:Party"),
-                   inv.buyer, legal_name=True)
+        if inv.tender_reference is not None and doc.is_credit_note:
+            # A credit note has its originator reference after the additional ones.
+            sub(element(root, "cac:OriginatorDocumentReference"), "cbc:ID",
+                inv.tender_reference)
+        self.party(element(root, "cac:AccountingSupplierParty"), "cac:Party", inv.seller,
+                   legal_name=True)
+        self.party(element(root, "cac:AccountingCustomerParty"), "cac:Party", inv.buyer,
+                   legal_name=True)
         if inv.payee is not None:
-            self.party(element(root, "cac:PayeeParty"), inv.payee)
+            self.party(root, "cac:PayeeParty", inv.payee)
         if inv.tax_representative is not None:
-            self.party(element(root, "cac:TaxRepresentativeParty"), inv.tax_representative)
+            self.party(root, "cac:TaxRepresentativeParty", inv.tax_representative)
         if inv.delivery is not None:
             self.delivery(root, inv.delivery)
         self.payment(root)
@@ -195,7 +205,6 @@ class _Writer:
         self.monetary_total(root)
         for line in inv.lines:
             self.line(root, line)
-        reorder(root, doc.sequence)
         return root
 
     # -- references --------------------------------------------------------------
@@ -245,59 +254,10 @@ class _Writer:
 
     # -- parties -----------------------------------------------------------------
 
-    def party_id(self, parent: etree._Element, name: str, party_id: PartyId) -> None:
-        sub(parent, name, party_id.value, schemeID=scheme_code(party_id.scheme))
-
-    def party(self, node: etree._Element, party: Party, *, legal_name: bool = False) -> None:
-        if party.endpoint_id is not None:
-            sub(node, "cbc:EndpointID", party.endpoint_id.value,
-                schemeID=endpoint_scheme(party.endpoint_id.scheme))
-        for party_id in party.ids:
-            self.party_id(element(node, "cac:PartyIdentification"), "cbc:ID", party_id)
-        if party.name is not None:
-            sub(element(node, "cac:PartyName"), "cbc:Name", party.name)
-        if party.address is not None:
-            self.address(node, "cac:PostalAddress", party.address)
-        if party.vat_id is not None:
-            scheme = element(node, "cac:PartyTaxScheme")
-            sub(scheme, "cbc:CompanyID", party.vat_id)
-            sub(element(scheme, "cac:TaxScheme"), "cbc:ID", "VAT")
-        if party.tax_registration_id is not None:
-            scheme = element(node, "cac:PartyTaxScheme")
-            sub(scheme, "cbc:CompanyID", party.tax_registration_id)
-            sub(element(scheme, "cac:TaxScheme"), "cbc:ID", TAX_SCHEME_OTHER)
-        # Seller and buyer name (BT-27, BT-44) are mandatory and live in the
-        # legal entity; a party known by one name only gets it in both places.
-        registration_name = party.registration_name or (party.name if legal_name else None)
-        if registration_name or party.legal_id or party.legal_form:
-            legal = element(node, "cac:PartyLegalEntity")
-            sub(legal, "cbc:RegistrationName", registration_name)
-            if party.legal_id is not None:
-                self.party_id(legal, "cbc:CompanyID", party.legal_id)
-            sub(legal, "cbc:CompanyLegalForm", party.legal_form)
-        if party.contact is not None:
-            self.contact(node, party.contact)
-
-    def contact(self, parent: etree._Element, contact: Contact) -> None:
-        if contact.name or contact.telephone or contact.email:
-            node = element(parent, "cac:Contact")
-            sub(node, "cbc:Name", contact.name)
-            sub(node, "cbc:Telephone", contact.telephone)
-            sub(node, "cbc:ElectronicMail", contact.email)
-
-    def address(self, parent: etree._Element, name: str, address: Address) -> None:
-        street, postbox = address_lines(address)
-        node = element(parent, name)
-        sub(node, "cbc:Postbox", postbox)
-        sub(node, "cbc:StreetName", street)
-        sub(node, "cbc:AdditionalStreetName", address.additional_street)
-        sub(node, "cbc:CityName", address.city)
-        sub(node, "cbc:PostalZone", address.postal_zone)
-        sub(node, "cbc:CountrySubentity", address.country_subdivision)
-        if address.address_line is not None:
-            sub(element(node, "cac:AddressLine"), "cbc:Line", address.address_line)
-        if address.country_code is not None:
-            sub(element(node, "cac:Country"), "cbc:IdentificationCode", address.country_code)
+    def party(
+        self, parent: etree._Element, name: str, party: Party, *, legal_name: bool = False
+    ) -> None:
+        parent.append(copy_of(_party_prototype(name, party, legal_name)))
 
     # -- delivery and payment --------------------------------------------------------
 
@@ -313,9 +273,9 @@ class _Writer:
         if delivery.location_id is not None or delivery.address is not None:
             location = element(node, "cac:DeliveryLocation")
             if delivery.location_id is not None:
-                self.party_id(location, "cbc:ID", delivery.location_id)
+                _write_party_id(location, "cbc:ID", delivery.location_id)
             if delivery.address is not None:
-                self.address(location, "cac:Address", delivery.address)
+                _write_address(location, "cac:Address", delivery.address)
         if delivery.period is not None:
             # EN 16931 has no delivery period on an invoice (the invoice period
             # is BG-14); the promised period is the one its rules leave alone.
@@ -325,7 +285,7 @@ class _Writer:
             if delivery.party_name is not None:
                 sub(element(party, "cac:PartyName"), "cbc:Name", delivery.party_name)
             if delivery.contact is not None:
-                self.contact(party, delivery.contact)
+                _write_contact(party, delivery.contact)
         terms = delivery.terms
         if terms is not None and (terms.code or terms.description or terms.location):
             node_terms = element(node, "cac:DeliveryTerms")
@@ -388,13 +348,9 @@ class _Writer:
         self, parent: etree._Element, name: str, category: VatCategory, rate: Decimal | None,
         exemption_code: str | None = None, exemption_reason: str | None = None,
     ) -> None:
-        node = element(parent, name)
-        sub(node, "cbc:ID", category.value)
-        if rate is not None:
-            sub(node, "cbc:Percent", format_decimal(rate))
-        sub(node, "cbc:TaxExemptionReasonCode", exemption_code)
-        sub(node, "cbc:TaxExemptionReason", exemption_reason)
-        sub(element(node, "cac:TaxScheme"), "cbc:ID", "VAT")
+        percent = format_decimal(rate) if rate is not None else None
+        parent.append(copy_of(_tax_category_prototype(
+            name, category.value, percent, exemption_code, exemption_reason)))
 
     def allowance_charge(self, parent: etree._Element, charge: AllowanceCharge) -> None:
         node = element(parent, "cac:AllowanceCharge")
@@ -456,13 +412,16 @@ class _Writer:
         if line.order_line_reference is not None:
             sub(element(node, "cac:OrderLineReference"), "cbc:LineID",
                 line.order_line_reference)
+        # On a credit note line the TaxTotal comes before the allowances and charges.
+        credit_note = self.doc.is_credit_note
+        if line.vat_amount is not None and credit_note:
+            self.amount(element(node, "cac:TaxTotal"), "cbc:TaxAmount", line.vat_amount)
         for charge in line.allowance_charges:
             self.allowance_charge(node, charge)
-        if line.vat_amount is not None:
+        if line.vat_amount is not None and not credit_note:
             self.amount(element(node, "cac:TaxTotal"), "cbc:TaxAmount", line.vat_amount)
         self.item(node, line)
         self.price(node, line.price)
-        reorder(node, self.doc.line_sequence)
 
     def item(self, parent: etree._Element, line: InvoiceLine) -> None:
         item: Item = line.item
@@ -507,3 +466,95 @@ class _Writer:
             if price.gross_amount is not None:
                 sub(charge, "cbc:BaseAmount", format_decimal(price.gross_amount),
                     currencyID=self.currency)
+
+
+# -- subtrees built once ---------------------------------------------------------------
+#
+# The seller is the same on every invoice, the buyer on every invoice to one
+# agency, and a few VAT categories recur on every line. Those subtrees are
+# built once and copied into each document: lxml copies a finished subtree at
+# a fraction of what writing it element by element costs. The keys are
+# immutable model values and text as written (a rate by its text: 21 and
+# 21.00 are equal Decimals, but not the same text).
+
+_PROTOTYPES = 128
+"""How many parties, and how many tax categories, are kept."""
+
+
+@functools.lru_cache(maxsize=_PROTOTYPES)
+def _party_prototype(name: str, party: Party, legal_name: bool) -> etree._Element:
+    node = element(make_root("Invoice"), name)
+    _write_party(node, party, legal_name=legal_name)
+    return node
+
+
+@functools.lru_cache(maxsize=_PROTOTYPES)
+def _tax_category_prototype(
+    name: str, category: str, percent: str | None, exemption_code: str | None,
+    exemption_reason: str | None,
+) -> etree._Element:
+    node = element(make_root("Invoice"), name)
+    sub(node, "cbc:ID", category)
+    sub(node, "cbc:Percent", percent)
+    sub(node, "cbc:TaxExemptionReasonCode", exemption_code)
+    sub(node, "cbc:TaxExemptionReason", exemption_reason)
+    sub(element(node, "cac:TaxScheme"), "cbc:ID", "VAT")
+    return node
+
+
+def _write_party_id(parent: etree._Element, name: str, party_id: PartyId) -> None:
+    sub(parent, name, party_id.value, schemeID=scheme_code(party_id.scheme))
+
+
+def _write_party(node: etree._Element, party: Party, *, legal_name: bool = False) -> None:
+    if party.endpoint_id is not None:
+        sub(node, "cbc:EndpointID", party.endpoint_id.value,
+            schemeID=endpoint_scheme(party.endpoint_id.scheme))
+    for party_id in party.ids:
+        _write_party_id(element(node, "cac:PartyIdentification"), "cbc:ID", party_id)
+    if party.name is not None:
+        sub(element(node, "cac:PartyName"), "cbc:Name", party.name)
+    if party.address is not None:
+        _write_address(node, "cac:PostalAddress", party.address)
+    if party.vat_id is not None:
+        scheme = element(node, "cac:PartyTaxScheme")
+        sub(scheme, "cbc:CompanyID", party.vat_id)
+        sub(element(scheme, "cac:TaxScheme"), "cbc:ID", "VAT")
+    if party.tax_registration_id is not None:
+        scheme = element(node, "cac:PartyTaxScheme")
+        sub(scheme, "cbc:CompanyID", party.tax_registration_id)
+        sub(element(scheme, "cac:TaxScheme"), "cbc:ID", TAX_SCHEME_OTHER)
+    # Seller and buyer name (BT-27, BT-44) are mandatory and live in the
+    # legal entity; a party known by one name only gets it in both places.
+    registration_name = party.registration_name or (party.name if legal_name else None)
+    if registration_name or party.legal_id or party.legal_form:
+        legal = element(node, "cac:PartyLegalEntity")
+        sub(legal, "cbc:RegistrationName", registration_name)
+        if party.legal_id is not None:
+            _write_party_id(legal, "cbc:CompanyID", party.legal_id)
+        sub(legal, "cbc:CompanyLegalForm", party.legal_form)
+    if party.contact is not None:
+        _write_contact(node, party.contact)
+
+
+def _write_contact(parent: etree._Element, contact: Contact) -> None:
+    if contact.name or contact.telephone or contact.email:
+        node = element(parent, "cac:Contact")
+        sub(node, "cbc:Name", contact.name)
+        sub(node, "cbc:Telephone", contact.telephone)
+        sub(node, "cbc:ElectronicMail", contact.email)
+
+
+def _write_address(parent: etree._Element, name: str, address: Address) -> None:
+    street, postbox = address_lines(address)
+    node = element(parent, name)
+    sub(node, "cbc:Postbox", postbox)
+    sub(node, "cbc:StreetName", street)
+    sub(node, "cbc:AdditionalStreetName", address.additional_street)
+    sub(node, "cbc:CityName", address.city)
+    sub(node, "cbc:PostalZone", address.postal_zone)
+    sub(node, "cbc:CountrySubentity", address.country_subdivision)
+    if address.address_line is not None:
+        sub(element(node, "cac:AddressLine"), "cbc:Line", address.address_line)
+    if address.country_code is not None:
+        sub(element(node, "cac:Country"), "cbc:IdentificationCode", address.country_code)

@@ -167,10 +167,16 @@ class EN16931Invoice(Format):
         return document
 
     def prepare(self, invoice: Invoice, context: EncodeContext) -> Invoice:
-        """The invoice as this format writes it: the routed agency as the buyer."""
+        """The invoice as this format writes it, with the changes of :meth:`changes`."""
+        changes = self.changes(invoice, context)
+        # One evolve for all of them: each one checks every field of the invoice again.
+        return attrs.evolve(invoice, **changes) if changes else invoice
+
+    def changes(self, invoice: Invoice, context: EncodeContext) -> dict[str, Any]:
+        """The fields this format writes differently: the routed agency as the buyer."""
         if context.agency_oin is None:
-            return invoice
-        return attrs.evolve(invoice, buyer=_addressed_buyer(invoice, context))
+            return {}
+        return {"buyer": _addressed_buyer(invoice, context)}
 
     def write_options(self, invoice: Invoice, context: EncodeContext) -> WriteOptions:
         return WriteOptions(customization_id=self.customization_id, profile_id=self.profile_id)
@@ -306,19 +312,20 @@ class PeppolBISInvoice(EN16931Invoice):
         return ("urn:fdc:peppol.eu:2017:poacc:billing:" in customization_id
                 or "urn:www.peppol.eu:bis:peppol" in customization_id)
 
-    def prepare(self, invoice: Invoice, context: EncodeContext) -> Invoice:
-        invoice = super().prepare(invoice, context)
+    def changes(self, invoice: Invoice, context: EncodeContext) -> dict[str, Any]:
+        changes = super().changes(invoice, context)
+        buyer: Party = changes.get("buyer", invoice.buyer)
         type_code = invoice.type_code
-        if type_code == CORRECTIVE_INVOICE and not _both_german(invoice):
+        if type_code == CORRECTIVE_INVOICE and not _both_german(invoice.seller, buyer):
             # Peppol allows the corrective type only between German parties
             # (PEPPOL-EN16931-P0112); elsewhere a correction is an ordinary
             # invoice referring to the one it corrects, which it still does.
             type_code = None
         # Peppol requires both electronic addresses (PEPPOL-EN16931-R010, -R020).
-        return attrs.evolve(
-            invoice, type_code=type_code,
-            seller=_with_endpoint(invoice.seller), buyer=_with_endpoint(invoice.buyer),
-        )
+        return {
+            **changes, "type_code": type_code,
+            "seller": _with_endpoint(invoice.seller), "buyer": _with_endpoint(buyer),
+        }
 
 
 class PeppolBISCreditNote(PeppolBISInvoice):
@@ -377,11 +384,11 @@ def _addressed_buyer(invoice: Invoice, context: EncodeContext) -> Party:
     return attrs.evolve(buyer, endpoint_id=address, legal_id=address, name=name)
 
 
-def _both_german(invoice: Invoice) -> bool:
+def _both_german(seller: Party, buyer: Party) -> bool:
     def country(party: Party) -> str | None:
         return party.address.country_code if party.address is not None else None
 
-    return country(invoice.seller) == country(invoice.buyer) == "DE"
+    return country(seller) == country(buyer) == "DE"
 
 
 def _with_endpoint(party: Party) -> Party:

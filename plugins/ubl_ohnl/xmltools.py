@@ -75,12 +75,20 @@ def add(
     attributes: Mapping[str, str] | None = None,
 ) -> Element:
     """Append ``name`` to ``parent``; callers append in the order the XSD sequence gives."""
-    element = etree.SubElement(parent, qname(name))
+    tag = _TAGS.get(name)
+    if tag is None:
+        tag = _TAGS[name] = qname(name)
+    element = etree.SubElement(parent, tag)
     if text is not None:
         element.text = text
-    for key, value in (attributes or {}).items():
-        element.set(key, value)
+    if attributes:
+        for key, value in attributes.items():
+            element.set(key, value)
     return element
+
+
+# The writers use a fixed set of names: each is put in Clark notation once.
+_TAGS: dict[str, str] = {}
 
 
 def add_text(parent: Element, name: str, text: str | None) -> None:
