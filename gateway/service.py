@@ -44,6 +44,7 @@ from gateway.pluginmanager import build_registry, make_plugin_manager
 from gateway.registry import Registry
 from gateway.store import Store, open_store
 from gateway.validation.pool import ValidationPool
+from gateway.validation.warming import routed_formats, warm_sets
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,8 @@ class GatewayService:
         self.delivery: DeliveryWorker | None = None
         self.auditor: StoreAuditor | None = None
         self._background: list[asyncio.Task[None]] = []
+        # Not cancelled at stop but awaited: a worker start cut short would outlive the pool.
+        self._warming: list[asyncio.Task[None]] = []
         self.status_desk: StatusDesk | None = None
         self.channels: dict[str, Channel] = {}
         self.channel_problems: dict[str, str] = {}
@@ -104,7 +107,8 @@ class GatewayService:
         self.store = store
         self.auditor = StoreAuditor(store, self.config_holder)
         await self.auditor.start()
-        # Worker processes start on the first document that has validation layers.
+        # Worker processes start warm, in the background (see start()), when a route
+        # names a validated format; otherwise on the first document that has layers.
         self.validation = ValidationPool(config.gateway.standards_path)
         dispatcher = Dispatcher(store, self.channels, self.registry, self.dispatch_settings,
                                 metadata=self._message_metadata)
@@ -158,6 +162,10 @@ class GatewayService:
         assert self.store is not None
         self._background.append(asyncio.create_task(observe_store(self.store),
                                                     name="message-counts"))
+        self._warm_validation(None)
+        loop = asyncio.get_running_loop()
+        self.config_holder.subscribe(
+            lambda old, new, _version: self._warm_new_routes(loop, old, new))
         settings = self.config.gateway
         host, port = (listen.rsplit(":", 1) if listen else
                       (settings.listen_host, str(settings.listen_port)))
@@ -192,6 +200,7 @@ class GatewayService:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        await asyncio.gather(*self._warming, return_exceptions=True)
         if self.validation is not None:
             await asyncio.to_thread(self.validation.close)
         if self.store is not None:
@@ -203,6 +212,36 @@ class GatewayService:
             await asyncio.Event().wait()
         finally:
             await self.stop()
+
+    def _warm_validation(self, keys: list[str] | None) -> None:
+        """Start the validation workers warm for the routed formats (or ``keys``), off the loop.
+
+        Only formats with validation layers start workers: a gateway routing
+        to canonical formats only starts none.
+        """
+        pool = self.validation
+        if pool is None or self.stopping:
+            return
+
+        config = self.config
+
+        async def warm() -> None:
+            try:
+                sets = await asyncio.to_thread(warm_sets, config, self.registry, keys)
+                if sets and not self.stopping:
+                    await asyncio.to_thread(pool.start, sets)
+            except Exception:  # the workers start on first use instead
+                log.exception("validation workers could not be started warm")
+
+        task = asyncio.create_task(warm(), name="validation-warm")
+        self._warming.append(task)
+        task.add_done_callback(self._warming.remove)
+
+    def _warm_new_routes(self, loop: asyncio.AbstractEventLoop, old: Any, new: Any) -> None:
+        """A reloaded configuration: warm the formats it routes to that the old one did not."""
+        added = sorted(set(routed_formats(new)) - set(routed_formats(old)))
+        if added and not self.stopping and not loop.is_closed():
+            loop.call_soon_threadsafe(self._warm_validation, added)
 
     def _message_metadata(self, record: Any) -> dict[str, str]:
         """What a channel learns from the directory at send time: the agency's e-mail address
@@ -261,5 +300,13 @@ class GatewayService:
                                                            | set(self.channel_problems))},
             },
             "messages": messages,
+            "validation": self._validation_state(),
             "problems": problems,
         }
+
+    def _validation_state(self) -> str:
+        """``warming`` until every worker started warm is, then ``warm``; else ``on demand``."""
+        pool = self.validation
+        if pool is None or not (pool.warming() or pool.warmth()):
+            return "on demand"
+        return "warming" if pool.warming() else "warm"
