@@ -93,6 +93,12 @@ class EncodeContext:
     accepts, the request a quotation quotes), as the gateway received it, or
     None when the gateway never received it; ``settings`` carries per-route
     options.
+
+    ``source_json`` is the canonical JSON text the document was read from,
+    exactly as the ERP submitted it, when the caller has it and it reads into
+    exactly this document. The canonical JSON format of the document's kind
+    hands it on as its payload, so what is sent is byte for byte what the ERP
+    sent; every other format ignores it.
     """
 
     agency_oin: str | None = None
@@ -101,6 +107,7 @@ class EncodeContext:
     supplier_number: str | None = None
     answers: Any = None
     settings: Mapping[str, Any] = attrs.field(factory=dict)
+    source_json: str | None = None
 
 
 @attrs.frozen

@@ -92,8 +92,39 @@ def find_agency(config: GatewayConfig, agency_oin: OIN | str) -> Agency:
     return agency
 
 
+# Decisions already made, per configuration. A loaded configuration never changes
+# (a reload or a switch makes a new one), so a decision holds for as long as its
+# configuration is in use. Keyed by the configuration's identity, which is cheap
+# where its value is not; each entry keeps its configuration alive, so the id
+# cannot pass to another object while the entry exists. Only the newest few
+# configurations are kept.
+_DECISIONS: dict[int, tuple[GatewayConfig, dict[tuple[str, str], RouteDecision]]] = {}
+_KEPT_CONFIGURATIONS = 4
+
+
 def route(config: GatewayConfig, agency_oin: OIN | str, kind: DocumentKind | str) -> RouteDecision:
-    """Decide channel and format for a ``kind`` document to the agency ``agency_oin``."""
+    """Decide channel and format for a ``kind`` document to the agency ``agency_oin``.
+
+    A decision is made once per configuration, agency and kind, then remembered;
+    a refusal (RoutingError) is worked out anew each time.
+    """
+    entry = _DECISIONS.get(id(config))
+    if entry is None or entry[0] is not config:
+        entry = (config, {})
+        _DECISIONS[id(config)] = entry
+        while len(_DECISIONS) > _KEPT_CONFIGURATIONS:
+            _DECISIONS.pop(next(iter(_DECISIONS)), None)
+    decisions = entry[1]
+    key = (str(agency_oin), str(kind))
+    decision = decisions.get(key)
+    if decision is None:
+        decision = decisions[key] = _decide(config, agency_oin, kind)
+    return decision
+
+
+def _decide(
+    config: GatewayConfig, agency_oin: OIN | str, kind: DocumentKind | str,
+) -> RouteDecision:
     agency = find_agency(config, agency_oin)
     try:
         document_kind = kind if isinstance(kind, DocumentKind) else DocumentKind.parse(kind)

@@ -35,7 +35,6 @@ import binascii
 import datetime as dt
 import difflib
 import enum
-import functools
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -45,7 +44,7 @@ from typing import Any, TypeVar
 from gateway.errors import GatewayError
 from gateway.kinds import DocumentKind
 from gateway.model.documents import DOCUMENT_CLASSES, CanonicalDocument, kind_of
-from gateway.model.record import FieldProblem
+from gateway.model.record import FieldProblem, build_checked, min_items, value_rule
 from gateway.model.shape import DateOrDateTime, FieldInfo, fields_of, is_record
 
 SCHEMA_VERSION = 1
@@ -266,7 +265,9 @@ def from_json(data: Any) -> CanonicalDocument:
         raise CanonicalJSONError(
             "schema_version", f"this gateway reads version {SCHEMA_VERSION}, got {_show(version)}"
         )
-    body = {key: value for key, value in data.items() if key not in ENVELOPE_KEYS}
+    body = dict(data)
+    for key in ENVELOPE_KEYS:  # both present: checked above
+        del body[key]
     document: CanonicalDocument = record_from_json(DOCUMENT_CLASSES[kind], body)
     actual = kind_of(document)
     if actual is not kind:
@@ -293,6 +294,21 @@ def record_from_json(cls: type[T], data: Any, path: str = "") -> T:
 # Readers are built once per model class and kept. Each reads one JSON value
 # and names the fault relative to that value; the objects around it add their
 # part of the path while the error passes, so a good document builds no paths.
+#
+# A field's reader also applies the field's own rules (text not empty, its
+# pattern, not negative, enough items), so a record whose values all passed is
+# made with build_checked, which skips the model's per-field checks. A value
+# that breaks a rule is not an error yet: the record is then made the usual
+# way, whose checks word the error, after every field was read as before.
+
+
+class _RuleBroken(Exception):
+    """A value of the right type that breaks its field's rule; ``value`` is what was read."""
+
+    def __init__(self, value: Any) -> None:
+        super().__init__()
+        self.value = value
+
 
 _Reader = Callable[[Any], Any]
 _READERS: dict[type, _Reader] = {}
@@ -316,6 +332,7 @@ def _record_reader(cls: type) -> _Reader:
             key = next(key for key in data if key not in known)
             raise CanonicalJSONError(key, _unknown_field(key, known))
         kwargs: dict[str, Any] = {}
+        checked = True
         for name, required, value_reader in fields:
             value = data.get(name)
             if value is None:
@@ -327,10 +344,13 @@ def _record_reader(cls: type) -> _Reader:
                 continue
             try:
                 kwargs[name] = value_reader(value)
+            except _RuleBroken as broken:
+                kwargs[name] = broken.value
+                checked = False
             except CanonicalJSONError as exc:
                 raise exc.within(name) from None
         try:
-            return cls(**kwargs)
+            return build_checked(cls, kwargs) if checked else cls(**kwargs)
         except FieldProblem as exc:
             raise CanonicalJSONError(exc.field, exc.problem) from None
 
@@ -343,29 +363,69 @@ def _record_reader(cls: type) -> _Reader:
 
 
 def _field_reader(info: FieldInfo) -> _Reader:
-    read_one = _value_reader(info.shape.base)
+    base = info.shape.base
+    read_one = _ruled(base, _value_reader(base), value_rule(info))
     if not info.shape.many:
         return read_one
+    least = min_items(info)
 
     def read_many(value: Any) -> tuple[Any, ...]:
         if not isinstance(value, list):
             raise CanonicalJSONError("", f"expected a JSON array, got {_show(value)}")
         items = []
+        broken = False
         for index, item in enumerate(value):
             try:
                 items.append(read_one(item))
+            except _RuleBroken as exc:
+                items.append(exc.value)
+                broken = True
             except CanonicalJSONError as exc:
                 raise exc.within(f"[{index}]") from None
+        if broken or len(items) < least:
+            raise _RuleBroken(tuple(items))
         return tuple(items)
 
     return read_many
+
+
+def _ruled(base: type, read: _Reader, rule: Callable[[Any], bool] | None) -> _Reader:
+    """``read``, then the field's rule on what it read (see _RuleBroken)."""
+    if rule is None:
+        return read
+    if issubclass(base, enum.Enum) and all(rule(member) for member in base):
+        return read  # it gives a member, and every member passes
+    if read is _decimal_from_json and rule is Decimal.is_finite:
+        return read  # its pattern admits finite numbers only
+    if read is _string and rule is bool:
+        return _text  # most fields: one call instead of two
+    ruled_read = read
+    ruled_rule = rule
+
+    def read_ruled(value: Any) -> Any:
+        result = ruled_read(value)
+        if ruled_rule(result):
+            return result
+        raise _RuleBroken(result)
+
+    return read_ruled
+
+
+def _text(value: Any) -> str:
+    """Non-empty text; empty text breaks the rule, anything else is an error."""
+    if type(value) is str and value:
+        return value
+    text = _string(value)
+    if text:
+        return text  # a str subclass, from a Python caller
+    raise _RuleBroken(text)
 
 
 def _value_reader(base: type) -> _Reader:
     if is_record(base):
         return _reader(base)
     if issubclass(base, enum.Enum):
-        return functools.partial(_enum_from_json, base)
+        return _enum_reader(base)
     found = _SCALAR_READERS.get(base)
     if found is None:
         raise TypeError(f"no JSON reading for {base!r}")  # a model class outside shape.py
@@ -417,6 +477,8 @@ _DATETIME_HINT = "a date and time YYYY-MM-DDTHH:MM:SS with an optional offset"
 
 
 def _decimal_from_json(value: Any) -> Decimal:
+    if type(value) is str and _DECIMAL(value):
+        return Decimal(value)
     if isinstance(value, float):
         raise CanonicalJSONError(
             "", f"expected a decimal string, got {_show(value)} (a float would lose precision)"
@@ -429,6 +491,19 @@ def _decimal_from_json(value: Any) -> Decimal:
         return Decimal(value)
     except InvalidOperation:  # pragma: no cover - the pattern admits only valid numbers
         raise CanonicalJSONError("", f"not a decimal number: {value!r}") from None
+
+
+def _enum_reader(base: type[enum.Enum]) -> _Reader:
+    # The members by value: what base(value) looks up first, without its Python frames.
+    by_value = {member.value: member for member in base}
+
+    def read(value: Any) -> enum.Enum:
+        try:
+            return by_value[value]
+        except (KeyError, TypeError):  # not a value, or not even hashable
+            return _enum_from_json(base, value)
+
+    return read
 
 
 def _enum_from_json(base: type[enum.Enum], value: Any) -> enum.Enum:
@@ -478,6 +553,9 @@ def _read_kind(data: Mapping[str, Any]) -> DocumentKind:
     text = data.get("document")
     if text is None:
         raise CanonicalJSONError("document", "required field is missing")
+    kind = _KINDS_BY_TEXT.get(text) if type(text) is str else None
+    if kind is not None:
+        return kind
     known = ", ".join(repr(k.value) for k in DOCUMENT_CLASSES)
     if not isinstance(text, str):
         raise CanonicalJSONError("document", f"expected one of {known}, got {_show(text)}")
@@ -490,6 +568,10 @@ def _read_kind(data: Mapping[str, Any]) -> DocumentKind:
             "document", f"{text!r} has no canonical JSON form; expected one of {known}"
         )
     return kind
+
+
+# The kinds with a canonical JSON form, by their text: the common case in one look-up.
+_KINDS_BY_TEXT: dict[str, DocumentKind] = {kind.value: kind for kind in DOCUMENT_CLASSES}
 
 
 def _unknown_field(key: str, known: set[str]) -> str:

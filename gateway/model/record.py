@@ -6,6 +6,10 @@ belongs too), that text is not empty, and the constraints declared in the field
 metadata (see :mod:`gateway.model.shape`). A class adds its cross-field rules by
 overriding :meth:`Record._check`.
 
+A reader that has already checked each value on its own (the JSON reader does,
+as it reads) builds the object with :func:`build_checked`, which runs only
+what the single values cannot show: the computed defaults and ``_check``.
+
 Checks are cheap and local. Whether a document follows a particular standard
 (Peppol, NLCIUS, OHNL) is the business of that standard's validation, not of the
 model: the model must be able to hold a foreign document exactly as received.
@@ -18,9 +22,13 @@ import enum
 import re
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
+
+import attrs
 
 from gateway.model.shape import Constraint, DateOrDateTime, FieldInfo, Shape, fields_of, is_record
+
+_R = TypeVar("_R")
 
 
 class FieldProblem(Exception):
@@ -51,6 +59,13 @@ class Record:
     __slots__ = ()
 
     def __attrs_post_init__(self) -> None:
+        computed = _PRECHECKED.get(id(self))
+        if computed is not None:
+            for entry in computed:
+                if not _passes_quickly(entry, getattr(self, entry[0])):
+                    _check_field(self, entry[5])
+            self._check()
+            return
         for name, optional, many, base, passes, info in _plan(type(self)):
             value = getattr(self, name)
             # The common cases, settled here: an absent optional value, and a
@@ -76,8 +91,66 @@ class Record:
 
 
 _Test = Callable[[Any], bool]
-_Plan = tuple[tuple[str, bool, bool, type, _Test | None, FieldInfo], ...]
+_Entry = tuple[str, bool, bool, type, _Test | None, FieldInfo]
+_Plan = tuple[_Entry, ...]
 _PLANS: dict[type, _Plan] = {}
+
+# Per class: the plan of the fields attrs computes (Factory defaults), or None when
+# a literal default fails its own field's check, so the class is never prechecked.
+_COMPUTED: dict[type, _Plan | None] = {}
+# The objects build_checked is making right now, by id, with their computed fields.
+# An id is unique while its object lives, and build_checked holds the object until
+# its id is gone from here again, so no other object, in any thread, is taken for one.
+_PRECHECKED: dict[int, _Plan] = {}
+
+
+def build_checked(cls: type[_R], values: dict[str, Any]) -> _R:
+    """``cls(**values)`` for values that each passed their field's check already.
+
+    Each value must be of the field's type (or one the full check accepts)
+    and pass :func:`value_rule` of its field (a tuple: each item, and
+    :func:`min_items`). The object still gets its computed defaults checked
+    and its cross-field rules (``_check``); a class whose literal defaults
+    would not pass gets the full check.
+    """
+    try:
+        computed = _COMPUTED[cls]
+    except KeyError:
+        computed = _find_computed(cls)
+    if computed is None:
+        return cls(**values)
+    record = cls.__new__(cls)
+    key = id(record)
+    _PRECHECKED[key] = computed
+    try:
+        record.__init__(**values)  # type: ignore[misc]
+    finally:
+        del _PRECHECKED[key]
+    return record
+
+
+def _find_computed(cls: type) -> _Plan | None:
+    computed: list[_Entry] = []
+    defaults_pass = True
+    for entry in _plan(cls):
+        info = entry[5]
+        if info.required:
+            continue
+        if info.default is attrs.NOTHING:
+            computed.append(entry)
+        elif not _passes_quickly(entry, info.default):
+            defaults_pass = False
+    found = _COMPUTED[cls] = tuple(computed) if defaults_pass else None
+    return found
+
+
+def _passes_quickly(entry: _Entry, value: Any) -> bool:
+    _name, optional, many, base, passes, _info = entry
+    if value is None:
+        return optional
+    if many:
+        return type(value) is tuple and passes is not None and passes(value)
+    return type(value) is base and (passes is None or passes(value))
 
 
 def _plan(cls: type) -> _Plan:
@@ -88,7 +161,7 @@ def _plan(cls: type) -> _Plan:
     return found
 
 
-def _quick(info: FieldInfo) -> tuple[str, bool, bool, type, _Test | None, FieldInfo]:
+def _quick(info: FieldInfo) -> _Entry:
     """The quick test of one field: what _check_value asks of a value of the exact type.
 
     For a tuple field the test takes the whole tuple: its length, and each item's
@@ -96,39 +169,66 @@ def _quick(info: FieldInfo) -> tuple[str, bool, bool, type, _Test | None, FieldI
     """
     shape = info.shape
     base = shape.base
-    constraint = info.constraint
-    tests: list[_Test] = []
-    if issubclass(base, str):
-        tests.append(bool)  # not empty
-        pattern = constraint.pattern if constraint is not None else None
-        if pattern is not None:
-            matches = re.compile(pattern).fullmatch
-            tests.append(lambda value: matches(value) is not None)
-    elif issubclass(base, Decimal):
-        tests.append(Decimal.is_finite)
-        if constraint is not None and constraint.non_negative:
-            tests.append(lambda value: not value.is_signed())
-    elif base is int and constraint is not None and constraint.non_negative:
-        tests.append(lambda value: value >= 0)
-    passes = _all_of(tests)
+    passes = value_rule(info)
     if not shape.many:
         return info.name, shape.optional, False, base, passes, info
-    min_items = constraint.min_items if constraint is not None else 0
+    least = min_items(info)
+    exact = frozenset((base,))
+    # map() and set operations keep the per-item work in C.
+    if passes is None:
+        def items_pass(items: tuple[Any, ...]) -> bool:
+            return len(items) >= least and exact.issuperset(map(type, items))
+    else:
+        rule = passes
 
-    def items_pass(items: tuple[Any, ...]) -> bool:
-        return len(items) >= min_items and all(
-            type(item) is base and (passes is None or passes(item)) for item in items)
+        def items_pass(items: tuple[Any, ...]) -> bool:
+            return (len(items) >= least and exact.issuperset(map(type, items))
+                    and all(map(rule, items)))
 
     return info.name, shape.optional, True, base, items_pass, info
 
 
-def _all_of(tests: list[_Test]) -> _Test | None:
-    if not tests:
-        return None
-    if len(tests) == 1:
-        return tests[0]
-    first, second = tests  # no type has more than two rules
-    return lambda value: first(value) and second(value)
+def value_rule(info: FieldInfo) -> _Test | None:
+    """What the full check asks of one value (one item of a tuple) of the field's type.
+
+    Text must not be empty and must match the field's pattern; a Decimal must
+    be finite and, when the field says so, not negative (nor ``-0.00``); so
+    must a whole number. None when the type alone is enough.
+    """
+    base = info.shape.base
+    constraint = info.constraint
+    pattern = constraint.pattern if constraint is not None else None
+    non_negative = constraint is not None and constraint.non_negative
+    rule: _Test | None = None
+    if issubclass(base, str):
+        rule = bool if pattern is None else _matching_text(pattern)  # bool: not empty
+    elif issubclass(base, Decimal):
+        rule = _finite_not_negative if non_negative else Decimal.is_finite
+    elif base is int and non_negative:
+        rule = _not_negative
+    return rule
+
+
+def _matching_text(pattern: str) -> _Test:
+    matches = re.compile(pattern).fullmatch
+
+    def rule(value: str) -> bool:
+        return bool(value) and matches(value) is not None
+
+    return rule
+
+
+def _finite_not_negative(value: Decimal) -> bool:
+    return value.is_finite() and not value.is_signed()
+
+
+def _not_negative(value: int) -> bool:
+    return value >= 0
+
+
+def min_items(info: FieldInfo) -> int:
+    """How many items a tuple field needs at least."""
+    return info.constraint.min_items if info.constraint is not None else 0
 
 
 def _check_field(record: Record, info: FieldInfo) -> None:

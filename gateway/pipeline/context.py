@@ -32,8 +32,14 @@ def answered(document: CanonicalDocument) -> tuple[DocumentKind, str] | None:
 
 async def encode_context(
     store: Store, document: CanonicalDocument, *, agency_oin: str, agency_name: str | None,
-    supplier: Any, supplier_number: str | None,
+    supplier: Any, supplier_number: str | None, source_json: str | None = None,
 ) -> EncodeContext:
+    """The context for encoding ``document``; only a document that answers one reads the store.
+
+    ``source_json`` is the text ``document`` was read from, for the canonical
+    format to send as it is (see :class:`EncodeContext`); pass it only when
+    ``document`` is exactly what that text reads into.
+    """
     answers = None
     reference = answered(document)
     if reference is not None:
@@ -43,4 +49,5 @@ async def encode_context(
         if record is not None and record.canonical_json is not None:
             answers = loads(record.canonical_json)
     return EncodeContext(agency_oin=agency_oin, agency_name=agency_name, supplier=supplier,
-                         supplier_number=supplier_number, answers=answers)
+                         supplier_number=supplier_number, answers=answers,
+                         source_json=source_json)

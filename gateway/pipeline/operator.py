@@ -158,7 +158,7 @@ async def _reencode(
     agency = (record.routing or {}).get("agency", {})
     context = await encode_context(
         store, document, agency_oin=record.agency_oin or "", agency_name=agency.get("name"),
-        supplier=supplier, supplier_number=supplier_number)
+        supplier=supplier, supplier_number=supplier_number, source_json=record.canonical_json)
     payload = await asyncio.to_thread(fmt.encode, document, context)
     report = await validate_payload(validator, payload, fmt.layers(), fmt.key)
     if not report.valid:

@@ -7,6 +7,12 @@ too, as ``rejected`` with the reason and the JSON exactly as the ERP sent it
 document may reuse the number), and then :class:`DocumentRejected` is
 raised. Nothing is stored half-way: either a complete queued message or a
 complete rejected one.
+
+A repeat (the business key of a live message) is found where the message
+would be stored: the store returns the live message instead of adding one,
+inside its write transaction. A repeat whose content would now be refused
+is looked up before its rejection is stored, and is that message too. So
+the common case, a new document, costs no look-up of its own.
 """
 
 from __future__ import annotations
@@ -53,11 +59,26 @@ def _intake_event(size: int) -> NewEvent:
     return NewEvent("intake", detail)
 
 
+class _Repeat(Exception):
+    """The document repeats a live message: intake ends with that message, untouched."""
+
+    def __init__(self, existing: MessageRecord) -> None:
+        super().__init__(existing.id)
+        self.existing = existing
+
+
 class _OutboundStage(Stage):
-    """A pipeline stage whose DocumentRejected is the outcome ``rejected``, not an error."""
+    """A pipeline stage whose DocumentRejected is the outcome ``rejected``, not an error.
+
+    A repeat found on the way is the outcome ``repeat``, and no error either.
+    """
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  traceback: TracebackType | None) -> bool | None:
+        if exc_type is not None and issubclass(exc_type, _Repeat):
+            self.outcome = "repeat"
+            super().__exit__(None, None, None)
+            return None
         if exc_type is not None and issubclass(exc_type, DocumentRejected):
             self.outcome = "rejected"
         return super().__exit__(exc_type, exc, traceback)
@@ -154,7 +175,13 @@ class OutboundPipeline:
         config = self.config()
         # The intake span covers the whole submission: its duration is the ERP's wait.
         with _stage("intake") as intake:
-            return await self._submit(config, document_json, agency_oin, kind, parsed, intake)
+            try:
+                return await self._submit(config, document_json, agency_oin, kind, parsed,
+                                          intake)
+            except _Repeat as repeat:
+                intake.note(message_id=repeat.existing.id)
+                intake.outcome = "repeat"
+                return repeat.existing, False
 
     async def _submit(
         self, config: GatewayConfig, document_json: bytes | Mapping[str, Any], agency_oin: str,
@@ -177,13 +204,6 @@ class OutboundPipeline:
             return await self._reject(progress, "intake", str(exc))
         progress.business_key = outbound_key(str(config.supplier.kvk), oin, doc_kind, number)
 
-        existing = await self.store.find_by_business_key(Direction.OUTBOUND,
-                                                         progress.business_key)
-        if existing is not None:
-            intake.note(message_id=existing.id)
-            intake.outcome = "repeat"
-            return existing, False
-
         await self._check(progress, document, oin)
         with _stage("route", kind=progress.kind, agency_oin=oin) as routing:
             decision = await self._route(progress, config, oin, doc_kind)
@@ -193,7 +213,8 @@ class OutboundPipeline:
         agency = config.agency(oin)
         context = await encode_context(
             self.store, document, agency_oin=oin, agency_name=decision.agency_name,
-            supplier=config.supplier, supplier_number=agency.supplier_number if agency else None)
+            supplier=config.supplier, supplier_number=agency.supplier_number if agency else None,
+            source_json=progress.text)
         with _stage("encode", kind=progress.kind, format=fmt.key):
             try:
                 payload = await _encode(fmt, document, context, len(progress.text or ""))
@@ -204,7 +225,12 @@ class OutboundPipeline:
         progress.events.append(NewEvent("encode", {"format": fmt.key, "bytes": len(payload)}))
 
         with _stage("validate", kind=progress.kind, format=fmt.key) as validating:
-            report = await validate_payload(self.validator, payload, fmt.layers(), fmt.key)
+            try:
+                report = await validate_payload(self.validator, payload, fmt.layers(), fmt.key)
+            except Exception:
+                # Validation that cannot run stores nothing, but a repeat is still answered.
+                await self._raise_if_repeat(progress)
+                raise
             validating.outcome = "valid" if report.valid else "invalid"
         progress.report = report
         progress.events.append(NewEvent("validate", {
@@ -231,12 +257,14 @@ class OutboundPipeline:
             persisting.note(message_id=stored.id)
             persisting.outcome = "created" if created else "repeat"
         intake.note(message_id=stored.id)
-        if created:
-            log.info("outbound message queued", extra={
-                "message_id": stored.id, "kind": progress.kind, "channel": decision.channel})
-            if self.on_queued is not None:
-                self.on_queued(stored)
-        return stored, created
+        if not created:
+            intake.outcome = "repeat"
+            return stored, False
+        log.info("outbound message queued", extra={
+            "message_id": stored.id, "kind": progress.kind, "channel": decision.channel})
+        if self.on_queued is not None:
+            self.on_queued(stored)
+        return stored, True
 
     # -- steps -------------------------------------------------------------------------------
 
@@ -339,7 +367,11 @@ class OutboundPipeline:
     async def _reject(
         self, progress: _Progress, stage: str, reason: str, *, rules: list[str] | None = None,
     ) -> NoReturn:
-        """Store the document as rejected, then raise DocumentRejected naming the message."""
+        """Store the document as rejected, then raise DocumentRejected naming the message.
+
+        A repeat of a live message raises _Repeat instead and stores nothing.
+        """
+        await self._raise_if_repeat(progress)
         decision = progress.decision
         progress.events.append(NewEvent("rejected", {
             "stage": stage, "reason": reason, "rules": list(rules or [])}))
@@ -358,3 +390,10 @@ class OutboundPipeline:
         log.info("outbound document rejected", extra={"message_id": stored.id, "stage": stage})
         raise DocumentRejected(stage, reason, message_id=stored.id, rules=rules or ())
 
+    async def _raise_if_repeat(self, progress: _Progress) -> None:
+        if progress.business_key is None:
+            return
+        existing = await self.store.find_by_business_key(Direction.OUTBOUND,
+                                                         progress.business_key)
+        if existing is not None:
+            raise _Repeat(existing)

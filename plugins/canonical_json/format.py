@@ -1,4 +1,11 @@
-"""One canonical JSON format instance per document kind."""
+"""One canonical JSON format instance per document kind.
+
+Encoding a document the ERP submitted as canonical JSON gives that JSON text
+itself (see ``EncodeContext.source_json``): the payload is byte for byte what
+the ERP sent, spacing and key order included. A document without that text
+(re-encoded by an operator's reroute, decoded from another format) is written
+with :func:`gateway.model.json.dumps`.
+"""
 
 from __future__ import annotations
 
@@ -44,6 +51,11 @@ class CanonicalJSONFormat(Format):
             raise CanonicalFormatError(
                 f"{self.key} encodes {self.kind.value} documents, not {kind_of(document).value}"
             )
+        if context.source_json is not None:
+            # The ERP's own text, byte for byte: what an operator expects to find sent,
+            # and no cost of writing the document anew. Its kind is checked above; it
+            # was read under this gateway's one SCHEMA_VERSION, which is this format's.
+            return context.source_json.encode("utf-8")
         return dumps(document).encode("utf-8")
 
     def decode(self, data: bytes) -> Decoded:
