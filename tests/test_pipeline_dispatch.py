@@ -244,3 +244,68 @@ async def test_an_accepted_answer_keeps_the_first_transport_id(pipe: Pipeline) -
     found = await pipe.store.find_by_transport_id("recorder", "receipt-9")
     assert found is not None
     assert found.id == record.id
+
+
+async def test_quick_tries_end_with_the_last_answer(store: Store, tmp_path: Path) -> None:
+    pipe = await make_pipeline(store, tmp_path, settings=attrs.evolve(FAST, quick_tries=3))
+    pipe.recorder.script = [RetryableError("reset"), RetryableError("reset again"),
+                            RetryableError("still down", code="503")]
+    record = await pipe.submit(example_invoice())
+    assert await pipe.dispatcher.run_once() == 1
+    retrying = await pipe.store.get(record.id)
+    assert retrying is not None
+    assert retrying.transport_state is TransportState.RETRYING
+    assert retrying.last_error == "still down [503]"
+    assert retrying.attempts == 1
+    assert len(pipe.recorder.calls) == 3
+
+
+async def test_quick_tries_count_the_first_call_against_the_budget(
+    store: Store, tmp_path: Path,
+) -> None:
+    settings = attrs.evolve(FAST, quick_tries=3, quick_budget=0.1, quick_wait=0.01)
+    pipe = await make_pipeline(store, tmp_path, settings=settings)
+    pipe.recorder.script = [RetryableError("slow reset")]
+    pipe.recorder.hold = asyncio.Event()
+    record = await pipe.submit(example_invoice())
+    sending = asyncio.create_task(pipe.dispatcher.run_once())
+    await asyncio.sleep(0.2)  # the first call alone outlasts the budget
+    pipe.recorder.hold.set()
+    assert await sending == 1
+    retrying = await pipe.store.get(record.id)
+    assert retrying is not None
+    assert retrying.transport_state is TransportState.RETRYING
+    assert len(pipe.recorder.calls) == 1
+
+
+async def test_a_round_records_every_outcome_of_its_batch(store: Store, tmp_path: Path) -> None:
+    pipe = await make_pipeline(store, tmp_path, settings=attrs.evolve(FAST, batch=4))
+    pipe.recorder.script = [RetryableError("busy"), FinalError("refused", code="ALS100")]
+    ids = [(await pipe.submit(attrs.evolve(example_invoice(), number=f"R-{n}"))).id
+           for n in range(4)]
+    pipe.dispatcher.start()
+    try:
+        for _ in range(500):
+            counts = await pipe.store.count_by_state()
+            if counts["outbound"] == {"sent": 3, "failed": 1}:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        await pipe.dispatcher.stop()
+    assert counts["outbound"] == {"sent": 3, "failed": 1}
+    timelines = {i: [e.kind for e in await pipe.store.events(i)] for i in ids}
+    intake = ["intake", "check", "route", "encode", "validate", "persist"]
+    assert sorted(kinds[len(intake):] for kinds in timelines.values()) == [
+        ["send-attempt", "dead-lettered"],
+        ["send-attempt", "retry-scheduled", "send-attempt", "sent"],
+        ["send-attempt", "sent"],
+        ["send-attempt", "sent"],
+    ]
+    assert all(kinds[:len(intake)] == intake for kinds in timelines.values())
+    attempts = [[a.outcome for a in await pipe.store.attempts(i)] for i in ids]
+    assert sorted(attempts) == [["accepted"], ["accepted"], ["final"],
+                                ["retryable", "accepted"]]
+    for message_id in ids:
+        stored = await pipe.store.get(message_id)
+        assert stored is not None
+        assert stored.claimed_by is None

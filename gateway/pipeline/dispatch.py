@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
@@ -116,13 +117,23 @@ class Dispatcher(WorkerGroup):
 
     async def _round(self, worker_id: str) -> int:
         claimed = await self.store.claim_due(worker_id, self.settings.batch, self.settings.lease)
-        for record in claimed:
-            try:
-                await self.dispatch(record, worker_id)
-            except Exception:
-                # The claim stays and expires, so another attempt comes; the worker lives on.
-                log.exception("dispatcher %s failed on the message", worker_id,
-                              extra={"message_id": record.id, "worker": worker_id})
+        writes: list[tuple[MessageRecord, asyncio.Task[MessageRecord | None]]] = []
+        try:
+            for record in claimed:
+                try:
+                    outcome, attempt = await self._attempt(record, worker_id)
+                except Exception:
+                    # The claim stays and expires, so another attempt comes; the worker lives on.
+                    log.exception("dispatcher %s failed on the message", worker_id,
+                                  extra={"message_id": record.id, "worker": worker_id})
+                    continue
+                # Written while the next message is sent, so the store commits the
+                # outcomes of a round together instead of one commit per message.
+                writes.append((record, asyncio.create_task(
+                    self._recorded(record, worker_id, outcome, attempt),
+                    name=f"outcome:{record.id}")))
+        finally:
+            await _written(writes, worker_id)
         return len(claimed)
 
     async def run_once(self, worker_id: str = "dispatch-once") -> int:
@@ -136,6 +147,13 @@ class Dispatcher(WorkerGroup):
 
     async def dispatch(self, record: MessageRecord, worker_id: str) -> MessageRecord | None:
         """Send one claimed message and record the outcome; None when the claim was lost."""
+        outcome, attempt = await self._attempt(record, worker_id)
+        return await self._recorded(record, worker_id, outcome, attempt)
+
+    async def _attempt(
+        self, record: MessageRecord, worker_id: str,
+    ) -> tuple[SendOutcome, Attempt]:
+        """Send one claimed message: the channel's answer and the attempt it makes."""
         with stage("send", kind=record.document_kind, format=record.format_key,
                    channel=record.channel, agency_oin=record.agency_oin) as sending:
             sending.note(message_id=record.id, attempt=record.attempts)
@@ -143,8 +161,7 @@ class Dispatcher(WorkerGroup):
                 # Only when traces are kept: it costs a read of the timeline.
                 await link_to_event(self.store, record.id, "intake", sending)
             started = utc_now()
-            keeper = asyncio.create_task(self._keep_claim(record.id, worker_id),
-                                         name=f"lease:{record.id}")
+            keeper = _LeaseKeeper(self.store, record.id, worker_id, self.settings.lease)
             try:
                 outcome = await self._send(record)
             except asyncio.CancelledError:
@@ -154,36 +171,23 @@ class Dispatcher(WorkerGroup):
                 await asyncio.shield(self._release(record, worker_id))
                 raise
             finally:
-                keeper.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await keeper
+                await keeper.stop()
             attempt = Attempt.from_outcome(record.id, record.attempts, outcome,
                                            started_at=started, finished_at=utc_now())
             sending.outcome = attempt.outcome.value
             count_attempt("outbound", attempt.outcome.value, channel=record.channel,
                           kind=record.document_kind)
-            try:
-                return await self._record(record, worker_id, outcome, attempt)
-            except ClaimLost:
-                log.warning("claim lost during the attempt; the new owner sends it",
-                            extra={"message_id": record.id, "worker": worker_id})
-                return None
+            return outcome, attempt
 
-    async def _keep_claim(self, message_id: str, worker_id: str) -> None:
-        """Renew the lease while a slow transport works, so no other worker sends it too.
-
-        Only a live worker renews: one that died stops renewing and its claim
-        expires, which is what lets another worker take over.
-        """
-        interval = self.settings.lease.total_seconds() / 3
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await self.store.extend_claim(message_id, worker_id, self.settings.lease)
-            except StoreError as exc:
-                log.warning("cannot renew the claim: %s", exc,
-                            extra={"message_id": message_id, "worker": worker_id})
-                return
+    async def _recorded(
+        self, record: MessageRecord, worker_id: str, outcome: SendOutcome, attempt: Attempt,
+    ) -> MessageRecord | None:
+        try:
+            return await self._record(record, worker_id, outcome, attempt)
+        except ClaimLost:
+            log.warning("claim lost during the attempt; the new owner sends it",
+                        extra={"message_id": record.id, "worker": worker_id})
+            return None
 
     async def _send(self, record: MessageRecord) -> SendOutcome:
         channel = self.channels.get(record.channel or "")
@@ -198,17 +202,40 @@ class Dispatcher(WorkerGroup):
         except ValueError:
             return FinalError(f"unknown document kind {record.document_kind!r}", code="bad-kind")
         message = self._message(record, kind, record.raw_payload, record.format_key)
+        began = time.monotonic()
+        first = await self._call(channel, message)
+        if self.settings.quick_tries <= 1 or not self._quick_retry(first):
+            # Most sends end here: no retry machinery is built for a first answer that stands.
+            return first
+        return await self._quick_retries(channel, message, first, time.monotonic() - began)
+
+    async def _quick_retries(
+        self, channel: Channel, message: OutboundMessage, first: SendOutcome, spent: float,
+    ) -> SendOutcome:
+        """The quick tries after a first answer worth retrying at once.
+
+        tenacity replays ``first`` as its attempt 1 rather than calling the channel
+        again, so the waits and the attempt count are those of one tenacity run over
+        all tries, and the time budget counts from the first call.
+        """
+        replay: list[SendOutcome] = [first]
+
+        async def attempt() -> SendOutcome:
+            if replay:
+                return replay.pop()
+            return await self._call(channel, message)
+
         retrying = tenacity.AsyncRetrying(
             retry=tenacity.retry_if_result(self._quick_retry),
             stop=(tenacity.stop_after_attempt(max(1, self.settings.quick_tries))
-                  | tenacity.stop_after_delay(self.settings.quick_budget)),
+                  | tenacity.stop_after_delay(self.settings.quick_budget - spent)),
             wait=tenacity.wait_exponential(multiplier=self.settings.quick_wait,
                                            max=self.settings.quick_budget),
             retry_error_callback=lambda state: state.outcome.result() if state.outcome else
             RetryableError("no attempt was made", code="no-attempt"),
             reraise=False,
         )
-        outcome: SendOutcome = await retrying(self._call, channel, message)
+        outcome: SendOutcome = await retrying(attempt)
         return outcome
 
     def _quick_retry(self, outcome: SendOutcome) -> bool:
@@ -299,6 +326,75 @@ class Dispatcher(WorkerGroup):
             await self.store.schedule_retry(
                 record.id, utc_now(), "the gateway stopped during this attempt",
                 expect_claimed_by=worker_id)
+
+
+class _LeaseKeeper:
+    """Renews the lease of one claim while a slow transport works on it.
+
+    Only a live worker renews: one that died stops renewing and its claim
+    expires, which is what lets another worker take over. A timer rather than
+    a task per send: nearly every send ends long before the first renewal is
+    due, and then the timer is all there was to cancel.
+    """
+
+    def __init__(self, store: Store, message_id: str, worker_id: str, lease: timedelta) -> None:
+        self._store = store
+        self._message_id = message_id
+        self._worker_id = worker_id
+        self._lease = lease
+        self._interval = lease.total_seconds() / 3
+        self._loop = asyncio.get_running_loop()
+        self._renewal: asyncio.Task[None] | None = None
+        self._timer: asyncio.TimerHandle | None = self._loop.call_later(
+            self._interval, self._due)
+
+    def _due(self) -> None:
+        self._timer = None
+        self._renewal = self._loop.create_task(self._renew(),
+                                               name=f"lease:{self._message_id}")
+
+    async def _renew(self) -> None:
+        try:
+            await self._store.extend_claim(self._message_id, self._worker_id, self._lease)
+        except StoreError as exc:
+            log.warning("cannot renew the claim: %s", exc,
+                        extra={"message_id": self._message_id, "worker": self._worker_id})
+            return
+        self._timer = self._loop.call_later(self._interval, self._due)
+
+    async def stop(self) -> None:
+        renewal, self._renewal = self._renewal, None
+        if renewal is not None:
+            renewal.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewal
+        # After the renewal: one that finished has set the next timer.
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+
+async def _written(
+    writes: list[tuple[MessageRecord, asyncio.Task[MessageRecord | None]]], worker_id: str,
+) -> None:
+    """Wait until every outcome of a round is written, also when the round is cancelled.
+
+    An outcome left unwritten would leave its message claimed, to be sent again
+    once the lease expires; the writes are short, so stopping waits for them.
+    """
+    cancelled = False
+    for record, task in writes:
+        while not task.done():
+            try:
+                await asyncio.wait([task])
+            except asyncio.CancelledError:
+                cancelled = True
+        error = None if task.cancelled() else task.exception()
+        if error is not None:
+            log.error("dispatcher %s failed on the message", worker_id, exc_info=error,
+                      extra={"message_id": record.id, "worker": worker_id})
+    if cancelled:
+        raise asyncio.CancelledError
 
 
 async def link_to_event(store: Store, message_id: str, event_kind: str, current: Stage) -> None:

@@ -49,6 +49,14 @@ UPDATABLE_FIELDS = frozenset({
     "next_attempt_at", "max_attempts",
 })
 PAYLOAD_FIELDS = frozenset({"raw_payload", "canonical_json"})
+# Columns whose stored value reads back as the very value a plan wrote (strings,
+# ids, UTC times), so the message after a change can be built without reading
+# it again. JSON and payload columns are not among them: what is stored is their
+# serialised form (a tuple comes back a list, a Decimal a string).
+SETTLED_COLUMNS = frozenset({
+    "transport_state", "business_state", "claimed_by", "claim_expires_at", "next_attempt_at",
+    "last_error", "transport_id", "transport_ids", "updated_at", "last_event_seq",
+})
 
 
 @attrs.frozen
@@ -183,9 +191,16 @@ def plan_change(
     return Plan(columns, payload, new_event, change.attempt, tuple(new_ids), channel)
 
 
-def to_json(value: Any) -> str:
-    """JSON for the store: times as ISO 8601, decimals and enums as their text."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_json_default)
+def settled(current: MessageRecord, plan: Plan) -> MessageRecord | None:
+    """The message as ``plan`` leaves it, or None when only reading it again can tell.
+
+    ``current`` must carry its payloads: the result is what reading the message
+    after the write would give.
+    """
+    if plan.payload or not SETTLED_COLUMNS.issuperset(plan.columns):
+        return None
+    changes = {name: value for name, value in plan.columns.items() if name != "last_event_seq"}
+    return attrs.evolve(current, **changes)
 
 
 def _json_default(value: Any) -> Any:
@@ -194,6 +209,15 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, Decimal | enum.Enum):
         return str(value.value) if isinstance(value, enum.Enum) else str(value)
     raise StoreError(f"cannot store a {type(value).__name__} as JSON: {value!r}")
+
+
+# One encoder for every call: json.dumps with options builds a new one each time.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_json_default)
+
+
+def to_json(value: Any) -> str:
+    """JSON for the store: times as ISO 8601, decimals and enums as their text."""
+    return _ENCODER.encode(value)
 
 
 def initial_events(record: MessageRecord, events: Sequence[NewEvent]) -> list[Event]:

@@ -21,7 +21,7 @@ import asyncio
 import functools
 import json
 import re
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import datetime, timedelta
 from typing import Any, ParamSpec, TypeVar, cast
 
@@ -38,6 +38,7 @@ from gateway.store.base import (
     exhausted_reason,
     lease_expired_note,
     plan_change,
+    settled,
     to_json,
 )
 from gateway.store.errors import (
@@ -73,6 +74,11 @@ SELECT_FULL = (
     f"SELECT {_COLS}, p.raw_payload, p.canonical_json FROM messages m "
     "LEFT JOIN payloads p ON p.message_id = m.id"
 )
+_CLAIMED_COLS = ", ".join(f"c.{c}" for c in MESSAGE_COLUMNS)
+SELECT_FULL_SEQ = (
+    f"SELECT {_COLS}, p.raw_payload, p.canonical_json, m.last_event_seq FROM messages m "
+    "LEFT JOIN payloads p ON p.message_id = m.id"
+)
 LIST_FILTERS = frozenset({
     "direction", "transport_state", "business_state", "agency_oin", "business_key",
     "document_kind", "channel",
@@ -104,6 +110,25 @@ WITH m AS (
 )
 SELECT id FROM m
 """
+
+
+# Many events in one statement and one round trip: a column array per field.
+INSERT_EVENTS = """
+INSERT INTO events
+SELECT s.message_id, s.seq, s.at, s.kind, s.transport_state, s.business_state, s.detail::jsonb
+FROM unnest($1::text[], $2::integer[], $3::timestamptz[], $4::text[], $5::text[], $6::text[],
+            $7::text[]) AS s(message_id, seq, at, kind, transport_state, business_state, detail)
+"""
+ATTEMPTS_KEY = "attempts_pkey"
+
+
+def _event_columns(events: Sequence[Event]) -> tuple[list[Any], ...]:
+    return (
+        [e.message_id for e in events], [e.seq for e in events], [e.at for e in events],
+        [e.kind for e in events],
+        [None if e.transport_state is None else e.transport_state.value for e in events],
+        [e.business_state for e in events], [to_json(e.detail) for e in events],
+    )
 
 
 def redact(dsn: str) -> str:
@@ -158,6 +183,17 @@ async def _init_connection(conn: Any) -> None:
                               schema="pg_catalog")
 
 
+async def _keep_session(conn: Any) -> None:
+    """What the pool does to a connection it gets back: nothing beyond asyncpg's rollback.
+
+    asyncpg's default reset query (RESET ALL, UNLISTEN, CLOSE ALL, unlock all)
+    is a round trip on every release; the store leaves no session state to
+    undo (no SET, LISTEN, cursor or session lock: migrations take a
+    transaction-scoped lock), and asyncpg rolls back an open transaction
+    before this is called.
+    """
+
+
 class PostgresStore(Store):
     """The store in a PostgreSQL database (see the module docstring)."""
 
@@ -181,7 +217,7 @@ class PostgresStore(Store):
                     try:
                         self._pool = await asyncpg.create_pool(
                             self.dsn, min_size=self._min_pool, max_size=self._max_pool,
-                            init=_init_connection,
+                            init=_init_connection, reset=_keep_session,
                         )
                     except (OSError, asyncpg.PostgresError) as exc:
                         raise StoreError(f"cannot connect to {self._where}: {exc}") from None
@@ -277,27 +313,9 @@ class PostgresStore(Store):
         return None
 
     @staticmethod
-    async def _insert_events(conn: Any, events: Iterable[Event]) -> None:
-        rows = [
-            (e.message_id, e.seq, e.at, e.kind,
-             None if e.transport_state is None else e.transport_state.value,
-             e.business_state, e.detail)
-            for e in events
-        ]
-        if rows:
-            await conn.executemany(
-                "INSERT INTO events VALUES ($1, $2, $3, $4, $5, $6, $7)", rows
-            )
-
-    @staticmethod
-    async def _insert_refs(
-        conn: Any, channel: str, message_id: str, transport_ids: Sequence[str]
-    ) -> None:
-        if transport_ids:
-            await conn.executemany(
-                "INSERT INTO transport_refs VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-                [(channel, tid, message_id) for tid in transport_ids],
-            )
+    async def _insert_events(conn: Any, events: Sequence[Event]) -> None:
+        if events:
+            await conn.execute(INSERT_EVENTS, *_event_columns(events))
 
     # -- changes --------------------------------------------------------
 
@@ -305,55 +323,112 @@ class PostgresStore(Store):
     async def _apply(
         self, message_id: str, change: Change, now: datetime | None
     ) -> MessageRecord:
+        when = now or utc_now()
         pool = await self._get_pool()
+        async with pool.acquire() as conn:
+            # First without a transaction: read, plan, and write in one statement that
+            # finds the row only if nothing changed it since the read. Two round trips
+            # instead of four (BEGIN, SELECT ... FOR UPDATE, write, COMMIT).
+            row = await conn.fetchrow(f"{SELECT_FULL_SEQ} WHERE m.id = $1", message_id)
+            if row is None:
+                raise MessageNotFound(message_id)
+            current = _record(row)
+            try:
+                plan = plan_change(change, current, row["last_event_seq"], when)
+            except StoreError:
+                plan = None  # refused as read: decided again under the lock, as always
+            if plan is not None and plan.noop:
+                return current
+            answer = None if plan is None else settled(current, plan)
+            if plan is not None and answer is not None and await self._write_plan(
+                conn, current, plan, unchanged_since=row,
+            ):
+                return answer
+        # Changed meanwhile, refused, or an answer that needs reading back: under the lock.
         async with pool.acquire() as conn, conn.transaction():
+            # The payloads come along: the answer carries them, and reading them now
+            # saves reading the whole message again after the write.
             row = await conn.fetchrow(
-                f"SELECT {_COLS}, m.last_event_seq, NULL AS raw_payload, "
-                "NULL AS canonical_json FROM messages m WHERE m.id = $1 FOR UPDATE",
-                message_id,
+                f"{SELECT_FULL_SEQ} WHERE m.id = $1 FOR UPDATE OF m", message_id,
             )
             if row is None:
                 raise MessageNotFound(message_id)
-            current = _record(row, payloads=False)
-            plan = plan_change(change, current, row["last_event_seq"], now or utc_now())
-            if not plan.noop:
-                await self._write_plan(conn, current, plan)
-            return await self._load(conn, message_id)
+            current = _record(row)
+            plan = plan_change(change, current, row["last_event_seq"], when)
+            if plan.noop:
+                return current
+            await self._write_plan(conn, current, plan)
+            return settled(current, plan) or await self._load(conn, message_id)
 
-    async def _write_plan(self, conn: Any, current: MessageRecord, plan: Plan) -> None:
-        if plan.columns:
-            names = list(plan.columns)
-            sets = ", ".join(f"{n} = ${i}" for i, n in enumerate(names, start=2))
-            try:
-                await conn.execute(
-                    f"UPDATE messages SET {sets} WHERE id = $1",
-                    current.id, *(_value(plan.columns[n]) for n in names),
-                )
-            except asyncpg.UniqueViolationError as exc:
-                if getattr(exc, "constraint_name", None) == BUSINESS_KEY_INDEX:
-                    key = plan.columns.get("business_key", current.business_key)
-                    raise DuplicateBusinessKey(current.direction, str(key)) from None
-                raise
+    async def _write_plan(
+        self, conn: Any, current: MessageRecord, plan: Plan, *, unchanged_since: Any = None,
+    ) -> bool:
+        """Every write of a plan in one statement, so one round trip; False if none was made.
+
+        With ``unchanged_since`` (the message row the plan was made from) the
+        statement writes only if the row still has the sequence number, update
+        time, lease and transport ids it was read with: every write to a message
+        changes one of those, so the plan holds as if the row had been locked.
+        """
+        args: list[Any] = [current.id]
+
+        def arg(value: Any) -> str:
+            args.append(value)
+            return f"${len(args)}"
+
+        columns = {**plan.columns, "updated_at": plan.columns.get("updated_at", utc_now())}
+        sets = ", ".join(f"{n} = {arg(_value(v))}" for n, v in columns.items())
+        where = "id = $1"
+        if unchanged_since is not None:
+            row = unchanged_since
+            where += (
+                f" AND last_event_seq = {arg(row['last_event_seq'])}"
+                f" AND updated_at = {arg(row['updated_at'])}"
+                f" AND claim_expires_at IS NOT DISTINCT FROM {arg(row['claim_expires_at'])}"
+                f" AND transport_ids = {arg(row['transport_ids'])}"
+            )
+        # The other writes hang on the message update (FROM m): no row, no writes.
+        parts = [f"m AS (UPDATE messages SET {sets} WHERE {where} RETURNING id)"]
         if plan.payload:
-            names = list(plan.payload)
-            sets = ", ".join(f"{n} = ${i}" for i, n in enumerate(names, start=2))
-            await conn.execute(f"UPDATE payloads SET {sets} WHERE message_id = $1",
-                               current.id, *(plan.payload[n] for n in names))
+            psets = ", ".join(f"{n} = {arg(v)}" for n, v in plan.payload.items())
+            parts.append(f"p AS (UPDATE payloads SET {psets} FROM m "
+                         "WHERE payloads.message_id = m.id)")
         if plan.event is not None:
-            await self._insert_events(conn, [plan.event])
-        if plan.attempt is not None:
-            a = plan.attempt
-            try:
-                await conn.execute(
-                    "INSERT INTO attempts VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                    a.message_id, a.number, a.started_at, a.finished_at, a.outcome.value,
-                    a.code, a.detail, a.transport_id,
-                )
-            except asyncpg.UniqueViolationError:
+            e = plan.event
+            state = None if e.transport_state is None else e.transport_state.value
+            parts.append(
+                f"e AS (INSERT INTO events SELECT m.id, {arg(e.seq)}::integer, "
+                f"{arg(e.at)}::timestamptz, {arg(e.kind)}::text, {arg(state)}::text, "
+                f"{arg(e.business_state)}::text, {arg(e.detail)}::jsonb FROM m)"
+            )
+        a = plan.attempt
+        if a is not None:
+            parts.append(
+                f"a AS (INSERT INTO attempts SELECT m.id, {arg(a.number)}::integer, "
+                f"{arg(a.started_at)}::timestamptz, {arg(a.finished_at)}::timestamptz, "
+                f"{arg(a.outcome.value)}::text, {arg(a.code)}::text, {arg(a.detail)}::text, "
+                f"{arg(a.transport_id)}::text FROM m)"
+            )
+        if plan.new_transport_ids:
+            parts.append(
+                f"r AS (INSERT INTO transport_refs SELECT {arg(plan.channel)}::text, t, m.id "
+                f"FROM m, unnest({arg(list(plan.new_transport_ids))}::text[]) AS t "
+                "ON CONFLICT DO NOTHING)"
+            )
+        try:
+            written: int = await conn.fetchval(
+                f"WITH {', '.join(parts)} SELECT count(*) FROM m", *args)
+        except asyncpg.UniqueViolationError as exc:
+            constraint = getattr(exc, "constraint_name", None)
+            if constraint == BUSINESS_KEY_INDEX:
+                key = plan.columns.get("business_key", current.business_key)
+                raise DuplicateBusinessKey(current.direction, str(key)) from None
+            if constraint == ATTEMPTS_KEY and a is not None:
                 raise StoreError(
                     f"attempt {a.number} of message {a.message_id} is already recorded"
                 ) from None
-        await self._insert_refs(conn, plan.channel, current.id, plan.new_transport_ids)
+            raise
+        return written == 1
 
     @staticmethod
     async def _load(conn: Any, message_id: str) -> MessageRecord:
@@ -419,23 +494,29 @@ class PostgresStore(Store):
                     row["id"], worker_id, until, note, now,
                 )
                 claimed_ids.append((row["id"], seq, row["claimed_by"]))
-            room = limit - len(claimed_ids)
-            if room > 0:
-                rows = await conn.fetch(
-                    f"UPDATE messages SET transport_state = '{claimed}', claimed_by = $1, "
-                    "claim_expires_at = $2, attempts = attempts + 1, next_attempt_at = NULL, "
-                    "updated_at = $3, last_event_seq = last_event_seq + 1 "
-                    f"WHERE id IN (SELECT id FROM messages WHERE {due} "
-                    "AND next_attempt_at <= $3 ORDER BY next_attempt_at LIMIT $4 "
-                    "FOR UPDATE SKIP LOCKED) RETURNING id, last_event_seq",
-                    worker_id, until, now, room,
-                )
-                claimed_ids.extend((r["id"], r["last_event_seq"], None) for r in rows)
             records: dict[str, MessageRecord] = {}
             if claimed_ids:
                 loaded = await conn.fetch(f"{SELECT_FULL} WHERE m.id = ANY($1::text[])",
                                           [message_id for message_id, _, _ in claimed_ids])
                 records = {row["id"]: _record(row) for row in loaded}
+            room = limit - len(claimed_ids)
+            if room > 0:
+                # Claimed and read back with the payloads in one statement.
+                rows = await conn.fetch(
+                    f"WITH c AS (UPDATE messages SET transport_state = '{claimed}', "
+                    "claimed_by = $1, claim_expires_at = $2, attempts = attempts + 1, "
+                    "next_attempt_at = NULL, updated_at = $3, "
+                    "last_event_seq = last_event_seq + 1 "
+                    f"WHERE id IN (SELECT id FROM messages WHERE {due} "
+                    "AND next_attempt_at <= $3 ORDER BY next_attempt_at LIMIT $4 "
+                    f"FOR UPDATE SKIP LOCKED) RETURNING *) SELECT {_CLAIMED_COLS}, "
+                    "c.last_event_seq, p.raw_payload, p.canonical_json FROM c "
+                    "LEFT JOIN payloads p ON p.message_id = c.id",
+                    worker_id, until, now, room,
+                )
+                for r in rows:
+                    claimed_ids.append((r["id"], r["last_event_seq"], None))
+                    records[r["id"]] = _record(r)
             for message_id, seq, owner in claimed_ids:
                 record = records[message_id]
                 claim = claim_event(record, worker_id, owner)

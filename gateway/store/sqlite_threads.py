@@ -50,6 +50,11 @@ def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | Non
         future.set_result(result)
 
 
+def _settle_all(outcomes: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
+    for future, result, error in outcomes:
+        _settle(future, result, error)
+
+
 def _as_store_error(exc: BaseException, where: str) -> BaseException:
     if isinstance(exc, sqlite3.Error):
         return StoreError(f"{where}: {exc}")
@@ -161,13 +166,23 @@ class Writer:
             for job in batch:
                 self._deliver(job, None, failed)
             return
-        for job, result, error in outcomes:
-            self._deliver(job, result, error)
+        self._deliver_all(outcomes)
 
     @staticmethod
     def _deliver(job: _Job, result: Any, error: BaseException | None) -> None:
         with contextlib.suppress(RuntimeError):  # the caller's event loop is gone
             job.loop.call_soon_threadsafe(_settle, job.future, result, error)
+
+    @staticmethod
+    def _deliver_all(outcomes: list[tuple[_Job, Any, BaseException | None]]) -> None:
+        """Answer a committed batch with one wake-up per event loop, not one per job."""
+        by_loop: dict[asyncio.AbstractEventLoop,
+                      list[tuple[asyncio.Future[Any], Any, BaseException | None]]] = {}
+        for job, result, error in outcomes:
+            by_loop.setdefault(job.loop, []).append((job.future, result, error))
+        for loop, answers in by_loop.items():
+            with contextlib.suppress(RuntimeError):  # the caller's event loop is gone
+                loop.call_soon_threadsafe(_settle_all, answers)
 
 
 class Readers:
