@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import multiprocessing
 import signal
@@ -99,6 +100,7 @@ async def serve(config: Path, workers: int) -> None:
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     await service.start()
+    gc.freeze()  # as GatewayService.run_forever does after its start
     try:
         assert service.address is not None
         print("ready", *service.address, flush=True)
@@ -224,8 +226,11 @@ class Connection:
         return cls(reader, writer, f"{host}:{port}")
 
     async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
+        return await self.request("POST", path, body)
+
+    async def request(self, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
         self.writer.write(
-            f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nAuthorization: Bearer {TOKEN}\r\n"
+            f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\nAuthorization: Bearer {TOKEN}\r\n"
             f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
             .encode("ascii") + body)
         status = int((await self.reader.readline()).split()[1])
@@ -240,6 +245,22 @@ class Connection:
 
     def close(self) -> None:
         self.writer.close()
+
+
+async def wait_warm(url: str, within: float = 300) -> None:
+    """Until /health no longer says the validation workers are warming, as a balancer would."""
+    connection = await Connection.open(url)
+    try:
+        deadline = time.perf_counter() + within
+        while True:
+            status, answer = await connection.request("GET", "/health")
+            if status == 200 and json.loads(answer).get("validation") != "warming":
+                return
+            if time.perf_counter() > deadline:
+                raise SystemExit(f"the validation workers were not warm after {within} s")
+            await asyncio.sleep(0.1)
+    finally:
+        connection.close()
 
 
 async def post(connection: Connection, body: bytes) -> None:
@@ -371,6 +392,7 @@ async def throughput(
     gateway = Gateway(config)
     try:
         # Warm up (validation workers start, stylesheets compile) outside the measurement.
+        await wait_warm(gateway.url)
         await closed_loop(gateway.url, invoice_bodies(4, f"W{label}"), 2)
         await wait_sent(database, 4, gateway, 120)
         bodies = invoice_bodies(args.count, f"B{label}")
@@ -396,6 +418,7 @@ async def open_loop_run(
     config = write_config(folder, database, invoice_format, args.standards)
     gateway = Gateway(config)
     try:
+        await wait_warm(gateway.url)
         await closed_loop(gateway.url, invoice_bodies(4, "W"), 2)
         count = int(args.rate * args.open_seconds)
         latencies = await open_loop(gateway.url, invoice_bodies(count, "O"), args.rate)

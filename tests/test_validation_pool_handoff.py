@@ -20,7 +20,7 @@ import pytest
 from gateway.errors import GatewayError, StandardsError
 from gateway.formats import LayerKind, ValidationLayer
 from gateway.validation import ValidationPool, ValidationReport, Validator, validator_for
-from gateway.validation.pool import ValidationWorkerDied, WarmSet, _warm_up
+from gateway.validation.pool import WARM_VALIDATIONS, ValidationWorkerDied, WarmSet, _warm_up
 from validation_layers import BASE_EXAMPLE, EN16931, PEPPOL_INVOICE
 
 PEPPOL_KEY = "peppol-bis:invoice:3.0"
@@ -109,6 +109,8 @@ def test_start_warms_every_worker_before_it_takes_work(
         assert len({worker.pid for worker in warmth}) == 2  # both processes, each warm
         for worker in warmth:
             assert worker.validated == (PEPPOL_KEY,)
+            # Past Saxon's first pause (around its tenth document) before taking work.
+            assert worker.runs == WARM_VALIDATIONS
             assert set(worker.compiled) == {"ubl-2.1", "en16931", "peppol"}
             [problem] = worker.problems  # noted, and the worker still works
             assert problem.startswith("nowhere:invoice:1: StandardsError")
