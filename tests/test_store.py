@@ -33,9 +33,11 @@ from gateway.store import (
     Store,
     StoreError,
     TransportState,
+    migrations,
     new_message_id,
     open_store,
 )
+from gateway.store.base import claim_event
 from gateway.store.model import TRANSITIONS, predecessors
 
 HERE = Path(__file__).resolve().parent
@@ -108,18 +110,24 @@ async def add_many(store: Store, count: int, *, now: datetime = T0, **kwargs: An
 # -- opening and migrating ------------------------------------------------
 
 
+def latest_version(backend: str) -> int:
+    return migrations.load(backend)[-1].version
+
+
 async def test_migrate_twice_is_harmless(store: Store) -> None:
-    assert await store.migrate() == 1
-    assert await store.migrate() == 1
+    latest = latest_version(store.backend)
+    assert await store.migrate() == latest
+    assert await store.migrate() == latest
     record, _ = await store.add_outbound(invoice())
     assert await store.get(record.id) == record
 
 
 async def test_a_newer_schema_is_refused(store: Store, database_url: str) -> None:
+    latest = latest_version(store.backend)
     await raw_execute(database_url, "INSERT INTO schema_migrations VALUES "
-                      "(2, 'from_the_future', 'x', '2030-01-01T00:00:00Z')")
-    with pytest.raises(SchemaError, match="schema version 2, but this gateway knows versions up "
-                                          "to 1"):
+                      f"({latest + 1}, 'from_the_future', 'x', '2030-01-01T00:00:00Z')")
+    with pytest.raises(SchemaError, match=f"schema version {latest + 1}, but this gateway knows "
+                                          f"versions up to {latest}"):
         await store.migrate()
 
 
@@ -132,7 +140,8 @@ async def test_an_altered_migration_is_refused(store: Store, database_url: str) 
 async def test_two_instances_migrate_together(database_url: str) -> None:
     stores = [open_store(database_url) for _ in range(3)]
     try:
-        assert await asyncio.gather(*(s.migrate() for s in stores)) == [1, 1, 1]
+        latest = latest_version(stores[0].backend)
+        assert await asyncio.gather(*(s.migrate() for s in stores)) == [latest] * 3
     finally:
         for s in stores:
             await s.close()
@@ -344,6 +353,26 @@ async def test_a_crashed_workers_claim_is_taken_over(store: Store) -> None:
     ]
     assert events[1].detail["taken_over_from"] == "w1"
     assert mine.id == record.id
+
+
+async def test_a_claim_writes_the_same_event_on_both_backends(store: Store) -> None:
+    await store.add_outbound(invoice())
+    inbound, _ = await store.add_inbound_raw(
+        MessageRecord.new_inbound(channel="peppol", raw_payload=b"<Order/>", transport_id="M1",
+                                  now=T0))
+    await store.transition(inbound.id, event="decode", transport_state=TransportState.DECODED,
+                           document_kind="order", now=T0)
+    [sending] = await store.claim_due("w1", 5, LEASE, now=T0)
+    [delivering] = await store.claim_deliverable("d1", 5, LEASE, now=T0)
+    for claimed, kind, worker, seq in ((sending, "send-attempt", "w1", 1),
+                                       (delivering, "deliver", "d1", 2)):
+        assert claimed == await store.get(claimed.id)
+        event = (await store.events(claimed.id))[-1]
+        assert (event.seq, event.at, event.kind, event.transport_state, event.business_state) == (
+            seq, T0, kind, claimed.transport_state, None)
+        assert event.detail == {"worker": worker, "attempt": 1,
+                                "lease_until": (T0 + LEASE).isoformat()}
+        assert event.detail == dict(claim_event(claimed, worker, None).detail)
 
 
 async def test_extending_a_claim(store: Store) -> None:
