@@ -112,7 +112,12 @@ COMPONENTS: dict[str, Any] = {
     "Acknowledged": _object({"id": STRING, "transport_state": {"enum": STATES}}),
     "Health": {"type": "object", "required": ["status", "version"],
                "properties": {"status": {"enum": ["ok", "degraded", "stopping"]},
-                              "version": STRING}},
+                              "version": STRING,
+                              "validation": {
+                                  "enum": ["on demand", "warming", "warm"],
+                                  "description": "The validation workers: started warm for "
+                                                 "the routed formats, still warming, or "
+                                                 "started on first use."}}},
 }
 
 
