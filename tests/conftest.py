@@ -16,11 +16,13 @@ from pathlib import Path
 from typing import NoReturn
 
 import pytest
+from pipeline_support import Pipeline, make_pipeline
 
 from gateway.devtools import pgcluster
 from gateway.paths import DATA_DIR_ENV, STANDARDS_DIR_ENV
 from gateway.standards.installer import install_from_dir
 from gateway.standards.manifest import default_manifest
+from gateway.store import Store, open_store
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_STANDARDS = REPO.parent / "shared" / "standards"
@@ -133,3 +135,17 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path / 'gateway.db'}"
     url: str = request.getfixturevalue("postgres_url")
     return url
+
+
+@pytest.fixture
+async def store(store_url: str) -> AsyncIterator[Store]:
+    """That database, migrated and open (a module may define a ``store`` of its own)."""
+    async with open_store(store_url) as opened:
+        await opened.migrate()
+        yield opened
+
+
+@pytest.fixture
+async def pipe(store: Store, tmp_path: Path) -> Pipeline:
+    """The pipelines of tests/pipeline_support.py on ``store``, sending to a recorder."""
+    return await make_pipeline(store, tmp_path)

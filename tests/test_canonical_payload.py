@@ -7,29 +7,16 @@ the document anew; without it (or for any other format) encoding is as before.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import attrs
 import pytest
-from pipeline_support import AGENCY_OIN, Pipeline, make_pipeline, registry_with_recorder
+from pipeline_support import AGENCY_OIN, Pipeline, registry_with_recorder
 
 from gateway.formats import EncodeContext
 from gateway.model.json import dumps, loads, to_json
 from gateway.model.samples import example_credit_note, example_invoice, example_order
-from gateway.store import Store, TransportState, open_store
-
-
-@pytest.fixture
-async def store(store_url: str) -> AsyncIterator[Store]:
-    async with open_store(store_url) as opened:
-        await opened.migrate()
-        yield opened
-
-
-@pytest.fixture
-async def pipe(store: Store, tmp_path: Path) -> Pipeline:
-    return await make_pipeline(store, tmp_path)
+from gateway.store import TransportState
 
 
 def unusual_text(data: dict[str, object]) -> bytes:

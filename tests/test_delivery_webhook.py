@@ -16,16 +16,9 @@ from gateway.channels import InboundDocument
 from gateway.config.model import ErpSettings
 from gateway.delivery import DeliveryWorker, SignatureError, signature_header, verify
 from gateway.model.samples import example_order
-from gateway.store import AttemptOutcome, Store, TransportState, open_store
+from gateway.store import AttemptOutcome, Store, TransportState
 
 DONE = (TransportState.DELIVERED, TransportState.FAILED)
-
-
-@pytest.fixture
-async def store(store_url: str) -> AsyncIterator[Store]:
-    async with open_store(store_url) as opened:
-        await opened.migrate()
-        yield opened
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -14,18 +13,11 @@ from gateway.model import Order, OrderResponse
 from gateway.pipeline import DocumentRejected
 from gateway.pipeline.context import answered
 from gateway.pluginmanager import build_registry, make_plugin_manager
-from gateway.store import Store, TransportState, open_store
+from gateway.store import Store, TransportState
 from gateway.validation.pool import ValidationPool
 from plugins.ubl_ohnl.samples import SUPPLIER_NUMBER, sample_order, sample_order_response
 
 RESPONSE_FORMAT = "ubl-ohnl:order-response:1.9"
-
-
-@pytest.fixture
-async def store(store_url: str) -> AsyncIterator[Store]:
-    async with open_store(store_url) as opened:
-        await opened.migrate()
-        yield opened
 
 
 def ohnl_order_xml(order: Order) -> bytes:

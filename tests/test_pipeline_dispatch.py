@@ -4,34 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
 import attrs
-import pytest
 from pipeline_support import FAST, Pipeline, make_pipeline
 
 from gateway.channels import Accepted, FinalError, RetryableError
 from gateway.model.samples import example_invoice
 from gateway.pipeline.dispatch import DispatchSettings, backoff_delay
-from gateway.store import Store, TransportState, open_store
+from gateway.store import Store, TransportState
 from gateway.store.model import utc_now
 
 SENT = {TransportState.SENT}
 FAILED = {TransportState.FAILED}
-
-
-@pytest.fixture
-async def store(store_url: str) -> AsyncIterator[Store]:
-    async with open_store(store_url) as opened:
-        await opened.migrate()
-        yield opened
-
-
-@pytest.fixture
-async def pipe(store: Store, tmp_path: Path) -> Pipeline:
-    return await make_pipeline(store, tmp_path)
 
 
 async def test_retryable_failures_are_retried_with_backoff_then_sent(pipe: Pipeline) -> None:

@@ -3,34 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import attrs
 import pytest
-from pipeline_support import AGENCY_OIN, Pipeline, document_json, make_pipeline
+from pipeline_support import AGENCY_OIN, Pipeline, document_json
 
 from gateway.channels import ChannelContext, InboundDocument
 from gateway.kinds import Direction
 from gateway.model.samples import example_invoice, example_order
 from gateway.pipeline import DocumentTooLarge
-from gateway.store import Store, TransportState, open_store
+from gateway.store import TransportState
 
 BOMB = b"""<?xml version="1.0"?>
 <!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;">]>
 <Order xmlns="urn:oasis:names:specification:ubl:schema:xsd:Order-2">&lol2;</Order>"""
-
-
-@pytest.fixture
-async def store(store_url: str) -> AsyncIterator[Store]:
-    async with open_store(store_url) as opened:
-        await opened.migrate()
-        yield opened
-
-
-@pytest.fixture
-async def pipe(store: Store, tmp_path: Path) -> Pipeline:
-    return await make_pipeline(store, tmp_path)
 
 
 def delivery(data: bytes, transport_id: str | None = "t-1") -> InboundDocument:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import attrs
@@ -13,20 +12,8 @@ from gateway.channels import FinalError
 from gateway.model.samples import example_invoice
 from gateway.pipeline import OperatorActionError
 from gateway.pipeline.operator import cancel, reroute, retry
-from gateway.store import MessageRecord, Store, TransportState, open_store
+from gateway.store import MessageRecord, Store, TransportState
 from gateway.validation.pool import ValidationPool
-
-
-@pytest.fixture
-async def store(store_url: str) -> AsyncIterator[Store]:
-    async with open_store(store_url) as opened:
-        await opened.migrate()
-        yield opened
-
-
-@pytest.fixture
-async def pipe(store: Store, tmp_path: Path) -> Pipeline:
-    return await make_pipeline(store, tmp_path)
 
 
 async def dead_letter(pipe: Pipeline) -> MessageRecord:

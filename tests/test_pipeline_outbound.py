@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import attrs
@@ -15,20 +14,8 @@ from gateway.model import Invoice
 from gateway.model.json import to_json
 from gateway.model.samples import example_credit_note, example_invoice
 from gateway.pipeline import DocumentRejected, DocumentTooLarge
-from gateway.store import Store, TransportState, open_store
+from gateway.store import Store, TransportState
 from gateway.validation.pool import ValidationPool
-
-
-@pytest.fixture
-async def store(store_url: str) -> AsyncIterator[Store]:
-    async with open_store(store_url) as opened:
-        await opened.migrate()
-        yield opened
-
-
-@pytest.fixture
-async def pipe(store: Store, tmp_path: Path) -> Pipeline:
-    return await make_pipeline(store, tmp_path)
 
 
 def without_buyer_oin(invoice: Invoice) -> Invoice:

@@ -8,7 +8,6 @@ stored. Either way the ERP gets the message it stored first, untouched.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import attrs
@@ -21,20 +20,8 @@ from gateway.model import Invoice
 from gateway.model.json import to_json
 from gateway.model.samples import example_invoice
 from gateway.pipeline import DocumentRejected, OutboundPipeline
-from gateway.store import MessageRecord, Store, TransportState, open_store
+from gateway.store import MessageRecord, Store, TransportState
 from gateway.validation.pool import ValidationPool
-
-
-@pytest.fixture
-async def store(store_url: str) -> AsyncIterator[Store]:
-    async with open_store(store_url) as opened:
-        await opened.migrate()
-        yield opened
-
-
-@pytest.fixture
-async def pipe(store: Store, tmp_path: Path) -> Pipeline:
-    return await make_pipeline(store, tmp_path)
 
 
 def with_wrong_totals(invoice: Invoice) -> Invoice:

@@ -2,33 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import attrs
 import pytest
-from pipeline_support import AGENCY_OIN, SUPPLIER_KVK, Pipeline, make_pipeline
+from pipeline_support import AGENCY_OIN, SUPPLIER_KVK, Pipeline
 
 from gateway.channels import StatusReport
 from gateway.kinds import DocumentKind
 from gateway.model.samples import example_invoice
 from gateway.pipeline.status import StatusDesk
-from gateway.store import BusinessState, MessageRecord, Store, TransportState, open_store
+from gateway.store import BusinessState, MessageRecord, Store, TransportState
 
 SENT = {TransportState.SENT}
-
-
-@pytest.fixture
-async def store(store_url: str) -> AsyncIterator[Store]:
-    async with open_store(store_url) as opened:
-        await opened.migrate()
-        yield opened
-
-
-@pytest.fixture
-async def pipe(store: Store, tmp_path: Path) -> Pipeline:
-    return await make_pipeline(store, tmp_path)
 
 
 @pytest.fixture

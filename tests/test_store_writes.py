@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -31,13 +30,6 @@ LEASE = timedelta(minutes=5)
 BZK = "00000001003214345000"
 EVENTS = [NewEvent("intake", {"bytes": 12}), NewEvent("route", {"channel": "digipoort"}),
           NewEvent("persist")]
-
-
-@pytest.fixture
-async def store(store_url: str) -> AsyncIterator[Store]:
-    async with open_store(store_url) as opened:
-        await opened.migrate()
-        yield opened
 
 
 def invoice(key: str, *, now: datetime = T0, max_attempts: int = 8) -> MessageRecord:
