@@ -43,6 +43,7 @@ from gateway.registry import Registry
 from gateway.store import Attempt, ClaimLost, MessageRecord, NewEvent, Store, TransportState
 from gateway.store.errors import StoreError
 from gateway.store.model import utc_now
+from gateway.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -364,10 +365,7 @@ class _LeaseKeeper:
 
     async def stop(self) -> None:
         renewal, self._renewal = self._renewal, None
-        if renewal is not None:
-            renewal.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await renewal
+        await cancel_and_wait([renewal])
         # After the renewal: one that finished has set the next timer.
         if self._timer is not None:
             self._timer.cancel()

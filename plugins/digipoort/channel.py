@@ -24,7 +24,6 @@ has), later ones ``getNieuweStatussenProces``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 import re
@@ -43,6 +42,7 @@ from gateway.channels import (
     SendOutcome,
 )
 from gateway.errors import GatewayError
+from gateway.tasks import cancel_and_wait
 from gateway.xmlsafe import parse_xml
 
 from .aflever import AfleverServer
@@ -121,11 +121,8 @@ class DigipoortChannel(Channel):
                                                name=f"digipoort-status:{self.name}")
 
     async def stop(self) -> None:
-        if self._poller is not None:
-            self._poller.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._poller
-            self._poller = None
+        await cancel_and_wait([self._poller])
+        self._poller = None
         if self.ophaal is not None:
             await self.ophaal.stop()
             self.ophaal = None

@@ -12,7 +12,6 @@ and kenmerk and stores it once.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from datetime import UTC, datetime, timedelta
@@ -20,6 +19,7 @@ from pathlib import Path
 
 from gateway.channels import InboundSink
 from gateway.fileio import write_atomically
+from gateway.tasks import cancel_and_wait
 
 from .aflever import inbound_document
 from .settings import DigipoortSettings
@@ -56,11 +56,8 @@ class OphaalPoller:
         self._task = asyncio.create_task(self._run(), name=f"digipoort-ophaal:{self.channel}")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait([self._task])
+        self._task = None
 
     async def poll_once(self) -> int:
         """Fetch and store one batch; returns how many documents were handed over."""

@@ -35,6 +35,7 @@ from gateway.fileio import write_atomically
 from gateway.model import CanonicalDocument
 from gateway.model.json import loads
 from gateway.render import PdfUnavailable, find_pdf_tool, render_html, render_pdf
+from gateway.tasks import cancel_and_wait
 
 from .bounces import NotABounce, read_bounce
 from .compose import compose, message_id_for
@@ -111,11 +112,8 @@ class EmailChannel(Channel):
             self._task = asyncio.create_task(self._watch(), name=f"email-bounces:{self.name}")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait([self._task])
+        self._task = None
 
     # -- sending -------------------------------------------------------------------------------
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import errno
 import hashlib
 import logging
@@ -25,6 +24,7 @@ from gateway.channels import (
 )
 from gateway.fileio import write_atomically
 from gateway.store import TransportState
+from gateway.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -64,11 +64,8 @@ class FolderChannel(Channel):
             self._task = asyncio.create_task(self._watch(), name=f"folder-inbox:{self.name}")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait([self._task])
+        self._task = None
 
     def target_for(self, message: OutboundMessage) -> Path:
         if self.outbox is None:

@@ -47,6 +47,7 @@ from gateway.channels import (
 from gateway.errors import GatewayError
 from gateway.fileio import write_atomically
 from gateway.identifiers import PeppolParticipantId
+from gateway.tasks import cancel_and_wait
 from gateway.xmlsafe import parse_xml
 from plugins.peppol.ap_client import HttpAccessPoint, Receipt, ReceiptError, receipt_from_json
 from plugins.peppol.responses import status_of
@@ -194,11 +195,7 @@ class PeppolChannel(Channel):
             await asyncio.sleep(self.poll_interval)
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(self._tasks)
         self._tasks.clear()
         if self._runner is not None:
             await self._runner.cleanup()

@@ -59,6 +59,7 @@ from gateway.model import (
 from gateway.paths import standards_dir
 from gateway.pluginmanager import build_registry, make_plugin_manager
 from gateway.registry import Registry
+from gateway.tasks import cancel_and_wait
 from gateway.validation import ValidationPool
 from gateway.validation.report import Finding, Severity, ValidationReport
 from gateway.xmlsafe import parse_xml
@@ -240,11 +241,7 @@ class PeppolSimulator:
 
     async def stop(self) -> None:
         self._stopping.set()
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(list(self._tasks))
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

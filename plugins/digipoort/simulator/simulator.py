@@ -23,7 +23,6 @@ For tests and the conformance runner::
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import re
 import tempfile
@@ -40,6 +39,7 @@ from lxml import etree
 from gateway.paths import standards_dir as default_standards_dir
 from gateway.pluginmanager import build_registry, make_plugin_manager
 from gateway.registry import Registry
+from gateway.tasks import cancel_and_wait
 
 from ..wus import berichtsoorten, codes
 from ..wus import koppelvlak as kv
@@ -126,11 +126,7 @@ class DigipoortSimulator:
         self._port = int(self._runner.addresses[0][1])
 
     async def stop(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(list(self._tasks))
         if self._deliverer is not None:
             await self._deliverer.close()
             self._deliverer = None
