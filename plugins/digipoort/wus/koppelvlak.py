@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar, Final, TypeVar
+from typing import Any, ClassVar, Final, Protocol, TypeVar
 
 import attrs
 from lxml import etree
@@ -159,6 +159,25 @@ def _parse_time(parent: str, name: str, raw: str) -> datetime:
 # --- shared types -------------------------------------------------------------
 
 
+class _Part(Protocol):
+    """A koppelvlak type that writes itself as a child element."""
+
+    def add_to(self, parent: etree._Element, name: str) -> None: ...
+
+
+_P = TypeVar("_P")
+
+
+def _opt_part(parent: etree._Element, name: str, value: _Part | None) -> None:
+    if value is not None:
+        value.add_to(parent, name)
+
+
+def _read_opt_part(reader: _Reader, name: str, read: Callable[[etree._Element], _P]) -> _P | None:
+    found = reader.opt(name)
+    return None if found is None else read(found)
+
+
 @attrs.frozen
 class Identiteit:
     nummer: str
@@ -173,16 +192,6 @@ class Identiteit:
     def read(cls, element: etree._Element) -> Identiteit:
         reader = _Reader(element)
         return cls(reader.text("nummer"), reader.text("type"))
-
-
-def _opt_identiteit(parent: etree._Element, name: str, value: Identiteit | None) -> None:
-    if value is not None:
-        value.add_to(parent, name)
-
-
-def _read_opt_identiteit(reader: _Reader, name: str) -> Identiteit | None:
-    found = reader.opt(name)
-    return None if found is None else Identiteit.read(found)
 
 
 @attrs.frozen
@@ -242,16 +251,6 @@ class Fout:
         return cls(reader.text("foutcode"), reader.text("foutbeschrijving"))
 
 
-def _opt_fout(parent: etree._Element, name: str, value: Fout | None) -> None:
-    if value is not None:
-        value.add_to(parent, name)
-
-
-def _read_opt_fout(reader: _Reader, name: str) -> Fout | None:
-    found = reader.opt(name)
-    return None if found is None else Fout.read(found)
-
-
 @attrs.frozen
 class Constatering:
     code: str
@@ -292,7 +291,7 @@ class AanleverRequest:
         _opt(root, "eerderAanleverkenmerk", self.eerder_aanleverkenmerk)
         self.identiteit_belanghebbende.add_to(root, "identiteitBelanghebbende")
         _sub(root, "rolBelanghebbende", self.rol_belanghebbende)
-        _opt_identiteit(root, "identiteitOntvanger", self.identiteit_ontvanger)
+        _opt_part(root, "identiteitOntvanger", self.identiteit_ontvanger)
         _opt(root, "rolOntvanger", self.rol_ontvanger)
         self.bericht_inhoud.add_to(root, "berichtInhoud")
         _add_bijlagen(root, self.bijlagen)
@@ -310,7 +309,7 @@ class AanleverRequest:
         eerder = r.opt_text("eerderAanleverkenmerk")
         belanghebbende = Identiteit.read(r.req("identiteitBelanghebbende"))
         rol = r.text("rolBelanghebbende")
-        ontvanger = _read_opt_identiteit(r, "identiteitOntvanger")
+        ontvanger = _read_opt_part(r, "identiteitOntvanger", Identiteit.read)
         rol_ontvanger = r.opt_text("rolOntvanger")
         inhoud = BerichtInhoud.read(r.req("berichtInhoud"))
         bijlagen = _read_bijlagen(r)
@@ -358,13 +357,13 @@ class AanleverResponse:
         _sub(root, "tijdstempelAangeleverd", _time(self.tijdstempel_aangeleverd))
         self.identiteit_belanghebbende.add_to(root, "identiteitBelanghebbende")
         _sub(root, "rolBelanghebbende", self.rol_belanghebbende)
-        _opt_identiteit(root, "identiteitOntvanger", self.identiteit_ontvanger)
+        _opt_part(root, "identiteitOntvanger", self.identiteit_ontvanger)
         _opt(root, "rolOntvanger", self.rol_ontvanger)
         _opt(root, "autorisatieAdres", self.autorisatie_adres)
         _opt(root, "statuscode", self.statuscode)
         _opt_time(root, "tijdstempelStatus", self.tijdstempel_status)
         _opt(root, "statusomschrijving", self.statusomschrijving)
-        _opt_fout(root, "statusFoutcode", self.status_foutcode)
+        _opt_part(root, "statusFoutcode", self.status_foutcode)
         _opt(root, "statusdetails", self.statusdetails)
         validate(root)
         return root
@@ -388,13 +387,13 @@ class AanleverResponse:
             rol_belanghebbende=rol,
             aanleverkenmerk=aanleverkenmerk,
             eerder_aanleverkenmerk=eerder,
-            identiteit_ontvanger=_read_opt_identiteit(r, "identiteitOntvanger"),
+            identiteit_ontvanger=_read_opt_part(r, "identiteitOntvanger", Identiteit.read),
             rol_ontvanger=r.opt_text("rolOntvanger"),
             autorisatie_adres=r.opt_text("autorisatieAdres"),
             statuscode=r.opt_text("statuscode"),
             tijdstempel_status=r.opt_time("tijdstempelStatus"),
             statusomschrijving=r.opt_text("statusomschrijving"),
-            status_foutcode=_read_opt_fout(r, "statusFoutcode"),
+            status_foutcode=_read_opt_part(r, "statusFoutcode", Fout.read),
             statusdetails=r.opt_text("statusdetails"),
         )
 
@@ -443,7 +442,7 @@ class AfleverRequest:
         self.identiteit_belanghebbende.add_to(root, "identiteitBelanghebbende")
         _sub(root, "rolBelanghebbende", self.rol_belanghebbende)
         _opt(root, "identiteitAanleveraar", self.identiteit_aanleveraar)
-        _opt_identiteit(root, "identiteitOntvanger", self.identiteit_ontvanger)
+        _opt_part(root, "identiteitOntvanger", self.identiteit_ontvanger)
         _opt(root, "rolOntvanger", self.rol_ontvanger)
         self.bericht_inhoud.add_to(root, "berichtInhoud")
         _add_bijlagen(root, self.bijlagen)
@@ -477,7 +476,7 @@ class AfleverRequest:
         belanghebbende = Identiteit.read(r.req("identiteitBelanghebbende"))
         rol = r.text("rolBelanghebbende")
         aanleveraar = r.opt_text("identiteitAanleveraar")
-        ontvanger = _read_opt_identiteit(r, "identiteitOntvanger")
+        ontvanger = _read_opt_part(r, "identiteitOntvanger", Identiteit.read)
         rol_ontvanger = r.opt_text("rolOntvanger")
         inhoud = BerichtInhoud.read(r.req("berichtInhoud"))
         bijlagen = _read_bijlagen(r)
@@ -539,7 +538,7 @@ class AfleverResponse:
         _opt(root, "statuscode", self.statuscode)
         _opt_time(root, "tijdstempelStatus", self.tijdstempel_status)
         _opt(root, "statusomschrijving", self.statusomschrijving)
-        _opt_fout(root, "statusFoutcode", self.status_foutcode)
+        _opt_part(root, "statusFoutcode", self.status_foutcode)
         _opt(root, "statusdetails", self.statusdetails)
         validate(root)
         return root
@@ -559,7 +558,7 @@ class AfleverResponse:
             statuscode=r.opt_text("statuscode"),
             tijdstempel_status=r.opt_time("tijdstempelStatus"),
             statusomschrijving=r.opt_text("statusomschrijving"),
-            status_foutcode=_read_opt_fout(r, "statusFoutcode"),
+            status_foutcode=_read_opt_part(r, "statusFoutcode", Fout.read),
             statusdetails=r.opt_text("statusdetails"),
         )
 
@@ -706,7 +705,7 @@ class StatusResultaat:
         _sub(root, "statuscode", self.statuscode)
         _sub(root, "tijdstempelStatus", _time(self.tijdstempel_status))
         _sub(root, "statusomschrijving", self.statusomschrijving)
-        _opt_fout(root, "statusFoutcode", self.status_foutcode)
+        _opt_part(root, "statusFoutcode", self.status_foutcode)
         _opt(root, "statusdetails", self.statusdetails)
 
     @classmethod
@@ -722,7 +721,7 @@ class StatusResultaat:
             statuscode=statuscode,
             tijdstempel_status=tijdstempel,
             statusomschrijving=r.text("statusomschrijving"),
-            status_foutcode=_read_opt_fout(r, "statusFoutcode"),
+            status_foutcode=_read_opt_part(r, "statusFoutcode", Fout.read),
             statusdetails=r.opt_text("statusdetails"),
         )
 
@@ -782,7 +781,7 @@ class ProcessenResponse:
             _sub(element, "kenmerk", item.kenmerk)
             _sub(element, "berichtsoort", item.berichtsoort)
             item.identiteit_belanghebbende.add_to(element, "identiteitBelanghebbende")
-            _opt_identiteit(element, "identiteitOntvanger", item.identiteit_ontvanger)
+            _opt_part(element, "identiteitOntvanger", item.identiteit_ontvanger)
         validate(root)
         return root
 
@@ -796,7 +795,7 @@ class ProcessenResponse:
             kenmerk = r.text("kenmerk")
             berichtsoort = r.text("berichtsoort")
             belanghebbende = Identiteit.read(r.req("identiteitBelanghebbende"))
-            ontvanger = _read_opt_identiteit(r, "identiteitOntvanger")
+            ontvanger = _read_opt_part(r, "identiteitOntvanger", Identiteit.read)
             items.append(ProcesResultaat(kenmerk, berichtsoort, belanghebbende, ontvanger))
         return cls(tuple(items))
 
