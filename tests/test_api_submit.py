@@ -214,3 +214,19 @@ async def test_a_validation_rejection_names_the_rules_and_where(
         assert stored.transport_state is TransportState.REJECTED
         assert stored.validation is not None
         assert not stored.validation["valid"]
+
+
+async def test_validation_that_cannot_run_is_503_and_stores_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A validated route on a machine whose standards were never installed: no
+    # verdict on the document, so the ERP is told to try again later.
+    monkeypatch.setenv("GATEWAY_STANDARDS_DIR", str(tmp_path / "not-installed"))
+    async with running_gateway(tmp_path, invoice_format="peppol-bis:invoice:3.0") as gateway:
+        status, _, problem = await gateway.call("POST", SUBMIT, data=invoice_json(), token=ERP)
+        assert status == 503, problem
+        assert problem["type"].endswith("unavailable")
+        assert "could not be processed now" in problem["detail"]
+        assert "standards install" in problem["detail"]  # says how to mend it
+        page = await gateway.store.list_messages()
+        assert page.items == ()

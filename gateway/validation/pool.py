@@ -40,12 +40,12 @@ import queue
 import threading
 import time
 import uuid
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import shared_memory
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
@@ -59,6 +59,8 @@ from gateway.validation.engine import (
     select_layers,
 )
 from gateway.validation.report import PARSE_LAYER, Finding, ValidationReport
+
+T = TypeVar("T")
 
 SPLIT_BYTES = 1 << 20
 """Documents larger than this have their Schematron patterns spread over the workers.
@@ -78,10 +80,13 @@ flight). Documents travel alone while workers are free for each."""
 
 
 class ValidationWorkerDied(GatewayError, BrokenProcessPool):
-    """A worker process ended (killed, out of memory) while it held this document.
+    """Worker processes ended (killed, out of memory) twice while they held this document.
 
-    The document was not validated: that is no verdict on it, so the caller
-    may try again. The pool starts new workers for the next documents.
+    One death is not the document's doing as a rule (the kernel's out-of-memory
+    killer, an operator, a worker that died while idle), so the pool gives the
+    document once more to new workers; only a second death reaches the caller,
+    which may still try again later: the document was not validated, and that is
+    no verdict on it. The pool starts new workers for the next documents.
     """
 
 
@@ -333,6 +338,8 @@ class _Waiting:
 
     job: _Job
     future: asyncio.Future[ValidationReport]
+    retried: bool = False
+    """Whether a worker died with this document once already."""
 
 
 class ValidationPool:
@@ -374,6 +381,8 @@ class ValidationPool:
         self._closing = False  # close() is dropping the waiting documents
         self.handoffs = 0
         """Tasks validate() handed to workers so far: fewer than documents when batched."""
+        self.second_tries = 0
+        """Documents validate() gave to new workers because theirs died."""
 
     # -- the processes ---------------------------------------------------------
 
@@ -483,18 +492,15 @@ class ValidationPool:
     ) -> ValidationReport:
         """Validate in worker processes; the event loop keeps running meanwhile.
 
-        Raises :class:`ValidationWorkerDied` when a worker ended while it held
-        the document.
+        A document whose worker ended goes to new workers once more; raises
+        :class:`ValidationWorkerDied` when that one ends too.
         """
         selected = select_layers(layers, only)
         parts = self.parts(data, selected)
         if parts:
-            try:
-                reports = await asyncio.gather(*(
-                    asyncio.wrap_future(future)
-                    for future in self._submit_parts(data, parts, format_key)))
-            except BrokenProcessPool as exc:
-                raise _died(exc) from exc
+            reports = await self._once_more_if_died(lambda: asyncio.gather(*(
+                asyncio.wrap_future(future)
+                for future in self._submit_parts(data, parts, format_key))))
             return merge_parts(reports, parts, selected, format_key)
         loop = asyncio.get_running_loop()
         job: _Job = (bytes(data), _layer_keys(selected), format_key)
@@ -521,10 +527,8 @@ class ValidationPool:
         return True
 
     async def _alone(self, job: _Job) -> ValidationReport:
-        try:
-            [result] = await asyncio.wrap_future(self._submit(_validate_jobs, (job,)))
-        except BrokenProcessPool as exc:
-            raise _died(exc) from exc
+        [result] = await self._once_more_if_died(
+            lambda: asyncio.wrap_future(self._submit(_validate_jobs, (job,))))
         if isinstance(result, Exception):
             raise result
         report: ValidationReport = result
@@ -582,7 +586,7 @@ class ValidationPool:
                 waiting.future.cancel()
         elif (error := finished.exception()) is not None:
             if isinstance(error, BrokenProcessPool):
-                _fail(batch, lambda: _died(error))
+                self._once_more(batch, error)
             else:
                 _fail(batch, lambda: error)
         else:
@@ -594,6 +598,36 @@ class ValidationPool:
                 else:
                     waiting.future.set_result(result)
         self._flush()
+
+    async def _once_more_if_died(self, hand_off: Callable[[], Awaitable[T]]) -> T:
+        """``hand_off()``, once more (to new workers) if a worker died meanwhile."""
+        try:
+            return await hand_off()
+        except BrokenProcessPool:
+            self.second_tries += 1
+        try:
+            return await hand_off()
+        except BrokenProcessPool as exc:
+            raise _died(exc) from exc
+
+    def _once_more(self, batch: list[_Waiting], error: BaseException) -> None:
+        """Give a dead worker's documents to new workers, first in line; a second death fails them.
+
+        The next hand-off finds the executor broken and replaces it.
+        """
+        again = []
+        for waiting in batch:
+            if waiting.future.done():
+                continue
+            if self._closing:
+                waiting.future.cancel()
+            elif waiting.retried:
+                waiting.future.set_exception(_died(error))
+            else:
+                waiting.retried = True
+                again.append(waiting)
+        self.second_tries += len(again)
+        self._waiting.extendleft(reversed(again))
 
     def _drop_waiting(self) -> None:
         for waiting in self._waiting:
@@ -704,8 +738,9 @@ class ValidationPool:
 
 def _died(cause: BaseException) -> ValidationWorkerDied:
     return ValidationWorkerDied(
-        f"a validation worker process ended while it held this document ({cause}); the "
+        f"a validation worker process ended twice while it held this document ({cause}); the "
         "document was not validated and may be sent again")
+
 
 
 def _fail(batch: Iterable[_Waiting], error: Callable[[], BaseException]) -> None:
