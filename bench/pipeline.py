@@ -26,7 +26,12 @@ was due, so a stall is not hidden), and a backlog of ``--backlog`` queued
 messages drained by a fresh gateway, with the gateway's peak RSS.
 
 Figures are printed next to the targets of issue #6. Other processes on the
-two cores change every figure: compare runs on a quiet machine.
+two cores change every figure: compare runs on a quiet machine. This VM's
+speed also drifts by a fifth within minutes, so each validated run also prints
+the CPU time per invoice of every process involved (gateway, validation
+workers, PostgreSQL server, this ERP process) next to the bare check's CPU
+time per invoice: a ratio that holds still while the machine's speed moves,
+and says which process to make cheaper.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ import contextlib
 import gc
 import json
 import multiprocessing
+import os
 import signal
 import statistics
 import subprocess
@@ -144,6 +150,75 @@ def status_kib(pid: int, key: str) -> int:
         if name == key:
             return int(rest.split()[0])
     return 0
+
+
+def cpu_of(pid: int) -> float:
+    """User and system CPU seconds of process ``pid`` so far; 0 once it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def postgres_pids(cluster: PgCluster | None) -> list[int]:
+    """The server processes of ``cluster``: the postmaster and every backend below it."""
+    if cluster is None:
+        return []
+    try:
+        postmaster = int((cluster.data_dir / "postmaster.pid").read_text().split()[0])
+    except (FileNotFoundError, IndexError, ValueError):
+        return []
+    return [postmaster, *descendants(postmaster)]
+
+
+@attrs.frozen
+class CpuShares:
+    """CPU milliseconds per invoice, by process, over one run."""
+
+    gateway: float
+    workers: float
+    postgres: float
+    client: float
+
+    @property
+    def total(self) -> float:
+        return self.gateway + self.workers + self.postgres + self.client
+
+
+class CpuMeter:
+    """CPU time of the gateway, its workers, the PostgreSQL server and this process."""
+
+    def __init__(self, gateway: Gateway, cluster: PgCluster | None) -> None:
+        self.gateway = gateway
+        self.cluster = cluster
+        self.before = self._now()
+
+    def _groups(self) -> dict[str, list[int]]:
+        return {"gateway": [self.gateway.process.pid],
+                "workers": descendants(self.gateway.process.pid),
+                "postgres": postgres_pids(self.cluster)}
+
+    def _now(self) -> dict[str, dict[int, float]]:
+        taken = {name: {pid: cpu_of(pid) for pid in pids}
+                 for name, pids in self._groups().items()}
+        taken["client"] = {0: time.process_time()}
+        return taken
+
+    def per_invoice(self, count: int) -> CpuShares:
+        """Milliseconds per invoice since the meter was made; processes that started count whole.
+
+        A process that ended meanwhile (a closed PostgreSQL connection) is
+        missed: the gateway keeps its connections, so that is the polling only.
+        """
+        after = self._now()
+        spent = {name: sum(cpu - self.before[name].get(pid, 0.0) for pid, cpu in now.items())
+                 for name, now in after.items()}
+        return CpuShares(**{name: 1000 * seconds / count for name, seconds in spent.items()})
 
 
 def descendants(pid: int) -> list[int]:
@@ -351,7 +426,7 @@ def peppol_invoice(folder: Path, standards: Path) -> bytes:
                                          supplier=config.supplier))
 
 
-def _bare_worker(standards: str, data: bytes, count: int) -> float:
+def _bare_worker(standards: str, data: bytes, count: int) -> tuple[float, float]:
     sys.path.insert(0, str(BENCH))
     from validation import LAYERS, Bare
 
@@ -361,20 +436,29 @@ def _bare_worker(standards: str, data: bytes, count: int) -> float:
     validator.prepare(LAYERS)
     bare = Bare(validator)
     bare.everything(data)  # warm
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for _ in range(count):
         bare.everything(data)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - cpu
 
 
-def bare_two_processes(standards: Path, data: bytes, count: int) -> float:
-    """Documents per second of the bare lxml + Saxon check, one process per core."""
+@attrs.frozen
+class BareFigures:
+    rate: float
+    """Documents per second of both processes together."""
+    cpu: float
+    """CPU milliseconds per document."""
+
+
+def bare_two_processes(standards: Path, data: bytes, count: int) -> BareFigures:
+    """The bare lxml + Saxon check, one process per core."""
     context = multiprocessing.get_context("spawn")
     with context.Pool(2) as pool:
         # Both start (and compile) first; then each validates ``count`` documents.
         pool.starmap(_bare_worker, [(str(standards), data, 1)] * 2)
-        times = pool.starmap(_bare_worker, [(str(standards), data, count)] * 2)
-    return 2 * count / max(times)
+        runs = pool.starmap(_bare_worker, [(str(standards), data, count)] * 2)
+    return BareFigures(2 * count / max(wall for wall, _ in runs),
+                1000 * sum(cpu for _, cpu in runs) / (2 * count))
 
 
 # -- the runs ------------------------------------------------------------------------------------
@@ -388,10 +472,12 @@ class Figures:
     p99: float
     peak: float
     workers: float
+    cpu: CpuShares
 
 
 async def throughput(
     label: str, folder: Path, database: str, invoice_format: str, args: argparse.Namespace,
+    cluster: PgCluster | None = None,
 ) -> Figures:
     config = write_config(folder, database, invoice_format, args.standards)
     gateway = Gateway(config)
@@ -401,6 +487,7 @@ async def throughput(
         await closed_loop(gateway.url, invoice_bodies(4, f"W{label}"), 2)
         await wait_sent(database, 4, gateway, 120)
         bodies = invoice_bodies(args.count, f"B{label}")
+        meter = CpuMeter(gateway, cluster)
         start = time.perf_counter()
         latencies = await closed_loop(gateway.url, bodies, args.concurrency)
         accepted_at = time.perf_counter()
@@ -408,7 +495,8 @@ async def throughput(
         figures = Figures(
             accepted=args.count / (accepted_at - start), delivered=args.count / (sent_at - start),
             p50=quantile(latencies, 50), p99=quantile(latencies, 99),
-            peak=gateway.peak_mib(), workers=gateway.workers_mib())
+            peak=gateway.peak_mib(), workers=gateway.workers_mib(),
+            cpu=meter.per_invoice(args.count))
     finally:
         gateway.stop()
     print(f"{label:<28} {args.count:>7,} {figures.accepted:>10,.0f} {figures.delivered:>11,.0f} "
@@ -495,7 +583,7 @@ async def main(args: argparse.Namespace) -> int:
         data = peppol_invoice(folder / "encode", args.standards)
         bare = bare_two_processes(args.standards, data, args.bare_count)
         print(f"bare lxml + Saxon, 2 processes, the Peppol invoice ({len(data):,} bytes): "
-              f"{bare:,.0f}/s", flush=True)
+              f"{bare.rate:,.0f}/s, {bare.cpu:.2f} ms CPU each", flush=True)
         backends: list[tuple[str, Any]] = []
         if args.backend in ("sqlite", "both"):
             backends.append(("sqlite", None))
@@ -510,6 +598,7 @@ async def main(args: argparse.Namespace) -> int:
             # this machine's speed drifts by a fifth within minutes, so a floor taken at the
             # start would compare the run with another machine.
             floors: dict[str, float] = {}
+            bare_cpu: dict[str, float] = {}
             for name, server in backends:
                 for validated in (False, True):
                     label = f"{name}, {'validated' if validated else 'no validation'}"
@@ -519,13 +608,23 @@ async def main(args: argparse.Namespace) -> int:
                                 await create_database(server.dsn(), f"bench_{len(results)}"))
                     if validated:
                         before = bare_two_processes(args.standards, data, args.bare_count)
-                    results[name, validated] = await throughput(
-                        label, run, database, VALIDATED if validated else UNVALIDATED, args)
+                    results[name, validated] = figures = await throughput(
+                        label, run, database, VALIDATED if validated else UNVALIDATED, args,
+                        server)
                     if validated:
                         after = bare_two_processes(args.standards, data, args.bare_count)
-                        floors[name] = (before + after) / 2
+                        floors[name] = (before.rate + after.rate) / 2
+                        bare_cpu[name] = (before.cpu + after.cpu) / 2
                         print(f"{'':<28} bare lxml + Saxon just before / after: "
-                              f"{before:,.0f} / {after:,.0f}/s", flush=True)
+                              f"{before.rate:,.0f} / {after.rate:,.0f}/s", flush=True)
+                    cpu = figures.cpu
+                    print(f"{'':<28} CPU ms per invoice: gateway {cpu.gateway:.2f}, "
+                          f"validation workers {cpu.workers:.2f}, postgres {cpu.postgres:.2f}, "
+                          f"ERP client {cpu.client:.2f}; total {cpu.total:.2f}", flush=True)
+                    if validated:
+                        print(f"{'':<28} bare check {bare_cpu[name]:.2f} ms CPU per invoice: "
+                              f"{bare_cpu[name] / cpu.total:.0%} of the pipeline's",
+                              flush=True)
             for name, _ in backends:
                 floor = floors[name]
                 validated_rate = results[name, True].delivered
