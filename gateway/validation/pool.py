@@ -742,7 +742,6 @@ def _died(cause: BaseException) -> ValidationWorkerDied:
         "document was not validated and may be sent again")
 
 
-
 def _fail(batch: Iterable[_Waiting], error: Callable[[], BaseException]) -> None:
     for waiting in batch:
         if not waiting.future.done():
