@@ -130,7 +130,7 @@ def test_a_pool_that_is_not_started_starts_no_worker(installed_standards: Path) 
 
 
 async def test_a_worker_killed_mid_batch_costs_its_documents_a_second_try_only(
-    installed_standards: Path, validator: Validator,
+    installed_standards: Path, validator: Validator, caplog: pytest.LogCaptureFixture,
 ) -> None:
     good, bad = _documents()[:2]
     expected = {data: validator.validate(data, PEPPOL_INVOICE) for data in (good, bad)}
@@ -152,6 +152,10 @@ async def test_a_worker_killed_mid_batch_costs_its_documents_a_second_try_only(
         assert victim not in {worker.pid for worker in pool.warmth()}
         assert await asyncio.to_thread(pool.wait_warm, 180)
         assert pool.second_tries > 0, "the killed worker held documents"
+        # The operator hears of it (the out-of-memory killer is the usual cause).
+        deaths = [r for r in caplog.records if "validation worker process ended" in r.message]
+        assert deaths
+        assert all(r.levelname == "WARNING" for r in deaths)
 
 
 async def test_a_worker_that_died_while_idle_costs_the_next_document_nothing(

@@ -33,6 +33,7 @@ import asyncio
 import collections
 import concurrent.futures
 import contextlib
+import logging
 import multiprocessing
 import os
 import pickle
@@ -61,6 +62,8 @@ from gateway.validation.engine import (
 from gateway.validation.report import PARSE_LAYER, Finding, ValidationReport
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 SPLIT_BYTES = 1 << 20
 """Documents larger than this have their Schematron patterns spread over the workers.
@@ -603,8 +606,9 @@ class ValidationPool:
         """``hand_off()``, once more (to new workers) if a worker died meanwhile."""
         try:
             return await hand_off()
-        except BrokenProcessPool:
+        except BrokenProcessPool as exc:
             self.second_tries += 1
+            _log_death(exc, 1)
         try:
             return await hand_off()
         except BrokenProcessPool as exc:
@@ -627,6 +631,8 @@ class ValidationPool:
                 waiting.retried = True
                 again.append(waiting)
         self.second_tries += len(again)
+        if again:
+            _log_death(error, len(again))
         self._waiting.extendleft(reversed(again))
 
     def _drop_waiting(self) -> None:
@@ -740,6 +746,13 @@ def _died(cause: BaseException) -> ValidationWorkerDied:
     return ValidationWorkerDied(
         f"a validation worker process ended twice while it held this document ({cause}); the "
         "document was not validated and may be sent again")
+
+
+def _log_death(cause: BaseException, documents: int) -> None:
+    # Workers do not die on their own: the out-of-memory killer is the usual
+    # cause, and an operator should hear of it even when no document suffers.
+    log.warning("a validation worker process ended (%s); %d document(s) it held go to new "
+                "workers", cause, documents)
 
 
 def _fail(batch: Iterable[_Waiting], error: Callable[[], BaseException]) -> None:
