@@ -255,3 +255,21 @@ def test_a_closing_pool_stops_the_warm_up_at_the_next_stylesheet(
     assert warmth.problems == ("warm-up stopped: the pool is closing",)
     warmth = _warm_up(Validator(installed_standards), [WarmSet((PEPPOL_INVOICE[0],), None)])
     assert (warmth.compiled, warmth.validated, warmth.problems) == (("ubl-2.1",), (), ())
+
+
+async def test_a_split_document_whose_worker_dies_is_split_again_on_new_workers(
+    installed_standards: Path, validator: Validator,
+) -> None:
+    long = _long_invoice(600)
+    expected = validator.validate(long, PEPPOL_INVOICE, format_key=PEPPOL_KEY)
+    with ValidationPool(installed_standards, workers=2, split_bytes=0) as pool:
+        pool.start([WarmSet(PEPPOL_INVOICE, _documents()[0], PEPPOL_KEY)])
+        assert await asyncio.to_thread(pool.wait_warm, 180)
+        assert len(pool.parts(long, PEPPOL_INVOICE)) > 2
+        victim = pool.warmth()[0].pid
+        task = asyncio.ensure_future(pool.validate(long, PEPPOL_INVOICE, PEPPOL_KEY))
+        await asyncio.sleep(0.2)  # the parts are out: each takes longer than that
+        assert not task.done()
+        os.kill(victim, signal.SIGKILL)
+        assert await task == expected
+        assert pool.second_tries == 1
