@@ -11,18 +11,7 @@ import pytest
 
 from gateway.validation import LayerSelectionError, ValidationPool, Validator, validator_for
 from gateway.validation.pool import ValidationJob, split_layers
-from validation_layers import BASE_EXAMPLE, PEPPOL_INVOICE
-
-
-def _documents() -> list[bytes]:
-    good = BASE_EXAMPLE.read_bytes()
-    return [
-        good,
-        good.replace(b'<cbc:PayableAmount currencyID="EUR">',
-                     b'<cbc:PayableAmount currencyID="EUR">1'),  # BR-CO-16
-        good.replace(b"<cbc:IssueDate>", b"<cbc:IssueDate>x"),  # XSD, rules skipped
-        b"<!DOCTYPE x [<!ENTITY a 'b'>]><x>&a;</x>",  # refused by the parser
-    ]
+from validation_layers import PEPPOL_INVOICE, pool_documents
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +28,7 @@ def validator(installed_standards: Path) -> Validator:
 def test_bulk_reports_equal_in_process_reports(
     pool: ValidationPool, validator: Validator,
 ) -> None:
-    documents = _documents() * 3
+    documents = pool_documents() * 3
     jobs = [ValidationJob(data, PEPPOL_INVOICE, "peppol-bis:invoice:3.0") for data in documents]
     expected = [validator.validate(data, PEPPOL_INVOICE, format_key="peppol-bis:invoice:3.0")
                 for data in documents]
@@ -62,10 +51,10 @@ async def test_validating_in_the_pool_leaves_the_event_loop_free(
     started = time.perf_counter()
     reports = await asyncio.gather(
         *(pool.validate(data, PEPPOL_INVOICE, only=["xsd", "schematron"])
-          for data in _documents() * 10))
+          for data in pool_documents() * 10))
     elapsed = time.perf_counter() - started
     task.cancel()
-    assert reports[:4] == [validator.validate(d, PEPPOL_INVOICE) for d in _documents()]
+    assert reports[:4] == [validator.validate(d, PEPPOL_INVOICE) for d in pool_documents()]
     # A blocked loop would not tick at all while the documents are validated.
     assert ticks >= min(10, int(elapsed / 0.002) // 4), (ticks, elapsed)
 
@@ -75,7 +64,7 @@ def test_large_documents_are_split_by_layer_with_the_same_report(
 ) -> None:
     # split_bytes=0 treats every document as large.
     with ValidationPool(installed_standards, workers=2, split_bytes=0) as pool:
-        for data in _documents():
+        for data in pool_documents():
             expected = validator.validate(data, PEPPOL_INVOICE, format_key="k:i:1")
             assert pool.run(data, PEPPOL_INVOICE, "k:i:1") == expected
             assert pool.run(data, PEPPOL_INVOICE, only=["peppol"]) == validator.validate(

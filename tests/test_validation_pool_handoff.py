@@ -24,21 +24,10 @@ from gateway.errors import GatewayError, StandardsError
 from gateway.formats import LayerKind, ValidationLayer
 from gateway.validation import ValidationPool, Validator, validator_for
 from gateway.validation.pool import WARM_VALIDATIONS, ValidationWorkerDied, WarmSet, _warm_up
-from validation_layers import BASE_EXAMPLE, EN16931, PEPPOL_INVOICE
+from validation_layers import BASE_EXAMPLE, EN16931, PEPPOL_INVOICE, pool_documents
 
 PEPPOL_KEY = "peppol-bis:invoice:3.0"
 UNKNOWN = ValidationLayer(LayerKind.SCHEMATRON, "nowhere", "no/such/stylesheet.xslt")
-
-
-def _documents() -> list[bytes]:
-    good = BASE_EXAMPLE.read_bytes()
-    return [
-        good,
-        good.replace(b'<cbc:PayableAmount currencyID="EUR">',
-                     b'<cbc:PayableAmount currencyID="EUR">1'),  # BR-CO-16
-        good.replace(b"<cbc:IssueDate>", b"<cbc:IssueDate>x"),  # XSD, rules skipped
-        b"<!DOCTYPE x [<!ENTITY a 'b'>]><x>&a;</x>",  # refused by the parser
-    ]
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +46,7 @@ async def test_documents_of_one_tick_travel_together_with_their_own_reports(
 ) -> None:
     xsd_en16931 = (PEPPOL_INVOICE[0], EN16931)
     cases: list[tuple[bytes, tuple[ValidationLayer, ...], str | None, list[str] | None]] = []
-    for data in _documents() * 3:
+    for data in pool_documents() * 3:
         cases += [(data, PEPPOL_INVOICE, PEPPOL_KEY, None),
                   (data, xsd_en16931, "en16931:invoice:1", None),
                   (data, PEPPOL_INVOICE, None, ["xsd"])]
@@ -73,7 +62,7 @@ async def test_documents_of_one_tick_travel_together_with_their_own_reports(
 
 
 async def test_a_document_alone_travels_alone(pool: ValidationPool, validator: Validator) -> None:
-    good = _documents()[0]
+    good = pool_documents()[0]
     before = pool.handoffs
     assert await pool.validate(good, PEPPOL_INVOICE, PEPPOL_KEY) == validator.validate(
         good, PEPPOL_INVOICE, format_key=PEPPOL_KEY)
@@ -86,7 +75,7 @@ async def test_a_document_alone_travels_alone(pool: ValidationPool, validator: V
 async def test_a_failing_document_does_not_fail_the_others_in_its_task(
     pool: ValidationPool, validator: Validator,
 ) -> None:
-    good, bad = _documents()[:2]
+    good, bad = pool_documents()[:2]
     results = await asyncio.gather(
         pool.validate(good, PEPPOL_INVOICE), pool.validate(good, (UNKNOWN,)),
         pool.validate(bad, PEPPOL_INVOICE), pool.validate(good, PEPPOL_INVOICE),
@@ -100,7 +89,7 @@ async def test_a_failing_document_does_not_fail_the_others_in_its_task(
 def test_start_warms_every_worker_before_it_takes_work(
     installed_standards: Path, validator: Validator,
 ) -> None:
-    good = _documents()[0]
+    good = pool_documents()[0]
     with ValidationPool(installed_standards, workers=2) as pool:
         assert not pool.warming()
         pool.start([WarmSet(PEPPOL_INVOICE, good, PEPPOL_KEY),
@@ -132,7 +121,7 @@ def test_a_pool_that_is_not_started_starts_no_worker(installed_standards: Path) 
 async def test_a_worker_killed_mid_batch_costs_its_documents_a_second_try_only(
     installed_standards: Path, validator: Validator, caplog: pytest.LogCaptureFixture,
 ) -> None:
-    good, bad = _documents()[:2]
+    good, bad = pool_documents()[:2]
     expected = {data: validator.validate(data, PEPPOL_INVOICE) for data in (good, bad)}
     with ValidationPool(installed_standards, workers=2) as pool:
         pool.start([WarmSet(PEPPOL_INVOICE, good, PEPPOL_KEY)])
@@ -161,7 +150,7 @@ async def test_a_worker_killed_mid_batch_costs_its_documents_a_second_try_only(
 async def test_a_worker_that_died_while_idle_costs_the_next_document_nothing(
     installed_standards: Path, validator: Validator,
 ) -> None:
-    good = _documents()[0]
+    good = pool_documents()[0]
     with ValidationPool(installed_standards, workers=1) as pool:
         pool.start([WarmSet(PEPPOL_INVOICE, good, PEPPOL_KEY)])
         assert await asyncio.to_thread(pool.wait_warm, 180)
@@ -189,7 +178,7 @@ def _split_first_line(data: bytes) -> tuple[bytes, bytes, bytes]:
 async def test_a_document_whose_workers_die_twice_is_refused_as_not_validated(
     installed_standards: Path,
 ) -> None:
-    good = _documents()[0]
+    good = pool_documents()[0]
     long = _long_invoice(1500)
     killed: list[int] = []
 
@@ -226,7 +215,7 @@ async def test_a_document_whose_workers_die_twice_is_refused_as_not_validated(
 async def test_closing_while_busy_cancels_what_waits_and_keeps_what_ran(
     installed_standards: Path, validator: Validator,
 ) -> None:
-    good = _documents()[0]
+    good = pool_documents()[0]
     expected = validator.validate(good, PEPPOL_INVOICE)
     pool = ValidationPool(installed_standards, workers=2, warm=PEPPOL_INVOICE)
     try:
@@ -249,7 +238,7 @@ def test_a_closing_pool_stops_the_warm_up_at_the_next_stylesheet(
 ) -> None:
     stop = threading.Event()
     stop.set()
-    warm = [WarmSet(PEPPOL_INVOICE, _documents()[0], PEPPOL_KEY)]
+    warm = [WarmSet(PEPPOL_INVOICE, pool_documents()[0], PEPPOL_KEY)]
     warmth = _warm_up(Validator(installed_standards), warm, stop)
     assert (warmth.compiled, warmth.validated) == ((), ())
     assert warmth.problems == ("warm-up stopped: the pool is closing",)
@@ -263,7 +252,7 @@ async def test_a_split_document_whose_worker_dies_is_split_again_on_new_workers(
     long = _long_invoice(600)
     expected = validator.validate(long, PEPPOL_INVOICE, format_key=PEPPOL_KEY)
     with ValidationPool(installed_standards, workers=2, split_bytes=0) as pool:
-        pool.start([WarmSet(PEPPOL_INVOICE, _documents()[0], PEPPOL_KEY)])
+        pool.start([WarmSet(PEPPOL_INVOICE, pool_documents()[0], PEPPOL_KEY)])
         assert await asyncio.to_thread(pool.wait_warm, 180)
         assert len(pool.parts(long, PEPPOL_INVOICE)) > 2
         victim = pool.warmth()[0].pid

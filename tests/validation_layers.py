@@ -38,6 +38,18 @@ OHNL_INVOICE_RULES = ValidationLayer(
 PEPPOL_INVOICE = (ubl21_xsd("Invoice"), EN16931, PEPPOL)
 
 
+def pool_documents() -> list[bytes]:
+    """One of each verdict for the pool's tests: valid, a rule broken, XSD-invalid, refused."""
+    good = BASE_EXAMPLE.read_bytes()
+    return [
+        good,
+        good.replace(b'<cbc:PayableAmount currencyID="EUR">',
+                     b'<cbc:PayableAmount currencyID="EUR">1'),  # BR-CO-16
+        good.replace(b"<cbc:IssueDate>", b"<cbc:IssueDate>x"),  # XSD, rules skipped
+        b"<!DOCTYPE x [<!ENTITY a 'b'>]><x>&a;</x>",  # refused by the parser
+    ]
+
+
 def ubl_document_type(data: bytes) -> str:
     """The local name of the root element: ``"Invoice"`` or ``"CreditNote"``."""
     return str(etree.QName(parse_xml(data).getroot()).localname)
