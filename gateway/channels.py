@@ -167,12 +167,17 @@ class SentMessage:
 
 
 class SentLookup(Protocol):
-    """The channel's sent messages still waiting for a final status, oldest first.
+    """The channel's sent messages still waiting for a final status.
 
-    Survives restarts: a poller asks this instead of remembering what it sent.
+    Those not yet delivered (business state ``none``) come first, then those
+    delivered to the agency, each oldest first; ``business_states`` asks for
+    some of them only. Survives restarts: a poller asks this instead of
+    remembering what it sent.
     """
 
-    def __call__(self, limit: int = 500) -> Awaitable[Sequence[SentMessage]]: ...
+    def __call__(
+        self, limit: int = 500, business_states: Sequence[str] | None = None,
+    ) -> Awaitable[Sequence[SentMessage]]: ...
 
 
 @attrs.frozen

@@ -122,9 +122,40 @@ async def test_waiting_lists_sent_messages_until_the_agency_answers(
     assert first.transport_id is not None
     await desk.record("recorder", StatusReport(
         "400", transport_id=first.transport_id, business_state="delivered-to-agency"))
-    assert [m.message_id for m in await desk.waiting("recorder")] == [first.id, second.id]
+    # Not yet delivered before delivered, whatever their age.
+    assert [m.message_id for m in await desk.waiting("recorder")] == [second.id, first.id]
     await desk.record("recorder", StatusReport(
         "500", transport_id=first.transport_id, business_state="acknowledged", final=True))
     assert [m.message_id for m in await desk.waiting("recorder")] == [second.id]
     assert await desk.waiting("folder") == []
     assert len(await desk.waiting("recorder", limit=1)) == 1
+
+
+async def test_old_delivered_messages_do_not_keep_a_poller_from_new_ones(
+    pipe: Pipeline, desk: StatusDesk,
+) -> None:
+    # Delivered invoices whose agency never answers pile up; a poller asking for a
+    # few at a time must still reach the invoice that has no status at all yet.
+    delivered = []
+    for n in range(3):
+        record = await pipe.submit(attrs.evolve(example_invoice(), number=f"F-old-{n}"))
+        record = await pipe.until(record.id, SENT)
+        assert record.transport_id is not None
+        await desk.record("recorder", StatusReport(
+            "400", transport_id=record.transport_id, business_state="delivered-to-agency"))
+        delivered.append(record.id)
+    new = await sent_invoice(pipe)
+
+    assert [m.message_id for m in await desk.waiting("recorder", limit=2)] == [
+        new.id, delivered[0]]
+    assert [m.message_id for m in await desk.waiting(
+        "recorder", limit=2, business_states=["none"])] == [new.id]
+    assert [m.message_id for m in await desk.waiting(
+        "recorder", business_states=["delivered-to-agency"])] == delivered
+    with pytest.raises(ValueError, match="wait for nothing"):
+        await desk.waiting("recorder", business_states=["acknowledged"])
+    # The listing carries no payloads: a poller needs the ids only.
+    [listed] = await pipe.store.waiting_for_status("recorder", "none", 10)
+    assert listed.id == new.id
+    assert listed.raw_payload is None
+    assert listed.canonical_json is None

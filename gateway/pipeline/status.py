@@ -10,7 +10,8 @@ letter) so an operator sees it.
 
 A message waits for statuses while it is ``sent`` and its business state
 is ``none`` or ``delivered-to-agency``: the agency has not yet said anything
-about the content. That is what :meth:`StatusDesk.waiting` lists for a poller.
+about the content. That is what :meth:`StatusDesk.waiting` lists for a poller,
+the undelivered first.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ from gateway.store import BusinessState, MessageRecord, NewEvent, Store, Transpo
 log = logging.getLogger(__name__)
 
 WAITING_BUSINESS_STATES = (BusinessState.NONE.value, BusinessState.DELIVERED_TO_AGENCY.value)
-_PAGE = 1000
 
 
 class StatusDesk:
@@ -61,25 +61,30 @@ class StatusDesk:
         )
         return record.id
 
-    async def waiting(self, channel: str, limit: int = 500) -> Sequence[SentMessage]:
-        """Sent messages of ``channel`` the agency has not yet answered on, oldest first."""
+    async def waiting(
+        self, channel: str, limit: int = 500, business_states: Sequence[str] | None = None,
+    ) -> Sequence[SentMessage]:
+        """Sent messages of ``channel`` the agency has not yet answered on, at most ``limit``.
+
+        Those not yet delivered come first, then those delivered to the agency,
+        each oldest first (``business_states`` picks some of them, in its
+        order). Delivered messages whose agency never answers pile up: were
+        they first, a poller would ask about the same old ones round after
+        round and never reach a new message's first status.
+        """
         found: list[MessageRecord] = []
-        for business_state in WAITING_BUSINESS_STATES:
-            cursor: str | None = None
-            while True:
-                page = await self.store.list_messages(
-                    direction=Direction.OUTBOUND, transport_state=TransportState.SENT,
-                    business_state=business_state, channel=channel, limit=_PAGE, cursor=cursor)
-                found.extend(page.items)
-                cursor = page.next_cursor
-                if cursor is None:
-                    break
-        found.sort(key=lambda r: (r.created_at, r.id))
+        for business_state in business_states or WAITING_BUSINESS_STATES:
+            if business_state not in WAITING_BUSINESS_STATES:
+                raise ValueError(f"sent messages in business state {business_state!r} wait for "
+                                 f"nothing; waiting ones are {', '.join(WAITING_BUSINESS_STATES)}")
+            if len(found) < limit:
+                found += await self.store.waiting_for_status(channel, business_state,
+                                                             limit - len(found))
         return [
             SentMessage(message_id=r.id, transport_id=r.transport_id, agency_oin=r.agency_oin,
                         kind=r.document_kind, business_state=r.business_state,
                         created_at=r.created_at, last_change=r.updated_at)
-            for r in found[:limit] if r.transport_id is not None
+            for r in found if r.transport_id is not None
         ]
 
     async def _find(self, channel: str, report: StatusReport) -> MessageRecord | None:

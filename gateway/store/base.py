@@ -347,6 +347,15 @@ class Store(abc.ABC):
         """The message a channel knows by ``transport_id`` (any id it ever gave)."""
 
     @abc.abstractmethod
+    async def waiting_for_status(
+        self, channel: str, business_state: str, limit: int,
+    ) -> list[MessageRecord]:
+        """Up to ``limit`` sent messages of ``channel`` in ``business_state``, oldest first.
+
+        Without their payloads: a channel's status poller needs only their ids.
+        """
+
+    @abc.abstractmethod
     async def events(self, message_id: str) -> list[Event]:
         """The timeline of a message, oldest first."""
 

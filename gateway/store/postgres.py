@@ -624,6 +624,17 @@ class PostgresStore(Store):
         return None if row is None else _record(row)
 
     @_translated
+    async def waiting_for_status(
+        self, channel: str, business_state: str, limit: int,
+    ) -> list[MessageRecord]:
+        rows = await self._fetch(
+            f"SELECT {_COLS} FROM messages m WHERE m.direction = 'outbound' "
+            "AND m.transport_state = 'sent' AND m.channel = $1 AND m.business_state = $2 "
+            "ORDER BY m.id LIMIT $3", channel, business_state, limit,
+        )
+        return [_record(row, payloads=False) for row in rows]
+
+    @_translated
     async def events(self, message_id: str) -> list[Event]:
         rows = await self._fetch(
             "SELECT message_id, seq, at, kind, transport_state, business_state, detail "

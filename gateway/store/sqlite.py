@@ -550,6 +550,19 @@ class SqliteStore(Store):
 
         return await self._read(run)
 
+    async def waiting_for_status(
+        self, channel: str, business_state: str, limit: int,
+    ) -> list[MessageRecord]:
+        def run(conn: sqlite3.Connection) -> list[MessageRecord]:
+            rows = conn.execute(
+                f"SELECT {_COLS} FROM messages m WHERE m.direction = 'outbound' "
+                "AND m.transport_state = 'sent' AND m.channel = ? AND m.business_state = ? "
+                "ORDER BY m.id LIMIT ?", (channel, business_state, limit),
+            ).fetchall()
+            return [_record(row) for row in rows]
+
+        return await self._read(run)
+
     async def events(self, message_id: str) -> list[Event]:
         def run(conn: sqlite3.Connection) -> list[Event]:
             rows = conn.execute(

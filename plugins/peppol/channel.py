@@ -271,9 +271,8 @@ class PeppolChannel(Channel):
         if context is None or context.sent is None or context.status is None:
             raise RuntimeError(f"channel {self.name!r} was not started with a status desk")
         reported = 0
-        for message in await context.sent(500):
-            if message.business_state not in ("none", ""):
-                continue  # delivered already: what follows comes as business responses
+        # Only those without a receipt: what follows one comes as business responses.
+        for message in await context.sent(500, business_states=("none",)):
             receipt = await self._receipt(message.transport_id)
             if receipt is None or not receipt.final:
                 continue
