@@ -29,11 +29,11 @@ messages drained by a fresh gateway, with the gateway's peak RSS.
 
 Figures are printed next to the targets of issue #6. Other processes on the
 two cores change every figure: compare runs on a quiet machine. This VM's
-speed also drifts by a fifth within minutes, so each validated run also prints
-the CPU time per invoice of every process involved (gateway, validation
-workers, PostgreSQL server, this ERP process) next to the bare check's CPU
-time per invoice: a ratio that holds still while the machine's speed moves,
-and says which process to make cheaper.
+speed also drifts by a fifth within minutes, so every run also prints the CPU
+time per invoice of each process involved (gateway, validation workers,
+PostgreSQL server, this ERP process), and each validated run sets the bare
+check's CPU time per invoice against their total: a ratio that holds still
+while the machine's speed moves, and says which process to make cheaper.
 """
 
 from __future__ import annotations
@@ -78,9 +78,9 @@ AGENCY_OIN = "00000001003227522000"  # the buyer of the sample invoice
 SUPPLIER_KVK = "30097265"
 TOKEN = "bench-token"
 VALIDATED = "peppol-bis:invoice:3.0"
+UNVALIDATED = "canonical:invoice:1"
 REPEATS = 500
 """Invoices each throughput run sends a second time, after the first were delivered."""
-UNVALIDATED = "canonical:invoice:1"
 
 
 # -- the gateway process -------------------------------------------------------------------------
@@ -156,6 +156,9 @@ def status_kib(pid: int, key: str) -> int:
     return 0
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
 def cpu_of(pid: int) -> float:
     """User and system CPU seconds of process ``pid`` so far; 0 once it is gone."""
     try:
@@ -164,9 +167,6 @@ def cpu_of(pid: int) -> float:
         return 0.0
     fields = stat.rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-
-
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def postgres_pids(cluster: PgCluster | None) -> list[int]:
@@ -464,7 +464,7 @@ def bare_two_processes(standards: Path, data: bytes, count: int) -> BareFigures:
         pool.starmap(_bare_worker, [(str(standards), data, 1)] * 2)
         runs = pool.starmap(_bare_worker, [(str(standards), data, count)] * 2)
     return BareFigures(2 * count / max(wall for wall, _ in runs),
-                1000 * sum(cpu for _, cpu in runs) / (2 * count))
+                       1000 * sum(cpu for _, cpu in runs) / (2 * count))
 
 
 # -- the runs ------------------------------------------------------------------------------------
