@@ -47,25 +47,10 @@ BZK = "00000001003214345000"
 RWS = "00000001006492083000"
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'store.db'}"
-    url: str = request.getfixturevalue("postgres_url")
-    return url
-
-
 @pytest.fixture
-async def store(database_url: str) -> AsyncIterator[Store]:
-    async with open_store(database_url) as opened:
-        await opened.migrate()
-        yield opened
-
-
-@pytest.fixture
-async def other_store(database_url: str, store: Store) -> AsyncIterator[Store]:
+async def other_store(store_url: str, store: Store) -> AsyncIterator[Store]:
     """A second store on the same database: another gateway instance, as far as it knows."""
-    async with open_store(database_url) as opened:
+    async with open_store(store_url) as opened:
         yield opened
 
 
@@ -122,23 +107,23 @@ async def test_migrate_twice_is_harmless(store: Store) -> None:
     assert await store.get(record.id) == record
 
 
-async def test_a_newer_schema_is_refused(store: Store, database_url: str) -> None:
+async def test_a_newer_schema_is_refused(store: Store, store_url: str) -> None:
     latest = latest_version(store.backend)
-    await raw_execute(database_url, "INSERT INTO schema_migrations VALUES "
+    await raw_execute(store_url, "INSERT INTO schema_migrations VALUES "
                       f"({latest + 1}, 'from_the_future', 'x', '2030-01-01T00:00:00Z')")
     with pytest.raises(SchemaError, match=f"schema version {latest + 1}, but this gateway knows "
                                           f"versions up to {latest}"):
         await store.migrate()
 
 
-async def test_an_altered_migration_is_refused(store: Store, database_url: str) -> None:
-    await raw_execute(database_url, "UPDATE schema_migrations SET checksum = 'edited'")
+async def test_an_altered_migration_is_refused(store: Store, store_url: str) -> None:
+    await raw_execute(store_url, "UPDATE schema_migrations SET checksum = 'edited'")
     with pytest.raises(SchemaError, match=r"migration 0001 \(initial\) with different contents"):
         await store.migrate()
 
 
-async def test_two_instances_migrate_together(database_url: str) -> None:
-    stores = [open_store(database_url) for _ in range(3)]
+async def test_two_instances_migrate_together(store_url: str) -> None:
+    stores = [open_store(store_url) for _ in range(3)]
     try:
         latest = latest_version(stores[0].backend)
         assert await asyncio.gather(*(s.migrate() for s in stores)) == [latest] * 3
@@ -520,7 +505,7 @@ async def test_transitions_follow_the_state_machine(store: Store) -> None:
 
 
 async def test_the_timeline_is_ordered_and_append_only(
-    store: Store, database_url: str
+    store: Store, store_url: str
 ) -> None:
     record, _ = await store.add_outbound(
         invoice(), [NewEvent("intake"), NewEvent("route", {"channel": "digipoort"}),
@@ -549,16 +534,16 @@ async def test_the_timeline_is_ordered_and_append_only(
 
     for sql in ("UPDATE events SET kind = 'forged'", "DELETE FROM events"):
         with pytest.raises(Exception, match="append-only"):
-            await raw_execute(database_url, sql)
+            await raw_execute(store_url, sql)
     assert len(await store.events(record.id)) == 8
 
 
-async def test_deleting_a_message_takes_its_history(store: Store, database_url: str) -> None:
+async def test_deleting_a_message_takes_its_history(store: Store, store_url: str) -> None:
     # What retention will do one day: the timeline goes only with its message.
     record, _ = await store.add_outbound(invoice(), [NewEvent("intake")])
     await store.record_attempt(Attempt(record.id, 1, T0, T0, AttemptOutcome.ACCEPTED,
                                        transport_id="T"))
-    await raw_execute(database_url, f"DELETE FROM messages WHERE id = '{record.id}'")
+    await raw_execute(store_url, f"DELETE FROM messages WHERE id = '{record.id}'")
     assert await store.get(record.id) is None
     assert await store.events(record.id) == []
     assert await store.attempts(record.id) == []
@@ -704,7 +689,7 @@ async def test_listing_filters_and_pages(store: Store) -> None:
 # -- audit log ---------------------------------------------------------------
 
 
-async def test_audit_log(store: Store, database_url: str) -> None:
+async def test_audit_log(store: Store, store_url: str) -> None:
     records = [
         AuditRecord(actor="ops@host", action="switch-route", subject=f"{BZK} invoice",
                     reason="Digipoort outage", at=T0 + timedelta(minutes=n),
@@ -717,7 +702,7 @@ async def test_audit_log(store: Store, database_url: str) -> None:
     assert log == list(reversed(stored))
     assert await store.audit_log(limit=1) == [stored[-1]]
     with pytest.raises(Exception, match="append-only"):
-        await raw_execute(database_url, "DELETE FROM audit_log")
+        await raw_execute(store_url, "DELETE FROM audit_log")
 
 
 def test_audit_file_records_convert() -> None:
@@ -754,9 +739,9 @@ async def _run_workers(url: str, count: int) -> list[list[str]]:
 
 
 async def test_worker_processes_never_claim_the_same_message(store: Store,
-                                                             database_url: str) -> None:
+                                                             store_url: str) -> None:
     ids = await add_many(store, 150, now=datetime.now(UTC) - timedelta(seconds=1))
-    results = await _run_workers(database_url, 2)
+    results = await _run_workers(store_url, 2)
     seen = [i for claimed in results for i in claimed]
     assert sorted(seen) == sorted(ids)
     assert await store.count_by_state() == {"outbound": {"sent": 150}}
