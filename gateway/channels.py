@@ -170,9 +170,11 @@ class SentLookup(Protocol):
     """The channel's sent messages still waiting for a final status.
 
     Those not yet delivered (business state ``none``) come first, then those
-    delivered to the agency, each oldest first; ``business_states`` asks for
-    some of them only. Survives restarts: a poller asks this instead of
-    remembering what it sent.
+    delivered to the agency; ``business_states`` asks for some of them only.
+    When more wait than ``limit``, each call gives the next ones in order of
+    age, starting again at the oldest after the newest, so a poller that
+    asks ``limit`` at a time reaches every waiting message in turn. Survives
+    restarts: a poller asks this instead of remembering what it sent.
     """
 
     def __call__(

@@ -27,6 +27,11 @@ async def sent_invoice(pipe: Pipeline) -> MessageRecord:
     return await pipe.until(record.id, SENT)
 
 
+async def sent_invoice_numbered(pipe: Pipeline, number: str) -> MessageRecord:
+    record = await pipe.submit(attrs.evolve(example_invoice(), number=number))
+    return await pipe.until(record.id, SENT)
+
+
 async def test_each_status_is_an_event_and_moves_the_business_state(
     pipe: Pipeline, desk: StatusDesk,
 ) -> None:
@@ -159,3 +164,52 @@ async def test_old_delivered_messages_do_not_keep_a_poller_from_new_ones(
     assert listed.id == new.id
     assert listed.raw_payload is None
     assert listed.canonical_json is None
+
+
+async def test_a_poller_asking_a_few_at_a_time_goes_round_every_waiting_message(
+    pipe: Pipeline, desk: StatusDesk,
+) -> None:
+    # Processes that never get a status (lost by the other side, say) must not keep a
+    # poller that asks two at a time from the messages sent after them.
+    stuck = [(await sent_invoice_numbered(pipe, f"F-stuck-{n}")).id for n in range(3)]
+
+    async def turn() -> list[str]:
+        return [m.message_id for m in await desk.waiting("recorder", limit=2)]
+
+    assert await turn() == stuck[:2]
+    assert await turn() == [stuck[2], stuck[0]]  # on from the oldest after the newest
+    new = await sent_invoice(pipe)
+    assert await turn() == [stuck[1], stuck[2]]
+    assert await turn() == [new.id, stuck[0]]
+    # When all of them fit, in order of age.
+    assert [m.message_id for m in await desk.waiting("recorder", limit=10)] == [*stuck, new.id]
+    assert await desk.waiting("folder", limit=2) == []
+
+
+async def test_the_undelivered_come_first_in_a_round_that_reaches_the_delivered(
+    pipe: Pipeline, desk: StatusDesk,
+) -> None:
+    undelivered = [(await sent_invoice_numbered(pipe, f"F-none-{n}")).id for n in range(3)]
+    record = await sent_invoice_numbered(pipe, "F-delivered")
+    assert record.transport_id is not None
+    await desk.record("recorder", StatusReport(
+        "400", transport_id=record.transport_id, business_state="delivered-to-agency"))
+
+    async def turn() -> list[str]:
+        return [m.message_id for m in await desk.waiting("recorder", limit=2)]
+
+    assert await turn() == undelivered[:2]
+    # The delivered get their turn too, however many undelivered wait.
+    assert await turn() == [undelivered[2], record.id]
+    assert await turn() == undelivered[:2]
+    assert [m.message_id for m in await desk.waiting("recorder", limit=5)] == [
+        *undelivered, record.id]
+
+
+async def test_waiting_for_status_pages_by_id(pipe: Pipeline) -> None:
+    ids = [(await sent_invoice_numbered(pipe, f"F-page-{n}")).id for n in range(3)]
+    store = pipe.store
+    assert [r.id for r in await store.waiting_for_status("recorder", "none", 2)] == ids[:2]
+    assert [r.id for r in await store.waiting_for_status("recorder", "none", 2,
+                                                         after=ids[0])] == ids[1:]
+    assert await store.waiting_for_status("recorder", "none", 2, after=ids[2]) == []

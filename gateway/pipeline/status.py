@@ -11,7 +11,7 @@ letter) so an operator sees it.
 A message waits for statuses while it is ``sent`` and its business state
 is ``none`` or ``delivered-to-agency``: the agency has not yet said anything
 about the content. That is what :meth:`StatusDesk.waiting` lists for a poller,
-the undelivered first.
+the undelivered first, a page at a time, going round them all.
 """
 
 from __future__ import annotations
@@ -36,6 +36,10 @@ class StatusDesk:
     def __init__(self, store: Store, supplier_kvk: Callable[[], str]) -> None:
         self.store = store
         self.supplier_kvk = supplier_kvk
+        # Per channel and list of business states, the last message a poller was
+        # given (its state's place in the list, its id): the next call goes on after
+        # it. Forgotten on restart, which starts the round anew.
+        self._turn: dict[tuple[str, tuple[str, ...]], tuple[int, str]] = {}
 
     async def record(self, channel: str, report: StatusReport) -> str | None:
         """Append the report to its message; None (and a warning) if no message matches."""
@@ -68,24 +72,50 @@ class StatusDesk:
 
         Those not yet delivered come first, then those delivered to the agency,
         each oldest first (``business_states`` picks some of them, in its
-        order). Delivered messages whose agency never answers pile up: were
-        they first, a poller would ask about the same old ones round after
-        round and never reach a new message's first status.
+        order). When more wait than ``limit``, each call goes on in that order
+        after the last message the previous call gave, and starts again at
+        the beginning after the end: a message that never gets a status (a
+        lost process, an agency that never answers) must not keep a poller
+        from the others, so each waiting message is asked about once in every
+        ``waiting / limit`` rounds.
         """
-        found: list[MessageRecord] = []
-        for business_state in business_states or WAITING_BUSINESS_STATES:
+        states = tuple(business_states or WAITING_BUSINESS_STATES)
+        for business_state in states:
             if business_state not in WAITING_BUSINESS_STATES:
                 raise ValueError(f"sent messages in business state {business_state!r} wait for "
                                  f"nothing; waiting ones are {', '.join(WAITING_BUSINESS_STATES)}")
-            if len(found) < limit:
-                found += await self.store.waiting_for_status(channel, business_state,
-                                                             limit - len(found))
+        found = await self._next_turn(channel, states, limit)
         return [
             SentMessage(message_id=r.id, transport_id=r.transport_id, agency_oin=r.agency_oin,
                         kind=r.document_kind, business_state=r.business_state,
                         created_at=r.created_at, last_change=r.updated_at)
             for r in found if r.transport_id is not None
         ]
+
+    async def _next_turn(self, channel: str, states: tuple[str, ...],
+                         limit: int) -> list[MessageRecord]:
+        """Up to ``limit`` messages after the last turn's, in the order of ``states``, wrapping."""
+        turn = (channel, states)
+        first, after = self._turn.get(turn, (0, None))
+        found: list[MessageRecord] = []
+        for index in range(first, len(states)):
+            if len(found) < limit:
+                found += await self.store.waiting_for_status(
+                    channel, states[index], limit - len(found), after if index == first else None)
+        if turn in self._turn and len(found) < limit:
+            # The end reached: on from the beginning, up to where this turn began.
+            taken = {record.id for record in found}
+            for index in range(first + 1):
+                if len(found) < limit:
+                    found += [record for record in await self.store.waiting_for_status(
+                        channel, states[index], limit - len(found)) if record.id not in taken]
+            if len(found) < limit:  # all of them fit: in their order, as without a turn
+                found.sort(key=lambda record: (states.index(record.business_state), record.id))
+        if found:
+            self._turn[turn] = (states.index(found[-1].business_state), found[-1].id)
+        else:
+            self._turn.pop(turn, None)
+        return found
 
     async def _find(self, channel: str, report: StatusReport) -> MessageRecord | None:
         if report.transport_id is not None:
@@ -104,3 +134,4 @@ class StatusDesk:
             ):
                 return True
         return False
+

@@ -348,11 +348,13 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def waiting_for_status(
-        self, channel: str, business_state: str, limit: int,
+        self, channel: str, business_state: str, limit: int, after: str | None = None,
     ) -> list[MessageRecord]:
         """Up to ``limit`` sent messages of ``channel`` in ``business_state``, oldest first.
 
-        Without their payloads: a channel's status poller needs only their ids.
+        With ``after``, only messages whose id sorts after it (ids sort by
+        creation): the next page of a poller going round them all. Without
+        their payloads: a channel's status poller needs only their ids.
         """
 
     @abc.abstractmethod

@@ -625,12 +625,12 @@ class PostgresStore(Store):
 
     @_translated
     async def waiting_for_status(
-        self, channel: str, business_state: str, limit: int,
+        self, channel: str, business_state: str, limit: int, after: str | None = None,
     ) -> list[MessageRecord]:
         rows = await self._fetch(
             f"SELECT {_COLS} FROM messages m WHERE m.direction = 'outbound' "
             "AND m.transport_state = 'sent' AND m.channel = $1 AND m.business_state = $2 "
-            "ORDER BY m.id LIMIT $3", channel, business_state, limit,
+            "AND m.id > $3 ORDER BY m.id LIMIT $4", channel, business_state, after or "", limit,
         )
         return [_record(row, payloads=False) for row in rows]
 

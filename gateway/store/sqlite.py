@@ -551,13 +551,14 @@ class SqliteStore(Store):
         return await self._read(run)
 
     async def waiting_for_status(
-        self, channel: str, business_state: str, limit: int,
+        self, channel: str, business_state: str, limit: int, after: str | None = None,
     ) -> list[MessageRecord]:
         def run(conn: sqlite3.Connection) -> list[MessageRecord]:
             rows = conn.execute(
                 f"SELECT {_COLS} FROM messages m WHERE m.direction = 'outbound' "
                 "AND m.transport_state = 'sent' AND m.channel = ? AND m.business_state = ? "
-                "ORDER BY m.id LIMIT ?", (channel, business_state, limit),
+                "AND m.id > ? ORDER BY m.id LIMIT ?",
+                (channel, business_state, after or "", limit),
             ).fetchall()
             return [_record(row) for row in rows]
 

@@ -95,7 +95,9 @@ class DigipoortChannel(Channel):
         self.aflever: AfleverServer | None = None
         self.ophaal: OphaalPoller | None = None
         self._poller: asyncio.Task[None] | None = None
-        # Kenmerken asked about since this start: later questions need only what is new.
+        # Kenmerken asked about since this start and without a final status yet: later
+        # questions need only what is new. A final status drops its kenmerk, so the
+        # set holds what still waits, not everything ever sent.
         self._asked: set[str] = set()
 
     # --- lifecycle ------------------------------------------------------------
@@ -254,8 +256,11 @@ class DigipoortChannel(Channel):
             self._asked.add(kenmerk)
             try:
                 for resultaat in resultaten:
-                    await context.status(report_for(resultaat))
+                    report = report_for(resultaat)
+                    await context.status(report)
                     reported += 1
+                    if report.final:  # nobody asks about this process again
+                        self._asked.discard(kenmerk)
             except Exception:
                 # Statuses fetched as "new" would be lost: ask for the whole history next time.
                 self._asked.discard(kenmerk)
