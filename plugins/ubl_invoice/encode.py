@@ -22,7 +22,6 @@ import functools
 from decimal import Decimal
 
 import attrs
-from lxml import etree
 
 from gateway.model import (
     Address,
@@ -42,16 +41,8 @@ from gateway.model import (
     TaxSubtotal,
     VatCategory,
 )
-from plugins.ubl import (
-    copy_of,
-    element,
-    format_amount,
-    format_date,
-    format_decimal,
-    make_root,
-    sub,
-    to_bytes,
-)
+from plugins.ubl import format_amount, format_date, format_decimal
+from plugins.ubl.text import Element, element, make_root, sub, to_bytes
 from plugins.ubl_invoice.documents import CREDIT_NOTE, INVOICE, UBLDocumentType
 from plugins.ubl_invoice.schemes import endpoint_scheme, scheme_code
 
@@ -119,18 +110,18 @@ class _Writer:
 
     # -- helpers ---------------------------------------------------------------
 
-    def amount(self, parent: etree._Element, name: str, value: Decimal | None,
+    def amount(self, parent: Element, name: str, value: Decimal | None,
                currency: str | None = None) -> None:
         if value is not None:
             sub(parent, name, format_amount(value), currencyID=currency or self.currency)
 
-    def date(self, parent: etree._Element, name: str, value: dt.date | None) -> None:
+    def date(self, parent: Element, name: str, value: dt.date | None) -> None:
         if value is not None:
             sub(parent, name, format_date(value))
 
     # -- the document ------------------------------------------------------------
 
-    def document(self) -> etree._Element:
+    def document(self) -> Element:
         inv, doc = self.invoice, self.doc
         root = make_root(doc.root)
         sub(root, "cbc:CustomizationID", self.options.customization_id)
@@ -210,7 +201,7 @@ class _Writer:
     # -- references --------------------------------------------------------------
 
     def document_reference(
-        self, parent: etree._Element, name: str, reference: DocumentReference
+        self, parent: Element, name: str, reference: DocumentReference
     ) -> None:
         ref = element(parent, name)
         sub(ref, "cbc:ID", reference.id)
@@ -221,7 +212,7 @@ class _Writer:
             self.attachment(ref, reference.attachment, with_description=True)
 
     def attachment_reference(
-        self, parent: etree._Element, attachment: Attachment, index: int
+        self, parent: Element, attachment: Attachment, index: int
     ) -> None:
         # A file that travels with the invoice is a supporting document whose
         # id is its file name (or address): the decoder tells it apart from a
@@ -232,7 +223,7 @@ class _Writer:
         self.attachment(ref, attachment, with_description=False)
 
     def attachment(
-        self, parent: etree._Element, attachment: Attachment, *, with_description: bool
+        self, parent: Element, attachment: Attachment, *, with_description: bool
     ) -> None:
         node = element(parent, "cac:Attachment")
         if attachment.content is not None:
@@ -255,19 +246,19 @@ class _Writer:
     # -- parties -----------------------------------------------------------------
 
     def party(
-        self, parent: etree._Element, name: str, party: Party, *, legal_name: bool = False
+        self, parent: Element, name: str, party: Party, *, legal_name: bool = False
     ) -> None:
-        parent.append(copy_of(_party_prototype(name, party, legal_name)))
+        parent.append(_party_prototype(name, party, legal_name))
 
     # -- delivery and payment --------------------------------------------------------
 
-    def period(self, parent: etree._Element, name: str, period: Period) -> None:
+    def period(self, parent: Element, name: str, period: Period) -> None:
         node = element(parent, name)
         self.date(node, "cbc:StartDate", period.start)
         self.date(node, "cbc:EndDate", period.end)
         sub(node, "cbc:DescriptionCode", period.description_code)
 
-    def delivery(self, parent: etree._Element, delivery: Delivery) -> None:
+    def delivery(self, parent: Element, delivery: Delivery) -> None:
         node = element(parent, "cac:Delivery")
         self.date(node, "cbc:ActualDeliveryDate", delivery.date)
         if delivery.location_id is not None or delivery.address is not None:
@@ -294,7 +285,7 @@ class _Writer:
             if terms.location is not None:
                 sub(element(node_terms, "cac:DeliveryLocation"), "cbc:ID", terms.location)
 
-    def payment(self, parent: etree._Element) -> None:
+    def payment(self, parent: Element) -> None:
         inv = self.invoice
         split = self.options.gaccount
         means = list(inv.payment_means)
@@ -321,7 +312,7 @@ class _Writer:
             sub(element(parent, "cac:PaymentTerms"), "cbc:Note", inv.payment_terms.note)
 
     def payment_means(
-        self, parent: etree._Element, means: PaymentMeans, due: dt.date | None,
+        self, parent: Element, means: PaymentMeans, due: dt.date | None,
         means_id: str | None,
     ) -> None:
         node = element(parent, "cac:PaymentMeans")
@@ -345,14 +336,14 @@ class _Writer:
     # -- amounts -------------------------------------------------------------------
 
     def tax_category(
-        self, parent: etree._Element, name: str, category: VatCategory, rate: Decimal | None,
+        self, parent: Element, name: str, category: VatCategory, rate: Decimal | None,
         exemption_code: str | None = None, exemption_reason: str | None = None,
     ) -> None:
         percent = format_decimal(rate) if rate is not None else None
-        parent.append(copy_of(_tax_category_prototype(
-            name, category.value, percent, exemption_code, exemption_reason)))
+        parent.append(_tax_category_prototype(
+            name, category.value, percent, exemption_code, exemption_reason))
 
-    def allowance_charge(self, parent: etree._Element, charge: AllowanceCharge) -> None:
+    def allowance_charge(self, parent: Element, charge: AllowanceCharge) -> None:
         node = element(parent, "cac:AllowanceCharge")
         sub(node, "cbc:ChargeIndicator", "true" if charge.is_charge else "false")
         sub(node, "cbc:AllowanceChargeReasonCode", charge.reason_code)
@@ -364,7 +355,7 @@ class _Writer:
         if charge.vat_category is not None:
             self.tax_category(node, "cac:TaxCategory", charge.vat_category, charge.vat_rate)
 
-    def tax_totals(self, parent: etree._Element) -> None:
+    def tax_totals(self, parent: Element) -> None:
         inv = self.invoice
         total = element(parent, "cac:TaxTotal")
         self.amount(total, "cbc:TaxAmount", inv.totals.tax_total)
@@ -375,7 +366,7 @@ class _Writer:
             self.amount(element(parent, "cac:TaxTotal"), "cbc:TaxAmount",
                         inv.tax_total_in_tax_currency, inv.tax_currency)
 
-    def tax_subtotal(self, parent: etree._Element, subtotal: TaxSubtotal) -> None:
+    def tax_subtotal(self, parent: Element, subtotal: TaxSubtotal) -> None:
         node = element(parent, "cac:TaxSubtotal")
         self.amount(node, "cbc:TaxableAmount", subtotal.taxable_amount)
         self.amount(node, "cbc:TaxAmount", subtotal.tax_amount)
@@ -384,7 +375,7 @@ class _Writer:
             subtotal.exemption_reason_code, subtotal.exemption_reason,
         )
 
-    def monetary_total(self, parent: etree._Element) -> None:
+    def monetary_total(self, parent: Element) -> None:
         totals = self.invoice.totals
         node = element(parent, "cac:LegalMonetaryTotal")
         self.amount(node, "cbc:LineExtensionAmount", totals.line_extension)
@@ -398,7 +389,7 @@ class _Writer:
 
     # -- lines ---------------------------------------------------------------------
 
-    def line(self, parent: etree._Element, line: InvoiceLine) -> None:
+    def line(self, parent: Element, line: InvoiceLine) -> None:
         node = element(parent, self.doc.line)
         sub(node, "cbc:ID", line.id)
         for note in line.notes:
@@ -423,7 +414,7 @@ class _Writer:
         self.item(node, line)
         self.price(node, line.price)
 
-    def item(self, parent: etree._Element, line: InvoiceLine) -> None:
+    def item(self, parent: Element, line: InvoiceLine) -> None:
         item: Item = line.item
         node = element(parent, "cac:Item")
         sub(node, "cbc:Description", item.description)
@@ -448,7 +439,7 @@ class _Writer:
             sub(node_prop, "cbc:Name", prop.name)
             sub(node_prop, "cbc:Value", prop.value)
 
-    def price(self, parent: etree._Element, price: Price) -> None:
+    def price(self, parent: Element, price: Price) -> None:
         node = element(parent, "cac:Price")
         sub(node, "cbc:PriceAmount", format_decimal(price.amount), currencyID=self.currency)
         if price.base_quantity is not None:
@@ -472,41 +463,41 @@ class _Writer:
 #
 # The seller is the same on every invoice, the buyer on every invoice to one
 # agency, and a few VAT categories recur on every line. Those subtrees are
-# built once and copied into each document: lxml copies a finished subtree at
-# a fraction of what writing it element by element costs. The keys are
-# immutable model values and text as written (a rate by its text: 21 and
-# 21.00 are equal Decimals, but not the same text).
+# built once, shared by every document that has them, and written as text
+# once per depth (see plugins.ubl.text). The keys are immutable model values
+# and text as written (a rate by its text: 21 and 21.00 are equal Decimals,
+# but not the same text).
 
 _PROTOTYPES = 128
 """How many parties, and how many tax categories, are kept."""
 
 
 @functools.lru_cache(maxsize=_PROTOTYPES)
-def _party_prototype(name: str, party: Party, legal_name: bool) -> etree._Element:
-    node = element(make_root("Invoice"), name)
+def _party_prototype(name: str, party: Party, legal_name: bool) -> Element:
+    node = Element(name)
     _write_party(node, party, legal_name=legal_name)
-    return node
+    return node.shared()
 
 
 @functools.lru_cache(maxsize=_PROTOTYPES)
 def _tax_category_prototype(
     name: str, category: str, percent: str | None, exemption_code: str | None,
     exemption_reason: str | None,
-) -> etree._Element:
-    node = element(make_root("Invoice"), name)
+) -> Element:
+    node = Element(name)
     sub(node, "cbc:ID", category)
     sub(node, "cbc:Percent", percent)
     sub(node, "cbc:TaxExemptionReasonCode", exemption_code)
     sub(node, "cbc:TaxExemptionReason", exemption_reason)
     sub(element(node, "cac:TaxScheme"), "cbc:ID", "VAT")
-    return node
+    return node.shared()
 
 
-def _write_party_id(parent: etree._Element, name: str, party_id: PartyId) -> None:
+def _write_party_id(parent: Element, name: str, party_id: PartyId) -> None:
     sub(parent, name, party_id.value, schemeID=scheme_code(party_id.scheme))
 
 
-def _write_party(node: etree._Element, party: Party, *, legal_name: bool = False) -> None:
+def _write_party(node: Element, party: Party, *, legal_name: bool = False) -> None:
     if party.endpoint_id is not None:
         sub(node, "cbc:EndpointID", party.endpoint_id.value,
             schemeID=endpoint_scheme(party.endpoint_id.scheme))
@@ -537,7 +528,7 @@ def _write_party(node: etree._Element, party: Party, *, legal_name: bool = False
         _write_contact(node, party.contact)
 
 
-def _write_contact(parent: etree._Element, contact: Contact) -> None:
+def _write_contact(parent: Element, contact: Contact) -> None:
     if contact.name or contact.telephone or contact.email:
         node = element(parent, "cac:Contact")
         sub(node, "cbc:Name", contact.name)
@@ -545,7 +536,7 @@ def _write_contact(parent: etree._Element, contact: Contact) -> None:
         sub(node, "cbc:ElectronicMail", contact.email)
 
 
-def _write_address(parent: etree._Element, name: str, address: Address) -> None:
+def _write_address(parent: Element, name: str, address: Address) -> None:
     street, postbox = address_lines(address)
     node = element(parent, name)
     sub(node, "cbc:Postbox", postbox)
