@@ -134,4 +134,3 @@ class StatusDesk:
             ):
                 return True
         return False
-

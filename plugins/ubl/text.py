@@ -1,8 +1,9 @@
 """UBL written as text: a small element tree that serialises itself, for hot writers.
 
-Building the same document as an lxml tree and serialising it costs three
-times as much: lxml creates a C node and resolves a namespace for every
-element. A writer whose documents go out by the thousand (the invoice) builds
+Building the same document as an lxml tree and serialising it costs nearly
+twice as much (0.26 against 0.15 ms for the sample invoice), and more in a
+busy process: lxml creates a C node, a Python proxy and a namespace lookup
+for every element. A writer whose documents go out by the thousand (the invoice) builds
 :class:`Element` trees instead; :func:`to_bytes` writes exactly what
 :func:`plugins.ubl.build.to_bytes` writes for the same tree, indentation and
 namespace declarations included. The rules lxml enforces still hold: a value
@@ -81,8 +82,7 @@ def sub(parent: Element, name: str, text: str | None, /,
     """
     if text is None:
         return None
-    if not (text.isascii() and text.isprintable()) and _NOT_XML.search(text):
-        raise ValueError(NOT_XML_COMPATIBLE)
+    _check(text)
     child = Element(name, text, _checked_attributes(attributes) if attributes else None)
     parent.children.append(child)
     return child
