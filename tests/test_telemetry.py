@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +25,7 @@ from pipeline_support import AGENCY_OIN, FAST, Pipeline, document_json, make_pip
 from gateway.channels import InboundDocument
 from gateway.config.model import ErpSettings
 from gateway.delivery import DeliveryWorker
-from gateway.instruments import set_message_counts
+from gateway.instruments import observe_store, set_message_counts
 from gateway.model.samples import example_invoice, example_order
 from gateway.pipeline import DocumentRejected
 from gateway.store import Store, TransportState, open_store
@@ -136,6 +138,45 @@ async def test_metrics_carry_stage_outcome_and_no_business_numbers(
                  if p.attributes["direction"] == "outbound"]
     assert attempt.attributes["outcome"] == "accepted"
     assert attempt.value == 1
+    gauge = {(p.attributes["direction"], p.attributes["state"]): p.value
+             for p in points(data, "wissel.messages")}
+    assert gauge[("outbound", "sent")] == 1
+
+
+class TimedCounts:
+    """The store's own counting, taking at least ``takes`` seconds, as on a large store."""
+
+    def __init__(self, store: Store, takes: float) -> None:
+        self.store, self.takes = store, takes
+        self.started: list[float] = []
+
+    async def count_by_state(self) -> dict[str, dict[str, int]]:
+        loop = asyncio.get_running_loop()
+        self.started.append(loop.time())
+        counts, _ = await asyncio.gather(self.store.count_by_state(), asyncio.sleep(self.takes))
+        return counts
+
+
+@pytest.mark.parametrize(("takes", "fewest_apart"), [(0.0, 0.05), (0.06, 0.24)])
+async def test_counting_for_the_gauge_takes_a_bounded_share_of_the_time(
+    spans: InMemorySpanExporter, store: Store, tmp_path: Path, takes: float,
+    fewest_apart: float,
+) -> None:
+    # Counting reads every message and sent ones pile up: a count that takes long
+    # waits for its time over the share (0.25 here), not just the interval.
+    await sent_invoice(await make_pipeline(store, tmp_path))
+    timed = TimedCounts(store, takes)
+    task = asyncio.create_task(observe_store(timed, interval=0.05, share=0.25))  # type: ignore[arg-type]
+    for _ in range(500):
+        if len(timed.started) >= 3:
+            break
+        await asyncio.sleep(0.01)
+    task.cancel()
+    gaps = [b - a for a, b in itertools.pairwise(timed.started)]
+    assert len(gaps) >= 2
+    assert min(gaps) >= fewest_apart - 0.01
+    data = _READER.get_metrics_data()
+    assert data is not None
     gauge = {(p.attributes["direction"], p.attributes["state"]): p.value
              for p in points(data, "wissel.messages")}
     assert gauge[("outbound", "sent")] == 1
