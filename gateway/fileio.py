@@ -42,3 +42,27 @@ def write_atomically(path: Path, data: bytes) -> None:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+def file_away(path: Path, folder: Path, note: str | None = None) -> Path | None:
+    """Move ``path`` into ``folder``, its ``note`` (why it was refused) beside it first.
+
+    For inbox scanners: a processed file goes to ``done/`` or ``error/``. The
+    note (``NAME.error.txt``) is written before the file moves, so whoever
+    watches ``error/`` never finds a file without its reason. A name already
+    taken there gets a random suffix. None, and no note, when the file had
+    gone (another scanner took it).
+    """
+    target = folder / path.name
+    if target.exists():
+        target = target.with_name(f"{target.stem}-{os.urandom(4).hex()}{target.suffix}")
+    reason = target.with_name(target.name + ".error.txt")
+    if note is not None:
+        write_atomically(reason, note.encode())
+    try:
+        os.replace(path, target)
+    except FileNotFoundError:
+        if note is not None:
+            reason.unlink(missing_ok=True)
+        return None
+    return target

@@ -31,7 +31,7 @@ from gateway.channels import (
     StatusReport,
 )
 from gateway.errors import GatewayError
-from gateway.fileio import write_atomically
+from gateway.fileio import file_away
 from gateway.model import CanonicalDocument
 from gateway.model.json import loads
 from gateway.render import PdfUnavailable, find_pdf_tool, render_html, render_pdf
@@ -235,15 +235,7 @@ class EmailChannel(Channel):
 
     def _move(self, path: Path, folder: str, note: str | None) -> None:
         assert self.bounce_dir is not None
-        target = self.bounce_dir / folder / path.name
-        if target.exists():
-            target = target.with_name(f"{target.stem}-{os.urandom(4).hex()}{target.suffix}")
-        try:
-            os.replace(path, target)
-        except FileNotFoundError:
-            return
-        if note is not None:
-            write_atomically(target.with_name(target.name + ".error.txt"), note.encode())
+        file_away(path, self.bounce_dir / folder, note)
 
     async def _watch(self) -> None:
         while True:

@@ -6,7 +6,6 @@ import asyncio
 import errno
 import hashlib
 import logging
-import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -22,7 +21,7 @@ from gateway.channels import (
     RetryableError,
     SendOutcome,
 )
-from gateway.fileio import write_atomically
+from gateway.fileio import file_away, write_atomically
 from gateway.store import TransportState
 from gateway.tasks import cancel_and_wait
 
@@ -130,15 +129,7 @@ class FolderChannel(Channel):
 
     def _move(self, path: Path, folder: str, note: str | None = None) -> None:
         assert self.inbox is not None
-        target = self.inbox / folder / path.name
-        if target.exists():
-            target = target.with_name(f"{target.stem}-{os.urandom(4).hex()}{target.suffix}")
-        try:
-            os.replace(path, target)
-        except FileNotFoundError:
-            return  # moved by another scanner; the gateway dedupes the delivery by transport id
-        if note is not None:
-            write_atomically(target.with_name(target.name + ".error.txt"), note.encode())
+        file_away(path, self.inbox / folder, note)
 
     async def _watch(self) -> None:
         while True:

@@ -45,7 +45,7 @@ from gateway.channels import (
     StatusReport,
 )
 from gateway.errors import GatewayError
-from gateway.fileio import write_atomically
+from gateway.fileio import file_away, write_atomically
 from gateway.identifiers import PeppolParticipantId
 from gateway.tasks import cancel_and_wait
 from gateway.xmlsafe import parse_xml
@@ -391,13 +391,7 @@ class PeppolChannel(Channel):
 
     def _move(self, path: Path, folder: str, note: str | None) -> None:
         assert self.inbox is not None
-        target = self.inbox / folder / path.name
-        if target.exists():
-            target = target.with_name(f"{target.stem}-{os.urandom(4).hex()}{target.suffix}")
-        with contextlib.suppress(FileNotFoundError):
-            os.replace(path, target)
-        if note is not None:
-            write_atomically(target.with_name(target.name + ".error.txt"), note.encode())
+        file_away(path, self.inbox / folder, note)
 
 
 def report_of(receipt: Receipt, transport_id: str) -> StatusReport:
