@@ -204,6 +204,9 @@ async def test_the_undelivered_come_first_in_a_round_that_reaches_the_delivered(
     assert await turn() == undelivered[:2]
     assert [m.message_id for m in await desk.waiting("recorder", limit=5)] == [
         *undelivered, record.id]
+    # A state named twice is asked for once.
+    assert [m.message_id for m in await desk.waiting(
+        "recorder", limit=10, business_states=["delivered-to-agency"] * 2)] == [record.id]
 
 
 async def test_waiting_for_status_pages_by_id(pipe: Pipeline) -> None:

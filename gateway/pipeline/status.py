@@ -79,7 +79,7 @@ class StatusDesk:
         from the others, so each waiting message is asked about once in every
         ``waiting / limit`` rounds.
         """
-        states = tuple(business_states or WAITING_BUSINESS_STATES)
+        states = tuple(dict.fromkeys(business_states or WAITING_BUSINESS_STATES))
         for business_state in states:
             if business_state not in WAITING_BUSINESS_STATES:
                 raise ValueError(f"sent messages in business state {business_state!r} wait for "
