@@ -19,7 +19,9 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 import attrs
 
+from gateway.errors import GatewayError
 from gateway.kinds import DocumentKind
+from gateway.model.common import Attachment
 
 if TYPE_CHECKING:
     from aiohttp.web import AbstractRouteDef
@@ -68,6 +70,19 @@ class RetryableError:
     transport_id: str | None = None
 
 
+def retry_after_header(value: str | None) -> timedelta | None:
+    """An HTTP Retry-After of delay-seconds as a wait; None for a date, nonsense, or 8+ digits.
+
+    ``str.isdigit`` alone admits digits ``int`` refuses (superscripts), and a
+    long number overflows ``timedelta``: either would crash the attempt that
+    read it instead of scheduling the next one.
+    """
+    text = (value or "").strip()
+    if not (text.isascii() and text.isdigit()) or len(text) >= 8:
+        return None
+    return timedelta(seconds=int(text))
+
+
 @attrs.frozen
 class FinalError:
     """The transport refused the message for good; retrying would not help."""
@@ -90,13 +105,29 @@ class InboundDocument:
     sender: str | None = None
     filename: str | None = None
     metadata: Mapping[str, str] = attrs.field(factory=dict)
+    attachments: tuple[Attachment, ...] = ()
+    """Files the transport carried beside the document (Digipoort's berichtBijlagen).
+
+    Stored with the raw bytes, and added to the decoded document's own
+    attachments, so the ERP gets them with it."""
+
+
+class DocumentRefused(GatewayError):
+    """The inbound sink's verdict on the document itself (so far: it is too large).
+
+    The same bytes would get the same answer, so a channel may file them away
+    as refused. Any other exception from the sink is the gateway's trouble of
+    the moment (its database is down, say): keep the document and offer it
+    again later.
+    """
 
 
 class InboundSink(Protocol):
     """Where a channel hands received documents. Returns the stored message id.
 
     The sink persists the raw bytes durably before it returns; a channel must
-    acknowledge to its sender only after the sink returned.
+    acknowledge to its sender only after the sink returned. It raises
+    :class:`DocumentRefused` for a document it will never take.
     """
 
     def __call__(self, document: InboundDocument) -> Awaitable[str]: ...

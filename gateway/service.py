@@ -120,7 +120,7 @@ class GatewayService:
         delivery = DeliveryWorker(store, self.config_holder.current, self.dispatch_settings)
         self.delivery = delivery
         self.inbound = InboundPipeline(store, self.registry,
-                                       max_attempts=config.erp.max_attempts,
+                                       max_attempts=lambda: self.config.erp.max_attempts,
                                        on_decoded=lambda _record: delivery.wake())
         self.status_desk = StatusDesk(store, lambda: str(self.config.supplier.kvk))
 

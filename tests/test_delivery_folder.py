@@ -69,6 +69,7 @@ async def test_a_folder_that_cannot_be_written_is_retried_then_dead_lettered(
     store: Store, tmp_path: Path,
 ) -> None:
     pipe = await make_pipeline(store, tmp_path)
+    pipe.inbound.max_attempts = 2  # [erp] max_attempts when the document arrived
     message_id, _ = await received_order(pipe)
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the folder should be")

@@ -142,6 +142,7 @@ async def test_an_erp_that_stays_unavailable_ends_in_dead_letters_after_max_atte
     store: Store, tmp_path: Path, erp: FakeErp, status: int,
 ) -> None:
     pipe = await make_pipeline(store, tmp_path)
+    pipe.inbound.max_attempts = 3  # [erp] max_attempts when the document arrived
     message_id = await received_order(pipe)
     erp.always = status
     worker = worker_for(pipe, erp.url, max_attempts=3)

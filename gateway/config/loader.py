@@ -354,7 +354,7 @@ class _Reader:
         listen = self.string(table, path, "listen") or DEFAULT_LISTEN
         host, _, port = listen.rpartition(":")
         # Port 0 asks the system for a free port: tests and ad-hoc runs use it.
-        if not host or not port.isdigit() or not 0 <= int(port) < 65536:
+        if not host or not (port.isascii() and port.isdigit()) or not 0 <= int(port) < 65536:
             raise self.error(
                 f"listen must be host:port, e.g. {DEFAULT_LISTEN!r}; got {listen!r}",
                 (*path, "listen"),

@@ -55,7 +55,7 @@ def verify(
             raise SignatureError(f"{SIGNATURE_HEADER} part {item.strip()!r} is not name=value")
         parts.setdefault(name, []).append(value)
     stamps = parts.get("t", [])
-    if len(stamps) != 1 or not stamps[0].isdigit():
+    if len(stamps) != 1 or not (stamps[0].isascii() and stamps[0].isdigit()):
         raise SignatureError(f"{SIGNATURE_HEADER} needs exactly one numeric t=")
     stamp = int(stamps[0])
     current = time.time() if now is None else now

@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
 from pathlib import Path
 from typing import Protocol
 
 import aiohttp
 
-from gateway.channels import Accepted, FinalError, RetryableError, SendOutcome
+from gateway.channels import (
+    Accepted,
+    FinalError,
+    RetryableError,
+    SendOutcome,
+    retry_after_header,
+)
 from gateway.config.model import ErpSettings
 from gateway.delivery.envelope import envelope_bytes, file_stem, raw_extension
 from gateway.delivery.signing import (
@@ -90,10 +95,8 @@ def classify(status: int, answer: str, retry_after: str | None = None) -> SendOu
     if 200 <= status < 300:
         return Accepted(f"http-{status}", detail=said)
     if status >= 500 or status in RETRYABLE_4XX:
-        wait = None
-        if retry_after is not None and retry_after.strip().isdigit():
-            wait = timedelta(seconds=int(retry_after.strip()))
-        return RetryableError(said, code=f"http-{status}", retry_after=wait)
+        return RetryableError(said, code=f"http-{status}",
+                              retry_after=retry_after_header(retry_after))
     # 3xx is not followed: a moved webhook is a configuration change, not a retry.
     return FinalError(said, code=f"http-{status}")
 

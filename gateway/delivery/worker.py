@@ -4,8 +4,9 @@ It works like the outbound dispatcher, on the inbound side of the store:
 each delivery is a claim with a lease (``claim_deliverable``), so the retry
 schedule and the attempt count survive restarts, a delivery cut off by a
 crash is taken over when its lease runs out, and a failure is retried with
-bounded exponential backoff and jitter until ``[erp] max_attempts``, then
-dead-lettered with the ERP's last answer.
+bounded exponential backoff and jitter until the message's budget (``[erp]
+max_attempts`` when it arrived) is spent, then dead-lettered with the ERP's
+last answer.
 
 The configuration is read on every round, so switching ``[erp] delivery``
 takes effect without a restart. With ``poll`` nothing is claimed: the
@@ -15,6 +16,7 @@ documents stay ``decoded`` until the ERP acknowledges them through the API.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import random
@@ -55,13 +57,18 @@ class DeliveryWorker(WorkerGroup):
         self.rng = rng or random.Random()
         self._target: Target | None = None
         self._target_settings: ErpSettings | None = None
+        # Deliveries under way per target: a replaced target is closed when its last
+        # one ends, since closing an HTTP session aborts the requests on it.
+        self._in_use: collections.Counter[Target] = collections.Counter()
+        self._retired: set[Target] = set()
         self._closing: set[asyncio.Task[None]] = set()
 
     async def stop(self) -> None:
-        """Let deliveries in progress finish (up to ``stop_grace``), then close the target."""
+        """Let deliveries in progress finish (up to ``stop_grace``), then close the targets."""
         await super().stop()
-        if self._target is not None:
-            await self._target.close()
+        for target in {*self._retired, *([self._target] if self._target else [])}:
+            await target.close()
+        self._retired.clear()
         self._target, self._target_settings = None, None
         await asyncio.gather(*self._closing, return_exceptions=True)
 
@@ -72,11 +79,19 @@ class DeliveryWorker(WorkerGroup):
             old = self._target
             self._target, self._target_settings = make_target(settings), settings
             if old is not None:
-                # Closed in the background: a delivery may still be using the old one.
-                closing = asyncio.get_running_loop().create_task(old.close())
-                self._closing.add(closing)
-                closing.add_done_callback(self._closing.discard)
+                self._retired.add(old)
+                self._close_if_idle(old)
         return self._target
+
+    def _close_if_idle(self, target: Target) -> None:
+        if self._in_use[target]:
+            return
+        del self._in_use[target]
+        if target in self._retired:
+            self._retired.discard(target)
+            closing = asyncio.get_running_loop().create_task(target.close())
+            self._closing.add(closing)
+            closing.add_done_callback(self._closing.discard)
 
     async def _round(self, worker_id: str) -> int:
         return await self.run_once(worker_id)
@@ -117,6 +132,7 @@ class DeliveryWorker(WorkerGroup):
                     "[erp] delivery is poll now; the document waits for the ERP to fetch it",
                     code="poll")
             else:
+                self._in_use[target] += 1
                 try:
                     outcome = await target.deliver(record)
                 except asyncio.CancelledError:
@@ -124,6 +140,16 @@ class DeliveryWorker(WorkerGroup):
                     delivering.outcome = "released"
                     await asyncio.shield(self._release(record, worker_id))
                     raise
+                except Exception as exc:
+                    # A target's bug: retried on the schedule, not left claimed until the
+                    # lease runs out with nothing on the timeline.
+                    log.exception("delivery of message %s failed", record.id,
+                                  extra={"message_id": record.id})
+                    outcome = RetryableError(
+                        f"the delivery failed: {type(exc).__name__}: {exc}", code="error")
+                finally:
+                    self._in_use[target] -= 1
+                    self._close_if_idle(target)
             attempt = Attempt.from_outcome(record.id, record.attempts, outcome,
                                            started_at=started, finished_at=utc_now())
             delivering.outcome = attempt.outcome.value
@@ -151,8 +177,8 @@ class DeliveryWorker(WorkerGroup):
                 log.info("delivered to the ERP by %s", erp.delivery,
                          extra={"message_id": record.id})
                 return delivered
-            case RetryableError() if record.attempts >= erp.max_attempts:
-                reason = exhausted_reason(record.attempts, erp.max_attempts,
+            case RetryableError() if record.attempts >= record.max_attempts:
+                reason = exhausted_reason(record.attempts, record.max_attempts,
                                           _reason(outcome.reason, outcome.code))
                 failed = await self.store.dead_letter(
                     record.id, reason, expect_claimed_by=worker_id, attempt=attempt)

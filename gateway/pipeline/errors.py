@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from gateway.channels import DocumentRefused
 from gateway.errors import GatewayError
 
 
@@ -31,7 +32,7 @@ class DocumentRejected(PipelineError):
         super().__init__(f"{stage}: {reason}{stored}")
 
 
-class DocumentTooLarge(PipelineError):
+class DocumentTooLarge(PipelineError, DocumentRefused):
     """A document above the configured size limit; refused before anything is stored."""
 
 

@@ -17,13 +17,16 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+import attrs
+
 from gateway.business.proposals import received_state
 from gateway.channels import InboundDocument
 from gateway.errors import GatewayError
 from gateway.instruments import TRACEPARENT, current_traceparent, stage
 from gateway.kinds import Direction
 from gateway.model import kind_of
-from gateway.model.json import dumps
+from gateway.model.common import Attachment
+from gateway.model.json import dumps, record_from_json, record_to_json
 from gateway.pipeline.errors import DocumentTooLarge
 from gateway.pipeline.keys import agency_party, document_number, inbound_key, party_oin
 from gateway.registry import Registry
@@ -39,19 +42,23 @@ from gateway.store.model import DEFAULT_MAX_ATTEMPTS
 
 log = logging.getLogger(__name__)
 
+ATTACHMENTS = "attachments"
+"""The ``received`` event's entry for the files a channel carried beside the document."""
+
 MAX_INBOUND_BYTES = 50 * 1024 * 1024
 
 
 class InboundPipeline:
     def __init__(
         self, store: Store, registry: Registry, *, max_bytes: int = MAX_INBOUND_BYTES,
-        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        max_attempts: int | Callable[[], int] = DEFAULT_MAX_ATTEMPTS,
         on_decoded: Callable[[MessageRecord], None] | None = None,
     ) -> None:
         self.store = store
         self.registry = registry
         self.max_bytes = max_bytes
-        # The budget of delivery attempts to the ERP ([erp] max_attempts).
+        # The budget of delivery attempts to the ERP ([erp] max_attempts), asked for
+        # each document when a callable, so a reloaded configuration applies at once.
         self.max_attempts = max_attempts
         # Lets the delivery worker start at once instead of at its next poll.
         self.on_decoded = on_decoded
@@ -73,9 +80,13 @@ class InboundPipeline:
                 received[name] = getattr(document, name)
         if document.metadata:
             received["metadata"] = dict(document.metadata)
+        if document.attachments:
+            # Kept with the raw bytes in one write: the channel acknowledges them too.
+            received[ATTACHMENTS] = [record_to_json(each) for each in document.attachments]
         record = MessageRecord.new_inbound(
             channel=document.channel, raw_payload=document.data,
-            transport_id=document.transport_id, max_attempts=self.max_attempts)
+            transport_id=document.transport_id,
+            max_attempts=self.max_attempts() if callable(self.max_attempts) else self.max_attempts)
         stored, created = await self.store.add_inbound_raw(
             record, [NewEvent("received", received)])
         if not created:
@@ -86,9 +97,11 @@ class InboundPipeline:
         try:
             await self.process(stored)
         except InvalidTransition:
-            if created:
+            # Another delivery of the same bytes (a repeat, or the first one when this
+            # is the repeat) processed them meanwhile: stored and processed either way.
+            current = await self.store.get(stored.id)
+            if current is None or current.transport_state is TransportState.RECEIVED:
                 raise
-            # A repeat delivery raced the first one's processing; the bytes are stored either way.
         return stored.id
 
     async def process(self, record: MessageRecord) -> MessageRecord:
@@ -111,6 +124,13 @@ class InboundPipeline:
         try:
             decoded = await asyncio.to_thread(fmt.decode, data)
             document = decoded.document
+            warnings = list(decoded.warnings)
+            carried = await self._carried_attachments(record)
+            if carried and hasattr(document, "attachments"):
+                document = attrs.evolve(document, attachments=(*document.attachments, *carried))
+            elif carried:
+                warnings.append(f"{len(carried)} file(s) came beside the document, which has no "
+                                "place for attachments; they are kept on its 'received' event")
             kind = kind_of(document)
             number = document_number(document)
             agency_oin = party_oin(agency_party(document))
@@ -122,12 +142,18 @@ class InboundPipeline:
                 record, "decode",
                 f"{fmt.key}: the {kind.value} names no OIN for its buyer; cannot tell which "
                 "agency sent it")
+        if "\x00" in number:
+            # No PostgreSQL text column holds NUL: refused here, where it is named, not by a
+            # failed write that would leave the message ``received`` for good.
+            return await self._reject(
+                record, "decode", f"{fmt.key}: the {kind.value} number {number!r} holds a NUL "
+                "character")
         key = inbound_key(agency_oin, kind, number)
         fields: dict[str, Any] = {
             "document_kind": kind.value, "format_key": fmt.key, "agency_oin": agency_oin,
             "canonical_json": canonical, "business_key": key,
         }
-        detail = {"format": fmt.key, "kind": kind.value, "warnings": list(decoded.warnings)}
+        detail = {"format": fmt.key, "kind": kind.value, "warnings": warnings}
         traceparent = current_traceparent()
         if traceparent is not None:  # the delivery to the ERP links back to this decode
             detail[TRACEPARENT] = traceparent
@@ -152,6 +178,15 @@ class InboundPipeline:
         return await self.store.transition(
             record.id, event=NewEvent("duplicate", {**detail, "original": original.id}),
             transport_state=TransportState.DUPLICATE, **fields)
+
+    async def _carried_attachments(self, record: MessageRecord) -> tuple[Attachment, ...]:
+        """The files the channel handed over beside the document, as stored on receipt."""
+        for event in await self.store.events(record.id):
+            if event.kind == "received":
+                return tuple(
+                    record_from_json(Attachment, each, f"{ATTACHMENTS}[{index}]")
+                    for index, each in enumerate(event.detail.get(ATTACHMENTS, ())))
+        return ()
 
     async def _reject(self, record: MessageRecord, stage: str, reason: str) -> MessageRecord:
         log.warning("inbound document rejected at %s: %s", stage, reason,

@@ -25,6 +25,7 @@ from pathlib import Path
 from aiohttp import web
 
 from gateway.channels import InboundDocument, InboundSink
+from gateway.model.common import Attachment
 
 from .settings import DigipoortSettings
 from .wus.koppelvlak import AfleverRequest, AfleverResponse, WusFault
@@ -51,10 +52,16 @@ def inbound_document(channel: str, bericht: AfleverRequest) -> InboundDocument:
         metadata["aanleverkenmerk"] = bericht.aanleverkenmerk
     if bericht.identiteit_ontvanger is not None:
         metadata["ontvanger"] = bericht.identiteit_ontvanger.nummer
+    # Invoices carry their attachments here, beside the document, not in the UBL.
+    attachments = tuple(
+        Attachment(content=bijlage.inhoud, mime_type=bijlage.mime_type,
+                   filename=bijlage.bestandsnaam)
+        for bijlage in bericht.bijlagen)
     return InboundDocument(
         data=bericht.bericht_inhoud.inhoud, channel=channel, transport_id=bericht.kenmerk,
         sender=bericht.identiteit_belanghebbende.nummer,
-        filename=bericht.bericht_inhoud.bestandsnaam, metadata=metadata)
+        filename=bericht.bericht_inhoud.bestandsnaam, metadata=metadata,
+        attachments=attachments)
 
 
 class AfleverServer:

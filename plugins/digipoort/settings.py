@@ -241,6 +241,6 @@ def _listen(where: str, value: str | None) -> tuple[str, int] | None:
     if value is None:
         return None
     host, _, port = value.rpartition(":")
-    if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+    if not host or not (port.isascii() and port.isdigit()) or not 0 <= int(port) <= 65535:
         raise SettingsError(f"{where}: aflever_listen must be host:port, not {value!r}")
     return host.strip("[]"), int(port)

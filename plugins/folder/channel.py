@@ -15,6 +15,7 @@ from gateway.channels import (
     Accepted,
     Channel,
     ChannelContext,
+    DocumentRefused,
     FinalError,
     InboundDocument,
     OutboundMessage,
@@ -106,9 +107,15 @@ class FolderChannel(Channel):
                     filename=path.name,
                 ))
                 refusal = await self._refusal(message_id)
-            except Exception as exc:
+            except DocumentRefused as exc:
                 log.warning("inbox file %s refused: %s", path.name, exc)
                 await asyncio.to_thread(self._move, path, "error", note=str(exc))
+            except Exception as exc:
+                # The gateway cannot take it now (its store is down, say): the file stays
+                # for the next scan, which is known by its transport id if it was stored.
+                log.warning("inbox file %s not taken, trying again next scan: %s",
+                            path.name, exc)
+                continue
             else:
                 # Stored either way; a document the gateway could not read goes to error/
                 # so whoever drops files there sees at once which ones need fixing.

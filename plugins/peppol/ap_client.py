@@ -22,13 +22,18 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Mapping
-from datetime import timedelta
 from typing import Any
 
 import aiohttp
 import attrs
 
-from gateway.channels import Accepted, FinalError, RetryableError, SendOutcome
+from gateway.channels import (
+    Accepted,
+    FinalError,
+    RetryableError,
+    SendOutcome,
+    retry_after_header,
+)
 
 RECEIPT_STATUSES = ("accepted", "delivered", "failed")
 _PROBLEM_TEXT_LIMIT = 500
@@ -114,11 +119,6 @@ def _problem_text(status: int, body: bytes) -> str:
     return f"access point answered HTTP {status}: {text}"
 
 
-def _retry_after(headers: Mapping[str, str]) -> timedelta | None:
-    value = headers.get("Retry-After", "")
-    return timedelta(seconds=int(value)) if value.isdigit() else None
-
-
 class HttpAccessPoint:
     """A client of the access point API above; one per channel instance."""
 
@@ -154,7 +154,7 @@ class HttpAccessPoint:
                 reason = _problem_text(response.status, body)
                 if response.status == 429 or response.status >= 500:
                     return RetryableError(reason, code=f"http-{response.status}",
-                                          retry_after=_retry_after(response.headers),
+                                          retry_after=retry_after_header(response.headers.get("Retry-After")),
                                           transport_id=instance_id)
                 return FinalError(reason, code=f"http-{response.status}",
                                   transport_id=instance_id)

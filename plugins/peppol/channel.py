@@ -37,6 +37,7 @@ from gateway.channels import (
     Accepted,
     Channel,
     ChannelContext,
+    DocumentRefused,
     FinalError,
     InboundDocument,
     OutboundMessage,
@@ -112,7 +113,7 @@ def _secret(name: str, settings: Mapping[str, Any], channel: str) -> str | None:
 
 def _listen(text: str, channel: str) -> tuple[str, int]:
     host, colon, port = str(text).rpartition(":")
-    if not colon or not port.isdigit():
+    if not colon or not (port.isascii() and port.isdigit()):
         raise ValueError(f"channel {channel!r}: inbound_listen must be host:port, got {text!r}")
     return host.strip("[]") or "127.0.0.1", int(port)
 
@@ -359,6 +360,8 @@ class PeppolChannel(Channel):
             message_id = await self.receive(data)
         except SBDHError as exc:
             return _problem(400, "not a deliverable SBDH document", str(exc))
+        except DocumentRefused as exc:
+            return _problem(413, "the document is larger than the gateway takes", str(exc))
         except Exception as exc:
             # Not stored, or stored but its status not applied: the access point delivers
             # again, and the repeat is recognised by its instance id.
@@ -381,9 +384,15 @@ class PeppolChannel(Channel):
                 continue
             try:
                 await self.receive(data, filename=path.name)
-            except SBDHError as exc:
+            except (SBDHError, DocumentRefused) as exc:
                 log.warning("peppol inbox file %s refused: %s", path.name, exc)
                 await asyncio.to_thread(self._move, path, "error", str(exc))
+            except Exception as exc:
+                # The gateway cannot take it now: the file stays for the next scan, and
+                # the files after it still get their turn in this one.
+                log.warning("peppol inbox file %s not taken, trying again next scan: %s",
+                            path.name, exc)
+                continue
             else:
                 await asyncio.to_thread(self._move, path, "done", None)
             handled += 1

@@ -137,7 +137,7 @@ class Fault:
             if not 0 < percent <= 100:
                 raise ValueError(f"fault {text!r}: the share must be between 0 and 100 %")
             return cls(kind, percent=percent)
-        if not amount.isdigit() or int(amount) < 1:
+        if not (amount.isascii() and amount.isdigit()) or int(amount) < 1:
             raise ValueError(f"fault {text!r}: give KIND:N (a count) or KIND:P% (a share)")
         return cls(kind, count=int(amount))
 

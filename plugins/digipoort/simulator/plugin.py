@@ -31,7 +31,8 @@ DELIVERED_SAMPLES = (
 def parse_listen(value: str) -> tuple[str, int]:
     """``HOST:PORT`` (``[v6]:PORT`` for IPv6) into its parts."""
     host, sep, port = value.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+    if (not sep or not host or not (port.isascii() and port.isdigit())
+            or not 0 <= int(port) <= 65535):
         raise click.BadParameter(f"expected HOST:PORT, got {value!r}", param_hint="--listen")
     return host.strip("[]"), int(port)
 
