@@ -205,9 +205,8 @@ class DeliveryWorker(WorkerGroup):
 
     async def _release(self, record: MessageRecord, worker_id: str) -> None:
         with contextlib.suppress(StoreError):
-            await self.store.schedule_retry(
-                record.id, utc_now(), "the gateway stopped during this delivery",
-                expect_claimed_by=worker_id)
+            await self.store.release(record.id, "the gateway stopped during this delivery",
+                                     expect_claimed_by=worker_id)
 
 
 def _reason(reason: str, code: str | None) -> str:

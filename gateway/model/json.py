@@ -244,13 +244,43 @@ def parse_json(text: str | bytes) -> Any:
     Infinity, are a :class:`CanonicalJSONError`, as is text that is no JSON.
     """
     try:
-        return json.loads(
+        data = json.loads(
             text, object_pairs_hook=_refuse_duplicate_keys, parse_constant=_refuse_constant
         )
     except json.JSONDecodeError as exc:
         raise CanonicalJSONError(
             ROOT, f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
         ) from None
+    # Raw control characters are no JSON; escaped ones are, so look for their escapes
+    # in the text (one quick scan) and walk the values only when one may be there.
+    if (_CONTROL_ESCAPE.search(text) if isinstance(text, str)
+            else _CONTROL_ESCAPE_BYTES.search(text)):
+        _refuse_control_characters(data, "")
+    return data
+
+
+# \u0000-\u001f but tab, line feed and carriage return, and the short \b and \f; an
+# escaped backslash before them (\\b) is text, which the walk then clears.
+_CONTROL_ESCAPE = re.compile(r"\\(?:u00(?:0[0-8bBcCeEfF]|1[0-9a-fA-F])|[bf])")
+_CONTROL_ESCAPE_BYTES = re.compile(_CONTROL_ESCAPE.pattern.encode())
+_CONTROL_CHARACTER = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def _refuse_control_characters(value: Any, path: str) -> None:
+    """No XML document can carry these characters, and no PostgreSQL text column NUL."""
+    if isinstance(value, str):
+        found = _CONTROL_CHARACTER.search(value)
+        if found:
+            raise CanonicalJSONError(
+                path, f"holds the control character U+{ord(found.group()):04X} at position "
+                f"{found.start() + 1}, which no document may carry")
+    elif isinstance(value, dict):
+        for key, inner in value.items():
+            _refuse_control_characters(key, path)
+            _refuse_control_characters(inner, _join(path, key))
+    elif isinstance(value, list):
+        for index, inner in enumerate(value):
+            _refuse_control_characters(inner, f"{path}[{index}]")
 
 
 def from_json(data: Any) -> CanonicalDocument:

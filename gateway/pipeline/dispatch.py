@@ -21,6 +21,7 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
 import attrs
 import tenacity
@@ -40,12 +41,23 @@ from gateway.kinds import DocumentKind
 from gateway.pipeline.keys import number_from_key
 from gateway.pipeline.workers import WorkerGroup
 from gateway.registry import Registry
-from gateway.store import Attempt, ClaimLost, MessageRecord, NewEvent, Store, TransportState
+from gateway.store import (
+    Attempt,
+    AttemptOutcome,
+    ClaimLost,
+    MessageRecord,
+    NewEvent,
+    Store,
+    TransportState,
+)
 from gateway.store.errors import StoreError
 from gateway.store.model import utc_now
 from gateway.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
+
+# The longest a channel's retry_after may hold a message back.
+MAX_RETRY_AFTER = timedelta(days=7)
 
 
 @attrs.frozen
@@ -120,9 +132,15 @@ class Dispatcher(WorkerGroup):
         claimed = await self.store.claim_due(worker_id, self.settings.batch, self.settings.lease)
         writes: list[tuple[MessageRecord, asyncio.Task[MessageRecord | None]]] = []
         try:
-            for record in claimed:
+            for index, record in enumerate(claimed):
                 try:
                     outcome, attempt = await self._attempt(record, worker_id)
+                except asyncio.CancelledError:
+                    # Stopping: the messages of this batch not tried yet go back at once
+                    # too, instead of waiting out the lease with an attempt counted.
+                    await asyncio.shield(asyncio.gather(
+                        *(self._release(rest, worker_id) for rest in claimed[index + 1:])))
+                    raise
                 except Exception:
                     # The claim stays and expires, so another attempt comes; the worker lives on.
                     log.exception("dispatcher %s failed on the message", worker_id,
@@ -220,11 +238,18 @@ class Dispatcher(WorkerGroup):
         all tries, and the time budget counts from the first call.
         """
         replay: list[SendOutcome] = [first]
+        current = message
+        last = first
 
         async def attempt() -> SendOutcome:
+            nonlocal current, last
             if replay:
                 return replay.pop()
-            return await self._call(channel, message)
+            if current.transport_id is None and last.transport_id is not None:
+                # The id an earlier try obtained: the transport must see a repeat.
+                current = attrs.evolve(current, transport_id=last.transport_id)
+            last = await self._call(channel, current)
+            return last
 
         retrying = tenacity.AsyncRetrying(
             retry=tenacity.retry_if_result(self._quick_retry),
@@ -288,12 +313,21 @@ class Dispatcher(WorkerGroup):
     ) -> MessageRecord:
         match outcome:
             case Accepted():
+                fields: dict[str, Any] = {}
+                if record.transport_id not in (None, outcome.transport_id) and any(
+                    a.outcome is AttemptOutcome.ACCEPTED and a.transport_id == record.transport_id
+                    for a in await self.store.attempts(record.id)
+                ):
+                    # Accepted before under record.transport_id, and now again under a
+                    # new reference: that earlier submission failed (a retry after
+                    # non-delivery), so statuses are asked about the new one.
+                    fields["transport_id"] = outcome.transport_id
                 sent = await self.store.transition(
                     record.id, transport_state=TransportState.SENT, expect_claimed_by=worker_id,
                     attempt=attempt, event=NewEvent("sent", {
                         "channel": record.channel, "transport_id": outcome.transport_id,
                         "attempt": record.attempts, "detail": outcome.detail}),
-                    last_error=None,
+                    last_error=None, **fields,
                 )
                 log.info("sent over %s as %s", record.channel, outcome.transport_id,
                          extra={"message_id": record.id, "channel": record.channel,
@@ -319,14 +353,15 @@ class Dispatcher(WorkerGroup):
     def _next_attempt(self, attempt: int, retry_after: timedelta | None) -> datetime:
         delay = backoff_delay(attempt, self.settings, self.rng)
         if retry_after is not None and retry_after > delay:
-            delay = retry_after
+            # The transport's wait is honoured beyond backoff_cap, but not without bound
+            # (the inbound delivery worker caps it at backoff_cap).
+            delay = min(retry_after, max(self.settings.backoff_cap, MAX_RETRY_AFTER))
         return utc_now() + delay
 
     async def _release(self, record: MessageRecord, worker_id: str) -> None:
         with contextlib.suppress(StoreError):
-            await self.store.schedule_retry(
-                record.id, utc_now(), "the gateway stopped during this attempt",
-                expect_claimed_by=worker_id)
+            await self.store.release(record.id, "the gateway stopped during this attempt",
+                                     expect_claimed_by=worker_id)
 
 
 class _LeaseKeeper:

@@ -329,6 +329,12 @@ class OutboundPipeline:
             # Kept as bytes: the rejected message must show what really arrived.
             progress = _Progress(None, raw, kind_text, agency_oin)
             progress.problem = f"the document is not UTF-8 text: {exc}"
+        else:
+            if "\x00" in (progress.text or ""):
+                # Never JSON (a raw control character), and no text column of
+                # PostgreSQL can hold it: kept as bytes, like text that is not UTF-8.
+                progress = _Progress(None, raw, kind_text, agency_oin)
+                progress.problem = "the document holds a NUL character: it is not JSON"
         progress.events.append(_intake_event(len(raw)))
         return progress
 

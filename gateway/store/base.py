@@ -74,6 +74,9 @@ class Change:
     exhausted_event: NewEvent | None = None
     # A move to the state the message is already in is a no-op, not an error.
     idempotent: bool = False
+    # The attempt the message was claimed for does not count against its budget:
+    # the gateway cut it off, the transport did not refuse it.
+    give_back_attempt: bool = False
 
 
 @attrs.frozen
@@ -95,6 +98,18 @@ class Plan:
 NOOP = Plan({}, {}, None, None, (), "")
 
 
+def text_safe(value: Any) -> Any:
+    """``value`` with NUL characters replaced: PostgreSQL text and jsonb cannot hold them,
+    SQLite can, and both backends must store the same things."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd") if "\x00" in value else value
+    if isinstance(value, Mapping):
+        return {text_safe(k): text_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [text_safe(v) for v in value]
+    return value
+
+
 def plan_change(
     change: Change, current: MessageRecord, last_seq: int, now: datetime
 ) -> Plan:
@@ -114,7 +129,11 @@ def plan_change(
     if change.idempotent and target is current.transport_state:
         return NOOP
     event = change.event
+    if event is not None:
+        event = NewEvent(event.kind, text_safe(event.detail))
     fields = dict(change.fields)
+    if fields.get("last_error"):
+        fields["last_error"] = text_safe(fields["last_error"])
     unknown = set(fields) - UPDATABLE_FIELDS
     if unknown:
         raise StoreError(f"these fields cannot be set by a transition: {sorted(unknown)}")
@@ -142,6 +161,10 @@ def plan_change(
         if current.transport_state is CLAIMED_STATE[direction]:
             columns["claimed_by"] = None
             columns["claim_expires_at"] = None
+        if change.give_back_attempt and current.transport_state is CLAIMED_STATE[direction]:
+            # The budget grows rather than the count shrinks: attempt numbers stay in
+            # order (the cut-off attempt may have reached the other side).
+            fields["max_attempts"] = current.max_attempts + 1
         if target in CLAIMABLE_STATES[direction]:
             budget = int(fields.get("max_attempts", current.max_attempts))
             if current.attempts >= budget:
@@ -160,12 +183,16 @@ def plan_change(
         columns["business_state"] = change.business_state
 
     payload = {name: fields.pop(name) for name in PAYLOAD_FIELDS & set(fields)}
-    new_ids: list[str] = []
+    # Every id this change names, also one the message had before (under another
+    # channel, say): the message travels under it now, and the channel's statuses
+    # must find it (transport_refs is per channel).
+    given: list[str] = []
     for candidate in (
         fields.get("transport_id"), None if change.attempt is None else change.attempt.transport_id
     ):
-        if candidate and candidate not in current.transport_ids and candidate not in new_ids:
-            new_ids.append(candidate)
+        if candidate and candidate not in given:
+            given.append(candidate)
+    new_ids = [tid for tid in given if tid not in current.transport_ids]
     if "next_attempt_at" in fields and fields["next_attempt_at"] is not None:
         fields["next_attempt_at"] = as_utc(fields["next_attempt_at"])
     if "max_attempts" in fields and int(fields["max_attempts"]) < 1:
@@ -173,8 +200,8 @@ def plan_change(
     columns.update(fields)
     if new_ids:
         columns["transport_ids"] = (*current.transport_ids, *new_ids)
-        if current.transport_id is None and "transport_id" not in columns:
-            columns["transport_id"] = new_ids[0]
+    if given and current.transport_id is None and "transport_id" not in columns:
+        columns["transport_id"] = given[0]
 
     new_event = None
     if event is not None:
@@ -188,7 +215,12 @@ def plan_change(
         return NOOP
     columns["updated_at"] = now
     channel = fields.get("channel") or current.channel or ""
-    return Plan(columns, payload, new_event, change.attempt, tuple(new_ids), channel)
+    attempt = change.attempt
+    if attempt is not None:
+        attempt = attrs.evolve(attempt, code=text_safe(attempt.code),
+                               detail=text_safe(attempt.detail))
+    # transport_refs ignores a (channel, id) pair it has: all given ids are registered.
+    return Plan(columns, payload, new_event, attempt, tuple(given), channel)
 
 
 def settled(current: MessageRecord, plan: Plan) -> MessageRecord | None:
@@ -509,6 +541,26 @@ class Store(abc.ABC):
             exhausted_event=NewEvent("dead-lettered", {"exhausted": True}),
         )
         return await self._apply(message_id, change, now)
+
+    async def release(
+        self, message_id: str, reason: str, *, expect_claimed_by: str,
+        now: datetime | None = None,
+    ) -> MessageRecord:
+        """Give a claimed message back, due at once, its attempt not counted against the budget.
+
+        For a gateway that stops while it holds the claim: the attempt was
+        cut off by us, not refused by the transport, so a restart must not
+        spend the message's budget (on its last attempt it would be
+        dead-lettered). ``max_attempts`` grows by one, so attempt numbers
+        stay in order.
+        """
+        when = now or utc_now()
+        change = Change(
+            event=NewEvent("released", {"reason": reason}),
+            transport_state=TransportState.RETRYING, expect_claimed_by=expect_claimed_by,
+            fields={"next_attempt_at": when, "last_error": reason}, give_back_attempt=True,
+        )
+        return await self._apply(message_id, change, when)
 
     async def dead_letter(
         self,

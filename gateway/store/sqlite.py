@@ -243,6 +243,8 @@ class SqliteStore(Store):
         await asyncio.to_thread(self._readers.stop)
 
     async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        if self._closed:
+            raise StoreError(f"the store {self._where} is closed")
         try:
             return await self._readers.run(fn)
         except sqlite3.Error as exc:
