@@ -18,6 +18,11 @@ import attrs
 from gateway.errors import GatewayError
 
 
+def segment(value: str) -> str:
+    """``value`` as one path segment (a message id typed by a person)."""
+    return urllib.parse.quote(value, safe="")
+
+
 class GatewayUnreachable(GatewayError):
     """No gateway answered at the configured address."""
 
@@ -56,8 +61,10 @@ class GatewayClient:
     def from_config(cls, config: Any) -> GatewayClient:
         settings = config.gateway
         host = settings.listen_host
-        if host in ("", "0.0.0.0", "::"):
+        if host in ("", "0.0.0.0"):
             host = "127.0.0.1"  # a wildcard listener is reachable on loopback
+        elif host == "::":
+            host = "::1"  # asyncio binds "::" IPv6-only (IPV6_V6ONLY): 127.0.0.1 is not there
         if ":" in host:
             host = f"[{host}]"
         base = settings.public_url or f"http://{host}:{settings.listen_port}"
@@ -70,6 +77,8 @@ class GatewayClient:
     ) -> Reply:
         """One request; an answer outside ``accept`` raises ApiProblem."""
         url = f"{self.base_url}{path}"
+        if any(c <= " " or c == "\x7f" or not c.isascii() for c in url):
+            raise GatewayError(f"{path!r} cannot be part of a URL (quote the id)")
         params = {k: str(v) for k, v in (query or {}).items() if v is not None}
         if params:
             url = f"{url}?{urllib.parse.urlencode(params)}"

@@ -119,6 +119,9 @@ def add_plugin_commands(pm: pluggy.PluginManager, cli: click.Group) -> dict[str,
             if name == SIMULATE:
                 _merge_simulators(plugin_name, command, cli, added)
                 continue
+            if cli.commands.get(name) is command:  # main() ran before in this process
+                added.setdefault(plugin_name, []).append(name)
+                continue
             if name in before or name in cli.commands:
                 raise PluginError(
                     f"plugin {plugin_name!r} adds the command {name!r}, which already exists"
@@ -140,6 +143,9 @@ def _merge_simulators(
     if not isinstance(probe, click.Group) or not isinstance(target, click.Group):
         raise PluginError(f"plugin {plugin_name!r} replaces the command {SIMULATE!r}")
     for name, command in probe.commands.items():
+        if target.commands.get(name) is command:  # main() ran before in this process
+            added.setdefault(plugin_name, []).append(f"{SIMULATE} {name}")
+            continue
         if name in target.commands:
             raise PluginError(f"plugin {plugin_name!r} adds 'gateway {SIMULATE} {name}', "
                               "which already exists")

@@ -42,7 +42,8 @@ async def test_list_and_show(tmp_path: Path) -> None:
         assert ids[0] in result.output
         assert ids[1] not in result.output
         result = await gateway_cli(config, "messages", "list", "--limit", "2")
-        assert f"(more: gateway messages list --cursor {page['next_cursor']})" in result.output
+        assert (f"(more: gateway messages list --limit 2 --cursor {page['next_cursor']})"
+                in result.output)
 
         result = await gateway_cli(config, "messages", "list", "--state", "failed")
         assert result.output.strip() == "no messages match"

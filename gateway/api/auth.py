@@ -58,6 +58,22 @@ def token_entries(config: GatewayConfig) -> list[_Entry]:
     return entries
 
 
+def _still_configured(config: GatewayConfig, entry: _Entry) -> bool:
+    """Whether the new configuration still gives ``entry`` (same name, secret and scopes)."""
+    try:
+        if entry.name == GATEWAY_TOKEN_NAME:
+            secret, scopes = config.gateway.api_token(), ALL_SCOPES
+        else:
+            token = config.api.tokens.get(entry.name)
+            if token is None:
+                return False
+            secret, scopes = token.secret(), token.scopes
+    except ConfigError:
+        return False
+    return (secret is not None and secret.encode("utf-8") == entry.secret
+            and scopes == entry.scopes)
+
+
 def is_loopback(remote: str | None) -> bool:
     if not remote:
         return False
@@ -89,8 +105,15 @@ class Authenticator:
             # The operator asked for a token that is not there. Falling back to "no
             # token" would open the API; keep the previous tokens, or lock it.
             self.error = str(exc)
-            log.error("API tokens cannot be read, %s: %s", "the previous ones stay in force"
-                      if self._entries is not None else "the API refuses every call", exc)
+            if self._entries is not None:
+                # Keep only the previous tokens the new file still grants: a token the
+                # operator removed or changed (revoked) must stop working now. An
+                # empty list would mean "no token" (loopback opens): lock instead.
+                kept = [e for e in self._entries if _still_configured(config, e)]
+                self._entries = kept or None
+            log.error("API tokens cannot be read, %s: %s", "the previous ones still "
+                      "configured stay in force" if self._entries is not None
+                      else "the API refuses every call", exc)
             return
         self._entries, self.error = entries, None
 

@@ -29,7 +29,7 @@ def limit_param(request: web.Request) -> int:
     text = request.query.get("limit")
     if text is None:
         return DEFAULT_LIMIT
-    if not text.isdigit() or not 1 <= int(text) <= MAX_PAGE:
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_PAGE:
         raise bad_request(f"limit must be a whole number from 1 to {MAX_PAGE}, got {text!r}",
                           "limit")
     return int(text)
@@ -55,15 +55,19 @@ def time_param(request: web.Request, name: str, *, end: bool) -> datetime | None
     if text is None:
         return None
     try:
-        if len(text) == 10:
-            day = date.fromisoformat(text)
+        try:
+            day = date.fromisoformat(text)  # also the basic format, 20261129
+        except ValueError:
+            day = None
+        if day is not None:
             start = datetime.combine(day, time(), tzinfo=UTC)
             return start + timedelta(days=1) if end else start
         moment = datetime.fromisoformat(text)
-    except ValueError:
+        moment = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC)  # overflows here, not later in the store
+    except (ValueError, OverflowError):
         raise bad_request(f"{name} must be an ISO date (2026-11-29) or date-time "
                           f"(2026-11-29T13:00:00Z), got {text!r}", name) from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def page_json(items: list[dict[str, Any]], next_cursor: str | None) -> dict[str, Any]:

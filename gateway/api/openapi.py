@@ -17,7 +17,8 @@ PROBLEM_TEXT = {
     403: "The token lacks the scope (or, with no token configured, the caller is not local).",
     404: "No such message.",
     409: "The message's state does not allow this.",
-    413: "The request body is larger than [api] max_request_bytes.",
+    413: "The request body is larger than allowed ([api] max_request_bytes, or the "
+         "document limit).",
     422: "The document was rejected; it is stored under message_id.",
     500: "The gateway failed; the error is in its log.",
     503: "The gateway cannot do this now (starting, stopping, a dependency down).",
@@ -60,7 +61,11 @@ def _operation(op: Operation) -> dict[str, Any]:
         responses[str(answer.status)] = response
     problems = {*op.problems, 500}
     if op.scopes:
-        problems |= {401, 403}
+        # Every scoped route: no/invalid token, missing scope, and the tokens
+        # (or the store) not being readable now.
+        problems |= {401, 403, 503}
+    if op.body is not None:
+        problems.add(413)  # every body is read within [api] max_request_bytes
     for status in sorted(problems):
         responses[str(status)] = {"description": PROBLEM_TEXT[status], "content": {
             PROBLEM_TYPE: {"schema": ref("Problem")}}}

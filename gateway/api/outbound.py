@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway.api.auth import SUBMIT
-from gateway.api.body import read_body, too_large
+from gateway.api.body import read_body
 from gateway.api.context import max_request_bytes, service_of, store_of
 from gateway.api.operations import Answer, Operation, Param, ref
 from gateway.api.problems import Problem, bad_request, unavailable
@@ -58,8 +58,13 @@ async def rejection_problem(store: Store, exc: DocumentRejected) -> Problem:
             if finding.get("severity") in ("fatal", "error"):
                 errors.append({"rule": finding.get("rule"), "field": finding.get("location"),
                                "message": finding.get("text")})
+    elif exc.details:
+        errors.extend({"rule": rule, "message": text} for rule, text in exc.details)
     else:
         errors.extend({"rule": rule, "message": exc.reason} for rule in exc.rules)
+    for error in errors:
+        if error.get("rule") in ("agency-oin-invalid", "agency-oin-mismatch"):
+            error["field"] = "agency_oin"  # the path parameter
     extra: dict[str, Any] = {"stage": exc.stage, "rules": list(exc.rules)}
     if exc.message_id is not None:
         extra["message_id"] = exc.message_id
@@ -100,7 +105,10 @@ async def submit(request: web.Request) -> web.Response:
     try:
         record, created = await pipeline.submit(raw, agency_oin=agency, parsed=parsed)
     except DocumentTooLarge as exc:
-        raise too_large(len(raw), pipeline.settings.max_document_bytes) from exc
+        limit = pipeline.settings.max_document_bytes
+        raise Problem(413, "too-large", "The document is too large",
+                      f"the document is {len(raw)} bytes; the gateway takes documents of up "
+                      f"to {limit} bytes", extra={"limit": limit}) from exc
     except DocumentRejected as exc:
         raise await rejection_problem(store, exc) from None
     except GatewayError as exc:

@@ -9,7 +9,7 @@ import click
 from gateway.cli.context import CliContext
 from gateway.cli.messages import client_of, echo_page_hint, short_time
 from gateway.cli.output import echo_json, echo_table
-from gateway.client import ApiProblem
+from gateway.client import ApiProblem, segment
 
 
 @click.group()
@@ -40,7 +40,8 @@ def list_inbox(obj: CliContext, kind: str | None, agency: str | None, limit: int
     echo_table(["id", "kind", "agency", "business key", "channel", "received"],
                [[i["id"], i["kind"] or "", i["agency_oin"] or "", i["business_key"] or "",
                  i["channel"] or "", short_time(i["received_at"])] for i in page["items"]])
-    echo_page_hint(page["next_cursor"], "gateway inbox list")
+    echo_page_hint(page["next_cursor"], "gateway inbox list",
+                   {"kind": kind, "agency": agency, "limit": limit})
 
 
 @inbox.command("ack")
@@ -52,7 +53,7 @@ def ack(obj: CliContext, message_ids: tuple[str, ...]) -> None:
     failed = 0
     for message_id in message_ids:
         try:
-            client.post_json(f"/api/v1/inbox/{message_id}/ack")
+            client.post_json(f"/api/v1/inbox/{segment(message_id)}/ack")
         except ApiProblem as exc:
             if exc.status in (401, 403):
                 raise

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import getpass
+import shlex
+from collections.abc import Mapping
 from typing import Any
 
 import click
 
 from gateway.cli.context import CliContext
 from gateway.cli.output import echo_json, echo_table
-from gateway.client import GatewayClient
+from gateway.client import GatewayClient, segment
 
 STATES = ["queued", "sending", "sent", "retrying", "failed", "cancelled", "rejected",
           "received", "decoded", "delivering", "delivered", "acknowledged", "duplicate"]
@@ -23,9 +25,14 @@ def short_time(value: str | None) -> str:
     return "" if not value else value.replace("T", " ")[:19]
 
 
-def echo_page_hint(next_cursor: str | None, command: str) -> None:
+def echo_page_hint(next_cursor: str | None, command: str,
+                   options: Mapping[str, object] | None = None) -> None:
+    """How to get the next page: the same command with the same filters, and the cursor."""
     if next_cursor:
-        click.echo(f"(more: {command} --cursor {next_cursor})")
+        given = " ".join(f"--{name.replace('_', '-')} {shlex.quote(str(value))}"
+                         for name, value in (options or {}).items()
+                         if value is not None and name != "cursor")
+        click.echo(f"(more: {command}{' ' + given if given else ''} --cursor {next_cursor})")
 
 
 @click.group()
@@ -55,11 +62,12 @@ def list_messages(
     from_: str | None, to: str | None, limit: int, cursor: str | None, as_json: bool,
 ) -> None:
     """List messages, newest first, filtered by every option given."""
-    page = client_of(obj).get_json("/api/v1/messages", {
+    filters = {
         "direction": direction, "state": state, "business_state": business_state,
         "agency": agency, "kind": kind, "business_key": business_key, "channel": channel,
-        "from": from_, "to": to, "limit": limit, "cursor": cursor,
-    })
+        "from": from_, "to": to, "limit": limit,
+    }
+    page = client_of(obj).get_json("/api/v1/messages", {**filters, "cursor": cursor})
     if as_json:
         echo_json(page)
         return
@@ -73,7 +81,7 @@ def list_messages(
           f"{m['attempt_count']}/{m['max_attempts']}", short_time(m["created_at"])]
          for m in page["items"]],
     )
-    echo_page_hint(page["next_cursor"], "gateway messages list")
+    echo_page_hint(page["next_cursor"], "gateway messages list", filters)
 
 
 def echo_message(message: dict[str, Any]) -> None:
@@ -128,7 +136,7 @@ def echo_message(message: dict[str, Any]) -> None:
 @click.pass_obj
 def show(obj: CliContext, message_id: str, payload: bool, as_json: bool) -> None:
     """One message: routing, validation findings, timeline and attempts."""
-    message = client_of(obj).get_json(f"/api/v1/messages/{message_id}",
+    message = client_of(obj).get_json(f"/api/v1/messages/{segment(message_id)}",
                                        {"include": "payload" if payload else None})
     if as_json:
         echo_json(message)
@@ -138,7 +146,7 @@ def show(obj: CliContext, message_id: str, payload: bool, as_json: bool) -> None
 
 def _act(obj: CliContext, message_id: str, action: str, body: dict[str, Any],
          as_json: bool) -> None:
-    message = client_of(obj).post_json(f"/api/v1/messages/{message_id}/{action}", body)
+    message = client_of(obj).post_json(f"/api/v1/messages/{segment(message_id)}/{action}", body)
     if as_json:
         echo_json(message)
     else:

@@ -11,6 +11,7 @@ import click
 from gateway.cli.context import CliContext
 from gateway.cli.output import echo_json
 from gateway.client import ApiProblem, GatewayClient
+from gateway.errors import GatewayError
 from gateway.identifiers import OIN, InvalidIdentifier
 
 # Answers that are a verdict on one document; any other error stops the run.
@@ -69,24 +70,43 @@ def send(obj: CliContext, files: tuple[Path, ...], agency: str, as_json: bool) -
 
     Each file is one document as the ERP would send it. Prints how many were
     accepted, were duplicates of a stored document, or were rejected (with the
-    reasons). Exits 1 if any was rejected.
+    reasons). Exits 1 if any was rejected. An answer that is no verdict on a
+    document (the gateway down or failing) stops the run: what was sent before
+    is reported, the rest is listed as not sent, and it exits 2.
     """
     client = GatewayClient.from_config(obj.config)
     results: list[dict[str, Any]] = []
+    stopped: tuple[Path, GatewayError] | None = None
+
+    def send_all(items: Any) -> None:
+        nonlocal stopped
+        for file in items:
+            try:
+                results.append(send_one(client, file, agency))
+            except GatewayError as exc:  # not a verdict on this file: stop, but report
+                stopped = (file, exc)
+                return
+
     if len(files) < PROGRESS_FROM or as_json:
-        results = [send_one(client, file, agency) for file in files]
+        send_all(files)
     else:
         with click.progressbar(files, label="sending", show_pos=True, file=sys.stderr,
                                item_show_func=lambda f: f.name if f else None) as bar:
-            for file in bar:
-                results.append(send_one(client, file, agency))
+            send_all(bar)
+    if stopped is not None and not results:
+        raise stopped[1]  # nothing was sent: the one-line error says it all
     counts = {outcome: sum(1 for r in results if r["outcome"] == outcome)
               for outcome in ("accepted", "duplicate", "rejected")}
+    not_sent = [str(f) for f in files[len(results):]]
     if as_json:
-        echo_json({"counts": counts, "results": results})
+        echo_json({"counts": counts, "results": results, "not_sent": not_sent,
+                   "stopped": None if stopped is None else str(stopped[1])})
     else:
+        # Many accepted files go unnamed, unless the run stopped: then which went through
+        # is what the operator needs.
+        name_accepted = len(files) < PROGRESS_FROM or stopped is not None
         for result in results:
-            if result["outcome"] == "accepted" and len(files) < PROGRESS_FROM:
+            if result["outcome"] == "accepted" and name_accepted:
                 click.echo(f"accepted {result['file']}: message {result['id']} "
                            f"({result['kind']} via {result['channel']}, {result['format']})")
             elif result["outcome"] == "duplicate":
@@ -98,5 +118,9 @@ def send(obj: CliContext, files: tuple[Path, ...], agency: str, as_json: bool) -
                 for error in result["errors"]:
                     click.echo(f"    {describe_error(error)}")
         click.echo(f"{counts['accepted']} accepted, {counts['duplicate']} duplicate, "
-                   f"{counts['rejected']} rejected")
+                   f"{counts['rejected']} rejected"
+                   + (f", {len(not_sent)} not sent" if stopped is not None else ""))
+    if stopped is not None:
+        click.echo(f"gateway: stopped at {stopped[0]}: {stopped[1]}", err=True)
+        sys.exit(2)
     sys.exit(1 if counts["rejected"] else 0)

@@ -225,7 +225,8 @@ class OutboundPipeline:
             oin = str(OIN(agency_oin))
         except InvalidIdentifier as exc:
             return await self._reject(progress, "route",
-                                      f"{agency_oin!r} is not a valid OIN: {exc.reason}")
+                                      f"{agency_oin!r} is not a valid OIN: {exc.reason}",
+                                      rules=["agency-oin-invalid"])
         progress.agency_oin = oin
         intake.set(agency_oin=oin)
         doc_kind = DocumentKind(progress.kind)
@@ -380,7 +381,8 @@ class OutboundPipeline:
                 details = "; ".join(f"{e.rule}: {e.message}" for e in errors)
                 await self._reject(progress, "check",
                                    f"the invoice amounts do not add up: {details}",
-                                   rules=[e.rule for e in errors])
+                                   rules=[e.rule for e in errors],
+                                   details=[(e.rule, e.message) for e in errors])
         progress.events.append(NewEvent("check", {"passed": True}))
 
     async def _route(
@@ -408,6 +410,7 @@ class OutboundPipeline:
 
     async def _reject(
         self, progress: _Progress, stage: str, reason: str, *, rules: list[str] | None = None,
+        details: list[tuple[str, str]] | None = None,
     ) -> NoReturn:
         """Store the document as rejected, then raise DocumentRejected naming the message.
 
@@ -430,7 +433,8 @@ class OutboundPipeline:
         stored, _ = await self.store.add_outbound(record, progress.events)
         trace.get_current_span().set_attribute("wissel.message_id", stored.id)
         log.info("outbound document rejected", extra={"message_id": stored.id, "stage": stage})
-        raise DocumentRejected(stage, reason, message_id=stored.id, rules=rules or ())
+        raise DocumentRejected(stage, reason, message_id=stored.id, rules=rules or (),
+                               details=details or ())
 
     async def _raise_if_repeat(self, progress: _Progress) -> None:
         if progress.business_key is None:
