@@ -40,6 +40,7 @@ from gateway.pipeline import (
     OutboundPipeline,
     OutboundSettings,
 )
+from gateway.pipeline.inbound import keep_recovering
 from gateway.pipeline.status import StatusDesk
 from gateway.pluginmanager import build_registry, make_plugin_manager
 from gateway.registry import Registry
@@ -163,6 +164,9 @@ class GatewayService:
         assert self.store is not None
         self._background.append(asyncio.create_task(observe_store(self.store),
                                                     name="message-counts"))
+        assert self.inbound is not None
+        self._background.append(asyncio.create_task(keep_recovering(self.inbound),
+                                                    name="inbound-recovery"))
         self._warm_validation(None)
         loop = asyncio.get_running_loop()
         self.config_holder.subscribe(

@@ -219,3 +219,29 @@ async def test_a_target_that_raises_is_retried_on_the_schedule(
     assert record.last_error == "the delivery failed: KeyError: 'envelope' [error]"
     [attempt] = await store.attempts(message_id)
     assert attempt.outcome.value == "retryable"
+
+
+async def test_a_switch_to_poll_after_the_claim_costs_no_attempt(
+    store: Store, tmp_path: Path,
+) -> None:
+    pipe = await make_pipeline(store, tmp_path)
+    message_id = await pipe.inbound.receive(InboundDocument(
+        data=document_json(example_order()), channel="folder", transport_id="t-1"))
+    webhook = ErpSettings(delivery="webhook", webhook_url="http://127.0.0.1:9/hook",
+                          webhook_secret_env=SECRET_ENV)
+    current = {"config": attrs.evolve(pipe.config, erp=webhook)}
+    worker = DeliveryWorker(pipe.store, lambda: current["config"], FAST, instance="test")
+    try:
+        [claimed] = await store.claim_deliverable("w-1", 1, FAST.lease)
+        current["config"] = attrs.evolve(pipe.config, erp=ErpSettings(delivery="poll"))
+        assert await worker.deliver(claimed, "w-1") is None
+    finally:
+        await worker.stop()
+    record = await store.get(message_id)
+    assert record is not None
+    assert record.transport_state is TransportState.DECODED  # in the ERP's inbox again
+    assert record.claimed_by is None
+    assert record.last_error is not None
+    assert record.last_error.startswith("[erp] delivery is poll now")
+    assert (record.attempts, record.max_attempts) == (1, claimed.max_attempts + 1)
+    assert await store.attempts(message_id) == []

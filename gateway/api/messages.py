@@ -17,7 +17,7 @@ from gateway.api.problems import bad_request, conflict, not_found, unavailable
 from gateway.api.render import detail, summary
 from gateway.kinds import Direction
 from gateway.pipeline import OperatorActionError, operator
-from gateway.store import MessageNotFound, MessageRecord, TransportState
+from gateway.store import InvalidTransition, MessageNotFound, MessageRecord, TransportState
 from gateway.store.base import MAX_PAGE
 
 DEFAULT_LIMIT = 50
@@ -133,11 +133,27 @@ async def _acted(request: web.Request, record: MessageRecord) -> web.Response:
 
 
 async def retry_message(request: web.Request) -> web.Response:
-    """Queue a failed or cancelled outbound message again."""
+    """Queue a failed or cancelled outbound message again; deliver or read an inbound one again.
+
+    An inbound message that failed delivery to the ERP is delivered again; one
+    the gateway rejected is read again at once (after a format plugin was
+    installed, say).
+    """
     body = await _action_body(request, ("reason", "actor"))
     reason = optional_text(body, "reason", required=True)
-    return await _operate(request, operator.retry(
-        store_of(request), request.match_info["id"], actor=_actor(request, body), reason=reason))
+    service = service_of(request)
+
+    async def retry_and_read() -> MessageRecord:
+        again = await operator.retry(store_of(request), request.match_info["id"],
+                                     actor=_actor(request, body), reason=reason)
+        if again.transport_state is TransportState.RECEIVED and service.inbound is not None:
+            try:
+                again = await service.inbound.process(again)
+            except InvalidTransition:  # the inbound recovery read it meanwhile
+                again = await store_of(request).get(again.id) or again
+        return again
+
+    return await _operate(request, retry_and_read())
 
 
 async def cancel_message(request: web.Request) -> web.Response:
@@ -208,7 +224,9 @@ OPERATIONS = (
                                       "canonical JSON.", {"enum": ["payload"]})),
               answers=(Answer(200, "The message.", ref("Message")),), problems=(400, 404)),
     Operation("POST", "/api/v1/messages/{id}/retry", retry_message, "retryMessage",
-              "Queue a failed or cancelled message again", "operator", frozenset({OPERATE}),
+              "Queue a failed or cancelled outbound message again; deliver an inbound one "
+              "that failed, or read one that was rejected, again", "operator",
+              frozenset({OPERATE}),
               params=(ID_PARAM,), body=ref("OperatorRequest"), answers=_ACTION_ANSWER,
               problems=(400, 404, 409)),
     Operation("POST", "/api/v1/messages/{id}/cancel", cancel_message, "cancelMessage",

@@ -168,7 +168,11 @@ _json = click.option("--json", "as_json", is_flag=True, help="Print the message 
 @_json
 @click.pass_obj
 def retry(obj: CliContext, message_id: str, reason: str, actor: str, as_json: bool) -> None:
-    """Queue a failed or cancelled outbound message again."""
+    """Queue a failed or cancelled outbound message again.
+
+    An inbound message whose delivery to the ERP failed is delivered again;
+    one the gateway rejected is read again.
+    """
     _act(obj, message_id, "retry", {"reason": reason, "actor": actor}, as_json)
 
 

@@ -128,9 +128,16 @@ class DeliveryWorker(WorkerGroup):
                 await link_to_event(self.store, record.id, "decoded", delivering)
             started = utc_now()
             if target is None:
-                outcome: SendOutcome = RetryableError(
-                    "[erp] delivery is poll now; the document waits for the ERP to fetch it",
-                    code="poll")
+                # Switched to poll since the claim: not an attempt. Back among the
+                # decoded documents, where the ERP's inbox listing finds it.
+                delivering.outcome = "released"
+                await self._release(record, worker_id, "[erp] delivery is poll now; the "
+                                    "document waits for the ERP to fetch it")
+                with contextlib.suppress(StoreError):
+                    await self.store.transition(
+                        record.id, event=NewEvent("waits-for-poll", {}),
+                        transport_state=TransportState.DECODED)
+                return None
             else:
                 self._in_use[target] += 1
                 try:
@@ -138,7 +145,8 @@ class DeliveryWorker(WorkerGroup):
                 except asyncio.CancelledError:
                     # Stopping mid-delivery: give the message back at once, not after the lease.
                     delivering.outcome = "released"
-                    await asyncio.shield(self._release(record, worker_id))
+                    await asyncio.shield(self._release(
+                        record, worker_id, "the gateway stopped during this delivery"))
                     raise
                 except Exception as exc:
                     # A target's bug: retried on the schedule, not left claimed until the
@@ -203,10 +211,9 @@ class DeliveryWorker(WorkerGroup):
                             extra={"message_id": record.id})
                 return failed
 
-    async def _release(self, record: MessageRecord, worker_id: str) -> None:
+    async def _release(self, record: MessageRecord, worker_id: str, reason: str) -> None:
         with contextlib.suppress(StoreError):
-            await self.store.release(record.id, "the gateway stopped during this delivery",
-                                     expect_claimed_by=worker_id)
+            await self.store.release(record.id, reason, expect_claimed_by=worker_id)
 
 
 def _reason(reason: str, code: str | None) -> str:

@@ -13,8 +13,10 @@ message waits for delivery to the ERP.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import attrs
@@ -38,7 +40,7 @@ from gateway.store import (
     Store,
     TransportState,
 )
-from gateway.store.model import DEFAULT_MAX_ATTEMPTS
+from gateway.store.model import DEFAULT_MAX_ATTEMPTS, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,9 @@ ATTACHMENTS = "attachments"
 """The ``received`` event's entry for the files a channel carried beside the document."""
 
 MAX_INBOUND_BYTES = 50 * 1024 * 1024
+STUCK_AFTER = timedelta(minutes=1)
+"""A message ``received`` this long is no longer being processed by the call that stored it."""
+RECOVER_EVERY = 60.0
 
 
 class InboundPipeline:
@@ -103,6 +108,34 @@ class InboundPipeline:
             if current is None or current.transport_state is TransportState.RECEIVED:
                 raise
         return stored.id
+
+    async def recover(self, older_than: timedelta = STUCK_AFTER) -> int:
+        """Process the messages left ``received`` for longer than ``older_than``; how many.
+
+        Their bytes were stored but the gateway stopped before processing
+        them, or processing failed on the store. A channel that acknowledged
+        already (or a folder file moved away) never hands them over again, so
+        without this they would wait unseen. A message another instance or a
+        repeat delivery processes meanwhile is left to it.
+        """
+        before = utc_now() - older_than
+        done = 0
+        cursor = None
+        while True:
+            page = await self.store.list_messages(
+                direction=Direction.INBOUND, transport_state=TransportState.RECEIVED,
+                created_to=before, limit=100, cursor=cursor)
+            for listed in page.items:
+                record = await self.store.get(listed.id)  # with its payload
+                if record is None or record.transport_state is not TransportState.RECEIVED:
+                    continue
+                log.info("processing a message left received", extra={"message_id": record.id})
+                with contextlib.suppress(InvalidTransition):
+                    await self.process(record)
+                done += 1
+            if page.next_cursor is None:
+                return done
+            cursor = page.next_cursor
 
     async def process(self, record: MessageRecord) -> MessageRecord:
         """Detect, decode and deduplicate a ``received`` message."""
@@ -194,6 +227,16 @@ class InboundPipeline:
         return await self.store.transition(
             record.id, event=NewEvent("rejected", {"stage": stage, "reason": reason}),
             transport_state=TransportState.REJECTED, last_error=f"{stage}: {reason}")
+
+
+async def keep_recovering(pipeline: InboundPipeline, interval: float = RECOVER_EVERY) -> None:
+    """:meth:`InboundPipeline.recover` at start and every ``interval`` seconds, until cancelled."""
+    while True:
+        try:
+            await pipeline.recover()
+        except GatewayError as exc:  # the store is down: next time
+            log.warning("messages left received could not be processed now: %s", exc)
+        await asyncio.sleep(interval)
 
 
 def _describe(exc: Exception) -> str:

@@ -1,4 +1,9 @@
-"""What an operator may do to an outbound message: retry, cancel, reroute.
+"""What an operator may do to a message: retry, cancel, reroute.
+
+Cancel and reroute are for outbound messages. Retry takes either direction:
+an outbound message is queued again; an inbound one whose delivery to the
+ERP was dead-lettered is delivered again, and one the gateway could not read
+(rejected) is read again, say after a format plugin was installed.
 
 Each action writes an event on the message and a record in the audit log:
 who did it and why. A message in flight (``sending``) is never touched: a
@@ -21,16 +26,25 @@ from gateway.store import AuditRecord, MessageRecord, NewEvent, Store, Transport
 from gateway.store.errors import InvalidTransition, MessageNotFound
 
 RETRYABLE = frozenset({TransportState.FAILED, TransportState.CANCELLED})
+# An inbound retry: what each state goes back to.
+INBOUND_RETRY = {TransportState.FAILED: TransportState.DECODED,
+                 TransportState.REJECTED: TransportState.RECEIVED}
 REROUTABLE = frozenset({TransportState.QUEUED, TransportState.RETRYING, TransportState.FAILED,
                         TransportState.CANCELLED})
 
 
-async def _outbound(store: Store, message_id: str) -> MessageRecord:
+async def _message(store: Store, message_id: str) -> MessageRecord:
     record = await store.get(message_id)
     if record is None:
         raise MessageNotFound(message_id)
+    return record
+
+
+async def _outbound(store: Store, message_id: str) -> MessageRecord:
+    record = await _message(store, message_id)
     if record.direction is not Direction.OUTBOUND:
-        raise OperatorActionError(f"message {message_id} is inbound; these actions are outbound")
+        raise OperatorActionError(f"message {message_id} is inbound; only outbound messages "
+                                  "are cancelled or rerouted")
     return record
 
 
@@ -46,8 +60,16 @@ async def retry(
     store: Store, message_id: str, *, actor: str, reason: str | None = None,
     extra_attempts: int = 3,
 ) -> MessageRecord:
-    """Queue a failed or cancelled message again with ``extra_attempts`` more attempts."""
-    record = await _outbound(store, message_id)
+    """Queue a failed or cancelled message again with ``extra_attempts`` more attempts.
+
+    An inbound message goes back to ``decoded`` (failed: delivered to the ERP
+    again) or ``received`` (rejected: read again, by the caller or by the
+    inbound pipeline's recovery).
+    """
+    record = await _message(store, message_id)
+    if record.direction is Direction.INBOUND:
+        return await _retry_inbound(store, record, actor=actor, reason=reason,
+                                    extra_attempts=extra_attempts)
     if record.transport_state not in RETRYABLE:
         raise OperatorActionError(
             f"message {message_id} is {record.transport_state}; only failed or cancelled "
@@ -65,6 +87,29 @@ async def retry(
         raise OperatorActionError(str(exc)) from exc
     await _audit(store, actor, "message.retry", message_id, reason, detail)
     return queued
+
+
+async def _retry_inbound(
+    store: Store, record: MessageRecord, *, actor: str, reason: str | None, extra_attempts: int,
+) -> MessageRecord:
+    target = INBOUND_RETRY.get(record.transport_state)
+    if target is None:
+        raise OperatorActionError(
+            f"message {record.id} is {record.transport_state}; only inbound messages that "
+            "failed delivery or were rejected can be retried")
+    if extra_attempts < 1:
+        raise OperatorActionError("a retry needs at least one more attempt")
+    budget = max(record.max_attempts, record.attempts + extra_attempts)
+    detail = {"actor": actor, "reason": reason, "max_attempts": budget,
+              "previous_state": record.transport_state.value}
+    try:
+        again = await store.transition(
+            record.id, event=NewEvent("operator-retry", detail), transport_state=target,
+            max_attempts=budget, last_error=None)
+    except InvalidTransition as exc:
+        raise OperatorActionError(str(exc)) from exc
+    await _audit(store, actor, "message.retry", record.id, reason, detail)
+    return again
 
 
 async def cancel(
