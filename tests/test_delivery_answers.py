@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from aiohttp import web
 from delivery_support import SECRET, SECRET_ENV, FakeErp
 from pipeline_support import (
     FAST,
+    Pipeline,
     RecorderPlugin,
     config_text,
     document_json,
@@ -245,3 +247,13 @@ async def test_a_switch_to_poll_after_the_claim_costs_no_attempt(
     assert record.last_error.startswith("[erp] delivery is poll now")
     assert (record.attempts, record.max_attempts) == (1, claimed.max_attempts + 1)
     assert await store.attempts(message_id) == []
+
+
+async def test_workers_of_two_processes_alike_in_host_and_pid_have_their_own_ids(
+    pipe: Pipeline,
+) -> None:
+    """Containers often share a hostname and run as pid 1: claims must still be told apart."""
+    first = DeliveryWorker(pipe.store, lambda: pipe.config)
+    second = DeliveryWorker(pipe.store, lambda: pipe.config)
+    assert first.instance.startswith(f"{socket.gethostname()}:{os.getpid()}:")
+    assert first.instance != second.instance

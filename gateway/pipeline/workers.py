@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import secrets
 import socket
 from typing import TYPE_CHECKING, ClassVar
 
@@ -32,7 +33,10 @@ class WorkerGroup(abc.ABC):
 
     def __init__(self, settings: DispatchSettings, instance: str | None) -> None:
         self.settings = settings
-        self.instance = instance or f"{socket.gethostname()}:{os.getpid()}"
+        # Host and pid say where a claim is held; the random part keeps two containers
+        # alike in both (same hostname, pid 1) from taking each other's claims for their own.
+        self.instance = instance or (
+            f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}")
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()

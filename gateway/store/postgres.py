@@ -127,6 +127,9 @@ def _claim_sql(direction: Direction) -> str:
     """Claim due messages unless a claim has expired (``stale``: take the long way then).
 
     Always one row at least: with nothing claimed, its message columns are NULL.
+    The rows to claim are picked in a MATERIALIZED CTE, evaluated once: as an
+    ``IN (subquery)`` the planner may rescan a LIMIT ... SKIP LOCKED subquery
+    and claim more rows than asked for.
     The events are those :func:`claim_event` makes for a claim nobody held
     before (tests compare them with SQLite's, which uses it).
     """
@@ -137,15 +140,17 @@ def _claim_sql(direction: Direction) -> str:
 WITH stale AS (
     SELECT EXISTS (SELECT 1 FROM messages WHERE claimed_by IS NOT NULL
                    AND direction = '{direction.value}' AND claim_expires_at <= $3) AS found
+), due AS MATERIALIZED (
+    SELECT id FROM messages WHERE direction = '{direction.value}'
+        AND transport_state IN ({states}) AND next_attempt_at <= $3
+        AND NOT (SELECT found FROM stale)
+        ORDER BY next_attempt_at LIMIT $4 FOR UPDATE SKIP LOCKED
 ), c AS (
     UPDATE messages SET transport_state = '{claimed}', claimed_by = $1, claim_expires_at = $2,
         attempts = attempts + 1, next_attempt_at = NULL, updated_at = $3,
         last_event_seq = last_event_seq + 1
-    WHERE id IN (SELECT id FROM messages WHERE direction = '{direction.value}'
-                 AND transport_state IN ({states}) AND next_attempt_at <= $3
-                 AND NOT (SELECT found FROM stale)
-                 ORDER BY next_attempt_at LIMIT $4 FOR UPDATE SKIP LOCKED)
-    RETURNING *
+    FROM due WHERE messages.id = due.id
+    RETURNING messages.*
 ), e AS (
     INSERT INTO events
     SELECT c.id, c.last_event_seq, $3, '{kind}', '{claimed}', NULL,
@@ -545,13 +550,15 @@ class PostgresStore(Store):
             if room > 0:
                 # Claimed and read back with the payloads in one statement.
                 rows = await conn.fetch(
-                    f"WITH c AS (UPDATE messages SET transport_state = '{claimed}', "
+                    f"WITH due AS MATERIALIZED (SELECT id FROM messages WHERE {due} "
+                    "AND next_attempt_at <= $3 ORDER BY next_attempt_at LIMIT $4 "
+                    "FOR UPDATE SKIP LOCKED), "
+                    f"c AS (UPDATE messages SET transport_state = '{claimed}', "
                     "claimed_by = $1, claim_expires_at = $2, attempts = attempts + 1, "
                     "next_attempt_at = NULL, updated_at = $3, "
                     "last_event_seq = last_event_seq + 1 "
-                    f"WHERE id IN (SELECT id FROM messages WHERE {due} "
-                    "AND next_attempt_at <= $3 ORDER BY next_attempt_at LIMIT $4 "
-                    f"FOR UPDATE SKIP LOCKED) RETURNING *) SELECT {_CLAIMED_COLS}, "
+                    "FROM due WHERE messages.id = due.id RETURNING messages.*) "
+                    f"SELECT {_CLAIMED_COLS}, "
                     "c.last_event_seq, p.raw_payload, p.canonical_json FROM c "
                     "LEFT JOIN payloads p ON p.message_id = c.id",
                     worker_id, until, now, room,
