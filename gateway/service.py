@@ -26,7 +26,7 @@ from aiohttp import web
 
 from gateway import __version__
 from gateway.api.app import make_app
-from gateway.api.auth import token_entries
+from gateway.api.auth import is_loopback, token_entries
 from gateway.channels import Channel, ChannelContext, InboundDocument
 from gateway.config import ConfigHolder, check_against_registry
 from gateway.config.audit import StoreAuditor
@@ -183,6 +183,21 @@ class GatewayService:
         self.address = sockets[0].getsockname()[:2] if sockets else (host, int(port))
         self.started_at = time.monotonic()
         log.info("gateway listening on %s:%s", *self.address)
+        self._warn_if_open_without_token(host.strip("[]"))
+
+    def _warn_if_open_without_token(self, host: str) -> None:
+        """No token means local callers only; a proxy on this machine makes everyone local."""
+        try:
+            if token_entries(self.config):
+                return
+        except ConfigError:
+            return  # the API is locked: /health and the log say why already
+        if host == "localhost" or is_loopback(host):
+            return
+        log.warning(
+            "listening on %s with no API token: the API answers callers on this machine "
+            "only, and a reverse proxy on this machine would make every caller one of them; "
+            "set [gateway] token_env or [api.tokens.<name>]", host)
 
     async def stop(self) -> None:
         self.stopping = True

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from api_support import free_port, running_gateway
+from api_support import READER, free_port, running_gateway
 
 
 def non_loopback_address() -> str | None:
@@ -51,6 +51,52 @@ async def test_without_tokens_only_loopback_callers_are_answered(tmp_path: Path)
             headers={"Authorization": "Bearer guess"},
         ) as response:
             assert response.status == 403
+
+
+async def test_listening_beyond_loopback_without_a_token_is_warned_about(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture,
+) -> None:
+    for name in ("local", "open", "guarded"):
+        (tmp_path / name).mkdir()
+    async with running_gateway(tmp_path / "local", extra="", gateway_token=False):
+        pass
+    assert "with no API token" not in caplog.text
+    async with running_gateway(tmp_path / "open", extra="", gateway_token=False,
+                               listen=f"0.0.0.0:{free_port()}"):
+        pass
+    [warning] = [r for r in caplog.records if "with no API token" in r.getMessage()]
+    assert warning.levelname == "WARNING"
+    assert "listening on 0.0.0.0" in warning.getMessage()
+    caplog.clear()
+    async with running_gateway(tmp_path / "guarded", listen=f"0.0.0.0:{free_port()}"):
+        pass
+    assert "with no API token" not in caplog.text
+
+
+async def test_health_tells_other_hosts_only_what_a_balancer_needs(tmp_path: Path) -> None:
+    address = non_loopback_address()
+    if address is None:
+        pytest.skip("this machine has no non-loopback IPv4 address to call from")
+    port = free_port()
+    async with running_gateway(tmp_path, listen=f"0.0.0.0:{port}") as gateway:
+        status, _, local = await gateway.call("GET", "/health", token=None)
+        assert status == 200
+        assert {"config", "channels", "messages", "problems"} <= set(local)
+
+        async def remote(token: str | None) -> dict[str, object]:
+            headers = {"Authorization": f"Bearer {token}"} if token else {}
+            async with aiohttp.ClientSession() as session, session.get(
+                f"http://{address}:{port}/health", headers=headers,
+            ) as response:
+                assert response.status == 200
+                answer: dict[str, object] = await response.json()
+                return answer
+
+        public = await remote(None)
+        assert set(public) == {"status", "version", "uptime_seconds", "validation"}
+        assert public["status"] == local["status"]
+        assert set(await remote("not-a-token")) == set(public)
+        assert set(await remote(READER)) == set(local)
 
 
 async def test_named_tokens_come_from_the_environment(

@@ -232,7 +232,8 @@ async def test_inbox_lists_decoded_documents_until_acknowledged(store_url: str,
                                           token=OPERATOR)
         assert status == 200
         events = await gateway.store.events(inbound_id)
-        assert [e.kind for e in events].count("acknowledged") == 1
+        [acknowledged] = [e for e in events if e.kind == "acknowledged"]
+        assert acknowledged.detail == {"via": "api", "token": "erp"}  # who took it
 
         status, _, body = await gateway.call("POST", SUBMIT, data=invoice_json())
         status, _, problem = await gateway.call("POST", f"/api/v1/inbox/{body['id']}/ack")

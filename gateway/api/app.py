@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from gateway.api import inbox, messages, outbound
-from gateway.api.auth import Authenticator, require
+from gateway.api.auth import READ, Authenticator, is_loopback, require
 from gateway.api.channels import channel_operations
 from gateway.api.context import PRINCIPAL, SERVICE_KEY
 from gateway.api.openapi import build_document
 from gateway.api.operations import Answer, Operation, ref
-from gateway.api.problems import Handler, problem_middleware
+from gateway.api.problems import Handler, Problem, problem_middleware
 
 if TYPE_CHECKING:
     from gateway.service import GatewayService
@@ -20,12 +20,37 @@ if TYPE_CHECKING:
 __all__ = ["SERVICE_KEY", "make_app"]
 
 DOCUMENT_KEY: web.AppKey[dict[str, Any]] = web.AppKey("openapi")
+AUTH_KEY: web.AppKey[Authenticator] = web.AppKey("auth", Authenticator)
+
+
+PUBLIC_HEALTH = ("status", "version", "uptime_seconds", "validation")
+"""What /health tells anyone: enough for a load balancer to decide."""
 
 
 async def health(request: web.Request) -> web.Response:
-    """Liveness and readiness in one: 200 when running, with what is degraded."""
+    """Liveness and readiness in one: 200 when running, with what is degraded.
+
+    The details (configuration file, channels, message counts, problems)
+    go to callers on this machine and to tokens with the read scope only:
+    problem texts name files, variables and hosts.
+    """
     report = await request.app[SERVICE_KEY].health()
-    return web.json_response(report, status=200 if report["status"] != "stopping" else 503)
+    status = 200 if report["status"] != "stopping" else 503
+    if not _may_see_details(request):
+        report = {key: report[key] for key in PUBLIC_HEALTH if key in report}
+    return web.json_response(report, status=status)
+
+
+def _may_see_details(request: web.Request) -> bool:
+    if is_loopback(request.remote):
+        return True
+    if "Authorization" not in request.headers:
+        return False
+    try:
+        principal = request.app[AUTH_KEY].authenticate(request)
+    except Problem:
+        return False  # a balancer with a stale token still gets its answer
+    return READ in principal.scopes
 
 
 async def openapi(request: web.Request) -> web.Response:
@@ -34,7 +59,9 @@ async def openapi(request: web.Request) -> web.Response:
 
 
 CORE_OPERATIONS = (
-    Operation("GET", "/health", health, "health", "How the gateway is doing", "service",
+    Operation("GET", "/health", health, "health",
+              "How the gateway is doing; the details for local callers and the read scope",
+              "service",
               answers=(Answer(200, "Running (ok or degraded).", ref("Health")),
                        Answer(503, "Stopping.", ref("Health")))),
     Operation("GET", "/openapi.json", openapi, "openapi", "This document", "service",
@@ -62,6 +89,7 @@ def make_app(service: GatewayService) -> web.Application:
                           middlewares=[problem_middleware])
     app[SERVICE_KEY] = service
     auth = Authenticator(lambda: service.config)
+    app[AUTH_KEY] = auth
     operations = [*CORE_OPERATIONS, *outbound.OPERATIONS, *messages.OPERATIONS,
                   *inbox.OPERATIONS, *channel_operations(service.channels)]
     for operation in operations:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.api.auth import OPERATE, READ, SUBMIT
-from gateway.api.context import store_of
+from gateway.api.context import principal_of, store_of
 from gateway.api.messages import choice_param, cursor_param, limit_param, page_json
 from gateway.api.operations import Answer, Operation, Param, ref
 from gateway.api.problems import conflict, not_found
@@ -41,7 +41,8 @@ async def acknowledge(request: web.Request) -> web.Response:
         raise conflict(f"message {message_id} is outbound; only inbound documents are "
                        "acknowledged")
     try:
-        record = await store.acknowledge(message_id, detail={"via": "api"})
+        record = await store.acknowledge(
+            message_id, detail={"via": "api", "token": principal_of(request).name})
     except InvalidTransition as exc:
         raise conflict(f"message {message_id} is {record.transport_state} and cannot be "
                        f"acknowledged: {exc}") from None
