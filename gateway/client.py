@@ -7,6 +7,7 @@ file the gateway runs with, so an operator never types them.
 from __future__ import annotations
 
 import json
+import socket
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -95,10 +96,17 @@ class GatewayClient:
             status, headers, raw = exc.code, dict(exc.headers), exc.read()
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
+            if isinstance(reason, ConnectionRefusedError | socket.gaierror):
+                raise GatewayUnreachable(
+                    f"no gateway answers at {self.base_url} ({reason}); is `gateway run` "
+                    "running with this configuration?"
+                ) from None
+            # Connected, then no (whole) answer: the gateway may have done what was asked.
+            done = "" if method == "GET" else (
+                "; what was sent may have been stored all the same: look before sending again")
             raise GatewayUnreachable(
-                f"no gateway answers at {self.base_url} ({reason}); is `gateway run` running "
-                "with this configuration?"
-            ) from None
+                f"the gateway at {self.base_url} did not answer {method} {path} ({reason})"
+                f"{done}") from None
         try:
             parsed = json.loads(raw) if raw else None
         except ValueError:

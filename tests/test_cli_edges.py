@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ from api_support import free_port, invoice_json, running_gateway
 from pipeline_support import AGENCY_OIN, document_json
 from test_cli_send import gateway_cli, write_invoices
 
+from gateway.client import GatewayClient, GatewayUnreachable
 from gateway.errors import GatewayError
 from gateway.model.samples import example_credit_note
 
@@ -93,3 +95,23 @@ def test_a_message_id_with_a_space_is_one_line_not_a_traceback(
     err = capsys.readouterr().err
     assert err.startswith("gateway: ")
     assert "Traceback" not in err
+
+
+def test_a_gateway_that_takes_the_request_but_never_answers_is_not_called_absent() -> None:
+    """A timeout after connecting is no 'is gateway run running?': the request may have
+    been carried out, and the user must look before sending it again."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        client = GatewayClient(f"http://127.0.0.1:{port}", "t", timeout=0.3)
+        with pytest.raises(GatewayUnreachable) as posted:
+            client.post_json("/api/v1/outbound/00000001003214345000", {"document": "invoice"})
+        with pytest.raises(GatewayUnreachable) as got:
+            client.get_json("/api/v1/messages")
+    assert "did not answer POST /api/v1/outbound/00000001003214345000" in str(posted.value)
+    assert "may have been stored all the same" in str(posted.value)
+    assert "did not answer GET /api/v1/messages" in str(got.value)
+    assert "stored" not in str(got.value)
+    with pytest.raises(GatewayUnreachable, match=r"no gateway answers at .*gateway run"):
+        GatewayClient(f"http://127.0.0.1:{port}", "t", timeout=0.3).get_json("/health")
