@@ -277,6 +277,15 @@ async def test_import_hands_portal_documents_to_the_inbound_pipeline(
         "agency": AGENCY_OIN, "content_base64": base64.b64encode(b"<Order>").decode()})
     assert status == 400
     assert "not well-formed XML" in problem["detail"]
+    # The errors name their field as the core API's do ($.name, with a message).
+    status, problem = await gateway.api("POST", "/import", {"agency": AGENCY_OIN})
+    assert status == 400
+    assert problem["errors"] == [{"field": "$.content_base64",
+                                  "message": "a non-empty string is needed"}]
+    status, problem = await gateway.api("POST", "/import", {
+        "agency": AGENCY_OIN, "content_base64": "not base64!"})
+    assert status == 400
+    assert problem["errors"] == [{"field": "$.content_base64", "message": "not base64"}]
     assert await gateway.service.store.count_by_state() == before  # nothing half-stored
 
 

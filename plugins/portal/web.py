@@ -62,7 +62,8 @@ def _text(body: dict[str, Any], key: str, required: bool = True) -> str:
     value = body.get(key, "")
     if not isinstance(value, str) or (required and not value.strip()):
         raise Problem(400, "portal-bad-request", f"'{key}' is missing",
-                      f"give '{key}' as a non-empty string", errors=[{"pointer": f"/{key}"}])
+                      f"give '{key}' as a non-empty string",
+                      errors=[{"field": f"$.{key}", "message": "a non-empty string is needed"}])
     return value
 
 
@@ -112,7 +113,8 @@ def routes(channel: PortalChannel) -> Sequence[web.RouteDef]:
         except (binascii.Error, ValueError):
             raise Problem(400, "portal-bad-request", "'content_base64' is not base64",
                           "encode the file with base64",
-                          errors=[{"pointer": "/content_base64"}]) from None
+                          errors=[{"field": "$.content_base64",
+                                   "message": "not base64"}]) from None
         message_id = await channel.import_document(
             data, _text(body, "agency"), body.get("filename") or None,
             by=_text(body, "by", required=False))
