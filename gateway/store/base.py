@@ -183,10 +183,7 @@ def plan_change(
         columns["business_state"] = change.business_state
 
     payload = {name: fields.pop(name) for name in PAYLOAD_FIELDS & set(fields)}
-    # Every id this change names, also one the message had before (under another
-    # channel, say): the message travels under it now, and the channel's statuses
-    # must find it (transport_refs is per channel).
-    given: list[str] = []
+    given: list[str] = []  # every id this change names, known before or not
     for candidate in (
         fields.get("transport_id"), None if change.attempt is None else change.attempt.transport_id
     ):
@@ -219,8 +216,12 @@ def plan_change(
     if attempt is not None:
         attempt = attrs.evolve(attempt, code=text_safe(attempt.code),
                                detail=text_safe(attempt.detail))
-    # transport_refs ignores a (channel, id) pair it has: all given ids are registered.
-    return Plan(columns, payload, new_event, attempt, tuple(given), channel)
+    # A message travelling under no id (a reroute cleared it) may be given one it had
+    # under another channel (Peppol, the portal and e-mail derive theirs from the
+    # message id): transport_refs is per channel, so the new channel's pair must be
+    # written too, or its statuses find nothing. Otherwise only new ids are.
+    refs = given if current.transport_id is None else new_ids
+    return Plan(columns, payload, new_event, attempt, tuple(refs), channel)
 
 
 def settled(current: MessageRecord, plan: Plan) -> MessageRecord | None:
