@@ -13,7 +13,6 @@ message waits for delivery to the ERP.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from datetime import timedelta
@@ -130,8 +129,14 @@ class InboundPipeline:
                 if record is None or record.transport_state is not TransportState.RECEIVED:
                     continue
                 log.info("processing a message left received", extra={"message_id": record.id})
-                with contextlib.suppress(InvalidTransition):
+                try:
                     await self.process(record)
+                except InvalidTransition:
+                    pass  # processed meanwhile
+                except GatewayError as exc:  # this one fails again: the others still get a turn
+                    log.warning("a message left received still cannot be processed: %s", exc,
+                                extra={"message_id": record.id})
+                    continue
                 done += 1
             if page.next_cursor is None:
                 return done
