@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from collections.abc import Iterable, Mapping
-from decimal import Decimal
+from decimal import Decimal, DecimalException
 from typing import Any, NamedTuple
 
 import attrs
@@ -252,7 +252,17 @@ class Invoice(Record):
         slack on R120 (0.02) and on BR-CO-17 and BR-x-08 (1.00); pass ``slack``
         to allow that much difference on those rules.
         """
-        return _arithmetic_errors(self, slack)
+        try:
+            return _arithmetic_errors(self, slack)
+        except DecimalException:
+            # An amount beyond the default 28-digit context (hostile input, or a typo
+            # in the ERP) makes quantize() raise InvalidOperation; say so instead of
+            # letting a bare decimal error escape from every decoder and the intake.
+            return [RuleViolation(
+                "amount-range",
+                "an amount, quantity or rate is too large to check the totals "
+                "(more than 26 digits before the decimal point)",
+            )]
 
 
 def expected_line_net_amount(line: InvoiceLine) -> Decimal:

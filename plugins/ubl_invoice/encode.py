@@ -59,6 +59,9 @@ reference (BT-11) as an additional document reference with this type code."""
 TAX_SCHEME_OTHER = "TAX"
 """TaxScheme id under which the seller's tax registration id (BT-32) is written."""
 
+INVOICED_OBJECT_TYPE = "130"
+"""UNCL 1001 code of an invoiced object identifier (BT-18), which EN 16931 gives no description."""
+
 
 @attrs.frozen
 class GAccountSplit:
@@ -207,7 +210,10 @@ class _Writer:
         sub(ref, "cbc:ID", reference.id)
         self.date(ref, "cbc:IssueDate", reference.issue_date)
         sub(ref, "cbc:DocumentTypeCode", reference.type_code)
-        sub(ref, "cbc:DocumentDescription", reference.description)
+        if reference.type_code != INVOICED_OBJECT_TYPE or name != "cac:AdditionalDocumentReference":
+            # An invoiced object identifier (BT-18) has no description in EN 16931:
+            # UBL-CR-673 refuses one (fatal), so it is left out.
+            sub(ref, "cbc:DocumentDescription", reference.description)
         if reference.attachment is not None:
             self.attachment(ref, reference.attachment, with_description=True)
 

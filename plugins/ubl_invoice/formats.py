@@ -321,9 +321,14 @@ class PeppolBISInvoice(EN16931Invoice):
             # (PEPPOL-EN16931-P0112); elsewhere a correction is an ordinary
             # invoice referring to the one it corrects, which it still does.
             type_code = None
+        notes = invoice.notes
+        if len(notes) > 1 and not _both_german(invoice.seller, buyer):
+            # Peppol allows one document note, except between German parties
+            # (PEPPOL-EN16931-R002): the notes travel as one, a line each.
+            notes = ("\n".join(notes),)
         # Peppol requires both electronic addresses (PEPPOL-EN16931-R010, -R020).
         return {
-            **changes, "type_code": type_code,
+            **changes, "type_code": type_code, "notes": notes,
             "seller": _with_endpoint(invoice.seller), "buyer": _with_endpoint(buyer),
         }
 
