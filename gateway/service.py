@@ -128,29 +128,50 @@ class GatewayService:
     async def _start_channels(self) -> None:
         config = self.config
         for name, channel_config in sorted(config.channels.items()):
-            if not channel_config.enabled:
-                continue
-            if channel_config.type not in self.registry.channels:
-                # config_problems() already names the missing plugin with file and line.
-                self.unavailable.add(name)
-                continue
-            channel_type = self.registry.channel_type(channel_config.type)
-            desk = self.status_desk
-            assert desk is not None
-            try:
-                channel = channel_type.factory(name, channel_config.settings)
-                await channel.start(ChannelContext(
-                    name, inbound=self.receive, data_dir=str(self.data_dir),
-                    supplier=config.supplier,
-                    status=functools.partial(desk.record, name),
-                    sent=functools.partial(desk.waiting, name),
-                    store=self.store,
-                ))
-            except Exception as exc:
-                self.channel_problems[name] = f"failed to start: {type(exc).__name__}: {exc}"
-                log.exception("channel %s failed to start", name)
-                continue
-            self.channels[name] = channel
+            await self._start_channel(config, name, channel_config)
+
+    async def _start_channel(self, config: Any, name: str, channel_config: Any) -> None:
+        if not channel_config.enabled or name in self.channels:
+            return
+        if channel_config.type not in self.registry.channels:
+            # config_problems() already names the missing plugin with file and line.
+            self.unavailable.add(name)
+            return
+        channel_type = self.registry.channel_type(channel_config.type)
+        desk = self.status_desk
+        assert desk is not None
+        try:
+            channel = channel_type.factory(name, channel_config.settings)
+            await channel.start(ChannelContext(
+                name, inbound=self.receive, data_dir=str(self.data_dir),
+                supplier=config.supplier,
+                status=functools.partial(desk.record, name),
+                sent=functools.partial(desk.waiting, name),
+                store=self.store,
+            ))
+        except Exception as exc:
+            self.channel_problems[name] = f"failed to start: {type(exc).__name__}: {exc}"
+            log.exception("channel %s failed to start", name)
+            return
+        self.channel_problems.pop(name, None)
+        self.unavailable.discard(name)
+        self.channels[name] = channel
+
+    def _start_new_channels(self, loop: asyncio.AbstractEventLoop, new: Any) -> None:
+        """A reload that enables or adds a channel: start it, so routes switched to it work."""
+        wanted = [(n, c) for n, c in sorted(new.channels.items())
+                  if c.enabled and n not in self.channels]
+        if not wanted or self.stopping or loop.is_closed():
+            return
+
+        def spawn() -> None:
+            async def start_all() -> None:
+                for name, channel_config in wanted:
+                    await self._start_channel(new, name, channel_config)
+            task = asyncio.create_task(start_all(), name="channel-start")
+            self._background.append(task)
+
+        loop.call_soon_threadsafe(spawn)
 
     async def start(self, listen: str | None = None) -> None:
         await self._open_pipeline()
@@ -171,6 +192,8 @@ class GatewayService:
         loop = asyncio.get_running_loop()
         self.config_holder.subscribe(
             lambda old, new, _version: self._warm_new_routes(loop, old, new))
+        self.config_holder.subscribe(
+            lambda _old, new, _version: self._start_new_channels(loop, new))
         settings = self.config.gateway
         host, port = (listen.rsplit(":", 1) if listen else
                       (settings.listen_host, str(settings.listen_port)))
@@ -227,12 +250,14 @@ class GatewayService:
             await self.store.close()
 
     async def run_forever(self, listen: str | None = None) -> None:
-        await self.start(listen)
-        # What start-up built (modules, plugins, configuration) lives as long as the
-        # process: out of the collector's sight, each full collection walks a fraction
-        # of the objects, and its pauses shrink from tens of milliseconds.
-        gc.freeze()
+        # stop() also after a start that failed half-way (e.g. the port is taken): the
+        # store, channels, workers and background tasks it already started must not leak.
         try:
+            await self.start(listen)
+            # What start-up built (modules, plugins, configuration) lives as long as the
+            # process: out of the collector's sight, each full collection walks a fraction
+            # of the objects, and its pauses shrink from tens of milliseconds.
+            gc.freeze()
             await asyncio.Event().wait()
         finally:
             await self.stop()

@@ -121,10 +121,18 @@ class StoreAuditor:
         """Import file lines not yet in the store, then follow reloads."""
         self._loop = asyncio.get_running_loop()
         path = str(self.file.path)
-        for record in await self.store.audit_log(limit=1000):
-            detail = record.detail
-            if detail.get("source") == IMPORT_SOURCE and detail.get("file") == path:
-                self._imported = max(self._imported, int(detail.get("line", 0)))
+        # Operator actions share the table: page back until the newest import of this
+        # file (line numbers only grow), or the table's start.
+        before: int | None = None
+        while not self._imported:
+            records = await self.store.audit_log(limit=1000, before=before)
+            for record in records:
+                detail = record.detail
+                if detail.get("source") == IMPORT_SOURCE and detail.get("file") == path:
+                    self._imported = max(self._imported, int(detail.get("line", 0)))
+            if len(records) < 1000:
+                break
+            before = records[-1].seq
         await self.import_file()
         self.holder.subscribe(self._changed)
 

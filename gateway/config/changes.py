@@ -52,6 +52,17 @@ def config_changes(old: GatewayConfig, new: GatewayConfig) -> dict[str, Any]:
     }
     if any(channels.values()):
         changes["channels"] = {k: v for k, v in channels.items() if v}
+    tokens = {
+        "added": sorted(set(new.api.tokens) - set(old.api.tokens)),
+        "removed": sorted(set(old.api.tokens) - set(new.api.tokens)),
+        "changed": sorted(n for n in set(old.api.tokens) & set(new.api.tokens)
+                          if old.api.tokens[n] != new.api.tokens[n]),
+    }
+    api: dict[str, Any] = {k: v for k, v in tokens.items() if v}
+    if old.api.max_request_bytes != new.api.max_request_bytes:
+        api["max_request_bytes"] = True
+    if api:
+        changes["api"] = api
     for section in ("gateway", "supplier", "erp", "dispatch"):
         keys = _changed_fields(getattr(old, section), getattr(new, section))
         if keys:

@@ -612,6 +612,8 @@ class _Reader:
             oin = self.identifier(OIN, key, path, "OIN (agencies are keyed by OIN)")
             if oin in agencies:
                 raise self.error(f"agency {oin} is defined twice", path)
+            # Later checks (registry, routing) name the agency by its normalised OIN.
+            self.locator.alias(path, ("agencies", str(oin)))
             agencies[oin] = self.agency(oin, self.table(raw, path), path, channels)
         return agencies
 

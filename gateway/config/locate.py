@@ -248,6 +248,16 @@ class KeyLocator:
             key = key[:-1]
         return None
 
+    def alias(self, spelled: Sequence[PathPart], canonical: Sequence[PathPart]) -> None:
+        """Make every path under ``spelled`` findable under ``canonical`` too (an agency
+        table whose OIN the file writes with spaces or dots)."""
+        old, new = tuple(spelled), tuple(canonical)
+        if old == new:
+            return
+        for path, line in list(self._lines.items()):
+            if path[: len(old)] == old:
+                self._lines.setdefault(new + path[len(old):], line)
+
     def exact_line(self, path: Sequence[PathPart]) -> int | None:
         """The line of ``path`` itself, or None if the text does not spell it out."""
         return self._lines.get(tuple(path))

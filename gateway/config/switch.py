@@ -103,7 +103,10 @@ def switch_route(
             "try again",
             file=str(file),
         )
-    write_atomically(file, data)
+    # Write through a symlink (a file kept in a repository, a ConfigMap-style link):
+    # renaming over the link itself would turn it into a plain file and leave the real
+    # configuration unchanged.
+    write_atomically(file.resolve(), data)
 
     record = {
         "time": utc_now_iso(),
@@ -238,6 +241,21 @@ def _expected_data(
     return data
 
 
+def _set_in_table(table: Any, key: str, value: str) -> None:
+    """Set ``key``; a new key goes right after the table's last key, not after the blank
+    lines and comments that tomlkit counts as the table's tail (they introduce the next
+    table)."""
+    if key in table or not isinstance(table, tomlkit.items.Table):
+        table[key] = value
+        return
+    body = table.value.body
+    last = max((i for i, (k, _) in enumerate(body) if k is not None), default=-1)
+    if last + 1 >= len(body):
+        table[key] = value
+    else:
+        table.value._insert_at(last + 1, key, value)
+
+
 def _apply(
     document: tomlkit.TOMLDocument, oin: OIN, kind: DocumentKind, channel: str,
     format_key: str | None, *, inline: bool,
@@ -249,9 +267,9 @@ def _apply(
     documents = agency["documents"]
     if kind.value in documents:
         route = documents[kind.value]
-        route["channel"] = channel
+        _set_in_table(route, "channel", channel)
         if format_key is not None:
-            route["format"] = format_key
+            _set_in_table(route, "format", format_key)
         return
     assert format_key is not None  # checked by switch_route before editing
     new_route: tomlkit.items.Table | tomlkit.items.InlineTable

@@ -598,8 +598,8 @@ class Store(abc.ABC):
         """Append a configuration change; returns it with its sequence number."""
 
     @abc.abstractmethod
-    async def audit_log(self, limit: int = 100) -> list[AuditRecord]:
-        """The latest ``limit`` audit records, newest first."""
+    async def audit_log(self, limit: int = 100, before: int | None = None) -> list[AuditRecord]:
+        """The latest ``limit`` audit records (those older than seq ``before``), newest first."""
 
     # -- what a backend provides ----------------------------------------
 

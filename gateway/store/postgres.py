@@ -715,11 +715,11 @@ class PostgresStore(Store):
         return attrs.evolve(record, seq=seq)
 
     @_translated
-    async def audit_log(self, limit: int = 100) -> list[AuditRecord]:
+    async def audit_log(self, limit: int = 100, before: int | None = None) -> list[AuditRecord]:
         rows = await self._fetch(
             "SELECT seq, at, actor, action, subject, reason, detail FROM audit_log "
-            "ORDER BY seq DESC LIMIT $1",
-            limit,
+            "WHERE seq < $2 ORDER BY seq DESC LIMIT $1",
+            limit, before if before is not None else 2**62,
         )
         return [
             AuditRecord(seq=r["seq"], at=r["at"], actor=r["actor"], action=r["action"],

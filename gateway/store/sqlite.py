@@ -645,12 +645,12 @@ class SqliteStore(Store):
 
         return await self._writer.run(run)
 
-    async def audit_log(self, limit: int = 100) -> list[AuditRecord]:
+    async def audit_log(self, limit: int = 100, before: int | None = None) -> list[AuditRecord]:
         def run(conn: sqlite3.Connection) -> list[AuditRecord]:
             rows = conn.execute(
                 "SELECT seq, at, actor, action, subject, reason, detail FROM audit_log "
-                "ORDER BY seq DESC LIMIT ?",
-                (limit,),
+                "WHERE seq < ? ORDER BY seq DESC LIMIT ?",
+                (before if before is not None else 2**62, limit),
             ).fetchall()
             return [
                 AuditRecord(seq=r[0], at=_at(r[1]), actor=r[2], action=r[3], subject=r[4],
