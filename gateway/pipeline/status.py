@@ -16,8 +16,10 @@ the undelivered first, a page at a time, going round them all.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 from gateway.channels import SentMessage, StatusReport
@@ -52,8 +54,14 @@ class StatusDesk:
                                   "final": report.final, **report.detail}
         if report.at is not None:
             detail["at"] = report.at.isoformat()
-        if await self._already_recorded(record.id, detail):
+        events = await self.store.events(record.id)
+        if _already_recorded(events, detail):
             return record.id
+        business_state = report.business_state
+        if business_state is not None and _superseded(events, report):
+            # An earlier word that arrived late (Invoice Responses are not ordered): on the
+            # timeline, but it does not undo the state a later one set.
+            business_state = None
         fields: dict[str, Any] = {}
         transport_state = None
         if report.failed and record.transport_state is TransportState.SENT:
@@ -61,7 +69,7 @@ class StatusDesk:
             fields["last_error"] = f"{channel} reports non-delivery: {report.code} {report.text}"
         await self.store.transition(
             record.id, event=NewEvent("status", detail), transport_state=transport_state,
-            business_state=report.business_state, **fields,
+            business_state=business_state, **fields,
         )
         return record.id
 
@@ -126,11 +134,34 @@ class StatusDesk:
                            DocumentKind(str(report.kind)), str(report.document_number))
         return await self.store.find_by_business_key(Direction.OUTBOUND, key)
 
-    async def _already_recorded(self, message_id: str, detail: dict[str, Any]) -> bool:
-        # Pollers hand over whole histories; a status seen before is not news.
-        for event in await self.store.events(message_id):
-            if event.kind == "status" and all(
-                event.detail.get(k) == detail.get(k) for k in ("channel", "code", "text", "at")
-            ):
-                return True
+
+def _already_recorded(events: Sequence[Any], detail: dict[str, Any]) -> bool:
+    """Whether the message has this status since its latest send.
+
+    Pollers hand over whole histories; a status seen before is not news. But a
+    message sent again under the same transport id (an e-mail Message-ID, a
+    Peppol instance) may get the very same words again, and those are news.
+    """
+    seen = False
+    for event in events:
+        if event.kind == "sent":
+            seen = False
+        elif event.kind == "status" and all(
+            event.detail.get(k) == detail.get(k) for k in ("channel", "code", "text", "at")
+        ):
+            seen = True
+    return seen
+
+
+def _superseded(events: Sequence[Any], report: StatusReport) -> bool:
+    """Whether a status dated after ``report`` already set the business state."""
+    if report.at is None:
         return False
+    for event in events:
+        at = event.detail.get("at") if event.kind == "status" else None
+        if event.business_state is None or not isinstance(at, str):
+            continue
+        with contextlib.suppress(ValueError):
+            if datetime.fromisoformat(at) > report.at:
+                return True
+    return False

@@ -246,10 +246,15 @@ class DigipoortChannel(Channel):
             try:
                 resultaten = await self.statuses(kenmerk, new_only=new_only)
             except WusTransportError as exc:
+                # Digipoort may have answered and counted its new statuses as fetched
+                # (a time-out on the way back, a refused signature): ask for the whole
+                # history next time, or those statuses are lost.
+                self._asked.discard(kenmerk)
                 log.warning("channel %s: StatusinformatieService unavailable: %s", self.name,
                             exc)
                 raise StatusRoundFailed(str(exc)) from exc
             except (WusFault, SoapFault, EnvelopeError, KoppelvlakError) as exc:
+                self._asked.discard(kenmerk)
                 log.warning("channel %s: no statuses for %s this round: %s", self.name,
                             kenmerk, exc)
                 continue

@@ -152,7 +152,7 @@ class HttpAccessPoint:
                 if response.status in (200, 201, 202):
                     return self._accepted(body, instance_id)
                 reason = _problem_text(response.status, body)
-                if response.status == 429 or response.status >= 500:
+                if response.status in (408, 429) or response.status >= 500:
                     return RetryableError(reason, code=f"http-{response.status}",
                                           retry_after=retry_after_header(response.headers.get("Retry-After")),
                                           transport_id=instance_id)

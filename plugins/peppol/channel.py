@@ -233,6 +233,11 @@ class PeppolChannel(Channel):
 
     async def send(self, message: OutboundMessage) -> SendOutcome:
         instance_id = message.transport_id or instance_id_for(message.message_id)
+        if message.transport_id and await self._failed_before(message.transport_id):
+            # That transmission failed for good, and the access point answers a repeat
+            # of its instance id with the same failure: this is a new transmission.
+            # Derived from the failed id, so retries of the resend reuse it.
+            instance_id = instance_id_for(f"{message.message_id}:{message.transport_id}")
         sender = self._sender()
         if sender is None:
             return FinalError(f"channel {self.name!r}: no Peppol sender id; set sender_id or the "
@@ -263,6 +268,18 @@ class PeppolChannel(Channel):
                 return FinalError(reason, code=code, transport_id=envelope.instance_id)
             return RetryableError(reason, code=code, transport_id=envelope.instance_id)
         return Accepted(envelope.instance_id, detail=f"written to {target}")
+
+    async def _failed_before(self, transport_id: str) -> bool:
+        """Whether the access point reported that transmission failed for good."""
+        try:
+            receipt = await self._receipt(transport_id)
+        except ReceiptError:
+            return False  # unreadable: the same id again, as before
+        if receipt is None and self.receipts is not None:  # filed away after its report
+            path = self.receipts / "done" / f"{_SAFE.sub('_', transport_id)}.json"
+            with contextlib.suppress(OSError, ValueError, ReceiptError):
+                receipt = receipt_from_json(json.loads(await asyncio.to_thread(path.read_bytes)))
+        return receipt is not None and receipt.status == "failed"
 
     # -- receipts --------------------------------------------------------------------------
 

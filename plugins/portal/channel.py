@@ -88,6 +88,9 @@ class PortalChannel(Channel):
         self.make_pdf = make_pdf
         self.pdf_tool = find_pdf_tool() if make_pdf else None
         self._context: ChannelContext | None = None
+        # Closing is check-then-act: one close at a time, or two operators both find
+        # the task open. (Gateways sharing one database need the check in the store.)
+        self._closing = asyncio.Lock()
 
     async def start(self, context: ChannelContext) -> None:
         self._context = context
@@ -207,14 +210,15 @@ class PortalChannel(Channel):
                 f"{oldest.opened_at.isoformat() if oldest.opened_at else '?'}",)
 
     async def _close(self, task_id: str, report: StatusReport) -> Task:
-        task = await self.task(task_id)
-        if task.state != OPEN:
-            raise TaskClosed(f"portal task {task_id} is {task.state}, not open"
-                             + (f" (reference {task.reference})" if task.reference else ""))
-        if self._context is None or self._context.status is None:
-            raise GatewayError(f"channel {self.name!r} is not started with a status sink")
-        await self._context.status(report)
-        await asyncio.to_thread(self._note_on_bundle, task_id, dict(report.detail))
+        async with self._closing:
+            task = await self.task(task_id)
+            if task.state != OPEN:
+                raise TaskClosed(f"portal task {task_id} is {task.state}, not open"
+                                 + (f" (reference {task.reference})" if task.reference else ""))
+            if self._context is None or self._context.status is None:
+                raise GatewayError(f"channel {self.name!r} is not started with a status sink")
+            await self._context.status(report)
+            await asyncio.to_thread(self._note_on_bundle, task_id, dict(report.detail))
         return await self.task(task_id)
 
     async def done(self, task_id: str, reference: str, by: str) -> Task:

@@ -176,7 +176,7 @@ class WusClient:
         if status != 200:
             raise WusTransportError(
                 f"{url} answered HTTP {status}",
-                retryable=status >= 500 or status == 429,
+                retryable=status >= 500 or status in (408, 429),
                 kind="http",
                 status=status,
             )
