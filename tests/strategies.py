@@ -77,6 +77,7 @@ from gateway.model import (
     VatExemption,
     Worker,
 )
+from gateway.model.json import MAX_DIGITS_AROUND_POINT
 from gateway.model.jsonschema import json_schema
 from gateway.model.shape import fields_of, is_record
 
@@ -129,8 +130,16 @@ def amounts(min_value: str | int = 0, max_value: str | int = 10_000) -> (
 
 
 def any_decimals() -> st.SearchStrategy[Decimal]:
-    """Any finite Decimal, odd exponents included (``1E+2``, ``-0.000``)."""
-    return st.decimals(allow_nan=False, allow_infinity=False)
+    """Any finite Decimal canonical JSON takes, odd exponents included (``1E+2``, ``-0.000``).
+
+    Within MAX_DIGITS_AROUND_POINT digits of the point: beyond that the reader refuses.
+    """
+    def in_range(value: Decimal) -> bool:
+        exponent = value.as_tuple().exponent
+        return (isinstance(exponent, int) and abs(value.adjusted()) <= MAX_DIGITS_AROUND_POINT
+                and -exponent <= MAX_DIGITS_AROUND_POINT)
+
+    return st.decimals(allow_nan=False, allow_infinity=False).filter(in_range)
 
 
 def dates() -> st.SearchStrategy[dt.date]:

@@ -104,3 +104,17 @@ async def test_intake_rejects_an_amount_too_large_to_check_with_its_rule(pipe: P
         await pipe.outbound.submit(data, agency_oin=AGENCY_OIN)
     assert refused.value.rules == ("amount-range",)
     assert "too large to check the totals" in refused.value.reason
+
+
+@pytest.mark.parametrize("number", ["1E+999999999", "1E-999999999", "1" * 42])
+def test_canonical_json_refuses_a_number_no_writer_could_spell_out(number: str) -> None:
+    """Every writer spells numbers out in full: an exponent of a billion is a gigabyte."""
+    from gateway.model.json import CanonicalJSONError, dumps, loads
+    from gateway.model.samples import example_order_response
+
+    text = re.sub(r'("quantity": \{\s*"value": ")[0-9.]+(")', rf"\g<1>{number}\g<2>",
+                  dumps(example_order_response()), count=1)
+    assert number in text
+    with pytest.raises(CanonicalJSONError,
+                       match=r"^line_responses\[\d\]\.quantity\.value: the number .* out of range"):
+        loads(text)

@@ -212,6 +212,43 @@ async def test_a_document_whose_workers_die_twice_is_refused_as_not_validated(
         assert report.valid
 
 
+def _kill_twice_while(pool: ValidationPool, task: asyncio.Future[Any], killed: list[int]) -> None:
+    """Kill each fresh worker 0.3 s after it is warm, twice: long enough for a few
+    typical documents, far too short for the long one, which it is then busy with."""
+    deadline = time.monotonic() + 180
+    for _ in range(2):
+        while not (fresh := [w.pid for w in pool.warmth() if w.pid not in killed]):
+            if time.monotonic() > deadline or task.done():
+                return
+            time.sleep(0.01)
+        time.sleep(0.3)
+        os.kill(fresh[0], signal.SIGKILL)
+        killed.append(fresh[0])
+
+
+async def test_a_document_that_kills_workers_twice_takes_no_other_document_with_it(
+    installed_standards: Path, validator: Validator,
+) -> None:
+    good = pool_documents()[0]
+    expected = validator.validate(good, PEPPOL_INVOICE, format_key=PEPPOL_KEY)
+    long = _long_invoice(1500)
+    killed: list[int] = []
+    with ValidationPool(installed_standards, workers=1) as pool:
+        pool.start([WarmSet(PEPPOL_INVOICE, good, PEPPOL_KEY)])
+        assert await asyncio.to_thread(pool.wait_warm, 180)
+        # Travelling in one batch with the long one, and queued behind it.
+        poison = asyncio.ensure_future(pool.validate(long, PEPPOL_INVOICE, PEPPOL_KEY))
+        others = [asyncio.ensure_future(pool.validate(good, PEPPOL_INVOICE, PEPPOL_KEY))
+                  for _ in range(3)]
+        await asyncio.to_thread(_kill_twice_while, pool, poison, killed)
+        with pytest.raises(ValidationWorkerDied):
+            await poison
+        # Each went out again alone after the first death, so the second one, with
+        # the long document, was charged to it alone.
+        assert await asyncio.gather(*others) == [expected] * 3
+        assert len(killed) == 2
+
+
 async def test_closing_while_busy_cancels_what_waits_and_keeps_what_ran(
     installed_standards: Path, validator: Validator,
 ) -> None:

@@ -508,7 +508,7 @@ _DATETIME_HINT = "a date and time YYYY-MM-DDTHH:MM:SS with an optional offset"
 
 def _decimal_from_json(value: Any) -> Decimal:
     if type(value) is str and _DECIMAL(value):
-        return Decimal(value)
+        return _in_range(Decimal(value), value)
     if isinstance(value, float):
         raise CanonicalJSONError(
             "", f"expected a decimal string, got {_show(value)} (a float would lose precision)"
@@ -518,9 +518,25 @@ def _decimal_from_json(value: Any) -> Decimal:
             "", f'expected a decimal string such as "12.50", got {_show(value)}'
         )
     try:
-        return Decimal(value)
+        return _in_range(Decimal(value), value)
     except InvalidOperation:  # pragma: no cover - the pattern admits only valid numbers
         raise CanonicalJSONError("", f"not a decimal number: {value!r}") from None
+
+
+MAX_DIGITS_AROUND_POINT = 40
+"""Far more than any amount, quantity or rate needs; an exponent such as 1E+999999999
+would otherwise make every writer of the number spell out a billion digits."""
+
+
+def _in_range(number: Decimal, text: str) -> Decimal:
+    exponent = number.as_tuple().exponent
+    if number.is_finite() and isinstance(exponent, int) and (
+            abs(number.adjusted()) > MAX_DIGITS_AROUND_POINT
+            or -exponent > MAX_DIGITS_AROUND_POINT):
+        raise CanonicalJSONError(
+            "", f"the number {text!r} is out of range: at most {MAX_DIGITS_AROUND_POINT} "
+            "digits before and after the decimal point")
+    return number
 
 
 def _enum_reader(base: type[enum.Enum]) -> _Reader:

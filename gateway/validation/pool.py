@@ -380,6 +380,10 @@ class ValidationPool:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._waiting: collections.deque[_Waiting] = collections.deque()
         self._busy = 0
+        # A document a worker died with goes out again alone, with nothing else in
+        # flight: if it kills this worker too, it alone was in the executor, so no other
+        # document is charged with that second death.
+        self._suspect_in_flight = False
         self._flush_due = False
         self._closing = False  # close() is dropping the waiting documents
         self.handoffs = 0
@@ -526,6 +530,7 @@ class ValidationPool:
             return False
         # A closed loop's callbacks will never run: what it left counts no more.
         self._loop, self._busy, self._flush_due, self._closing = loop, 0, False, False
+        self._suspect_in_flight = False
         self._waiting.clear()
         return True
 
@@ -552,13 +557,22 @@ class ValidationPool:
         if self._closing:
             return
         places = self.workers + 1
-        while self._waiting and self._busy < places:
+        while self._waiting and self._busy < places and not self._suspect_in_flight:
+            if self._waiting[0].future.done():  # a cancelled caller's document is dropped
+                self._waiting.popleft()
+                continue
+            if self._waiting[0].retried:
+                if self._busy:
+                    return  # it waits until nothing else is in flight
+                self._suspect_in_flight = True
+                self._send([self._waiting.popleft()])
+                return
             free = places - self._busy
             size = min(BATCH_MAX, -(-len(self._waiting) // free))
             batch: list[_Waiting] = []
-            while self._waiting and len(batch) < size:
+            while self._waiting and len(batch) < size and not self._waiting[0].retried:
                 waiting = self._waiting.popleft()
-                if not waiting.future.done():  # a cancelled caller's document is dropped
+                if not waiting.future.done():
                     batch.append(waiting)
             if batch:
                 self._send(batch)
@@ -584,6 +598,8 @@ class ValidationPool:
 
     def _finished(self, batch: list[_Waiting], finished: concurrent.futures.Future[Any]) -> None:
         self._busy -= 1
+        if self._suspect_in_flight and len(batch) == 1 and batch[0].retried:
+            self._suspect_in_flight = False
         if finished.cancelled():  # close() while it waited for a worker
             for waiting in batch:
                 waiting.future.cancel()
