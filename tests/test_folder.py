@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import attrs
 import pytest
 from pipeline_support import AGENCY_OIN, SUPPLIER_KVK, document_json
 
@@ -49,6 +50,20 @@ async def test_a_file_where_the_folder_should_be_is_final(tmp_path: Path) -> Non
     outcome = await channel.send(message())
     assert isinstance(outcome, FinalError)
     assert str(blocker) in outcome.reason
+
+
+async def test_a_long_document_number_still_makes_a_file_name(tmp_path: Path) -> None:
+    """File systems take 255 bytes a name: a long number must not fail every attempt."""
+    channel = FolderChannel("folder", {"path": str(tmp_path / "out")})
+    await channel.start(ChannelContext("folder"))
+    long = attrs.evolve(message(), filename="F-" + "9" * 400 + ".xml")
+    outcome = await channel.send(long)
+    assert isinstance(outcome, Accepted)
+    [written] = (tmp_path / "out" / AGENCY_OIN).iterdir()
+    assert written.name.startswith("01FOLDERTEST-F-999")
+    assert written.name.endswith(".xml")
+    assert len(written.name) <= 255
+    assert written.read_bytes() == b"<Invoice>1</Invoice>"
 
 
 def test_a_channel_without_folders_is_refused() -> None:

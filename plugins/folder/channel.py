@@ -29,13 +29,22 @@ from gateway.tasks import cancel_and_wait
 log = logging.getLogger(__name__)
 
 # Errors that a person must fix before a retry can succeed.
-_FINAL_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EISDIR}
+_FINAL_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EISDIR,
+                 errno.ENAMETOOLONG}
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+_MAX_NAME = 120
+"""Characters kept of a name part: file systems allow 255 bytes for a whole name, and a
+long document number would otherwise fail every attempt the same way."""
 
 
 def _safe(name: str) -> str:
-    cleaned = _SAFE_NAME.sub("_", name).strip("._")
-    return cleaned or "document"
+    cleaned = _SAFE_NAME.sub("_", name).strip("._") or "document"
+    if len(cleaned) <= _MAX_NAME:
+        return cleaned
+    stem, dot, extension = cleaned.rpartition(".")
+    if not dot or len(extension) > 10:
+        return cleaned[:_MAX_NAME]
+    return f"{stem[:_MAX_NAME - len(extension) - 1]}.{extension}"
 
 
 class FolderChannel(Channel):

@@ -48,7 +48,8 @@ if TYPE_CHECKING:
 
     from gateway.store import Store
 
-_FINAL_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EISDIR}
+_FINAL_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EISDIR,
+                 errno.ENAMETOOLONG}
 _PAGE = 500
 
 
