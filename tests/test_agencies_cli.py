@@ -135,6 +135,17 @@ def test_switch_with_format(config_path: Path) -> None:
     assert "portal, nlcius:invoice:1.0 -> peppol, peppol-bis:invoice:3.0" in result.output
 
 
+def test_switch_that_could_not_be_audited_is_not_made(config_path: Path) -> None:
+    audit = load_config(config_path).gateway.audit_log
+    audit.parent.parent.mkdir(parents=True, exist_ok=True)
+    audit.parent.write_text("a file where the audit log's folder should be")
+    before = config_path.read_bytes()
+    result = run(config_path, "switch", BZK, "-d", "invoice", "--channel", "peppol")
+    assert result.exit_code == 1
+    assert "nothing was switched: the audit log" in result.output
+    assert config_path.read_bytes() == before
+
+
 def test_switch_refused(config_path: Path) -> None:
     before = config_path.read_bytes()
     result = run(config_path, "switch", BZK, "-d", "invoice", "--channel", "peppol",

@@ -56,6 +56,11 @@ class AuditLog:
         finally:
             os.close(fd)
 
+    def check_writable(self) -> None:
+        """Raise OSError unless a record could be appended now (the file is created)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640))
+
     def read(self) -> list[dict[str, Any]]:
         """All records, oldest first; an empty list if nothing was ever written."""
         try:

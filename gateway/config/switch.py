@@ -103,6 +103,15 @@ def switch_route(
             "try again",
             file=str(file),
         )
+    # Every switch is audited: a log that cannot take the record stops it before the file
+    # changes, rather than leave a switch in force that no record explains.
+    audit = AuditLog(updated.gateway.audit_log)
+    try:
+        audit.check_writable()
+    except OSError as exc:
+        raise ConfigError(
+            f"nothing was switched: the audit log {updated.gateway.audit_log} cannot be "
+            f"written: {exc.strerror or exc}", file=str(file)) from None
     # Write through a symlink (a file kept in a repository, a ConfigMap-style link):
     # renaming over the link itself would turn it into a plain file and leave the real
     # configuration unchanged.
@@ -121,7 +130,7 @@ def switch_route(
         "sha256": hashlib.sha256(data).hexdigest(),
     }
     try:
-        AuditLog(updated.gateway.audit_log).append(record)
+        audit.append(record)
     except OSError as exc:
         raise ConfigError(
             f"the route was switched, but the audit log {updated.gateway.audit_log} could not "
