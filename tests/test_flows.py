@@ -110,6 +110,10 @@ def test_goods_flow_ubl_ohnl_19(validator: Validator) -> None:
     assert isinstance(decoded, Invoice)
     assert decoded.order_reference is not None
     assert decoded.order_reference.id == order.number
+    # The order's own charge and discount (no VAT category there: the lines' one).
+    assert [(ac.is_charge, ac.amount) for ac in decoded.allowance_charges] == [
+        (ac.is_charge, ac.amount) for ac in order.allowance_charges]
+    assert order.allowance_charges
     confirmed = {r.line_id: r.quantity.value if r.quantity else None
                  for r in back.line_responses}
     ordered = {ln.id: ln.quantity.value for ln in order.lines}

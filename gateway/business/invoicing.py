@@ -13,9 +13,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
+import attrs
+
 from gateway.business.checks import require_unique
 from gateway.business.errors import BusinessError, MissingLineData, UnknownLines
 from gateway.model import (
+    AllowanceCharge,
     Delivery,
     Invoice,
     InvoiceLine,
@@ -37,11 +40,17 @@ from gateway.model import (
     TimeInterval,
     VatCategory,
 )
+from gateway.model.tax import line_net_amount, round_amount
 
 HUNDRED = Decimal(100)
 HOURS = "HUR"
+# SETU rateAmountPeriod values whose amount is per hour; others cannot price hours.
+HOURLY = frozenset({"hourly", "hourlyconsolidated"})
 
 VatRate = tuple[VatCategory, Decimal | None]
+# Categories whose rate is 0 by EN 16931 (BR-Z-05, BR-E-05, BR-AE-05, BR-IC-05, BR-G-05, BR-O-05).
+NO_VAT = frozenset({VatCategory.ZERO_RATED, VatCategory.EXEMPT, VatCategory.REVERSE_CHARGE,
+                    VatCategory.INTRA_COMMUNITY, VatCategory.EXPORT, VatCategory.NOT_SUBJECT})
 
 
 def invoice_from_order(
@@ -52,9 +61,11 @@ def invoice_from_order(
     sales_order_id: str | None = None,
     delivery_date: dt.date | None = None,
     invoice_type: InvoiceType = InvoiceType.DEBIT,
+    allowance_vat: VatRate | None = None,
+    order_allowances: bool = True,
     **fields: Any,
 ) -> Invoice:
-    """The invoice for ``order``, line by line.
+    """The invoice for ``order``, line by line, with the order's own allowances and charges.
 
     ``prices`` and ``vat`` give, per order line id, the net price (per the
     order line's base quantity) and the VAT category and rate where the order
@@ -63,6 +74,11 @@ def invoice_from_order(
     confirmed at zero) are left out; its sales order number is used unless
     ``sales_order_id`` is given. The invoice goes to the order's invoicee
     when it names one (UBL AccountingCustomerParty), else to the buyer.
+    The order's document-level allowances and charges go on the invoice (a
+    percentage one applied to what is invoiced); one that names no VAT
+    category takes ``allowance_vat``, else the VAT of the invoiced lines when
+    they all share one, else the invoice is refused: EN 16931 must place it
+    in the VAT breakdown. ``order_allowances=False`` leaves them all off.
     ``fields`` are further :class:`Invoice` fields (due date, payment means...).
     """
     document = f"order {order.number}"
@@ -100,7 +116,7 @@ def invoice_from_order(
             id=str(n),
             quantity=quantities[line.id],
             price=line_prices[line.id],
-            allowance_charges=line.allowance_charges,
+            allowance_charges=_line_allowances(line, quantities[line.id], line_prices[line.id]),
             item=line.item,
             vat_category=line_vat[line.id][0],
             vat_rate=line_vat[line.id][1],
@@ -125,8 +141,55 @@ def invoice_from_order(
         delivery=_delivery(order, invoiced, delivery_date),
         accounting_cost=order.accounting_cost,
         lines=lines,
+        allowance_charges=(_document_allowances(order, lines, allowance_vat)
+                           if order_allowances else ()),
         **fields,
     )
+
+
+def _line_allowances(
+    line: OrderLine, quantity: Quantity, price: Price,
+) -> tuple[AllowanceCharge, ...]:
+    """The line's allowances and charges for the confirmed quantity.
+
+    A percentage applies to the confirmed gross amount; a fixed amount is taken
+    pro rata, so a smaller delivery does not take the whole order's discount.
+    """
+    if quantity.value == line.quantity.value or not line.allowance_charges:
+        return line.allowance_charges
+    base = price.base_quantity.value if price.base_quantity is not None else None
+    gross = line_net_amount(quantity.value, price.amount, base_quantity=base)
+    return tuple(
+        attrs.evolve(ac, base_amount=gross, amount=round_amount(gross * ac.percentage / HUNDRED))
+        if ac.percentage is not None
+        else attrs.evolve(ac, amount=round_amount(ac.amount * quantity.value
+                                                  / line.quantity.value))
+        for ac in line.allowance_charges
+    )
+
+
+def _document_allowances(
+    order: Order, lines: Sequence[InvoiceLine], allowance_vat: VatRate | None,
+) -> tuple[AllowanceCharge, ...]:
+    """The order's own allowances and charges; a percentage applies to what is invoiced."""
+    shared = {(line.vat_category, line.vat_rate) for line in lines}
+    fallback = allowance_vat or (shared.pop() if len(shared) == 1 else None)
+    net = round_amount(sum((line.net_amount for line in lines), Decimal(0)))
+    found: list[AllowanceCharge] = []
+    for number, ac in enumerate(order.allowance_charges, start=1):
+        if ac.vat_category is None:
+            if fallback is None:
+                raise BusinessError(
+                    f"order {order.number}: its allowance/charge {number} "
+                    f"({ac.reason or ac.amount}) names no VAT category and the invoiced lines "
+                    "have several; pass allowance_vat=(category, rate), or "
+                    "order_allowances=False to leave the order's allowances and charges off")
+            ac = attrs.evolve(ac, vat_category=fallback[0], vat_rate=fallback[1])
+        if ac.percentage is not None and ac.base_amount is not None and ac.base_amount != net:
+            ac = attrs.evolve(ac, base_amount=net,
+                              amount=round_amount(net * ac.percentage / HUNDRED))
+        found.append(ac)
+    return tuple(found)
 
 
 def _confirmed_quantities(
@@ -181,8 +244,13 @@ def _delivery(
     order: Order, lines: Sequence[OrderLine], date: dt.date | None,
 ) -> Delivery | None:
     """Where the goods went; the order's requested dates are no invoice delivery date."""
-    places = {order.delivery_for(line) for line in lines}
-    source = places.pop() if len(places) == 1 else None
+    places = {
+        (d.address, d.location_id, d.party_name) if d is not None else None
+        for d in (order.delivery_for(line) for line in lines)
+    }
+    place = places.pop() if len(places) == 1 else None
+    source = Delivery(address=place[0], location_id=place[1], party_name=place[2]) \
+        if place is not None else None
     delivery = Delivery(
         date=date,
         address=source.address if source else None,
@@ -194,7 +262,7 @@ def _delivery(
 def invoice_from_timecards(
     order: StaffingOrder, timecards: Sequence[TimeCard], *, number: str, issue_date: dt.date,
     vat_category: VatCategory = VatCategory.STANDARD,
-    vat_rate: Decimal | None = Decimal("21"),
+    vat_rate: Decimal | None = None,
     per_timecard: bool = False,
     **fields: Any,
 ) -> Invoice:
@@ -208,6 +276,13 @@ def invoice_from_timecards(
     on the timecards are not invoiced here.
     """
     document = f"staffing order {order.order_id}"
+    if vat_rate is None and vat_category is VatCategory.STANDARD:
+        vat_rate = Decimal("21")
+    if vat_category in NO_VAT and vat_rate:
+        raise BusinessError(
+            f"VAT category {vat_category.value} charges no VAT; a rate of {vat_rate}% "
+            "contradicts it (BR-Z-05, BR-E-05, BR-AE-05, ...)"
+        )
     if not timecards:
         raise BusinessError(f"no timecards to invoice for {document}")
     require_unique("the timecards", "timecard id(s)", (card.id for card in timecards))
@@ -286,6 +361,11 @@ def _rates(order: StaffingOrder, line_ids: set[str | None]) -> dict[str | None, 
             raise BusinessError(
                 f"staffing order {order.order_id} has {len(billed)} rates for order line "
                 f"{line_id!r} and none is marked as the bill rate"
+            )
+        if billed and billed[0].period.lower() not in HOURLY:
+            raise BusinessError(
+                f"staffing order {order.order_id} gives order line {line_id!r} a "
+                f"{billed[0].period} rate; approved hours can only be priced at an hourly rate"
             )
         if billed:
             found[line_id] = billed[0]
