@@ -83,6 +83,14 @@ async def test_starts_sends_and_stops_cleanly(channel_type: ChannelType, tmp_pat
     assert not leaked, f"stop() left tasks running: {sorted(t.get_name() for t in leaked)}"
 
 
+def test_declares_failure_cases(channel_type: ChannelType) -> None:
+    assert channel_type.contract is not None
+    assert channel_type.contract.failures, (
+        "declare at least one FailureCase (nobody listening, a refusal, ...) so the kit can "
+        "see that send classifies its errors instead of raising"
+    )
+
+
 async def test_failures_are_classified(channel_type: ChannelType, tmp_path: Path) -> None:
     assert channel_type.contract is not None
     for number, case in enumerate(channel_type.contract.failures):

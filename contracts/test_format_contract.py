@@ -82,6 +82,57 @@ def test_round_trip(fmt: Format) -> None:
             assert again == first, f"sample {sample.name} changed on re-encoding"
 
 
+def _values(data: bytes) -> set[str]:
+    """Every non-empty text and attribute value of an XML document, or leaf of a JSON one."""
+    sniffed = Sniffed(data)
+    found: set[str] = set()
+    if sniffed.root is not None:
+        for element in sniffed.root.iter():
+            if isinstance(element.tag, str) and element.text and element.text.strip():
+                found.add(element.text.strip())
+            found.update(v.strip() for v in element.attrib.values() if v.strip())
+        return found
+    stack = [sniffed.json]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+        elif value is not None and str(value).strip():
+            found.add(str(value).strip())
+    return found
+
+
+def test_decoding_loses_nothing_silently(fmt: Format) -> None:
+    """What a data sample says reaches the canonical document, or decode warns about it."""
+    for sample in fmt.samples():
+        if sample.data is None:
+            continue
+        decoded = fmt.decode(sample.data)
+        again = fmt.encode(decoded.document, sample.context)
+        lost = sorted(_values(sample.data) - _values(again))
+        assert not lost or decoded.warnings, (
+            f"sample {sample.name}: decoding dropped {lost[:5]} without a warning"
+        )
+
+
+def test_encoding_is_deterministic(fmt: Format) -> None:
+    for sample in fmt.samples():
+        document = sample.document
+        if document is None and sample.data is not None:
+            document = fmt.decode(sample.data).document
+        if document is None:
+            continue
+        first = fmt.encode(document, sample.context)
+        assert fmt.encode(document, sample.context) == first, (
+            f"sample {sample.name}: encoding the same document twice gave different bytes"
+        )
+        assert fmt.detect(Sniffed(first)) is Detection.MATCH, (
+            f"sample {sample.name}: the format does not recognise its own encoding"
+        )
+
+
 @pytest.mark.parametrize("name", sorted(p.name for p in (KIT_DIR / "foreign").iterdir()))
 def test_decoding_foreign_input_fails_cleanly(fmt: Format, name: str) -> None:
     data = (KIT_DIR / "foreign" / name).read_bytes()

@@ -67,6 +67,18 @@ def make_plugin_manager(
 def _import_entry_points() -> None:
     # pluggy imports entry points too, but cannot say which one failed; importing
     # first (Python caches the modules) lets the error name the plugin.
+    # pluggy also skips, without a word, an entry point whose name is taken: the
+    # plugin that loses depends on the order of sys.path and of the file system.
+    seen: dict[str, str] = {}
+    for dist in importlib.metadata.distributions():
+        for entry_point in dist.entry_points.select(group=PLUGIN_ENTRY_POINT_GROUP):
+            where = f"{dist.metadata['Name']} ({entry_point.value})"
+            if seen.get(entry_point.name, where) != where:
+                raise PluginError(
+                    f"two plugins are named {entry_point.name!r}: {seen[entry_point.name]} "
+                    f"and {where}; rename one entry point in the wissel.plugins group"
+                )
+            seen[entry_point.name] = where
     for entry_point in importlib.metadata.entry_points(group=PLUGIN_ENTRY_POINT_GROUP):
         try:
             entry_point.load()
@@ -81,6 +93,12 @@ def _each_impl(pm: pluggy.PluginManager, hook_name: str) -> Iterable[tuple[str, 
     """Hook implementations one by one, so the registry can tell who registered what."""
     caller: pluggy.HookCaller = getattr(pm.hook, hook_name)
     for impl in caller.get_hookimpls():  # in registration order
+        if impl.hookwrapper or impl.wrapper:
+            # Called directly below, a wrapper would only make a generator and drop it.
+            raise PluginError(
+                f"plugin {impl.plugin_name!r}: {hook_name} may not be a hook wrapper; "
+                "implement it as a plain @hookimpl"
+            )
         yield impl.plugin_name, impl.function
 
 
@@ -114,7 +132,15 @@ def add_plugin_commands(pm: pluggy.PluginManager, cli: click.Group) -> dict[str,
         before = set(cli.commands)
         probe = click.Group(name=cli.name)
         probe.add_command(click.Group(name=SIMULATE))
-        function(cli=probe)
+        try:
+            function(cli=probe)
+        except PluginError:
+            raise
+        except Exception as exc:
+            raise PluginError(
+                f"plugin {plugin_name!r} failed in register_commands: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
         for name, command in probe.commands.items():
             if name == SIMULATE:
                 _merge_simulators(plugin_name, command, cli, added)

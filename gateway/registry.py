@@ -9,6 +9,7 @@ and for error messages that name the culprit.
 from __future__ import annotations
 
 import difflib
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -16,9 +17,11 @@ import attrs
 
 from gateway.channels import ChannelType
 from gateway.errors import GatewayError, PluginError
-from gateway.formats import Detection, Format, FormatKey
-from gateway.kinds import DocumentKind
+from gateway.formats import Detection, Format, FormatKey, FormatStatus
+from gateway.kinds import Direction, DocumentKind
 from gateway.sniff import Sniffed
+
+log = logging.getLogger(__name__)
 
 
 class UnknownFormatError(GatewayError):
@@ -71,6 +74,19 @@ class Registry:
             FormatKey.parse(fmt.key)
         except (ValueError, AttributeError) as exc:
             raise PluginError(f"plugin {self._current_plugin!r}: {exc}") from None
+        kind = getattr(fmt, "kind", None)
+        directions = getattr(fmt, "directions", None)
+        if not isinstance(kind, DocumentKind):
+            raise PluginError(f"plugin {self._current_plugin!r}: format {fmt.key!r} has kind "
+                              f"{kind!r}, not a gateway.kinds.DocumentKind")
+        if not (isinstance(directions, frozenset | set) and directions
+                and all(isinstance(d, Direction) for d in directions)):
+            raise PluginError(f"plugin {self._current_plugin!r}: format {fmt.key!r} has "
+                              f"directions {directions!r}, not a non-empty set of "
+                              "gateway.kinds.Direction")
+        if not isinstance(fmt.status, FormatStatus):
+            raise PluginError(f"plugin {self._current_plugin!r}: format {fmt.key!r} has status "
+                              f"{fmt.status!r}, not a gateway.formats.FormatStatus")
         if fmt.key in self._formats:
             raise PluginError(
                 f"format {fmt.key!r} registered twice: by "
@@ -147,20 +163,28 @@ class Registry:
         sniffed = data if isinstance(data, Sniffed) else Sniffed(data)
         matches: list[Format] = []
         other_versions: list[Format] = []
+        broken: list[tuple[Format, Exception]] = []
         for fmt in self._formats.values():
             try:
                 answer = fmt.detect(sniffed)
             except Exception as exc:  # a plugin bug must not hide the other formats
-                raise PluginError(
-                    f"format {fmt.key!r} (plugin {self._owner['format', fmt.key]!r}) "
-                    f"raised {type(exc).__name__} while detecting: {exc}"
-                ) from exc
+                broken.append((fmt, exc))
+                continue
             if answer is Detection.MATCH:
                 matches.append(fmt)
             elif answer is Detection.OTHER_VERSION:
                 other_versions.append(fmt)
         if len(matches) == 1:
+            for fmt, error in broken:  # seen by the operator, without costing the document
+                log.warning("format %r (plugin %r) raised %s while detecting: %s", fmt.key,
+                            self._owner["format", fmt.key], type(error).__name__, error)
             return DetectionResult(matches[0], sniffed)
+        if broken and not matches:
+            fmt, error = broken[0]
+            raise PluginError(
+                f"format {fmt.key!r} (plugin {self._owner['format', fmt.key]!r}) "
+                f"raised {type(error).__name__} while detecting: {error}"
+            ) from error
         if len(matches) > 1:
             keys = ", ".join(sorted(f.key for f in matches))
             raise UnknownFormatError(

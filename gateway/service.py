@@ -50,6 +50,9 @@ from gateway.validation.warming import routed_formats, warm_sets
 
 log = logging.getLogger(__name__)
 
+CHANNEL_START_TIMEOUT = 60.0
+"""How long a channel's start() may take before the gateway goes on without it."""
+
 
 class GatewayService:
     def __init__(
@@ -142,13 +145,19 @@ class GatewayService:
         assert desk is not None
         try:
             channel = channel_type.factory(name, channel_config.settings)
-            await channel.start(ChannelContext(
+            await asyncio.wait_for(channel.start(ChannelContext(
                 name, inbound=self.receive, data_dir=str(self.data_dir),
                 supplier=config.supplier,
                 status=functools.partial(desk.record, name),
                 sent=functools.partial(desk.waiting, name),
                 store=self.store,
-            ))
+            )), timeout=CHANNEL_START_TIMEOUT)
+        except TimeoutError:
+            self.channel_problems[name] = (
+                f"failed to start: still starting after {CHANNEL_START_TIMEOUT:.0f} s "
+                f"(plugin {self.registry.owner('channel', channel_config.type)!r})")
+            log.error("channel %s did not finish starting", name)
+            return
         except Exception as exc:
             self.channel_problems[name] = f"failed to start: {type(exc).__name__}: {exc}"
             log.exception("channel %s failed to start", name)

@@ -77,6 +77,9 @@ class DispatchSettings:
     quick_budget: float = 0.5
     # How long stop() lets a send in progress finish before cancelling it.
     stop_grace: float = 10.0
+    # How long one call of a channel's send may take; a channel that never answers
+    # would otherwise keep its message "sending" for ever, the lease renewed.
+    send_timeout: float = 300.0
 
     @classmethod
     def from_table(cls, table: DispatchTable) -> DispatchSettings:
@@ -271,10 +274,17 @@ class Dispatcher(WorkerGroup):
         wait = outcome.retry_after
         return wait is None or wait.total_seconds() <= self.settings.quick_budget
 
-    @staticmethod
-    async def _call(channel: Channel, message: OutboundMessage) -> SendOutcome:
+    async def _call(self, channel: Channel, message: OutboundMessage) -> SendOutcome:
         try:
-            outcome: object = await channel.send(message)
+            outcome: object = await asyncio.wait_for(channel.send(message),
+                                                     self.settings.send_timeout)
+        except TimeoutError:
+            log.error("channel %s did not answer a send within %s s", channel.name,
+                      self.settings.send_timeout,
+                      extra={"message_id": message.message_id, "channel": channel.name})
+            return RetryableError(f"channel {channel.name} did not answer within "
+                                  f"{self.settings.send_timeout:.0f} s", code="channel-timeout",
+                                  transport_id=message.transport_id)
         except Exception as exc:  # channels must not raise; the core must not die when one does
             log.exception("channel %s raised while sending", channel.name,
                           extra={"message_id": message.message_id, "channel": channel.name})

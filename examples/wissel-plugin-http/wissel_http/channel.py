@@ -50,8 +50,10 @@ class HttpPostChannel(Channel):
             "X-Format": message.format_key,
         }
         try:
-            async with self._session.post(self.url, data=message.payload,
-                                          headers=headers) as response:
+            # No redirects: aiohttp follows 301/302/303 for a POST as a GET without the
+            # body, and a 200 to that GET would pass for an accepted document.
+            async with self._session.post(self.url, data=message.payload, headers=headers,
+                                          allow_redirects=False) as response:
                 body = (await response.text(errors="replace"))[:200]
                 status = response.status
                 remote_id = response.headers.get("X-Message-Id") or response.headers.get(
@@ -67,6 +69,8 @@ class HttpPostChannel(Channel):
             return Accepted(message.transport_id or remote_id or message.message_id,
                             detail=f"HTTP {status}")
         reason = f"{self.url} answered HTTP {status}: {body.strip() or '(no body)'}"
+        if 300 <= status < 400:
+            reason += f" (moved to {remote_id or '?'}: configure that URL)"
         if status in RETRYABLE_STATUSES or status >= 500:
             return RetryableError(reason, code=str(status), transport_id=message.transport_id)
         return FinalError(reason, code=str(status), transport_id=message.transport_id)

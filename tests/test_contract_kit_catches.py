@@ -1,0 +1,176 @@
+"""Plugins that break their promises are caught by `gateway contracts`."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HEADER = '''
+import uuid
+from contextlib import asynccontextmanager
+from gateway.channels import (Accepted, Channel, ChannelContract, ChannelType, FinalError,
+                              RetryableError)
+from gateway.errors import GatewayError
+from gateway.formats import Decoded, Detection, Format, Sample
+from gateway.hookspecs import hookimpl
+from gateway.kinds import Direction, DocumentKind
+from gateway.xmlsafe import parse_xml
+from lxml import etree
+
+NS = "urn:example:review"
+
+
+class ReviewError(GatewayError):
+    pass
+
+
+def _root(data):
+    try:
+        root = parse_xml(data).getroot()
+    except GatewayError:
+        raise
+    except Exception as exc:
+        raise ReviewError(f"not XML: {exc}") from None
+    if etree.QName(root).namespace != NS:
+        raise ReviewError("not a review document")
+    return root
+'''
+
+# A channel that raises on every transport error, and simply declares no failure cases.
+RAISING_CHANNEL = HEADER + '''
+class Raiser(Channel):
+    type_name = "raiser"
+
+    async def send(self, message):
+        if self.settings.get("down"):
+            raise ConnectionRefusedError("[Errno 111] Connection refused")
+        return Accepted(message.transport_id or message.message_id)
+
+
+@asynccontextmanager
+async def working(scratch):
+    yield {}
+
+
+@hookimpl
+def register_channels(registry):
+    registry.add_channel(ChannelType(
+        "raiser", Raiser, "raises instead of classifying its errors",
+        contract=ChannelContract(working=working),
+    ))
+'''
+
+# A format whose encode is not deterministic: a fresh UUID (and so fresh bytes) each time.
+JITTERY_FORMAT = HEADER + '''
+class Jittery(Format):
+    key = "jittery:invoice:1"
+    kind = DocumentKind.INVOICE
+    directions = frozenset({Direction.OUTBOUND, Direction.INBOUND})
+    description = "a new UUID in every encoding"
+
+    def detect(self, doc):
+        if doc.root_namespace == NS and doc.root_name == "jittery":
+            return Detection.MATCH
+        return Detection.NO
+
+    def encode(self, document, context):
+        return (f'<jittery xmlns="{NS}" uuid="{uuid.uuid4()}">{document}</jittery>').encode()
+
+    def decode(self, data):
+        root = _root(data)
+        if etree.QName(root).localname != "jittery":
+            raise ReviewError("not jittery")
+        return Decoded(root.text)
+
+    def samples(self):
+        return [Sample(name="one", document="INV-1")]
+
+
+@hookimpl
+def register_formats(registry):
+    registry.add_format(Jittery())
+'''
+
+# A format whose decode silently drops the <note>, with a data sample (allowed by Sample).
+LOSSY_FORMAT = HEADER + '''
+class Lossy(Format):
+    key = "lossy:invoice:1"
+    kind = DocumentKind.INVOICE
+    directions = frozenset({Direction.INBOUND})
+    description = "forgets the note, without a warning"
+
+    def detect(self, doc):
+        if doc.root_namespace == NS and doc.root_name == "lossy":
+            return Detection.MATCH
+        return Detection.NO
+
+    def encode(self, document, context):
+        return f'<lossy xmlns="{NS}"><id>{document["id"]}</id></lossy>'.encode()
+
+    def decode(self, data):
+        root = _root(data)
+        if etree.QName(root).localname != "lossy":
+            raise ReviewError("not lossy")
+        ident = root.findtext(f"{{{NS}}}id")
+        # <note> is readable but never mapped and never warned about.
+        return Decoded({"id": ident})
+
+    def samples(self):
+        return [Sample(name="with-note", data=(
+            f'<lossy xmlns="{NS}"><id>INV-9</id><note>pay to NL91ABNA0417164300</note>'
+            "</lossy>").encode())]
+
+
+@hookimpl
+def register_formats(registry):
+    registry.add_format(Lossy())
+'''
+
+
+def _run_kit(tmp_path: Path, name: str, source: str) -> subprocess.CompletedProcess[str]:
+    module = f"review_{name.replace('-', '_')}_mod"
+    dist = tmp_path / f"review_{name.replace('-', '_')}-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: review-{name}\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(f"[wissel.plugins]\n{name} = {module}\n")
+    (tmp_path / f"{module}.py").write_text(source)
+    return subprocess.run(
+        [sys.executable, "-m", "gateway.cli.main", "contracts", "--plugin", name,
+         "--", "-q", "-rfE", "-p", "no:randomly"],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(
+            [str(tmp_path), *filter(None, [os.environ.get("PYTHONPATH")])])},
+    )
+
+
+@pytest.mark.parametrize(("name", "source"), [
+    ("raiser", RAISING_CHANNEL),
+    ("jittery", JITTERY_FORMAT),
+    ("lossy", LOSSY_FORMAT),
+])
+def test_kit_fails_a_plugin_that_breaks_its_promise(
+    tmp_path: Path, name: str, source: str,
+) -> None:
+    result = _run_kit(tmp_path, name, source)
+    assert "passed" in result.stdout or "failed" in result.stdout, result.stdout + result.stderr
+    assert result.returncode != 0, (
+        f"the contract kit passed the broken plugin {name!r}:\n{result.stdout[-1500:]}")
+
+
+def test_the_raising_channel_really_raises() -> None:
+    """The raiser is not a straw man: the core has to catch what it throws."""
+    import asyncio
+
+    namespace: dict[str, object] = {}
+    exec(RAISING_CHANNEL, namespace)
+    channel = namespace["Raiser"]("r", {"down": True})  # type: ignore[operator]
+    from gateway.channels import OutboundMessage
+    from gateway.kinds import DocumentKind
+
+    message = OutboundMessage("m", "00000099003214345001", DocumentKind.INVOICE, "x:y:1", b"<x/>")
+    with pytest.raises(ConnectionRefusedError):
+        asyncio.run(channel.send(message))
