@@ -41,6 +41,17 @@ webhook_timeout = 2.5
     assert config.erp.webhook_timeout == 2.5
 
 
+def test_the_send_timeout_reaches_the_dispatcher(tmp_path: Path) -> None:
+    from gateway.pipeline.dispatch import DispatchSettings
+
+    config = parse_config(config_text(tmp_path) + "\n[dispatch]\nsend_timeout = 45\n",
+                          tmp_path / "gateway.toml")
+    assert config.dispatch.send_timeout == 45
+    assert DispatchSettings.from_table(config.dispatch).send_timeout == 45
+    problem = error(tmp_path, "\n[dispatch]\nsend_timeout = 0\n")
+    assert problem.key == "dispatch.send_timeout"
+
+
 def test_a_webhook_without_a_secret_is_refused_with_its_line(tmp_path: Path) -> None:
     problem = error(tmp_path,
                     '\n[erp]\ndelivery = "webhook"\nwebhook_url = "https://erp.local/x"\n')

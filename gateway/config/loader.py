@@ -79,6 +79,7 @@ ERP_KEYS = (
 ERP_DELIVERIES = ("poll", "webhook", "folder")
 DISPATCH_KEYS = (
     "workers", "poll_interval", "max_attempts", "backoff_base", "backoff_cap", "lease",
+    "send_timeout",
 )
 
 # Channel instance names end up in log lines, URLs and CLI arguments.
@@ -497,6 +498,7 @@ class _Reader:
                                          integer=True)),
             backoff_base=base, backoff_cap=cap,
             lease=self.number(table, path, "lease", 300.0, minimum=1.0),
+            send_timeout=self.number(table, path, "send_timeout", 300.0, minimum=0.1),
         )
 
     def contact(self, value: object, path: tuple[PathPart, ...]) -> Contact:

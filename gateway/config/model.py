@@ -285,6 +285,8 @@ class DispatchTable:
     backoff_base: float = 30.0
     backoff_cap: float = 3600.0
     lease: float = 300.0
+    send_timeout: float = 300.0
+    """How long one send of a channel may take before it counts as a failed attempt."""
 
 
 @attrs.frozen

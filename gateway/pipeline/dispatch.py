@@ -89,6 +89,7 @@ class DispatchSettings:
             lease=timedelta(seconds=table.lease),
             backoff_base=timedelta(seconds=table.backoff_base),
             backoff_cap=timedelta(seconds=table.backoff_cap),
+            send_timeout=table.send_timeout,
         )
 
 
