@@ -46,9 +46,14 @@ TRACEPARENT = "traceparent"
 tracer = trace.get_tracer(SCOPE, __version__)
 meter = metrics.get_meter(SCOPE, __version__)
 
+# Seconds: the SDK's default buckets (0, 5, 10, 25, ... 10000) are made for milliseconds
+# and would put every stage (milliseconds to a few seconds) into the first one.
+DURATION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                    10.0, 30.0, 60.0, 120.0)
 stage_duration = meter.create_histogram(
     "wissel.stage.duration", unit="s",
-    description="Time spent in one pipeline stage, by stage, kind, format, channel and outcome")
+    description="Time spent in one pipeline stage, by stage, kind, format, channel and outcome",
+    explicit_bucket_boundaries_advisory=DURATION_BUCKETS)
 attempts = meter.create_counter(
     "wissel.attempts", unit="{attempt}",
     description="Send attempts (outbound) and ERP delivery attempts (inbound), by outcome")

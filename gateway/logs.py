@@ -19,7 +19,7 @@ from typing import Any, TextIO
 # The extra fields a record may carry into the output; anything else stays out.
 FIELDS = (
     "message_id", "original", "channel", "kind", "stage", "agency_oin", "outcome", "attempt",
-    "worker",
+    "worker", "transport_id",
 )
 MAX_MESSAGE_CHARS = 2000
 REDACTED = "[redacted]"

@@ -209,7 +209,10 @@ class GatewayService:
         self._runner = web.AppRunner(make_app(self), access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host.strip("[]"), int(port))
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:  # the port is taken, or the address is not this machine's
+            raise GatewayError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
         server = site._server
         sockets = getattr(server, "sockets", None) or []
         self.address = sockets[0].getsockname()[:2] if sockets else (host, int(port))

@@ -16,7 +16,9 @@ Only the application sets up the SDK; the core and plugins use the API
 
 from __future__ import annotations
 
+import importlib
 import os
+import urllib.parse
 from collections.abc import Mapping
 from typing import Any
 
@@ -71,19 +73,31 @@ def _names(environ: Mapping[str, str], variable: str) -> list[str]:
     return [n for n in names if n != "none"]
 
 
-def _otlp(kind: str, variable: str) -> Any:
+OTLP_PROTOCOLS = {"http/protobuf": "http", "grpc": "grpc"}
+DEFAULT_OTLP_PROTOCOL = "http/protobuf"
+
+
+def _protocol(environ: Mapping[str, str], kind: str) -> str:
+    """OTEL_EXPORTER_OTLP_<SIGNAL>_PROTOCOL, else OTEL_EXPORTER_OTLP_PROTOCOL: grpc or http."""
+    for variable in (f"OTEL_EXPORTER_OTLP_{kind.upper()}_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"):
+        value = environ.get(variable, "").strip()
+        if value:
+            if value not in OTLP_PROTOCOLS:
+                raise TelemetryError(
+                    f"{variable}={value!r}: this gateway speaks "
+                    f"{' or '.join(OTLP_PROTOCOLS)} to an OTLP collector")
+            return OTLP_PROTOCOLS[value]
+    return OTLP_PROTOCOLS[DEFAULT_OTLP_PROTOCOL]
+
+
+def _otlp(kind: str, variable: str, environ: Mapping[str, str]) -> Any:
+    protocol = _protocol(environ, kind)
+    signal = "trace" if kind == "traces" else "metric"
+    module = f"opentelemetry.exporter.otlp.proto.{protocol}.{signal}_exporter"
+    name = "OTLPSpanExporter" if kind == "traces" else "OTLPMetricExporter"
     try:
-        if kind == "traces":
-            from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
-                OTLPSpanExporter,
-            )
-
-            return OTLPSpanExporter()
-        from opentelemetry.exporter.otlp.proto.http.metric_exporter import (
-            OTLPMetricExporter,
-        )
-
-        return OTLPMetricExporter()
+        exporter = getattr(importlib.import_module(module), name)
+        return exporter()
     except ImportError:
         raise TelemetryError(
             f"{variable} asks for otlp, but the OTLP exporter is not installed: "
@@ -92,14 +106,26 @@ def _otlp(kind: str, variable: str) -> Any:
 
 def span_exporters(environ: Mapping[str, str]) -> list[SpanExporter]:
     variable = "OTEL_TRACES_EXPORTER"
-    return [ConsoleSpanExporter() if name == "console" else _otlp("traces", variable)
+    return [ConsoleSpanExporter() if name == "console" else _otlp("traces", variable, environ)
             for name in _names(environ, variable)]
 
 
 def metric_exporters(environ: Mapping[str, str]) -> list[MetricExporter]:
     variable = "OTEL_METRICS_EXPORTER"
-    return [ConsoleMetricExporter() if name == "console" else _otlp("metrics", variable)
+    return [ConsoleMetricExporter() if name == "console" else _otlp("metrics", variable, environ)
             for name in _names(environ, variable)]
+
+
+def _service_name(environ: Mapping[str, str]) -> str:
+    """OTEL_SERVICE_NAME, else the service.name of OTEL_RESOURCE_ATTRIBUTES, else ours."""
+    name = environ.get("OTEL_SERVICE_NAME", "").strip()
+    if name:
+        return name
+    for item in environ.get("OTEL_RESOURCE_ATTRIBUTES", "").split(","):
+        key, _, value = item.partition("=")
+        if key.strip() == "service.name" and value.strip():
+            return urllib.parse.unquote(value.strip())
+    return DEFAULT_SERVICE_NAME
 
 
 def configure_telemetry(environ: Mapping[str, str] | None = None) -> Telemetry:
@@ -113,8 +139,7 @@ def configure_telemetry(environ: Mapping[str, str] | None = None) -> Telemetry:
     spans, readers = span_exporters(env), metric_exporters(env)
     if not spans and not readers:
         return Telemetry()
-    attributes = {"service.name": env.get("OTEL_SERVICE_NAME") or DEFAULT_SERVICE_NAME}
-    resource = Resource.create(attributes)
+    resource = Resource.create({"service.name": _service_name(env)})
     telemetry = Telemetry()
     if spans:
         tracer_provider = TracerProvider(resource=resource)

@@ -14,6 +14,7 @@ from pipeline_support import AGENCY_OIN, FAST, RecorderPlugin, config_text
 from gateway.config import ConfigHolder, check_against_registry, parse_config, switch_route
 from gateway.config.audit import StoreAuditor
 from gateway.config.changes import config_changes
+from gateway.errors import GatewayError
 from gateway.pluginmanager import make_plugin_manager
 from gateway.routing import route
 from gateway.service import GatewayService
@@ -228,7 +229,7 @@ async def test_run_forever_cleans_up_when_start_fails(tmp_path: Path) -> None:
     service = GatewayService(path, make_plugin_manager(plugins=[("recorder", RecorderPlugin())]),
                              dispatch=FAST)
     try:
-        with pytest.raises(OSError, match=r"(?i)address already in use"):
+        with pytest.raises(GatewayError, match=r"(?i)cannot listen on .*address already in use"):
             await service.run_forever()
         left = [t for t in asyncio.all_tasks()
                 if t is not asyncio.current_task() and not t.done()]

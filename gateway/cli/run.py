@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 
 import click
 
 from gateway.cli.context import CliContext
 from gateway.config.model import GatewayConfig
+from gateway.errors import GatewayError
 
 
 def secrets_of(config: GatewayConfig) -> list[str | None]:
@@ -20,8 +22,24 @@ def secrets_of(config: GatewayConfig) -> list[str | None]:
     return values
 
 
+def _listen(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """``--listen`` checked as the configuration file's ``listen`` is."""
+    if value is None:
+        return None
+    host, _, port = value.rpartition(":")
+    if not host or not (port.isascii() and port.isdigit()) or not 0 <= int(port) < 65536:
+        raise click.BadParameter(f"must be host:port, e.g. 127.0.0.1:8780; got {value!r}")
+    return value
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM (systemd, docker, Kubernetes) stops the gateway as Ctrl-C does."""
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: signal.raise_signal(signal.SIGINT))
+
+
 @click.command()
-@click.option("--listen", metavar="HOST:PORT", help="Override [gateway] listen.")
+@click.option("--listen", metavar="HOST:PORT", callback=_listen,
+              help="Override [gateway] listen.")
 @click.option("--log-level", default="INFO", show_default=True,
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]), help="Log verbosity.")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default=None,
@@ -49,9 +67,14 @@ def run(obj: CliContext, listen: str | None, log_level: str, log_format: str | N
 
     service.config_holder.subscribe(refresh)
 
+    try:
+        eventloop.loop_name()
+    except ValueError as exc:
+        raise GatewayError(str(exc)) from None
     setup_logging(log_level, log_format, secrets=lambda: known, stream=sys.stderr)
     telemetry = configure_telemetry()
     click.echo(f"gateway: using {obj.config_path}", err=True)
+    _stop_on_sigterm()
     try:
         eventloop.run(service.run_forever(listen))
     except KeyboardInterrupt:

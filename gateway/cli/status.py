@@ -23,10 +23,15 @@ def status(obj: CliContext, as_json: bool) -> None:
     if as_json:
         echo_json(report)
     else:
-        click.echo(f"{report['status']}: version {report['version']}, "
-                   f"config {report['config']['file']} (version {report['config']['version']})")
-        for name, state in report["channels"].items():
+        line = f"{report['status']}: version {report['version']}"
+        config = report.get("config")
+        if config is not None:
+            line += f", config {config['file']} (version {config['version']})"
+        else:  # only the public fields: not this machine, and no token with the read scope
+            line += " (details need a token with the read scope or a call from its machine)"
+        click.echo(line)
+        for name, state in report.get("channels", {}).items():
             click.echo(f"  channel {name}: {state}")
-        for problem in report["problems"]:
+        for problem in report.get("problems", []):
             click.echo(f"  problem: {problem}")
     sys.exit(0 if report["status"] == "ok" else 1)

@@ -409,8 +409,11 @@ class _Reader:
             return f"sqlite:///{self.file_path(file)}"
         if text.startswith(("postgresql://", "postgresql+")):
             return text
+        # The URL may hold the database password: never quoted whole in an error (which
+        # reaches the log and /health).
+        shown = re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", text)
         raise self.error(
-            f"database must be sqlite:///<file> or postgresql://...; got {text!r}",
+            f"database must be sqlite:///<file> or postgresql://...; got {shown!r}",
             (*path, "database"),
         )
 

@@ -121,9 +121,10 @@ class DeliveryWorker(WorkerGroup):
         """Deliver one claimed message and record the outcome; None when the claim was lost."""
         target = self.target()
         to = self.config().erp.delivery
-        with stage("deliver", kind=record.document_kind, agency_oin=record.agency_oin,
-                   target=to) as delivering:
-            delivering.note(message_id=record.id, attempt=record.attempts)
+        with stage("deliver", kind=record.document_kind, target=to) as delivering:
+            # agency_oin of an inbound message comes from the document: span only.
+            delivering.note(message_id=record.id, attempt=record.attempts,
+                            agency_oin=record.agency_oin)
             if delivering.span.is_recording():
                 await link_to_event(self.store, record.id, "decoded", delivering)
             started = utc_now()

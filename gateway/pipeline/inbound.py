@@ -147,8 +147,10 @@ class InboundPipeline:
         with stage("decode", channel=record.channel) as decoding:
             decoding.note(message_id=record.id)
             result = await self._process(record)
-            decoding.set(kind=result.document_kind, format=result.format_key,
-                         agency_oin=result.agency_oin)
+            decoding.set(kind=result.document_kind, format=result.format_key)
+            # The buyer OIN an inbound document states is the sender's text, unchecked and
+            # not from the directory: on the span only, never a metric label.
+            decoding.note(agency_oin=result.agency_oin)
             decoding.outcome = result.transport_state.value
             return result
 

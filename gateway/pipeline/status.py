@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from gateway.channels import SentMessage, StatusReport
+from gateway.instruments import stage
 from gateway.kinds import Direction, DocumentKind
 from gateway.pipeline.keys import outbound_key
 from gateway.store import BusinessState, MessageRecord, NewEvent, Store, TransportState
@@ -45,33 +46,41 @@ class StatusDesk:
 
     async def record(self, channel: str, report: StatusReport) -> str | None:
         """Append the report to its message; None (and a warning) if no message matches."""
-        record = await self._find(channel, report)
-        if record is None:
-            log.warning("status %s from channel %s names no known message", report.code, channel,
-                        extra={"transport_id": report.transport_id})
-            return None
-        detail: dict[str, Any] = {"channel": channel, "code": report.code, "text": report.text,
-                                  "final": report.final, **report.detail}
-        if report.at is not None:
-            detail["at"] = report.at.isoformat()
-        events = await self.store.events(record.id)
-        if _already_recorded(events, detail):
+        with stage("status", channel=channel) as recording:
+            record = await self._find(channel, report)
+            if record is None:
+                recording.outcome = "unknown-message"
+                log.warning("status %s from channel %s names no known message", report.code,
+                            channel, extra={"transport_id": report.transport_id})
+                return None
+            recording.note(message_id=record.id)
+            recording.set(kind=record.document_kind, agency_oin=record.agency_oin)
+            detail: dict[str, Any] = {"channel": channel, "code": report.code,
+                                      "text": report.text, "final": report.final,
+                                      **report.detail}
+            if report.at is not None:
+                detail["at"] = report.at.isoformat()
+            events = await self.store.events(record.id)
+            if _already_recorded(events, detail):
+                recording.outcome = "repeat"
+                return record.id
+            business_state = report.business_state
+            if business_state is not None and _superseded(events, report):
+                # An earlier word that arrived late (Invoice Responses are not ordered): on
+                # the timeline, but it does not undo the state a later one set.
+                business_state = None
+            fields: dict[str, Any] = {}
+            transport_state = None
+            if report.failed and record.transport_state is TransportState.SENT:
+                transport_state = TransportState.FAILED
+                fields["last_error"] = (f"{channel} reports non-delivery: {report.code} "
+                                        f"{report.text}")
+            await self.store.transition(
+                record.id, event=NewEvent("status", detail), transport_state=transport_state,
+                business_state=business_state, **fields,
+            )
+            recording.outcome = "failed" if transport_state is not None else "recorded"
             return record.id
-        business_state = report.business_state
-        if business_state is not None and _superseded(events, report):
-            # An earlier word that arrived late (Invoice Responses are not ordered): on the
-            # timeline, but it does not undo the state a later one set.
-            business_state = None
-        fields: dict[str, Any] = {}
-        transport_state = None
-        if report.failed and record.transport_state is TransportState.SENT:
-            transport_state = TransportState.FAILED
-            fields["last_error"] = f"{channel} reports non-delivery: {report.code} {report.text}"
-        await self.store.transition(
-            record.id, event=NewEvent("status", detail), transport_state=transport_state,
-            business_state=business_state, **fields,
-        )
-        return record.id
 
     async def waiting(
         self, channel: str, limit: int = 500, business_states: Sequence[str] | None = None,

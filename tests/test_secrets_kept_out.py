@@ -1,0 +1,68 @@
+"""A database password never reaches the log, /health or the CLI's error line."""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from api_support import running_gateway
+
+from gateway.cli.run import secrets_of
+from gateway.logs import JsonFormatter
+
+PASSWORD = "S3cret-db-pw-9f1e"
+# postgres:// is the scheme half the world writes (Heroku, many PaaS, libpq accepts it;
+# gateway/store/__init__.py lists it as supported). The loader refuses it, quoting it.
+DSN = f"postgres://wissel:{PASSWORD}@db.internal:5432/wissel"
+REPO = Path(__file__).resolve().parents[1]
+
+
+async def test_a_refused_database_url_keeps_its_password_out_of_log_and_health(
+    tmp_path: Path,
+) -> None:
+    async with running_gateway(tmp_path) as gateway:
+        # The log as `gateway run` writes it: JSON, redacting what run.py counts as secrets.
+        out = io.StringIO()
+        handler = logging.StreamHandler(out)
+        handler.setFormatter(JsonFormatter(lambda: secrets_of(gateway.service.config)))
+        root = logging.getLogger()
+        root.addHandler(handler)
+        try:
+            text = gateway.config_path.read_text("utf-8")
+            gateway.config_path.write_text(
+                text.replace("[gateway]\n", f"[gateway]\ndatabase = {DSN!r}\n", 1), "utf-8")
+            assert gateway.service.config_holder.reload() is False
+        finally:
+            root.removeHandler(handler)
+        status, _, health = await gateway.call("GET", "/health")
+        assert status == 200
+        assert health["status"] == "degraded"
+        logged = out.getvalue()
+        assert "configuration not reloaded" in logged
+        leaks = [where for where, text in (("log", logged), ("/health", str(health)))
+                 if PASSWORD in text]
+        assert leaks == [], f"{leaks}: {logged} {health['problems']}"
+
+
+def test_the_cli_error_line_for_it_hides_the_password(tmp_path: Path) -> None:
+    config = tmp_path / "gateway.toml"
+    config.write_text(f"""
+[gateway]
+database = {DSN!r}
+
+[supplier]
+name = "Naam Leverancier BV"
+kvk = "30097265"
+vestigingsnummer = "000018727409"
+""", "utf-8")
+    # `gateway run` under systemd: stderr is the journal.
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway.cli.main", "--config", str(config), "run"],
+        capture_output=True, text=True, timeout=60, cwd=REPO, env=dict(os.environ))
+    assert result.returncode == 2
+    assert "database" in result.stderr
+    assert PASSWORD not in result.stderr, result.stderr
