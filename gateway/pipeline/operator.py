@@ -68,35 +68,13 @@ async def retry(
     """
     record = await _message(store, message_id)
     if record.direction is Direction.INBOUND:
-        return await _retry_inbound(store, record, actor=actor, reason=reason,
-                                    extra_attempts=extra_attempts)
-    if record.transport_state not in RETRYABLE:
-        raise OperatorActionError(
-            f"message {message_id} is {record.transport_state}; only failed or cancelled "
-            "messages can be retried")
-    if extra_attempts < 1:
-        raise OperatorActionError("a retry needs at least one more attempt")
-    budget = max(record.max_attempts, record.attempts + extra_attempts)
-    detail = {"actor": actor, "reason": reason, "max_attempts": budget,
-              "previous_state": record.transport_state.value}
-    try:
-        queued = await store.transition(
-            message_id, event=NewEvent("operator-retry", detail),
-            transport_state=TransportState.QUEUED, max_attempts=budget, last_error=None)
-    except InvalidTransition as exc:
-        raise OperatorActionError(str(exc)) from exc
-    await _audit(store, actor, "message.retry", message_id, reason, detail)
-    return queued
-
-
-async def _retry_inbound(
-    store: Store, record: MessageRecord, *, actor: str, reason: str | None, extra_attempts: int,
-) -> MessageRecord:
-    target = INBOUND_RETRY.get(record.transport_state)
+        target = INBOUND_RETRY.get(record.transport_state)
+        refused = "only inbound messages that failed delivery or were rejected can be retried"
+    else:
+        target = TransportState.QUEUED if record.transport_state in RETRYABLE else None
+        refused = "only failed or cancelled messages can be retried"
     if target is None:
-        raise OperatorActionError(
-            f"message {record.id} is {record.transport_state}; only inbound messages that "
-            "failed delivery or were rejected can be retried")
+        raise OperatorActionError(f"message {message_id} is {record.transport_state}; {refused}")
     if extra_attempts < 1:
         raise OperatorActionError("a retry needs at least one more attempt")
     budget = max(record.max_attempts, record.attempts + extra_attempts)
@@ -104,11 +82,11 @@ async def _retry_inbound(
               "previous_state": record.transport_state.value}
     try:
         again = await store.transition(
-            record.id, event=NewEvent("operator-retry", detail), transport_state=target,
+            message_id, event=NewEvent("operator-retry", detail), transport_state=target,
             max_attempts=budget, last_error=None)
     except InvalidTransition as exc:
         raise OperatorActionError(str(exc)) from exc
-    await _audit(store, actor, "message.retry", record.id, reason, detail)
+    await _audit(store, actor, "message.retry", message_id, reason, detail)
     return again
 
 
