@@ -1,4 +1,4 @@
-"""Refusals between the channel and the simulator, each with its reason, and how send classes them.
+"""Refusals between the channel and the simulator, each with its reason; status rounds that recover.
 
 The simulator is the real counterpart (two-way TLS, WS-Security checks); the
 faults it injects on request stand for a Digipoort that is overloaded, away,
@@ -7,8 +7,9 @@ or answers with a broken signature.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from datetime import timedelta
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +23,12 @@ from gateway.channels import (
     FinalError,
     OutboundMessage,
     RetryableError,
+    SentMessage,
+    StatusReport,
 )
 from gateway.kinds import DocumentKind
 from gateway.paths import STANDARDS_DIR_ENV
-from plugins.digipoort.channel import DigipoortChannel
+from plugins.digipoort.channel import DigipoortChannel, StatusRoundFailed
 from plugins.digipoort.simulator import DigipoortSimulator, Fault, FaultKind, SimulatorSettings
 from plugins.digipoort.wus.pki import CertFiles, Pki, make_pki
 
@@ -156,3 +159,62 @@ async def test_a_document_without_a_berichtsoort_is_refused_before_sending(
     assert isinstance(outcome, FinalError)
     assert "no Digipoort berichtsoort" in outcome.reason
     assert simulator.processes() == []
+
+
+class Desk:
+    """A stand-in for the core: the sent message waits until a final status."""
+
+    def __init__(self) -> None:
+        self.reports: list[StatusReport] = []
+        self.waiting: list[SentMessage] = []
+
+    async def status(self, report: StatusReport) -> str | None:
+        self.reports.append(report)
+        if report.final:
+            self.waiting = [w for w in self.waiting if w.transport_id != report.transport_id]
+        return "m1"
+
+    async def sent(self, limit: int = 500,
+                   business_states: Sequence[str] | None = None) -> Sequence[SentMessage]:
+        return list(self.waiting)[:limit]
+
+
+async def test_statuses_fetched_as_new_are_not_lost_when_the_answer_is_refused(
+        pki: Pki) -> None:
+    async with DigipoortSimulator(SimulatorSettings(pki_dir=pki.folder,
+                                                    step_delay=0.15)) as simulator:
+        await _lose_an_answer_of_new_statuses(pki, simulator)
+
+
+async def _lose_an_answer_of_new_statuses(pki: Pki, simulator: DigipoortSimulator) -> None:
+    settings = client_settings(pki, aanlever_url=simulator.aanlever_url,
+                               status_url=simulator.status_url, request_timeout=2)
+    channel = DigipoortChannel("digipoort", settings)
+    await channel.start(ChannelContext("digipoort"))  # no status poller task
+    desk = Desk()
+    channel.context = ChannelContext("digipoort", status=desk.status, sent=desk.sent)
+    try:
+        outcome = await channel.send(attrs.evolve(MESSAGE, payload=invoice_19()))
+        assert isinstance(outcome, Accepted)
+        kenmerk = outcome.transport_id
+        now = datetime.now(UTC)
+        desk.waiting = [SentMessage("m1", kenmerk, AGENCY_OIN, "invoice", "none", now, now)]
+        await channel.poll_statuses()  # the first round: the history so far (105, 100, ...)
+        assert desk.reports
+        assert not any(r.final for r in desk.reports)
+        await simulator.wait_finished(kenmerk)
+        # One answer of getNieuweStatussenProces is refused (broken signature, or a
+        # time-out after Digipoort answered): Digipoort counts the statuses as fetched.
+        simulator.inject(Fault(FaultKind.BAD_SIGNATURE, service="status"))
+        with pytest.raises(StatusRoundFailed):
+            await channel.poll_statuses()
+        for _ in range(3):  # later rounds, the service healthy again
+            await channel.poll_statuses()
+            await asyncio.sleep(0.05)
+    finally:
+        await channel.stop()
+    codes = [r.code for r in desk.reports]
+    # 400 and 500 came in the refused answer: asked for again (the whole history), or the
+    # message would wait, and be polled, for ever.
+    assert "500" in codes, codes
+    assert desk.waiting == []

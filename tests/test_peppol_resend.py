@@ -29,9 +29,8 @@ async def test_a_message_retried_after_a_failed_receipt_is_transmitted_again(
 
     after = await setup.record(record.id)
     transmissions = list(setup.simulator.transmissions.values())
-    # BUG: the resend reuses the SBDH instance id of the failed transmission; the access
-    # point answers "duplicate" and transmits nothing, and the old failed receipt is
-    # dropped as "already recorded": the message sits in 'sent' forever, never delivered.
+    # With the failed transmission's instance id the access point would answer
+    # "duplicate" and transmit nothing, and the message would sit in 'sent' for ever.
     assert len(transmissions) == 2 or after.transport_state is TransportState.FAILED, (
         after.transport_state, after.business_state,
         [(t.id, t.status, t.copies) for t in transmissions])

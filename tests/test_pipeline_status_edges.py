@@ -45,8 +45,7 @@ async def test_a_second_bounce_after_an_operator_retry_fails_the_message_again(
     assert await desk.record("recorder", bounce) == sent.id
     after = await pipe.store.get(sent.id)
     assert after is not None
-    # BUG: the second bounce is taken for "already recorded" and dropped:
-    # the message stays 'sent' (and waiting) forever.
+    # The second bounce is news, not "already recorded": the message fails again.
     assert after.transport_state is TransportState.FAILED
 
 

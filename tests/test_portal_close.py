@@ -27,9 +27,9 @@ async def test_a_task_is_closed_once_when_two_operators_close_it_at_once(
     assert after is not None
     statuses = [e.detail["code"] for e in await gateway.service.store.events(record.id)
                 if e.kind == "status"]
-    # BUG: both closes pass the "is it open?" check; the submitted message (delivered to
-    # the agency, reference DI-4242) ends up failed, so an operator retry puts it in the
-    # portal queue a second time.
+    # Only one close passes the "is it open?" check: else the submitted message (delivered
+    # to the agency, reference DI-4242) could end up failed, and an operator retry would
+    # put it in the portal queue a second time.
     assert len(closed) == 1, (results, statuses, after.transport_state, after.business_state)
     assert not (after.business_state == "delivered-to-agency"
                 and after.transport_state is TransportState.FAILED)
