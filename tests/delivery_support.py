@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import Collection
+from pathlib import Path
 from typing import Any
 
 import attrs
 from aiohttp import web
+from pipeline_support import config_text
 
 from gateway.delivery import DeliveryWorker
 from gateway.store import MessageRecord, Store, TransportState
@@ -83,3 +85,17 @@ async def deliver_until(
             raise AssertionError(f"message stayed {record.transport_state}: {record}")
         if not await worker.run_once():
             await asyncio.sleep(0.01)
+
+
+def webhook_config(tmp_path: Path, database: str, erp_url: str, max_attempts: int = 4) -> Path:
+    """A gateway.toml delivering to ``erp_url`` by webhook, signed with SECRET."""
+    path = tmp_path / "gateway.toml"
+    path.write_text(config_text(tmp_path, database=database) + f"""
+[erp]
+delivery = "webhook"
+webhook_url = "{erp_url}"
+webhook_secret_env = "{SECRET_ENV}"
+webhook_timeout = 2
+max_attempts = {max_attempts}
+""", "utf-8")
+    return path

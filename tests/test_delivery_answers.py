@@ -10,12 +10,11 @@ from pathlib import Path
 import attrs
 import pytest
 from aiohttp import web
-from delivery_support import SECRET, SECRET_ENV, FakeErp
+from delivery_support import SECRET, SECRET_ENV, FakeErp, webhook_config
 from pipeline_support import (
     FAST,
     Pipeline,
     RecorderPlugin,
-    config_text,
     document_json,
     make_pipeline,
 )
@@ -97,19 +96,6 @@ async def test_an_erp_answering_503_with_an_odd_retry_after_is_retried_not_stuck
         record.transport_state, record.claimed_by, record.claim_expires_at)
 
 
-def write_config(tmp_path: Path, database: str, erp_url: str, max_attempts: int) -> Path:
-    path = tmp_path / "gateway.toml"
-    path.write_text(config_text(tmp_path, database=database) + f"""
-[erp]
-delivery = "webhook"
-webhook_url = "{erp_url}"
-webhook_secret_env = "{SECRET_ENV}"
-webhook_timeout = 2
-max_attempts = {max_attempts}
-""", "utf-8")
-    return path
-
-
 async def test_a_reloaded_erp_max_attempts_applies_to_new_documents(tmp_path: Path) -> None:
     """A document gets the [erp] max_attempts in force when it arrives: after a
     reload raising it from 2 to 5, a new document is tried 5 times."""
@@ -117,12 +103,12 @@ async def test_a_reloaded_erp_max_attempts_applies_to_new_documents(tmp_path: Pa
     await erp.start()
     erp.always = 503
     url = f"sqlite:///{tmp_path / 'gateway.db'}"
-    path = write_config(tmp_path, url, erp.url, 2)
+    path = webhook_config(tmp_path, url, erp.url, 2)
     pm = make_plugin_manager(plugins=[("recorder", RecorderPlugin())])
     gateway = GatewayService(path, pm, dispatch=FAST)
     await gateway.start()
     try:
-        write_config(tmp_path, url, erp.url, 5)
+        webhook_config(tmp_path, url, erp.url, 5)
         assert gateway.config_holder.reload()
         assert gateway.config.erp.max_attempts == 5
         message_id = await gateway.receive(InboundDocument(

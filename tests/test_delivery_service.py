@@ -9,7 +9,7 @@ from pathlib import Path
 
 import attrs
 import pytest
-from delivery_support import SECRET, SECRET_ENV, FakeErp
+from delivery_support import SECRET, SECRET_ENV, FakeErp, webhook_config
 from pipeline_support import FAST, RecorderPlugin, config_text, document_json
 
 from gateway.channels import InboundDocument
@@ -31,19 +31,6 @@ async def erp() -> AsyncIterator[FakeErp]:
 @pytest.fixture(autouse=True)
 def secret(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(SECRET_ENV, SECRET)
-
-
-def write_config(tmp_path: Path, database: str, erp_url: str) -> Path:
-    path = tmp_path / "gateway.toml"
-    path.write_text(config_text(tmp_path, database=database) + f"""
-[erp]
-delivery = "webhook"
-webhook_url = "{erp_url}"
-webhook_secret_env = "{SECRET_ENV}"
-webhook_timeout = 2
-max_attempts = 4
-""", "utf-8")
-    return path
 
 
 def service(path: Path, *, workers: int = FAST.workers,
@@ -69,7 +56,7 @@ async def test_the_running_gateway_delivers_by_webhook_as_configured(
     store_url: str, tmp_path: Path, erp: FakeErp,
 ) -> None:
     # A long poll: the document goes out at once only because decoding it wakes the worker.
-    gateway = service(write_config(tmp_path, store_url, erp.url), idle_poll=30.0)
+    gateway = service(webhook_config(tmp_path, store_url, erp.url), idle_poll=30.0)
     await gateway.start()
     try:
         message_id = await gateway.receive(InboundDocument(
@@ -89,7 +76,7 @@ async def test_a_delivery_cut_off_by_a_stop_is_made_after_the_restart(
     tmp_path: Path, erp: FakeErp,
 ) -> None:
     url = f"sqlite:///{tmp_path / 'gateway.db'}"
-    path = write_config(tmp_path, url, erp.url)
+    path = webhook_config(tmp_path, url, erp.url)
     first = service(path, workers=0)
     await first.start()
     try:
@@ -121,7 +108,7 @@ async def test_a_delivery_cut_off_by_a_stop_is_made_after_the_restart(
 async def test_a_delivery_cut_off_by_a_clean_stop_is_given_back_and_made_after_restart(
     tmp_path: Path, erp: FakeErp,
 ) -> None:
-    path = write_config(tmp_path, f"sqlite:///{tmp_path / 'gateway.db'}", erp.url)
+    path = webhook_config(tmp_path, f"sqlite:///{tmp_path / 'gateway.db'}", erp.url)
     erp.hold = asyncio.Event()
     first = service(path)
     await first.start()
