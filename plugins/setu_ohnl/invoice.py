@@ -143,6 +143,15 @@ class InvoiceWriter:
             raise self._refuse("tax_currency", "SETU-OHNL states VAT in the invoice currency")
         if inv.attachments:
             raise self._refuse("attachments", "embedding attachments is not supported yet")
+        if len(inv.billing_references) > 1:
+            raise self._refuse(
+                "billing_references", "SETU-OHNL carries one InvoiceDocumentReference")
+        for role, party in (("buyer", inv.buyer), ("seller", inv.seller),
+                            ("payee", inv.payee or inv.seller)):
+            if party.address is None:
+                raise self._refuse(f"{role}.address", "SETU-OHNL requires the party's address")
+        if inv.seller.vat_id is None:
+            raise self._refuse("seller.vat_id", "SETU-OHNL requires the supplier's TaxId")
         if len(inv.payment_means) > 1:
             raise self._refuse("payment_means", "SETU-OHNL carries one bank account")
         lines = {line.timecard_reference for line in inv.lines}
@@ -263,7 +272,12 @@ class InvoiceWriter:
         add(node, "ReasonCode", LINE_REASON)
         self._money(add(add(node, "Charges"), "TotalCharge"), "Total", line.net_amount)
         if line.vat_amount is not None:
-            self._tax(node, line.vat_amount, line.net_amount, line.vat_rate)
+            # Invoice.sch compares the line's PercentQuantity with the header's as
+            # text: write the header subtotal's rate (21 and 21.00 are one rate).
+            rate = next((s.rate for s in self.invoice.tax_breakdown
+                         if s.rate is not None and line.vat_rate is not None
+                         and s.rate == line.vat_rate), line.vat_rate)
+            self._tax(node, line.vat_amount, line.net_amount, rate)
         price = add(node, "Price")
         self._money(price, "Amount", line.price.amount)
         # The SETU schema requires PerQuantity; without a stated base quantity
@@ -303,9 +317,10 @@ def _category(category: VatCategory, rate: Decimal | None, field: str) -> None:
 def _party(parent: Element, name: str, party: Party) -> None:
     node = add(parent, name)
     ids = add(node, "PartyId")
-    if not party.ids:
+    stated = _setu_ids(party)
+    if not stated:
         add(ids, "Id", "")
-    for party_id in party.ids:
+    for party_id in stated:
         value = (
             party_id.value if party_id.scheme == OTHER_SCHEME
             else f"{party_id.scheme}@{party_id.value}"
@@ -330,6 +345,29 @@ def _party(parent: Element, name: str, party: Party) -> None:
     if contact_name is not None:
         person = add(add(add(node, "Contacts"), "Contact"), "Person")
         add(add(person, "PersonName"), "FormattedName", contact_name)
+
+
+_PEPPOL_SCHEMES = {"0190": "OIN", "0106": "KvK", "9944": "BTW"}
+
+
+def _setu_ids(party: Party) -> list[PartyId]:
+    """``party.ids``, then its legal id and electronic address, with SETU scheme names.
+
+    domain.md §4: an agency is addressed by OIN, in SETU as ``OIN@<oin>``; the
+    model spells a Peppol OIN ``0190`` and may hold it only as legal id or
+    electronic address.
+    """
+    found: list[PartyId] = []
+    for party_id in (*party.ids, party.legal_id, party.endpoint_id):
+        if party_id is None:
+            continue
+        scheme = _PEPPOL_SCHEMES.get(party_id.scheme, party_id.scheme)
+        if party_id not in party.ids and scheme == party_id.scheme:
+            continue  # a legal id / address under a scheme SETU has no name for
+        each = PartyId(scheme=scheme, value=party_id.value)
+        if each not in found:
+            found.append(each)
+    return found
 
 
 def _embedded_timecard(area: Element, line: InvoiceLine, order: str) -> None:

@@ -142,6 +142,9 @@ def _check(order: StaffingOrder) -> None:
         # RequestedPerson needs the supplying company's details in HR-XML; the
         # model has no place for them, so a requested person is not written.
         raise _refuse("worker", "writing a requested person is not supported")
+    if order.rates and order.inclusive_rate is None:
+        # StaffingOrder.sch: InclusiveRate is mandatory if Rates are included.
+        raise _refuse("inclusive_rate", "SETU-OHNL requires it when the order has rates")
     if order.contact is not None and order.contact.name is None:
         raise _refuse("contact.name", "SETU-OHNL requires the name of who placed the order")
     for index, rate in enumerate(order.rates):

@@ -38,6 +38,7 @@ dropped with a warning, since the model refuses such an interval.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
@@ -241,13 +242,19 @@ class TimeCardReader:
         assert start is not None
         end = self.r.when(node, hr("EndDateTime"))
         # A date and a datetime do not compare; the model checks only like with like too.
+        if end is not None and _mixed_zones(start, end):
+            self.warnings.append(
+                f"{path_of(node)}/EndDateTime ({end.isoformat()}) and StartDateTime "
+                "differ in having a time zone; EndDateTime dropped"
+            )
+            end = None
         if end is not None and _later(start, end):
             self.warnings.append(
                 f"{path_of(node)}/EndDateTime ({end.isoformat()}) lies before StartDateTime; "
                 "dropped"
             )
             end = None
-        hours = self.r.decimal(self._required(node, "Duration"))
+        hours = self._hours(node, start, end)
         rate_node = self.r.first(node, hr("RateOrAmount"))
         rate = currency = rate_type = None
         multiplier: Decimal | None = None
@@ -264,6 +271,24 @@ class TimeCardReader:
             multiplier=multiplier, rate=rate, rate_type=rate_type, currency=currency,
             order_line_reference=self._line(node), approval=self._approval(node),
             comment=self.r.text(node, hr("Comment")),
+        )
+
+    def _hours(
+        self, node: Element, start: dt.date | dt.datetime, end: dt.date | dt.datetime | None,
+    ) -> Decimal | None:
+        """``Duration`` (TimeCardDuration: decimal hours or an xsd:duration), else End - Start."""
+        found = self.r.first(node, hr("Duration"))
+        if found is not None:
+            text = self.r.code(found)
+            if text is not None and text.lstrip("+-").startswith("P"):
+                return _duration_hours(text, path_of(found))
+            return self.r.decimal(found)
+        if isinstance(start, dt.datetime) and isinstance(end, dt.datetime):
+            seconds = Decimal((end - start).total_seconds())
+            return (seconds / 3600).quantize(Decimal("0.01"))
+        raise SetuDecodeError(
+            f"{path_of(node)}: neither Duration nor a StartDateTime/EndDateTime pair of "
+            "moments to count the hours from"
         )
 
     def _expense(self, node: Element) -> TimeCardExpense:
@@ -348,6 +373,29 @@ class TimeCardReader:
         if value is None:
             raise SetuDecodeError("/TimeCard/Id/IdValue: the timecard id is missing")
         return value
+
+
+_DURATION = re.compile(
+    r"^P(?:(?P<days>\d+(?:\.\d+)?)D)?"
+    r"(?:T(?:(?P<hours>\d+(?:\.\d+)?)H)?(?:(?P<minutes>\d+(?:\.\d+)?)M)?"
+    r"(?:(?P<seconds>\d+(?:\.\d+)?)S)?)?$"
+)
+
+
+def _duration_hours(text: str, where: str) -> Decimal:
+    """An xsd:duration in hours; years and months have no fixed length and are refused."""
+    match = _DURATION.match(text.strip())
+    if match is None or text.strip() in {"P", "PT"} or text.strip().endswith("T"):
+        raise SetuDecodeError(f"{where}: {text!r} is not a duration in days, hours, minutes")
+    parts = {k: Decimal(v) if v else Decimal(0) for k, v in match.groupdict().items()}
+    return parts["days"] * 24 + parts["hours"] + parts["minutes"] / 60 + parts["seconds"] / 3600
+
+
+def _mixed_zones(start: dt.date | dt.datetime, end: dt.date | dt.datetime) -> bool:
+    return (
+        isinstance(start, dt.datetime) and isinstance(end, dt.datetime)
+        and (start.tzinfo is None) != (end.tzinfo is None)
+    )
 
 
 def _later(start: dt.date | dt.datetime, end: dt.date | dt.datetime) -> bool:

@@ -467,12 +467,14 @@ def _read_delivery(reader: TrackingReader, root: etree._Element) -> Delivery | N
 
 def _read_totals(reader: TrackingReader, root: etree._Element) -> AnticipatedTotals | None:
     node = reader.peek(root, "cac:AnticipatedMonetaryTotal")
+    if node is None:
+        # The model keeps the tax total inside the anticipated totals; without
+        # them TaxTotal stays unread and is reported, not dropped in silence.
+        return None
     tax_total = None
     tax = reader.peek(root, "cac:TaxTotal")
     if tax is not None:
         tax_total = _money(reader, tax, "cbc:TaxAmount")
-    if node is None:
-        return None
     payable = _money(reader, node, "cbc:PayableAmount")
     if payable is None:
         raise UBLReadError(f"{path_of(node)}/cbc:PayableAmount is required")
