@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import tempfile
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -254,6 +255,10 @@ def judge(result: ScenarioResult) -> list[str]:
         return [f"aanleveren gave {result.send} ({result.send_detail}), expected "
                 f"{expected.send}"]
     if expected.send == "final":
+        # only an aanleverFault (an ALS code from the service) shows the scenario; a TLS,
+        # HTTP or local failure ends "final" too without the service having answered
+        if not re.search(r"\[ALS\d{3}\]$", result.send_detail):
+            return [f"aanleveren failed without an aanleverFault ({result.send_detail})"]
         return []
     if result.kenmerk is None:
         return [f"no retry was accepted ({'; '.join(result.retries)})"]

@@ -266,6 +266,9 @@ def unwrap(data: bytes) -> tuple[Envelope, bytes]:
         if given != expected:
             raise SBDHError(f"{where}/{name} is {given!r}, but the payload is {expected!r}")
     version_given = _text(identification, "TypeVersion", where)
+    if version_given != ids.version:
+        raise SBDHError(f"{where}/TypeVersion is {version_given!r}, but a Peppol document "
+                        f"type is UBL {ids.version}")
     created_text = _text(identification, "CreationDateAndTime", where)
     try:
         created = dt.datetime.fromisoformat(created_text.replace("Z", "+00:00"))

@@ -34,6 +34,7 @@ from typing import Any
 
 from aiohttp import web
 from cryptography.hazmat.primitives import serialization
+from cryptography.x509.oid import NameOID
 from lxml import etree
 
 from gateway.paths import standards_dir as default_standards_dir
@@ -75,6 +76,25 @@ def _event(code: str, fout: str | None = None, details: str | None = None) -> St
     )
 
 
+def _authorised(request: WusRequest, belanghebbende: kv.Identiteit, adres: str | None) -> None:
+    """autorisatieAdres is required when the belanghebbende is not the caller (koppelvlak XSD,
+    autorisatieAdresType); the caller is the subject serialNumber of its certificate
+    (00000003 + KvK + 0000, or an OIN)."""
+    if adres is not None:
+        return
+    serials = [
+        str(a.value)
+        for a in request.signer.subject.get_attributes_for_oid(NameOID.SERIAL_NUMBER)
+    ]
+    own = set(serials) | {s[8:16] for s in serials if len(s) == 20 and s.startswith("00000003")}
+    if belanghebbende.nummer not in own:
+        raise kv.WusFault(
+            "status",
+            "STS100",
+            "autorisatieAdres ontbreekt: de belanghebbende is niet de opvrager",
+        )
+
+
 def _caller(request: WusRequest) -> str:
     return hashlib.sha256(request.signer.public_bytes(serialization.Encoding.DER)).hexdigest()
 
@@ -109,6 +129,7 @@ class DigipoortSimulator:
                 trust,
                 settings.algorithm,
                 max_clock_skew=settings.max_clock_skew,
+                as_digipoort=True,
             )
             for service in ("aanlever", "status", "ophaal")
         }
@@ -233,6 +254,14 @@ class DigipoortSimulator:
                 )
             try:
                 body = await handler(wus_request)
+            except kv.KoppelvlakError as invalid:
+                # XSD-valid but still not acceptable (e.g. an empty berichtsoort)
+                code = "STS100" if service == "status" else "ALS100"
+                return endpoint.fault_response(
+                    kv.WusFault(service, code, f"koppelvlak: {invalid}"),
+                    wus_request.operation,
+                    wus_request.message_id,
+                )
             except kv.WusFault as wus_fault:
                 return endpoint.fault_response(
                     wus_fault,
@@ -290,6 +319,12 @@ class DigipoortSimulator:
             berichtsoort = berichtsoorten.by_name(body.berichtsoort)
         except berichtsoorten.UnknownBerichtsoort as exc:
             raise kv.WusFault("aanlever", "ALS110", str(exc)) from exc
+        if not berichtsoort.active or berichtsoort.direction != "outbound":
+            raise kv.WusFault(
+                "aanlever",
+                "ALS110",
+                f"berichtsoort {berichtsoort.name} kan niet worden aangeleverd",
+            )
         if scenario == sc.ZWAARBELAST_AANLEVEREN:
             await asyncio.sleep(self.settings.slow_delay)
         kenmerk = str(uuid.uuid4())
@@ -379,10 +414,13 @@ class DigipoortSimulator:
             process = self._processes.get(body.kenmerk)
             if process is None:
                 raise kv.WusFault("status", "STS100", f"onbekend kenmerk {body.kenmerk}")
+            _authorised(request, process.request.identiteit_belanghebbende, body.autorisatie_adres)
             await self._status_scenario(process)
             events = process.take_new(caller) if body.nieuw else list(process.statuses)
             resultaten = process.resultaten(events, body.vanaf, body.tot)
             return kv.StatusResponse(body.operation, tuple(resultaten)).to_element()
+        if isinstance(body, kv.NieuweStatussenRequest | kv.ProcessenRequest):
+            _authorised(request, body.identiteit_belanghebbende, body.autorisatie_adres)
         if isinstance(body, kv.NieuweStatussenRequest):
             found: list[kv.StatusResultaat] = []
             for process in self._matching(body.berichtsoort, body.identiteit_belanghebbende):

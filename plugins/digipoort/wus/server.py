@@ -31,6 +31,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Final
+from urllib.parse import urlsplit
 
 import attrs
 from aiohttp import web
@@ -39,7 +40,7 @@ from lxml import etree
 
 from .envelope import Envelope, EnvelopeError, fault_envelope, parse_envelope, response_envelope
 from .koppelvlak import KoppelvlakError, WusFault, q, validate
-from .ns import OPERATIONS, WSA_ANONYMOUS, operation_of, response_action
+from .ns import OPERATIONS, SOAP, WSA, WSA_ANONYMOUS, WSSE, operation_of, response_action
 from .security import (
     DEFAULT_CLOCK_SKEW,
     Algorithm,
@@ -103,10 +104,15 @@ class WusEndpoint:
         *,
         require_client_cert: bool = True,
         max_clock_skew: timedelta = DEFAULT_CLOCK_SKEW,
+        as_digipoort: bool = False,
     ) -> None:
         if service not in OPERATIONS:
             raise ValueError(f"unknown WUS service {service!r}; one of {sorted(OPERATIONS)}")
         self.service = service
+        # Digipoort's own checks (the simulator): wsa:To must be this service's address and
+        # no headers of one's own. Our AfleverService does not make them: behind a proxy
+        # that rewrites paths, Digipoort's wsa:To is not the path we are reached at.
+        self.as_digipoort = as_digipoort
         self.identity = identity
         self.trust = trust
         self.algorithm: Algorithm = algorithm
@@ -159,6 +165,22 @@ class WusEndpoint:
             raise self._refuse("wsa:MessageID is missing", operation, relates_to)
         if not addressing.to:
             raise self._refuse("wsa:To is missing", operation, relates_to)
+        if self.as_digipoort and (
+                urlsplit(addressing.to).path.rstrip("/") != request.path.rstrip("/")):
+            raise self._refuse(
+                f"wsa:To {addressing.to!r} is not the address of this service", operation,
+                relates_to,
+            )
+        header = envelope.root.find(f"{{{SOAP}}}Header")
+        own = [
+            etree.QName(child).text
+            for child in (header if header is not None else ())
+            if isinstance(child.tag, str) and etree.QName(child).namespace not in (WSA, WSSE)
+        ]
+        if own and self.as_digipoort:
+            raise self._refuse(
+                f"own SOAP headers are not allowed: {', '.join(own)}", operation, relates_to
+            )
         if addressing.reply_to is not None and addressing.reply_to != WSA_ANONYMOUS:
             raise self._refuse(
                 f"wsa:ReplyTo must be {WSA_ANONYMOUS}, not {addressing.reply_to!r}",
