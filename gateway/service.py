@@ -30,6 +30,7 @@ from gateway.api.auth import is_loopback, token_entries
 from gateway.channels import Channel, ChannelContext, InboundDocument
 from gateway.config import ConfigHolder, check_against_registry
 from gateway.config.audit import StoreAuditor
+from gateway.config.model import ChannelConfig, GatewayConfig
 from gateway.delivery import DeliveryWorker
 from gateway.errors import ConfigError, GatewayError
 from gateway.instruments import observe_store
@@ -133,7 +134,9 @@ class GatewayService:
         for name, channel_config in sorted(config.channels.items()):
             await self._start_channel(config, name, channel_config)
 
-    async def _start_channel(self, config: Any, name: str, channel_config: Any) -> None:
+    async def _start_channel(
+        self, config: GatewayConfig, name: str, channel_config: ChannelConfig,
+    ) -> None:
         if not channel_config.enabled or name in self.channels:
             return
         if channel_config.type not in self.registry.channels:
@@ -166,7 +169,7 @@ class GatewayService:
         self.unavailable.discard(name)
         self.channels[name] = channel
 
-    def _start_new_channels(self, loop: asyncio.AbstractEventLoop, new: Any) -> None:
+    def _start_new_channels(self, loop: asyncio.AbstractEventLoop, new: GatewayConfig) -> None:
         """A reload that enables or adds a channel: start it, so routes switched to it work."""
         wanted = [(n, c) for n, c in sorted(new.channels.items())
                   if c.enabled and n not in self.channels]
