@@ -223,9 +223,14 @@ class OrderResponseWriter:
                       f"Order.lines[{i}]")
         return root
 
-    def delivery_contact(self, line: OrderLine) -> Any:
-        delivery = self.order.delivery_for(line)
-        return delivery.contact if delivery is not None else None
+    @staticmethod
+    def delivery_contact(line: OrderLine) -> Any:
+        # Only a line's own DeliveryParty/Contact is written (and counted by the
+        # Schematron); the order header's delivery contact is not repeated.
+        delivery = line.delivery
+        if delivery is None or delivery.party_name is None:
+            return None
+        return delivery.contact
 
     def promised(self, parent: Element, period: Period, role: str) -> None:
         if period.end is None:
@@ -293,9 +298,11 @@ class OrderResponseWriter:
             return answer.delivery_period
         if answer is not None and answer.delivery_date is not None:
             return Period(end=answer.delivery_date)
-        requested = self.order.delivery_for(line)
-        if requested is not None and requested.period is not None:
-            return Period(end=requested.period.end)
+        # The requested period is on the line or on the order's header (OHNL: one or
+        # the other); a line with its own delivery data may still take the header's.
+        for requested in (line.delivery, self.order.delivery):
+            if requested is not None and requested.period is not None:
+                return Period(end=requested.period.end)
         return None
 
 

@@ -24,14 +24,21 @@ and ``endpoint_id`` stay empty (OHNL has no separate place for them).
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from gateway.model import Address, Contact, Party, PartyId
 from plugins.ubl_ohnl import codes
 from plugins.ubl_ohnl.errors import OhnlEncodeError
 from plugins.ubl_ohnl.xmltools import Element, Reader, add, add_text
 
-# XPath \w excludes punctuation (so also "_"); [^\W_] is the Python equivalent.
-_BUILDING_NUMBER = re.compile(r"\d+(?:-(?:[^\W_]| )+)?")
+# XPath \w is every character except punctuation (P*), separators (Z*) and
+# others (C*): letters, marks, digits and symbols. Python's \w lacks marks and
+# symbols, so the addition is checked by Unicode category instead.
+_BUILDING_NUMBER = re.compile(r"\d+(?:-(?P<addition>.+))?", re.DOTALL)
+
+
+def _xpath_word_or_space(char: str) -> bool:
+    return char == " " or unicodedata.category(char)[0] not in "PZC"
 
 
 # -- encoding ------------------------------------------------------------------------------------
@@ -87,9 +94,10 @@ def party_identifications(
             f"give {role}.ids (e.g. KvK, OIN or BTW) or a vat_id"
         )
     schemes = [p.scheme for p in result]
-    if "Vest" in schemes and "KvK" not in schemes:
+    if "Vest" in schemes and schemes.count("KvK") != 1:
         raise OhnlEncodeError(
-            f"{role}.ids: a Vest (vestigingsnummer) needs the KvK number beside it (OHNL rule)"
+            f"{role}.ids: a Vest (vestigingsnummer) needs the KvK number beside it, exactly "
+            "one (OHNL rule: count(KvK) = 1)"
         )
     return result
 
@@ -177,7 +185,8 @@ def building_number(address: Address, role: str) -> str | None:
     text = address.building_number
     if address.building_addition is not None:
         text += "-" + address.building_addition
-    if not _BUILDING_NUMBER.fullmatch(text):
+    match = _BUILDING_NUMBER.fullmatch(text)
+    if match is None or not all(_xpath_word_or_space(c) for c in match["addition"] or ""):
         raise OhnlEncodeError(
             f"{role}: building number {text!r} does not fit UBL-OHNL's BuildingNumber "
             "(digits, then optionally '-' and an addition of letters, digits and spaces)"
