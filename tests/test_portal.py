@@ -227,7 +227,8 @@ async def test_download_rebuilds_the_bundle_where_this_machine_has_none(
                                          str(tmp_path / "second"))
     assert code == 0, err
     second = tmp_path / "second" / task_id
-    assert (second / f"{task_id}.xml").read_bytes() == record.raw_payload
+    # Named as the first bundle names it: the number, .json for a JSON document.
+    assert (second / "F2024-0104.json").read_bytes() == record.raw_payload
     assert (second / "document.html").read_bytes() == (first / "document.html").read_bytes()
     assert (second / "attachments" / "factuur.pdf").read_bytes() == b"%PDF-1.4 example"
 

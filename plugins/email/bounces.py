@@ -34,7 +34,7 @@ class Bounce:
 
 
 def read_bounce(data: bytes) -> Bounce:
-    """The first recipient's outcome in a multipart/report DSN."""
+    """The worst recipient outcome in a multipart/report DSN (failed, then delayed)."""
     mail = email.message_from_bytes(data, policy=email.policy.compat32)
     if mail.get_content_type() != "multipart/report":
         raise NotABounce(f"content type {mail.get_content_type()}, not multipart/report")
@@ -44,8 +44,12 @@ def read_bounce(data: bytes) -> Bounce:
         ctype = part.get_content_type()
         if ctype == "message/delivery-status":
             blocks = part.get_payload()
-            if isinstance(blocks, list) and len(blocks) >= 2 and isinstance(blocks[1], Message):
-                fields = blocks[1]  # block 0: per-message fields; then one per recipient
+            # Block 0: per-message fields; then one per recipient. The recipient with the
+            # worst outcome speaks for the message: failed, then delayed, then the rest.
+            recipients = [b for b in (blocks[1:] if isinstance(blocks, list) else [])
+                          if isinstance(b, Message)]
+            if recipients:
+                fields = min(recipients, key=_severity)
         elif ctype in ("text/rfc822-headers", "message/rfc822") and original is None:
             original = _original_id(part)
     if fields is None:
@@ -60,6 +64,13 @@ def read_bounce(data: bytes) -> Bounce:
         recipient=str(fields.get("Final-Recipient", fields.get("Original-Recipient", "")))
         .partition(";")[2].strip(),
     )
+
+
+_ORDER = {"failed": 0, "delayed": 1}
+
+
+def _severity(block: Message) -> int:
+    return _ORDER.get(str(block.get("Action", "")).strip().lower(), 2)
 
 
 def _original_id(part: Message) -> str | None:

@@ -179,7 +179,7 @@ class EmailChannel(Channel):
                 tls_context=None if self.security == "none" else self._tls_context(),
                 username=self.username or None, password=password,
             ) as smtp:
-                await smtp.send_message(mail)
+                partly, _ = await smtp.send_message(mail)
         except aiosmtplib.SMTPRecipientsRefused as exc:
             refused = exc.recipients[0]
             return _reply_outcome(refused.code, refused.message,
@@ -188,6 +188,11 @@ class EmailChannel(Channel):
             return _reply_outcome(exc.code, exc.message, f"{where} refused the message",
                                   transport_id)
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            if (self.security == "starttls" and type(exc) is aiosmtplib.SMTPException
+                    and "STARTTLS extension not supported" in str(exc)):
+                # Not a passing trouble: the settings and the server disagree.
+                return FinalError(f"{where} does not offer STARTTLS; check security and "
+                                  "smtp_port", code="tls-unavailable", transport_id=transport_id)
             untrusted = _certificate_error(exc)
             if untrusted is not None:
                 return FinalError(f"{where}: the server's certificate is not trusted "
@@ -195,6 +200,12 @@ class EmailChannel(Channel):
                                   code="tls-verify", transport_id=transport_id)
             return RetryableError(f"{where}: {type(exc).__name__}: {exc}", code="smtp-connection",
                                   transport_id=transport_id)
+        if partly:
+            # Some of several addresses refused: the worst reply decides, with its words.
+            address, reply = max(partly.items(), key=lambda item: item[1].code)
+            return _reply_outcome(reply.code, reply.message,
+                                  f"{where} refused recipient {address} (of {recipient})",
+                                  transport_id)
         return Accepted(transport_id, detail=f"handed to {where} for {recipient}")
 
     # -- bounces -------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from typing import Any
 
 import attrs
 
-from gateway.model import CanonicalDocument, Invoice
+from gateway.model import Attachment, CanonicalDocument
 from gateway.model.json import loads
 from gateway.render import PdfTool, PdfUnavailable, render_html, render_pdf
 
@@ -55,7 +55,7 @@ class BundleSource:
 def build_files(source: BundleSource, pdf_tool: PdfTool | None,
                 make_pdf: bool = True) -> dict[str, bytes]:
     """Every file of the bundle by its relative path, ``task.json`` included."""
-    files: dict[str, bytes] = {safe_name(source.filename, "document.xml"): source.payload}
+    files: dict[str, bytes] = {document_name(source.filename): source.payload}
     notes: list[str] = []
     document: CanonicalDocument | None = None
     if source.canonical_json is None:
@@ -78,30 +78,62 @@ def build_files(source: BundleSource, pdf_tool: PdfTool | None,
     task = {
         "task_id": source.task_id, "message_id": source.message_id,
         "agency_oin": source.agency_oin, "kind": source.kind, "format": source.format_key,
-        "document": safe_name(source.filename, "document.xml"),
+        "document": document_name(source.filename),
         "files": sorted(files), "notes": notes,
     }
     files[TASK_FILE] = json.dumps(task, indent=2, ensure_ascii=False).encode("utf-8")
     return files
 
 
+def document_name(filename: str) -> str:
+    """The document's file name in the bundle, never one of the bundle's own files."""
+    name = safe_name(filename, "document.xml")
+    return f"document-{name}" if name in (TASK_FILE, HTML_FILE, PDF_FILE) else name
+
+
+def _embedded(document: CanonicalDocument) -> list[Attachment]:
+    """Every file the document embeds: its attachments and its referenced documents'."""
+    found = list(getattr(document, "attachments", ()))
+    for field in ("billing_references", "other_references"):
+        found += [ref.attachment for ref in getattr(document, field, ())
+                  if ref.attachment is not None]
+    return found
+
+
 def _attachments(document: CanonicalDocument) -> dict[str, bytes]:
     found: dict[str, bytes] = {}
-    attachments = document.attachments if isinstance(document, Invoice) else ()
-    for number, attachment in enumerate(attachments, start=1):
+    for number, attachment in enumerate(_embedded(document), start=1):
         if attachment.content is None:
             continue  # a link only: task.json's document names it, the HTML lists it
         name = safe_name(attachment.filename or f"attachment-{number}", f"attachment-{number}")
-        if name in (f.split("/", 1)[1] for f in found):
+        while f"attachments/{name}" in found:
             name = f"{number}-{name}"
         found[f"attachments/{name}"] = attachment.content
     return found
 
 
+def _same_task(folder: Path, files: dict[str, bytes]) -> bool:
+    """Whether ``folder`` already holds this bundle: same document, not marked closed.
+
+    A task sent again after it was cancelled (an operator's retry, a new format) must
+    not keep the old document or the note that says it was closed.
+    """
+    on_disk = read_bundle(folder)
+    if on_disk is None:
+        return False
+    note = json.loads(on_disk[TASK_FILE])
+    document = task_note(files)["document"]
+    return "closed" not in note and on_disk.get(document) == files[document]
+
+
 def write_bundle(folder: Path, files: dict[str, bytes]) -> bool:
     """Write the bundle into ``folder`` atomically; False if it was already there (a retry)."""
-    if (folder / TASK_FILE).is_file():
+    if _same_task(folder, files):
         return False
+    if (folder / TASK_FILE).is_file():  # a stale bundle of this task: set aside, then replace
+        stale = folder.parent / f".{folder.name}.{os.urandom(4).hex()}.old"
+        os.rename(folder, stale)
+        shutil.rmtree(stale, ignore_errors=True)
     folder.parent.mkdir(parents=True, exist_ok=True)
     scratch = folder.parent / f".{folder.name}.{os.urandom(4).hex()}.tmp"
     try:

@@ -33,8 +33,10 @@ from gateway.channels import (
 )
 from gateway.errors import GatewayError
 from gateway.identifiers import OIN, InvalidIdentifier
-from gateway.kinds import Direction
+from gateway.kinds import Direction, DocumentKind
+from gateway.model import CanonicalDocument, Invoice, kind_of
 from gateway.model.json import loads
+from gateway.pipeline.keys import agency_party, number_from_key, party_oin
 from gateway.render import find_pdf_tool
 from gateway.store import BusinessState, MessageRecord, TransportState
 from gateway.store.model import utc_now
@@ -71,6 +73,27 @@ class TaskClosed(GatewayError):
 
 class BadImport(GatewayError):
     """An imported document is not what the portal import accepts."""
+
+
+_IMPORTABLE = {DocumentKind.ORDER, DocumentKind.STAFFING_ORDER, DocumentKind.TIMECARD,
+               DocumentKind.REQUEST_FOR_QUOTATION,
+               DocumentKind.REQUEST_FOR_QUOTATION_CANCELLATION}
+
+
+def _check_import(document: CanonicalDocument, oin: str, name: str) -> None:
+    """What the portal shows the supplier, from the agency named: nothing the supplier sends."""
+    kind = kind_of(document)
+    proposal = isinstance(document, Invoice) and document.proposal
+    if kind not in _IMPORTABLE and not proposal:
+        raise BadImport(f"{name}: a {kind.value} that is not a proposal invoice is a document "
+                        "the supplier sends, not one the portal shows to import")
+    try:
+        stated = party_oin(agency_party(document))
+    except ValueError:
+        stated = None
+    if stated != oin:
+        raise BadImport(f"{name}: the document names agency {stated or 'none'}, not "
+                        f"--agency {oin}")
 
 
 class PortalChannel(Channel):
@@ -259,10 +282,14 @@ class PortalChannel(Channel):
         found = await asyncio.to_thread(read_bundle, self.export_dir / safe_name(task_id))
         if found is not None:
             return found
+        payload = record.raw_payload or b""
+        number = number_from_key(record.business_key or record.id)
+        # As the dispatcher named it for send: the number, .json for a JSON payload.
+        extension = ".json" if payload.lstrip()[:1] in (b"{", b"[") else ".xml"
         source = BundleSource(
             task_id=task_id, message_id=record.id, agency_oin=record.agency_oin or "",
             kind=record.document_kind or "", format_key=record.format_key or "",
-            filename=f"{task_id}.xml", payload=record.raw_payload or b"",
+            filename=f"{number}{extension}", payload=payload,
             canonical_json=record.canonical_json,
         )
         return await asyncio.to_thread(build_files, source, self.pdf_tool, self.make_pdf)
@@ -289,10 +316,11 @@ class PortalChannel(Channel):
             raise BadImport(f"{filename or 'the import'} is empty")
         if data.lstrip()[:1] in (b"{", b"["):
             try:
-                loads(data)
+                document = loads(data)
             except (GatewayError, ValueError) as exc:
                 raise BadImport(f"{filename or 'the import'}: not a canonical JSON "
                                 f"document: {exc}") from None
+            _check_import(document, oin, filename or "the import")
         else:
             try:
                 await asyncio.to_thread(parse_xml, data)
