@@ -284,3 +284,20 @@ def test_dumps_is_plain_json() -> None:
     text = dumps(example_invoice())
     assert json.loads(text)["document"] == "invoice"
     assert "€" in dumps(attrs.evolve(example_invoice(), notes=("€ 5",)))  # not \\u20ac
+
+
+def test_an_integral_number_written_with_a_fraction_is_a_whole_number() -> None:
+    """The published schema says "type": "integer", which JSON Schema takes 2.0 for too."""
+    import jsonschema
+
+    from gateway.kinds import DocumentKind
+    from gateway.model.jsonschema import json_schema
+    from gateway.model.samples import example_staffing_order
+
+    data = copy.deepcopy(to_json(example_staffing_order()))
+    data["position_quantity"] = 2.0
+    assert jsonschema.Draft202012Validator(json_schema(DocumentKind.STAFFING_ORDER)).is_valid(data)
+    assert from_json(data).position_quantity == 2  # type: ignore[union-attr]
+    data["position_quantity"] = 2.5
+    with pytest.raises(CanonicalJSONError, match="position_quantity: expected a whole number"):
+        from_json(data)

@@ -147,3 +147,18 @@ def test_browser_shows_the_totals_and_runs_no_injected_script(tmp_path: Path) ->
     assert invoice.totals.payable == Decimal("338.00")  # hand-checked in test_model_invoice
     assert dom.get_element_by_id("total-payable").text_content() == "EUR 338.00"
     assert HOSTILE in dom.xpath("//table[@id='lines']/tbody/tr[1]/td[2]")[0].text_content()
+
+
+def test_a_negative_line_allowance_keeps_one_sign() -> None:
+    """The model allows negative allowances; a fixed sign before a signed amount showed '--5.00'."""
+    from gateway.model import AllowanceCharge
+
+    invoice = example_invoice()
+    first = invoice.lines[0]
+    allowance = AllowanceCharge(is_charge=False, amount=Decimal("-5.00"), reason="terugboeking")
+    line = attrs.evolve(first, allowance_charges=(allowance,),
+                        net_amount=first.net_amount + Decimal("5.00"))
+    html = render_html(attrs.evolve(invoice, lines=(line, *invoice.lines[1:])))
+    assert "--5.00" not in html
+    assert "korting -5.00 terugboeking" in " ".join(lxml.html.fromstring(html).text_content()
+                                                  .split())

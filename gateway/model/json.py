@@ -469,6 +469,10 @@ def _bool_from_json(value: Any) -> bool:
 
 
 def _int_from_json(value: Any) -> int:
+    # JSON Schema (and JSON itself) calls 2.0 an integer; the published schema says
+    # "type": "integer", so an integral number written with a fraction is one too.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
     if not isinstance(value, int) or isinstance(value, bool):
         raise CanonicalJSONError("", f"expected a whole number, got {_show(value)}")
     return value
