@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ssl
-from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +10,7 @@ import attrs
 import pytest
 import trustme
 from pipeline_support import AGENCY_OIN, SUPPLIER_KVK
+from test_email import config
 
 from gateway.channels import (
     Accepted,
@@ -189,11 +189,6 @@ Diagnostic-Code: smtp; 552 5.2.2 Mailbox full
     assert bounce.action == "failed", bounce
 
 
-def test_parseaddr_sanity() -> None:  # documents the fix's premise
-    assert parseaddr("Leverancier BV <facturen@leverancier.example>")[1] == \
-        "facturen@leverancier.example"
-
-
 # -- end to end: the CR LF number in the running gateway ---------------------------------------
 
 
@@ -208,33 +203,7 @@ async def test_in_the_gateway_a_number_with_a_line_break_is_not_retried_as_a_cha
     from gateway.service import GatewayService
 
     async with LocalSmtp() as server:
-        path = tmp_path / "gateway.toml"
-        path.write_text(f"""
-[gateway]
-listen = "127.0.0.1:0"
-data_dir = {str(tmp_path / "data")!r}
-database = "sqlite:///{tmp_path / 'gateway.db'}"
-token = "test-token"
-
-[supplier]
-name = "Naam Leverancier BV"
-kvk = "{SUPPLIER_KVK}"
-vestigingsnummer = "000018727409"
-
-[channels.email]
-smtp_host = "{server.host}"
-smtp_port = {server.port}
-security = "none"
-sender = "facturen@leverancier.example"
-
-[agencies."{AGENCY_OIN}"]
-name = "Naam Overheidsorganisatie"
-email = "facturen@agency.example"
-default_channel = "email"
-
-[agencies."{AGENCY_OIN}".documents.invoice]
-format = "canonical:invoice:1"
-""", "utf-8")
+        path = config(tmp_path, server)  # plain SMTP
         service = GatewayService(path, make_plugin_manager(), dispatch=FAST)
         await service.start()
         try:
