@@ -18,6 +18,7 @@ from gateway.errors import GatewayError
 from gateway.formats import Detection, EncodeContext, Format, Sample
 from gateway.model import (
     Delivery,
+    DocumentReference,
     Period,
     Quotation,
     RequestForQuotation,
@@ -139,6 +140,12 @@ def test_cancellation_example_names_the_quotation() -> None:
         attrs.evolve(sample_quotation().lines[0], delivery=Delivery(
             period=Period(end=dt.date(2024, 2, 20)), address=sample_quotation().seller.address)),
         sample_quotation().lines[1])), "delivery party"),
+    (attrs.evolve(sample_rfq(), lines=(attrs.evolve(sample_rfq().lines[0], references=(
+        DocumentReference(id="CONTRACT-1"),)),)),
+     r"RequestForQuotation\.lines\[0\]\.references\[0\]\.type_code: UBL-OHNL requires the DocumentType"),
+    (attrs.evolve(sample_quotation(), lines=(attrs.evolve(sample_quotation().lines[0], references=(
+        DocumentReference(id="CONTRACT-1", type_code="Contract"), DocumentReference(id="X"))),
+        sample_quotation().lines[1])), r"references\[1\]\.type_code: UBL-OHNL requires"),
 ])
 def test_encoding_refuses_what_ohnl_forbids(document: object, message: str) -> None:
     fmt: Format = RFQ if isinstance(document, RequestForQuotation) else (

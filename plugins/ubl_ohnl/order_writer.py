@@ -9,6 +9,7 @@ listed in :mod:`plugins.ubl_ohnl.order`.
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from decimal import Decimal
 
 from gateway.formats import EncodeContext
@@ -125,6 +126,18 @@ def add_reference(parent: Element, tag: str, reference: DocumentReference) -> No
     add(element, "cbc:ID", reference.id)
     add_date(element, "cbc:IssueDate", reference.issue_date)
     add_text(element, "cbc:DocumentType", reference.type_code)
+
+
+def add_typed_references(
+    parent: Element, references: Sequence[DocumentReference], role: str,
+) -> None:
+    """Line references of a quotation or its request: UBL-OHNL wants each one's DocumentType."""
+    for i, reference in enumerate(references):
+        if reference.type_code is None:
+            raise OhnlEncodeError(
+                f"{role}.references[{i}].type_code: UBL-OHNL requires the DocumentType"
+            )
+        add_reference(parent, "cac:DocumentReference", reference)
 
 
 def add_attachment(parent: Element, attachment: Attachment, index: int) -> None:

@@ -49,6 +49,7 @@ from plugins.ubl_ohnl.order_writer import (
     add_price,
     add_tax_total,
     add_totals,
+    add_typed_references,
     check_unit,
 )
 from plugins.ubl_ohnl.parties import add_party
@@ -152,15 +153,7 @@ def write_line(root: Element, line: QuotationLine, currency: str, role: str) -> 
     element = add(root, "cac:QuotationLine")
     for note in line.notes:
         add(element, "cbc:Note", note)
-    for i, reference in enumerate(line.references):
-        if reference.type_code is None:
-            raise OhnlEncodeError(
-                f"{role}.references[{i}].type_code: UBL-OHNL requires the DocumentType"
-            )
-        ref = add(element, "cac:DocumentReference")
-        add(ref, "cbc:ID", reference.id)
-        add_date(ref, "cbc:IssueDate", reference.issue_date)
-        add(ref, "cbc:DocumentType", reference.type_code)
+    add_typed_references(element, line.references, role)
     item_line = add(element, "cac:LineItem")
     add(item_line, "cbc:ID", line.id)
     check_unit(line.quantity, f"{role}.quantity")

@@ -40,7 +40,12 @@ from plugins.ubl_ohnl.detect import detect_root
 from plugins.ubl_ohnl.errors import OhnlDecodeError, OhnlEncodeError
 from plugins.ubl_ohnl.order import parse_own
 from plugins.ubl_ohnl.order_reader import OhnlReader
-from plugins.ubl_ohnl.order_writer import add_attachment, add_delivery, check_unit
+from plugins.ubl_ohnl.order_writer import (
+    add_attachment,
+    add_delivery,
+    add_typed_references,
+    check_unit,
+)
 from plugins.ubl_ohnl.parties import add_party
 from plugins.ubl_ohnl.quote_cancellation import optional_ids
 from plugins.ubl_ohnl.samples import rfq_samples
@@ -156,15 +161,7 @@ def write_line(root: Element, line: RequestForQuotationLine, role: str) -> None:
     element = add(root, "cac:RequestForQuotationLine")
     for note in line.notes:
         add(element, "cbc:Note", note)
-    for i, reference in enumerate(line.references):
-        if reference.type_code is None:
-            raise OhnlEncodeError(
-                f"{role}.references[{i}].type_code: UBL-OHNL requires the DocumentType"
-            )
-        ref = add(element, "cac:DocumentReference")
-        add(ref, "cbc:ID", reference.id)
-        add_date(ref, "cbc:IssueDate", reference.issue_date)
-        add(ref, "cbc:DocumentType", reference.type_code)
+    add_typed_references(element, line.references, role)
     item_line = add(element, "cac:LineItem")
     add(item_line, "cbc:ID", line.id)
     check_unit(line.quantity, f"{role}.quantity")
