@@ -18,6 +18,7 @@ from plugins.digipoort.wus.security import (
     Algorithm,
     SecurityError,
     SigningIdentity,
+    TimestampRule,
     Trust,
     sign,
     verify,
@@ -182,7 +183,8 @@ def test_expired_timestamp_is_refused(identity: SigningIdentity, trust: Trust) -
     with pytest.raises(SecurityError, match="timestamp expired"):
         verify(data, trust)
     # Within the clock skew it is still fine.
-    assert verify(data, trust, max_clock_skew=timedelta(hours=2)).certificate
+    assert verify(data, trust, timestamps=TimestampRule(max_clock_skew=timedelta(hours=2))
+                  ).certificate
 
 
 def test_future_timestamp_is_refused(identity: SigningIdentity, trust: Trust) -> None:

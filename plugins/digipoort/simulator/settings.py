@@ -11,7 +11,12 @@ import attrs
 from gateway.registry import Registry
 
 from ..wus.koppelvlak import Identiteit
-from ..wus.security import Algorithm
+from ..wus.security import (
+    DEFAULT_CLOCK_SKEW,
+    DEFAULT_MAX_MESSAGE_AGE,
+    Algorithm,
+    TimestampRule,
+)
 
 
 class FaultKind(enum.StrEnum):
@@ -47,7 +52,10 @@ class SimulatorSettings:
     slow_delay: float = 2.0  # Zwaarbelast* scenarios
     overload_refusals: int = 1  # Overbelast* scenarios
     algorithm: Algorithm = "rsa-sha1"
-    max_clock_skew: timedelta = timedelta(minutes=5)
+    # The wsu:Timestamp a request (and the answer of an AfleverService) must carry:
+    # see wus.security.TimestampRule.
+    max_clock_skew: timedelta = DEFAULT_CLOCK_SKEW
+    max_message_age: timedelta = DEFAULT_MAX_MESSAGE_AGE
     standards_dir: Path | None = None  # None: gateway.paths.standards_dir()
     validate_payload: bool = True
     # Afleveren: the AfleverService to deliver to, and the CA its server
@@ -59,3 +67,6 @@ class SimulatorSettings:
     agency: Identiteit = attrs.field(
         factory=lambda: Identiteit("00000001003214345000", "OIN")
     )
+
+    def timestamp_rule(self) -> TimestampRule:
+        return TimestampRule(self.max_clock_skew, self.max_message_age)

@@ -128,7 +128,7 @@ class DigipoortSimulator:
                 identity,
                 trust,
                 settings.algorithm,
-                max_clock_skew=settings.max_clock_skew,
+                timestamps=settings.timestamp_rule(),
                 as_digipoort=True,
             )
             for service in ("aanlever", "status", "ophaal")
@@ -577,7 +577,7 @@ class DigipoortSimulator:
                 client_context(own.cert, own.key, cas),
                 self.settings.algorithm,
                 server_trust=Trust.from_pem_files(*cas),
-                max_clock_skew=self.settings.max_clock_skew,
+                timestamps=self.settings.timestamp_rule(),
             )
         return self._deliverer
 

@@ -6,8 +6,9 @@ aiohttp over the given ``ssl.SSLContext`` (see ``tls.client_context``) and
 returns the response's body element after checking the response:
 
 - HTTP 200 with a signed envelope: the signature is verified against
-  ``server_trust`` (skipped only when ``server_trust`` is None, for rehearsal)
-  and wsa:RelatesTo must name our MessageID.
+  ``server_trust`` (skipped only when ``server_trust`` is None, for rehearsal),
+  its wsu:Timestamp against ``timestamps``, and wsa:RelatesTo must name our
+  MessageID.
 - a SOAP fault (HTTP 500, or any status) with a koppelvlak fault in its detail
   raises ``WusFault`` (``.retryable`` from ``codes``); a fault without one raises
   ``SoapFault``.
@@ -38,10 +39,12 @@ from .envelope import (
 )
 from .koppelvlak import WusFault
 from .security import (
+    DEFAULT_TIMESTAMPS,
     DEFAULT_TTL,
     Algorithm,
     SecurityError,
     SigningIdentity,
+    TimestampRule,
     Trust,
     sign,
     verify,
@@ -70,14 +73,14 @@ class WusClient:
         server_trust: Trust | None = None,
         *,
         ttl: timedelta = DEFAULT_TTL,
-        max_clock_skew: timedelta = timedelta(minutes=5),
+        timestamps: TimestampRule = DEFAULT_TIMESTAMPS,
     ) -> None:
         self.identity = identity
         self.ssl_context = ssl_context
         self.algorithm: Algorithm = algorithm
         self.server_trust = server_trust
         self.ttl = ttl
-        self.max_clock_skew = max_clock_skew
+        self.timestamps = timestamps
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> WusClient:
@@ -189,7 +192,7 @@ class WusClient:
             )
         if self.server_trust is not None:
             try:
-                checked = verify(payload, self.server_trust, max_clock_skew=self.max_clock_skew)
+                checked = verify(payload, self.server_trust, timestamps=self.timestamps)
             except (SecurityError, EnvelopeError) as exc:
                 raise WusTransportError(
                     f"response from {url} refused: {exc}", retryable=True, kind="security"

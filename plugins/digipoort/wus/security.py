@@ -13,8 +13,7 @@ decides what is signed and what must be.
 ``verify`` refuses, with a ``SecurityError`` saying why: no Security header, no
 token, no timestamp or signature; a required part not covered by the signature;
 a digest or signature mismatch (tampering); a certificate not issued by a
-trusted CA, or outside its validity; a timestamp expired or created in the
-future (beyond ``max_clock_skew``).
+trusted CA, or outside its validity; a timestamp outside ``TimestampRule``.
 """
 
 from __future__ import annotations
@@ -54,6 +53,12 @@ ALGORITHMS: Final[dict[str, tuple[SignatureMethod, DigestAlgorithm]]] = {
 
 DEFAULT_TTL: Final = timedelta(minutes=5)
 DEFAULT_CLOCK_SKEW: Final = timedelta(minutes=5)
+# A signed message is only as fresh as its Created: without a bound on its age, a
+# sender-chosen Expires far ahead lets a recorded message be replayed that long.
+# Our senders write Expires = Created + DEFAULT_TTL and send at once. The length of
+# the window itself is not bounded: the age bound already ends a replay, and a peer
+# that writes a long TTL (Digipoort's own is not documented) must still be heard.
+DEFAULT_MAX_MESSAGE_AGE: Final = DEFAULT_TTL
 
 _ID = f"{{{WSU}}}Id"
 
@@ -138,6 +143,74 @@ class Trust:
             f"certificate {subject} is not issued by a trusted CA "
             f"(issuer {certificate.issuer.rfc4514_string()})"
         )
+
+
+def _span(value: timedelta) -> str:
+    seconds = round(abs(value.total_seconds()))
+    parts = [
+        f"{amount} {unit}"
+        for amount, unit in (
+            (seconds // 86400, "d"),
+            (seconds % 86400 // 3600, "h"),
+            (seconds % 3600 // 60, "min"),
+            (seconds % 60, "s"),
+        )
+        if amount
+    ]
+    return " ".join(parts) or "0 s"
+
+
+@attrs.frozen
+class TimestampRule:
+    """When a receiver accepts a wsu:Timestamp, measured on its own clock ``now``.
+
+    - Created is required (WUS policy: "wsu:Created is verplicht").
+    - Created may lie at most ``max_clock_skew`` ahead of now.
+    - Expires, when present, may have passed at most ``max_clock_skew`` ago.
+    - Expires, when present, lies after Created.
+    - Created lies at most ``max_message_age`` + ``max_clock_skew`` before now,
+      whatever Expires says: this bounds how long a recorded message can be replayed.
+    """
+
+    max_clock_skew: timedelta = DEFAULT_CLOCK_SKEW
+    max_message_age: timedelta = DEFAULT_MAX_MESSAGE_AGE
+
+    def __attrs_post_init__(self) -> None:
+        for name in ("max_clock_skew", "max_message_age"):
+            if getattr(self, name) < timedelta(0):
+                raise ValueError(f"{name} must not be negative, not {getattr(self, name)}")
+
+    def check(self, created: datetime | None, expires: datetime | None, now: datetime) -> None:
+        """Raise ``SecurityError`` naming the broken rule and the times involved."""
+        if created is None:
+            raise SecurityError("wsu:Timestamp has no wsu:Created (the WUS policy requires it)")
+        skew = self.max_clock_skew
+        at = f"now ({_timestamp_text(now)})"
+        if created > now + skew:
+            raise SecurityError(
+                f"timestamp created in the future: Created {_timestamp_text(created)} is "
+                f"{_span(created - now)} after {at}; more than max_clock_skew {_span(skew)}"
+            )
+        if expires is not None and expires < now - skew:
+            raise SecurityError(
+                f"timestamp expired: Expires {_timestamp_text(expires)} is "
+                f"{_span(now - expires)} before {at}; more than max_clock_skew {_span(skew)}"
+            )
+        if expires is not None and expires <= created:
+            raise SecurityError(
+                f"timestamp Expires {_timestamp_text(expires)} is not after Created "
+                f"{_timestamp_text(created)}"
+            )
+        age = self.max_message_age
+        if created < now - age - skew:
+            raise SecurityError(
+                f"timestamp too old: Created {_timestamp_text(created)} is "
+                f"{_span(now - created)} before {at}; more than max_message_age {_span(age)} "
+                f"+ max_clock_skew {_span(skew)}"
+            )
+
+
+DEFAULT_TIMESTAMPS: Final = TimestampRule()
 
 
 @attrs.frozen
@@ -264,8 +337,9 @@ def verify(
     data: bytes | etree._Element,
     trust: Trust,
     now: datetime | None = None,
-    max_clock_skew: timedelta = DEFAULT_CLOCK_SKEW,
     algorithms: tuple[Algorithm, ...] = ("rsa-sha1", "rsa-sha256"),
+    *,
+    timestamps: TimestampRule = DEFAULT_TIMESTAMPS,
 ) -> Verified:
     """Check the WS-Security of a signed envelope; raise ``SecurityError`` when it fails.
 
@@ -295,10 +369,7 @@ def verify(
     except (binascii.Error, ValueError) as exc:
         raise SecurityError(f"BinarySecurityToken is not an X.509 certificate: {exc}") from exc
 
-    timestamp = security.find(f"{{{WSU}}}Timestamp")
-    if timestamp is None:
-        raise SecurityError("wsse:Security has no wsu:Timestamp")
-    _check_timestamp(timestamp, moment, max_clock_skew)
+    timestamp = _timestamp(security)
 
     signature = security.find(f"{{{DS}}}Signature")
     if signature is None:
@@ -347,33 +418,34 @@ def verify(
         element_id = element.get(_ID)
         if not element_id or element_id not in signed:
             raise SecurityError(f"{name} is not covered by the signature")
+    # Only now are the times known to be the sender's: an altered Timestamp is
+    # reported as tampering above, not as a time out of bounds.
+    timestamps.check(_instant(timestamp, "Created"), _instant(timestamp, "Expires"), moment)
     return Verified(certificate, parsed, algorithm)
 
 
-def _parse_instant(element: etree._Element | None, name: str) -> datetime | None:
-    if element is None:
+def _timestamp(security: etree._Element) -> etree._Element:
+    # One of each, so that the times checked are the times signed (WS-I BSP).
+    found = security.findall(f"{{{WSU}}}Timestamp")
+    if not found:
+        raise SecurityError("wsse:Security has no wsu:Timestamp")
+    if len(found) > 1:
+        raise SecurityError(f"wsse:Security has {len(found)} wsu:Timestamp elements, not one")
+    return found[0]
+
+
+def _instant(timestamp: etree._Element, name: str) -> datetime | None:
+    found = timestamp.findall(f"{{{WSU}}}{name}")
+    if not found:
         return None
-    raw = (element.text or "").strip()
+    if len(found) > 1:
+        raise SecurityError(f"wsu:Timestamp has {len(found)} wsu:{name} elements, not one")
+    raw = (found[0].text or "").strip()
     try:
         value = datetime.fromisoformat(raw)
     except ValueError as exc:
         raise SecurityError(f"wsu:Timestamp/{name} is not a dateTime: {raw!r}") from exc
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
-def _check_timestamp(timestamp: etree._Element, now: datetime, skew: timedelta) -> None:
-    created = _parse_instant(timestamp.find(f"{{{WSU}}}Created"), "Created")
-    expires = _parse_instant(timestamp.find(f"{{{WSU}}}Expires"), "Expires")
-    if created is None:
-        raise SecurityError("wsu:Timestamp has no wsu:Created")
-    if created > now + skew:
-        raise SecurityError(
-            f"timestamp created in the future ({created.isoformat()}, now {now.isoformat()})"
-        )
-    if expires is not None and expires < now - skew:
-        raise SecurityError(
-            f"timestamp expired at {expires.isoformat()} (now {now.isoformat()})"
-        )
 
 
 def _check_key_info(signature: etree._Element, token: etree._Element) -> None:
@@ -403,10 +475,12 @@ def _algorithm_of(signature: etree._Element, allowed: tuple[Algorithm, ...]) -> 
 
 __all__ = [
     "ALGORITHMS",
+    "DEFAULT_TIMESTAMPS",
     "Algorithm",
     "EnvelopeError",
     "SecurityError",
     "SigningIdentity",
+    "TimestampRule",
     "Trust",
     "Verified",
     "sign",

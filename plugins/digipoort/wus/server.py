@@ -10,8 +10,8 @@ first problem:
 3. wsa:Action names an operation of this service (and a SOAPAction header, if
    sent, agrees) and wsa:MessageID is present; ReplyTo, if present, is anonymous;
 4. the body element is that operation's request element;
-5. WS-Security verifies (``security.verify`` against ``trust``) and the signing
-   certificate is the TLS client certificate;
+5. WS-Security verifies (``security.verify`` against ``trust``, the wsu:Timestamp
+   against ``timestamps``) and the signing certificate is the TLS client certificate;
 6. the body validates against the koppelvlak XSD.
 
 Steps 2 to 6 answer the service's "request invalid" fault: ALS100 for the
@@ -29,7 +29,6 @@ an aiohttp handler; the callback raises ``WusFault`` to answer a fault.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
 from typing import Final
 from urllib.parse import urlsplit
 
@@ -42,10 +41,11 @@ from .envelope import Envelope, EnvelopeError, fault_envelope, parse_envelope, r
 from .koppelvlak import KoppelvlakError, WusFault, q, validate
 from .ns import OPERATIONS, SOAP, WSA, WSA_ANONYMOUS, WSSE, operation_of, response_action
 from .security import (
-    DEFAULT_CLOCK_SKEW,
+    DEFAULT_TIMESTAMPS,
     Algorithm,
     SecurityError,
     SigningIdentity,
+    TimestampRule,
     Trust,
     sign,
     verify,
@@ -103,7 +103,7 @@ class WusEndpoint:
         algorithm: Algorithm = "rsa-sha1",
         *,
         require_client_cert: bool = True,
-        max_clock_skew: timedelta = DEFAULT_CLOCK_SKEW,
+        timestamps: TimestampRule = DEFAULT_TIMESTAMPS,
         as_digipoort: bool = False,
     ) -> None:
         if service not in OPERATIONS:
@@ -117,7 +117,7 @@ class WusEndpoint:
         self.trust = trust
         self.algorithm: Algorithm = algorithm
         self.require_client_cert = require_client_cert
-        self.max_clock_skew = max_clock_skew
+        self.timestamps = timestamps
 
     def _refuse(self, reason: str, operation: str, relates_to: str | None) -> RequestRefused:
         code = INVALID_REQUEST_CODE[self.service]
@@ -198,7 +198,7 @@ class WusEndpoint:
                 relates_to,
             )
         try:
-            verified = verify(envelope.root, self.trust, max_clock_skew=self.max_clock_skew)
+            verified = verify(envelope.root, self.trust, timestamps=self.timestamps)
         except SecurityError as exc:
             raise self._refuse(f"WS-Security: {exc}", operation, relates_to) from exc
         if peer is not None and verified.certificate != peer:
