@@ -151,6 +151,14 @@ class StatusReport:
     the agency after all: the message moves from ``sent`` to ``failed``,
     the dead letter, with ``text`` as the reason. ``final`` means no further
     status is expected, so pollers may stop asking.
+
+    ``after_event`` makes the report conditional: it is recorded only while
+    the latest event on the message's timeline is the one with that ``seq``
+    (as the channel read it from the store), else the sink raises
+    :class:`gateway.store.TimelineMoved` and records nothing. A channel whose
+    report is a decision taken on what it read (a person closing a portal
+    task, which another gateway instance may be closing at the same moment)
+    lets the database settle which decision stands.
     """
 
     code: str
@@ -164,6 +172,7 @@ class StatusReport:
     final: bool = False
     at: datetime | None = None
     detail: Mapping[str, str] = attrs.field(factory=dict)
+    after_event: int | None = None
 
     def __attrs_post_init__(self) -> None:
         if self.transport_id is None and not (

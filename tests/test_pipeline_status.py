@@ -12,7 +12,7 @@ from gateway.channels import StatusReport
 from gateway.kinds import DocumentKind
 from gateway.model.samples import example_invoice
 from gateway.pipeline.status import StatusDesk
-from gateway.store import BusinessState, MessageRecord, Store, TransportState
+from gateway.store import BusinessState, MessageRecord, Store, TimelineMoved, TransportState
 
 SENT = {TransportState.SENT}
 
@@ -86,6 +86,28 @@ async def test_non_delivery_moves_a_sent_message_to_the_dead_letter(
     assert record.last_error is not None
     assert "410" in record.last_error
     assert "niet gelukt" in record.last_error
+
+
+async def test_a_conditional_report_is_recorded_only_on_the_timeline_it_was_decided_on(
+    pipe: Pipeline, desk: StatusDesk,
+) -> None:
+    sent = await sent_invoice(pipe)
+    assert sent.transport_id is not None
+    seen = (await pipe.store.events(sent.id))[-1].seq
+    await desk.record("recorder", StatusReport(
+        "400", "Afleveren gelukt", transport_id=sent.transport_id, after_event=seen,
+        business_state=BusinessState.DELIVERED_TO_AGENCY))
+    # A second decision taken on the same, now outdated, reading is refused whole.
+    with pytest.raises(TimelineMoved, match=f"decided at event {seen}"):
+        await desk.record("recorder", StatusReport(
+            "410", "Afleveren mislukt", transport_id=sent.transport_id, after_event=seen,
+            failed=True))
+    record = await pipe.store.get(sent.id)
+    assert record is not None
+    assert (record.transport_state, record.business_state) == (
+        TransportState.SENT, "delivered-to-agency")
+    codes = [e.detail["code"] for e in await pipe.store.events(sent.id) if e.kind == "status"]
+    assert codes == ["400"]
 
 
 async def test_a_business_response_finds_its_invoice_by_number(

@@ -26,7 +26,14 @@ from gateway.channels import SentMessage, StatusReport
 from gateway.instruments import stage
 from gateway.kinds import Direction, DocumentKind
 from gateway.pipeline.keys import outbound_key
-from gateway.store import BusinessState, MessageRecord, NewEvent, Store, TransportState
+from gateway.store import (
+    BusinessState,
+    MessageRecord,
+    NewEvent,
+    Store,
+    TimelineMoved,
+    TransportState,
+)
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +68,9 @@ class StatusDesk:
             if report.at is not None:
                 detail["at"] = report.at.isoformat()
             events = await self.store.events(record.id)
+            if report.after_event is not None and events and events[-1].seq != report.after_event:
+                # Decided on a timeline that has moved since: the store would refuse it too.
+                raise TimelineMoved(record.id, report.after_event, events[-1].seq)
             if _already_recorded(events, detail):
                 recording.outcome = "repeat"
                 return record.id
@@ -77,7 +87,7 @@ class StatusDesk:
                                         f"{report.text}")
             await self.store.transition(
                 record.id, event=NewEvent("status", detail), transport_state=transport_state,
-                business_state=business_state, **fields,
+                business_state=business_state, expect_last_event=report.after_event, **fields,
             )
             recording.outcome = "failed" if transport_state is not None else "recorded"
             return record.id

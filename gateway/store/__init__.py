@@ -25,6 +25,7 @@ from gateway.store.errors import (
     MessageNotFound,
     SchemaError,
     StoreError,
+    TimelineMoved,
 )
 from gateway.store.model import (
     Attempt,
@@ -42,8 +43,8 @@ from gateway.store.model import (
 __all__ = [
     "Attempt", "AttemptOutcome", "AuditRecord", "BusinessState", "ClaimLost",
     "DuplicateBusinessKey", "Event", "InvalidTransition", "MessageNotFound", "MessageRecord",
-    "NewEvent", "Page", "SchemaError", "Store", "StoreError", "TransportState",
-    "new_message_id", "open_store",
+    "NewEvent", "Page", "SchemaError", "Store", "StoreError", "TimelineMoved",
+    "TransportState", "new_message_id", "open_store",
 ]
 
 SQLITE_OPTIONS = {"synchronous", "busy_timeout"}

@@ -22,7 +22,7 @@ from typing import Any, ClassVar, Self
 import attrs
 
 from gateway.kinds import Direction
-from gateway.store.errors import ClaimLost, InvalidTransition, StoreError
+from gateway.store.errors import ClaimLost, InvalidTransition, StoreError, TimelineMoved
 from gateway.store.model import (
     CLAIMABLE_STATES,
     CLAIMED_STATE,
@@ -67,6 +67,9 @@ class Change:
     transport_state: TransportState | None = None
     business_state: str | None = None
     expect_claimed_by: str | None = None
+    # The sequence number of the latest event the caller saw: the change applies only
+    # if the timeline has not grown since (compare-and-set on the whole message).
+    expect_last_event: int | None = None
     fields: Mapping[str, Any] = attrs.field(factory=dict)
     attempt: Attempt | None = None
     # When set and the message has used all its attempts, a move to
@@ -121,6 +124,8 @@ def plan_change(
     direction = current.direction
     if change.expect_claimed_by is not None and current.claimed_by != change.expect_claimed_by:
         raise ClaimLost(current.id, change.expect_claimed_by, current.claimed_by)
+    if change.expect_last_event is not None and last_seq != change.expect_last_event:
+        raise TimelineMoved(current.id, change.expect_last_event, last_seq)
     if change.attempt is not None and change.attempt.message_id != current.id:
         raise StoreError(
             f"attempt of message {change.attempt.message_id} recorded on message {current.id}"
@@ -491,6 +496,7 @@ class Store(abc.ABC):
         transport_state: TransportState | None = None,
         business_state: str | None = None,
         expect_claimed_by: str | None = None,
+        expect_last_event: int | None = None,
         attempt: Attempt | None = None,
         now: datetime | None = None,
         **fields: Any,
@@ -499,13 +505,19 @@ class Store(abc.ABC):
 
         ``expect_claimed_by``: apply only while that worker holds the claim,
         else raise ClaimLost (its lease expired and another worker took over).
-        A transport state outside the state machine raises InvalidTransition.
+        ``expect_last_event``: apply only while the latest event on the message's
+        timeline is the one with this sequence number (the ``seq`` of the last of
+        :meth:`events` when the caller decided), else raise TimelineMoved: for a
+        decision read from the timeline that another instance may be taking at
+        the same moment. A transport state outside the state machine raises
+        InvalidTransition.
         ``attempt``, if given, is recorded in the same transaction.
         """
         note = NewEvent(event) if isinstance(event, str) else event
         change = Change(
             event=note, transport_state=transport_state, business_state=business_state,
-            expect_claimed_by=expect_claimed_by, fields=fields, attempt=attempt,
+            expect_claimed_by=expect_claimed_by, expect_last_event=expect_last_event,
+            fields=fields, attempt=attempt,
         )
         return await self._apply(message_id, change, now)
 

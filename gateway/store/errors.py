@@ -34,6 +34,22 @@ class ClaimLost(StoreError):
         super().__init__(f"message {message_id} was claimed by {expected} but {owner}")
 
 
+class TimelineMoved(StoreError):
+    """The message's timeline has grown since the caller read it, so its decision is stale.
+
+    The caller read the message, decided on what it saw, and asked for the
+    change only if nothing had happened to the message since; something had.
+    It reads the message again and decides anew.
+    """
+
+    def __init__(self, message_id: str, expected: int, actual: int) -> None:
+        self.message_id = message_id
+        self.expected = expected
+        self.actual = actual
+        super().__init__(f"message {message_id} changed meanwhile: its timeline is at event "
+                         f"{actual}, the change was decided at event {expected}")
+
+
 class InvalidTransition(StoreError):
     def __init__(self, message_id: str, current: str, target: str, reason: str = "") -> None:
         self.message_id = message_id

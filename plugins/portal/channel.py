@@ -3,11 +3,12 @@
 The Leveranciersportaal is a website without an API. ``send`` writes an
 export bundle for the task and answers Accepted with the task id, so the
 message is ``sent``: it has reached the queue a person works from. Closing
-the task (``done``) reports a status: business state delivered-to-agency
-with the portal's reference; cancelling reports non-delivery, which moves the
+the task (``done``) records a status: business state delivered-to-agency
+with the portal's reference; cancelling records non-delivery, which moves the
 message to the dead letter with the reason. Because the queue is the message
 store, it survives restarts and every gateway instance on the same database
-sees the same tasks.
+sees the same tasks; so the database, not a lock in one process, decides
+which of two closes of one task is recorded.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import attrs
 
 from gateway.channels import (
     Accepted,
@@ -38,7 +41,7 @@ from gateway.model import CanonicalDocument, Invoice, kind_of
 from gateway.model.json import loads
 from gateway.pipeline.keys import agency_party, number_from_key, party_oin
 from gateway.render import find_pdf_tool
-from gateway.store import BusinessState, MessageRecord, TransportState
+from gateway.store import BusinessState, Event, MessageRecord, TimelineMoved, TransportState
 from gateway.store.model import utc_now
 from gateway.xmlsafe import parse_xml
 
@@ -53,6 +56,9 @@ if TYPE_CHECKING:
 _FINAL_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EISDIR,
                  errno.ENAMETOOLONG}
 _PAGE = 500
+# Each try is lost only to a write on the same message between reading and closing
+# it; one that is not a close (rare on a sent message) is followed by another try.
+_CLOSE_TRIES = 5
 
 
 def _file_in_the_way(folder: Path) -> Path | None:
@@ -68,7 +74,29 @@ class TaskNotFound(GatewayError):
 
 
 class TaskClosed(GatewayError):
-    """The task is no longer open: it was submitted or cancelled before."""
+    """The task is no longer open: it was submitted or cancelled before.
+
+    ``meanwhile``: it was open when this close read it, and another close (on
+    this or another gateway instance) was recorded first.
+    """
+
+    def __init__(self, task: Task, action: str, meanwhile: bool = False) -> None:
+        self.task = task
+        self.meanwhile = meanwhile
+        how = f"{task.state} by {task.closed_by or 'an operator'}"
+        if task.closed_at is not None:
+            how += f" at {task.closed_at.isoformat()}"
+        if task.reference:
+            how += f", reference {task.reference}"
+        if task.reason:
+            how += f", reason: {task.reason}"
+        when = "was closed meanwhile and " if meanwhile else ""
+        super().__init__(f"portal task {task.id} {when}is {task.state}, not open ({how}); "
+                         f"this {action} was not recorded")
+
+
+class TaskChanging(GatewayError):
+    """The task's message kept changing while it was being closed; nothing was recorded."""
 
 
 class BadImport(GatewayError):
@@ -112,9 +140,6 @@ class PortalChannel(Channel):
         self.make_pdf = make_pdf
         self.pdf_tool = find_pdf_tool() if make_pdf else None
         self._context: ChannelContext | None = None
-        # Closing is check-then-act: one close at a time, or two operators both find
-        # the task open. (Gateways sharing one database need the check in the store.)
-        self._closing = asyncio.Lock()
 
     async def start(self, context: ChannelContext) -> None:
         self._context = context
@@ -212,11 +237,15 @@ class PortalChannel(Channel):
         return record
 
     async def task(self, task_id: str) -> Task:
+        return (await self._read(task_id))[0]
+
+    async def _read(self, task_id: str) -> tuple[Task, MessageRecord, list[Event]]:
         record = await self._record(task_id)
-        task = task_from(record, await self._store().events(record.id))
+        events = await self._store().events(record.id)
+        task = task_from(record, events)
         if task is None:
             raise TaskNotFound(f"message {record.id} has not reached the portal queue yet")
-        return task
+        return task, record, events
 
     def is_overdue(self, task: Task) -> bool:
         age = task.age(utc_now())
@@ -233,17 +262,30 @@ class PortalChannel(Channel):
                 f"{oldest.id} for {oldest.agency_oin} since "
                 f"{oldest.opened_at.isoformat() if oldest.opened_at else '?'}",)
 
-    async def _close(self, task_id: str, report: StatusReport) -> Task:
-        async with self._closing:
-            task = await self.task(task_id)
+    async def _close(self, task_id: str, report: StatusReport, action: str) -> Task:
+        """Record ``report`` on the task's message if the task is still open, else TaskClosed.
+
+        Several gateway instances (and operators) may close one task at once,
+        so "still open" is checked by the database in the write itself: the
+        report is recorded only if the message's timeline has not grown since
+        the task was read open (``StatusReport.after_event``).
+        """
+        if self._context is None or self._context.status is None:
+            raise GatewayError(f"channel {self.name!r} is not started with a status sink")
+        moved = False
+        for _ in range(_CLOSE_TRIES):
+            task, _record, events = await self._read(task_id)
             if task.state != OPEN:
-                raise TaskClosed(f"portal task {task_id} is {task.state}, not open"
-                                 + (f" (reference {task.reference})" if task.reference else ""))
-            if self._context is None or self._context.status is None:
-                raise GatewayError(f"channel {self.name!r} is not started with a status sink")
-            await self._context.status(report)
+                raise TaskClosed(task, action, meanwhile=moved)
+            try:
+                await self._context.status(attrs.evolve(report, after_event=events[-1].seq))
+            except TimelineMoved:
+                moved = True
+                continue
             await asyncio.to_thread(self._note_on_bundle, task_id, dict(report.detail))
-        return await self.task(task_id)
+            return await self.task(task_id)
+        raise TaskChanging(f"portal task {task_id} changed {_CLOSE_TRIES} times while this "
+                           f"{action} tried to record it; nothing was recorded, try again")
 
     async def done(self, task_id: str, reference: str, by: str) -> Task:
         """A person submitted the task in the portal, which gave it ``reference``."""
@@ -254,7 +296,7 @@ class PortalChannel(Channel):
             code=SUBMITTED_CODE, text=f"submitted in the portal by {by or 'an operator'}, "
             f"reference {reference}", transport_id=task_id,
             business_state=BusinessState.DELIVERED_TO_AGENCY.value, final=True, at=utc_now(),
-            detail={"reference": reference, "by": by}))
+            detail={"reference": reference, "by": by}), "done")
 
     async def cancel(self, task_id: str, reason: str, by: str) -> Task:
         """The task will not be submitted; the message goes to the dead letter with ``reason``."""
@@ -263,7 +305,7 @@ class PortalChannel(Channel):
             raise GatewayError("a reason is required to cancel a portal task")
         return await self._close(task_id, StatusReport(
             code=CANCELLED_CODE, text=reason, transport_id=task_id, failed=True, final=True,
-            at=utc_now(), detail={"reason": reason, "by": by}))
+            at=utc_now(), detail={"reason": reason, "by": by}), "cancel")
 
     def _note_on_bundle(self, task_id: str, detail: dict[str, str]) -> None:
         # task.json on disk follows the store for whoever opens the folder; the store decides.

@@ -17,7 +17,7 @@ import click
 
 from gateway.cli.context import CliContext
 from gateway.cli.output import echo_json
-from gateway.client import GatewayClient
+from gateway.client import ApiProblem, GatewayClient
 from gateway.errors import GatewayError
 
 from .tasks import STATES
@@ -39,6 +39,18 @@ def _channel(obj: CliContext, name: str | None) -> str:
 def _base(obj: CliContext, channel: str | None) -> tuple[GatewayClient, str]:
     return (GatewayClient.from_config(obj.config),
             f"/api/v1/channels/{_channel(obj, channel)}")
+
+
+def _close(client: GatewayClient, path: str, body: dict[str, str]) -> dict[str, Any]:
+    """POST a close; a task closed already (here or on another instance) is an error of its own."""
+    try:
+        task: dict[str, Any] = client.post_json(path, body)
+    except ApiProblem as exc:
+        if exc.status == 409 and isinstance(exc.problem.get("detail"), str):
+            # The gateway's words name who closed it and how; the URL would only hide them.
+            raise GatewayError(exc.problem["detail"]) from None
+        raise
+    return task
 
 
 def _line(task: dict[str, Any]) -> str:
@@ -123,8 +135,8 @@ def done(obj: CliContext, task_id: str, reference: str, by: str | None,
          channel: str | None) -> None:
     """Close a task: it was keyed into the portal and submitted."""
     client, base = _base(obj, channel)
-    task = client.post_json(f"{base}/tasks/{task_id}/done",
-                            {"reference": reference, "by": by or getpass.getuser()})
+    task = _close(client, f"{base}/tasks/{task_id}/done",
+                  {"reference": reference, "by": by or getpass.getuser()})
     click.echo(_line(task))
 
 
@@ -138,8 +150,8 @@ def cancel(obj: CliContext, task_id: str, reason: str, by: str | None,
            channel: str | None) -> None:
     """Cancel a task; its message moves to failed with the reason."""
     client, base = _base(obj, channel)
-    task = client.post_json(f"{base}/tasks/{task_id}/cancel",
-                            {"reason": reason, "by": by or getpass.getuser()})
+    task = _close(client, f"{base}/tasks/{task_id}/cancel",
+                  {"reason": reason, "by": by or getpass.getuser()})
     click.echo(_line(task))
 
 

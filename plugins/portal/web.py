@@ -2,7 +2,8 @@
 
 JSON in and out; bundle files and imported documents travel base64-encoded
 inside JSON, so one small client serves the CLI. Errors are problem details:
-404 for an unknown task, 409 for a task no longer open, 400 for bad input.
+404 for an unknown task, 409 for a task no longer open (with the task as it
+is now under ``task``: who closed it, and how), 400 for bad input.
 """
 
 from __future__ import annotations
@@ -26,12 +27,17 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def _problem(exc: GatewayError) -> Problem:
-    from .channel import TaskClosed, TaskNotFound
+    from .channel import TaskChanging, TaskClosed, TaskNotFound
 
     if isinstance(exc, TaskNotFound):
         return Problem(404, "portal-task-not-found", "No such portal task", str(exc))
     if isinstance(exc, TaskClosed):
-        return Problem(409, "portal-task-closed", "The portal task is not open", str(exc))
+        title = ("The portal task was closed meanwhile" if exc.meanwhile
+                 else "The portal task is not open")
+        return Problem(409, "portal-task-closed", title, str(exc),
+                       extra={"task": exc.task.to_dict()})
+    if isinstance(exc, TaskChanging):
+        return Problem(409, "portal-task-changing", "The portal task kept changing", str(exc))
     return Problem(400, "portal-bad-request", "The portal channel refused the request", str(exc))
 
 
