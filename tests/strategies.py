@@ -70,6 +70,7 @@ from gateway.model import (
     StandardItemId,
     TaxSubtotal,
     TimeCard,
+    TimeCardAction,
     TimeCardExpense,
     TimeCardStatus,
     TimeInterval,
@@ -798,6 +799,7 @@ def time_intervals() -> st.SearchStrategy[TimeInterval]:
         order_line_reference=optional(texts(6)),
         approval=optional(approvals()),
         comment=optional(texts(30)),
+        action=optional(st.sampled_from(list(TimeCardAction))),
     )
 
 
@@ -811,6 +813,7 @@ def timecards() -> st.SearchStrategy[TimeCard]:
         currency=currencies(),
         order_line_reference=optional(texts(6)),
         comment=optional(texts()),
+        action=optional(st.sampled_from(list(TimeCardAction))),
     )
     return st.builds(
         TimeCard,
@@ -827,6 +830,7 @@ def timecards() -> st.SearchStrategy[TimeCard]:
         intervals=tuples_of(time_intervals(), max_size=4),
         expenses=tuples_of(expenses),
         notes=tuples_of(texts()),
+        corrects=optional(texts()),
     )
 
 

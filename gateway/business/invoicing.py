@@ -36,6 +36,7 @@ from gateway.model import (
     StaffingOrder,
     StaffingRate,
     TimeCard,
+    TimeCardAction,
     TimeCardStatus,
     TimeInterval,
     VatCategory,
@@ -264,6 +265,7 @@ def invoice_from_timecards(
     vat_category: VatCategory = VatCategory.STANDARD,
     vat_rate: Decimal | None = None,
     per_timecard: bool = False,
+    received: Sequence[TimeCard] = (),
     **fields: Any,
 ) -> Invoice:
     """The nacalculatie invoice for the approved hours on ``timecards``.
@@ -274,6 +276,16 @@ def invoice_from_timecards(
     the amount. A line names its timecard when its hours come from one;
     ``per_timecard`` splits lines per timecard so every line does. Expenses
     on the timecards are not invoiced here.
+
+    A corrected timecard replaces the version sent before it
+    (:attr:`TimeCard.corrects`). Of several versions in ``timecards`` only
+    the one that stands is billed, its voided intervals left out; two
+    versions of which it cannot tell the later are refused. ``received``
+    may hold the other timecards the ERP has (every version it received):
+    a timecard one of them replaces is refused, not billed. So is a
+    correction under an id of its own that covers the worker's days on this
+    order together with another timecard to bill: SETU-OHNL names no
+    timecard a correction replaces, so either may be the one that stands.
     """
     document = f"staffing order {order.order_id}"
     if vat_rate is None and vat_category is VatCategory.STANDARD:
@@ -285,23 +297,24 @@ def invoice_from_timecards(
         )
     if not timecards:
         raise BusinessError(f"no timecards to invoice for {document}")
-    require_unique("the timecards", "timecard id(s)", (card.id for card in timecards))
+    foreign = [card.id for card in timecards if card.order_reference != order.order_id]
+    if foreign:
+        raise BusinessError(
+            f"timecard(s) {', '.join(map(repr, foreign))} do not belong to {document}"
+        )
+    timecards = _standing(timecards, received)
     unapproved = [card.id for card in timecards if card.status is not TimeCardStatus.APPROVED]
     if unapproved:
         raise BusinessError(
             f"timecard(s) {', '.join(map(repr, unapproved))} are not approved; only hours "
             "the agency approved may be invoiced"
         )
-    foreign = [card.id for card in timecards if card.order_reference != order.order_id]
-    if foreign:
-        raise BusinessError(
-            f"timecard(s) {', '.join(map(repr, foreign))} do not belong to {document}"
-        )
 
     groups: dict[tuple[str | None, Decimal, str, str | None], list[_Hours]] = {}
     for card in timecards:
         for interval in card.intervals:
-            if not interval.billable or interval.hours == 0:
+            if (not interval.billable or interval.hours == 0
+                    or interval.action is TimeCardAction.VOID):
                 continue
             multiplier = interval.multiplier if interval.multiplier is not None else HUNDRED
             key = (interval.order_line_reference, multiplier.normalize(), interval.type,
@@ -338,6 +351,129 @@ def invoice_from_timecards(
         lines=lines,
         **fields,
     )
+
+
+def _standing(
+    timecards: Sequence[TimeCard], received: Sequence[TimeCard],
+) -> tuple[TimeCard, ...]:
+    """The timecards to bill: of each the version that stands, none replaced by one received."""
+    seen: set[TimeCard] = set()
+    copies: list[str] = []
+    for card in timecards:
+        if card in seen:
+            copies.append(card.id)
+        seen.add(card)
+    if copies:
+        raise BusinessError(
+            f"the timecards list repeats timecard id(s) {', '.join(map(repr, copies))}, the "
+            "very same version twice; give each version once")
+    known = tuple(dict.fromkeys((*timecards, *received)))
+    # Versions find each other by id: their own, and the one a correction names.
+    by_id: dict[str, list[TimeCard]] = {}
+    for card in known:
+        for key in dict.fromkeys((card.id, card.corrects or card.id)):
+            by_id.setdefault(key, []).append(card)
+    standing = []
+    for card in timecards:
+        others = dict.fromkeys(
+            other for key in dict.fromkeys((card.id, card.corrects or card.id))
+            for other in by_id[key] if other != card and _versions(card, other))
+        replacing = [other for other in others if _stands(card, other) is other]
+        if any(other in seen for other in replacing):
+            continue  # a later version of it is billed instead
+        if replacing:
+            raise BusinessError(
+                f"{_describe(card)} was replaced by {_describe(replacing[0])}; bill the "
+                "version that stands")
+        standing.append(card)
+    _no_unnamed_correction(standing, [card for card in known if card.corrects is not None])
+    return tuple(standing)
+
+
+def _versions(a: TimeCard, b: TimeCard) -> bool:
+    """Whether ``a`` and ``b`` are versions of one timecard: one id, or one corrects the other."""
+    return a.id == b.id or a.corrects == b.id or b.corrects == a.id
+
+
+def _stands(a: TimeCard, b: TimeCard) -> TimeCard:
+    """Of two versions of one timecard, the one that stands; refused when that is unclear."""
+    a_corrects, b_corrects = a.corrects == b.id, b.corrects == a.id
+    later = _later(a, b)
+    if a_corrects != b_corrects:
+        newer, older = (a, b) if a_corrects else (b, a)
+        if later is not older:
+            return newer
+        why = "the correction is dated before the version it corrects"
+    elif a_corrects:
+        if later is not None:
+            return later
+        why = ("both are corrections and their moments of submission or approval do not tell "
+               "which came later")
+    else:
+        why = "neither is marked as a correction"
+    raise BusinessError(
+        f"{_describe(a)} and {_describe(b)} are two versions of one timecard and it cannot be "
+        f"told which one stands: {why}; give only the version to bill")
+
+
+def _moment(card: TimeCard) -> dt.datetime | None:
+    """When this version was sent: submitted, else approved."""
+    if card.submitted_at is not None:
+        return card.submitted_at
+    return card.approval.approved_at if card.approval is not None else None
+
+
+def _later(a: TimeCard, b: TimeCard) -> TimeCard | None:
+    """The later version by its moment; None when either has none, or they do not differ."""
+    first, second = _moment(a), _moment(b)
+    # A moment with a zone and one without do not compare.
+    if first is None or second is None or (first.tzinfo is None) != (second.tzinfo is None):
+        return None
+    if first == second:
+        return None
+    return a if first > second else b
+
+
+def _describe(card: TimeCard) -> str:
+    """The timecard as a person tells its versions apart: id, kind, moment, hours."""
+    kind = "a correction" if card.corrects is not None else "not a correction"
+    if card.submitted_at is not None:
+        when = f"submitted {card.submitted_at.isoformat()}"
+    elif card.approval is not None and card.approval.approved_at is not None:
+        when = f"approved {card.approval.approved_at.isoformat()}"
+    else:
+        when = "no moment of submission or approval"
+    return f"timecard {card.id!r} ({kind}, {when}, {card.billable_hours} billable hours)"
+
+
+def _no_unnamed_correction(
+    standing: Sequence[TimeCard], corrections: Sequence[TimeCard],
+) -> None:
+    """Refuse to bill a timecard next to a correction under another id for the same days."""
+    for card in standing:
+        for correction in corrections:
+            if correction != card and not _versions(card, correction) and _same_days(
+                    card, correction):
+                raise BusinessError(
+                    f"{_describe(correction)} covers days of worker {card.worker.name!r} on "
+                    f"this order that {_describe(card)} covers too; SETU names no timecard a "
+                    "correction replaces, so it cannot be told whether one replaces the "
+                    "other: give only the timecard that stands")
+
+
+def _same_days(a: TimeCard, b: TimeCard) -> bool:
+    """Both book the same worker on the same order (and placement) in overlapping periods."""
+    same_worker = (a.worker.id == b.worker.id if a.worker.id and b.worker.id
+                   else a.worker.name == b.worker.name)
+    placements = {a.assignment_id, b.assignment_id} - {None}
+    return (same_worker and a.order_reference == b.order_reference and len(placements) <= 1
+            and _overlap(a.period, b.period))
+
+
+def _overlap(a: Period, b: Period) -> bool:
+    # An open end reaches as far as it may.
+    return ((a.start is None or b.end is None or a.start <= b.end)
+            and (b.start is None or a.end is None or b.start <= a.end))
 
 
 class _Hours:

@@ -13,6 +13,7 @@ import json
 import re
 from typing import Any
 
+from gateway.pipeline.keys import issued_number
 from gateway.store import MessageRecord
 
 ENVELOPE_VERSION = 1
@@ -23,7 +24,7 @@ def document_number(record: MessageRecord) -> str:
     """The document's own number, from the inbound key ``<agency>:<kind>:<number>``."""
     if not record.business_key:
         return "unnumbered"
-    return record.business_key.split(":", 2)[-1]
+    return issued_number(record.business_key.split(":", 2)[-1])
 
 
 def envelope(record: MessageRecord, *, include_raw: bool = False) -> dict[str, Any]:

@@ -82,6 +82,7 @@ from gateway.model.tax import (
 from gateway.model.timecard import (
     Approval,
     TimeCard,
+    TimeCardAction,
     TimeCardExpense,
     TimeCardStatus,
     TimeInterval,
@@ -144,6 +145,7 @@ __all__ = [
     "StatusCondition",
     "TaxSubtotal",
     "TimeCard",
+    "TimeCardAction",
     "TimeCardExpense",
     "TimeCardStatus",
     "TimeInterval",

@@ -20,10 +20,24 @@ from gateway.model.staffing import Worker
 
 
 class TimeCardStatus(enum.StrEnum):
-    """Where the timecard is in its approval."""
+    """Where the timecard is in its approval; only approved hours may be invoiced."""
 
     SUBMITTED = "submitted"
     APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class TimeCardAction(enum.StrEnum):
+    """What a line of a corrected timecard does to the line of the same id sent before.
+
+    The HR-XML ``actionCode`` (``Add``, ``Change``, ``Void``, ``Unchanged``).
+    A voided line stays on the timecard to say its hours no longer stand.
+    """
+
+    ADD = "add"
+    CHANGE = "change"
+    VOID = "void"
+    UNCHANGED = "unchanged"
 
 
 @attrs.frozen(kw_only=True)
@@ -44,7 +58,9 @@ class TimeInterval(Record):
     percentage (100.00 = 100 %, 150.00 for overtime at time and a half),
     ``rate`` the amount per hour in ``currency`` with ``rate_type`` as SETU
     writes it (``hourly``, ``hourlyconsolidated``). ``order_line_reference``
-    is the staffing order line (SETU PurchaseOrderLineItem).
+    is the staffing order line (SETU PurchaseOrderLineItem). ``action`` says
+    what a line of a correction does to the line sent before; a ``void``
+    line's hours are not billable.
     """
 
     id: str | None = None
@@ -60,6 +76,7 @@ class TimeInterval(Record):
     order_line_reference: str | None = None
     approval: Approval | None = None
     comment: str | None = None
+    action: TimeCardAction | None = None
 
     def _check(self) -> None:
         if self.rate is not None and self.currency is None:
@@ -84,6 +101,7 @@ class TimeCardExpense(Record):
     currency: str = attrs.field(metadata=CURRENCY_CODE)
     order_line_reference: str | None = None
     comment: str | None = None
+    action: TimeCardAction | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -93,6 +111,13 @@ class TimeCard(Record):
     ``order_reference`` is the staffing order (SETU PurchaseOrderNumber),
     ``assignment_id`` the supplier's placement number. ``customer`` is the
     agency, ``supplier`` the staffing company.
+
+    ``corrects`` makes the timecard a correction: it replaces the timecard
+    with that id as sent before. A SETU-OHNL correction keeps the timecard's
+    own id (``ReportedTime/@status="corrected"``; SETU has no element naming
+    another timecard), so there ``corrects`` equals ``id``. Which of two
+    versions is the later one follows from ``submitted_at``, else the
+    moment of ``approval``.
     """
 
     id: str
@@ -108,8 +133,12 @@ class TimeCard(Record):
     intervals: tuple[TimeInterval, ...] = ()
     expenses: tuple[TimeCardExpense, ...] = ()
     notes: tuple[str, ...] = ()
+    corrects: str | None = None
 
     @property
     def billable_hours(self) -> Decimal:
-        """The hours of the billable intervals: what the supplier may invoice."""
-        return sum((i.hours for i in self.intervals if i.billable), Decimal(0))
+        """The hours of the billable intervals not voided: what the supplier may invoice."""
+        return sum(
+            (i.hours for i in self.intervals
+             if i.billable and i.action is not TimeCardAction.VOID),
+            Decimal(0))

@@ -29,7 +29,7 @@ from gateway.model import kind_of
 from gateway.model.common import Attachment
 from gateway.model.json import dumps, record_from_json, record_to_json
 from gateway.pipeline.errors import DocumentTooLarge
-from gateway.pipeline.keys import agency_party, document_number, inbound_key, party_oin
+from gateway.pipeline.keys import agency_party, inbound_key, key_number, party_oin
 from gateway.registry import Registry
 from gateway.store import (
     DuplicateBusinessKey,
@@ -172,7 +172,7 @@ class InboundPipeline:
                 warnings.append(f"{len(carried)} file(s) came beside the document, which has no "
                                 "place for attachments; they are kept on its 'received' event")
             kind = kind_of(document)
-            number = document_number(document)
+            number = key_number(document)
             agency_oin = party_oin(agency_party(document))
             canonical = dumps(document, indent=None)
         except Exception as exc:

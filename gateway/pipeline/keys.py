@@ -3,15 +3,27 @@
 The key is built from the parties and the document's own number, never from
 the bytes, so the same invoice submitted twice (or the same order delivered
 twice under different transport ids) is recognised as one document.
+
+A corrected timecard is the exception: SETU-OHNL sends it under the id of the
+timecard it replaces, so by number alone it would pass for a repeat of the
+original and never reach the ERP. Its key carries a digest of the decoded
+correction, so each correction is a document of its own while the same
+correction delivered again is still one.
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
+
 from gateway.kinds import DocumentKind
-from gateway.model import CanonicalDocument, Party, kind_of
+from gateway.model import CanonicalDocument, Party, TimeCard, kind_of
+from gateway.model.json import dumps
 from gateway.model.staffing import StaffingOrder
 
 OIN_SCHEMES = ("0190", "OIN")
+CORRECTION = "correction"
+"""Marks the number of a corrected timecard: ``<id>:correction:<digest>``."""
 
 
 def document_number(document: CanonicalDocument) -> str:
@@ -22,6 +34,27 @@ def document_number(document: CanonicalDocument) -> str:
     if not isinstance(number, str) or not number:
         raise ValueError(f"a {kind_of(document).value} without a document number")
     return number
+
+
+def key_number(document: CanonicalDocument) -> str:
+    """The number in the document's business key: its own, marked for a corrected timecard.
+
+    A correction's is ``<id>:correction:<digest of its content>``; :func:`issued_number`
+    gives the document's own number back.
+    """
+    number = document_number(document)
+    if isinstance(document, TimeCard) and document.corrects is not None:
+        digest = hashlib.sha256(dumps(document, indent=None).encode()).hexdigest()[:16]
+        return f"{number}:{CORRECTION}:{digest}"
+    return number
+
+
+_CORRECTION_MARK = re.compile(rf":{CORRECTION}:[0-9a-f]{{16}}$")
+
+
+def issued_number(number: str) -> str:
+    """The document's own number from the number in its key (see :func:`key_number`)."""
+    return _CORRECTION_MARK.sub("", number)
 
 
 def agency_party(document: CanonicalDocument) -> Party:

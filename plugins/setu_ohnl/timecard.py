@@ -21,15 +21,24 @@ Mapping (canonical ← SETU):
 - ``submitted_at`` ← ``SubmitterInfo/SubmittedDateTime``; ``approval`` ←
   ``ApprovalInfo``; ``order_reference`` ← ``PurchaseOrderNumber`` and the
   parties and ``assignment_id`` ← ``ReferenceInformation`` in the TimeCard's
-  own ``AdditionalData/StaffingAdditionalData``.
+  own ``AdditionalData/StaffingAdditionalData``;
+- ``ReportedTime/@status`` (the OHNL Schematron allows ``rejected``,
+  ``corrected`` or nothing): ``rejected`` gives ``status`` rejected, else
+  approved; ``corrected`` makes the card a correction, ``corrects`` = its own
+  ``Id``: OHNL has no element naming another timecard (it forbids
+  ``ReferenceInformation/DocumentId``), so a correction keeps the id of the
+  timecard it replaces. Any other status is refused: it might be hours not
+  yet approved. ``@actionCode`` of a TimeInterval or Allowance (Add, Change,
+  Void, Unchanged) is its ``action``.
 
 Does not survive a round trip: the ``idOwner`` of the timecard, worker and
 interval ids (written as ``StaffingCustomer``, the agency issues them);
-``ReportedTime/@status`` (a TIMECARD-HRXML is approved by definition, so it
-decodes as ``approved`` and ``submitted`` is not written); party names,
+status ``submitted`` (a TIMECARD-HRXML is approved unless it says rejected,
+so ``submitted`` is not written and decodes as ``approved``); party names,
 addresses and contacts (SETU identifies parties by id only; ``vat_id``
-comes back as a ``BTW`` id); ``TimeInterval/@actionCode`` and PersonName
-parts other than FormattedName (reported as not mapped); notes
+comes back as a ``BTW`` id); PersonName parts other than FormattedName
+(reported as not mapped); a ``corrects`` other than the card's own id, or
+on a rejected card (encoding refuses them); notes
 (``TimeCard.notes`` has no SETU element: encoding refuses them). An
 ``EndDateTime`` before the ``StartDateTime`` (the EBF example has one) is
 dropped with a warning, since the model refuses such an interval.
@@ -50,6 +59,7 @@ from gateway.model import (
     Party,
     Period,
     TimeCard,
+    TimeCardAction,
     TimeCardExpense,
     TimeCardStatus,
     TimeInterval,
@@ -83,6 +93,19 @@ ISSUER = "StaffingCustomer"
 """``idOwner`` of the ids the agency gives the timecard, worker and intervals."""
 
 _LINE = "AdditionalData/StaffingAdditionalData/CustomerReportingRequirements/PurchaseOrderLineItem"
+
+# The ReportedTime/@status values the OHNL TimeCard Schematron allows, besides none.
+CORRECTED = "corrected"
+REJECTED = "rejected"
+
+_ACTIONS = {
+    "Add": TimeCardAction.ADD,
+    "Change": TimeCardAction.CHANGE,
+    "Void": TimeCardAction.VOID,
+    "Unchanged": TimeCardAction.UNCHANGED,
+}
+"""HR-XML ActionCodeType, the ``actionCode`` of a TimeInterval or Allowance."""
+_ACTION_CODES = {action: code for code, action in _ACTIONS.items()}
 
 
 # -- writing ------------------------------------------------------------------------------
@@ -120,7 +143,8 @@ def _order_line(parent: Element, line: str | None) -> None:
 
 def _interval(parent: Element, interval: TimeInterval, field: str) -> None:
     node = add(
-        parent, "TimeInterval", type=interval.type, billable=format_bool(interval.billable)
+        parent, "TimeInterval", type=interval.type, billable=format_bool(interval.billable),
+        actionCode=_action_code(interval.action),
     )
     _entity_id(node, "Id", interval.id)
     add(node, "StartDateTime", format_when(interval.start))
@@ -152,7 +176,7 @@ def _interval(parent: Element, interval: TimeInterval, field: str) -> None:
 
 
 def _expense(parent: Element, expense: TimeCardExpense) -> None:
-    node = add(parent, "Allowance", type=expense.type)
+    node = add(parent, "Allowance", type=expense.type, actionCode=_action_code(expense.action))
     if expense.id is not None:
         add(add(node, "Id", idOwner=ISSUER), "IdValue", expense.id, name="expense")
     if expense.period is not None:
@@ -162,6 +186,26 @@ def _expense(parent: Element, expense: TimeCardExpense) -> None:
     add(node, "Amount", format_number(expense.amount), currency=expense.currency)
     _order_line(node, expense.order_line_reference)
     opt(node, "Comment", expense.comment)
+
+
+def _action_code(action: TimeCardAction | None) -> str | None:
+    return _ACTION_CODES[action] if action is not None else None
+
+
+def _reported_status(card: TimeCard) -> str | None:
+    """``ReportedTime/@status``: one attribute says rejected or corrected, never both."""
+    if card.corrects is not None and card.corrects != card.id:
+        raise SetuEncodeError(
+            f"TimeCard.corrects: SETU-OHNL has no element naming the timecard a correction "
+            f"replaces; a correction keeps the timecard's id ({card.id!r}), not "
+            f"{card.corrects!r}")
+    if card.status is TimeCardStatus.REJECTED:
+        if card.corrects is not None:
+            raise SetuEncodeError(
+                "TimeCard.corrects: SETU-OHNL marks a timecard rejected or corrected, "
+                "not both")
+        return REJECTED
+    return CORRECTED if card.corrects is not None else None
 
 
 def write_timecard(card: TimeCard) -> Element:
@@ -176,7 +220,7 @@ def write_timecard(card: TimeCard) -> Element:
     root = make_root("TimeCard")
     _entity_id(root, "Id", card.id)
     _person(add(root, "ReportedResource"), "Person", card.worker.name, card.worker.id)
-    reported = add(root, "ReportedTime")
+    reported = add(root, "ReportedTime", status=_reported_status(card))
     add(reported, "PeriodStartDate", format_when(card.period.start))
     add(reported, "PeriodEndDate", format_when(card.period.end))
     for index, interval in enumerate(card.intervals):
@@ -270,7 +314,7 @@ class TimeCardReader:
             billable=True if billable is None else billable,
             multiplier=multiplier, rate=rate, rate_type=rate_type, currency=currency,
             order_line_reference=self._line(node), approval=self._approval(node),
-            comment=self.r.text(node, hr("Comment")),
+            comment=self.r.text(node, hr("Comment")), action=self._action(node),
         )
 
     def _hours(
@@ -311,8 +355,29 @@ class TimeCardReader:
         return TimeCardExpense(
             id=self.r.id_value(node), type=kind, period=period, amount=amount,
             currency=currency, order_line_reference=self._line(node),
-            comment=self.r.text(node, hr("Comment")),
+            comment=self.r.text(node, hr("Comment")), action=self._action(node),
         )
+
+    def _action(self, node: Element) -> TimeCardAction | None:
+        code = self.r.attr(node, "actionCode")
+        if code is None:
+            return None
+        action = _ACTIONS.get(code.strip())
+        if action is None:
+            raise SetuDecodeError(
+                f"{path_of(node)}/@actionCode: {code!r} is none of "
+                f"{', '.join(_ACTIONS)}")
+        return action
+
+    def _status(self, reported: Element) -> str | None:
+        """``rejected``, ``corrected`` or None; any other value could mean unapproved hours."""
+        status = self.r.attr(reported, "status")
+        value = status.strip() if status is not None else ""
+        if value in ("", CORRECTED, REJECTED):
+            return value or None
+        raise SetuDecodeError(
+            f"{path_of(reported)}/@status: {status!r} is not a status SETU-OHNL knows "
+            f"(only {REJECTED!r}, {CORRECTED!r} or none)")
 
     def timecard(self) -> tuple[TimeCard, list[str]]:
         root = self.root
@@ -331,8 +396,7 @@ class TimeCardReader:
             )
         period_start = self.r.when(self._required(reported, "PeriodStartDate"))
         period_end = self.r.when(self._required(reported, "PeriodEndDate"))
-        # ReportedTime/@status (rejected, corrected) has no canonical value: left
-        # unread, so it shows among the warnings.
+        status = self._status(reported)
         intervals = tuple(self._interval(n) for n in self.r.all(reported, hr("TimeInterval")))
         expenses = tuple(self._expense(n) for n in self.r.all(reported, hr("Allowance")))
         staffing = self.r.first(root, hr("AdditionalData/StaffingAdditionalData"))
@@ -344,9 +408,12 @@ class TimeCardReader:
         references = (
             self.r.first(staffing, hr("ReferenceInformation")) if staffing is not None else None
         )
+        card_id = self._id(root)
         card = TimeCard(
-            id=self._id(root),
-            status=TimeCardStatus.APPROVED,
+            id=card_id,
+            status=TimeCardStatus.REJECTED if status == REJECTED else TimeCardStatus.APPROVED,
+            # SETU names no other timecard: a correction replaces the one with its own id.
+            corrects=card_id if status == CORRECTED else None,
             order_reference=(
                 self.r.code(requirements, hr("PurchaseOrderNumber"))
                 if requirements is not None else None
