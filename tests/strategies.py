@@ -133,11 +133,12 @@ def amounts(min_value: str | int = 0, max_value: str | int = 10_000) -> (
 def any_decimals() -> st.SearchStrategy[Decimal]:
     """Any finite Decimal canonical JSON takes, odd exponents included (``1E+2``, ``-0.000``).
 
-    Within MAX_DIGITS_AROUND_POINT digits of the point: beyond that the reader refuses.
+    At most MAX_DIGITS_AROUND_POINT digits either side of the point: beyond that the
+    reader refuses.
     """
     def in_range(value: Decimal) -> bool:
         exponent = value.as_tuple().exponent
-        return (isinstance(exponent, int) and abs(value.adjusted()) <= MAX_DIGITS_AROUND_POINT
+        return (isinstance(exponent, int) and value.adjusted() < MAX_DIGITS_AROUND_POINT
                 and -exponent <= MAX_DIGITS_AROUND_POINT)
 
     return st.decimals(allow_nan=False, allow_infinity=False).filter(in_range)

@@ -86,8 +86,10 @@ def _parsed(raw: bytes) -> Any:
         pass
     try:
         json.loads(raw)
-    except ValueError as exc:  # also bytes that are no Unicode text
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:  # or bytes that are no text
         raise bad_request(f"the body is not JSON: {exc}", "$", slug="not-json") from None
+    except (ValueError, RecursionError):
+        pass  # JSON beyond what the reader takes (a huge number): the pipeline says so
     return None
 
 

@@ -16,7 +16,9 @@ integrations may write it. Conventions:
   ``Decimal("12.50")`` is ``"12.50"``, never ``12.5``. JSON numbers are
   refused for them, because a float would lose precision. (A Decimal with a
   positive exponent, ``Decimal("1E+2")``, is written ``"1E+2"`` to keep it
-  exact.)
+  exact.) At most :data:`MAX_DIGITS_AROUND_POINT` digits stand before and
+  after the point; :data:`DECIMAL_PATTERN` says so for the reader and the
+  published schema alike.
 - Dates are ``YYYY-MM-DD``, datetimes and times ISO 8601 as
   ``isoformat()`` writes them (with an offset when the value has one).
 - Bytes (embedded attachments) are standard base64 with padding.
@@ -37,8 +39,9 @@ import difflib
 import enum
 import json
 import re
+import sys
 from collections.abc import Callable, Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from gateway.errors import GatewayError
@@ -52,11 +55,42 @@ SCHEMA_VERSION = 1
 
 ENVELOPE_KEYS = ("document", "schema_version")
 
-DECIMAL_PATTERN = r"^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$"
-DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
-TIME_PATTERN = r"[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[-+][0-9]{2}:[0-9]{2})?"
-DATETIME_PATTERN = rf"^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}T{TIME_PATTERN}$"
-BASE64_PATTERN = r"^[A-Za-z0-9+/]*={0,2}$"
+MAX_DIGITS_AROUND_POINT = 40
+"""Far more than any amount, quantity or rate needs; an exponent such as 1E+999999999
+would otherwise make every writer of the number spell out a billion digits."""
+
+# Plain notation with at most 40 digits either side of the point; or scientific
+# notation with one digit before the point, as the writer gives a Decimal with a
+# positive exponent (1.5E+3) and as Python's str() and JavaScript write small numbers
+# (1.2345E-7): up to E+39, which keeps 40 digits before the point, and down to E-20
+# with 20 decimals, which keeps 40 after it. A pattern, not a check in code, so the
+# published schema refuses exactly the numbers the reader refuses.
+DECIMAL_PATTERN = (
+    rf"^-?(?:[0-9]{{1,{MAX_DIGITS_AROUND_POINT}}}(?:\.[0-9]{{1,{MAX_DIGITS_AROUND_POINT}}})?"
+    rf"|[0-9](?:\.[0-9]{{1,{MAX_DIGITS_AROUND_POINT}}})?[eE]\+?(?:[0-9]|[1-3][0-9])"
+    r"|[0-9](?:\.[0-9]{1,20})?[eE]-(?:[0-9]|1[0-9]|20))$"
+)
+# The ranges of each part, so the published schema refuses month 13 or hour 25 as the
+# reader does (Python's fromisoformat, after the pattern); a 30th of February only the
+# reader, and a validator that asserts "format": "date".
+_DAY = r"(?!0000)[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
+_HOURS_MINUTES = r"(?:[01][0-9]|2[0-3]):[0-5][0-9]"
+DATE_PATTERN = rf"^{_DAY}$"
+TIME_PATTERN = (
+    rf"{_HOURS_MINUTES}(?::[0-5][0-9](?:\.[0-9]{{1,6}})?)?(?:Z|[-+]{_HOURS_MINUTES})?"
+)
+DATETIME_PATTERN = rf"^{_DAY}T{TIME_PATTERN}$"
+# Whole groups of four, the last one padded: what b64decode(validate=True) decodes.
+BASE64_PATTERN = r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
+
+CONTROL_CHARACTERS = r"\u0000-\u0008\u000b\u000c\u000e-\u001f"
+"""What no text in a document may hold, as the inside of a character class: no XML
+document can carry these, and no PostgreSQL text column NUL. Tab, line feed and
+carriage return are text."""
+SURROGATES = r"\ud800-\udfff"
+"""Halves of a UTF-16 surrogate pair: JSON may escape one alone ("\\ud800"), but no
+UTF-8 text and no XML document can carry it."""
+TEXT_PATTERN = rf"^[^{CONTROL_CHARACTERS}{SURROGATES}]*$"
 
 ROOT = "(root)"
 
@@ -241,8 +275,12 @@ def parse_json(text: str | bytes) -> Any:
     """The JSON value in ``text`` as :func:`loads` reads it, for :func:`from_json`.
 
     Stricter than :func:`json.loads`: a repeated key in an object, and NaN or
-    Infinity, are a :class:`CanonicalJSONError`, as is text that is no JSON.
+    Infinity, are a :class:`CanonicalJSONError`, as is text that is no JSON,
+    bytes that are no text, and JSON beyond what the parser takes (a number of
+    thousands of digits, arrays nested thousands deep).
     """
+    if isinstance(text, bytes):
+        text = _decoded(text)
     try:
         data = json.loads(
             text, object_pairs_hook=_refuse_duplicate_keys, parse_constant=_refuse_constant
@@ -251,29 +289,58 @@ def parse_json(text: str | bytes) -> Any:
         raise CanonicalJSONError(
             ROOT, f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
         ) from None
+    except CanonicalJSONError:
+        raise
+    except ValueError:
+        # The one other ValueError json.loads raises on text: int() refusing a long number.
+        raise CanonicalJSONError(
+            ROOT, f"not valid JSON here: a number of more than {sys.get_int_max_str_digits()} "
+            "digits") from None
+    except RecursionError:
+        raise CanonicalJSONError(
+            ROOT, "not valid JSON here: arrays or objects nested too deeply") from None
     # Raw control characters are no JSON; escaped ones are, so look for their escapes
     # in the text (one quick scan) and walk the values only when one may be there.
-    if (_CONTROL_ESCAPE.search(text) if isinstance(text, str)
-            else _CONTROL_ESCAPE_BYTES.search(text)):
+    if _SUSPECT.search(text):
         _refuse_control_characters(data, "")
     return data
 
 
-# \u0000-\u001f but tab, line feed and carriage return, and the short \b and \f; an
-# escaped backslash before them (\\b) is text, which the walk then clears.
-_CONTROL_ESCAPE = re.compile(r"\\(?:u00(?:0[0-8bBcCeEfF]|1[0-9a-fA-F])|[bf])")
-_CONTROL_ESCAPE_BYTES = re.compile(_CONTROL_ESCAPE.pattern.encode())
-_CONTROL_CHARACTER = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
+def _decoded(data: bytes) -> str:
+    # The encodings json.loads detects (UTF-8, with or without BOM, UTF-16, UTF-32), but
+    # strict: json.loads lets encoded surrogates through, and its UnicodeDecodeError
+    # would name no fault the way a CanonicalJSONError does.
+    encoding = json.detect_encoding(data)
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        name = "UTF-8" if encoding.startswith("utf-8") else encoding.upper()
+        raise CanonicalJSONError(
+            ROOT, f"not {name} text: {exc.reason} at byte position {exc.start + 1}; "
+            "canonical JSON is UTF-8") from None
+
+
+# \u0000-\u001f but tab, line feed and carriage return, the short \b and \f, and half a
+# surrogate pair, escaped or (in text from a Python caller) raw; an escaped backslash
+# before them (\\b) is text, and a whole pair one character, which the walk then clears.
+_SUSPECT = re.compile(
+    r"\\(?:u00(?:0[0-8bBcCeEfF]|1[0-9a-fA-F])|u[dD][89a-fA-F][0-9a-fA-F]{2}|[bf])"
+    rf"|[{SURROGATES}]")
+_NOT_TEXT = re.compile(f"[{CONTROL_CHARACTERS}{SURROGATES}]")
 
 
 def _refuse_control_characters(value: Any, path: str) -> None:
-    """No XML document can carry these characters, and no PostgreSQL text column NUL."""
+    """No XML document can carry these characters, no UTF-8 half a surrogate pair, and no
+    PostgreSQL text column NUL."""
     if isinstance(value, str):
-        found = _CONTROL_CHARACTER.search(value)
+        found = _NOT_TEXT.search(value)
         if found:
+            code = ord(found.group())
+            what = ("half a surrogate pair" if 0xD800 <= code <= 0xDFFF
+                    else "the control character")
             raise CanonicalJSONError(
-                path, f"holds the control character U+{ord(found.group()):04X} at position "
-                f"{found.start() + 1}, which no document may carry")
+                path, f"holds {what} U+{code:04X} at position {found.start() + 1}, which no "
+                "document may carry")
     elif isinstance(value, dict):
         for key, inner in value.items():
             _refuse_control_characters(key, path)
@@ -512,35 +579,22 @@ _DATETIME_HINT = "a date and time YYYY-MM-DDTHH:MM:SS with an optional offset"
 
 def _decimal_from_json(value: Any) -> Decimal:
     if type(value) is str and _DECIMAL(value):
-        return _in_range(Decimal(value), value)
+        return Decimal(value)
     if isinstance(value, float):
         raise CanonicalJSONError(
             "", f"expected a decimal string, got {_show(value)} (a float would lose precision)"
         )
-    if not isinstance(value, str) or not _DECIMAL(value):
+    if not isinstance(value, str) or not _NUMBER(value):
         raise CanonicalJSONError(
             "", f'expected a decimal string such as "12.50", got {_show(value)}'
         )
-    try:
-        return _in_range(Decimal(value), value)
-    except InvalidOperation:  # pragma: no cover - the pattern admits only valid numbers
-        raise CanonicalJSONError("", f"not a decimal number: {value!r}") from None
-
-
-MAX_DIGITS_AROUND_POINT = 40
-"""Far more than any amount, quantity or rate needs; an exponent such as 1E+999999999
-would otherwise make every writer of the number spell out a billion digits."""
-
-
-def _in_range(number: Decimal, text: str) -> Decimal:
-    exponent = number.as_tuple().exponent
-    if number.is_finite() and isinstance(exponent, int) and (
-            abs(number.adjusted()) > MAX_DIGITS_AROUND_POINT
-            or -exponent > MAX_DIGITS_AROUND_POINT):
-        raise CanonicalJSONError(
-            "", f"the number {text!r} is out of range: at most {MAX_DIGITS_AROUND_POINT} "
-            "digits before and after the decimal point")
-    return number
+    if _DECIMAL(value):
+        return Decimal(value)  # a str subclass, from a Python caller
+    raise CanonicalJSONError(
+        "", f"the number {value!r} is out of range or form: at most {MAX_DIGITS_AROUND_POINT} "
+        'digits before and after the decimal point in plain notation ("0.0001"), or one '
+        f"digit before the point and an exponent from E-20 (with at most 20 decimals) to "
+        f'E+{MAX_DIGITS_AROUND_POINT - 1} ("1.5E+3", "1.2345E-7")')
 
 
 def _enum_reader(base: type[enum.Enum]) -> _Reader:
@@ -565,10 +619,13 @@ def _enum_from_json(base: type[enum.Enum], value: Any) -> enum.Enum:
 
 
 def _bytes_from_json(value: str) -> bytes:
-    try:
-        return base64.b64decode(value, validate=True)
-    except binascii.Error:
-        raise CanonicalJSONError("", "expected base64 text (RFC 4648, with padding)") from None
+    # The pattern first, so the reader refuses what the published schema refuses.
+    if _BASE64(value):
+        try:
+            return base64.b64decode(value, validate=True)
+        except binascii.Error:  # pragma: no cover - the pattern admits only valid base64
+            pass
+    raise CanonicalJSONError("", "expected base64 text (RFC 4648, with padding)")
 
 
 def _parse(parser: Callable[[str], T], pattern: Callable[[str], Any], hint: str, value: str) -> T:
@@ -582,7 +639,10 @@ def _parse(parser: Callable[[str], T], pattern: Callable[[str], Any], hint: str,
 
 
 _DECIMAL = re.compile(DECIMAL_PATTERN).fullmatch
+# Any number a writer may mean, to tell "out of range" from "not a number" in errors.
+_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?").fullmatch
 _DATE = re.compile(DATE_PATTERN).fullmatch
+_BASE64 = re.compile(BASE64_PATTERN).fullmatch
 _DATETIME = re.compile(DATETIME_PATTERN).fullmatch
 _TIME = re.compile(f"^{TIME_PATTERN}$").fullmatch
 

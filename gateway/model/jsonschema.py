@@ -38,6 +38,7 @@ from gateway.model.json import (
     DATETIME_PATTERN,
     DECIMAL_PATTERN,
     SCHEMA_VERSION,
+    TEXT_PATTERN,
     TIME_PATTERN,
 )
 from gateway.model.shape import Constraint, DateOrDateTime, FieldInfo, fields_of, is_record
@@ -46,6 +47,16 @@ DIALECT = "https://json-schema.org/draft/2020-12/schema"
 NON_NEGATIVE_DECIMAL_PATTERN = DECIMAL_PATTERN.replace("^-?", "^", 1)
 
 _SCALARS: dict[type, tuple[str, dict[str, Any]]] = {
+    str: (
+        "Text",
+        {
+            "type": "string",
+            "minLength": 1,
+            "pattern": TEXT_PATTERN,
+            "description": "Text of at least one character; no control characters but tab, "
+            "line feed and carriage return, and no half of a surrogate pair.",
+        },
+    ),
     Decimal: (
         "Decimal",
         {
@@ -208,16 +219,16 @@ def _value_schema(
             }
         return _ref(base.__name__)
     if base is str:
-        schema: dict[str, Any] = {"type": "string", "minLength": 1}
-        if constraint is not None and constraint.pattern is not None:
-            schema["pattern"] = constraint.pattern
-            text = constraint.description
-            schema["description"] = f"{text[0].upper()}{text[1:]}."
-        return schema
+        if constraint is None or constraint.pattern is None:
+            return _scalar_ref(str, defs)
+        # The field's own pattern, e.g. ^[A-Z]{3}$, leaves no room for control characters.
+        text = constraint.description
+        return {"type": "string", "minLength": 1, "pattern": constraint.pattern,
+                "description": f"{text[0].upper()}{text[1:]}."}
     if base is bool:
         return {"type": "boolean"}
     if base is int:
-        schema = {"type": "integer"}
+        schema: dict[str, Any] = {"type": "integer"}
         if constraint is not None and constraint.non_negative:
             schema["minimum"] = 0
         return schema

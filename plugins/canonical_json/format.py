@@ -16,7 +16,7 @@ from gateway.errors import GatewayError
 from gateway.formats import Decoded, Detection, EncodeContext, Format, Sample
 from gateway.kinds import Direction, DocumentKind
 from gateway.model import kind_of
-from gateway.model.json import SCHEMA_VERSION, dumps, from_json
+from gateway.model.json import SCHEMA_VERSION, dumps, from_json, parse_json
 from gateway.model.samples import example_documents
 from gateway.sniff import Sniffed
 
@@ -59,7 +59,9 @@ class CanonicalJSONFormat(Format):
         return dumps(document).encode("utf-8")
 
     def decode(self, data: bytes) -> Decoded:
-        value = Sniffed(data).json
+        # Read as loads reads what the API takes: json.loads alone lets a repeated key
+        # (last one wins) and control characters through.
+        value = parse_json(data)
         if not isinstance(value, dict):
             raise CanonicalFormatError(f"{self.key}: the input is not a JSON object")
         if value.get("document") != self.kind.value:
