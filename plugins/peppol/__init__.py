@@ -100,6 +100,9 @@ def register_channels(registry: Registry) -> None:
                 "inbox_dir": "folder the access point delivers SBDH files into",
                 "poll_interval": "seconds between receipt polls and inbox scans (default 5)",
                 "timeout": "seconds to wait for the access point (default 30)",
+                "receipt_deadline": "seconds after the send within which a receipt must come; "
+                                    "then the message fails with no-receipt (default 86400, "
+                                    "a day)",
                 "sender_id": "our participant id, e.g. 9944:NL...B01 (default: supplier "
                              "peppol_id)",
                 "country": "COUNTRY_C1 in the SBDH (default NL)",

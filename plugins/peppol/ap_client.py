@@ -2,7 +2,7 @@
 
 Every access point has its own API; this module holds all that this channel
 knows about one, so supporting another access point is a second class with
-the same two methods. The API:
+the same methods (``submit``, ``look_up``). The API:
 
 - ``POST {access_point}/outbound`` with the SBDH document
   (``Content-Type: application/xml``, ``Authorization: Bearer <token>``):
@@ -11,10 +11,13 @@ the same two methods. The API:
   A 4xx answer is an RFC 7807 problem (``title``, ``detail``).
 - ``GET {access_point}/outbound/{id}``: the transmission's receipt,
   ``{"id", "status": "accepted" | "delivered" | "failed", "receipt":
-  {"as4_message_id", "received_at"} | null, "error": {"code", "text"} | null}``.
+  {"as4_message_id", "received_at"} | null, "error": {"code", "text"} | null}``;
+  ``404`` (a problem) when the access point does not know the transmission.
 
 Classification: connection failures, timeouts, resets, 429 and 5xx may pass
 and are retryable; any other 4xx is final, with the access point's own words.
+A receipt request that gets no receipt says why (:class:`NoReceipt`); only its
+404 is a definite answer, anything else may pass.
 """
 
 from __future__ import annotations
@@ -53,6 +56,16 @@ class Receipt:
     @property
     def final(self) -> bool:
         return self.status in ("delivered", "failed")
+
+
+@attrs.frozen
+class NoReceipt:
+    """Why the access point gave no receipt for a transmission this time."""
+
+    reason: str
+    unknown: bool = False
+    """The access point answered that it does not know the transmission (HTTP 404): a
+    definite answer, unlike a failure that may pass."""
 
 
 class ReceiptError(ValueError):
@@ -185,14 +198,29 @@ class HttpAccessPoint:
                               code="bad-answer", transport_id=instance_id)
         return Accepted(ident, detail=f"accepted by the access point as {ident}")
 
-    async def receipt(self, transmission_id: str) -> Receipt | None:
-        """The receipt of a transmission; None while the access point cannot tell (yet)."""
+    async def look_up(self, transmission_id: str) -> Receipt | NoReceipt:
+        """The receipt of a transmission, or why there is none; never raises for what the
+        network or the access point does."""
         url = f"{self.base_url}/outbound/{transmission_id}"
         try:
             async with self.session.get(url, headers=self._headers()) as response:
+                body = await response.read()
+                if response.status == 404:
+                    return NoReceipt(_problem_text(404, body), unknown=True)
                 if response.status != 200:
-                    return None
-                return receipt_from_json(await response.json(content_type=None))
-        except (TimeoutError, aiohttp.ClientError, ValueError):
-            # A poller asks again later; a receipt is never worth failing a message over.
-            return None
+                    return NoReceipt(_problem_text(response.status, body))
+                try:
+                    return receipt_from_json(json.loads(body))
+                except ValueError as exc:  # ReceiptError included
+                    return NoReceipt(f"the access point's receipt is unreadable: {exc}")
+        except TimeoutError:
+            return NoReceipt(f"no answer from the access point at {url} within "
+                             f"{self.timeout.total} s")
+        except aiohttp.ClientError as exc:
+            return NoReceipt(f"cannot reach the access point at {url}: "
+                             f"{type(exc).__name__}: {exc}")
+
+    async def receipt(self, transmission_id: str) -> Receipt | None:
+        """The receipt of a transmission; None while the access point gives none."""
+        answer = await self.look_up(transmission_id)
+        return answer if isinstance(answer, Receipt) else None

@@ -6,7 +6,9 @@ over its HTTP API (``access_point``) or written into a folder it collects
 message id on the first attempt and reused on every retry, so the access
 point recognises a repeat instead of sending twice. A poller asks for the
 receipts of sent messages (API, or files in ``receipts_dir``) and reports
-delivery or failure.
+delivery or failure. It stops asking, and fails the message for an operator
+to send again, when the access point does not know the transmission (404),
+or when no receipt came within ``receipt_deadline`` of the send.
 
 Inbound, the access point delivers SBDH documents to a webhook
 (``inbound_listen``, guarded by a shared secret) or into ``inbox_dir``.
@@ -27,6 +29,7 @@ import os
 import re
 import uuid
 from collections.abc import Mapping
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -48,15 +51,26 @@ from gateway.channels import (
 from gateway.errors import GatewayError
 from gateway.fileio import file_away, write_atomically
 from gateway.identifiers import PeppolParticipantId
+from gateway.store.model import utc_now
 from gateway.tasks import cancel_and_wait
 from gateway.xmlsafe import parse_xml
-from plugins.peppol.ap_client import HttpAccessPoint, Receipt, ReceiptError, receipt_from_json
+from plugins.peppol.ap_client import (
+    HttpAccessPoint,
+    NoReceipt,
+    Receipt,
+    ReceiptError,
+    receipt_from_json,
+)
 from plugins.peppol.responses import status_of
 from plugins.peppol.sbdh import Envelope, SBDHError, participant, unwrap, wrap
 
 log = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Webhook-Secret"
+# Access points retry an AS4 transmission for hours before they report it failed; a day
+# covers that and a night's outage of the access point, and still tells an operator the
+# next working day at the latest.
+DEFAULT_RECEIPT_DEADLINE = 24 * 60 * 60.0
 INBOUND_PATH = "/inbound"
 MAX_INBOUND_BYTES = 50 * 1024 * 1024
 # A fixed namespace: the same message id gives the same SBDH instance id on
@@ -100,6 +114,14 @@ def _setting_float(name: str, settings: Mapping[str, Any], default: float) -> fl
     return float(value)
 
 
+def _span(seconds: float) -> str:
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            count = int(seconds // size)
+            return f"{count} {unit}{'s' if count > 1 else ''}"
+    return f"{seconds:g} s"
+
+
 def _secret(name: str, settings: Mapping[str, Any], channel: str) -> str | None:
     variable = settings.get(name)
     if variable is None:
@@ -125,7 +147,7 @@ class PeppolChannel(Channel):
         super().__init__(name, settings)
         known = {"access_point", "token_env", "outbox_dir", "receipts_dir", "inbound_listen",
                  "inbound_secret_env", "inbox_dir", "poll_interval", "timeout", "sender_id",
-                 "country"}
+                 "country", "receipt_deadline"}
         unknown = sorted(set(settings) - known)
         if unknown:
             raise ValueError(f"channel {name!r}: unknown setting(s) {', '.join(unknown)}; "
@@ -137,6 +159,8 @@ class PeppolChannel(Channel):
                              "and/or inbound_listen or inbox_dir (inbound)")
         self.poll_interval = _setting_float("poll_interval", settings, 5.0)
         timeout = _setting_float("timeout", settings, 30.0)
+        self.receipt_deadline = timedelta(seconds=_setting_float(
+            "receipt_deadline", settings, DEFAULT_RECEIPT_DEADLINE))
         self.client = (HttpAccessPoint(str(settings["access_point"]),
                                        _secret("token_env", settings, name), timeout)
                        if "access_point" in settings else None)
@@ -156,6 +180,9 @@ class PeppolChannel(Channel):
         self.inbound_address: tuple[str, int] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._runner: web.AppRunner | None = None
+        # Why the last round of receipt requests got no answer from the access point, while
+        # that lasts: warned about once when it starts, not every round.
+        self._receipt_trouble: str | None = None
 
     # -- life cycle ------------------------------------------------------------------------
 
@@ -271,38 +298,86 @@ class PeppolChannel(Channel):
 
     async def _failed_before(self, transport_id: str) -> bool:
         """Whether the access point reported that transmission failed for good."""
-        try:
-            receipt = await self._receipt(transport_id)
-        except ReceiptError:
-            return False  # unreadable: the same id again, as before
-        if receipt is None and self.receipts is not None:  # filed away after its report
-            path = self.receipts / "done" / f"{_SAFE.sub('_', transport_id)}.json"
+        # Unknown or unreadable: the same id again, which the access point takes as new or
+        # recognises as a repeat.
+        receipt = await self._receipt(transport_id)
+        if not isinstance(receipt, Receipt) and self.receipts is not None:
+            path = self.receipts / "done" / f"{_SAFE.sub('_', transport_id)}.json"  # filed away
             with contextlib.suppress(OSError, ValueError, ReceiptError):
                 receipt = receipt_from_json(json.loads(await asyncio.to_thread(path.read_bytes)))
-        return receipt is not None and receipt.status == "failed"
+        return isinstance(receipt, Receipt) and receipt.status == "failed"
 
     # -- receipts --------------------------------------------------------------------------
 
     async def poll_receipts(self) -> int:
-        """Report the receipts that arrived for sent messages; returns how many."""
+        """Report what the access point says about sent messages; returns how many reports.
+
+        A final receipt reports delivery or failure. A transmission the access
+        point does not know fails at once (``unknown-transmission``); one that
+        has no final receipt ``receipt_deadline`` after its send (the access
+        point away or failing, or still reporting it accepted) fails with
+        ``no-receipt``. Failed, a message is not asked about again: it waits
+        in the dead letter for an operator, who may send it again.
+        """
         context = self.context
         if context is None or context.sent is None or context.status is None:
             raise RuntimeError(f"channel {self.name!r} was not started with a status desk")
         reported = 0
+        troubles: list[str] = []
         # Only those without a receipt: what follows one comes as business responses.
         for message in await context.sent(500, business_states=("none",)):
-            receipt = await self._receipt(message.transport_id)
-            if receipt is None or not receipt.final:
+            answer = await self._receipt(message.transport_id)
+            if isinstance(answer, NoReceipt) and not answer.unknown:
+                troubles.append(answer.reason)
+            report = self._report(message.transport_id, message.last_change, answer)
+            if report is None:
                 continue
-            await context.status(report_of(receipt, message.transport_id))
-            if self.receipts is not None:
+            await context.status(report)
+            if self.receipts is not None and isinstance(answer, Receipt):
                 await asyncio.to_thread(self._file_receipt, message.transport_id)
             reported += 1
+        self._note_trouble(troubles)
         return reported
 
-    async def _receipt(self, transport_id: str) -> Receipt | None:
+    def _report(self, transport_id: str, since: datetime,
+                answer: Receipt | NoReceipt | None) -> StatusReport | None:
+        """The report ``answer`` gives for a message sent (or given a status) at ``since``;
+        None to ask again next round."""
+        if isinstance(answer, Receipt) and answer.final:
+            return report_of(answer, transport_id)
+        if isinstance(answer, NoReceipt) and answer.unknown:
+            return StatusReport(
+                code="unknown-transmission", transport_id=transport_id, failed=True, final=True,
+                text=f"the access point does not know transmission {transport_id} "
+                     f"({answer.reason})")
+        if utc_now() - since < self.receipt_deadline:
+            return None
+        if isinstance(answer, Receipt):
+            why = "the access point still reports the transmission accepted"
+        elif answer is None:
+            why = f"no receipt file {_SAFE.sub('_', transport_id)}.json in {self.receipts}"
+        else:
+            why = answer.reason
+        return StatusReport(
+            code="no-receipt", transport_id=transport_id, failed=True, final=True,
+            text=f"no receipt from the access point within "
+                 f"{_span(self.receipt_deadline.total_seconds())} of the send ({why})")
+
+    def _note_trouble(self, troubles: list[str]) -> None:
+        if troubles and self._receipt_trouble is None:
+            log.warning("peppol channel %s: no receipts from the access point for %d "
+                        "message(s) this round (asked again until receipt_deadline): %s",
+                        self.name, len(troubles), troubles[-1])
+        elif not troubles and self._receipt_trouble is not None:
+            log.info("peppol channel %s: the access point answers receipt requests again",
+                     self.name)
+        self._receipt_trouble = troubles[-1] if troubles else None
+
+    async def _receipt(self, transport_id: str) -> Receipt | NoReceipt | None:
+        """What the access point says about a transmission; None while no receipt file is
+        there (folder mode)."""
         if self.client is not None:
-            return await self.client.receipt(transport_id)
+            return await self.client.look_up(transport_id)
         if self.receipts is None:
             return None
         path = self.receipts / f"{_SAFE.sub('_', transport_id)}.json"
@@ -312,7 +387,7 @@ class PeppolChannel(Channel):
             return None
         except (ValueError, ReceiptError) as exc:
             log.warning("peppol channel %s: receipt file %s unreadable: %s", self.name, path, exc)
-            return None
+            return NoReceipt(f"receipt file {path} unreadable: {exc}")
 
     def _file_receipt(self, transport_id: str) -> None:
         assert self.receipts is not None

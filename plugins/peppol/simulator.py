@@ -14,7 +14,9 @@ agency's side of the network (C3 and C4). It:
   when asked to; it delivers them, and orders, to the gateway's webhook or
   inbox folder;
 - injects faults on request: HTTP 500 or 503, timeouts, connection resets,
-  HTTP 400, failed receipts, for the next N calls or a share of them.
+  HTTP 400, failed receipts, for the next N calls or a share of them; and,
+  on receipt requests, HTTP 500, 503 or 404, timeouts, resets and receipts
+  that stay ``accepted``; it can also lose a transmission (``forget``).
 
 The control endpoints under ``/control/`` and the command-line options are
 documented in plugins/peppol/README.md.
@@ -23,6 +25,7 @@ documented in plugins/peppol/README.md.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import datetime as dt
 import hmac
@@ -70,6 +73,10 @@ from plugins.peppol.sbdh import Envelope, SBDHError, participant, unwrap, wrap
 log = logging.getLogger(__name__)
 
 FAULT_KINDS = ("500", "503", "400", "timeout", "reset", "failed-receipt")
+# On GET /outbound/{id}: "404" answers as for a transmission the access point does not
+# know, "pending" answers the receipt as still "accepted".
+RECEIPT_FAULT_KINDS = ("500", "503", "404", "timeout", "reset", "pending")
+FAULT_TARGETS = ("outbound", "receipts")
 INVOICE_CODES = {"AB": InvoiceStatus.ACKNOWLEDGED, "IP": InvoiceStatus.IN_PROCESS,
                  "UQ": InvoiceStatus.UNDER_QUERY, "CA": InvoiceStatus.CONDITIONALLY_ACCEPTED,
                  "RE": InvoiceStatus.REJECTED, "AP": InvoiceStatus.ACCEPTED,
@@ -114,6 +121,8 @@ class SimulatorSettings:
     poll_interval: float = 0.5
     faults: tuple[str, ...] = ()
     """Faults from the start, each ``KIND``, ``KIND:N`` (next N calls) or ``KIND:P%``."""
+    receipt_faults: tuple[str, ...] = ()
+    """The same for receipt requests (``GET /outbound/{id}``), kinds RECEIPT_FAULT_KINDS."""
     seed: int | None = None
 
 
@@ -126,10 +135,10 @@ class Fault:
     percent: float | None = None
 
     @classmethod
-    def parse(cls, text: str) -> Fault:
+    def parse(cls, text: str, kinds: Sequence[str] = FAULT_KINDS) -> Fault:
         kind, _, amount = text.partition(":")
-        if kind not in FAULT_KINDS:
-            raise ValueError(f"fault {kind!r} is not one of {', '.join(FAULT_KINDS)}")
+        if kind not in kinds:
+            raise ValueError(f"fault {kind!r} is not one of {', '.join(kinds)}")
         if not amount:
             return cls(kind, count=1)
         if amount.endswith("%"):
@@ -199,10 +208,14 @@ class PeppolSimulator:
                              f"{', '.join(INVOICE_CODES)}")
         self.registry = registry or build_registry(make_plugin_manager())
         self.faults: list[Fault] = [Fault.parse(text) for text in self.settings.faults]
+        self.receipt_faults: list[Fault] = [Fault.parse(text, RECEIPT_FAULT_KINDS)
+                                            for text in self.settings.receipt_faults]
         self.random = random.Random(self.settings.seed)
         self.transmissions: dict[str, Transmission] = {}
         self.deliveries: list[Delivery] = []
         self.calls = 0
+        self.receipt_calls: collections.Counter[str] = collections.Counter()
+        """Receipt requests per transmission id, answered or not."""
         self._runner: web.AppRunner | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = asyncio.Event()
@@ -229,6 +242,7 @@ class PeppolSimulator:
         app.router.add_post("/control/invoice-responses", self._post_invoice_response)
         app.router.add_post("/control/mlrs", self._post_mlr)
         app.router.add_get("/control/transmissions", self._list_transmissions)
+        app.router.add_delete("/control/transmissions/{id}", self._delete_transmission)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         host, _, port = self.settings.listen.rpartition(":")
@@ -259,18 +273,30 @@ class PeppolSimulator:
 
     # -- faults ----------------------------------------------------------------------------
 
-    def inject(self, text: str) -> Fault:
-        """Add a fault (``503:3``, ``reset:30%``, ``400``) for the coming calls."""
-        fault = Fault.parse(text)
-        self.faults.append(fault)
+    def inject(self, text: str, on: str = "outbound") -> Fault:
+        """Add a fault (``503:3``, ``reset:30%``, ``400``) for the coming calls.
+
+        ``on`` is ``outbound`` (documents handed over) or ``receipts`` (receipt
+        requests, with the kinds in RECEIPT_FAULT_KINDS).
+        """
+        if on not in FAULT_TARGETS:
+            raise ValueError(f"faults go on {' or '.join(FAULT_TARGETS)}, not {on!r}")
+        receipts = on == "receipts"
+        fault = Fault.parse(text, RECEIPT_FAULT_KINDS if receipts else FAULT_KINDS)
+        (self.receipt_faults if receipts else self.faults).append(fault)
         return fault
 
-    def _next_fault(self) -> str | None:
-        for fault in list(self.faults):
+    def forget(self, transmission_id: str) -> bool:
+        """Lose a transmission, as an access point that lost its records would; whether it
+        was known. Its receipt is a 404 from now on, and a repeat of it is new."""
+        return self.transmissions.pop(transmission_id, None) is not None
+
+    def _next_fault(self, faults: list[Fault]) -> str | None:
+        for fault in list(faults):
             if fault.count is not None:
                 fault.count -= 1
                 if fault.count <= 0:
-                    self.faults.remove(fault)
+                    faults.remove(fault)
                 return fault.kind
             if fault.percent is not None and self.random.random() * 100 < fault.percent:
                 return fault.kind
@@ -289,7 +315,7 @@ class PeppolSimulator:
         if not self._authorised(request):
             return _problem(401, "unauthorised", "send the API token as 'Authorization: Bearer'")
         data = await request.read()
-        fault = self._next_fault()
+        fault = self._next_fault(self.faults)
         if fault in ("500", "503"):
             return _problem(int(fault), "simulated fault", f"HTTP {fault} injected on request")
         if fault == "400":
@@ -386,12 +412,28 @@ class PeppolSimulator:
         return await self._pool.validate(payload, fmt.layers(), fmt.key)
 
     async def _get_receipt(self, request: web.Request) -> web.Response:
+        ident = request.match_info["id"]
+        self.receipt_calls[ident] += 1
         if not self._authorised(request):
             return _problem(401, "unauthorised", "send the API token as 'Authorization: Bearer'")
-        transmission = self.transmissions.get(request.match_info["id"])
-        if transmission is None:
-            return _problem(404, "unknown transmission", request.match_info["id"])
-        body = receipt_to_json(transmission.receipt())
+        fault = self._next_fault(self.receipt_faults)
+        if fault in ("500", "503"):
+            return _problem(int(fault), "simulated fault", f"HTTP {fault} injected on request")
+        if fault == "reset":
+            transport = request.transport
+            if transport is not None:
+                transport.abort()
+            return web.Response(status=500)
+        if fault == "timeout":
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.settings.hang_seconds)
+        transmission = self.transmissions.get(ident)
+        if transmission is None or fault == "404":
+            return _problem(404, "unknown transmission", ident)
+        receipt = transmission.receipt()
+        if fault == "pending":
+            receipt = Receipt(id=transmission.id, status="accepted")
+        body = receipt_to_json(receipt)
         body["findings"] = transmission.findings
         return web.json_response(body)
 
@@ -585,16 +627,24 @@ class PeppolSimulator:
     async def _post_fault(self, request: web.Request) -> web.Response:
         body = await self._json(request)
         text = str(body.get("fault", ""))
+        on = str(body.get("on", "outbound"))
         try:
-            fault = self.inject(text)
+            fault = self.inject(text, on)
         except ValueError as exc:
             return _problem(400, "bad fault", str(exc))
         return web.json_response({"fault": fault.kind, "count": fault.count,
-                                  "percent": fault.percent}, status=201)
+                                  "percent": fault.percent, "on": on}, status=201)
 
     async def _clear_faults(self, request: web.Request) -> web.Response:
         self.faults.clear()
+        self.receipt_faults.clear()
         return web.json_response({"faults": []})
+
+    async def _delete_transmission(self, request: web.Request) -> web.Response:
+        ident = request.match_info["id"]
+        if not self.forget(ident):
+            return _problem(404, "unknown transmission", ident)
+        return web.json_response({"forgotten": ident})
 
     async def _post_order(self, request: web.Request) -> web.Response:
         if request.content_type == "application/json":
@@ -682,12 +732,16 @@ def _write_file(path: Path, data: bytes) -> None:
               help="An invalid document gets a failed receipt, or an MLR rejection.")
 @click.option("--fault", "faults", multiple=True, metavar="KIND[:N|:P%]",
               help=f"Inject a fault from the start; KIND is one of {', '.join(FAULT_KINDS)}.")
+@click.option("--receipt-fault", "receipt_faults", multiple=True, metavar="KIND[:N|:P%]",
+              help="Inject a fault on receipt requests from the start; KIND is one of "
+                   f"{', '.join(RECEIPT_FAULT_KINDS)}.")
 @click.option("--seed", type=int, help="Seed for percentage faults, for repeatable runs.")
 def simulate_peppol(listen: str, deliver_to: str | None, deliver_dir: Path | None,
                     secret_env: str | None, token: str | None, pickup_dir: Path | None,
                     receipts_dir: Path | None, standards_dir: Path | None,
                     invoice_responses: tuple[str, ...], response_delay: float, invalid: str,
-                    faults: tuple[str, ...], seed: int | None) -> None:
+                    faults: tuple[str, ...], receipt_faults: tuple[str, ...],
+                    seed: int | None) -> None:
     """A local Peppol access point for the peppol channel (see plugins/peppol/README.md)."""
     secret = None
     if secret_env is not None:
@@ -701,7 +755,8 @@ def simulate_peppol(listen: str, deliver_to: str | None, deliver_dir: Path | Non
             listen=listen, token=token, deliver_to=deliver_to, deliver_dir=deliver_dir,
             deliver_secret=secret, pickup_dir=pickup_dir, receipts_dir=receipts_dir,
             standards=standards_dir, invoice_responses=invoice_responses,
-            response_delay=response_delay, invalid=invalid, faults=faults, seed=seed)
+            response_delay=response_delay, invalid=invalid, faults=faults,
+            receipt_faults=receipt_faults, seed=seed)
         simulator = PeppolSimulator(settings)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
