@@ -5,6 +5,8 @@
 #   initdb/pg_ctl (tests/conftest.py, gateway/devtools/pgcluster.py).
 #   A headless Chromium: the readable renderings are printed to PDF with it and
 #   checked in a real browser (gateway/render/pdf.py, tests/test_render.py).
+#   A font with Chinese and Japanese glyphs: DejaVu, which comes with Chromium,
+#   has none, and a name in those scripts printed as empty boxes.
 set -euo pipefail
 
 have_postgres_server() {
@@ -16,9 +18,14 @@ have_headless_browser() {
     command -v chromium-headless-shell >/dev/null 2>&1 || command -v chromium >/dev/null 2>&1
 }
 
+have_cjk_font() {  # a font that has U+6771 (東)
+    command -v fc-list >/dev/null 2>&1 && [ -n "$(fc-list :charset=6771 family)" ]
+}
+
 missing=()
 have_postgres_server || missing+=(postgresql)
 have_headless_browser || missing+=(chromium-headless-shell)
+have_cjk_font || missing+=(fonts-droid-fallback)
 if [ "${#missing[@]}" -eq 0 ]; then
     exit 0
 fi

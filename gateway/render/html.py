@@ -15,7 +15,15 @@ from typing import Any
 
 import jinja2
 
-from gateway.model import CanonicalDocument, Invoice, InvoiceLine, Party, kind_of, vat_amount
+from gateway.model import (
+    Address,
+    CanonicalDocument,
+    Invoice,
+    InvoiceLine,
+    Party,
+    kind_of,
+    vat_amount,
+)
 from gateway.model.shape import fields_of, is_record
 
 _ENV = jinja2.Environment(
@@ -31,15 +39,22 @@ _ENV = jinja2.Environment(
 def render_html(document: CanonicalDocument, *, title: str | None = None) -> str:
     """The document as one HTML page with inline CSS and no external references."""
     kind = kind_of(document)
-    heading = title or _KIND_TITLES.get(kind.value, kind.value)
+    kind_name = _KIND_TITLES.get(kind.value, kind.value)
+    heading = title or kind_name
     if isinstance(document, Invoice):
         return _ENV.get_template("invoice.html").render(
-            title=heading, invoice=document, kind=kind.value,
+            title=heading, invoice=document, kind=kind.value, kind_name=kind_name,
             seller=party_rows(document.seller), buyer=party_rows(document.buyer),
+            payee=party_rows(document.payee) if document.payee else [],
+            tax_representative=(party_rows(document.tax_representative)
+                                if document.tax_representative else []),
+            delivery_address=(address_rows(document.delivery.address)
+                              if document.delivery and document.delivery.address else []),
             fmt=text, amount=amount, pct=percent, line_vat=line_vat,
         )
     return _ENV.get_template("document.html").render(
-        title=heading, kind=kind.value, number=_number(document), rows=field_rows(document),
+        title=heading, kind=kind.value, kind_name=kind_name, number=_number(document),
+        rows=field_rows(document),
     )
 
 
@@ -53,11 +68,14 @@ _KIND_TITLES = {
     "human-resource": "Aanbieding kandidaat (HumanResource)",
     "staffing-order": "Inhuuropdracht",
     "timecard": "Urenstaat",
+    "request-for-quotation-cancellation": "Afwijzing offerteaanvraag",
+    "invoice-response": "Factuurreactie",
+    "message-level-response": "Berichtreactie",
 }
 
 
 def _number(document: CanonicalDocument) -> str:
-    for name in ("number", "id", "document_id"):
+    for name in ("number", "id", "document_id", "order_id"):
         value = getattr(document, name, None)
         if isinstance(value, str):
             return value
@@ -73,7 +91,7 @@ def text(value: Any) -> str:
     if isinstance(value, enum.Enum):
         return str(value.value)
     if isinstance(value, Decimal):
-        return format(value, "f")
+        return dutch(f"{value:,f}")
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
     if isinstance(value, bytes):
@@ -87,15 +105,30 @@ def amount(value: Decimal | None, currency: str = "") -> str:
         return ""
     exponent = value.as_tuple().exponent
     places = max(2, -exponent) if isinstance(exponent, int) else 2
-    shown = f"{value:,.{places}f}"
+    shown = dutch(f"{value:,.{places}f}")
     return f"{currency} {shown}".strip()
 
 
 def percent(rate: Decimal | None) -> str:
-    """A VAT rate as people write it: 21 %, 9 %, 0 % (never 21.00 %)."""
+    """A VAT rate as people write it: 21 %, 9 %, 0 % (never 21.00 %).
+
+    A no-break space keeps the sign with its number in a narrow column.
+    """
     if rate is None:
         return ""
-    return f"{rate.normalize():f} %"
+    return f"{dutch(format(rate.normalize(), 'f'))}\u00a0%"
+
+
+_TO_DUTCH = str.maketrans(",.", ".,")
+
+
+def dutch(number: str) -> str:
+    """A number Python wrote (1,234.5) as the Dutch reader writes it (1.234,5).
+
+    The person reading the page keys the figures into a Dutch portal, where
+    12.345 is twelve thousand and the comma marks the decimals.
+    """
+    return number.translate(_TO_DUTCH)
 
 
 def line_vat(line: InvoiceLine) -> Decimal | None:
@@ -116,22 +149,33 @@ def party_rows(party: Party) -> list[tuple[str, str]]:
     rows += [(f"Id ({pid.scheme})", pid.value) for pid in party.ids]
     if party.legal_id is not None:
         rows.append((f"Registratie ({party.legal_id.scheme})", party.legal_id.value))
+    rows.append(("Rechtsvorm", text(party.legal_form)))
     rows.append(("Btw-nummer", text(party.vat_id)))
+    rows.append(("Fiscaal nummer", text(party.tax_registration_id)))
     if party.endpoint_id is not None:
         rows.append((f"Elektronisch adres ({party.endpoint_id.scheme})", party.endpoint_id.value))
-    address = party.address
-    if address is not None:
-        street = " ".join(filter(None, (address.street, address.building_number,
-                                        address.building_addition)))
-        rows += [
-            ("Adres", street),
-            ("Postcode en plaats", " ".join(filter(None, (address.postal_zone, address.city)))),
-            ("Land", text(address.country_code)),
-        ]
+    if party.address is not None:
+        rows += address_rows(party.address)
     contact = party.contact
     if contact is not None:
         rows += [("Contact", text(contact.name)), ("Telefoon", text(contact.telephone)),
                  ("E-mail", text(contact.email))]
+    return [(label, value) for label, value in rows if value]
+
+
+def address_rows(address: Address) -> list[tuple[str, str]]:
+    """Every line of an address; OHNL has either a street or a postbox."""
+    street = " ".join(filter(None, (address.street, address.building_number,
+                                    address.building_addition)))
+    rows = [
+        ("Adres", street),
+        ("Adresregel", text(address.additional_street)),
+        ("Adresregel", text(address.address_line)),
+        ("Postbus", text(address.postbox)),
+        ("Postcode en plaats", " ".join(filter(None, (address.postal_zone, address.city)))),
+        ("Regio", text(address.country_subdivision)),
+        ("Land", text(address.country_code)),
+    ]
     return [(label, value) for label, value in rows if value]
 
 

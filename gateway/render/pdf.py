@@ -8,8 +8,10 @@ When neither is installed the caller keeps the HTML alone and says so
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 from pathlib import Path
@@ -83,15 +85,34 @@ def render_pdf(html: str, tool: PdfTool | None = None) -> bytes:
         else:
             args = [*chromium_args(tool, folder / "profile"), "--no-pdf-header-footer",
                     f"--print-to-pdf={target}", page.as_uri()]
-        try:
-            done = subprocess.run(args, capture_output=True, timeout=_TIMEOUT, check=False)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise PdfUnavailable(f"{tool.describe()} failed: {exc}") from exc
+        returncode, stderr = _run(tool, args)
         if not target.is_file() or target.stat().st_size == 0:
-            detail = done.stderr.decode("utf-8", "replace").strip().splitlines()[-3:]
-            raise PdfUnavailable(f"{tool.describe()} made no PDF (exit {done.returncode}): "
+            detail = stderr.decode("utf-8", "replace").strip().splitlines()[-3:]
+            raise PdfUnavailable(f"{tool.describe()} made no PDF (exit {returncode}): "
                                  + " | ".join(detail))
         data = target.read_bytes()
     if not data.startswith(b"%PDF-"):
         raise PdfUnavailable(f"{tool.describe()} wrote something that is not a PDF")
     return data
+
+
+def _run(tool: PdfTool, args: list[str]) -> tuple[int, bytes]:
+    """The tool's exit code and error output; on a timeout its whole session is killed.
+
+    Debian's chromium-headless-shell is a shell wrapper that starts the browser as
+    its child: killing only the wrapper left the browser printing for minutes.
+    """
+    try:
+        process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   start_new_session=True)
+    except OSError as exc:
+        raise PdfUnavailable(f"{tool.describe()} failed: {exc}") from exc
+    try:
+        _, stderr = process.communicate(timeout=_TIMEOUT)
+    except subprocess.TimeoutExpired as exc:
+        # The wrapper is not reaped yet, so the group id is still ours to kill.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        raise PdfUnavailable(f"{tool.describe()} failed: {exc}") from exc
+    return process.returncode, stderr

@@ -166,6 +166,13 @@ def read_bundle(folder: Path) -> dict[str, bytes] | None:
     }
 
 
+def bundle_names(folder: Path) -> list[str] | None:
+    """The files of a bundle on disk by name, or None when this machine has none."""
+    if not (folder / TASK_FILE).is_file():
+        return None
+    return sorted(str(path.relative_to(folder)) for path in folder.rglob("*") if path.is_file())
+
+
 def zip_files(files: dict[str, bytes], prefix: str) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:

@@ -45,7 +45,16 @@ from gateway.store import BusinessState, Event, MessageRecord, TimelineMoved, Tr
 from gateway.store.model import utc_now
 from gateway.xmlsafe import parse_xml
 
-from .bundle import BundleSource, build_files, read_bundle, safe_name, write_bundle, zip_files
+from .bundle import (
+    PDF_FILE,
+    BundleSource,
+    build_files,
+    bundle_names,
+    read_bundle,
+    safe_name,
+    write_bundle,
+    zip_files,
+)
 from .tasks import CANCELLED_CODE, OPEN, STATES, SUBMITTED_CODE, Task, parse_duration, task_from
 
 if TYPE_CHECKING:
@@ -324,17 +333,34 @@ class PortalChannel(Channel):
         found = await asyncio.to_thread(read_bundle, self.export_dir / safe_name(task_id))
         if found is not None:
             return found
+        return await asyncio.to_thread(build_files, self._source(task_id, record),
+                                       self.pdf_tool, self.make_pdf)
+
+    async def bundle_names(self, task_id: str) -> list[str]:
+        """The names of the task's bundle files, without printing a PDF to learn them.
+
+        Showing a task is cheap; only a download builds what this instance lacks.
+        """
+        record = await self._record(task_id)
+        found = await asyncio.to_thread(bundle_names, self.export_dir / safe_name(task_id))
+        if found is not None:
+            return found
+        files = await asyncio.to_thread(build_files, self._source(task_id, record), None, False)
+        if self.make_pdf and self.pdf_tool is not None:
+            files[PDF_FILE] = b""
+        return sorted(files)
+
+    def _source(self, task_id: str, record: MessageRecord) -> BundleSource:
         payload = record.raw_payload or b""
         number = number_from_key(record.business_key or record.id)
         # As the dispatcher named it for send: the number, .json for a JSON payload.
         extension = ".json" if payload.lstrip()[:1] in (b"{", b"[") else ".xml"
-        source = BundleSource(
+        return BundleSource(
             task_id=task_id, message_id=record.id, agency_oin=record.agency_oin or "",
             kind=record.document_kind or "", format_key=record.format_key or "",
             filename=f"{number}{extension}", payload=payload,
             canonical_json=record.canonical_json,
         )
-        return await asyncio.to_thread(build_files, source, self.pdf_tool, self.make_pdf)
 
     async def bundle_zip(self, task_id: str) -> bytes:
         files = await self.bundle(task_id)

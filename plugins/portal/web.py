@@ -88,8 +88,8 @@ def routes(channel: PortalChannel) -> Sequence[web.RouteDef]:
         """One portal task with the files of its bundle."""
         task_id = request.match_info["task_id"]
         task = await channel.task(task_id)
-        files = await channel.bundle(task_id)
-        return web.json_response({**view(task), "files": sorted(files)})
+        files = await channel.bundle_names(task_id)
+        return web.json_response({**view(task), "files": files})
 
     async def bundle(request: web.Request) -> web.Response:
         """The task's export bundle: every file base64-encoded."""
