@@ -81,4 +81,4 @@ async def test_a_number_the_database_cannot_hold_is_rejected_not_left_received(
     assert record is not None
     assert record.transport_state is TransportState.REJECTED
     assert record.last_error is not None
-    assert "NUL character" in record.last_error
+    assert "number: holds the control character U+0000" in record.last_error
