@@ -22,9 +22,10 @@ Where the rules come from:
   omzetbelastingnummer passes the 11-test on its 9 digits, the newer
   btw-identificatienummer passes ISO 7064 mod 97-10; ``stdnum.nl.btw`` knows both.
 * GLN: 13 digits with the GS1 mod-10 check digit (``stdnum.ean``).
-* Peppol participant identifiers: ``scheme:value`` with a 4-digit ICD/EAS code,
-  per the Peppol policy for identifiers and the NL Peppol Authority guideline;
-  the foreign schemes are checked with the matching ``stdnum`` module.
+* Peppol participant identifiers: ``scheme:value`` with a code from the Peppol
+  EAS list (``_EAS_CODES``), per the Peppol policy for identifiers and the NL
+  Peppol Authority guideline; the foreign schemes are checked with the
+  matching ``stdnum`` module.
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ __all__ = [
     "PeppolParticipantId",
     "VATNumber",
     "Vestigingsnummer",
+    "eas_code",
+    "is_oin_scheme",
     "parse_identifier",
 ]
 
@@ -300,6 +303,13 @@ class OIN(_Identifier):
         """Return the Peppol participant id under scheme 0190."""
         return PeppolParticipantId.for_oin(self)
 
+    def same_as(self, text: str) -> bool:
+        """True when ``text`` is this OIN however it is written; False for anything else."""
+        try:
+            return OIN(text) == self
+        except InvalidIdentifier:
+            return False
+
 
 # --- VAT and GLN -------------------------------------------------------------------
 
@@ -307,6 +317,8 @@ class OIN(_Identifier):
 def _check_vat(raw: str) -> str:
     kind = "VAT number"
     value = _compact(raw)
+    if not value:
+        raise InvalidIdentifier(kind, raw, "is empty, must be 'NL', 9 digits, 'B' and 2 digits")
     if not value.startswith("NL"):
         raise InvalidIdentifier(
             kind, raw, "must start with 'NL' (only Dutch VAT numbers are supported)"
@@ -445,6 +457,27 @@ _PEPPOL_SCHEMES: dict[str, _PeppolScheme] = {
     "9954": _PeppolScheme("OIN (legacy scheme)", _check_oin, deprecated=True),
 }
 
+# The Electronic Address Scheme (EAS) codes a Peppol participant may be
+# registered under: the value set ``eaid`` that Peppol BIS Billing 3.0.19
+# (May 2025, PEPPOL-EN16931-UBL.sch, rule PEPPOL-EN16931-CL008) checks every
+# EndpointID/@schemeID against; Peppol BIS Ordering 3 (2025-Q2,
+# structure/codelist/eas.xml) lists the same 92 codes. A document addressed
+# under any other code fails those rules, so such an id is refused here rather
+# than sent to fail at the receiving end. Update it with a new BIS release.
+# Sorted, in rows of twelve, so it can be checked against the source by eye.
+# fmt: off
+_EAS_CODES = frozenset({
+    "0002", "0007", "0009", "0037", "0060", "0088", "0096", "0097", "0106", "0130", "0135", "0142",
+    "0147", "0151", "0154", "0158", "0170", "0177", "0183", "0184", "0188", "0190", "0191", "0192",
+    "0193", "0194", "0195", "0196", "0198", "0199", "0200", "0201", "0202", "0203", "0204", "0205",
+    "0208", "0209", "0210", "0211", "0212", "0213", "0215", "0216", "0217", "0218", "0221", "0225",
+    "0230", "0235", "0240", "9910", "9913", "9914", "9915", "9918", "9919", "9920", "9922", "9923",
+    "9924", "9925", "9926", "9927", "9928", "9929", "9930", "9931", "9932", "9933", "9934", "9935",
+    "9936", "9937", "9938", "9939", "9940", "9941", "9942", "9943", "9944", "9945", "9946", "9947",
+    "9948", "9949", "9950", "9951", "9952", "9953", "9957", "9959",
+})
+# fmt: on
+
 _PEPPOL_ID_SCHEME_PREFIX = "iso6523-actorid-upis::"
 _PEPPOL_KIND = "Peppol participant ID"
 
@@ -457,6 +490,13 @@ def _check_peppol(scheme: str, value: str) -> tuple[str, str]:
             _PEPPOL_KIND, given, f"scheme must be a 4-digit ICD/EAS code, got {scheme!r}"
         )
     known = _PEPPOL_SCHEMES.get(scheme)
+    if known is None and scheme not in _EAS_CODES:
+        raise InvalidIdentifier(
+            _PEPPOL_KIND,
+            given,
+            f"scheme {scheme} is not on the Peppol EAS code list "
+            "(in the Netherlands: 0190 OIN, 0106 KvK, 9944 VAT number, 0088 GLN)",
+        )
     if known is not None:
         try:
             return scheme, known.check(value)
@@ -464,13 +504,22 @@ def _check_peppol(scheme: str, value: str) -> tuple[str, str]:
             raise InvalidIdentifier(
                 _PEPPOL_KIND, given, f"not a valid {known.name} for scheme {scheme}: {exc.reason}"
             ) from None
-    # The Peppol network accepts schemes we know nothing about; all we can
-    # require is a value that survives being put in a URL or an XML attribute.
+    # A listed scheme whose values we know nothing about; all we can require
+    # is a value that survives being put in a URL or an XML attribute.
     value = value.strip()
     if not value:
         raise InvalidIdentifier(_PEPPOL_KIND, given, "value is empty")
     if any(char.isspace() for char in value):
         raise InvalidIdentifier(_PEPPOL_KIND, given, "value must not contain whitespace")
+    # Control characters cannot be written in XML at all, and invisible ones
+    # (zero-width space, byte order mark) make two ids look equal that are not.
+    hidden = next((char for char in value if not char.isprintable()), None)
+    if hidden is not None:
+        raise InvalidIdentifier(
+            _PEPPOL_KIND,
+            given,
+            f"value must not contain control or invisible characters, found {hidden!r}",
+        )
     return scheme, value
 
 
@@ -478,9 +527,11 @@ def _check_peppol(scheme: str, value: str) -> tuple[str, str]:
 class PeppolParticipantId:
     """A Peppol participant identifier: a 4-digit ICD/EAS scheme and a value.
 
-    Values under the known schemes (see ``_PEPPOL_SCHEMES``) are validated and
-    normalised as their type; under any other 4-digit scheme the value is only
-    required to be non-empty and free of whitespace, and is kept as given.
+    The scheme must be on the EAS list (``_EAS_CODES``), or be the legacy OIN
+    scheme 9954. Values under the known schemes (see ``_PEPPOL_SCHEMES``) are
+    validated and normalised as their type; under any other listed scheme the
+    value is only required to be non-empty and free of whitespace, and is kept
+    as given.
     """
 
     scheme: str
@@ -556,16 +607,36 @@ _SCHEME_TYPES: dict[str, Callable[[str], Identifier]] = {
     "9944": VATNumber,
     "0088": GLN,
     "9954": OIN,
+    "GLN": GLN,
 }
 _SCHEME_TYPES_BY_KEY = {name.upper(): make for name, make in _SCHEME_TYPES.items()}
+
+# The EAS code each type is addressed by on Peppol (see the ``for_*`` factories).
+_EAS_CODE_OF_TYPE: dict[Callable[[str], Identifier], str] = {
+    OIN: "0190",
+    KvKNumber: "0106",
+    VATNumber: "9944",
+    GLN: "0088",
+}
+
+
+def eas_code(scheme_name: str) -> str | None:
+    """The Peppol EAS code for ``scheme_name`` as :func:`parse_identifier` reads it.
+
+    ``OIN`` and the legacy ``9954`` give ``0190``, ``KvK`` ``0106``, ``BTW``
+    ``9944``, ``GLN`` ``0088``; None for a scheme without one (``Vest``, ``BSN``,
+    ``Fi``, ``RSIN``) or an unknown name.
+    """
+    make = _SCHEME_TYPES_BY_KEY.get(scheme_name.strip().upper())
+    return None if make is None else _EAS_CODE_OF_TYPE.get(make)
 
 
 def parse_identifier(scheme_name: str, value: str) -> Identifier:
     """Return the typed identifier that ``scheme_name`` says ``value`` is.
 
     ``scheme_name`` is an OHNL ``schemeAgencyName`` (``OIN``, ``KvK``, ``Vest``,
-    ``BTW``, ``BSN``, ``Fi``, ``RSIN``) or a Peppol ICD code (``0190``,
-    ``0106``, ``9944``, ``0088``, ``9954``).
+    ``BTW``, ``BSN``, ``Fi``, ``RSIN``), ``GLN``, or a Peppol ICD code
+    (``0190``, ``0106``, ``9944``, ``0088``, ``9954``).
     """
     make = _SCHEME_TYPES_BY_KEY.get(scheme_name.strip().upper())
     if make is None:
@@ -574,3 +645,8 @@ def parse_identifier(scheme_name: str, value: str) -> Identifier:
             "identifier scheme", scheme_name, f"unknown scheme, known schemes are {known}"
         )
     return make(value)
+
+
+def is_oin_scheme(scheme_name: str) -> bool:
+    """True for the scheme names a value is an OIN under: ``OIN``, ``0190`` and ``9954``."""
+    return _SCHEME_TYPES_BY_KEY.get(scheme_name.strip().upper()) is OIN

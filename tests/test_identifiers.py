@@ -18,6 +18,8 @@ from gateway.identifiers import (
     PeppolParticipantId,
     VATNumber,
     Vestigingsnummer,
+    eas_code,
+    is_oin_scheme,
     parse_identifier,
 )
 
@@ -310,7 +312,8 @@ def test_vat_normalisation(text: str) -> None:
     [
         ("003227522B01", "must start with 'NL'"),
         ("BE0403019261", "must start with 'NL'"),
-        ("", "must start with 'NL'"),
+        ("", "is empty, must be 'NL', 9 digits, 'B' and 2 digits"),
+        (" - ", "is empty"),
         ("NL03227522B01", "must be 14 characters"),
         ("NL003227522B012", "must be 14 characters"),
         ("NL00322752XB01", "must have 9 digits after 'NL'"),
@@ -365,7 +368,7 @@ def test_invalid_glns(text: str, reason: str) -> None:
         ("0208:0403.019.261", "0208", "0403019261"),
         ("9918:nl91 abna 0417 1643 00", "9918", "NL91ABNA0417164300"),
         ("9954:" + LOGIUS_OIN, "9954", LOGIUS_OIN),
-        ("1234:Some-Value_x", "1234", "Some-Value_x"),
+        ("0060:Some-Value_x", "0060", "Some-Value_x"),
     ],
 )
 def test_peppol_known_and_unknown_schemes_valid(text: str, scheme: str, value: str) -> None:
@@ -413,9 +416,13 @@ def test_peppol_known_scheme_invalid_values(text: str, reason: str) -> None:
         (":" + LOGIUS_OIN, "got ''"),
         (LOGIUS_OIN, "must have the form 'scheme:value'"),
         ("", "must have the form 'scheme:value'"),
-        ("1234:", "value is empty"),
-        ("1234:  ", "value is empty"),
-        ("1234:a b", "must not contain whitespace"),
+        ("0060:", "value is empty"),
+        ("0060:  ", "value is empty"),
+        ("0060:a b", "must not contain whitespace"),
+        ("0060:a\x00b", "must not contain control or invisible characters, found '\\x00'"),
+        ("0060:a\u200bb", "must not contain control or invisible characters, found '\\u200b'"),
+        ("1234:x", "scheme 1234 is not on the Peppol EAS code list"),
+        ("0000:x", "scheme 0000 is not on the Peppol EAS code list"),
     ],
 )
 def test_peppol_malformed(text: str, reason: str) -> None:
@@ -442,7 +449,7 @@ def test_peppol_constructor_validates() -> None:
 def test_peppol_legacy_oin_scheme_is_flagged_deprecated() -> None:
     assert PeppolParticipantId.parse("9954:" + LOGIUS_OIN).deprecated
     assert not PeppolParticipantId.parse("0190:" + LOGIUS_OIN).deprecated
-    assert not PeppolParticipantId.parse("1234:x").deprecated
+    assert not PeppolParticipantId.parse("0060:x").deprecated
 
 
 def test_peppol_factories() -> None:
@@ -506,6 +513,7 @@ def test_vat_and_gln_to_peppol() -> None:
         ("0088", VALID_GLN, GLN(VALID_GLN)),
         ("9954", LOGIUS_OIN, OIN(LOGIUS_OIN)),
         (" oin ", LOGIUS_OIN, OIN(LOGIUS_OIN)),
+        ("GLN", VALID_GLN, GLN(VALID_GLN)),
     ],
 )
 def test_parse_identifier(scheme: str, value: str, expected: object) -> None:
@@ -644,3 +652,61 @@ def test_any_kvk_number_converts_to_oin_and_peppol(kvk: str) -> None:
     oin = KvKNumber(kvk).to_oin()
     assert oin.kvk == KvKNumber(kvk)
     assert PeppolParticipantId.parse(str(oin.to_peppol())) == oin.to_peppol()
+
+
+def test_every_checked_scheme_but_the_legacy_one_is_on_the_eas_list() -> None:
+    from gateway.identifiers import _EAS_CODES, _PEPPOL_SCHEMES
+
+    assert len(_EAS_CODES) == 92
+    assert {code for code, scheme in _PEPPOL_SCHEMES.items() if not scheme.deprecated} <= _EAS_CODES
+    assert "9954" not in _EAS_CODES
+
+
+@pytest.mark.parametrize(
+    ("text", "same"),
+    [
+        (LOGIUS_OIN, True),
+        ("0000 0004 0032 1434 5001", True),
+        ("00000004.003214345.001", True),
+        (RSIN_OIN, False),
+        ("not an OIN", False),
+        ("", False),
+    ],
+)
+def test_oin_same_as(text: str, same: bool) -> None:
+    assert OIN(LOGIUS_OIN).same_as(text) is same
+
+
+@pytest.mark.parametrize(
+    ("scheme", "expected"),
+    [
+        ("0190", True),
+        ("9954", True),
+        ("OIN", True),
+        (" oin ", True),
+        ("0106", False),
+        ("KvK", False),
+        ("XXX", False),
+        ("", False),
+    ],
+)
+def test_is_oin_scheme(scheme: str, expected: bool) -> None:
+    assert is_oin_scheme(scheme) is expected
+
+
+@pytest.mark.parametrize(
+    ("scheme", "code"),
+    [
+        ("OIN", "0190"),
+        ("9954", "0190"),
+        ("0190", "0190"),
+        ("KvK", "0106"),
+        ("btw", "9944"),
+        ("GLN", "0088"),
+        ("Vest", None),
+        ("BSN", None),
+        ("XXX", None),
+    ],
+)
+def test_eas_code(scheme: str, code: str | None) -> None:
+    assert eas_code(scheme) == code

@@ -10,7 +10,7 @@ import attrs
 from pipeline_support import AGENCY_OIN, OTHER_OIN, document_json
 from test_portal import Running, gateway  # noqa: F401 - fixture
 
-from gateway.model import Attachment, DocumentReference
+from gateway.model import Attachment, DocumentReference, PartyId
 from gateway.model.json import dumps
 from gateway.model.samples import example_invoice, example_order, example_quotation
 from gateway.store import TransportState
@@ -117,6 +117,19 @@ async def test_import_checks_the_agency_given_against_the_document(
     status, answer = await gateway.api("POST", "/import", {
         "agency": OTHER_OIN, "content_base64": base64.b64encode(order).decode()})
     assert status == 400, answer
+
+
+async def test_import_names_a_buyer_oin_that_is_no_oin(gateway: Running) -> None:  # noqa: F811
+    """A buyer OIN with a wrong prefix is refused with the identifier's own reason."""
+    order = example_order()
+    wrong = attrs.evolve(order, buyer=attrs.evolve(
+        order.buyer, endpoint_id=PartyId(value="12345678901234567890", scheme="0190")))
+    status, answer = await gateway.api("POST", "/import", {
+        "agency": AGENCY_OIN,
+        "content_base64": base64.b64encode(document_json(wrong)).decode()})
+    assert status == 400, answer
+    assert "12345678901234567890" in answer["detail"], answer
+    assert "none" not in answer["detail"], answer
 
 
 def test_attachments_with_clashing_names_all_reach_the_bundle() -> None:

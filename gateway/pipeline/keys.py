@@ -16,12 +16,12 @@ from __future__ import annotations
 import hashlib
 import re
 
+from gateway.identifiers import OIN, is_oin_scheme
 from gateway.kinds import DocumentKind
 from gateway.model import CanonicalDocument, Party, TimeCard, kind_of
 from gateway.model.json import dumps
 from gateway.model.staffing import StaffingOrder
 
-OIN_SCHEMES = ("0190", "OIN")
 CORRECTION = "correction"
 """Marks the number of a corrected timecard: ``<id>:correction:<digest>``."""
 
@@ -68,10 +68,14 @@ def agency_party(document: CanonicalDocument) -> Party:
 
 
 def party_oin(party: Party) -> str | None:
-    """The party's OIN from its endpoint, legal id or identifiers, whichever states one."""
+    """The party's OIN from its endpoint, legal id or identifiers, whichever states one.
+
+    Normalised, so that it keys and compares like the agency directory's; an
+    invalid OIN raises InvalidIdentifier (a ValueError) naming what is wrong.
+    """
     for candidate in (party.endpoint_id, party.legal_id, *party.ids):
-        if candidate is not None and candidate.scheme in OIN_SCHEMES:
-            return candidate.value
+        if candidate is not None and is_oin_scheme(candidate.scheme):
+            return OIN(candidate.value).value
     return None
 
 

@@ -126,8 +126,8 @@ def _check_import(document: CanonicalDocument, oin: str, name: str) -> None:
                         "the supplier sends, not one the portal shows to import")
     try:
         stated = party_oin(agency_party(document))
-    except ValueError:
-        stated = None
+    except ValueError as exc:  # no agency party, or an OIN that is none
+        raise BadImport(f"{name}: {exc}") from None
     if stated != oin:
         raise BadImport(f"{name}: the document names agency {stated or 'none'}, not "
                         f"--agency {oin}")

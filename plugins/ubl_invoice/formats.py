@@ -37,7 +37,7 @@ from gateway.formats import (
     Sample,
     ValidationLayer,
 )
-from gateway.identifiers import OIN
+from gateway.identifiers import OIN, is_oin_scheme
 from gateway.kinds import Direction, DocumentKind
 from gateway.model import Invoice, Party, PartyId, kind_of, round_amount
 from gateway.sniff import Sniffed
@@ -54,7 +54,7 @@ from plugins.ubl_invoice.errors import (
     WrongDocumentError,
 )
 from plugins.ubl_invoice.samples import AGENCY, AGENCY_OIN, GACCOUNT_SETTINGS, sample_documents
-from plugins.ubl_invoice.schemes import is_oin_scheme, scheme_code
+from plugins.ubl_invoice.schemes import scheme_code
 
 EN16931_CUSTOMIZATION = "urn:cen.eu:en16931:2017"
 NLCIUS_CUSTOMIZATION = f"{EN16931_CUSTOMIZATION}#compliant#urn:fdc:nen.nl:nlcius:v1.0"
@@ -364,7 +364,8 @@ def _addressed_buyer(invoice: Invoice, context: EncodeContext) -> Party:
     disagree, and sending it either way would be a guess.
     """
     assert context.agency_oin is not None
-    oin = OIN(context.agency_oin).value
+    agency_oin = OIN(context.agency_oin)
+    oin = agency_oin.value
     buyer = invoice.buyer
     named = [
         (where, party_id)
@@ -375,7 +376,7 @@ def _addressed_buyer(invoice: Invoice, context: EncodeContext) -> Party:
         if party_id is not None and is_oin_scheme(party_id.scheme)
     ]
     for where, party_id in named:
-        if "".join(party_id.value.split()) != oin:
+        if not agency_oin.same_as(party_id.value):
             agency = f" ({context.agency_name})" if context.agency_name else ""
             raise AgencyMismatchError(
                 f"invoice {invoice.number}: the buyer's {where} is OIN {party_id.value}, but "

@@ -10,21 +10,14 @@ from __future__ import annotations
 
 import re
 
+from gateway.identifiers import eas_code
+
 NO_SCHEME = "XXX"
 """The canonical scheme of an identifier written without one ("other" in OHNL)."""
 
-_ICD_FOR_WORD = {
-    "OIN": "0190",
-    "KVK": "0106",
-    "BTW": "9944",
-    "GLN": "0088",
-}
 _CODE = re.compile(r"^\d{4}$")
 # Scheme words EN 16931 allows besides ICD codes: the SEPA creditor id (BT-29, BT-60, BT-90).
 _EN16931_WORDS = {"SEPA"}
-
-OIN_SCHEMES = frozenset({"0190", "9954", "OIN"})
-"""Schemes under which a party id is an OIN (9954 is the legacy Peppol code)."""
 
 
 def scheme_code(scheme: str) -> str | None:
@@ -36,7 +29,7 @@ def scheme_code(scheme: str) -> str | None:
     """
     if _CODE.match(scheme) or scheme in _EN16931_WORDS:
         return scheme
-    return _ICD_FOR_WORD.get(scheme.upper())
+    return eas_code(scheme)
 
 
 def endpoint_scheme(scheme: str) -> str:
@@ -46,7 +39,3 @@ def endpoint_scheme(scheme: str) -> str:
     scheme is kept for validation to report rather than silently dropped.
     """
     return scheme_code(scheme) or scheme
-
-
-def is_oin_scheme(scheme: str) -> bool:
-    return scheme.upper() in OIN_SCHEMES

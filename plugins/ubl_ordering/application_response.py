@@ -80,7 +80,7 @@ def _write_header(root: etree._Element, header: Header, number: str, issue_date:
 def _write_endpoint(node: etree._Element, party: Party) -> None:
     assert party.endpoint_id is not None  # checked before writing
     sub(node, "cbc:EndpointID", party.endpoint_id.value,
-        schemeID=scheme_attribute(party.endpoint_id))
+        schemeID=scheme_attribute(party.endpoint_id, address=True))
 
 
 def _write_identification(node: etree._Element, party: Party) -> None:

@@ -30,7 +30,7 @@ from gateway.formats import (
     Sample,
     ValidationLayer,
 )
-from gateway.identifiers import OIN
+from gateway.identifiers import OIN, is_oin_scheme
 from gateway.kinds import Direction, DocumentKind
 from gateway.model import (
     InvoiceResponse,
@@ -333,13 +333,14 @@ def _agency_party(party: Party, context: EncodeContext, what: str) -> Party:
     document disagree; sending it either way would be a guess.
     """
     assert context.agency_oin is not None
-    oin = OIN(context.agency_oin).value
+    oin = OIN(context.agency_oin)
     for where, party_id in (("endpoint id", party.endpoint_id), ("legal id", party.legal_id),
                             *(("identifier", each) for each in party.ids)):
-        if party_id is not None and party_id.scheme == OIN_SCHEME and party_id.value != oin:
+        if (party_id is not None and is_oin_scheme(party_id.scheme)
+                and not oin.same_as(party_id.value)):
             agency = f" ({context.agency_name})" if context.agency_name else ""
             raise AgencyMismatchError(
                 f"{what}: the buyer's {where} is OIN {party_id.value}, but it is routed to "
                 f"agency {oin}{agency}; correct the routing or the document")
-    address = PartyId(scheme=OIN_SCHEME, value=oin)
+    address = PartyId(scheme=OIN_SCHEME, value=oin.value)
     return attrs.evolve(party, endpoint_id=address, legal_id=address)

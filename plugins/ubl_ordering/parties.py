@@ -6,6 +6,7 @@ import datetime as dt
 
 from lxml import etree
 
+from gateway.identifiers import eas_code
 from gateway.model import Address, Contact, Party, PartyId, Period
 from plugins.ubl import TrackingReader, element, format_date, sub
 
@@ -66,20 +67,36 @@ def read_party_id(reader: TrackingReader, node: etree._Element | None) -> PartyI
     return PartyId(scheme=reader.attr(node, "schemeID") or NO_SCHEME, value=value)
 
 
-def _write_id(parent: etree._Element, name: str, party_id: PartyId | None) -> None:
+def _write_id(parent: etree._Element, name: str, party_id: PartyId | None,
+              *, address: bool = False) -> None:
     if party_id is not None:
-        sub(parent, name, party_id.value, schemeID=scheme_attribute(party_id))
+        sub(parent, name, party_id.value, schemeID=scheme_attribute(party_id, address=address))
 
 
-def scheme_attribute(party_id: PartyId) -> str | None:
-    """The schemeID written for ``party_id``: none for the "other" scheme it was read from."""
-    return None if party_id.scheme == NO_SCHEME else party_id.scheme
+def scheme_attribute(party_id: PartyId, *, address: bool = False) -> str | None:
+    """The schemeID written for ``party_id``.
+
+    A code is written as it is, a word of the canonical model as its code
+    (``KvK`` as 0106), and the "other" scheme it was read from as none. Another
+    word has no code: an identifier goes without a scheme, as the invoice
+    encoders write it, but an electronic ``address`` keeps the word for the
+    rules to report, since its schemeID is mandatory.
+    """
+    scheme = party_id.scheme
+    if scheme == NO_SCHEME:
+        return None
+    if len(scheme) == 4 and scheme.isascii() and scheme.isdigit():
+        return scheme
+    code = eas_code(scheme)
+    if code is None and address:
+        return scheme
+    return code
 
 
 def write_party(parent: etree._Element, role: str, party: Party, *, full: bool) -> None:
     """``party`` under ``role``; ``full`` False writes the T76 subset (address, ids, legal name)."""
     node = element(element(parent, role), "cac:Party")
-    _write_id(node, "cbc:EndpointID", party.endpoint_id)
+    _write_id(node, "cbc:EndpointID", party.endpoint_id, address=True)
     for each in party.ids:
         _write_id(element(node, "cac:PartyIdentification"), "cbc:ID", each)
     if full and party.name is not None:
