@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from pipeline_support import AGENCY_OIN, FAST, RecorderPlugin, config_text
+from test_config import BASE  # the small valid file both break in their own ways
 
 from gateway.config import ConfigHolder, check_against_registry, parse_config, switch_route
 from gateway.config.audit import StoreAuditor
@@ -22,30 +23,6 @@ from gateway.store import AuditRecord, open_store
 
 OIN = "00000001003214345000"
 OTHER = "00000001007465075000"
-
-BASE = textwrap.dedent('''\
-    # test configuration
-    [gateway]
-    data_dir = "data"
-
-    [supplier]
-    name = "Test B.V."
-    kvk = "12345678"
-    vestigingsnummer = "000012345678"
-
-    [channels.digipoort]
-    environment = "simulator"
-
-    [channels.portal]
-
-    [agencies."00000001003214345000"]
-    name = "Ministerie van Test"
-    fallback_channel = "portal"
-
-    [agencies."00000001003214345000".documents.invoice]
-    channel = "digipoort"   # the usual route
-    format = "ubl-ohnl:invoice:1.9"
-''')
 
 
 def _invoice_route(path: Path, key: str = OIN) -> dict[str, str]:
