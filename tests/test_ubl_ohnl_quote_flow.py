@@ -142,7 +142,7 @@ def test_cancellation_example_names_the_quotation() -> None:
         sample_quotation().lines[1])), "delivery party"),
     (attrs.evolve(sample_rfq(), lines=(attrs.evolve(sample_rfq().lines[0], references=(
         DocumentReference(id="CONTRACT-1"),)),)),
-     r"RequestForQuotation\.lines\[0\]\.references\[0\]\.type_code: UBL-OHNL requires the DocumentType"),
+     r"RequestForQuotation\.lines\[0\]\.references\[0\]\.type_code: UBL-OHNL requires"),
     (attrs.evolve(sample_quotation(), lines=(attrs.evolve(sample_quotation().lines[0], references=(
         DocumentReference(id="CONTRACT-1", type_code="Contract"), DocumentReference(id="X"))),
         sample_quotation().lines[1])), r"references\[1\]\.type_code: UBL-OHNL requires"),
