@@ -120,6 +120,10 @@ SETTINGS_HELP = {
     "belanghebbende_type / belanghebbende_rol": "identity type and role (default KvK, Bedrijf)",
     "ontvanger_type / ontvanger_rol": "the agency's identity type (default OIN) and role",
     "status_poll_interval": "seconds between StatusinformatieService rounds (default 60)",
+    "status_batch": "waiting messages asked about per round (default 200)",
+    "status_deadline": "seconds without a new status after which a process is no longer "
+                       "asked about: no-status before the agency has it, polling-stopped "
+                       "after (default 345600, 4 days)",
     "aflever_listen": "host:port of our AfleverService (inbound, two-way TLS)",
     "aflever_client_ca": "CA bundle whose client certificates may deliver (required with it)",
     "aflever_certificate / aflever_private_key": "server certificate for the AfleverService "

@@ -18,7 +18,10 @@ After acceptance a poller asks the StatusinformatieService about every
 message the core still lists as waiting, and reports each status (see
 :mod:`plugins.digipoort.status`). The first question after a start is
 ``getStatussenProces`` (the whole history: the core ignores what it already
-has), later ones ``getNieuweStatussenProces``.
+has), later ones ``getNieuweStatussenProces``. Nothing is asked about for
+ever: a process with no new status ``status_deadline`` after the send or its
+latest status ends the asking (``no-status`` before the agency has it,
+``polling-stopped`` after).
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ import asyncio
 import hashlib
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from lxml import etree
@@ -40,15 +44,19 @@ from gateway.channels import (
     OutboundMessage,
     RetryableError,
     SendOutcome,
+    SentMessage,
+    StatusSink,
 )
 from gateway.errors import GatewayError
+from gateway.store import BusinessState, Event
+from gateway.store.model import utc_now
 from gateway.tasks import cancel_and_wait
 from gateway.xmlsafe import parse_xml
 
 from .aflever import AfleverServer
 from .ophaal import OphaalPoller
 from .settings import DigipoortSettings, parse_settings
-from .status import report_for
+from .status import POLLING_STOPPED, last_status, overdue_report, report_for
 from .wus.berichtsoorten import UnknownBerichtsoort, by_name, for_document
 from .wus.client import WusClient, WusTransportError
 from .wus.envelope import EnvelopeError, SoapFault
@@ -99,6 +107,17 @@ class DigipoortChannel(Channel):
         # questions need only what is new. A final status drops its kenmerk, so the
         # set holds what still waits, not everything ever sent.
         self._asked: set[str] = set()
+        # Per kenmerk still waiting: Digipoort's time of the newest status seen since this
+        # start (is an answer news?), and what Digipoort last said (for ``no-status``).
+        self._newest: dict[str, datetime] = {}
+        self._last_word: dict[str, str] = {}
+        # Messages delivered to the agency that are no longer asked about, and those whose
+        # timeline was read since this start to find out: the core lists them as waiting
+        # for as long as the agency does not answer.
+        self._stopped: set[str] = set()
+        self._checked: set[str] = set()
+        # Why status requests fail, while they do: logged when it starts and when it ends.
+        self._trouble: str | None = None
 
     # --- lifecycle ------------------------------------------------------------
 
@@ -212,6 +231,12 @@ class DigipoortChannel(Channel):
         reports = [report_for(r) for r in resultaten]
         if not reports or any(r.failed for r in reports):
             return None
+        at_agency = any(r.business_state is not None for r in reports)
+        silent = utc_now() - resultaten[-1].tijdstempel_status
+        if not at_agency and silent >= timedelta(seconds=self.config.status_deadline):
+            # Lost on the way (what ``no-status`` reports): only a new aanlevering, under
+            # a new kenmerk, can reach the agency.
+            return None
         return Accepted(kenmerk, detail=f"Digipoort already has {kenmerk} (status "
                                         f"{reports[-1].code}); not submitted again")
 
@@ -232,45 +257,143 @@ class DigipoortChannel(Channel):
     async def poll_statuses(self) -> int:
         """One round over the waiting messages; returns how many statuses were reported.
 
-        A fault about one process (STS100, say) skips that message for this
+        A fault about one process (STS100, say) is asked about again next
         round. An overloaded or unreachable StatusinformatieService ends the
-        round: asking about the next message now would only add to the load.
+        asking for this round: asking about the next message now would only add
+        to the load. Neither holds a message for ever: one whose process gave
+        no new status ``status_deadline`` after its send or its latest status
+        is not asked about again (:meth:`_end_if_overdue`).
         """
         context = self.context
         if context is None or context.sent is None or context.status is None:
             raise RuntimeError(f"channel {self.name!r} was not started with a status sink")
         reported = 0
+        troubles: list[str] = []
+        answered = False
+        unreachable: str | None = None
         for waiting in await context.sent(self.config.status_batch):
+            if await self._no_longer_asked(waiting):
+                continue
             kenmerk = waiting.transport_id
-            new_only = kenmerk in self._asked
+            if unreachable is not None:
+                reported += await self._end_if_overdue(context.status, waiting, unreachable)
+                continue
             try:
-                resultaten = await self.statuses(kenmerk, new_only=new_only)
+                resultaten = await self.statuses(kenmerk, new_only=kenmerk in self._asked)
             except WusTransportError as exc:
                 # Digipoort may have answered and counted its new statuses as fetched
                 # (a time-out on the way back, a refused signature): ask for the whole
                 # history next time, or those statuses are lost.
                 self._asked.discard(kenmerk)
-                log.warning("channel %s: StatusinformatieService unavailable: %s", self.name,
-                            exc)
-                raise StatusRoundFailed(str(exc)) from exc
-            except (WusFault, SoapFault, EnvelopeError, KoppelvlakError) as exc:
-                self._asked.discard(kenmerk)
-                log.warning("channel %s: no statuses for %s this round: %s", self.name,
-                            kenmerk, exc)
+                unreachable = f"StatusinformatieService unavailable: {exc}"
+                troubles.append(unreachable)
+                reported += await self._end_if_overdue(context.status, waiting, unreachable)
                 continue
-            self._asked.add(kenmerk)
-            try:
-                for resultaat in resultaten:
-                    report = report_for(resultaat)
-                    await context.status(report)
-                    reported += 1
-                    if report.final:  # nobody asks about this process again
-                        self._asked.discard(kenmerk)
-            except Exception:
-                # Statuses fetched as "new" would be lost: ask for the whole history next time.
+            except (WusFault, SoapFault, EnvelopeError, KoppelvlakError) as exc:
+                # STS100, the only status fault code in our sources, says neither "unknown
+                # kenmerk" nor "try later" (domain.md 3.4): asked again until the deadline.
                 self._asked.discard(kenmerk)
-                raise
+                troubles.append(f"{kenmerk}: {exc}")
+                reported += await self._end_if_overdue(context.status, waiting,
+                                                       f"the last answer was {exc}")
+                continue
+            answered = True
+            news = await self._report(context.status, waiting, resultaten)
+            reported += len(resultaten)
+            if not news:
+                reported += await self._end_if_overdue(context.status, waiting, None)
+        self._note_trouble(troubles, answered)
+        if unreachable is not None:
+            raise StatusRoundFailed(unreachable)
         return reported
+
+    async def _report(self, sink: StatusSink, waiting: SentMessage,
+                      resultaten: Sequence[StatusResultaat]) -> bool:
+        """Report the statuses of one answer; whether it may hold news (no deadline then).
+
+        A new-only answer holds news when it is not empty. The first whole
+        history after a start may, as far as we can tell: the next round's
+        new-only answer decides.
+        """
+        kenmerk = waiting.transport_id
+        newest = self._newest.get(kenmerk)
+        self._asked.add(kenmerk)
+        ended = False
+        try:
+            for resultaat in resultaten:
+                report = report_for(resultaat)
+                await sink(report)
+                ended = ended or report.final
+        except Exception:
+            # Statuses fetched as "new" would be lost: ask for the whole history next time.
+            self._asked.discard(kenmerk)
+            raise
+        if ended:  # nobody asks about this process again
+            self._forget(kenmerk)
+            self._checked.discard(waiting.message_id)
+            return True
+        if not resultaten:
+            return False
+        latest = resultaten[-1]
+        self._newest[kenmerk] = latest.tijdstempel_status
+        self._last_word[kenmerk] = last_status(latest)
+        return newest is None or latest.tijdstempel_status > newest
+
+    async def _end_if_overdue(self, sink: StatusSink, waiting: SentMessage,
+                              trouble: str | None) -> int:
+        """Stop asking about a process silent for ``status_deadline``; 1 when it was reported.
+
+        The deadline counts from the message's latest change: its send, or
+        the latest status recorded. Not yet at the agency, the message fails
+        with ``no-status`` (the dead letter, for an operator to send again);
+        delivered to the agency, it keeps its state and gets one
+        ``polling-stopped`` event.
+        """
+        deadline = self.config.status_deadline
+        if utc_now() - waiting.last_change < timedelta(seconds=deadline):
+            return 0
+        kenmerk = waiting.transport_id
+        said = self._last_word.get(kenmerk)
+        why = "; ".join(w for w in (trouble, said) if w) or "Digipoort gave no status"
+        delivered = waiting.business_state == BusinessState.DELIVERED_TO_AGENCY.value
+        await sink(overdue_report(kenmerk, delivered, deadline, why))
+        self._forget(kenmerk)
+        if delivered:
+            self._stopped.add(waiting.message_id)
+        return 1
+
+    async def _no_longer_asked(self, waiting: SentMessage) -> bool:
+        """Whether asking about this message stopped (``polling-stopped``), since or before
+        this start."""
+        message_id = waiting.message_id
+        if message_id in self._stopped:
+            return True
+        store = self.context.store if self.context is not None else None
+        if (waiting.business_state != BusinessState.DELIVERED_TO_AGENCY.value
+                or message_id in self._checked or store is None):
+            return False
+        # The event moved the message's latest change, so the clock alone cannot tell:
+        # its timeline does, read once per start.
+        self._checked.add(message_id)
+        if _polling_stopped(await store.events(message_id), self.name):
+            self._stopped.add(message_id)
+            return True
+        return False
+
+    def _forget(self, kenmerk: str) -> None:
+        self._asked.discard(kenmerk)
+        self._newest.pop(kenmerk, None)
+        self._last_word.pop(kenmerk, None)
+
+    def _note_trouble(self, troubles: list[str], answered: bool) -> None:
+        if troubles and self._trouble is None:
+            log.warning("channel %s: status requests fail (%d this round; each message is "
+                        "asked again until status_deadline): %s", self.name, len(troubles),
+                        troubles[-1])
+            self._trouble = troubles[-1]
+        elif not troubles and answered and self._trouble is not None:
+            log.info("channel %s: status requests are answered again", self.name)
+            self._trouble = None
 
     async def _poll_forever(self) -> None:
         failures = 0
@@ -318,6 +441,18 @@ def _quotes_an_order(payload: bytes) -> bool:
 
 class StatusRoundFailed(Exception):
     """The StatusinformatieService did not answer; the round ends and is tried later."""
+
+
+def _polling_stopped(events: Sequence[Event], channel: str) -> bool:
+    """Whether the latest status since the latest send is this channel's ``polling-stopped``."""
+    stopped = False
+    for event in events:
+        if event.kind == "sent":
+            stopped = False
+        elif event.kind == "status":
+            stopped = (event.detail.get("channel") == channel
+                       and event.detail.get("code") == POLLING_STOPPED)
+    return stopped
 
 
 def _fault_outcome(fault: WusFault) -> SendOutcome:

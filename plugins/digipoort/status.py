@@ -8,11 +8,17 @@ the business state; the error codes say the document never reached the agency
 in a usable form, so the message goes to the dead letter with Digipoort's
 reason. 420 is Digipoort still trying to deliver (for 72 hours): only 420 with
 AFS600, its last word, is a failure.
+
+Two reports are our own, for a process Digipoort says nothing new about
+within the channel's ``status_deadline``: ``no-status`` fails a message that
+has not reached the agency, and ``polling-stopped`` notes on a message
+delivered to the agency that nobody asks about it any more.
 """
 
 from __future__ import annotations
 
 from gateway.channels import StatusReport
+from gateway.durations import spoken
 from gateway.store import BusinessState
 
 from .wus.koppelvlak import StatusResultaat
@@ -23,6 +29,8 @@ ACKNOWLEDGED = "500"
 FAILED = frozenset({"210", "230", "311", "321", "410"})
 # 420's last word after 72 hours of delivery attempts.
 GIVEN_UP = "AFS600"
+NO_STATUS = "no-status"
+POLLING_STOPPED = "polling-stopped"
 
 
 def report_for(resultaat: StatusResultaat) -> StatusReport:
@@ -64,4 +72,29 @@ def _failure_text(code: str, text: str, foutcode: str | None,
     if foutcode:
         parts.append(f"{foutcode}: {foutbeschrijving}" if foutbeschrijving else foutcode)
     return " - ".join(parts)
+
+
+def last_status(resultaat: StatusResultaat) -> str:
+    """How an overdue report names the latest status Digipoort gave."""
+    return (f"the last status was {resultaat.statuscode} {resultaat.statusomschrijving!r} "
+            f"of {resultaat.tijdstempel_status.isoformat()}")
+
+
+def overdue_report(kenmerk: str, delivered: bool, deadline: float, why: str) -> StatusReport:
+    """The report for a process with no new status ``deadline`` seconds after the latest change.
+
+    Not yet at the agency, the message fails (``no-status``): an operator can
+    send it again. At the agency, only the agency's answer (500) is missing,
+    which sending again cannot bring: the message keeps its state, and the
+    report says why nothing more is asked.
+    """
+    silence = (f"no new status from Digipoort within {spoken(deadline)} of the send or the "
+               f"latest status ({why})")
+    if not delivered:
+        return StatusReport(code=NO_STATUS, text=silence, transport_id=kenmerk, failed=True,
+                            final=True, detail={"kenmerk": kenmerk})
+    return StatusReport(
+        code=POLLING_STOPPED, transport_id=kenmerk, final=True, detail={"kenmerk": kenmerk},
+        text=f"{silence}; it reached the agency, so it stays delivered-to-agency, and "
+             "Digipoort is not asked about it again")
 

@@ -48,6 +48,7 @@ from gateway.channels import (
     SendOutcome,
     StatusReport,
 )
+from gateway.durations import spoken
 from gateway.errors import GatewayError
 from gateway.fileio import file_away, write_atomically
 from gateway.identifiers import PeppolParticipantId
@@ -112,14 +113,6 @@ def _setting_float(name: str, settings: Mapping[str, Any], default: float) -> fl
     if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
         raise ValueError(f"setting {name!r} must be a positive number of seconds, got {value!r}")
     return float(value)
-
-
-def _span(seconds: float) -> str:
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds >= size and seconds % size == 0:
-            count = int(seconds // size)
-            return f"{count} {unit}{'s' if count > 1 else ''}"
-    return f"{seconds:g} s"
 
 
 def _secret(name: str, settings: Mapping[str, Any], channel: str) -> str | None:
@@ -361,7 +354,7 @@ class PeppolChannel(Channel):
         return StatusReport(
             code="no-receipt", transport_id=transport_id, failed=True, final=True,
             text=f"no receipt from the access point within "
-                 f"{_span(self.receipt_deadline.total_seconds())} of the send ({why})")
+                 f"{spoken(self.receipt_deadline.total_seconds())} of the send ({why})")
 
     def _note_trouble(self, troubles: list[str]) -> None:
         if troubles and self._receipt_trouble is None:

@@ -38,6 +38,7 @@ class Process:
     statuses: list[StatusEvent] = attrs.field(factory=list)
     fetched: dict[str, int] = attrs.field(factory=dict)  # caller -> statuses seen
     status_calls: int = 0
+    stall_after: str | None = None  # no status after this code (SimulatorSettings.stall_after)
     done: asyncio.Event = attrs.field(factory=asyncio.Event)
 
     @property

@@ -49,6 +49,10 @@ class SimulatorSettings:
     step_delay: float = 0.0  # seconds between two statuses of a process
     redelivery_delay: float | None = None  # the 72 h of redelivery; None: 3 * step_delay
     max_delivery_attempts: int = 3
+    # Processes started from now on get no status after this code, ever: "110" stands
+    # for a process lost on Digipoort's side, "400" for an agency that never validates
+    # (no 500). Read at each aanlevering, so a test can change it between two.
+    stall_after: str | None = None
     slow_delay: float = 2.0  # Zwaarbelast* scenarios
     overload_refusals: int = 1  # Overbelast* scenarios
     algorithm: Algorithm = "rsa-sha1"

@@ -23,6 +23,7 @@ For tests and the conformance runner::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import re
 import tempfile
@@ -60,6 +61,10 @@ Handler = Callable[[WusRequest], Awaitable[etree._Element]]
 
 class Overloaded(Exception):
     """Answer HTTP 503 with Retry-After instead of a SOAP response."""
+
+
+class _Stalled(Exception):
+    """The process got its ``stall_after`` status: it walks no further."""
 
 
 def _now() -> datetime:
@@ -328,7 +333,7 @@ class DigipoortSimulator:
         if scenario == sc.ZWAARBELAST_AANLEVEREN:
             await asyncio.sleep(self.settings.slow_delay)
         kenmerk = str(uuid.uuid4())
-        process = Process(kenmerk, body, scenario, _now())
+        process = Process(kenmerk, body, scenario, _now(), stall_after=self.settings.stall_after)
         process.add(_event("105"))
         process.add(_event("100"))
         self._processes[kenmerk] = process
@@ -353,11 +358,17 @@ class DigipoortSimulator:
         ).to_element()
 
     async def _walk(self, process: Process, berichtsoort: berichtsoorten.Berichtsoort) -> None:
+        with contextlib.suppress(_Stalled):
+            await self._steps(process, berichtsoort)
+
+    async def _steps(self, process: Process, berichtsoort: berichtsoorten.Berichtsoort) -> None:
         delay = self.settings.step_delay
 
         async def step(code: str, fout: str | None = None, details: str | None = None) -> None:
             await asyncio.sleep(delay)
             process.add(_event(code, fout, details))
+            if code == process.stall_after:
+                raise _Stalled
 
         await step("110")
         await step("200")
