@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -66,3 +68,42 @@ def file_away(path: Path, folder: Path, note: str | None = None) -> Path | None:
             reason.unlink(missing_ok=True)
         return None
     return target
+
+
+class NotAnInboxFile(ValueError):
+    """A name in an inbox that is no regular file of its own: a link, a device, too big."""
+
+
+def read_inbox_file(path: Path, limit: int) -> bytes:
+    """The bytes of ``path``, a regular file that is itself in the inbox, at most ``limit``.
+
+    Whoever may drop files into an inbox seldom may read the gateway's own
+    files; following a symbolic link would have the gateway store its token or
+    its key as a document, so a link is refused, not followed. A device is not
+    even opened, and a file over ``limit`` is refused before it is read.
+    Raises FileNotFoundError when another scanner took it first.
+    """
+    found = os.lstat(path)
+    if stat.S_ISLNK(found.st_mode):
+        raise NotAnInboxFile(f"{path.name} is a symbolic link, not a regular file; links "
+                             "are not followed")
+    if not stat.S_ISREG(found.st_mode):
+        raise NotAnInboxFile(f"{path.name} is not a regular file")
+    if found.st_size > limit:
+        raise NotAnInboxFile(f"{path.name} has {found.st_size} bytes; the limit is {limit}")
+    try:
+        # O_NOFOLLOW: the name may have become a link since the lstat.
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise NotAnInboxFile(f"{path.name} is a symbolic link, not a regular file; links "
+                                 "are not followed") from None
+        raise
+    with os.fdopen(fd, "rb") as handle:
+        opened = os.fstat(handle.fileno())
+        if (opened.st_dev, opened.st_ino) != (found.st_dev, found.st_ino):
+            raise NotAnInboxFile(f"{path.name} was replaced while it was opened")
+        data = handle.read(limit + 1)
+    if len(data) > limit:  # it grew meanwhile
+        raise NotAnInboxFile(f"{path.name} has more than {limit} bytes; the limit is {limit}")
+    return data

@@ -31,7 +31,7 @@ from gateway.channels import (
     StatusReport,
 )
 from gateway.errors import GatewayError
-from gateway.fileio import file_away
+from gateway.fileio import NotAnInboxFile, file_away, read_inbox_file
 from gateway.model import CanonicalDocument
 from gateway.model.json import loads
 from gateway.render import PdfUnavailable, find_pdf_tool, render_html, render_pdf
@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 
 SECURITY = ("starttls", "tls", "none")
 _DEFAULT_PORTS = {"starttls": 587, "tls": 465, "none": 25}
+# A report quotes the headers of the original, not the document: a few MB is plenty.
+MAX_BOUNCE_BYTES = 10 * 1024 * 1024
 
 
 def _reply_outcome(code: int, text: str, what: str, transport_id: str) -> SendOutcome:
@@ -218,9 +220,13 @@ class EmailChannel(Channel):
         handled = 0
         for path in sorted(self.bounce_dir.glob("*.eml")):
             try:
-                bounce = read_bounce(await asyncio.to_thread(path.read_bytes))
+                bounce = read_bounce(await asyncio.to_thread(read_inbox_file, path,
+                                                             MAX_BOUNCE_BYTES))
             except FileNotFoundError:
                 continue  # another instance took it
+            except NotAnInboxFile as exc:
+                await asyncio.to_thread(self._move, path, "error", str(exc))
+                continue
             except NotABounce as exc:
                 await asyncio.to_thread(self._move, path, "error", f"not a bounce: {exc}")
                 continue

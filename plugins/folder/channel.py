@@ -22,7 +22,8 @@ from gateway.channels import (
     RetryableError,
     SendOutcome,
 )
-from gateway.fileio import file_away, write_atomically
+from gateway.fileio import NotAnInboxFile, file_away, read_inbox_file, write_atomically
+from gateway.pipeline.inbound import MAX_INBOUND_BYTES
 from gateway.store import TransportState
 from gateway.tasks import cancel_and_wait
 
@@ -103,12 +104,17 @@ class FolderChannel(Channel):
         sink = self._context.inbound
         handled = 0
         for path in sorted(self.inbox.iterdir()):
-            if not path.is_file() or path.name.startswith("."):
-                continue  # dot files are other writers' temporary files
+            if path.name.startswith(".") or (path.is_dir() and not path.is_symlink()):
+                continue  # dot files are other writers' temporary files; done/ and error/
             try:
-                data = await asyncio.to_thread(path.read_bytes)
+                data = await asyncio.to_thread(read_inbox_file, path, MAX_INBOUND_BYTES)
             except FileNotFoundError:
                 continue  # another scanner of the same folder took it first
+            except NotAnInboxFile as exc:
+                log.warning("inbox file %s refused: %s", path.name, exc)
+                await asyncio.to_thread(self._move, path, "error", note=str(exc))
+                handled += 1
+                continue
             digest = hashlib.sha256(data).hexdigest()
             try:
                 message_id = await sink(InboundDocument(

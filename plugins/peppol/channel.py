@@ -50,7 +50,7 @@ from gateway.channels import (
 )
 from gateway.durations import spoken
 from gateway.errors import GatewayError
-from gateway.fileio import file_away, write_atomically
+from gateway.fileio import NotAnInboxFile, file_away, read_inbox_file, write_atomically
 from gateway.identifiers import PeppolParticipantId
 from gateway.store.model import utc_now
 from gateway.tasks import cancel_and_wait
@@ -461,11 +461,16 @@ class PeppolChannel(Channel):
             raise RuntimeError(f"channel {self.name!r} has no inbox_dir")
         handled = 0
         for path in sorted(self.inbox.iterdir()):
-            if not path.is_file() or path.name.startswith("."):
+            if path.name.startswith(".") or (path.is_dir() and not path.is_symlink()):
                 continue  # dot files are the access point's files being written
             try:
-                data = await asyncio.to_thread(path.read_bytes)
+                data = await asyncio.to_thread(read_inbox_file, path, MAX_INBOUND_BYTES)
             except FileNotFoundError:
+                continue
+            except NotAnInboxFile as exc:
+                log.warning("peppol inbox file %s refused: %s", path.name, exc)
+                await asyncio.to_thread(self._move, path, "error", str(exc))
+                handled += 1
                 continue
             try:
                 await self.receive(data, filename=path.name)
