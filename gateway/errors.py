@@ -7,6 +7,36 @@ instead of a traceback.
 
 from __future__ import annotations
 
+# Query parameters libpq and asyncpg take a secret in.
+_SECRET_PARAMETERS = frozenset({"password", "sslpassword"})
+
+
+def redact_url(url: str) -> str:
+    """``url`` as an error or a log line may quote it: every password replaced by ``***``.
+
+    A database URL carries its password after the user name (``user:pw@``, the
+    user may be empty) or as a query parameter (``?password=``); both reach
+    errors that end up in the log and in /health.
+    """
+    scheme, separator, rest = url.partition("://")
+    if not separator:
+        return url
+    head, question, query = rest.partition("?")
+    authority, slash, path = head.partition("/")
+    if "@" in authority:
+        # The last @ ends the credentials: an unencoded @ in a password stays hidden too.
+        credentials, _, host = authority.rpartition("@")
+        if ":" in credentials:
+            authority = f"{credentials.partition(':')[0]}:***@{host}"
+    if question:
+        parts = []
+        for part in query.split("&"):
+            name, equals, _value = part.partition("=")
+            parts.append(f"{name}=***" if equals and name.lower() in _SECRET_PARAMETERS
+                         else part)
+        query = "&".join(parts)
+    return f"{scheme}://{authority}{slash}{path}{question}{query}"
+
 
 class GatewayError(Exception):
     """Base class for errors that are the user's or the environment's, not a bug."""

@@ -34,7 +34,7 @@ from gateway.config.model import (
     GatewaySettings,
     SupplierIdentity,
 )
-from gateway.errors import ConfigError
+from gateway.errors import ConfigError, redact_url
 from gateway.formats import FormatKey
 from gateway.identifiers import (
     OIN,
@@ -411,7 +411,7 @@ class _Reader:
             return text
         # The URL may hold the database password: never quoted whole in an error (which
         # reaches the log and /health).
-        shown = re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", text)
+        shown = redact_url(text)
         raise self.error(
             f"database must be sqlite:///<file> or postgresql://...; got {shown!r}",
             (*path, "database"),

@@ -15,8 +15,9 @@ Database URLs::
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
 
+from gateway.errors import redact_url
 from gateway.store.base import Store
 from gateway.store.errors import (
     ClaimLost,
@@ -96,7 +97,4 @@ def _open_sqlite(database_url: str) -> Store:
 
 
 def _scrub(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password:
-        return url.replace(f":{parts.password}@", ":***@")
-    return url
+    return redact_url(url)

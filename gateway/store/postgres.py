@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
-import re
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import datetime, timedelta
 from typing import Any, ParamSpec, TypeVar, cast
@@ -28,6 +27,7 @@ from typing import Any, ParamSpec, TypeVar, cast
 import asyncpg
 import attrs
 
+from gateway.errors import redact_url
 from gateway.kinds import Direction
 from gateway.store import migrations
 from gateway.store.base import (
@@ -173,7 +173,7 @@ def _event_columns(events: Sequence[Event]) -> tuple[list[Any], ...]:
 
 def redact(dsn: str) -> str:
     """The DSN without its password, for messages and logs."""
-    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", dsn)
+    return redact_url(dsn)
 
 
 def _record(row: Any, *, payloads: bool = True) -> MessageRecord:
