@@ -8,7 +8,7 @@ from typing import Any
 
 from gateway.pluginmanager import build_registry, make_plugin_manager
 from gateway.registry import Registry
-from plugins.digipoort.wus.pki import Pki
+from plugins.digipoort.wus.pki import DIGIPOORT_KVK, Pki, supplier_serial_number
 
 SUPPLIER_KVK = "30097265"  # the supplier of the UBL-OHNL samples
 AGENCY_OIN = "00000001003227522000"  # the ministry of the UBL-OHNL samples
@@ -53,7 +53,8 @@ def aflever_settings(pki: Pki, **extra: Any) -> dict[str, Any]:
     """An AfleverService on a free loopback port, trusting the test CA's clients."""
     return client_settings(
         pki, aflever_listen="127.0.0.1:0", aflever_certificate=str(pki.server.cert),
-        aflever_private_key=str(pki.server.key), aflever_client_ca=str(pki.ca), **extra)
+        aflever_private_key=str(pki.server.key), aflever_client_ca=str(pki.ca),
+        aflever_client_ids=[supplier_serial_number(DIGIPOORT_KVK)], **extra)
 
 
 def toml_value(value: Any) -> str:

@@ -84,7 +84,7 @@ async def test_an_order_fetched_twice_is_in_the_inbox_once(
     settings = aflever_settings(pki, aanlever_url=simulator.aanlever_url,
                                 status_url=simulator.status_url)
     for key in ("aflever_listen", "aflever_certificate", "aflever_private_key",
-                "aflever_client_ca"):
+                "aflever_client_ca", "aflever_client_ids"):
         del settings[key]
     settings.update(ophaal=True, ophaal_url=simulator.ophaal_url, ophaal_poll_interval=0.05)
     message = simulator.make_afleverbericht(order_19(), "BESTELLING-UBL",

@@ -126,6 +126,8 @@ SETTINGS_HELP = {
                        "after (default 345600, 4 days)",
     "aflever_listen": "host:port of our AfleverService (inbound, two-way TLS)",
     "aflever_client_ca": "CA bundle whose client certificates may deliver (required with it)",
+    "aflever_client_ids": "subject serialNumbers (OIN) of Digipoort's client certificates, "
+                          "the only ones that may deliver (required with it)",
     "aflever_certificate / aflever_private_key": "server certificate for the AfleverService "
                                                  "(default: certificate)",
     "ophaal": "true: fetch inbound documents from the OphaalService instead",

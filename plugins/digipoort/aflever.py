@@ -1,6 +1,8 @@
 """The AfleverService we host: Digipoort pushes orders, staffing orders and timecards here.
 
-Two-way TLS (Digipoort's client certificate must chain to ``aflever_client_ca``),
+Two-way TLS (Digipoort's client certificate must chain to ``aflever_client_ca``
+and carry one of the subject serialNumbers in ``aflever_client_ids``: the CA
+vouches for many organisations, and the request names its own sender),
 then the library's checks (addressing, WS-Security against the same CA,
 signer = TLS client, koppelvlak XSD). The raw document goes to the gateway's
 inbound sink, which stores it durably, and only then do we answer
@@ -23,6 +25,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from aiohttp import web
+from cryptography import x509
+from cryptography.x509.oid import NameOID
 
 from gateway.channels import InboundDocument, InboundSink
 from gateway.model.common import Attachment
@@ -30,13 +34,20 @@ from gateway.model.common import Attachment
 from .settings import DigipoortSettings
 from .wus.koppelvlak import AfleverRequest, AfleverResponse, WusFault
 from .wus.security import SigningIdentity, Trust
-from .wus.server import RequestRefused, WusEndpoint
+from .wus.server import RequestRefused, WusEndpoint, peer_certificate
 from .wus.tls import server_context
 
 log = logging.getLogger(__name__)
 
 WSDL = Path(__file__).resolve().parent / "wus" / "wsdl" / "AfleverService_V1_2.wsdl"
 TECHNICAL_ERROR = "ALS400"
+REFUSED = "ALS100"
+
+
+def subject_ids(certificate: x509.Certificate) -> list[str]:
+    """The subject serialNumbers of ``certificate`` (a PKIoverheid OIN or HRN)."""
+    return [str(attribute.value) for attribute in
+            certificate.subject.get_attributes_for_oid(NameOID.SERIAL_NUMBER)]
 
 
 def inbound_document(channel: str, bericht: AfleverRequest) -> InboundDocument:
@@ -119,6 +130,15 @@ class AfleverServer:
         return web.Response(body=WSDL.read_bytes(), content_type="text/xml", charset="utf-8")
 
     async def _afleveren(self, request: web.Request) -> web.StreamResponse:
+        peer = peer_certificate(request)
+        ids = [] if peer is None else subject_ids(peer)
+        if not set(ids) & set(self.config.aflever_client_ids):
+            reason = (f"the TLS client certificate (subject serialNumber "
+                      f"{', '.join(ids) or 'none'}) is not one that may deliver here")
+            log.warning("channel %s: afleverRequest from %s refused: %s", self.channel,
+                        request.remote, reason)
+            return self.endpoint.fault_response(WusFault("aflever", REFUSED, reason),
+                                                "afleveren", None)
         try:
             wus_request = await self.endpoint.read(request)
         except RequestRefused as refused:

@@ -46,8 +46,9 @@ KNOWN_KEYS: Final = frozenset({
     "belanghebbende_nummer",
     "belanghebbende_type", "belanghebbende_rol", "ontvanger_type", "ontvanger_rol",
     "status_poll_interval", "status_batch", "aflever_listen", "aflever_certificate",
-    "aflever_private_key", "aflever_client_ca", "ophaal", "ophaal_poll_interval",
-    "ophaal_berichtsoort", "request_timeout", "aanleverkenmerk_scenario", "status_deadline",
+    "aflever_private_key", "aflever_client_ca", "aflever_client_ids", "ophaal",
+    "ophaal_poll_interval", "ophaal_berichtsoort", "request_timeout", "aanleverkenmerk_scenario",
+    "status_deadline",
 })
 # After a 420, Digipoort tries to deliver for 72 hours before its last word (420 with
 # AFS600, domain.md 3.4): a process may rightly say nothing for that long. A day more
@@ -86,6 +87,9 @@ class DigipoortSettings:
     aflever_certificate: Path | None = None
     aflever_private_key: Path | None = None
     aflever_client_ca: Path | None = None
+    # The subject serialNumbers (OIN) of the certificates that may deliver: the CA
+    # vouches for thousands of organisations, of which only Digipoort may.
+    aflever_client_ids: tuple[str, ...] = ()
     ophaal: bool = False
     ophaal_poll_interval: float = 300.0
     ophaal_berichtsoort: str | None = None
@@ -172,6 +176,15 @@ def parse_settings(channel: str, raw: Mapping[str, Any]) -> DigipoortSettings:
     if listen is not None and client_ca is None:
         raise SettingsError(f"{where}: aflever_client_ca is required with aflever_listen "
                             "(the CA bundle whose client certificates may deliver)")
+    client_ids = raw.get("aflever_client_ids", [])
+    if not isinstance(client_ids, list) or not all(
+            isinstance(each, str) and each.strip() for each in client_ids):
+        raise SettingsError(f"{where}: aflever_client_ids must be a list of certificate "
+                            f"subject serialNumbers, not {client_ids!r}")
+    if listen is not None and not client_ids:
+        raise SettingsError(f"{where}: aflever_client_ids is required with aflever_listen "
+                            "(the subject serialNumbers of Digipoort's client certificates: "
+                            "aflever_client_ca also issues certificates to other organisations)")
     if ophaal and urls["ophaal"] is None:
         raise SettingsError(f"{where}: ophaal = true needs ophaal_url (environment "
                             f"{environment!r} has no OphaalService address)")
@@ -208,6 +221,7 @@ def parse_settings(channel: str, raw: Mapping[str, Any]) -> DigipoortSettings:
         aflever_certificate=_path(text("aflever_certificate")),
         aflever_private_key=_path(text("aflever_private_key")),
         aflever_client_ca=_path(client_ca),
+        aflever_client_ids=tuple(each.strip() for each in client_ids),
         ophaal=ophaal,
         ophaal_poll_interval=number("ophaal_poll_interval", 300.0, 0.01),
         ophaal_berichtsoort=text("ophaal_berichtsoort"),

@@ -25,6 +25,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 DEFAULT_KVK: Final = "30216247"
+DIGIPOORT_KVK: Final = "27372345"
+"""The number in the subject serialNumber of the simulator's client certificate."""
 
 
 @attrs.frozen
@@ -228,7 +230,7 @@ def make_pki(
     digipoort = _write(
         folder,
         "digipoort-client",
-        *_leaf(_company("27372345", "Digipoort simulator"), ca, not_before=start, not_after=end),
+        *_leaf(_company(DIGIPOORT_KVK, "Digipoort simulator"), ca, not_before=start, not_after=end),
     )
     expired = _write(
         folder,
