@@ -21,10 +21,13 @@ from __future__ import annotations
 import concurrent.futures
 import datetime
 import hashlib
+import http.client
 import json
 import os
 import shutil
 import tempfile
+import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable, Sequence
@@ -43,6 +46,9 @@ STAMP_NAME = "installed.json"
 STAGING_PREFIX = ".install-"
 _CHUNK = 1 << 16
 _MAX_LISTED = 20
+_SLOWEST = 16 * 1024
+"""Bytes per second below which a download is given up: ``timeout`` bounds each read,
+not the whole body, and a server that sends a byte now and then never trips it."""
 
 
 def default_standards_dir() -> Path:
@@ -160,10 +166,18 @@ def install_from_url(
         except (urllib.error.URLError, OSError) as exc:
             reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
             raise _Unreachable(f"cannot download {url}: {reason}") from exc
+        except http.client.HTTPException as exc:
+            # No HTTP answer at all (a wrong port, say): every other file gets the same.
+            raise _Unreachable(f"cannot download {url}: the answer is not HTTP: "
+                               f"{str(exc).strip()[:80]!r}") from exc
         return response
 
+    def time_limit(file: ArtifactFile) -> float:
+        return timeout + file.size / _SLOWEST
+
     source = f"mirror {base}" if base is not None else "official download addresses"
-    return _install(manifest, target_dir, only, open_source, source, workers=workers)
+    return _install(manifest, target_dir, only, open_source, source, workers=workers,
+                    time_limit=time_limit)
 
 
 class _Unreachable(StandardsError):
@@ -191,46 +205,122 @@ def _require_official_addresses(manifest: Manifest, selected: Sequence[Artifact]
 def _install(
     manifest: Manifest, target_dir: Path | None, only: Iterable[str] | None,
     open_source: _Opener, source: str, *, workers: int,
+    time_limit: Callable[[ArtifactFile], float] | None = None,
 ) -> InstallReport:
     target = target_dir or default_standards_dir()
     selected = manifest.select(only)
     entries = manifest.entries(selected)
     todo = [(a, f) for a, f in entries if _needs_install(target / f.path, f)]
-    try:
-        target.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=target))
-    except OSError as exc:
-        raise StandardsError(f"cannot write to the standards directory {target}: {exc}") from exc
-    try:
-        _stage_all(todo, staging, open_source, workers)
-        for _, file in todo:
-            final = target / file.path
-            try:
-                final.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(staging / file.path, final)
-            except OSError as exc:
-                raise StandardsError(f"cannot put {final} in place: {exc}") from exc
-        _write_stamp(target, manifest, selected, source)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return InstallReport(
+    report = InstallReport(
         target_dir=target,
         artifacts=tuple(a.id for a in selected),
         installed=len(todo),
         unchanged=len(entries) - len(todo),
         bytes_installed=sum(f.size for _, f in todo),
     )
+    if not todo and _stamp_lists(target, manifest, selected):
+        # Nothing to write, so nothing to refuse: a complete set in a read-only
+        # folder (an image, a package) installs again without error.
+        return report
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=target))
+    except OSError as exc:
+        raise StandardsError(f"cannot write to the standards directory {target}: {exc}") from exc
+    try:
+        _stage_all(todo, staging, open_source, workers, source, time_limit)
+        _put_in_place(todo, staging, target,
+                      lambda: _write_stamp(target, manifest, selected, source))
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return report
+
+
+def _stamp_lists(target: Path, manifest: Manifest, selected: Sequence[Artifact]) -> bool:
+    """Whether the stamp already records every selected artifact from this manifest."""
+    try:
+        stamp = read_stamp(target) or {}
+    except StandardsError:
+        return False
+    recorded = stamp.get("artifacts")
+    if not isinstance(recorded, dict):
+        return False
+    return all(isinstance(recorded.get(a.id), dict)
+               and recorded[a.id].get("manifest_sha256") == manifest.sha256 for a in selected)
+
+
+def _put_in_place(
+    todo: Sequence[tuple[Artifact, ArtifactFile]], staging: Path, target: Path,
+    then: Callable[[], None],
+) -> None:
+    """Move the staged files into ``target`` and call ``then``: all of it, or none.
+
+    Each file replaced is first moved aside into the staging folder. When a
+    move fails (a read-only folder, a folder on another device, Ctrl-C) every
+    file moved so far goes back, so the folder holds the release it held
+    before and never part of each.
+    """
+    for _, file in todo:
+        final = target / file.path
+        if final.is_symlink() or (final.exists() and not final.is_file()):
+            raise StandardsError(f"nothing was installed: {final} is in the way (not a "
+                                 "regular file); move it and install again")
+    aside = staging / ".previous"
+    moved: list[tuple[Path, Path | None]] = []  # in place now, with the file it replaced
+    final = target
+    try:
+        for _, file in todo:
+            final = target / file.path
+            final.parent.mkdir(parents=True, exist_ok=True)
+            previous = None
+            if final.exists():
+                previous = aside / file.path
+                previous.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(final, previous)
+            try:
+                os.replace(staging / file.path, final)
+            except BaseException:
+                if previous is not None:
+                    os.replace(previous, final)
+                raise
+            moved.append((final, previous))
+        then()
+    except BaseException as exc:
+        stuck = _move_back(moved)
+        if not isinstance(exc, OSError):
+            raise
+        restored = ("the files already moved are back as they were" if not stuck else
+                    f"{len(stuck)} file(s) could not be put back, e.g. {stuck[0]}: run "
+                    "`gateway standards verify`")
+        raise StandardsError(f"nothing was installed: cannot put {final} in place: {exc}; "
+                             f"{restored}") from exc
+
+
+def _move_back(moved: Sequence[tuple[Path, Path | None]]) -> list[Path]:
+    """Undo :func:`_put_in_place`'s moves; the files that could not be restored."""
+    stuck = []
+    for final, previous in reversed(moved):
+        try:
+            if previous is None:
+                final.unlink(missing_ok=True)
+            else:
+                os.replace(previous, final)
+        except OSError:
+            stuck.append(final)
+    return stuck
 
 
 def _stage_all(
     todo: Sequence[tuple[Artifact, ArtifactFile]], staging: Path, open_source: _Opener,
-    workers: int,
+    workers: int, source: str, time_limit: Callable[[ArtifactFile], float] | None = None,
 ) -> None:
     problems: list[str] = []
+    stop = threading.Event()
 
     def stage(artifact: Artifact, file: ArtifactFile) -> None:
+        deadline = None if time_limit is None else time.monotonic() + time_limit(file)
         with open_source(artifact, file) as reader:
-            _copy_verified(reader, staging / file.path, artifact, file)
+            _copy_verified(reader, staging / file.path, artifact, file, deadline, stop)
 
     if workers <= 1:
         for artifact, file in todo:
@@ -241,45 +331,71 @@ def _stage_all(
     else:
         with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
             futures = [pool.submit(stage, artifact, file) for artifact, file in todo]
-            for future in concurrent.futures.as_completed(futures):
-                try:
-                    future.result()
-                except _Unreachable:
-                    for pending in futures:
-                        pending.cancel()
-                    raise
-                except StandardsError as exc:
-                    problems.append(str(exc))
+            try:
+                for future in concurrent.futures.as_completed(futures):
+                    try:
+                        future.result()
+                    except _Unreachable as exc:
+                        raise StandardsError(f"nothing was installed from {source}: "
+                                             f"{exc}") from exc
+                    except StandardsError as exc:
+                        problems.append(str(exc))
+            except BaseException:
+                # A server that is down, or Ctrl-C: the pool waits for the downloads
+                # already running, so they must stop at their next read.
+                stop.set()
+                for pending in futures:
+                    pending.cancel()
+                raise
     if problems:
         problems.sort()
         listed = "\n  ".join(problems[:_MAX_LISTED])
         more = (f"\n  ... and {len(problems) - _MAX_LISTED} more"
                 if len(problems) > _MAX_LISTED else "")
-        raise StandardsError(f"nothing was installed; {len(problems)} file(s) failed:\n  "
-                             f"{listed}{more}")
+        raise StandardsError(f"nothing was installed from {source}; {len(problems)} file(s) "
+                             f"failed:\n  {listed}{more}")
 
 
 def _copy_verified(
     reader: IO[bytes], destination: Path, artifact: Artifact, file: ArtifactFile,
+    deadline: float | None = None, stop: threading.Event | None = None,
 ) -> None:
-    """Write ``reader`` to ``destination`` if it is exactly the pinned file, else raise."""
+    """Write ``reader`` to ``destination`` if it is exactly the pinned file, else raise.
+
+    Past ``deadline`` (a ``time.monotonic()`` value) the source counts as
+    unreachable; with ``stop`` set the copy ends at the next read.
+    """
     destination.parent.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
     size = 0
+    started = time.monotonic()
+    # read1 returns what has arrived; read(n) would wait for all n bytes, and
+    # the deadline would only be looked at once the body is complete.
+    read: Callable[[int], bytes] = getattr(reader, "read1", reader.read)
     try:
         with destination.open("wb") as out:
             # Read one byte past the pinned size: enough to know a source is
             # too long without reading a runaway download to its end.
             while size <= file.size:
-                chunk = reader.read(min(_CHUNK, file.size + 1 - size))
+                chunk = read(min(_CHUNK, file.size + 1 - size))
                 if not chunk:
                     break
                 digest.update(chunk)
                 size += len(chunk)
                 out.write(chunk)
+                if stop is not None and stop.is_set():
+                    raise StandardsError(f"{file.path} (artifact {artifact.id}): stopped")
+                if deadline is not None and time.monotonic() > deadline and size < file.size:
+                    raise _Unreachable(
+                        f"{file.path} (artifact {artifact.id}): the download is too slow: "
+                        f"{size} of {file.size} bytes in {time.monotonic() - started:.0f} s")
     except OSError as exc:
         destination.unlink(missing_ok=True)
         raise StandardsError(f"{file.path} (artifact {artifact.id}): cannot copy: {exc}") from exc
+    except http.client.HTTPException as exc:  # a chunked download cut short
+        destination.unlink(missing_ok=True)
+        raise StandardsError(f"{file.path} (artifact {artifact.id}): the download broke off "
+                             f"after {size} of {file.size} bytes ({exc!r})") from exc
     if size != file.size or digest.hexdigest() != file.sha256:
         destination.unlink(missing_ok=True)
         found = (f"{size} bytes, expected {file.size}" if size != file.size
