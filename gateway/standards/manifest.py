@@ -329,7 +329,6 @@ def _github(repo: str, commit: str, path: str = "") -> str:
 
 _UBL_REPO = "kduvekot/ubl-release-package"
 _UBL_21 = "69d9f20189fe7fa551dcc59f17d8480e70cda970"
-_UBL_20 = "849b22c38ec048e0cdee062621b67de1c6a4648c"
 _OASIS_LICENCE = (
     "Copyright OASIS Open 2001-2013, under the OASIS IPR Policy. You may copy and distribute "
     "the files without restriction if you keep the notice and do not modify them"
@@ -361,22 +360,15 @@ SETS: tuple[SetDefinition, ...] = (
     SetDefinition(
         id="ubl-2.1-xsd",
         version="2.1",
-        title="OASIS UBL 2.1 schemas (xsd with documentation, xsdrt runtime copies)",
+        title="OASIS UBL 2.1 runtime schemas (xsdrt)",
         licence=_OASIS_LICENCE,
-        source=f"https://github.com/{_UBL_REPO} @ {_UBL_21} (xsd/**, xsdrt/**)",
+        source=f"https://github.com/{_UBL_REPO} @ {_UBL_21} (xsdrt/**)",
         base_url=_github(_UBL_REPO, _UBL_21),
         root="oasis-ubl/ubl-2.1",
-        patterns=("oasis-ubl/ubl-2.1/xsd/**/*.xsd", "oasis-ubl/ubl-2.1/xsdrt/**/*.xsd"),
-    ),
-    SetDefinition(
-        id="ubl-2.0-xsd",
-        version="2.0",
-        title="OASIS UBL 2.0 (OASIS Standard Update) schemas (xsd and xsdrt)",
-        licence=_OASIS_LICENCE,
-        source=f"https://github.com/{_UBL_REPO} @ {_UBL_20} (xsd/**, xsdrt/**)",
-        base_url=_github(_UBL_REPO, _UBL_20),
-        root="oasis-ubl/ubl-2.0",
-        patterns=("oasis-ubl/ubl-2.0/xsd/**/*.xsd", "oasis-ubl/ubl-2.0/xsdrt/**/*.xsd"),
+        # Only the runtime copies: the formats load xsdrt/, and xsd/ holds the same
+        # types with their documentation (4.9 MB more to fetch and keep). UBL 2.0
+        # is not pinned: the UBL-OHNL sets carry their own UBL 2.0 schemas.
+        patterns=("oasis-ubl/ubl-2.1/xsdrt/**/*.xsd",),
     ),
     SetDefinition(
         id="en16931-ubl-xslt",
