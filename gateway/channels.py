@@ -236,6 +236,9 @@ class ChannelContext:
     """The message store, read-only for channels whose work queue is their own
     outbound messages (the portal: a task is a sent message). Changes go
     through ``status``, never through the store directly."""
+    standards_dir: str | None = None
+    """Where the official artifacts are installed, as the configuration says
+    (``[gateway] standards_dir``, ...); None: :func:`gateway.paths.standards_dir`."""
 
 
 class Channel(abc.ABC):

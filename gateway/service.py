@@ -32,7 +32,7 @@ from gateway.config import ConfigHolder, check_against_registry
 from gateway.config.audit import StoreAuditor
 from gateway.config.model import ChannelConfig, GatewayConfig
 from gateway.delivery import DeliveryWorker
-from gateway.errors import ConfigError, GatewayError
+from gateway.errors import ConfigError, GatewayError, StandardsError
 from gateway.instruments import observe_store
 from gateway.pipeline import (
     Dispatcher,
@@ -45,6 +45,7 @@ from gateway.pipeline.inbound import keep_recovering
 from gateway.pipeline.status import StatusDesk
 from gateway.pluginmanager import build_registry, make_plugin_manager
 from gateway.registry import Registry
+from gateway.standards.installer import standards_path
 from gateway.store import Store, open_store
 from gateway.validation.pool import ValidationPool
 from gateway.validation.warming import routed_formats, warm_sets
@@ -153,7 +154,7 @@ class GatewayService:
                 supplier=config.supplier,
                 status=functools.partial(desk.record, name),
                 sent=functools.partial(desk.waiting, name),
-                store=self.store,
+                store=self.store, standards_dir=str(config.gateway.standards_path),
             )), timeout=CHANNEL_START_TIMEOUT)
         except TimeoutError:
             self.channel_problems[name] = (
@@ -344,6 +345,7 @@ class GatewayService:
             problems.append(f"API tokens: {exc}")
         problems += [f"channel {n}: {p}" for n, p in sorted(self.channel_problems.items())]
         problems += await self._channels_own_problems()
+        problems += self._validation_problems()
         messages: dict[str, dict[str, int]] = {}
         if self.store is not None and not self.stopping:
             try:
@@ -367,6 +369,31 @@ class GatewayService:
             "validation": self._validation_state(),
             "problems": problems,
         }
+
+    def _validation_problems(self) -> list[str]:
+        """Routed formats that cannot be validated, so every document in them is refused.
+
+        The existence and size of each layer's file is cheap to check on every
+        call; what only a compile finds (an altered included file) comes from
+        the workers' warm-up.
+        """
+        config = self.config
+        formats: dict[str, list[str]] = {}
+        for key in routed_formats(config):
+            fmt = self.registry.formats.get(key)
+            for layer in fmt.layers() if fmt is not None else ():
+                try:
+                    standards_path(config.gateway.standards_path, layer.artifact)
+                except StandardsError as exc:
+                    formats.setdefault(str(exc), []).append(key)
+                    break
+        found = [f"validation of {', '.join(keys)} refuses every document: {problem}"
+                 for problem, keys in sorted(formats.items())]
+        if self.validation is not None and not self.stopping:
+            found += sorted({f"validation warm-up: {problem}"
+                             for warmth in self.validation.warmth()
+                             for problem in warmth.problems})
+        return found
 
     def _validation_state(self) -> str:
         """``warming`` until every worker started warm is, then ``warm``; else ``on demand``.

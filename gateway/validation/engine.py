@@ -29,7 +29,7 @@ from lxml import etree
 
 from gateway.errors import GatewayError, StandardsError, UnsafeXMLError
 from gateway.formats import Format, LayerKind, ValidationLayer
-from gateway.standards.installer import standards_path
+from gateway.standards.installer import standards_path, verify
 from gateway.standards.manifest import Manifest, default_manifest
 from gateway.validation.locations import line_of
 from gateway.validation.patterns import skeleton_patterns
@@ -130,6 +130,7 @@ class Validator:
         self._manifest = manifest
         self.by_pattern_above = by_pattern_above
         self._compiled: dict[tuple[LayerKind, str], _Compiled] = {}
+        self._intact: set[str] = set()
         self._lock = threading.Lock()
 
     # -- artifacts -----------------------------------------------------------
@@ -138,6 +139,31 @@ class Validator:
         """The installed file of ``artifact`` (a manifest path), or StandardsError."""
         manifest = self._manifest or default_manifest()
         return standards_path(self.standards_dir, artifact, manifest=manifest)
+
+    def check_intact(self, artifact: str) -> None:
+        """Raise StandardsError unless every file of the sets holding ``artifact`` is as pinned.
+
+        A layer names one file, but its XSD includes and its stylesheet imports
+        others: one of them altered, missing or left over from another release
+        changes the verdict without a word. Each set (with the sets it
+        requires) is checked by sha256 once per validator, before its first
+        compile; a change on disk after that reaches no compiled layer.
+        """
+        manifest = self._manifest or default_manifest()
+        owners = [owner for owner in manifest.owners(artifact) if owner not in self._intact]
+        if not owners:
+            return
+        report = verify(manifest, self.standards_dir, only=owners)
+        if not report.ok:
+            listed = "; ".join(str(problem) for problem in report.problems[:3])
+            more = (f"; and {len(report.problems) - 3} more" if len(report.problems) > 3
+                    else "")
+            raise StandardsError(
+                f"the standards in {self.standards_dir} are not the pinned files: {listed}{more}; "
+                "validation is refused until `gateway standards install --from DIR` repairs "
+                "them (`gateway standards verify` lists every problem)"
+            )
+        self._intact.update(a.id for a in manifest.select(owners))
 
     def patterns(self, layer: ValidationLayer) -> tuple[str, ...]:
         """The patterns of a Schematron layer that can run one by one; ``()`` if it runs whole.
@@ -163,6 +189,7 @@ class Validator:
             found = self._compiled.get(key)
             if found is None:
                 path = self.artifact_path(layer.artifact)
+                self.check_intact(layer.artifact)
                 if layer.kind is LayerKind.XSD:
                     found = _Compiled(layer.artifact, _compile_schema(path, layer.artifact))
                 else:

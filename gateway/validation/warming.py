@@ -47,7 +47,8 @@ def warm_sets(config: GatewayConfig, registry: Registry,
             for layer in layers:
                 planner.artifact_path(layer.artifact)
         except StandardsError as exc:
-            log.info("not warming validation for %s: %s", key, exc)
+            # Every document of a routed format is refused until this is repaired.
+            log.warning("not warming validation for %s: %s", key, exc)
             continue
         found.append(WarmSet(layers, _sample_bytes(fmt), key))
     return found

@@ -32,6 +32,7 @@ import logging
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from lxml import etree
@@ -57,6 +58,7 @@ from .aflever import AfleverServer
 from .ophaal import OphaalPoller
 from .settings import DigipoortSettings, parse_settings
 from .status import POLLING_STOPPED, last_status, overdue_report, report_for
+from .wus import koppelvlak
 from .wus.berichtsoorten import UnknownBerichtsoort, by_name, for_document
 from .wus.client import WusClient, WusTransportError
 from .wus.envelope import EnvelopeError, SoapFault
@@ -123,6 +125,11 @@ class DigipoortChannel(Channel):
 
     async def start(self, context: ChannelContext) -> None:
         self.context = context
+        if context.standards_dir is not None:
+            koppelvlak.use_standards_dir(Path(context.standards_dir))
+        # Every request and answer is checked against the XSD: without it, fail to start
+        # (and say so in /health) rather than send nothing and dead-letter every message.
+        koppelvlak.schema()
         self.config = config = self.config.resolved(context.data_dir)
         identity = SigningIdentity.from_files(config.certificate, config.private_key,
                                               config.private_key_passphrase)
@@ -144,6 +151,8 @@ class DigipoortChannel(Channel):
     async def stop(self) -> None:
         await cancel_and_wait([self._poller])
         self._poller = None
+        if self.context is not None and self.context.standards_dir is not None:
+            koppelvlak.release_standards_dir(Path(self.context.standards_dir))
         if self.ophaal is not None:
             await self.ophaal.stop()
             self.ophaal = None

@@ -32,14 +32,31 @@ XSD_RELATIVE: Final = Path("digipoort-wus") / "digipoort-koppelvlak-1.2.xsd"
 
 _schemas: dict[Path, etree.XMLSchema] = {}
 _schema_lock = threading.Lock()
+# The configured folders of the running channels, latest last: one process, one set.
+_standards_dirs: list[Path] = []
 
 
 class KoppelvlakError(ValueError):
     """A body that does not match the koppelvlak XSD; the message names the element."""
 
 
+def use_standards_dir(folder: Path) -> None:
+    """Find the XSD in ``folder``, the configured one, until :func:`release_standards_dir`.
+
+    One folder per process: the bodies validate themselves wherever they are
+    built, with no channel at hand to ask.
+    """
+    _standards_dirs.append(folder)
+
+
+def release_standards_dir(folder: Path) -> None:
+    """A channel that used ``folder`` stopped; the others keep theirs."""
+    if folder in _standards_dirs:
+        _standards_dirs.remove(folder)
+
+
 def xsd_path() -> Path:
-    return standards_dir() / XSD_RELATIVE
+    return (_standards_dirs[-1] if _standards_dirs else standards_dir()) / XSD_RELATIVE
 
 
 def schema(path: Path | None = None) -> etree.XMLSchema:
