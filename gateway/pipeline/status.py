@@ -38,6 +38,9 @@ from gateway.store import (
 log = logging.getLogger(__name__)
 
 WAITING_BUSINESS_STATES = (BusinessState.NONE.value, BusinessState.DELIVERED_TO_AGENCY.value)
+# A try is lost only to a write on the same message between reading its timeline and
+# recording the status on it.
+RECORD_TRIES = 5
 
 
 class StatusDesk:
@@ -67,30 +70,54 @@ class StatusDesk:
                                       **report.detail}
             if report.at is not None:
                 detail["at"] = report.at.isoformat()
-            events = await self.store.events(record.id)
-            if report.after_event is not None and events and events[-1].seq != report.after_event:
-                # Decided on a timeline that has moved since: the store would refuse it too.
-                raise TimelineMoved(record.id, report.after_event, events[-1].seq)
-            if _already_recorded(events, detail):
-                recording.outcome = "repeat"
-                return record.id
-            business_state = report.business_state
-            if business_state is not None and _superseded(events, report):
-                # An earlier word that arrived late (Invoice Responses are not ordered): on
-                # the timeline, but it does not undo the state a later one set.
-                business_state = None
-            fields: dict[str, Any] = {}
-            transport_state = None
-            if report.failed and record.transport_state is TransportState.SENT:
-                transport_state = TransportState.FAILED
-                fields["last_error"] = (f"{channel} reports non-delivery: {report.code} "
-                                        f"{report.text}")
-            await self.store.transition(
-                record.id, event=NewEvent("status", detail), transport_state=transport_state,
-                business_state=business_state, expect_last_event=report.after_event, **fields,
-            )
-            recording.outcome = "failed" if transport_state is not None else "recorded"
-            return record.id
+            for tries_left in reversed(range(RECORD_TRIES)):
+                try:
+                    recording.outcome = await self._write(channel, record.id, report, detail)
+                    return record.id
+                except TimelineMoved:
+                    # Another instance wrote on the message since its timeline was read
+                    # (every instance polls every waiting message): decide again on what
+                    # is there now, where the same status is a repeat.
+                    if report.after_event is not None or not tries_left:
+                        raise
+            raise AssertionError("unreachable: the last try returns or raises")
+
+    async def _write(self, channel: str, message_id: str, report: StatusReport,
+                     detail: dict[str, Any]) -> str:
+        """Record the report on the timeline as read now; its outcome for the metrics.
+
+        Raises TimelineMoved when the timeline grew before the write: what was
+        decided on it (a repeat or not, the transport and business state) may
+        no longer hold.
+        """
+        events = await self.store.events(message_id)
+        if report.after_event is not None and events and events[-1].seq != report.after_event:
+            # Decided on a timeline that has moved since: the store would refuse it too.
+            raise TimelineMoved(message_id, report.after_event, events[-1].seq)
+        if _already_recorded(events, detail):
+            return "repeat"
+        business_state = report.business_state
+        if business_state is not None and _superseded(events, report):
+            # An earlier word that arrived late (Invoice Responses are not ordered): on
+            # the timeline, but it does not undo the state a later one set.
+            business_state = None
+        fields: dict[str, Any] = {}
+        transport_state = None
+        # Read after the timeline: a state newer than the timeline shows came with an
+        # event, which makes the write below fail and the report be decided again.
+        record = await self.store.get(message_id) if report.failed else None
+        if record is not None and record.transport_state is TransportState.SENT:
+            transport_state = TransportState.FAILED
+            fields["last_error"] = (f"{channel} reports non-delivery: {report.code} "
+                                    f"{report.text}")
+        expected = report.after_event
+        if expected is None and events:
+            expected = events[-1].seq
+        await self.store.transition(
+            message_id, event=NewEvent("status", detail), transport_state=transport_state,
+            business_state=business_state, expect_last_event=expected, **fields,
+        )
+        return "failed" if transport_state is not None else "recorded"
 
     async def waiting(
         self, channel: str, limit: int = 500, business_states: Sequence[str] | None = None,
