@@ -174,17 +174,20 @@ class StoreAuditor:
                 return 0
             if size == self._file_size:
                 return 0
-            records = await asyncio.to_thread(self.file.read)
-            copied = 0
-            for number, entry in enumerate(records, start=1):
+            entries = await asyncio.to_thread(self.file.read)
+            path = str(self.file.path)
+            new: list[AuditRecord] = []
+            for number, entry in enumerate(entries, start=1):
                 if number <= self._imported:
                     continue
                 record = AuditRecord.from_mapping(entry)
-                detail = {**record.detail, "source": IMPORT_SOURCE, "file": str(self.file.path),
+                detail = {**record.detail, "source": IMPORT_SOURCE, "file": path,
                           "line": number}
-                await self.store.append_audit(attrs.evolve(record, detail=detail))
-                self._imported = number
-                copied += 1
+                new.append(attrs.evolve(record, detail=detail))
+            # Another gateway instance following the same file may have copied some of
+            # them since this one last looked: the store skips those.
+            copied = await self.store.import_audit(new, source=IMPORT_SOURCE, file=path)
+            self._imported = len(entries)
             self._file_size = size
             return copied
 

@@ -610,6 +610,18 @@ class Store(abc.ABC):
         """Append a configuration change; returns it with its sequence number."""
 
     @abc.abstractmethod
+    async def import_audit(self, records: Sequence[AuditRecord], *, source: str,
+                           file: str) -> int:
+        """Append those of ``records`` (lines of ``file``) that are not in the log yet.
+
+        Each record's detail holds ``source``, ``file`` and its ``line`` there,
+        counted from 1. The newest line imported from ``file`` is read and
+        the later records appended in one transaction that excludes every
+        other import: gateway instances following one file copy each of its
+        lines once. Returns how many were appended.
+        """
+
+    @abc.abstractmethod
     async def audit_log(self, limit: int = 100, before: int | None = None) -> list[AuditRecord]:
         """The latest ``limit`` audit records (those older than seq ``before``), newest first."""
 

@@ -62,6 +62,8 @@ from gateway.store.model import (
 
 # pg_advisory_xact_lock key for migrations: 'wissel' in ASCII, any fixed number would do.
 MIGRATION_LOCK = 0x77697373656C
+# pg_advisory_xact_lock key for copying audit file lines into the table.
+AUDIT_IMPORT_LOCK = MIGRATION_LOCK + 1
 
 MESSAGE_COLUMNS = (
     "id", "direction", "business_key", "agency_oin", "document_kind", "format_key", "channel",
@@ -713,6 +715,24 @@ class PostgresStore(Store):
             record.detail,
         )
         return attrs.evolve(record, seq=seq)
+
+    @_translated
+    async def import_audit(self, records: Sequence[AuditRecord], *, source: str,
+                           file: str) -> int:
+        pool = await self._get_pool()
+        async with pool.acquire() as conn, conn.transaction():
+            # Held to the commit: another instance's import waits, then sees these lines.
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", AUDIT_IMPORT_LOCK)
+            newest = await conn.fetchval(
+                "SELECT coalesce(max((detail->>'line')::bigint), 0) FROM audit_log "
+                "WHERE detail->>'source' = $1 AND detail->>'file' = $2", source, file)
+            todo = [r for r in records if int(r.detail["line"]) > newest]
+            if todo:
+                await conn.executemany(
+                    "INSERT INTO audit_log (at, actor, action, subject, reason, detail) "
+                    "VALUES ($1, $2, $3, $4, $5, $6)",
+                    [(r.at, r.actor, r.action, r.subject, r.reason, r.detail) for r in todo])
+            return len(todo)
 
     @_translated
     async def audit_log(self, limit: int = 100, before: int | None = None) -> list[AuditRecord]:

@@ -645,6 +645,25 @@ class SqliteStore(Store):
 
         return await self._writer.run(run)
 
+    async def import_audit(self, records: Sequence[AuditRecord], *, source: str,
+                           file: str) -> int:
+        def run(conn: sqlite3.Connection) -> int:
+            # The writer holds SQLite's write lock (BEGIN IMMEDIATE) from this read on, so
+            # another process's import of the file waits, then sees these lines.
+            (newest,) = conn.execute(
+                "SELECT coalesce(max(json_extract(detail, '$.line')), 0) FROM audit_log "
+                "WHERE json_extract(detail, '$.source') = ? AND json_extract(detail, '$.file') = ?",
+                (source, file)).fetchone()
+            todo = [r for r in records if int(r.detail["line"]) > newest]
+            conn.executemany(
+                "INSERT INTO audit_log (at, actor, action, subject, reason, detail) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [(_ts(r.at), r.actor, r.action, r.subject, r.reason, to_json(r.detail))
+                 for r in todo])
+            return len(todo)
+
+        return await self._writer.run(run)
+
     async def audit_log(self, limit: int = 100, before: int | None = None) -> list[AuditRecord]:
         def run(conn: sqlite3.Connection) -> list[AuditRecord]:
             rows = conn.execute(
