@@ -64,7 +64,9 @@ def file_away(path: Path, folder: Path, note: str | None = None) -> Path | None:
     try:
         os.replace(path, target)
     except FileNotFoundError:
-        if note is not None:
+        # Another scanner of the folder (another gateway instance) moved it first. When
+        # it moved it to this same target, the note written here is its note too.
+        if note is not None and not target.exists():
             reason.unlink(missing_ok=True)
         return None
     return target

@@ -1,0 +1,92 @@
+"""Two instances watching one inbox folder keep every refused file's reason beside it.
+
+Both scan the shared folder at the same moment; a refused file goes to
+``error/`` once, with ``NAME.error.txt``, whichever instance moved it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from pipeline_support import AGENCY_OIN, FAST, SUPPLIER_KVK
+from test_portal import free_port
+
+from gateway.kinds import Direction
+from gateway.service import GatewayService
+from gateway.store import TransportState
+from plugins.folder.channel import FolderChannel
+
+FILES = 12
+
+
+def config(folder: Path, database: str, inbox: Path) -> Path:
+    folder.mkdir()
+    path = folder / "gateway.toml"
+    path.write_text(f"""
+[gateway]
+listen = "127.0.0.1:{free_port()}"
+data_dir = {str(folder / "data")!r}
+database = {database!r}
+token = "test-token"
+
+[supplier]
+name = "Naam Leverancier BV"
+kvk = "{SUPPLIER_KVK}"
+vestigingsnummer = "000018727409"
+
+[channels.folder]
+inbox = {str(inbox)!r}
+poll_interval = 3600
+
+[agencies."{AGENCY_OIN}"]
+name = "Naam Overheidsorganisatie"
+default_channel = "folder"
+""", "utf-8")
+    return path
+
+
+@pytest.fixture
+async def pair(store_url: str, tmp_path: Path,
+               ) -> AsyncIterator[tuple[GatewayService, GatewayService]]:
+    inbox = tmp_path / "shared-inbox"
+    inbox.mkdir()
+    started: list[GatewayService] = []
+    try:
+        for name in ("first", "second"):
+            service = GatewayService(config(tmp_path / name, store_url, inbox), dispatch=FAST)
+            await service.start()
+            started.append(service)
+        yield started[0], started[1]
+    finally:
+        for service in started:
+            await service.stop()
+
+
+def channel(service: GatewayService) -> FolderChannel:
+    found = service.channels["folder"]
+    assert isinstance(found, FolderChannel)
+    return found
+
+
+async def test_a_refused_file_taken_by_both_instances_keeps_its_reason(
+    pair: tuple[GatewayService, GatewayService], tmp_path: Path,
+) -> None:
+    first, second = pair
+    inbox = tmp_path / "shared-inbox"
+    for n in range(FILES):
+        (inbox / f"order-{n:02d}.xml").write_bytes(f"<NotAnOrder number='{n}'/>".encode())
+    await asyncio.gather(channel(first).scan_once(), channel(second).scan_once())
+    assert sorted(p.name for p in inbox.iterdir() if p.is_file()) == []
+    refused = sorted(p.name for p in (inbox / "error").glob("*.xml"))
+    assert refused == [f"order-{n:02d}.xml" for n in range(FILES)]
+    # Each once in the store, rejected.
+    assert first.store is not None
+    page = await first.store.list_messages(direction=Direction.INBOUND, limit=100)
+    assert len(page.items) == FILES
+    assert {r.transport_state for r in page.items} == {TransportState.REJECTED}
+    without = [name for name in refused
+               if not (inbox / "error" / f"{name}.error.txt").is_file()]
+    assert without == [], f"{len(without)} of {FILES} refused files have no reason beside them"
