@@ -118,7 +118,8 @@ class GatewayService:
         # names a validated format; otherwise on the first document that has layers.
         self.validation = ValidationPool(config.gateway.standards_path)
         dispatcher = Dispatcher(store, self.channels, self.registry, self.dispatch_settings,
-                                metadata=self._message_metadata)
+                                metadata=self._message_metadata,
+                                idle_channels=self._idle_channels)
         self.dispatcher = dispatcher
         self.outbound = OutboundPipeline(store, self.config_holder.current, self.registry,
                                          self.validation, self.outbound_settings,
@@ -369,6 +370,10 @@ class GatewayService:
             "validation": self._validation_state(),
             "problems": problems,
         }
+
+    def _idle_channels(self) -> list[str]:
+        """Channels configured here but not running: disabled, or failed to start."""
+        return [name for name in self.config.channels if name not in self.channels]
 
     def _validation_problems(self) -> list[str]:
         """Routed formats that cannot be validated, so every document in them is refused.

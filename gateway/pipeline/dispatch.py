@@ -19,7 +19,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -108,7 +108,10 @@ class Dispatcher(WorkerGroup):
     """``workers`` tasks claiming and sending due messages until :meth:`stop`.
 
     ``channels`` is the service's live mapping of running channel instances;
-    a message whose channel is not in it waits as a retryable failure.
+    a message whose channel is not in it waits as a retryable failure, unless
+    ``idle_channels`` names it: a channel configured here that is not running
+    (disabled, or failed to start). Such a message is not claimed: it waits,
+    its attempts unspent, for this or another instance to run its channel.
     """
 
     role = "dispatch"
@@ -123,6 +126,7 @@ class Dispatcher(WorkerGroup):
         instance: str | None = None,
         rng: random.Random | None = None,
         metadata: Callable[[MessageRecord], Mapping[str, str]] | None = None,
+        idle_channels: Callable[[], Collection[str]] | None = None,
     ) -> None:
         super().__init__(settings or DispatchSettings(), instance)
         self.store = store
@@ -131,9 +135,10 @@ class Dispatcher(WorkerGroup):
         self.channels = channels
         self.registry = registry
         self.rng = rng or random.Random()
+        self.idle_channels = idle_channels
 
     async def _round(self, worker_id: str) -> int:
-        claimed = await self.store.claim_due(worker_id, self.settings.batch, self.settings.lease)
+        claimed = await self._claim(worker_id)
         writes: list[tuple[MessageRecord, asyncio.Task[MessageRecord | None]]] = []
         try:
             for index, record in enumerate(claimed):
@@ -161,10 +166,19 @@ class Dispatcher(WorkerGroup):
 
     async def run_once(self, worker_id: str = "dispatch-once") -> int:
         """Claim and send what is due now, one batch; returns how many were handled."""
-        claimed = await self.store.claim_due(worker_id, self.settings.batch, self.settings.lease)
+        claimed = await self._claim(worker_id)
         for record in claimed:
             await self.dispatch(record, worker_id)
         return len(claimed)
+
+    async def _claim(self, worker_id: str) -> list[MessageRecord]:
+        # Not what waits for a channel configured here but not running: another gateway
+        # instance on the database may run it, and a claim answered "not running" would
+        # spend an attempt and a backoff. A channel configured nowhere is still claimed,
+        # so its messages end in the dead letter saying so rather than wait unseen.
+        idle = () if self.idle_channels is None else self.idle_channels()
+        return await self.store.claim_due(worker_id, self.settings.batch, self.settings.lease,
+                                          skip_channels=idle)
 
     # -- one attempt ---------------------------------------------------------------------------
 

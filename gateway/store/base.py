@@ -13,7 +13,7 @@ from __future__ import annotations
 import abc
 import enum
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from types import TracebackType
@@ -449,7 +449,8 @@ class Store(abc.ABC):
     # -- working on messages --------------------------------------------
 
     async def claim_due(
-        self, worker_id: str, limit: int, lease: timedelta, now: datetime | None = None
+        self, worker_id: str, limit: int, lease: timedelta, now: datetime | None = None,
+        *, skip_channels: Collection[str] = (),
     ) -> list[MessageRecord]:
         """Claim up to ``limit`` outbound messages that are due, for ``lease``.
 
@@ -458,18 +459,22 @@ class Store(abc.ABC):
         the message to ``sending``, counts an attempt and writes an event. A
         message whose attempts are all used is dead-lettered instead. Two
         workers, in one process or several, never get the same message.
+        ``skip_channels``: not messages routed to these, channels the claiming
+        instance has configured but not running; they wait for an instance that
+        runs theirs.
         """
-        return await self._claim(Direction.OUTBOUND, worker_id, limit, lease, now)
+        return await self._claim(Direction.OUTBOUND, worker_id, limit, lease, now,
+                                 skip_channels)
 
     async def claim_deliverable(
         self, worker_id: str, limit: int, lease: timedelta, now: datetime | None = None
     ) -> list[MessageRecord]:
         """Like :meth:`claim_due` for inbound messages to deliver to the ERP (decoded/retrying)."""
-        return await self._claim(Direction.INBOUND, worker_id, limit, lease, now)
+        return await self._claim(Direction.INBOUND, worker_id, limit, lease, now, ())
 
     async def _claim(
         self, direction: Direction, worker_id: str, limit: int, lease: timedelta,
-        now: datetime | None,
+        now: datetime | None, skip_channels: Collection[str],
     ) -> list[MessageRecord]:
         if limit < 1:
             raise StoreError("limit must be at least 1")
@@ -478,7 +483,8 @@ class Store(abc.ABC):
         if not worker_id:
             raise StoreError("a worker needs an id")
         return await self._claim_rows(
-            direction, worker_id, limit, lease, utc_now() if now is None else as_utc(now)
+            direction, worker_id, limit, lease, utc_now() if now is None else as_utc(now),
+            sorted(set(skip_channels)),
         )
 
     async def extend_claim(
@@ -643,8 +649,9 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def _claim_rows(
         self, direction: Direction, worker_id: str, limit: int, lease: timedelta,
-        now: datetime,
-    ) -> list[MessageRecord]: ...
+        now: datetime, skip_channels: list[str],
+    ) -> list[MessageRecord]:
+        """Claim as :meth:`claim_due` says; none routed to ``skip_channels``."""
 
     @abc.abstractmethod
     async def _extend(

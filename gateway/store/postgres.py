@@ -124,6 +124,10 @@ FROM unnest($1::text[], $2::integer[], $3::timestamptz[], $4::text[], $5::text[]
 ATTEMPTS_KEY = "attempts_pkey"
 
 
+# Not the channels the claiming instance has but does not run ('{}': none skipped).
+CHANNEL_FILTER = "NOT COALESCE(channel = ANY(${n}::text[]), false)"
+
+
 @functools.cache
 def _claim_sql(direction: Direction) -> str:
     """Claim due messages unless a claim has expired (``stale``: take the long way then).
@@ -141,10 +145,12 @@ def _claim_sql(direction: Direction) -> str:
     return f"""
 WITH stale AS (
     SELECT EXISTS (SELECT 1 FROM messages WHERE claimed_by IS NOT NULL
-                   AND direction = '{direction.value}' AND claim_expires_at <= $3) AS found
+                   AND direction = '{direction.value}' AND claim_expires_at <= $3
+                   AND {CHANNEL_FILTER.format(n=6)}) AS found
 ), due AS MATERIALIZED (
     SELECT id FROM messages WHERE direction = '{direction.value}'
         AND transport_state IN ({states}) AND next_attempt_at <= $3
+        AND {CHANNEL_FILTER.format(n=6)}
         AND NOT (SELECT found FROM stale)
         ORDER BY next_attempt_at LIMIT $4 FOR UPDATE SKIP LOCKED
 ), c AS (
@@ -503,7 +509,7 @@ class PostgresStore(Store):
     @_translated
     async def _claim_rows(
         self, direction: Direction, worker_id: str, limit: int, lease: timedelta,
-        now: datetime,
+        now: datetime, skip_channels: list[str],
     ) -> list[MessageRecord]:
         until = now + lease
         pool = await self._get_pool()
@@ -511,7 +517,7 @@ class PostgresStore(Store):
             # Usually no claim has expired: then one statement, one round trip and one
             # commit claims, writes the claim events and reads the payloads.
             fast = await conn.fetch(_claim_sql(direction), worker_id, until, now, limit,
-                                    until.isoformat())
+                                    until.isoformat(), skip_channels)
             if not fast[0]["stale"]:
                 return [_record(r) for r in fast if r["id"] is not None]
         states = ", ".join(f"'{s.value}'" for s in CLAIMABLE_STATES[direction])
@@ -525,8 +531,9 @@ class PostgresStore(Store):
             stale = await conn.fetch(
                 "SELECT id, claimed_by, claim_expires_at, attempts, max_attempts "
                 f"FROM messages WHERE {held} AND claim_expires_at <= $1 "
+                f"AND {CHANNEL_FILTER.format(n=3)} "
                 "ORDER BY claim_expires_at LIMIT $2 FOR UPDATE SKIP LOCKED",
-                now, limit,
+                now, limit, skip_channels,
             )
             for row in stale:
                 note = lease_expired_note(row["claimed_by"], row["attempts"],
@@ -553,8 +560,8 @@ class PostgresStore(Store):
                 # Claimed and read back with the payloads in one statement.
                 rows = await conn.fetch(
                     f"WITH due AS MATERIALIZED (SELECT id FROM messages WHERE {due} "
-                    "AND next_attempt_at <= $3 ORDER BY next_attempt_at LIMIT $4 "
-                    "FOR UPDATE SKIP LOCKED), "
+                    f"AND next_attempt_at <= $3 AND {CHANNEL_FILTER.format(n=5)} "
+                    "ORDER BY next_attempt_at LIMIT $4 FOR UPDATE SKIP LOCKED), "
                     f"c AS (UPDATE messages SET transport_state = '{claimed}', "
                     "claimed_by = $1, claim_expires_at = $2, attempts = attempts + 1, "
                     "next_attempt_at = NULL, updated_at = $3, "
@@ -563,7 +570,7 @@ class PostgresStore(Store):
                     f"SELECT {_CLAIMED_COLS}, "
                     "c.last_event_seq, p.raw_payload, p.canonical_json FROM c "
                     "LEFT JOIN payloads p ON p.message_id = c.id",
-                    worker_id, until, now, room,
+                    worker_id, until, now, room, skip_channels,
                 )
                 for r in rows:
                     claimed_ids.append((r["id"], r["last_event_seq"], None))

@@ -428,7 +428,7 @@ class SqliteStore(Store):
 
     async def _claim_rows(
         self, direction: Direction, worker_id: str, limit: int, lease: timedelta,
-        now: datetime,
+        now: datetime, skip_channels: list[str],
     ) -> list[MessageRecord]:
         states = ", ".join(f"'{s.value}'" for s in CLAIMABLE_STATES[direction])
         # Written as the partial indexes are, so SQLite can use them.
@@ -438,6 +438,10 @@ class SqliteStore(Store):
         claimed = CLAIMED_STATE[direction].value
         until = now + lease
         stamp, until_stamp = _ts(now), _ts(until)
+        # Not the channels the claiming instance has but does not run.
+        ours = ("" if not skip_channels else " AND (channel IS NULL OR channel NOT IN "
+                f"({', '.join('?' * len(skip_channels))}))")
+        named = tuple(skip_channels)
 
         def run(conn: sqlite3.Connection) -> list[MessageRecord]:
             claimed_ids: list[tuple[str, int, str | None]] = []
@@ -448,8 +452,8 @@ class SqliteStore(Store):
             stale = conn.execute(
                 "SELECT id, claimed_by, claim_expires_at, attempts, max_attempts "
                 f"FROM messages INDEXED BY messages_claims WHERE {held} "
-                "AND claim_expires_at <= ? ORDER BY claim_expires_at LIMIT ?",
-                (stamp, limit),
+                f"AND claim_expires_at <= ?{ours} ORDER BY claim_expires_at LIMIT ?",
+                (stamp, *named, limit),
             ).fetchall()
             for message_id, owner, expired, attempts, max_attempts in stale:
                 note = lease_expired_note(owner, attempts, datetime.fromisoformat(expired))
@@ -471,9 +475,9 @@ class SqliteStore(Store):
                     "claim_expires_at = ?, attempts = attempts + 1, next_attempt_at = NULL, "
                     "updated_at = ?, last_event_seq = last_event_seq + 1 "
                     f"WHERE id IN (SELECT id FROM messages INDEXED BY {due_index} "
-                    f"WHERE {due} AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?) "
-                    "RETURNING id, last_event_seq",
-                    (worker_id, until_stamp, stamp, stamp, room),
+                    f"WHERE {due} AND next_attempt_at <= ?{ours} ORDER BY next_attempt_at "
+                    "LIMIT ?) RETURNING id, last_event_seq",
+                    (worker_id, until_stamp, stamp, stamp, *named, room),
                 ).fetchall()
                 claimed_ids.extend((message_id, seq, None) for message_id, seq in rows)
             records = self._load_many(conn, [message_id for message_id, _, _ in claimed_ids])
