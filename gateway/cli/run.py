@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from types import FrameType
 
 import click
 
@@ -33,8 +34,17 @@ def _listen(_ctx: click.Context, _param: click.Parameter, value: str | None) -> 
 
 
 def _stop_on_sigterm() -> None:
-    """SIGTERM (systemd, docker, Kubernetes) stops the gateway as Ctrl-C does."""
-    signal.signal(signal.SIGTERM, lambda _signum, _frame: signal.raise_signal(signal.SIGINT))
+    """SIGTERM (systemd, docker, Kubernetes, kill) stops the gateway as Ctrl-C does."""
+
+    def interrupt(_signum: int, _frame: FrameType | None) -> None:
+        if callable(signal.getsignal(signal.SIGINT)):
+            signal.raise_signal(signal.SIGINT)
+        else:
+            # Started in the background of a script, the process has SIGINT ignored
+            # (or default): raised again it would be lost, or kill without a clean stop.
+            raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 @click.command()

@@ -33,6 +33,7 @@ import json
 import logging
 import os
 import random
+import signal
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -770,5 +771,8 @@ def simulate_peppol(listen: str, deliver_to: str | None, deliver_dir: Path | Non
         finally:
             await simulator.stop()
 
+    # `kill` (scripts/run-local.sh, systemd) stops it as Ctrl-C does, so stop() ends the
+    # validation workers too; SIGTERM's default would leave them running, orphaned.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run())
