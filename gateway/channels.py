@@ -241,6 +241,19 @@ class ChannelContext:
     (``[gateway] standards_dir``, ...); None: :func:`gateway.paths.standards_dir`."""
 
 
+def refuse_unknown_settings(channel: str, settings: Mapping[str, Any],
+                            known: Sequence[str]) -> None:
+    """Raise ValueError naming every key of ``settings`` that is not in ``known``.
+
+    A misspelt optional setting would otherwise be ignored and its default
+    used without a word; the gateway reports the error when the channel starts.
+    """
+    unknown = sorted(set(settings) - set(known))
+    if unknown:
+        raise ValueError(f"channel {channel!r}: unknown setting(s) {', '.join(unknown)}; "
+                         f"known: {', '.join(sorted(known))}")
+
+
 class Channel(abc.ABC):
     """Base class of every channel instance.
 
@@ -278,7 +291,10 @@ class Channel(abc.ABC):
 
         The core mounts them under ``/api/v1/channels/<name>/`` behind the
         API's token check (GET needs the ``read`` scope, other methods
-        ``operate``). Paths are relative to that prefix. Default: none.
+        ``operate``). Paths are relative to that prefix. A handler may carry
+        ``openapi_answers``, (status, description) pairs of what it answers,
+        for the OpenAPI document; without it only 200 is documented.
+        Default: none.
         """
         return ()
 

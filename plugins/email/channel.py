@@ -29,6 +29,7 @@ from gateway.channels import (
     RetryableError,
     SendOutcome,
     StatusReport,
+    refuse_unknown_settings,
 )
 from gateway.errors import GatewayError
 from gateway.fileio import NotAnInboxFile, file_away, read_inbox_file
@@ -73,6 +74,10 @@ class EmailChannel(Channel):
 
         def bad(key: str, problem: str) -> ValueError:
             return ValueError(f"channel {name!r}: {key} {problem}")
+
+        refuse_unknown_settings(name, settings, (
+            "smtp_host", "smtp_port", "security", "username", "password_env", "sender",
+            "ca_file", "timeout", "to", "recipients", "pdf", "bounce_dir", "poll_interval"))
 
         self.host = str(settings.get("smtp_host") or "")
         if not self.host:

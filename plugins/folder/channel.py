@@ -21,6 +21,7 @@ from gateway.channels import (
     OutboundMessage,
     RetryableError,
     SendOutcome,
+    refuse_unknown_settings,
 )
 from gateway.fileio import NotAnInboxFile, file_away, read_inbox_file, write_atomically
 from gateway.pipeline.inbound import MAX_INBOUND_BYTES
@@ -53,6 +54,7 @@ class FolderChannel(Channel):
 
     def __init__(self, name: str, settings: Mapping[str, Any]) -> None:
         super().__init__(name, settings)
+        refuse_unknown_settings(name, settings, ("path", "inbox", "poll_interval"))
         if "path" not in settings and "inbox" not in settings:
             raise ValueError(f"channel {name!r}: set 'path' (outbound) and/or 'inbox' (inbound)")
         self.outbox = Path(settings["path"]) if "path" in settings else None

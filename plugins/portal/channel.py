@@ -33,6 +33,7 @@ from gateway.channels import (
     RetryableError,
     SendOutcome,
     StatusReport,
+    refuse_unknown_settings,
 )
 from gateway.errors import GatewayError
 from gateway.identifiers import OIN, InvalidIdentifier
@@ -138,6 +139,7 @@ class PortalChannel(Channel):
 
     def __init__(self, name: str, settings: Mapping[str, Any]) -> None:
         super().__init__(name, settings)
+        refuse_unknown_settings(name, settings, ("export_dir", "warn_after", "pdf"))
         if not settings.get("export_dir"):
             raise ValueError(f"channel {name!r}: set 'export_dir', the folder for task bundles")
         self.export_dir = Path(str(settings["export_dir"]))
