@@ -84,6 +84,10 @@ class GatewayService:
         self.channels: dict[str, Channel] = {}
         self.channel_problems: dict[str, str] = {}
         self.unavailable: set[str] = set()
+        # What each running channel was built from: a reload does not rebuild a running
+        # channel, so an edit of its table waits for a restart, and /health says so.
+        self._channel_configs: dict[str, ChannelConfig] = {}
+        self.restart_needed: dict[str, str] = {}
         self.started_at: float | None = None
         self.stopping = False
         self._runner: web.AppRunner | None = None
@@ -170,6 +174,22 @@ class GatewayService:
         self.channel_problems.pop(name, None)
         self.unavailable.discard(name)
         self.channels[name] = channel
+        self._channel_configs[name] = channel_config
+
+    def _note_edited_channels(self, new: GatewayConfig) -> None:
+        """A reload that edits a running channel's table: it keeps running as it started."""
+        for name, started in sorted(self._channel_configs.items()):
+            if new.channels.get(name) == started:
+                if self.restart_needed.pop(name, None) is not None:
+                    log.info("channel %s: its table is as the channel started again", name)
+                continue
+            if name not in self.restart_needed:
+                log.warning("channel %s: its table in the configuration changed; the running "
+                            "channel keeps the settings it started with until the gateway "
+                            "restarts", name)
+            self.restart_needed[name] = ("its table in the configuration changed; it runs with "
+                                         "the settings it started with until the gateway "
+                                         "restarts")
 
     def _start_new_channels(self, loop: asyncio.AbstractEventLoop, new: GatewayConfig) -> None:
         """A reload that enables or adds a channel: start it, so routes switched to it work."""
@@ -208,6 +228,7 @@ class GatewayService:
             lambda old, new, _version: self._warm_new_routes(loop, old, new))
         self.config_holder.subscribe(
             lambda _old, new, _version: self._start_new_channels(loop, new))
+        self.config_holder.subscribe(lambda _old, new, _version: self._note_edited_channels(new))
         settings = self.config.gateway
         host, port = (listen.rsplit(":", 1) if listen else
                       (settings.listen_host, str(settings.listen_port)))
@@ -345,6 +366,7 @@ class GatewayService:
         except ConfigError as exc:  # the API refuses every call until the variable is set
             problems.append(f"API tokens: {exc}")
         problems += [f"channel {n}: {p}" for n, p in sorted(self.channel_problems.items())]
+        problems += [f"channel {n}: {p}" for n, p in sorted(self.restart_needed.items())]
         problems += await self._channels_own_problems()
         problems += self._validation_problems()
         messages: dict[str, dict[str, int]] = {}

@@ -1,0 +1,49 @@
+"""A reload that edits a running channel's table says, in /health, that it waits for a restart.
+
+The running channel keeps the settings it started with; the example
+configuration says which edits apply at once and which need a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from gateway.service import GatewayService
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "gateway.toml"
+
+
+def _config(tmp_path: Path) -> Path:
+    text = EXAMPLE.read_text("utf-8").replace('listen = "127.0.0.1:8780"', 'listen = "127.0.0.1:0"')
+    text = text.replace('token_env = "WISSEL_API_TOKEN"', 'token = "test-token"')
+    path = tmp_path / "gateway.toml"
+    path.write_text(text, "utf-8")
+    return path
+
+
+async def test_a_channel_settings_edit_is_applied_or_reported(tmp_path: Path) -> None:
+    path = _config(tmp_path)
+    service = GatewayService(path)
+    await service.start()
+    try:
+        service.config_holder.check_interval = 0
+        old_outbox = service.channels["folder"].outbox  # type: ignore[attr-defined]
+        new_outbox = tmp_path / "out-new"
+        text = path.read_text("utf-8")
+        assert '[channels.folder]\npath = "out"' in text
+        path.write_text(text.replace('[channels.folder]\npath = "out"',
+                                     f'[channels.folder]\npath = "{new_outbox}"'), "utf-8")
+        assert service.config_holder.current().channels["folder"].settings["path"] == str(
+            new_outbox)
+        await asyncio.sleep(0.2)  # reload listeners run on the loop
+
+        report = await service.health()
+        applied = service.channels["folder"].outbox == new_outbox  # type: ignore[attr-defined]
+        told = any("folder" in p and "restart" in p for p in report["problems"])
+        assert applied or told, (
+            f"config version {report['config']['version']} names {new_outbox}, the running "
+            f"folder channel still writes to {old_outbox}, and /health says nothing: "
+            f"{report['problems']}")
+    finally:
+        await service.stop()
