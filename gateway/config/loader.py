@@ -66,7 +66,10 @@ AGENCY_KEYS = (
     "name", "short_name", "peppol_id", "email", "contacts", "default_channel",
     "fallback_channel", "format_pins", "documents", "supplier_number",
 )
-DOCUMENT_KEYS = ("channel", "format", "fallback_channel")
+# Options a format reads from its route (EncodeContext.settings) because the canonical
+# document does not carry them: the G-account of the nlcius-gaccount formats.
+ROUTE_SETTING_KEYS = ("gaccount_iban", "gaccount_percentage")
+DOCUMENT_KEYS = ("channel", "format", "fallback_channel", *ROUTE_SETTING_KEYS)
 API_KEYS = ("max_request_bytes", "tokens")
 API_TOKEN_KEYS = ("token", "token_env", "scopes")
 # Below this not even a small order fits; above it one request could exhaust memory.
@@ -734,6 +737,15 @@ class _Reader:
         fallback = self.string(table, path, "fallback_channel")
         self.channel_ref(fallback, (*path, "fallback_channel"), channels)
 
+        settings: dict[str, str | int | float] = {}
+        for key in ROUTE_SETTING_KEYS:
+            if key not in table:
+                continue
+            value = table[key]
+            if isinstance(value, bool) or not isinstance(value, str | int | float):
+                raise self.error(f"{key} must be a string or a number", (*path, key))
+            settings[key] = value
+
         return DocumentRoute(
             kind=kind,
             channel=channel if channel is not None else str(default_channel),
@@ -741,6 +753,7 @@ class _Reader:
             fallback_channel=fallback if fallback is not None else default_fallback,
             channel_is_default=channel is None,
             fallback_is_default=fallback is None and default_fallback is not None,
+            settings=settings,
         )
 
     def api(self, table: dict[str, Any]) -> ApiSettings:

@@ -194,14 +194,19 @@ class DocumentRoute:
     # rather than the document's own table; routing explains the difference.
     channel_is_default: bool = False
     fallback_is_default: bool = False
+    # Options for the format (gaccount_iban, peppol_profile, ...), handed to its encoder.
+    settings: Mapping[str, Any] = attrs.field(factory=dict)
 
-    def to_dict(self) -> dict[str, str | None]:
-        return {
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
             "kind": self.kind.value,
             "channel": self.channel,
             "format": self.format,
             "fallback_channel": self.fallback_channel,
         }
+        if self.settings:
+            data["settings"] = dict(self.settings)
+        return data
 
 
 @attrs.frozen

@@ -9,6 +9,7 @@ asking the ERP for it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from gateway.formats import EncodeContext
@@ -33,6 +34,7 @@ def answered(document: CanonicalDocument) -> tuple[DocumentKind, str] | None:
 async def encode_context(
     store: Store, document: CanonicalDocument, *, agency_oin: str, agency_name: str | None,
     supplier: Any, supplier_number: str | None, source_json: str | None = None,
+    settings: Mapping[str, Any] | None = None,
 ) -> EncodeContext:
     """The context for encoding ``document``; only a document that answers one reads the store.
 
@@ -50,4 +52,4 @@ async def encode_context(
             answers = loads(record.canonical_json)
     return EncodeContext(agency_oin=agency_oin, agency_name=agency_name, supplier=supplier,
                          supplier_number=supplier_number, answers=answers,
-                         source_json=source_json)
+                         source_json=source_json, settings=dict(settings or {}))

@@ -247,10 +247,12 @@ class OutboundPipeline:
             routing.set(channel=decision.channel, format=fmt.key)
         intake.set(channel=decision.channel, format=fmt.key)
         agency = config.agency(oin)
+        document_route = agency.documents.get(doc_kind) if agency else None
         context = await encode_context(
             self.store, document, agency_oin=oin, agency_name=decision.agency_name,
             supplier=config.supplier, supplier_number=agency.supplier_number if agency else None,
-            source_json=progress.text)
+            source_json=progress.text,
+            settings=document_route.settings if document_route is not None else None)
         with _stage("encode", kind=progress.kind, format=fmt.key):
             try:
                 payload = await _encode(fmt, document, context, len(progress.text or ""))
