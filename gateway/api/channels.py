@@ -41,12 +41,15 @@ def channel_operations(channels: Mapping[str, Channel]) -> list[Operation]:
             method = route.method.upper()
             path = f"{PREFIX}/{name}/{route.path.lstrip('/')}"
             slug = re.sub(r"[^A-Za-z0-9]+", "_", route.path).strip("_") or "root"
+            declared = getattr(route.handler, "openapi_answers", None)
+            answers = (tuple(Answer(status, text) for status, text in declared) if declared
+                       else (Answer(200, f"As channel {name} answers."),))
             operations.append(Operation(
                 method, path, route.handler, f"channel_{name}_{method.lower()}_{slug}",
                 _summary(route.handler, name), f"channel {name}",
                 frozenset({READ if method in READING else OPERATE}),
                 params=tuple(Param(p, "path", f"Path parameter of channel {name}.")
                              for p in _PLACEHOLDER.findall(path)),
-                answers=(Answer(200, f"As channel {name} answers."),),
+                answers=answers,
             ))
     return operations

@@ -41,7 +41,13 @@ def _problem(exc: GatewayError) -> Problem:
     return Problem(400, "portal-bad-request", "The portal channel refused the request", str(exc))
 
 
-def _guard(handler: Handler) -> Handler:
+_BAD = (400, "Bad input (not JSON, a field missing), as a problem document.")
+_UNKNOWN = (404, "No such task (portal-task-not-found).")
+_CLOSED = (409, "The task is no longer open (portal-task-closed, with the task as it is now "
+                "under `task`) or kept changing (portal-task-changing).")
+
+
+def _guard(handler: Handler, *answers: tuple[int, str]) -> Handler:
     async def guarded(request: web.Request) -> web.StreamResponse:
         try:
             return await handler(request)
@@ -49,6 +55,8 @@ def _guard(handler: Handler) -> Handler:
             raise _problem(exc) from None
 
     guarded.__doc__ = handler.__doc__
+    # What the API's OpenAPI document lists for this route (gateway.api.channels).
+    guarded.openapi_answers = answers  # type: ignore[attr-defined]
     return guarded
 
 
@@ -133,10 +141,13 @@ def routes(channel: PortalChannel) -> Sequence[web.RouteDef]:
         return web.json_response(answer, status=201)
 
     return [
-        web.get("/tasks", _guard(list_tasks)),
-        web.get("/tasks/{task_id}", _guard(show_task)),
-        web.get("/tasks/{task_id}/bundle", _guard(bundle)),
-        web.post("/tasks/{task_id}/done", _guard(done)),
-        web.post("/tasks/{task_id}/cancel", _guard(cancel)),
-        web.post("/import", _guard(import_document)),
+        web.get("/tasks", _guard(list_tasks, (200, "The tasks."), _BAD)),
+        web.get("/tasks/{task_id}", _guard(show_task, (200, "The task."), _UNKNOWN)),
+        web.get("/tasks/{task_id}/bundle", _guard(bundle, (200, "The bundle."), _UNKNOWN)),
+        web.post("/tasks/{task_id}/done", _guard(done, (200, "The task, submitted."), _BAD,
+                                                 _UNKNOWN, _CLOSED)),
+        web.post("/tasks/{task_id}/cancel", _guard(cancel, (200, "The task, cancelled."),
+                                                   _BAD, _UNKNOWN, _CLOSED)),
+        web.post("/import", _guard(import_document, (201, "Stored: message_id and its state."),
+                                   _BAD)),
     ]

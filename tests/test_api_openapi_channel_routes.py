@@ -1,0 +1,48 @@
+"""The OpenAPI document lists what the portal channel's routes answer: 201, 400, 404, 409."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import aiohttp
+
+from gateway.service import GatewayService
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "gateway.toml"
+BASE = "/api/v1/channels/portal"
+
+
+async def test_portal_answers_are_documented(tmp_path: Path) -> None:
+    text = EXAMPLE.read_text("utf-8").replace('listen = "127.0.0.1:8780"', 'listen = "127.0.0.1:0"')
+    text = text.replace('token_env = "WISSEL_API_TOKEN"', 'token = "test-token"')
+    path = tmp_path / "gateway.toml"
+    path.write_text(text, "utf-8")
+    service = GatewayService(path)
+    await service.start()
+    try:
+        assert service.address is not None
+        url = f"http://127.0.0.1:{service.address[1]}"
+        headers = {"Authorization": "Bearer test-token"}
+        order = base64.b64encode((ROOT / "examples/erp-payloads/order.json").read_bytes())
+        calls = [
+            ("post", f"{BASE}/import", {"agency": "00000001003227522000",
+                                        "content_base64": order.decode()}),
+            ("get", f"{BASE}/tasks/{{task_id}}", None),
+            ("post", f"{BASE}/tasks/{{task_id}}/done", {}),
+        ]
+        async with aiohttp.ClientSession(headers=headers) as session:
+            async with session.get(f"{url}/openapi.json") as answer:
+                paths = (await answer.json())["paths"]
+            undocumented = []
+            for method, route, body in calls:
+                real = route.replace("{task_id}", "01M8MZ000000000000000000XX")
+                async with session.request(method, url + real, json=body) as answer:
+                    documented = paths[route][method]["responses"]
+                    if str(answer.status) not in documented:
+                        undocumented.append(f"{method.upper()} {route}: {answer.status} "
+                                            f"(documented: {sorted(documented)})")
+        assert not undocumented, undocumented
+    finally:
+        await service.stop()
