@@ -66,7 +66,7 @@ def formats(obj: CliContext, as_json: bool) -> None:
 @json_option
 @click.pass_obj
 def channels(obj: CliContext, as_json: bool) -> None:
-    """List the names of every installed channel type."""
+    """List every installed channel type and the settings its [channels.<name>] table takes."""
     registry = obj.registry
     rows = [
         {
@@ -82,3 +82,10 @@ def channels(obj: CliContext, as_json: bool) -> None:
         return
     echo_table(["name", "plugin", "description"],
                [(r["name"], r["plugin"], r["description"]) for r in rows])
+    for name, ct in registry.channels.items():
+        if ct.settings_help:
+            click.echo(f"\n[channels.<name>] of type {name}:")
+            for key, meaning in dict(ct.settings_help).items():
+                click.echo(textwrap.fill(meaning, width=100, initial_indent=f"  {key}: ",
+                                         subsequent_indent="      ",
+                                         break_on_hyphens=False))
