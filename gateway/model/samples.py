@@ -237,20 +237,23 @@ def example_order() -> Order:
 
 
 def example_order_response() -> OrderResponse:
+    """The answer to :func:`example_order`: UBL-OHNL repeats the order's lines, so the
+    gateway must know that order, and Peppol T76 needs the order's currency."""
     return OrderResponse(
-        number="bevPO09876",
-        issue_date=dt.date(2011, 1, 21),
-        order_reference=OrderReference(id="PO09876", sales_order_id="SO-4711"),
+        number="bev40000695",
+        issue_date=dt.date(2014, 10, 8),
+        order_reference=OrderReference(id="40000695", sales_order_id="SO-4711"),
         status=ResponseStatus.ACCEPTED_WITH_CHANGES,
         seller=SUPPLIER,
         buyer=AGENCY,
+        currency="EUR",
         note="inhaalactie",
         line_responses=(
-            LineResponse(line_id="0100", status=LineStatus.ACCEPTED),
+            LineResponse(line_id="1.1.1", status=LineStatus.ACCEPTED),
             LineResponse(
-                line_id="0200", status=LineStatus.CHANGED,
-                quantity=Quantity(value=D("8"), unit_code="EA"),
-                delivery_date=dt.date(2012, 1, 16), note="8 op voorraad",
+                line_id="2.1.1", status=LineStatus.CHANGED,
+                quantity=Quantity(value=D("8000.00"), unit_code="EA"),
+                delivery_date=dt.date(2014, 10, 16), note="8000 op voorraad",
             ),
         ),
     )
@@ -295,10 +298,17 @@ def example_quotation() -> Quotation:
         seller=SUPPLIER,
         buyer=AGENCY,
         payment_terms=PaymentTerms(note="5 dagen 4% korting, 30 dagen netto"),
+        # UBL-OHNL wants the delivery address and the promised period on the header or on
+        # every line.
+        delivery=Delivery(
+            period=Period(end=dt.date(2011, 2, 15)),
+            address=AGENCY.address,
+        ),
         lines=(
             QuotationLine(
                 id="100", quantity=Quantity(value=D("10"), unit_code="C62"),
-                price=Price(amount=D("200.00")), item=Item(name="blauw potlood"),
+                price=Price(amount=D("200.00")),
+                item=Item(name="blauw potlood", buyer_item_id="myart10"),
                 vat_category=VatCategory.STANDARD, vat_rate=D("21"),
             ),
         ),

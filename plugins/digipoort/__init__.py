@@ -117,6 +117,8 @@ SETTINGS_HELP = {
     "signature_algorithm": "rsa-sha1 (published policy, default) or rsa-sha256",
     "autorisatie_adres": "AuSP address on every request (default http://geenausp.nl)",
     "belanghebbende_identity": "kvk (default) or oin: which supplier number to send",
+    "belanghebbende_nummer": "the belanghebbende number itself (default: from [supplier] as "
+                             "belanghebbende_identity says)",
     "belanghebbende_type / belanghebbende_rol": "identity type and role (default KvK, Bedrijf)",
     "ontvanger_type / ontvanger_rol": "the agency's identity type (default OIN) and role",
     "status_poll_interval": "seconds between StatusinformatieService rounds (default 60)",

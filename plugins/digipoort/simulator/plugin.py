@@ -19,7 +19,8 @@ from gateway.hookspecs import hookimpl
 if TYPE_CHECKING:
     from .simulator import DigipoortSimulator
 
-DEFAULT_LISTEN = "127.0.0.1:8781"
+# Where scripts/run-local.sh and examples/gateway.toml expect it; 8781 is the Peppol simulator's.
+DEFAULT_LISTEN = "127.0.0.1:8783"
 # Agency documents delivered by --deliver-to, from the formats' own samples.
 DELIVERED_SAMPLES = (
     ("BESTELLING-UBL", "ubl-ohnl:order:1.9"),
