@@ -187,6 +187,8 @@ def test_a_missing_xsd_says_how_to_install_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(STANDARDS_DIR_ENV, str(tmp_path))
+    # No running channel's configured folder either (one an earlier test left started).
+    monkeypatch.setattr(kv, "_standards_dirs", [])
     with pytest.raises(kv.KoppelvlakError, match="gateway standards install"):
         BODIES[1].to_element()
 

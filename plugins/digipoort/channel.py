@@ -125,8 +125,18 @@ class DigipoortChannel(Channel):
 
     async def start(self, context: ChannelContext) -> None:
         self.context = context
-        if context.standards_dir is not None:
-            koppelvlak.use_standards_dir(Path(context.standards_dir))
+        if context.standards_dir is None:
+            await self._start(context)
+            return
+        folder = Path(context.standards_dir)
+        koppelvlak.use_standards_dir(folder)
+        try:
+            await self._start(context)
+        except BaseException:
+            koppelvlak.release_standards_dir(folder)  # no stop() follows a failed start
+            raise
+
+    async def _start(self, context: ChannelContext) -> None:
         # Every request and answer is checked against the XSD: without it, fail to start
         # (and say so in /health) rather than send nothing and dead-letter every message.
         koppelvlak.schema()
