@@ -16,8 +16,8 @@ from pathlib import Path
 
 import attrs
 import pytest
-from pipeline_support import AGENCY_OIN, FAST, SUPPLIER_KVK, document_json
-from test_portal import free_port
+from instances_support import instance_config
+from pipeline_support import AGENCY_OIN, FAST, document_json
 
 from gateway.model.samples import example_invoice
 from gateway.pipeline import OutboundSettings
@@ -30,32 +30,8 @@ ATTEMPTS = 2
 
 
 def config(folder: Path, database: str, outbox: Path, inbox: Path) -> Path:
-    folder.mkdir()
-    path = folder / "gateway.toml"
-    path.write_text(f"""
-[gateway]
-listen = "127.0.0.1:{free_port()}"
-data_dir = {str(folder / "data")!r}
-database = {database!r}
-token = "test-token"
-
-[supplier]
-name = "Naam Leverancier BV"
-kvk = "{SUPPLIER_KVK}"
-vestigingsnummer = "000018727409"
-
-[channels.folder]
-path = {str(outbox)!r}
-inbox = {str(inbox)!r}
-
-[agencies."{AGENCY_OIN}"]
-name = "Naam Overheidsorganisatie"
-default_channel = "folder"
-
-[agencies."{AGENCY_OIN}".documents.invoice]
-format = "canonical:invoice:1"
-""", "utf-8")
-    return path
+    return instance_config(folder, database, "folder",
+                           f"path = {str(outbox)!r}\ninbox = {str(inbox)!r}")
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from pipeline_support import AGENCY_OIN, FAST, SUPPLIER_KVK
-from test_portal import free_port
+from instances_support import instance_config
+from pipeline_support import FAST
 
 from gateway.kinds import Direction
 from gateway.service import GatewayService
@@ -23,29 +23,9 @@ FILES = 12
 
 
 def config(folder: Path, database: str, inbox: Path) -> Path:
-    folder.mkdir()
-    path = folder / "gateway.toml"
-    path.write_text(f"""
-[gateway]
-listen = "127.0.0.1:{free_port()}"
-data_dir = {str(folder / "data")!r}
-database = {database!r}
-token = "test-token"
-
-[supplier]
-name = "Naam Leverancier BV"
-kvk = "{SUPPLIER_KVK}"
-vestigingsnummer = "000018727409"
-
-[channels.folder]
-inbox = {str(inbox)!r}
-poll_interval = 3600
-
-[agencies."{AGENCY_OIN}"]
-name = "Naam Overheidsorganisatie"
-default_channel = "folder"
-""", "utf-8")
-    return path
+    return instance_config(folder, database, "folder",
+                           f"inbox = {str(inbox)!r}\npoll_interval = 3600",
+                           invoice_format=None)
 
 
 @pytest.fixture

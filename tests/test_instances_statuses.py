@@ -19,7 +19,8 @@ import pytest
 from digipoort_channel_support import AGENCY_OIN as MINISTRY
 from digipoort_channel_support import SUPPLIER_KVK as JANSEN
 from digipoort_channel_support import client_settings, toml_value
-from pipeline_support import AGENCY_OIN, FAST, SUPPLIER_KVK, document_json
+from instances_support import instance_config
+from pipeline_support import AGENCY_OIN, FAST, document_json
 from test_portal import free_port
 
 from gateway.model.json import to_json
@@ -38,35 +39,12 @@ MESSAGES = 8
 
 
 def config(folder: Path, database: str, shared: Path, standards: Path) -> Path:
-    folder.mkdir()
-    path = folder / "gateway.toml"
-    path.write_text(f"""
-[gateway]
-listen = "127.0.0.1:{free_port()}"
-data_dir = {str(folder / "data")!r}
-database = {database!r}
-standards_dir = {str(standards)!r}
-token = "test-token"
-
-[supplier]
-name = "Naam Leverancier BV"
-kvk = "{SUPPLIER_KVK}"
-vestigingsnummer = "000018727409"
-
-[channels.peppol]
-type = "peppol"
-outbox_dir = {str(shared / "outbox")!r}
-receipts_dir = {str(shared / "receipts")!r}
-poll_interval = 3600
-
-[agencies."{AGENCY_OIN}"]
-name = "Naam Overheidsorganisatie"
-default_channel = "peppol"
-
-[agencies."{AGENCY_OIN}".documents.invoice]
-format = "peppol-bis:invoice:3.0"
-""", "utf-8")
-    return path
+    return instance_config(
+        folder, database, "peppol",
+        f'type = "peppol"\noutbox_dir = {str(shared / "outbox")!r}\n'
+        f'receipts_dir = {str(shared / "receipts")!r}\npoll_interval = 3600',
+        invoice_format="peppol-bis:invoice:3.0",
+        gateway_extra=f"standards_dir = {str(standards)!r}")
 
 
 @pytest.fixture

@@ -26,8 +26,9 @@ from typing import Any
 import aiohttp
 import attrs
 import pytest
-from pipeline_support import AGENCY_OIN, FAST, SUPPLIER_KVK, document_json
-from test_portal import TOKEN, free_port
+from instances_support import instance_config
+from pipeline_support import AGENCY_OIN, FAST, document_json
+from test_portal import TOKEN
 
 from gateway.model.samples import example_invoice
 from gateway.pluginmanager import make_plugin_manager
@@ -50,31 +51,8 @@ TASKS = 6
 
 
 def config(folder: Path, database: str) -> Path:
-    folder.mkdir()
-    path = folder / "gateway.toml"
-    path.write_text(f"""
-[gateway]
-listen = "127.0.0.1:{free_port()}"
-data_dir = {str(folder / "data")!r}
-database = {database!r}
-token = "{TOKEN}"
-
-[supplier]
-name = "Naam Leverancier BV"
-kvk = "{SUPPLIER_KVK}"
-vestigingsnummer = "000018727409"
-
-[channels.portal]
-export_dir = "portal-tasks"
-
-[agencies."{AGENCY_OIN}"]
-name = "Naam Overheidsorganisatie"
-default_channel = "portal"
-
-[agencies."{AGENCY_OIN}".documents.invoice]
-format = "canonical:invoice:1"
-""", "utf-8")
-    return path
+    return instance_config(folder, database, "portal", 'export_dir = "portal-tasks"',
+                           token=TOKEN)
 
 
 @attrs.define
