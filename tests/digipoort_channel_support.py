@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+from pipeline_support import FAST
+
 from gateway.pluginmanager import build_registry, make_plugin_manager
 from gateway.registry import Registry
+from gateway.service import GatewayService
 from plugins.digipoort.wus.pki import DIGIPOORT_KVK, Pki, supplier_serial_number
 
 SUPPLIER_KVK = "30097265"  # the supplier of the UBL-OHNL samples
@@ -90,3 +95,24 @@ default_channel = "digipoort"
 format = "ubl-ohnl:invoice:1.9"
 """, "utf-8")
     return path
+
+
+@contextlib.asynccontextmanager
+async def gateways(tmp_path: Path) -> AsyncIterator[
+        Callable[[dict[str, Any]], Awaitable[GatewayService]]]:
+    """Starts gateways whose digipoort channel has the given settings; stops them after."""
+    services: list[GatewayService] = []
+
+    async def start(channel: dict[str, Any]) -> GatewayService:
+        service = GatewayService(gateway_config(tmp_path, channel), make_plugin_manager(),
+                                 dispatch=FAST)
+        await service.start()
+        services.append(service)
+        assert "digipoort" in service.channels, service.channel_problems
+        return service
+
+    try:
+        yield start
+    finally:
+        for service in services:
+            await service.stop()

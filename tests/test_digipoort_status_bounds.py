@@ -28,6 +28,7 @@ from digipoort_channel_support import (
     SUPPLIER_KVK,
     client_settings,
     gateway_config,
+    gateways,
     invoice_19,
 )
 from pipeline_support import FAST, document_json
@@ -71,19 +72,8 @@ async def simulator(pki: Pki) -> AsyncIterator[DigipoortSimulator]:
 
 @pytest.fixture
 async def gateway_for(tmp_path: Path) -> AsyncIterator[Callable[[dict[str, Any]], Any]]:
-    services: list[GatewayService] = []
-
-    async def start(channel: dict[str, Any]) -> GatewayService:
-        service = GatewayService(gateway_config(tmp_path, channel), make_plugin_manager(),
-                                 dispatch=FAST)
-        await service.start()
-        services.append(service)
-        assert "digipoort" in service.channels, service.channel_problems
-        return service
-
-    yield start
-    for service in services:
-        await service.stop()
+    async with gateways(tmp_path) as start:
+        yield start
 
 
 def failed(record: MessageRecord) -> bool:
