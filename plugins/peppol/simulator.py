@@ -317,19 +317,12 @@ class PeppolSimulator:
             return _problem(401, "unauthorised", "send the API token as 'Authorization: Bearer'")
         data = await request.read()
         fault = self._next_fault(self.faults)
-        if fault in ("500", "503"):
-            return _problem(int(fault), "simulated fault", f"HTTP {fault} injected on request")
         if fault == "400":
             return _problem(400, "simulated refusal", "the access point refuses this document "
                             "(HTTP 400 injected on request)")
-        if fault == "reset":
-            transport = request.transport
-            if transport is not None:
-                transport.abort()
-            return web.Response(status=500)
-        if fault == "timeout":
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self.settings.hang_seconds)
+        answered = await self._transport_fault(request, fault)
+        if answered is not None:
+            return answered
         failure = ("AS4 transmission to the receiving access point failed (injected on "
                    "request)") if fault == "failed-receipt" else None
         try:
@@ -412,12 +405,10 @@ class PeppolSimulator:
             self._pool = ValidationPool(self.settings.standards or standards_dir(), workers=1)
         return await self._pool.validate(payload, fmt.layers(), fmt.key)
 
-    async def _get_receipt(self, request: web.Request) -> web.Response:
-        ident = request.match_info["id"]
-        self.receipt_calls[ident] += 1
-        if not self._authorised(request):
-            return _problem(401, "unauthorised", "send the API token as 'Authorization: Bearer'")
-        fault = self._next_fault(self.receipt_faults)
+    async def _transport_fault(self, request: web.Request,
+                               fault: str | None) -> web.Response | None:
+        """The faults documents and receipt requests both take: an error answer, a reset
+        connection, or (``timeout``) a hang, after which the request goes on (None)."""
         if fault in ("500", "503"):
             return _problem(int(fault), "simulated fault", f"HTTP {fault} injected on request")
         if fault == "reset":
@@ -428,6 +419,17 @@ class PeppolSimulator:
         if fault == "timeout":
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), self.settings.hang_seconds)
+        return None
+
+    async def _get_receipt(self, request: web.Request) -> web.Response:
+        ident = request.match_info["id"]
+        self.receipt_calls[ident] += 1
+        if not self._authorised(request):
+            return _problem(401, "unauthorised", "send the API token as 'Authorization: Bearer'")
+        fault = self._next_fault(self.receipt_faults)
+        answered = await self._transport_fault(request, fault)
+        if answered is not None:
+            return answered
         transmission = self.transmissions.get(ident)
         if transmission is None or fault == "404":
             return _problem(404, "unknown transmission", ident)
