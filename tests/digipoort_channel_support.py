@@ -68,9 +68,12 @@ def toml_value(value: Any) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
-def gateway_config(tmp_path: Path, channel: dict[str, Any]) -> Path:
+def gateway_config(tmp_path: Path, channel: dict[str, Any],
+                   standards_dir: Path | None = None) -> Path:
     """A gateway config routing the sample agency's invoices to a digipoort channel."""
     table = "\n".join(f"{key} = {toml_value(value)}" for key, value in channel.items())
+    standards = ("" if standards_dir is None else
+                 f"standards_dir = {toml_value(str(standards_dir))}")
     path = tmp_path / "gateway.toml"
     path.write_text(f"""
 [gateway]
@@ -78,6 +81,7 @@ listen = "127.0.0.1:0"
 data_dir = {toml_value(str(tmp_path / "data"))}
 token = "test-token"
 database = {toml_value(f"sqlite:///{tmp_path / 'gateway.db'}")}
+{standards}
 
 [supplier]
 name = "Kantoorartikelen Jansen BV"

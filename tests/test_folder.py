@@ -71,7 +71,8 @@ def test_a_channel_without_folders_is_refused() -> None:
         FolderChannel("folder", {})
 
 
-async def test_the_inbox_moves_files_to_done_or_error_with_the_reason(tmp_path: Path) -> None:
+def inbox_config(tmp_path: Path) -> Path:
+    """A gateway whose folder channel ``drop`` reads ``data/inbox``, scanned when a test asks."""
     path = tmp_path / "gateway.toml"
     path.write_text(f"""
 [gateway]
@@ -90,7 +91,11 @@ type = "folder"
 inbox = "inbox"
 poll_interval = 3600
 """, "utf-8")
-    service = GatewayService(path, make_plugin_manager())
+    return path
+
+
+async def test_the_inbox_moves_files_to_done_or_error_with_the_reason(tmp_path: Path) -> None:
+    service = GatewayService(inbox_config(tmp_path), make_plugin_manager())
     await service.start()
     try:
         inbox = tmp_path / "data" / "inbox"

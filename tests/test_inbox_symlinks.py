@@ -12,7 +12,7 @@ import asyncio
 import os
 from pathlib import Path
 
-from pipeline_support import SUPPLIER_KVK
+from test_folder import inbox_config
 
 from gateway.pluginmanager import make_plugin_manager
 from gateway.service import GatewayService
@@ -22,33 +22,11 @@ SECRET = (b"-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n"
           b"-----END PRIVATE KEY-----\n")
 
 
-def _config(tmp_path: Path) -> Path:
-    path = tmp_path / "gateway.toml"
-    path.write_text(f"""
-[gateway]
-listen = "127.0.0.1:0"
-data_dir = {str(tmp_path / "data")!r}
-database = "sqlite:///{tmp_path / 'gateway.db'}"
-token = "test-token"
-
-[supplier]
-name = "Naam Leverancier BV"
-kvk = "{SUPPLIER_KVK}"
-vestigingsnummer = "000018727409"
-
-[channels.drop]
-type = "folder"
-inbox = "inbox"
-poll_interval = 3600
-""", "utf-8")
-    return path
-
-
 async def test_a_symlink_in_the_inbox_is_not_read(tmp_path: Path) -> None:
     secret = tmp_path / "private" / "client.key"
     secret.parent.mkdir()
     secret.write_bytes(SECRET)
-    service = GatewayService(_config(tmp_path), make_plugin_manager())
+    service = GatewayService(inbox_config(tmp_path), make_plugin_manager())
     await service.start()
     try:
         inbox = tmp_path / "data" / "inbox"

@@ -22,7 +22,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from digipoort_channel_support import AGENCY_OIN, SUPPLIER_KVK, client_settings, toml_value
+from digipoort_channel_support import (
+    AGENCY_OIN,
+    SUPPLIER_KVK,
+    client_settings,
+    gateway_config,
+    toml_value,
+)
 from pipeline_support import FAST, document_json
 
 from gateway.paths import DATA_DIR_ENV, STANDARDS_DIR_ENV
@@ -189,30 +195,7 @@ async def test_digipoort_channel_uses_the_configured_standards_dir(
                                status_url=simulator.status_url, status_poll_interval=0.05,
                                request_timeout=5)
     del settings["belanghebbende_nummer"]
-    table = "\n".join(f"{key} = {toml_value(value)}" for key, value in settings.items())
-    config = tmp_path / "gateway.toml"
-    config.write_text(f"""
-[gateway]
-listen = "127.0.0.1:0"
-data_dir = {toml_value(str(tmp_path / "data"))}
-standards_dir = {toml_value(str(installed_standards))}
-token = "test-token"
-
-[supplier]
-name = "Kantoorartikelen Jansen BV"
-kvk = "{SUPPLIER_KVK}"
-vestigingsnummer = "000018727409"
-
-[channels.digipoort]
-{table}
-
-[agencies."{AGENCY_OIN}"]
-name = "Ministerie van Voorbeeldzaken"
-default_channel = "digipoort"
-
-[agencies."{AGENCY_OIN}".documents.invoice]
-format = "ubl-ohnl:invoice:1.9"
-""", "utf-8")
+    config = gateway_config(tmp_path, settings, standards_dir=installed_standards)
     service = GatewayService(config, make_plugin_manager(), dispatch=FAST)
     await service.start()
     try:
