@@ -18,7 +18,7 @@ import pytest
 from gateway.model.json import CanonicalJSONError, parse_json, to_json
 from gateway.model.samples import example_invoice
 
-LAYOUTS = {
+LAYOUTS: dict[str, dict[str, Any]] = {
     "compact": {"separators": (",", ":")},
     "python default": {},
     "pretty": {"indent": 2},
