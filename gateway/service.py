@@ -9,6 +9,12 @@ operator sees them at once.
 The store is opened (and migrated) before any channel starts, because a
 channel may hand over an inbound document the moment it runs; the dispatcher
 stops before the channels, so no send is cut off by its channel closing.
+
+An instance in the ``intake`` role takes the ERP's submissions only (checks,
+routing, encoding, validation, store) and serves the rest of the API; it runs
+no channel and no worker. One Python process keeps to about one core (the
+GIL), so a second process taking submissions leaves the full instance's core
+to sending; its dispatcher finds what the intake stored at its next poll.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import functools
 import gc
 import logging
 import time
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -56,11 +63,31 @@ CHANNEL_START_TIMEOUT = 60.0
 """How long a channel's start() may take before the gateway goes on without it."""
 
 
+class Role(StrEnum):
+    """What one gateway process runs; several share one database."""
+
+    FULL = "full"
+    """Everything: the API with submissions, channels, dispatch, delivery to the ERP."""
+    INTAKE = "intake"
+    """The API with submissions, but no channel and no worker: a full instance sends."""
+
+
+def parse_role(value: str) -> Role:
+    try:
+        return Role(value)
+    except ValueError:
+        raise GatewayError(f"unknown gateway role {value!r}: expected one of "
+                           f"{', '.join(repr(r.value) for r in Role)}") from None
+
+
 class GatewayService:
     def __init__(
         self, config_path: Path, pm: pluggy.PluginManager | None = None, *,
         dispatch: DispatchSettings | None = None, outbound: OutboundSettings | None = None,
+        role: Role | str = Role.FULL,
     ) -> None:
+        # Checked before anything is read, so a wrong role is the error a caller sees.
+        self.role = parse_role(role)
         self.config_path = config_path
         self.pm = pm or make_plugin_manager()
         self.registry: Registry = build_registry(self.pm)
@@ -97,11 +124,21 @@ class GatewayService:
     def config(self) -> Any:
         return self.config_holder.current()
 
+    @property
+    def intake_only(self) -> bool:
+        return self.role is Role.INTAKE
+
     def config_problems(self) -> list[str]:
+        config = self.config
+        channel_types = set(self.registry.channels)
+        if self.intake_only:
+            # No channel runs here: a channel plugin this machine lacks is the full
+            # instance's concern, and /health there names it.
+            channel_types |= {channel.type for channel in config.channels.values()}
         return [
             str(problem)
             for problem in check_against_registry(
-                self.config, set(self.registry.formats), set(self.registry.channels)
+                config, set(self.registry.formats), channel_types
             )
         ]
 
@@ -121,6 +158,14 @@ class GatewayService:
         # Worker processes start warm, in the background (see start()), when a route
         # names a validated format; otherwise on the first document that has layers.
         self.validation = ValidationPool(config.gateway.standards_path)
+        if self.intake_only:
+            # Nothing here sends or delivers, so there is nothing local to wake: the full
+            # instance's dispatcher and delivery worker find the work at their next poll.
+            self.outbound = OutboundPipeline(store, self.config_holder.current, self.registry,
+                                             self.validation, self.outbound_settings)
+            self.inbound = InboundPipeline(store, self.registry,
+                                           max_attempts=lambda: self.config.erp.max_attempts)
+            return
         dispatcher = Dispatcher(store, self.channels, self.registry, self.dispatch_settings,
                                 metadata=self._message_metadata,
                                 idle_channels=self._idle_channels)
@@ -209,26 +254,14 @@ class GatewayService:
 
     async def start(self, listen: str | None = None) -> None:
         await self._open_pipeline()
-        await self._start_channels()
-        assert self.dispatcher is not None
-        self.dispatcher.start()
-        assert self.delivery is not None
-        self.delivery.start()
+        loop = asyncio.get_running_loop()
+        if not self.intake_only:
+            await self._start_workers(loop)
         assert self.auditor is not None
         self._background.append(asyncio.create_task(self.auditor.watch(), name="config-watch"))
-        assert self.store is not None
-        self._background.append(asyncio.create_task(observe_store(self.store),
-                                                    name="message-counts"))
-        assert self.inbound is not None
-        self._background.append(asyncio.create_task(keep_recovering(self.inbound),
-                                                    name="inbound-recovery"))
         self._warm_validation(None)
-        loop = asyncio.get_running_loop()
         self.config_holder.subscribe(
             lambda old, new, _version: self._warm_new_routes(loop, old, new))
-        self.config_holder.subscribe(
-            lambda _old, new, _version: self._start_new_channels(loop, new))
-        self.config_holder.subscribe(lambda _old, new, _version: self._note_edited_channels(new))
         settings = self.config.gateway
         host, port = (listen.rsplit(":", 1) if listen else
                       (settings.listen_host, str(settings.listen_port)))
@@ -245,6 +278,28 @@ class GatewayService:
         self.started_at = time.monotonic()
         log.info("gateway listening on %s:%s", *self.address)
         self._warn_if_open_without_token(host.strip("[]"))
+
+    async def _start_workers(self, loop: asyncio.AbstractEventLoop) -> None:
+        """What a full instance runs beyond intake: channels, sending, delivery, recovery.
+
+        The message counts behind the ``wissel.messages`` gauge are taken here
+        too: they are the whole store's, the same from every instance, and an
+        intake instance counting them as well would only add to the database's load.
+        """
+        await self._start_channels()
+        assert self.dispatcher is not None
+        self.dispatcher.start()
+        assert self.delivery is not None
+        self.delivery.start()
+        assert self.store is not None
+        self._background.append(asyncio.create_task(observe_store(self.store),
+                                                    name="message-counts"))
+        assert self.inbound is not None
+        self._background.append(asyncio.create_task(keep_recovering(self.inbound),
+                                                    name="inbound-recovery"))
+        self.config_holder.subscribe(
+            lambda _old, new, _version: self._start_new_channels(loop, new))
+        self.config_holder.subscribe(lambda _old, new, _version: self._note_edited_channels(new))
 
     def _warn_if_open_without_token(self, host: str) -> None:
         """No token means local callers only; a proxy on this machine makes everyone local."""
@@ -378,6 +433,7 @@ class GatewayService:
         status = "stopping" if self.stopping else ("degraded" if problems else "ok")
         return {
             "status": status,
+            "role": self.role.value,
             "version": __version__,
             "uptime_seconds": round(time.monotonic() - self.started_at, 1)
             if self.started_at else 0,

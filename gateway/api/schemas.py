@@ -112,6 +112,12 @@ COMPONENTS: dict[str, Any] = {
     "Acknowledged": _object({"id": STRING, "transport_state": {"enum": STATES}}),
     "Health": {"type": "object", "required": ["status", "version"],
                "properties": {"status": {"enum": ["ok", "degraded", "stopping"]},
+                              "role": {
+                                  "enum": ["full", "intake"],
+                                  "description": "What this instance runs: everything, or "
+                                                 "submissions and the API only (no channels, "
+                                                 "nothing sent; `channels` is empty). One of "
+                                                 "the details."},
                               "version": STRING,
                               "validation": {
                                   "enum": ["on demand", "warming", "warm"],

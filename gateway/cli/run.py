@@ -55,9 +55,21 @@ def _stop_on_sigterm() -> None:
 @click.option("--log-format", type=click.Choice(["text", "json"]), default=None,
               help="Log lines as text or as JSON objects [default: text on a terminal, "
                    "json otherwise].")
+@click.option("--role", type=click.Choice(["full", "intake"]), default="full",
+              show_default=True,
+              help="full runs everything. intake runs the HTTP API with submissions (checks, "
+                   "routing, encoding, validation, store) but no channel, no sending, no "
+                   "webhook or folder delivery to the ERP and no channel routes (they answer "
+                   "404): it needs a full instance on the same database, which sends what it "
+                   "stored at its next [dispatch] poll_interval.")
 @click.pass_obj
-def run(obj: CliContext, listen: str | None, log_level: str, log_format: str | None) -> None:
+def run(obj: CliContext, listen: str | None, log_level: str, log_format: str | None,
+        role: str) -> None:
     """Run the gateway: HTTP API, channels and workers, until interrupted.
+
+    Several instances may share one database: one full instance, and any
+    number of intake instances taking the ERP's submissions beside it (on one
+    machine, each with its own --listen).
 
     Traces and metrics are exported as the OTEL_* environment variables say
     (OTEL_TRACES_EXPORTER, OTEL_METRICS_EXPORTER: console or otlp; none by default).
@@ -67,7 +79,7 @@ def run(obj: CliContext, listen: str | None, log_level: str, log_format: str | N
     from gateway.service import GatewayService
     from gateway.telemetry import configure_telemetry
 
-    service = GatewayService(obj.config_path, obj.pm)
+    service = GatewayService(obj.config_path, obj.pm, role=role)
 
     known: list[str | None] = secrets_of(service.config)
 
@@ -83,7 +95,9 @@ def run(obj: CliContext, listen: str | None, log_level: str, log_format: str | N
         raise GatewayError(str(exc)) from None
     setup_logging(log_level, log_format, secrets=lambda: known, stream=sys.stderr)
     telemetry = configure_telemetry()
-    click.echo(f"gateway: using {obj.config_path}", err=True)
+    click.echo(f"gateway: using {obj.config_path}"
+               + (" (intake only: no channels, nothing sent)" if role == "intake" else ""),
+               err=True)
     _stop_on_sigterm()
     try:
         eventloop.run(service.run_forever(listen))
