@@ -18,6 +18,11 @@ local server, fsync on), with and without Schematron validation, it POSTs
 - repeats/s: the last 500 invoices sent again once all were delivered, as an
   ERP that missed the answers would (200 with the stored message).
 
+The run marked "split" sends unvalidated invoices to an intake instance
+(``gateway run --role intake``) while a full instance on the same database
+sends them: one Python process keeps to about one core, and this is the
+topology that uses the second for intake.
+
 Validated invoices go out as Peppol BIS 3 (UBL XSD, EN 16931 and Peppol
 Schematron); unvalidated ones as canonical JSON. Right before and right
 after each validated run it measures the bare lxml + Saxon validation of the
@@ -104,13 +109,13 @@ class SinkPlugin:
         registry.add_channel(ChannelType("bench-sink", Sink, "accepts everything"))
 
 
-async def serve(config: Path, workers: int) -> None:
+async def serve(config: Path, workers: int, role: str) -> None:
     from gateway.service import GatewayService
 
     service = GatewayService(
         config, make_plugin_manager(plugins=[("bench-sink", SinkPlugin())]),
         dispatch=DispatchSettings(workers=workers, batch=10, lease=timedelta(minutes=5),
-                                  idle_poll=0.05))
+                                  idle_poll=0.05), role=role)
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     await service.start()
@@ -198,16 +203,18 @@ class CpuShares:
 
 
 class CpuMeter:
-    """CPU time of the gateway, its workers, the PostgreSQL server and this process."""
+    """CPU time of the gateway (one process, or an intake instance and the full one), its
+    validation workers, the PostgreSQL server and this process."""
 
-    def __init__(self, gateway: Gateway, cluster: PgCluster | None) -> None:
-        self.gateway = gateway
+    def __init__(self, gateways: Sequence[Gateway], cluster: PgCluster | None) -> None:
+        self.gateways = gateways
         self.cluster = cluster
         self.before = self._now()
 
     def _groups(self) -> dict[str, list[int]]:
-        return {"gateway": [self.gateway.process.pid],
-                "workers": descendants(self.gateway.process.pid),
+        pids = [gateway.process.pid for gateway in self.gateways]
+        return {"gateway": pids,
+                "workers": [child for pid in pids for child in descendants(pid)],
                 "postgres": postgres_pids(self.cluster)}
 
     def _now(self) -> dict[str, dict[int, float]]:
@@ -241,9 +248,10 @@ def descendants(pid: int) -> list[int]:
 class Gateway:
     """`bench/pipeline.py --serve` in a subprocess; its URL and its memory."""
 
-    def __init__(self, config: Path, workers: int = 2) -> None:
+    def __init__(self, config: Path, workers: int = 2, role: str = "full") -> None:
         self.process = subprocess.Popen(
-            [sys.executable, __file__, "--serve", str(config), "--workers", str(workers)],
+            [sys.executable, __file__, "--serve", str(config), "--workers", str(workers),
+             "--role", role],
             stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
         assert self.process.stdout is not None
         line = self.process.stdout.readline().decode().split()
@@ -538,7 +546,7 @@ async def stretches(
     before = floor.measure(args.stretch_bare)
     for n in range(args.stretches):
         bodies = invoice_bodies(args.stretch_count, f"S{n}{label}")
-        meter = CpuMeter(gateway, cluster)
+        meter = CpuMeter([gateway], cluster)
         start = time.perf_counter()
         await closed_loop(gateway.url, bodies, args.concurrency)
         sent += len(bodies)
@@ -553,37 +561,46 @@ async def stretches(
 
 async def throughput(
     label: str, folder: Path, database: str, invoice_format: str, args: argparse.Namespace,
-    cluster: PgCluster | None = None, floor: BareFloor | None = None,
+    cluster: PgCluster | None = None, floor: BareFloor | None = None, intake: bool = False,
 ) -> Figures:
+    """One closed-loop run; with ``intake`` the ERP posts to an intake instance
+    (``gateway run --role intake``) while a full instance on the same database sends."""
     config = write_config(folder, database, invoice_format, args.standards)
     gateway = Gateway(config)
+    gateways = [gateway]
     try:
+        if intake:
+            gateways.insert(0, Gateway(config, role="intake"))
+        front = gateways[0]
         # Warm up (validation workers start, stylesheets compile) outside the measurement.
-        await wait_warm(gateway.url)
-        await closed_loop(gateway.url, invoice_bodies(4, f"W{label}"), 2)
+        for started in gateways:
+            await wait_warm(started.url)
+        await closed_loop(front.url, invoice_bodies(4, f"W{label}"), 2)
         await wait_sent(database, 4, gateway, 120)
         bodies = invoice_bodies(args.count, f"B{label}")
-        meter = CpuMeter(gateway, cluster)
+        meter = CpuMeter(gateways, cluster)
         start = time.perf_counter()
-        latencies = await closed_loop(gateway.url, bodies, args.concurrency)
+        latencies = await closed_loop(front.url, bodies, args.concurrency)
         accepted_at = time.perf_counter()
         sent_at = await wait_sent(database, args.count + 4, gateway, 600)
         cpu = meter.per_invoice(args.count)
         # An ERP that missed the answers sends the last of them again.
         again = bodies[-min(len(bodies), REPEATS):]
         repeated = time.perf_counter()
-        await closed_loop(gateway.url, again, args.concurrency, expect=200)
+        await closed_loop(front.url, again, args.concurrency, expect=200)
         repeats = len(again) / (time.perf_counter() - repeated)
         paired = () if floor is None else await stretches(
             label, gateway, database, args.count + 4, floor, args, cluster)
         figures = Figures(
             accepted=args.count / (accepted_at - start), delivered=args.count / (sent_at - start),
             p50=quantile(latencies, 50), p99=quantile(latencies, 99),
-            peak=gateway.peak_mib(), workers=gateway.workers_mib(), cpu=cpu, repeats=repeats,
-            stretches=paired)
+            peak=max(started.peak_mib() for started in gateways),
+            workers=sum(started.workers_mib() for started in gateways), cpu=cpu,
+            repeats=repeats, stretches=paired)
     finally:
-        gateway.stop()
-    print(f"{label:<28} {args.count:>7,} {figures.accepted:>10,.0f} {figures.delivered:>11,.0f} "
+        for started in gateways:
+            started.stop()
+    print(f"{label:<32} {args.count:>7,} {figures.accepted:>10,.0f} {figures.delivered:>11,.0f} "
           f"{figures.p50:>8.1f} {figures.p99:>8.1f} {figures.peak:>8.0f} {figures.workers:>10.0f}",
           flush=True)
     return figures
@@ -653,7 +670,9 @@ async def backlog_run(folder: Path, args: argparse.Namespace) -> float:
 
 
 def header() -> None:
-    print(f"{'run':<28} {'count':>7} {'accepted/s':>10} {'delivered/s':>11} {'p50 ms':>8} "
+    print("split: an intake instance (gateway run --role intake) takes the submissions, "
+          "a full instance on the same database sends them")
+    print(f"{'run':<32} {'count':>7} {'accepted/s':>10} {'delivered/s':>11} {'p50 ms':>8} "
           f"{'p99 ms':>8} {'peak MiB':>8} {'pool MiB':>10}", flush=True)
 
 
@@ -678,54 +697,56 @@ async def main(args: argparse.Namespace) -> int:
             backends.append(("postgres", cluster))
         try:
             header()
-            results: dict[tuple[str, bool], Figures] = {}
+            results: dict[tuple[str, bool, bool], Figures] = {}
             # Per backend, the bare rate measured right before and after its validated run:
             # this machine's speed drifts by a fifth within minutes, so a floor taken at the
             # start would compare the run with another machine.
             floors: dict[str, float] = {}
             bare_cpu: dict[str, float] = {}
             for name, server in backends:
-                for validated in (False, True):
-                    label = f"{name}, {'validated' if validated else 'no validation'}"
+                # "split": an intake instance takes the submissions, a full one sends.
+                for validated, split in ((False, False), (False, True), (True, False)):
+                    label = (f"{name}, {'validated' if validated else 'no validation'}"
+                             f"{', split' if split else ''}")
                     run = folder / label.replace(", ", "-").replace(" ", "-")
                     run.mkdir()
                     database = (f"sqlite:///{run / 'gateway.db'}" if server is None else
                                 await create_database(server.dsn(), f"bench_{len(results)}"))
                     if validated:
                         before = floor.measure(args.bare_count)
-                    results[name, validated] = figures = await throughput(
+                    results[name, validated, split] = figures = await throughput(
                         label, run, database, VALIDATED if validated else UNVALIDATED, args,
-                        server, floor if validated else None)
+                        server, floor if validated else None, intake=split)
                     if validated:
                         after = floor.measure(args.bare_count)
                         floors[name] = (before.rate + after.rate) / 2
                         bare_cpu[name] = (before.cpu + after.cpu) / 2
-                        print(f"{'':<28} bare lxml + Saxon just before / after: "
+                        print(f"{'':<32} bare lxml + Saxon just before / after: "
                               f"{before.rate:,.0f} / {after.rate:,.0f}/s", flush=True)
-                        print(f"{'':<28} {len(figures.stretches)} stretches of "
+                        print(f"{'':<32} {len(figures.stretches)} stretches of "
                               f"{args.stretch_count} between floors:", flush=True)
                         for stretch in figures.stretches:
                             cpu = stretch.cpu
-                            print(f"{'':<30}delivered {stretch.delivered:,.0f}/s = "
+                            print(f"{'':<34}delivered {stretch.delivered:,.0f}/s = "
                                   f"{stretch.ratio:.0%} of {stretch.floor:,.0f}/s; CPU ms: "
                                   f"gateway {cpu.gateway:.2f}, workers {cpu.workers:.2f}, "
                                   f"postgres {cpu.postgres:.2f} against bare "
                                   f"{stretch.floor_cpu:.2f} "
                                   f"({stretch.floor_cpu / cpu.total:.0%})", flush=True)
-                    print(f"{'':<28} repeats of stored invoices: {figures.repeats:,.0f}/s",
+                    print(f"{'':<32} repeats of stored invoices: {figures.repeats:,.0f}/s",
                           flush=True)
                     cpu = figures.cpu
-                    print(f"{'':<28} CPU ms per invoice: gateway {cpu.gateway:.2f}, "
+                    print(f"{'':<32} CPU ms per invoice: gateway {cpu.gateway:.2f}, "
                           f"validation workers {cpu.workers:.2f}, postgres {cpu.postgres:.2f}, "
                           f"ERP client {cpu.client:.2f}; total {cpu.total:.2f}", flush=True)
                     if validated:
-                        print(f"{'':<28} bare check {bare_cpu[name]:.2f} ms CPU per invoice: "
+                        print(f"{'':<32} bare check {bare_cpu[name]:.2f} ms CPU per invoice: "
                               f"{bare_cpu[name] / cpu.total:.0%} of the pipeline's",
                               flush=True)
             for name, _ in backends:
-                validated_rate = results[name, True].delivered
+                validated_rate = results[name, True, False].delivered
                 whole = validated_rate / floors[name]
-                ratios = [stretch.ratio for stretch in results[name, True].stretches]
+                ratios = [stretch.ratio for stretch in results[name, True, False].stretches]
                 # The median of the stretches, each held against floors taken seconds
                 # from it: the whole run's floor can be a different machine's.
                 ratios = ratios or [whole]
@@ -735,10 +756,13 @@ async def main(args: argparse.Namespace) -> int:
                                f"median of stretches {paired:.0%} (range {min(ratios):.0%}-"
                                f"{max(ratios):.0%}); whole run {validated_rate:,.0f}/s = "
                                f"{whole:.0%} of {floors[name]:,.0f}/s"))
-            if ("sqlite", False) in results:
-                accepted = results["sqlite", False].accepted
+            if ("sqlite", False, False) in results:
+                alone = results["sqlite", False, False].accepted
+                beside = results["sqlite", False, True].accepted
                 checks.append(("sqlite: >= 1,000 accepted/s without validation",
-                               accepted >= 1000, f"{accepted:,.0f}/s"))
+                               max(alone, beside) >= 1000,
+                               f"one process {alone:,.0f}/s; an intake instance beside the "
+                               f"gateway {beside:,.0f}/s"))
 
             print(f"open loop, {args.rate:.0f} requests/s for {args.open_seconds:.0f} s:")
             for name, server in backends:
@@ -788,12 +812,14 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="installed standards (default: installed from ../shared/standards)")
     parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--workers", type=int, default=2, help=argparse.SUPPRESS)
+    parser.add_argument("--role", default="full", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
 if __name__ == "__main__":
     arguments = parse()
     if arguments.serve is not None:
-        eventloop.run(serve(arguments.serve, arguments.workers))  # the loop `gateway run` uses
+        # The loop `gateway run` uses.
+        eventloop.run(serve(arguments.serve, arguments.workers, arguments.role))
     else:
         sys.exit(asyncio.run(main(arguments)))
