@@ -41,6 +41,7 @@ from gateway.config.model import ChannelConfig, GatewayConfig
 from gateway.delivery import DeliveryWorker
 from gateway.errors import ConfigError, GatewayError, StandardsError
 from gateway.instruments import observe_store
+from gateway.kinds import Direction
 from gateway.pipeline import (
     Dispatcher,
     DispatchSettings,
@@ -54,6 +55,7 @@ from gateway.pluginmanager import build_registry, make_plugin_manager
 from gateway.registry import Registry
 from gateway.standards.installer import standards_path
 from gateway.store import Store, open_store
+from gateway.store.model import CLAIMABLE_STATES
 from gateway.validation.pool import ValidationPool
 from gateway.validation.warming import routed_formats, warm_sets
 
@@ -425,11 +427,16 @@ class GatewayService:
         problems += await self._channels_own_problems()
         problems += self._validation_problems()
         messages: dict[str, dict[str, int]] = {}
+        waiting: dict[str, int] = {}
         if self.store is not None and not self.stopping:
             try:
                 messages = await self.store.count_by_state()
+                waiting = await self._waiting_for_idle_channels(self.store, messages)
             except GatewayError as exc:
                 problems.append(f"message store: {exc}")
+        # Degraded: nothing sends these unless an operator enables the channel, mends it,
+        # or runs it on another instance, and nothing else tells that they wait.
+        problems += [self._waiting_problem(name, count) for name, count in sorted(waiting.items())]
         status = "stopping" if self.stopping else ("degraded" if problems else "ok")
         return {
             "status": status,
@@ -445,6 +452,7 @@ class GatewayService:
                                                            | set(self.channel_problems))},
             },
             "messages": messages,
+            "waiting": waiting,
             "validation": self._validation_state(),
             "problems": problems,
         }
@@ -452,6 +460,42 @@ class GatewayService:
     def _idle_channels(self) -> list[str]:
         """Channels configured here but not running: disabled, or failed to start."""
         return [name for name in self.config.channels if name not in self.channels]
+
+    async def _waiting_for_idle_channels(
+        self, store: Store, messages: dict[str, dict[str, int]],
+    ) -> dict[str, int]:
+        """Per idle channel (:meth:`_idle_channels`), the outbound messages waiting for it.
+
+        The dispatcher leaves them unclaimed for an instance that runs the
+        channel. A channel configured nowhere is not idle: its messages are
+        claimed, retried and dead-lettered saying so. At most one query, over
+        the claims' index, and none while no outbound message waits at all.
+        """
+        if self.intake_only:
+            # It runs no channel by design, so every channel is idle here and every queued
+            # message would be reported; the full instance's /health reports what waits.
+            return {}
+        idle = self._idle_channels()
+        outbound = messages.get("outbound", {})
+        if not idle or not any(outbound.get(s.value) for s in CLAIMABLE_STATES[Direction.OUTBOUND]):
+            return {}
+        return await store.count_waiting_by_channel(idle)
+
+    def _waiting_problem(self, name: str, count: int) -> str:
+        channel = self.config.channels.get(name)
+        if channel is None:
+            why = "no longer configured"
+        elif not channel.enabled:
+            why = "disabled"
+        elif name in self.channel_problems:
+            why = "failed to start"  # the reason is the channel's own line
+        elif name in self.unavailable:
+            why = f"no installed plugin provides its type {channel.type!r}"
+        else:
+            why = "still starting"  # enabled by a reload, its start() not done yet
+        waits = "1 message waits" if count == 1 else f"{count} messages wait"
+        return (f"channel {name}: {waits} for it and it does not run here ({why}); "
+                "an instance on the same database that runs it would send them")
 
     def _validation_problems(self) -> list[str]:
         """Routed formats that cannot be validated, so every document in them is refused.

@@ -119,6 +119,20 @@ COMPONENTS: dict[str, Any] = {
                                                  "nothing sent; `channels` is empty). One of "
                                                  "the details."},
                               "version": STRING,
+                              "waiting": {
+                                  "type": "object",
+                                  "additionalProperties": {"type": "integer", "minimum": 1},
+                                  "description": "Per channel configured here but not "
+                                                 "running here (disabled, failed to start, "
+                                                 "no plugin), how many outbound messages "
+                                                 "are queued or retrying for it: nothing "
+                                                 "here sends them, an instance on the same "
+                                                 "database that runs the channel would. "
+                                                 "Only such channels with messages waiting; "
+                                                 "each also has a line in `problems` and "
+                                                 "makes the status degraded. Empty on an "
+                                                 "intake instance, which runs no channel by "
+                                                 "design. One of the details."},
                               "validation": {
                                   "enum": ["on demand", "warming", "warm"],
                                   "description": "The validation workers: started warm for "

@@ -446,6 +446,19 @@ class Store(abc.ABC):
     async def count_by_state(self) -> dict[str, dict[str, int]]:
         """``{direction: {transport state: count}}`` over all messages."""
 
+    async def count_waiting_by_channel(self, channels: Collection[str]) -> dict[str, int]:
+        """``{channel: count}`` of the outbound messages of ``channels`` waiting to be claimed.
+
+        Waiting: queued or retrying, due now or later; what :meth:`claim_due`
+        takes once due. Channels with none waiting are left out. For the
+        channels an instance has configured but not running, whose messages
+        its claims skip. One query, over the claims' partial index: it reads
+        the backlog, not every message ever sent.
+        """
+        if not channels:
+            return {}
+        return await self._count_waiting(sorted(set(channels)))
+
     # -- working on messages --------------------------------------------
 
     async def claim_due(
@@ -652,6 +665,10 @@ class Store(abc.ABC):
         now: datetime, skip_channels: list[str],
     ) -> list[MessageRecord]:
         """Claim as :meth:`claim_due` says; none routed to ``skip_channels``."""
+
+    @abc.abstractmethod
+    async def _count_waiting(self, channels: list[str]) -> dict[str, int]:
+        """:meth:`count_waiting_by_channel` for one or more channels."""
 
     @abc.abstractmethod
     async def _extend(

@@ -710,6 +710,17 @@ class PostgresStore(Store):
             counts.setdefault(row["direction"], {})[row["transport_state"]] = row["n"]
         return counts
 
+    @_translated
+    async def _count_waiting(self, channels: list[str]) -> dict[str, int]:
+        states = ", ".join(f"'{s.value}'" for s in CLAIMABLE_STATES[Direction.OUTBOUND])
+        # The predicate of the partial index messages_due_outbound, so it can be used.
+        rows = await self._fetch(
+            "SELECT channel, count(*) AS n FROM messages WHERE direction = 'outbound' "
+            f"AND transport_state IN ({states}) AND channel = ANY($1::text[]) GROUP BY channel",
+            channels,
+        )
+        return {row["channel"]: row["n"] for row in rows}
+
     # -- audit log ------------------------------------------------------
 
     @_translated

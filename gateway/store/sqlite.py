@@ -635,6 +635,19 @@ class SqliteStore(Store):
 
         return await self._read(run)
 
+    async def _count_waiting(self, channels: list[str]) -> dict[str, int]:
+        states = ", ".join(f"'{s.value}'" for s in CLAIMABLE_STATES[Direction.OUTBOUND])
+        # Written as the partial index is, so SQLite can use it; INDEXED BY keeps the
+        # planner, without statistics, from walking messages_state over inbound too.
+        sql = ("SELECT channel, count(*) FROM messages INDEXED BY messages_due_outbound "
+               f"WHERE direction = 'outbound' AND transport_state IN ({states}) "
+               f"AND channel IN ({', '.join('?' * len(channels))}) GROUP BY channel")
+
+        def run(conn: sqlite3.Connection) -> dict[str, int]:
+            return {channel: count for channel, count in conn.execute(sql, channels)}
+
+        return await self._read(run)
+
     # -- audit log ------------------------------------------------------
 
     async def append_audit(self, record: AuditRecord) -> AuditRecord:
