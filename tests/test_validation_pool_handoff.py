@@ -61,15 +61,37 @@ async def test_documents_of_one_tick_travel_together_with_their_own_reports(
     assert len(cases) / 4 <= pool.handoffs - before < len(cases)
 
 
-async def test_a_document_alone_travels_alone(pool: ValidationPool, validator: Validator) -> None:
+async def test_a_document_on_idle_workers_is_spread_over_them_by_schematron_layer(
+    pool: ValidationPool, validator: Validator,
+) -> None:
+    for data in pool_documents():
+        splits, handoffs = pool.splits, pool.handoffs
+        assert await pool.validate(data, PEPPOL_INVOICE, PEPPOL_KEY) == validator.validate(
+            data, PEPPOL_INVOICE, format_key=PEPPOL_KEY)
+        assert (pool.splits, pool.handoffs) == (splits + 1, handoffs)
+    # One Schematron layer: nothing to spread, the document travels alone.
+    handoffs = pool.handoffs
+    xsd_en16931 = (PEPPOL_INVOICE[0], EN16931)
+    assert await pool.validate(good := pool_documents()[0], xsd_en16931) == validator.validate(
+        good, xsd_en16931)
+    assert pool.handoffs == handoffs + 1
+
+
+async def test_documents_that_find_workers_busy_are_not_spread(
+    pool: ValidationPool, validator: Validator,
+) -> None:
     good = pool_documents()[0]
-    before = pool.handoffs
-    assert await pool.validate(good, PEPPOL_INVOICE, PEPPOL_KEY) == validator.validate(
-        good, PEPPOL_INVOICE, format_key=PEPPOL_KEY)
-    assert pool.handoffs == before + 1
-    # Two documents, two idle workers: one each, not one batch for one worker.
-    await asyncio.gather(*(pool.validate(good, PEPPOL_INVOICE) for _ in range(2)))
-    assert pool.handoffs == before + 3
+    splits, handoffs = pool.splits, pool.handoffs
+    # The first finds the workers idle and takes both; the other waits as under load,
+    # alone in its task since only one place is left for it.
+    reports = await asyncio.gather(*(pool.validate(good, PEPPOL_INVOICE) for _ in range(2)))
+    assert reports == [validator.validate(good, PEPPOL_INVOICE)] * 2
+    assert (pool.splits, pool.handoffs) == (splits + 1, handoffs + 1)
+    # Many at once: one spread, every other one batched as before.
+    splits, handoffs = pool.splits, pool.handoffs
+    await asyncio.gather(*(pool.validate(good, PEPPOL_INVOICE) for _ in range(12)))
+    assert pool.splits == splits + 1
+    assert 11 / 4 <= pool.handoffs - handoffs < 11
 
 
 async def test_a_failing_document_does_not_fail_the_others_in_its_task(
