@@ -773,6 +773,13 @@ async def main(args: argparse.Namespace) -> int:
                     database = (f"sqlite:///{run / 'gateway.db'}" if server is None else
                                 await create_database(server.dsn(), f"bench_open_{name}"
                                                       f"_{int(validated)}"))
+                    if validated:
+                        # The machine's pace at the time: at 100/s the checks alone take
+                        # this share of the two cores, and the queueing grows with it.
+                        pace = floor.measure(args.stretch_bare)
+                        print(f"  (bare check just before: {pace.cpu:.2f} ms CPU per invoice, "
+                              f"{args.rate * pace.cpu / 20:.0f}% of two cores at "
+                              f"{args.rate:.0f}/s)", flush=True)
                     p99 = await open_loop_run(
                         label, run, database, VALIDATED if validated else UNVALIDATED, args)
                     checks.append((f"{label}: intake p99 < 50 ms at {args.rate:.0f}/s",

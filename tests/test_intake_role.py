@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import AsyncIterator
@@ -221,7 +223,8 @@ async def test_an_intake_instance_applies_a_config_edit_without_restart(
 
 def test_gateway_run_role_intake_serves_health_as_intake(tmp_path: Path) -> None:
     port = free_port()
-    process = start(write_config(tmp_path, port), "--role", "intake")
+    config = write_config(tmp_path, port)
+    process = start(config, "--role", "intake")
     report: dict[str, Any] | None = None
     try:
         for _ in range(400):
@@ -233,6 +236,12 @@ def test_gateway_run_role_intake_serves_health_as_intake(tmp_path: Path) -> None
             except OSError:
                 assert process.poll() is None, "the intake instance did not start"
                 time.sleep(0.05)
+        shown = subprocess.run(
+            [sys.executable, "-m", "gateway.cli.main", "--config", str(config), "status"],
+            capture_output=True, text=True, timeout=60)
+        assert shown.returncode == 0, shown.stderr
+        assert shown.stdout.startswith("ok: version"), shown.stdout
+        assert "intake only" in shown.stdout.splitlines()[0], shown.stdout
     finally:
         process.send_signal(signal.SIGTERM)
     _, err = process.communicate(timeout=30)

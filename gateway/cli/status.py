@@ -24,6 +24,8 @@ def status(obj: CliContext, as_json: bool) -> None:
         echo_json(report)
     else:
         line = f"{report['status']}: version {report['version']}"
+        if report.get("role") == "intake":
+            line += ", intake only (no channels here: a full instance sends)"
         config = report.get("config")
         if config is not None:
             line += f", config {config['file']} (version {config['version']})"
