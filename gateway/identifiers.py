@@ -523,6 +523,13 @@ def _check_peppol(scheme: str, value: str) -> tuple[str, str]:
     return scheme, value
 
 
+def _participant_key(value: str) -> str:
+    # The Peppol Policy for use of Identifiers makes participant identifier values
+    # case-insensitive, and an SMP lower-cases them before hashing for the lookup, so
+    # lower() (not casefold(), which would also equate "ß" and "ss") is the key.
+    return value.lower()
+
+
 @attrs.frozen(order=True, init=False)
 class PeppolParticipantId:
     """A Peppol participant identifier: a 4-digit ICD/EAS scheme and a value.
@@ -532,10 +539,14 @@ class PeppolParticipantId:
     validated and normalised as their type; under any other listed scheme the
     value is only required to be non-empty and free of whitespace, and is kept
     as given.
+
+    Two ids whose values differ only in case are one participant: they compare,
+    hash and sort as equal, while ``value`` and ``str()`` keep the text as
+    written, which is what goes on the wire.
     """
 
     scheme: str
-    value: str
+    value: str = attrs.field(eq=_participant_key, order=_participant_key)
 
     def __init__(self, scheme: str, value: str) -> None:
         self.__attrs_init__(*_check_peppol(scheme, value))

@@ -277,6 +277,40 @@ async def test_an_order_delivered_twice_reaches_the_inbox_once(
     assert order.agency_oin == AGENCY_OIN
 
 
+def _order_for_seller(scheme: str, value: str) -> bytes:
+    """The sample Peppol order, its seller (us, the SBDH receiver) addressed as ``scheme:value``."""
+    orders = REGISTRY_FOR_PAYLOADS.format("peppol-bis:order:3")
+    sample = orders.samples()[0]
+    data = sample.data or orders.encode(sample.document, sample.context)
+    seller = f'<cbc:EndpointID schemeID="0106">{SUPPLIER_KVK}</cbc:EndpointID>'.encode()
+    assert data.count(seller) == 1
+    return data.replace(seller, f'<cbc:EndpointID schemeID="{scheme}">{value}'
+                                f'</cbc:EndpointID>'.encode())
+
+
+async def test_an_order_addressed_to_us_in_other_case_finds_its_agency(
+    running: Callable[..., Awaitable[Setup]],
+) -> None:
+    # Participant id values are case-insensitive (Peppol Policy for use of Identifiers):
+    # the access point may hand over the id as the buyer wrote it.
+    setup = await running(lambda simulator: api_channel(simulator, sender_id="9925:BE0477472701"))
+    instance = await setup.simulator.deliver_order(_order_for_seller("9925", "be0477472701"))
+    [order] = await setup.inbound()
+    assert order.transport_id == instance
+    assert order.document_kind == "order"
+    assert order.transport_state is TransportState.DECODED
+    assert order.agency_oin == AGENCY_OIN
+
+
+async def test_an_order_for_another_participant_is_still_refused(
+    running: Callable[..., Awaitable[Setup]],
+) -> None:
+    setup = await running(lambda simulator: api_channel(simulator, sender_id="9925:BE0477472701"))
+    with pytest.raises(RuntimeError, match="which is not this supplier"):
+        await setup.simulator.deliver_order(_order_for_seller("9925", "be0477472702"))
+    assert await setup.inbound() == []
+
+
 async def test_the_webhook_wants_its_secret_and_a_proper_sbdh(
     running: Callable[..., Awaitable[Setup]],
 ) -> None:

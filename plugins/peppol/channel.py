@@ -391,13 +391,15 @@ class PeppolChannel(Channel):
 
     # -- inbound ---------------------------------------------------------------------------
 
-    def _ours(self) -> set[str]:
-        ids = {str(found)} if (found := self._sender()) is not None else set()
+    def _ours(self) -> set[PeppolParticipantId]:
+        # Ids, not their text: a participant id's value is case-insensitive, so a document
+        # addressed to "9925:be0477472701" is for the supplier registered as "9925:BE0477472701".
+        ids = {found} if (found := self._sender()) is not None else set()
         supplier = self.context.supplier if self.context is not None else None
-        for attribute in ("kvk", "vat"):
+        for attribute in ("kvk", "vat"):  # checked as KvK and VAT numbers by the configuration
             value = getattr(supplier, attribute, None)
             if value is not None:
-                ids.add(f"{'0106' if attribute == 'kvk' else '9944'}:{value}")
+                ids.add(value.to_peppol())
         return ids
 
     async def receive(self, data: bytes, filename: str | None = None) -> str:
@@ -411,9 +413,9 @@ class PeppolChannel(Channel):
             raise RuntimeError(f"channel {self.name!r} receives nothing: no inbound sink")
         envelope, payload = unwrap(data)
         ours = self._ours()
-        if ours and str(envelope.receiver) not in ours:
+        if ours and envelope.receiver not in ours:
             raise SBDHError(f"the document is addressed to {envelope.receiver}, which is not "
-                            f"this supplier ({', '.join(sorted(ours))})")
+                            f"this supplier ({', '.join(sorted(map(str, ours)))})")
         message_id = await context.inbound(InboundDocument(
             data=payload, channel=self.name, transport_id=envelope.instance_id,
             sender=str(envelope.sender), filename=filename,
