@@ -6,6 +6,7 @@ scripts/ensure-system-packages.sh); they skip, saying why, on a machine without 
 
 from __future__ import annotations
 
+import io
 import subprocess
 from decimal import Decimal
 from pathlib import Path
@@ -18,6 +19,7 @@ import pytest
 from gateway.model import Invoice, Item
 from gateway.model.samples import example_credit_note, example_documents, example_invoice
 from gateway.render import PdfUnavailable, find_pdf_tool, render_html, render_pdf
+from gateway.render.html import line_vat
 from gateway.render.pdf import chromium_args
 
 HOSTILE = ('<script>document.body.innerHTML="PWNED"</script>'
@@ -57,9 +59,9 @@ def test_invoice_page_shows_every_field_the_portal_asks_for() -> None:
         "Pak potloden 12 stuks", "12,345", "KGM", "1.1.1",
     ):
         assert expected in text, expected
-    # Per-line VAT: 4 x 25.00 at 21 % is 21.00.
+    # Per-line VAT: 4 x 25.00 at 21 % is 21.00, computed here (the sample states none), so marked.
     first_line = tree.xpath("//table[@id='lines']/tbody/tr[1]/td")
-    assert [" ".join(td.text_content().split()) for td in first_line][-2:] == ["S 21 %", "21,00"]
+    assert [" ".join(td.text_content().split()) for td in first_line][-2:] == ["S 21 %", "21,00*"]
     vat_rows = tree.xpath("//table[@id='vat']/tbody/tr")
     assert len(vat_rows) == len(invoice.tax_breakdown) == 2
     assert tree.get_element_by_id("total-vat").text_content() == "EUR 63,41"
@@ -161,3 +163,76 @@ def test_a_negative_line_allowance_keeps_one_sign() -> None:
     assert "--5,00" not in html
     assert "korting -5,00 terugboeking" in " ".join(lxml.html.fromstring(html).text_content()
                                                   .split())
+
+
+COMPUTED_NOTE = "* berekend door Wissel per regel; het btw-totaal is dat van de factuur"
+
+
+def line_vat_cells(tree: lxml.html.HtmlElement) -> list[str]:
+    return [" ".join(td.text_content().split())
+            for td in tree.xpath("//table[@id='lines']/tbody/tr/td[last()]")]
+
+
+def stated_vat(invoice: Invoice, *which: int) -> Invoice:
+    """``invoice`` with the lines at ``which`` (all when none is named) stating their VAT."""
+    chosen = set(which or range(len(invoice.lines)))
+    return attrs.evolve(invoice, lines=tuple(
+        attrs.evolve(line, vat_amount=line_vat(line)) if index in chosen else line
+        for index, line in enumerate(invoice.lines)))
+
+
+def shown_totals(tree: lxml.html.HtmlElement) -> list[str]:
+    return [tree.get_element_by_id(name).text_content()
+            for name in ("total-exclusive", "total-vat", "total-inclusive", "total-payable")]
+
+
+def test_line_vat_computed_here_is_marked_and_the_totals_stay_the_documents() -> None:
+    invoice = example_invoice()
+    assert all(line.vat_amount is None for line in invoice.lines)
+    tree = lxml.html.fromstring(render_html(invoice))
+    # Rounded per line the sample's VAT adds up to 64.23; the invoice's own total, rounded
+    # per rate after its document level allowance and charge, is 63.41.
+    assert line_vat_cells(tree) == ["21,00*", "39,90*", "3,33*"]
+    assert len(tree.find_class("computed-mark")) == 3
+    assert " ".join(tree.get_element_by_id("computed-vat-note").text_content().split()) == (
+        COMPUTED_NOTE)
+    assert shown_totals(tree) == ["EUR 324,54", "EUR 63,41", "EUR 387,95", "EUR 338,00"]
+    assert (invoice.totals.tax_exclusive, invoice.totals.tax_total, invoice.totals.tax_inclusive,
+            invoice.totals.payable) == (Decimal("324.54"), Decimal("63.41"),
+                                        Decimal("387.95"), Decimal("338.00"))
+    breakdown = [" ".join(td.text_content().split())
+                 for td in tree.xpath("//table[@id='vat']/tbody/tr/td[4]")]
+    assert breakdown == [f"EUR {sub.tax_amount:.2f}".replace(".", ",")
+                         for sub in invoice.tax_breakdown]
+    assert "64,23" not in tree.text_content(), "no sum of computed figures poses as a total"
+
+
+def test_line_vat_the_document_states_is_shown_without_mark_or_note() -> None:
+    tree = lxml.html.fromstring(render_html(stated_vat(example_invoice())))
+    assert line_vat_cells(tree) == ["21,00", "39,90", "3,33"]
+    assert tree.find_class("computed-mark") == []
+    assert tree.xpath("//*[@id='computed-vat-note']") == []
+    assert "berekend door Wissel" not in tree.text_content()
+    assert shown_totals(tree) == ["EUR 324,54", "EUR 63,41", "EUR 387,95", "EUR 338,00"]
+
+
+def test_only_the_lines_without_their_own_vat_are_marked() -> None:
+    tree = lxml.html.fromstring(render_html(stated_vat(example_invoice(), 0, 2)))
+    assert line_vat_cells(tree) == ["21,00", "39,90*", "3,33"]
+    assert tree.xpath("//*[@id='computed-vat-note']")
+
+
+@needs_browser
+def test_the_pdf_marks_computed_line_vat_and_leaves_stated_vat_alone() -> None:
+    def pdf_text(invoice: Invoice) -> str:
+        reader = pypdf.PdfReader(io.BytesIO(render_pdf(render_html(invoice))))
+        return " ".join(" ".join(page.extract_text() for page in reader.pages).split())
+
+    computed = pdf_text(example_invoice())
+    assert COMPUTED_NOTE in computed
+    assert "21,00*" in computed
+    assert "EUR 63,41" in computed
+    stated = pdf_text(stated_vat(example_invoice()))
+    assert "berekend door Wissel" not in stated
+    assert "*" not in stated
+    assert "EUR 63,41" in stated

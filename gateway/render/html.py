@@ -51,6 +51,9 @@ def render_html(document: CanonicalDocument, *, title: str | None = None) -> str
             delivery_address=(address_rows(document.delivery.address)
                               if document.delivery and document.delivery.address else []),
             fmt=text, amount=amount, pct=percent, line_vat=line_vat,
+            vat_computed=vat_computed,
+            any_vat_computed=any(vat_computed(line) for line in document.lines),
+            computed_vat_note=COMPUTED_VAT_NOTE,
         )
     return _ENV.get_template("document.html").render(
         title=heading, kind=kind.value, kind_name=kind_name, number=_number(document),
@@ -131,6 +134,15 @@ def dutch(number: str) -> str:
     return number.translate(_TO_DUTCH)
 
 
+COMPUTED_VAT_NOTE = "berekend door Wissel per regel; het btw-totaal is dat van de factuur"
+"""Under the lines table when a line's VAT was computed here (the ``*`` it is marked with).
+
+Computed per line, those amounts need not add up to the document's VAT total, which
+EN 16931 rounds per rate and which document level allowances and charges change: the
+reader has to know which figures are the document's own.
+"""
+
+
 def line_vat(line: InvoiceLine) -> Decimal | None:
     """The line's VAT as stated, else as EN 16931 would compute it (for reading only)."""
     if line.vat_amount is not None:
@@ -138,6 +150,11 @@ def line_vat(line: InvoiceLine) -> Decimal | None:
     if line.vat_rate is None:
         return None
     return vat_amount(line.net_amount, line.vat_rate)
+
+
+def vat_computed(line: InvoiceLine) -> bool:
+    """Whether :func:`line_vat` shows a figure computed here rather than the document's."""
+    return line.vat_amount is None and line.vat_rate is not None
 
 
 def party_rows(party: Party) -> list[tuple[str, str]]:
