@@ -150,7 +150,12 @@ class StatusReport:
     ``failed`` means the transport reports that the message did not reach
     the agency after all: the message moves from ``sent`` to ``failed``,
     the dead letter, with ``text`` as the reason. ``final`` means no further
-    status is expected, so pollers may stop asking.
+    status is expected for this send, so pollers stop asking: the message
+    leaves the channel's :class:`SentLookup` list for good, whatever its
+    states (a message delivered to the agency whose answer will not come
+    stays ``sent`` / ``delivered-to-agency``), until it is sent again (an
+    operator's retry or reroute). Optional: a report that is not final
+    leaves the message listed as its states say.
 
     ``after_event`` makes the report conditional: it is recorded only while
     the latest event on the message's timeline is the one with that ``seq``
@@ -209,6 +214,7 @@ class SentMessage:
 class SentLookup(Protocol):
     """The channel's sent messages still waiting for a final status.
 
+    Not those whose latest send got a final report (``StatusReport.final``).
     Those not yet delivered (business state ``none``) come first, then those
     delivered to the agency; ``business_states`` asks for some of them only.
     When more wait than ``limit``, each call gives the next ones in order of

@@ -44,7 +44,8 @@ from gateway.store import BusinessState, MessageRecord, TransportState
 from plugins.digipoort.channel import DigipoortChannel
 from plugins.digipoort.settings import SettingsError, parse_settings
 from plugins.digipoort.simulator import DigipoortSimulator, Fault, FaultKind, SimulatorSettings
-from plugins.digipoort.wus.codes import HAPPY_FLOW
+from plugins.digipoort.simulator.processes import StatusEvent
+from plugins.digipoort.wus.codes import HAPPY_FLOW, meaning
 from plugins.digipoort.wus.pki import Pki, make_pki
 from plugins.ubl_ohnl.samples import sample_invoice
 
@@ -125,6 +126,14 @@ async def current(service: GatewayService, message_id: str) -> MessageRecord:
     assert service.store is not None
     record = await service.store.get(message_id)
     assert record is not None
+    return record
+
+
+async def send_numbered(service: GatewayService, number: str) -> MessageRecord:
+    assert service.outbound is not None
+    record, created = await service.outbound.submit(
+        document_json(attrs.evolve(sample_invoice(), number=number)), agency_oin=AGENCY_OIN)
+    assert created
     return record
 
 
@@ -254,6 +263,47 @@ async def test_a_delivered_process_is_no_longer_asked_about_after_the_deadline(
     assert "400" in stops[0]["text"], "the last status is named"
     assert stops[0]["final"] is True
     assert [e["code"] for e in events][-2:] == ["400", "polling-stopped"]
+
+
+async def test_stopped_messages_take_no_place_in_a_round_so_a_live_one_is_reached_at_once(
+        pki: Pki, tmp_path: Path) -> None:
+    # Months of invoices the agency never answered on: before, each stayed on the
+    # waiting list and took one of status_batch's places every round (skipped without a
+    # request), so a round with status_batch = 1 reached nothing that could still move.
+    async with DigipoortSimulator(SimulatorSettings(pki_dir=pki.folder, step_delay=0.02,
+                                                    stall_after="400")) as sim:
+        path = gateway_config(tmp_path, channel_settings(pki, sim, status_batch=1))
+        first = GatewayService(path, make_plugin_manager(), dispatch=FAST)
+        await first.start()
+        try:
+            records = [await send_numbered(first, f"F2024-01{n}") for n in range(4)]
+            for record in records:
+                await until(first.store, record.id, lambda r: r.business_state == DELIVERED)
+            *stopped, live = records  # the live one is the newest: last in a round
+            for record in stopped:
+                age(tmp_path, record.id, timedelta(days=4, minutes=1))
+            for record in stopped:
+                await has_status(first, record.id, "polling-stopped")
+            kenmerk = kenmerk_of(await current(first, live.id))
+            asked = [sim.process(kenmerk_of(await current(first, r.id))).status_calls
+                     for r in stopped]
+        finally:
+            await first.stop()
+        # The agency answers the live one late (Digipoort's 500), and a gateway that asks
+        # one message a round, once an hour, starts: its first round must reach it.
+        sim.process(kenmerk).add(StatusEvent("500", datetime.now(UTC), meaning("500")))
+        path = gateway_config(tmp_path, {**channel_settings(pki, sim, status_batch=1),
+                                         "status_poll_interval": 3600})
+        second = GatewayService(path, make_plugin_manager(), dispatch=FAST)
+        await second.start()
+        try:
+            done = await until(second.store, live.id,
+                               lambda r: r.business_state == ACKNOWLEDGED, within=5)
+            assert [sim.process(kenmerk_of(await current(second, r.id))).status_calls
+                    for r in stopped] == asked, "the stopped are not asked about"
+        finally:
+            await second.stop()
+    assert done.transport_state is TransportState.SENT
 
 
 # --- a resend is a new aanlevering -----------------------------------------------------------

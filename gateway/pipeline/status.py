@@ -11,7 +11,10 @@ letter) so an operator sees it.
 A message waits for statuses while it is ``sent`` and its business state
 is ``none`` or ``delivered-to-agency``: the agency has not yet said anything
 about the content. That is what :meth:`StatusDesk.waiting` lists for a poller,
-the undelivered first, a page at a time, going round them all.
+the undelivered first, a page at a time, going round them all. A final report
+ends the waiting for good whatever the states say (Digipoort's
+``polling-stopped``: delivered to the agency, whose answer no longer comes):
+the store stops following the message, until it is sent again.
 """
 
 from __future__ import annotations
@@ -102,6 +105,10 @@ class StatusDesk:
             # the timeline, but it does not undo the state a later one set.
             business_state = None
         fields: dict[str, Any] = {}
+        if report.final:
+            # Nothing more is asked about this send: off the pollers' list, where it would
+            # take a place every round for ever. Its next send follows it again.
+            fields["status_followed"] = False
         transport_state = None
         # Read after the timeline: a state newer than the timeline shows came with an
         # event, which makes the write below fail and the report be decided again.
@@ -124,7 +131,8 @@ class StatusDesk:
     ) -> Sequence[SentMessage]:
         """Sent messages of ``channel`` the agency has not yet answered on, at most ``limit``.
 
-        Those not yet delivered come first, then those delivered to the agency,
+        Not those with a final report since their latest send. Those not yet
+        delivered come first, then those delivered to the agency,
         each oldest first (``business_states`` picks some of them, in its
         order). When more wait than ``limit``, each call goes on in that order
         after the last message the previous call gave, and starts again at

@@ -46,7 +46,7 @@ MAX_PAGE = 1000
 UPDATABLE_FIELDS = frozenset({
     "business_key", "agency_oin", "document_kind", "format_key", "channel", "raw_payload",
     "canonical_json", "routing", "validation", "last_error", "transport_id",
-    "next_attempt_at", "max_attempts",
+    "next_attempt_at", "max_attempts", "status_followed",
 })
 PAYLOAD_FIELDS = frozenset({"raw_payload", "canonical_json"})
 # Columns whose stored value reads back as the very value a plan wrote (strings,
@@ -56,7 +56,12 @@ PAYLOAD_FIELDS = frozenset({"raw_payload", "canonical_json"})
 SETTLED_COLUMNS = frozenset({
     "transport_state", "business_state", "claimed_by", "claim_expires_at", "next_attempt_at",
     "last_error", "transport_id", "transport_ids", "updated_at", "last_event_seq",
+    "status_followed",
 })
+# Columns the store keeps for itself, not on MessageRecord. ``status_followed``: whether
+# the channel's poller still asks about a sent message (:meth:`Store.waiting_for_status`);
+# a final status clears it, a send sets it. The timeline says the same to a person.
+BOOKKEEPING_COLUMNS = frozenset({"last_event_seq", "status_followed"})
 
 
 @attrs.frozen
@@ -199,7 +204,13 @@ def plan_change(
         fields["next_attempt_at"] = as_utc(fields["next_attempt_at"])
     if "max_attempts" in fields and int(fields["max_attempts"]) < 1:
         raise StoreError("max_attempts must be at least 1")
+    if not isinstance(fields.get("status_followed", False), bool):
+        raise StoreError(f"status_followed is true or false, got {fields['status_followed']!r}")
     columns.update(fields)
+    if target is TransportState.SENT:
+        # A send starts a new status story (a new kenmerk, or the old process asked
+        # about again): whatever ended the asking about the previous one does not hold.
+        columns["status_followed"] = True
     if new_ids:
         columns["transport_ids"] = (*current.transport_ids, *new_ids)
     if given and current.transport_id is None and "transport_id" not in columns:
@@ -237,7 +248,8 @@ def settled(current: MessageRecord, plan: Plan) -> MessageRecord | None:
     """
     if plan.payload or not SETTLED_COLUMNS.issuperset(plan.columns):
         return None
-    changes = {name: value for name, value in plan.columns.items() if name != "last_event_seq"}
+    changes = {name: value for name, value in plan.columns.items()
+               if name not in BOOKKEEPING_COLUMNS}
     return attrs.evolve(current, **changes)
 
 
@@ -390,7 +402,9 @@ class Store(abc.ABC):
     ) -> list[MessageRecord]:
         """Up to ``limit`` sent messages of ``channel`` in ``business_state``, oldest first.
 
-        With ``after``, only messages whose id sorts after it (ids sort by
+        Not those whose latest send got a final status (a transition with
+        ``status_followed=False``): nobody asks about them any more. With
+        ``after``, only messages whose id sorts after it (ids sort by
         creation): the next page of a poller going round them all. Without
         their payloads: a channel's status poller needs only their ids.
         """
@@ -531,6 +545,8 @@ class Store(abc.ABC):
         the same moment. A transport state outside the state machine raises
         InvalidTransition.
         ``attempt``, if given, is recorded in the same transaction.
+        ``status_followed=False`` takes a sent message off :meth:`waiting_for_status`
+        (the status desk, for a final status); entering ``sent`` puts it back.
         """
         note = NewEvent(event) if isinstance(event, str) else event
         change = Change(

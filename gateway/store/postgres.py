@@ -81,6 +81,12 @@ SELECT_FULL_SEQ = (
     f"SELECT {_COLS}, p.raw_payload, p.canonical_json, m.last_event_seq FROM messages m "
     "LEFT JOIN payloads p ON p.message_id = m.id"
 )
+# Implies the predicate of the partial index messages_waiting, so the planner can use it.
+WAITING_FOR_STATUS = (
+    f"SELECT {_COLS} FROM messages m WHERE m.direction = 'outbound' "
+    "AND m.transport_state = 'sent' AND m.status_followed AND m.channel = $1 "
+    "AND m.business_state = $2 AND m.id > $3 ORDER BY m.id LIMIT $4"
+)
 LIST_FILTERS = frozenset({
     "direction", "transport_state", "business_state", "agency_oin", "business_key",
     "document_kind", "channel",
@@ -643,11 +649,7 @@ class PostgresStore(Store):
     async def waiting_for_status(
         self, channel: str, business_state: str, limit: int, after: str | None = None,
     ) -> list[MessageRecord]:
-        rows = await self._fetch(
-            f"SELECT {_COLS} FROM messages m WHERE m.direction = 'outbound' "
-            "AND m.transport_state = 'sent' AND m.channel = $1 AND m.business_state = $2 "
-            "AND m.id > $3 ORDER BY m.id LIMIT $4", channel, business_state, after or "", limit,
-        )
+        rows = await self._fetch(WAITING_FOR_STATUS, channel, business_state, after or "", limit)
         return [_record(row, payloads=False) for row in rows]
 
     @_translated

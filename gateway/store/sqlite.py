@@ -96,6 +96,12 @@ INSERT_MESSAGE = (
     f"VALUES ({', '.join('?' * (_N + 1))}) ON CONFLICT DO NOTHING"
 )
 INSERT_EVENT = "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?)"
+# Written as the partial index messages_waiting is, so SQLite can use it.
+WAITING_FOR_STATUS = (
+    f"SELECT {_COLS} FROM messages m WHERE m.direction = 'outbound' "
+    "AND m.transport_state = 'sent' AND m.status_followed = 1 AND m.channel = ? "
+    "AND m.business_state = ? AND m.id > ? ORDER BY m.id LIMIT ?"
+)
 TIME_COLUMNS = frozenset({"next_attempt_at", "created_at", "updated_at", "claim_expires_at"})
 JSON_COLUMNS = frozenset({"routing", "validation"})
 LIST_FILTERS = frozenset({
@@ -561,10 +567,7 @@ class SqliteStore(Store):
     ) -> list[MessageRecord]:
         def run(conn: sqlite3.Connection) -> list[MessageRecord]:
             rows = conn.execute(
-                f"SELECT {_COLS} FROM messages m WHERE m.direction = 'outbound' "
-                "AND m.transport_state = 'sent' AND m.channel = ? AND m.business_state = ? "
-                "AND m.id > ? ORDER BY m.id LIMIT ?",
-                (channel, business_state, after or "", limit),
+                WAITING_FOR_STATUS, (channel, business_state, after or "", limit),
             ).fetchall()
             return [_record(row) for row in rows]
 

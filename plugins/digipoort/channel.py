@@ -49,7 +49,7 @@ from gateway.channels import (
     StatusSink,
 )
 from gateway.errors import GatewayError
-from gateway.store import BusinessState, Event
+from gateway.store import BusinessState
 from gateway.store.model import utc_now
 from gateway.tasks import cancel_and_wait
 from gateway.xmlsafe import parse_xml
@@ -57,7 +57,7 @@ from gateway.xmlsafe import parse_xml
 from .aflever import AfleverServer
 from .ophaal import OphaalPoller
 from .settings import DigipoortSettings, parse_settings
-from .status import POLLING_STOPPED, last_status, overdue_report, report_for
+from .status import last_status, overdue_report, report_for
 from .wus import koppelvlak
 from .wus.berichtsoorten import UnknownBerichtsoort, by_name, for_document
 from .wus.client import WusClient, WusTransportError
@@ -113,11 +113,6 @@ class DigipoortChannel(Channel):
         # start (is an answer news?), and what Digipoort last said (for ``no-status``).
         self._newest: dict[str, datetime] = {}
         self._last_word: dict[str, str] = {}
-        # Messages delivered to the agency that are no longer asked about, and those whose
-        # timeline was read since this start to find out: the core lists them as waiting
-        # for as long as the agency does not answer.
-        self._stopped: set[str] = set()
-        self._checked: set[str] = set()
         # Why status requests fail, while they do: logged when it starts and when it ends.
         self._trouble: str | None = None
 
@@ -291,8 +286,6 @@ class DigipoortChannel(Channel):
         answered = False
         unreachable: str | None = None
         for waiting in await context.sent(self.config.status_batch):
-            if await self._no_longer_asked(waiting):
-                continue
             kenmerk = waiting.transport_id
             if unreachable is not None:
                 reported += await self._end_if_overdue(context.status, waiting, unreachable)
@@ -349,7 +342,6 @@ class DigipoortChannel(Channel):
             raise
         if ended:  # nobody asks about this process again
             self._forget(kenmerk)
-            self._checked.discard(waiting.message_id)
             return True
         if not resultaten:
             return False
@@ -375,29 +367,11 @@ class DigipoortChannel(Channel):
         said = self._last_word.get(kenmerk)
         why = "; ".join(w for w in (trouble, said) if w) or "Digipoort gave no status"
         delivered = waiting.business_state == BusinessState.DELIVERED_TO_AGENCY.value
+        # Final either way: the core lists the message no more (a delivered one stays
+        # sent, waiting for an answer nobody asks about), until it is sent again.
         await sink(overdue_report(kenmerk, delivered, deadline, why))
         self._forget(kenmerk)
-        if delivered:
-            self._stopped.add(waiting.message_id)
         return 1
-
-    async def _no_longer_asked(self, waiting: SentMessage) -> bool:
-        """Whether asking about this message stopped (``polling-stopped``), since or before
-        this start."""
-        message_id = waiting.message_id
-        if message_id in self._stopped:
-            return True
-        store = self.context.store if self.context is not None else None
-        if (waiting.business_state != BusinessState.DELIVERED_TO_AGENCY.value
-                or message_id in self._checked or store is None):
-            return False
-        # The event moved the message's latest change, so the clock alone cannot tell:
-        # its timeline does, read once per start.
-        self._checked.add(message_id)
-        if _polling_stopped(await store.events(message_id), self.name):
-            self._stopped.add(message_id)
-            return True
-        return False
 
     def _forget(self, kenmerk: str) -> None:
         self._asked.discard(kenmerk)
@@ -460,18 +434,6 @@ def _quotes_an_order(payload: bytes) -> bool:
 
 class StatusRoundFailed(Exception):
     """The StatusinformatieService did not answer; the round ends and is tried later."""
-
-
-def _polling_stopped(events: Sequence[Event], channel: str) -> bool:
-    """Whether the latest status since the latest send is this channel's ``polling-stopped``."""
-    stopped = False
-    for event in events:
-        if event.kind == "sent":
-            stopped = False
-        elif event.kind == "status":
-            stopped = (event.detail.get("channel") == channel
-                       and event.detail.get("code") == POLLING_STOPPED)
-    return stopped
 
 
 def _fault_outcome(fault: WusFault) -> SendOutcome:
