@@ -114,6 +114,10 @@ SETTINGS_HELP = {
     "private_key_passphrase_env": "environment variable holding the key's passphrase",
     "server_ca": "CA bundle Digipoort's TLS certificate must chain to (pinned)",
     "signature_ca": "CA bundle for Digipoort's response signatures (default server_ca)",
+    "signature_ids": "subject serialNumbers (OIN) of the certificates that may sign "
+                     "Digipoort's answers, since signature_ca also certifies other "
+                     "organisations (default: the organisation of the TLS server certificate "
+                     "the answer came with)",
     "signature_algorithm": "rsa-sha1 (published policy, default) or rsa-sha256",
     "autorisatie_adres": "AuSP address on every request (default http://geenausp.nl)",
     "belanghebbende_identity": "kvk (default) or oin: which supplier number to send",

@@ -25,15 +25,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from aiohttp import web
-from cryptography import x509
-from cryptography.x509.oid import NameOID
 
 from gateway.channels import InboundDocument, InboundSink
 from gateway.model.common import Attachment
 
 from .settings import DigipoortSettings
 from .wus.koppelvlak import AfleverRequest, AfleverResponse, WusFault
-from .wus.security import SigningIdentity, Trust
+from .wus.security import SigningIdentity, Trust, subject_ids
 from .wus.server import RequestRefused, WusEndpoint, peer_certificate
 from .wus.tls import server_context
 
@@ -42,12 +40,6 @@ log = logging.getLogger(__name__)
 WSDL = Path(__file__).resolve().parent / "wus" / "wsdl" / "AfleverService_V1_2.wsdl"
 TECHNICAL_ERROR = "ALS400"
 REFUSED = "ALS100"
-
-
-def subject_ids(certificate: x509.Certificate) -> list[str]:
-    """The subject serialNumbers of ``certificate`` (a PKIoverheid OIN or HRN)."""
-    return [str(attribute.value) for attribute in
-            certificate.subject.get_attributes_for_oid(NameOID.SERIAL_NUMBER)]
 
 
 def inbound_document(channel: str, bericht: AfleverRequest) -> InboundDocument:
@@ -131,7 +123,7 @@ class AfleverServer:
 
     async def _afleveren(self, request: web.Request) -> web.StreamResponse:
         peer = peer_certificate(request)
-        ids = [] if peer is None else subject_ids(peer)
+        ids = () if peer is None else subject_ids(peer)
         if not set(ids) & set(self.config.aflever_client_ids):
             reason = (f"the TLS client certificate (subject serialNumber "
                       f"{', '.join(ids) or 'none'}) is not one that may deliver here")

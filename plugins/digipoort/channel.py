@@ -60,7 +60,7 @@ from .settings import DigipoortSettings, parse_settings
 from .status import last_status, overdue_report, report_for
 from .wus import koppelvlak
 from .wus.berichtsoorten import UnknownBerichtsoort, by_name, for_document
-from .wus.client import WusClient, WusTransportError
+from .wus.client import TLS_SERVER, WusClient, WusTransportError
 from .wus.envelope import EnvelopeError, SoapFault
 from .wus.koppelvlak import (
     AanleverRequest,
@@ -75,7 +75,7 @@ from .wus.koppelvlak import (
     parse_as,
 )
 from .wus.ns import AANLEVEREN, request_action
-from .wus.security import SecurityError, SigningIdentity, Trust
+from .wus.security import SecurityError, Signers, SigningIdentity, Trust
 from .wus.tls import client_context
 
 log = logging.getLogger(__name__)
@@ -141,7 +141,12 @@ class DigipoortChannel(Channel):
         ssl_context = client_context(config.certificate, config.private_key, config.server_ca,
                                      passphrase=_text(config.private_key_passphrase))
         trust = Trust.from_pem_files(config.signature_ca or config.server_ca)
-        self.client = WusClient(identity, ssl_context, config.signature_algorithm, trust)
+        # The CA certifies every other supplier and government body too: an answer
+        # must come from the ones named, or else from the TLS server's organisation.
+        signers = (Signers.named(config.signature_ids, "signature_ids")
+                   if config.signature_ids else TLS_SERVER)
+        self.client = WusClient(identity, ssl_context, config.signature_algorithm, trust,
+                                signers=signers)
         if config.aflever_listen is not None and context.inbound is not None:
             self.aflever = AfleverServer(self.name, config, context.inbound, identity)
             await self.aflever.start()

@@ -42,7 +42,8 @@ DEFAULT_AUTORISATIE_ADRES: Final = "http://geenausp.nl"
 KNOWN_KEYS: Final = frozenset({
     "type", "enabled", "environment", "aanlever_url", "status_url", "ophaal_url",
     "certificate", "private_key", "private_key_passphrase_env", "server_ca",
-    "signature_algorithm", "signature_ca", "autorisatie_adres", "belanghebbende_identity",
+    "signature_algorithm", "signature_ca", "signature_ids", "autorisatie_adres",
+    "belanghebbende_identity",
     "belanghebbende_nummer",
     "belanghebbende_type", "belanghebbende_rol", "ontvanger_type", "ontvanger_rol",
     "status_poll_interval", "status_batch", "aflever_listen", "aflever_certificate",
@@ -73,6 +74,10 @@ class DigipoortSettings:
     server_ca: Path
     signature_algorithm: Algorithm = "rsa-sha1"
     signature_ca: Path | None = None
+    # The subject serialNumbers (OIN) of the certificates that may sign Digipoort's
+    # answers: signature_ca vouches for thousands of organisations. Empty: the
+    # organisation of the TLS server certificate on the connection the answer came on.
+    signature_ids: tuple[str, ...] = ()
     autorisatie_adres: str = DEFAULT_AUTORISATIE_ADRES
     belanghebbende_identity: str = "kvk"
     belanghebbende_nummer: str | None = None
@@ -185,6 +190,7 @@ def parse_settings(channel: str, raw: Mapping[str, Any]) -> DigipoortSettings:
         raise SettingsError(f"{where}: aflever_client_ids is required with aflever_listen "
                             "(the subject serialNumbers of Digipoort's client certificates: "
                             "aflever_client_ca also issues certificates to other organisations)")
+    signature_ids = _signature_ids(where, raw.get("signature_ids"))
     if ophaal and urls["ophaal"] is None:
         raise SettingsError(f"{where}: ophaal = true needs ophaal_url (environment "
                             f"{environment!r} has no OphaalService address)")
@@ -206,6 +212,7 @@ def parse_settings(channel: str, raw: Mapping[str, Any]) -> DigipoortSettings:
         signature_algorithm=cast(Algorithm, choice("signature_algorithm", "rsa-sha1",
                                                    ALGORITHMS)),
         signature_ca=_path(text("signature_ca")),
+        signature_ids=signature_ids,
         autorisatie_adres=_or(text("autorisatie_adres"),
                                            DEFAULT_AUTORISATIE_ADRES),
         belanghebbende_identity=choice("belanghebbende_identity", "kvk", SUPPLIER_IDENTITIES),
@@ -228,6 +235,22 @@ def parse_settings(channel: str, raw: Mapping[str, Any]) -> DigipoortSettings:
         request_timeout=number("request_timeout", 60.0, 0.01),
         aanleverkenmerk_scenario=scenario,
     )
+
+
+def _signature_ids(where: str, value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    what = "the subject serialNumbers (OIN) of the certificates Digipoort signs its answers with"
+    if not isinstance(value, list):
+        raise SettingsError(f"{where}: signature_ids must be a list of {what}, not {value!r}")
+    if not value:
+        raise SettingsError(f"{where}: signature_ids is empty: name {what}, or leave it out "
+                            "to accept the organisation of Digipoort's TLS server certificate")
+    for number, each in enumerate(value, 1):
+        if not isinstance(each, str) or not each.strip():
+            raise SettingsError(f"{where}: signature_ids entry {number} must be a subject "
+                                f"serialNumber (a non-empty string), not {each!r}")
+    return tuple(each.strip() for each in value)
 
 
 def _or(value: str | None, default: str) -> str:

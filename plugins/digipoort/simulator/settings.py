@@ -11,6 +11,7 @@ import attrs
 from gateway.registry import Registry
 
 from ..wus.koppelvlak import Identiteit
+from ..wus.pki import CertFiles
 from ..wus.security import (
     DEFAULT_CLOCK_SKEW,
     DEFAULT_MAX_MESSAGE_AGE,
@@ -56,6 +57,10 @@ class SimulatorSettings:
     slow_delay: float = 2.0  # Zwaarbelast* scenarios
     overload_refusals: int = 1  # Overbelast* scenarios
     algorithm: Algorithm = "rsa-sha1"
+    # The certificate and key the answers are signed with; None: the server
+    # certificate. Another one stands for a Digipoort that signs with another
+    # certificate than its TLS one, or for a stranger forging its answers.
+    sign_with: CertFiles | None = None
     # The wsu:Timestamp a request (and the answer of an AfleverService) must carry:
     # see wus.security.TimestampRule.
     max_clock_skew: timedelta = DEFAULT_CLOCK_SKEW

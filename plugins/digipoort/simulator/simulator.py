@@ -4,7 +4,7 @@ Serves the AanleverService, StatusinformatieService and OphaalService under
 the Aansluit Suite paths (``/cpl/...``) on one loopback port, checks every
 request with ``wus.server.WusEndpoint`` (TLS client certificate, SOAP 1.1,
 WS-Addressing, WS-Security, koppelvlak XSD), signs its answers with its
-server certificate, and walks each aanlevering through its statuses (see
+server certificate (or ``settings.sign_with``), and walks each aanlevering through its statuses (see
 ``scenarios``). It can deliver agency documents to a supplier's AfleverService
 (``deliver``) and keeps them for the OphaalService.
 
@@ -126,7 +126,8 @@ class DigipoortSimulator:
         self.pki = self._prepare_pki()
         trust_files = list(settings.trust) or [self.pki.ca]
         trust = Trust.from_pem_files(*trust_files)
-        identity = SigningIdentity.from_files(self.pki.server.cert, self.pki.server.key)
+        signer = settings.sign_with or self.pki.server
+        identity = SigningIdentity.from_files(signer.cert, signer.key)
         self._endpoints = {
             service: WusEndpoint(
                 service,

@@ -7,8 +7,11 @@ returns the response's body element after checking the response:
 
 - HTTP 200 with a signed envelope: the signature is verified against
   ``server_trust`` (skipped only when ``server_trust`` is None, for rehearsal),
-  its wsu:Timestamp against ``timestamps``, and wsa:RelatesTo must name our
-  MessageID.
+  the signer against ``signers``, its wsu:Timestamp against ``timestamps``, and
+  wsa:RelatesTo must name our MessageID. ``signers`` is a ``Signers`` (who may
+  sign, by subject serialNumber), ``TLS_SERVER`` (the organisation of the TLS
+  server certificate presented on the connection the answer came on) or None
+  (any certificate ``server_trust`` accepts: the CA alone).
 - a SOAP fault (HTTP 500, or any status) with a koppelvlak fault in its detail
   raises ``WusFault`` (``.retryable`` from ``codes``); a fault without one raises
   ``SoapFault``.
@@ -26,8 +29,11 @@ import asyncio
 import ssl
 from datetime import timedelta
 from types import TracebackType
+from typing import Final, Literal
 
 import aiohttp
+from aiohttp.connector import Connection
+from cryptography import x509
 from lxml import etree
 
 from .envelope import (
@@ -43,12 +49,17 @@ from .security import (
     DEFAULT_TTL,
     Algorithm,
     SecurityError,
+    Signers,
     SigningIdentity,
     TimestampRule,
     Trust,
     sign,
+    subject_text,
     verify,
 )
+
+TLS_SERVER: Final[Literal["tls-server"]] = "tls-server"
+"""``signers``: the answer is signed by the organisation of the TLS server that sent it."""
 
 
 class WusTransportError(Exception):
@@ -64,6 +75,21 @@ class WusTransportError(Exception):
         self.status = status
 
 
+class _Answer(aiohttp.ClientResponse):
+    """A response that keeps the TLS server certificate (DER) of its connection."""
+
+    server_certificate: bytes | None = None
+
+    async def start(self, connection: Connection) -> aiohttp.ClientResponse:
+        # Taken before the body is read: once a short answer is complete, its
+        # connection is back in the pool (or closed) before the caller sees it.
+        transport = connection.transport
+        ssl_object = None if transport is None else transport.get_extra_info("ssl_object")
+        if isinstance(ssl_object, ssl.SSLObject | ssl.SSLSocket):
+            self.server_certificate = ssl_object.getpeercert(binary_form=True)
+        return await super().start(connection)
+
+
 class WusClient:
     def __init__(
         self,
@@ -74,13 +100,18 @@ class WusClient:
         *,
         ttl: timedelta = DEFAULT_TTL,
         timestamps: TimestampRule = DEFAULT_TIMESTAMPS,
+        signers: Signers | Literal["tls-server"] | None = None,
     ) -> None:
+        if isinstance(signers, str) and signers != TLS_SERVER:
+            raise ValueError(f"signers must be a Signers, {TLS_SERVER!r} or None, "
+                             f"not {signers!r}")
         self.identity = identity
         self.ssl_context = ssl_context
         self.algorithm: Algorithm = algorithm
         self.server_trust = server_trust
         self.ttl = ttl
         self.timestamps = timestamps
+        self.signers = signers
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> WusClient:
@@ -102,7 +133,7 @@ class WusClient:
     def _client_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(ssl=self.ssl_context, limit=32)
-            self._session = aiohttp.ClientSession(connector=connector)
+            self._session = aiohttp.ClientSession(connector=connector, response_class=_Answer)
         return self._session
 
     def build(self, url: str, action: str, body: etree._Element) -> tuple[bytes, str]:
@@ -137,6 +168,7 @@ class WusClient:
             ) as response:
                 status = response.status
                 payload = await response.read()
+                server = response.server_certificate if isinstance(response, _Answer) else None
         except TimeoutError as exc:
             raise WusTransportError(
                 f"no answer from {url} within {timeout:g} s", retryable=True, kind="timeout"
@@ -163,10 +195,11 @@ class WusClient:
             ) from exc
         except asyncio.CancelledError:
             raise
-        return self._answer(url, status, payload, message_id)
+        return self._answer(url, status, payload, message_id, server)
 
     def _answer(
-        self, url: str, status: int, payload: bytes, message_id: str | None
+        self, url: str, status: int, payload: bytes, message_id: str | None,
+        server_certificate: bytes | None = None,
     ) -> etree._Element:
         parsed: Envelope | None = None
         if payload.strip():
@@ -192,7 +225,8 @@ class WusClient:
             )
         if self.server_trust is not None:
             try:
-                checked = verify(payload, self.server_trust, timestamps=self.timestamps)
+                checked = verify(payload, self.server_trust, timestamps=self.timestamps,
+                                 signers=self._signers(server_certificate))
             except (SecurityError, EnvelopeError) as exc:
                 raise WusTransportError(
                     f"response from {url} refused: {exc}", retryable=True, kind="security"
@@ -208,6 +242,16 @@ class WusClient:
         assert parsed.body is not None
         return parsed.body
 
+    def _signers(self, server_certificate: bytes | None) -> Signers | None:
+        if self.signers is None or isinstance(self.signers, Signers):
+            return self.signers
+        if server_certificate is None:
+            raise SecurityError("no TLS server certificate to check the signer against "
+                                "(the answer did not come over TLS)")
+        server = x509.load_der_x509_certificate(server_certificate)
+        return Signers.like(server, "the organisation of the TLS server certificate "
+                                    f"{subject_text(server)} of this connection")
+
 
 def _tls_alert(exc: BaseException) -> bool:
     """Whether a connection error is really the peer refusing our certificate."""
@@ -219,4 +263,4 @@ def _tls_alert(exc: BaseException) -> bool:
     return False
 
 
-__all__ = ["SoapFault", "WusClient", "WusFault", "WusTransportError"]
+__all__ = ["TLS_SERVER", "SoapFault", "WusClient", "WusFault", "WusTransportError"]

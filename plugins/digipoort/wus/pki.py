@@ -1,7 +1,9 @@
 """A throw-away PKI for tests and the simulator, made with ``cryptography``.
 
 ``make_pki(folder)`` writes PEM files: a CA (``ca.pem``), a server certificate
-for localhost/127.0.0.1/::1 (``server.pem``/``server.key``), a supplier
+for localhost/127.0.0.1/::1 (``server.pem``/``server.key``) of the Digipoort
+simulator's organisation (subject serialNumber ``00000003`` + ``DIGIPOORT_KVK``
++ ``0000``, like its client certificate), a supplier
 certificate per KvK number whose subject serialNumber is PKIoverheid style
 ``00000003`` + KvK + ``0000`` (``supplier-<kvk>.pem``/``.key``), a certificate
 for the simulator's own client side (``digipoort-client.pem``/``.key``), plus
@@ -26,7 +28,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 DEFAULT_KVK: Final = "30216247"
 DIGIPOORT_KVK: Final = "27372345"
-"""The number in the subject serialNumber of the simulator's client certificate."""
+"""The number in the subject serialNumber of the simulator's server and client certificates."""
 
 
 @attrs.frozen
@@ -202,8 +204,13 @@ def make_pki(
     folder: Path,
     kvk_numbers: tuple[str, ...] = (DEFAULT_KVK,),
     server_names: tuple[str, ...] = ("localhost", "127.0.0.1", "::1"),
+    server_serial_number: str | None = supplier_serial_number(DIGIPOORT_KVK),
 ) -> Pki:
-    """Generate the test PKI into ``folder`` (created if needed) and return its paths."""
+    """Generate the test PKI into ``folder`` (created if needed) and return its paths.
+
+    ``server_serial_number`` is the subject serialNumber of the server
+    certificate; None for one that names only its host.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     now = datetime.now(UTC)
     start, end = now - timedelta(days=1), now + timedelta(days=825)
@@ -211,7 +218,18 @@ def make_pki(
     ca_path = folder / "ca.pem"
     ca_path.write_bytes(ca[0].public_bytes(serialization.Encoding.PEM))
 
-    server_subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, server_names[0])])
+    # Digipoort's answers are checked against the organisation of its TLS server
+    # certificate: the simulator's names one, as a PKIoverheid certificate does.
+    server_subject = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "NL"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Digipoort simulator"),
+            x509.NameAttribute(NameOID.SERIAL_NUMBER, server_serial_number),
+            x509.NameAttribute(NameOID.COMMON_NAME, server_names[0]),
+        ]
+        if server_serial_number is not None
+        else [x509.NameAttribute(NameOID.COMMON_NAME, server_names[0])]
+    )
     server = _write(
         folder,
         "server",

@@ -13,7 +13,8 @@ decides what is signed and what must be.
 ``verify`` refuses, with a ``SecurityError`` saying why: no Security header, no
 token, no timestamp or signature; a required part not covered by the signature;
 a digest or signature mismatch (tampering); a certificate not issued by a
-trusted CA, or outside its validity; a timestamp outside ``TimestampRule``.
+trusted CA, or outside its validity; a signer that ``Signers`` does not allow;
+a timestamp outside ``TimestampRule``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import base64
 import binascii
 import re
 import uuid
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Final, Literal
@@ -31,6 +33,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature as CryptoInvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
 from lxml import etree
 from signxml.algorithms import (
     DigestAlgorithm,
@@ -142,6 +145,73 @@ class Trust:
         raise SecurityError(
             f"certificate {subject} is not issued by a trusted CA "
             f"(issuer {certificate.issuer.rfc4514_string()})"
+        )
+
+
+def subject_ids(certificate: x509.Certificate) -> tuple[str, ...]:
+    """The subject serialNumbers of ``certificate`` (a PKIoverheid OIN or HRN)."""
+    return tuple(str(attribute.value) for attribute in
+                 certificate.subject.get_attributes_for_oid(NameOID.SERIAL_NUMBER))
+
+
+def subject_text(certificate: x509.Certificate) -> str:
+    """The subject as RFC 4514 text, serialNumber by its name rather than its OID."""
+    return certificate.subject.rfc4514_string({NameOID.SERIAL_NUMBER: "serialNumber"})
+
+
+@attrs.frozen
+class Signers:
+    """Who may sign, of everyone holding a certificate from a trusted CA.
+
+    A CA such as PKIoverheid's certifies thousands of organisations, and any of
+    them can sign a message that ``Trust`` accepts. The signing certificate must
+    carry one of ``ids`` as subject serialNumber (the OIN or HRN of a
+    PKIoverheid certificate); without ``ids``, it must be ``certificate`` itself.
+    ``source`` says where the rule comes from (a setting, a TLS peer), for the
+    refusal.
+    """
+
+    ids: frozenset[str]
+    certificate: x509.Certificate | None
+    source: str
+
+    @classmethod
+    def named(cls, ids: Iterable[str], source: str) -> Signers:
+        chosen = frozenset(ids)
+        if not chosen or not all(each.strip() for each in chosen):
+            raise ValueError(f"{source}: name at least one subject serialNumber, "
+                             f"and no empty ones, not {sorted(chosen)!r}")
+        return cls(chosen, None, source)
+
+    @classmethod
+    def like(cls, certificate: x509.Certificate, source: str) -> Signers:
+        """The organisation of ``certificate``: its subject serialNumbers.
+
+        A certificate that names none stands for itself alone: a subject name
+        without a registered number proves no organisation.
+        """
+        ids = frozenset(subject_ids(certificate))
+        return cls(ids, None if ids else certificate, source)
+
+    def check(self, certificate: x509.Certificate) -> None:
+        found = subject_ids(certificate)
+        if self.ids and self.ids.intersection(found):
+            return
+        if self.certificate is not None and certificate == self.certificate:
+            return
+        subject = subject_text(certificate)
+        numbers = ", ".join(found) or "none"
+        if self.ids:
+            raise SecurityError(
+                f"signer not allowed: certificate {subject} has subject serialNumber "
+                f"{numbers}; allowed ({self.source}): subject serialNumber "
+                f"{', '.join(sorted(self.ids))}"
+            )
+        pinned = subject_text(self.certificate) if self.certificate else "none"
+        raise SecurityError(
+            f"signer not allowed: certificate {subject} (subject serialNumber {numbers}) "
+            f"is not {pinned}; allowed ({self.source}): that certificate only, since it "
+            "names no subject serialNumber"
         )
 
 
@@ -340,10 +410,13 @@ def verify(
     algorithms: tuple[Algorithm, ...] = ("rsa-sha1", "rsa-sha256"),
     *,
     timestamps: TimestampRule = DEFAULT_TIMESTAMPS,
+    signers: Signers | None = None,
 ) -> Verified:
     """Check the WS-Security of a signed envelope; raise ``SecurityError`` when it fails.
 
-    Malformed envelopes raise ``EnvelopeError`` (from ``envelope``) instead.
+    ``signers`` narrows who may sign among the holders of a certificate from
+    ``trust``; None accepts every one of them. Malformed envelopes raise
+    ``EnvelopeError`` (from ``envelope``) instead.
     """
     from .envelope import parse_envelope
 
@@ -378,6 +451,8 @@ def verify(
     algorithm = _algorithm_of(signature, algorithms)
 
     trust.check(certificate, moment)
+    if signers is not None:
+        signers.check(certificate)
 
     body = root.find(f"{{{SOAP}}}Body")
     assert body is not None  # read_envelope checked it
@@ -479,10 +554,13 @@ __all__ = [
     "Algorithm",
     "EnvelopeError",
     "SecurityError",
+    "Signers",
     "SigningIdentity",
     "TimestampRule",
     "Trust",
     "Verified",
     "sign",
+    "subject_ids",
+    "subject_text",
     "verify",
 ]
