@@ -11,22 +11,29 @@ it acknowledges anything to the sender.
 from __future__ import annotations
 
 import abc
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, TypeVar
 
 import attrs
 
 from gateway.errors import GatewayError
 from gateway.kinds import DocumentKind
 from gateway.model.common import Attachment
+from gateway.tasks import cancel_and_wait
 
 if TYPE_CHECKING:
     from aiohttp.web import AbstractRouteDef
 
     from gateway.store import Store
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @attrs.frozen
@@ -228,6 +235,158 @@ class SentLookup(Protocol):
     ) -> Awaitable[Sequence[SentMessage]]: ...
 
 
+class Turns(Protocol):
+    """Turns at a channel's periodic work among the gateway instances on one database.
+
+    Every full instance runs every channel. Work that asks the other side
+    about shared messages (status polling) done by each would ask N times:
+    the instance that has the turn does it, the others skip it. A turn is a
+    lease in the store named after the channel and ``purpose`` and held by
+    this instance, with a time to live: renewed by its holder, taken by
+    another instance once it expired (its holder died) or was given up.
+    Use it through :class:`Turn`.
+    """
+
+    def take(self, purpose: str, ttl: timedelta) -> Awaitable[bool]:
+        """Take or renew the turn for ``ttl`` from now; whether this instance has it."""
+        ...
+
+    def give_up(self, purpose: str) -> Awaitable[None]:
+        """Let another instance take the turn now rather than after it expires."""
+        ...
+
+
+class TurnLost(Exception):
+    """Another instance took the turn while this one was at work: it could not renew in time."""
+
+
+TURN_INTERVALS = 3
+"""A turn lives this many of its work's intervals: a late renewal or two does not lose it,
+and an instance that dies without giving it up hands it over within about as many."""
+MIN_TURN_TTL = timedelta(seconds=1)
+GIVE_UP_TIMEOUT = 5.0
+"""Seconds a stopping channel waits to give its turn up; then it expires by itself."""
+
+
+class Turn:
+    """This instance's turn at one periodic job of a channel, taken, kept and given up.
+
+    A poller running every ``interval`` seconds does, each time::
+
+        if await turn.take():
+            await turn.keep(self.poll_round())
+
+    and, when the channel stops, ``await turn.give_up()``. The turn lives
+    ``TURN_INTERVALS`` intervals (at least ``MIN_TURN_TTL``); :meth:`keep`
+    renews it every interval while a round takes longer, and cancels the
+    round when another instance has taken it meanwhile. With ``turns`` None
+    (no store) the turn is always this instance's. ``who`` names the job in
+    the log, where each change of hands is one line.
+    """
+
+    def __init__(self, turns: Turns | None, purpose: str, interval: float, *,
+                 who: str) -> None:
+        self.turns = turns
+        self.purpose = purpose
+        self.ttl = max(timedelta(seconds=interval * TURN_INTERVALS), MIN_TURN_TTL)
+        self.who = who
+        self.held = False
+        self.new = False
+        """Whether the latest :meth:`take` began the turn: another instance may have done the
+        work meanwhile, so what this one remembers of it may be out of date."""
+        self._renewed = 0.0  # time.monotonic() when the latest confirmed renewal was asked
+        self._trouble: str | None = None
+
+    async def take(self) -> bool:
+        """Take or renew the turn; whether this instance has it now.
+
+        A store that cannot tell (the database away) counts as no: the work
+        would need it too, and another instance may hold the turn.
+        """
+        if self.turns is None:
+            mine = True
+        else:
+            asked = time.monotonic()
+            try:
+                mine = await self.turns.take(self.purpose, self.ttl)
+            except Exception as exc:
+                self._note_trouble(exc)
+                mine = False
+            else:
+                self._note_trouble(None)
+                self._confirmed(mine, asked)
+        self._changed(mine)
+        return mine
+
+    async def keep(self, work: Coroutine[Any, Any, T]) -> T:
+        """Await ``work``, renewing the turn every interval while it runs.
+
+        Raises TurnLost, having cancelled ``work``, when another instance
+        took the turn meanwhile; a renewal the store could not answer counts
+        as lost only once the turn has expired by this instance's reckoning.
+        """
+        task = asyncio.create_task(work)
+        every = self.ttl.total_seconds() / TURN_INTERVALS
+        try:
+            while True:
+                done, _ = await asyncio.wait({task}, timeout=every)
+                if done:
+                    return task.result()
+                if self.turns is not None and not await self._renew():
+                    raise TurnLost(f"{self.who}: another instance took the turn")
+        finally:
+            if not task.done():
+                await cancel_and_wait([task])
+
+    async def give_up(self) -> None:
+        """Hand the turn over now; tried even when not known to be held (a take cut short
+        may have been written). Never raises: unreleased, the turn expires by itself."""
+        self.held = False
+        if self.turns is None:
+            return
+        try:
+            await asyncio.wait_for(self.turns.give_up(self.purpose), GIVE_UP_TIMEOUT)
+        except Exception as exc:
+            log.warning("%s: could not give up the turn (another instance takes it once it "
+                        "expires, within %s): %s", self.who, self.ttl, exc)
+
+    async def _renew(self) -> bool:
+        assert self.turns is not None
+        asked = time.monotonic()
+        try:
+            mine = await self.turns.take(self.purpose, self.ttl)
+        except Exception as exc:
+            self._note_trouble(exc)
+            # Still ours until the lease the store last confirmed runs out.
+            mine = time.monotonic() - self._renewed < self.ttl.total_seconds()
+        else:
+            self._note_trouble(None)
+            self._confirmed(mine, asked)
+        self._changed(mine)
+        return mine
+
+    def _confirmed(self, mine: bool, asked: float) -> None:
+        # From before the call: the store set the expiry some time during it.
+        if mine:
+            self._renewed = asked
+
+    def _changed(self, mine: bool) -> None:
+        self.new = mine and not self.held
+        if self.new and self.turns is not None:
+            log.info("%s: this instance has the turn", self.who)
+        elif self.held and not mine:
+            log.info("%s: this instance has the turn no longer", self.who)
+        self.held = mine
+
+    def _note_trouble(self, exc: Exception | None) -> None:
+        if exc is not None and self._trouble is None:
+            log.warning("%s: cannot tell whose turn it is, skipping it until the store "
+                        "answers: %s: %s", self.who, type(exc).__name__, exc)
+        elif exc is None and self._trouble is not None:
+            log.info("%s: the store answers again", self.who)
+        self._trouble = None if exc is None else str(exc)
+
+
 @attrs.frozen
 class ChannelContext:
     """What the core gives a channel when it starts it."""
@@ -245,6 +404,11 @@ class ChannelContext:
     standards_dir: str | None = None
     """Where the official artifacts are installed, as the configuration says
     (``[gateway] standards_dir``, ...); None: :func:`gateway.paths.standards_dir`."""
+    turns: Turns | None = None
+    """Turns at periodic work among the gateway instances sharing the database
+    (:class:`Turns`, used through :class:`Turn`): a poller asking the other side
+    about sent messages runs its round only while this instance has the turn, so
+    of N instances one asks, not N. None without a store: the turn is always ours."""
 
 
 def refuse_unknown_settings(channel: str, settings: Mapping[str, Any],

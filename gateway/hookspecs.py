@@ -65,7 +65,11 @@ def register_channels(registry: Registry) -> None:
     ``channel_type`` is a :class:`gateway.channels.ChannelType`: a name, a
     factory building a :class:`gateway.channels.Channel` from its
     configuration table, and a description. The core instantiates one channel
-    per ``[channels.<name>]`` table in the configuration.
+    per ``[channels.<name>]`` table in the configuration, on every full gateway
+    instance, and starts it with a :class:`gateway.channels.ChannelContext`. A
+    channel that polls its transport about sent messages takes
+    ``context.turns`` through :class:`gateway.channels.Turn` before each round,
+    so that of several instances on one database one asks.
     """
 
 

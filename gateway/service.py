@@ -51,6 +51,7 @@ from gateway.pipeline import (
 )
 from gateway.pipeline.inbound import keep_recovering
 from gateway.pipeline.status import StatusDesk
+from gateway.pipeline.turns import StoreTurns
 from gateway.pluginmanager import build_registry, make_plugin_manager
 from gateway.registry import Registry
 from gateway.standards.installer import standards_path
@@ -199,6 +200,10 @@ class GatewayService:
         channel_type = self.registry.channel_type(channel_config.type)
         desk = self.status_desk
         assert desk is not None
+        assert self.store is not None
+        assert self.dispatcher is not None
+        # Held by the id this instance claims messages with: the store names one instance.
+        turns = StoreTurns(self.store, name, self.dispatcher.instance)
         try:
             channel = channel_type.factory(name, channel_config.settings)
             await asyncio.wait_for(channel.start(ChannelContext(
@@ -207,6 +212,7 @@ class GatewayService:
                 status=functools.partial(desk.record, name),
                 sent=functools.partial(desk.waiting, name),
                 store=self.store, standards_dir=str(config.gateway.standards_path),
+                turns=turns,
             )), timeout=CHANNEL_START_TIMEOUT)
         except TimeoutError:
             self.channel_problems[name] = (

@@ -1,9 +1,11 @@
 """Two instances polling the same messages record each status once.
 
-Every instance's poller asks about every waiting message, so both read the
-same answer: a Peppol receipt from one shared receipts folder, a Digipoort
-process's history from the simulator. Each status is recorded once, and a
-failure fails the message once without breaking the other instance's round.
+One instance at a time has the pollers' turn (tests/test_instances_status_turns.py),
+but rounds may still overlap: a turn changing hands mid-round (a holder whose
+renewals came too late). Here both rounds run at once and read the same answer: a Peppol
+receipt from one shared receipts folder, a Digipoort process's history from the
+simulator. Each status is recorded once, and a failure fails the message once
+without breaking the other instance's round.
 """
 
 from __future__ import annotations

@@ -79,8 +79,9 @@ class StatusDesk:
                     return record.id
                 except TimelineMoved:
                     # Another instance wrote on the message since its timeline was read
-                    # (every instance polls every waiting message): decide again on what
-                    # is there now, where the same status is a repeat.
+                    # (a poller's turn changing hands mid-round, a business response
+                    # received there): decide again on what is there now, where the same
+                    # status is a repeat.
                     if report.after_event is not None or not tries_left:
                         raise
             raise AssertionError("unreachable: the last try returns or raises")

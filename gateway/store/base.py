@@ -312,6 +312,13 @@ def lease_expired_note(previous_owner: str, attempt: int, expired_at: datetime) 
             f"at {expired_at.isoformat()}")
 
 
+def _check_lease(name: str, holder: str) -> None:
+    if not name.strip():
+        raise StoreError("a lease needs a name")
+    if not holder.strip():
+        raise StoreError(f"lease {name!r}: a holder needs an id")
+
+
 def exhausted_reason(attempts: int, max_attempts: int, last_error: str | None) -> str:
     reason = f"gave up after {attempts} of {max_attempts} attempts"
     return f"{reason}: {last_error}" if last_error else reason
@@ -638,6 +645,32 @@ class Store(abc.ABC):
         )
         return await self._apply(message_id, change, now)
 
+    # -- leases ---------------------------------------------------------
+
+    async def hold_lease(self, name: str, holder: str, ttl: timedelta) -> bool:
+        """Take or renew the lease ``name`` for ``holder`` until ``ttl`` from now; whether held.
+
+        Taken when nobody holds it, when its holder let it expire, or renewed
+        when ``holder`` holds it already; otherwise False and nothing changes.
+        One atomic statement, so of instances asking at the same moment one
+        gets it. Expiry is by the database's clock (PostgreSQL), or by the one
+        machine's whose processes share a SQLite file: the instances' own
+        clocks need not agree. For turns at work every instance on the
+        database would otherwise do at once (a channel's status polling).
+        """
+        _check_lease(name, holder)
+        if ttl <= timedelta(0):
+            raise StoreError(f"lease {name!r}: the time to live must be positive, got {ttl}")
+        return await self._hold_lease(name, holder, ttl)
+
+    async def release_lease(self, name: str, holder: str) -> bool:
+        """Give up the lease ``name`` if ``holder`` holds it (expired or not); whether it did.
+
+        Another instance may take it at once, instead of after its expiry.
+        """
+        _check_lease(name, holder)
+        return await self._release_lease(name, holder)
+
     # -- audit log ------------------------------------------------------
 
     @abc.abstractmethod
@@ -696,3 +729,10 @@ class Store(abc.ABC):
         self, equal: dict[str, Any], created_from: datetime | None,
         created_to: datetime | None, limit: int, cursor: str | None,
     ) -> list[MessageRecord]: ...
+
+    @abc.abstractmethod
+    async def _hold_lease(self, name: str, holder: str, ttl: timedelta) -> bool:
+        """:meth:`hold_lease` in one statement, times by the database's clock."""
+
+    @abc.abstractmethod
+    async def _release_lease(self, name: str, holder: str) -> bool: ...

@@ -87,6 +87,14 @@ WAITING_FOR_STATUS = (
     "AND m.transport_state = 'sent' AND m.status_followed AND m.channel = $1 "
     "AND m.business_state = $2 AND m.id > $3 ORDER BY m.id LIMIT $4"
 )
+# Taken when free, expired or ours: the upsert's WHERE leaves someone else's live lease
+# alone, and then RETURNING gives no row. now() is the server's clock, one for every instance.
+HOLD_LEASE = (
+    "INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, now() + $3::interval) "
+    "ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, "
+    "expires_at = EXCLUDED.expires_at "
+    "WHERE leases.holder = EXCLUDED.holder OR leases.expires_at <= now() RETURNING holder"
+)
 LIST_FILTERS = frozenset({
     "direction", "transport_state", "business_state", "agency_oin", "business_key",
     "document_kind", "channel",
@@ -722,6 +730,19 @@ class PostgresStore(Store):
             channels,
         )
         return {row["channel"]: row["n"] for row in rows}
+
+    # -- leases ---------------------------------------------------------
+
+    @_translated
+    async def _hold_lease(self, name: str, holder: str, ttl: timedelta) -> bool:
+        return await self._fetchrow(HOLD_LEASE, name, holder, ttl) is not None
+
+    @_translated
+    async def _release_lease(self, name: str, holder: str) -> bool:
+        pool = await self._get_pool()
+        status: str = await pool.execute(
+            "DELETE FROM leases WHERE name = $1 AND holder = $2", name, holder)
+        return status != "DELETE 0"
 
     # -- audit log ------------------------------------------------------
 

@@ -102,6 +102,13 @@ WAITING_FOR_STATUS = (
     "AND m.transport_state = 'sent' AND m.status_followed = 1 AND m.channel = ? "
     "AND m.business_state = ? AND m.id > ? ORDER BY m.id LIMIT ?"
 )
+# Taken when free, expired or ours: the upsert's WHERE leaves someone else's live lease
+# alone, and then RETURNING gives no row.
+HOLD_LEASE = (
+    "INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?) ON CONFLICT (name) "
+    "DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at "
+    "WHERE leases.holder = excluded.holder OR leases.expires_at <= ? RETURNING holder"
+)
 TIME_COLUMNS = frozenset({"next_attempt_at", "created_at", "updated_at", "claim_expires_at"})
 JSON_COLUMNS = frozenset({"routing", "validation"})
 LIST_FILTERS = frozenset({
@@ -650,6 +657,25 @@ class SqliteStore(Store):
             return {channel: count for channel, count in conn.execute(sql, channels)}
 
         return await self._read(run)
+
+    # -- leases ---------------------------------------------------------
+
+    async def _hold_lease(self, name: str, holder: str, ttl: timedelta) -> bool:
+        def run(conn: sqlite3.Connection) -> bool:
+            # The time of the write, not of the call: a batch may have waited for the lock.
+            now = utc_now()
+            row = conn.execute(HOLD_LEASE, (name, holder, _ts(now + ttl), _ts(now))).fetchone()
+            return row is not None
+
+        return await self._writer.run(run)
+
+    async def _release_lease(self, name: str, holder: str) -> bool:
+        def run(conn: sqlite3.Connection) -> bool:
+            deleted = conn.execute("DELETE FROM leases WHERE name = ? AND holder = ?",
+                                   (name, holder)).rowcount
+            return bool(deleted)
+
+        return await self._writer.run(run)
 
     # -- audit log ------------------------------------------------------
 

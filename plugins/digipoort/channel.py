@@ -21,7 +21,9 @@ message the core still lists as waiting, and reports each status (see
 has), later ones ``getNieuweStatussenProces``. Nothing is asked about for
 ever: a process with no new status ``status_deadline`` after the send or its
 latest status ends the asking (``no-status`` before the agency has it,
-``polling-stopped`` after).
+``polling-stopped`` after). Of several gateway instances on one database, the
+one that has the turn (:class:`gateway.channels.Turn`) polls; the others skip
+their rounds, and one of them takes over when it stops or dies.
 """
 
 from __future__ import annotations
@@ -47,6 +49,8 @@ from gateway.channels import (
     SendOutcome,
     SentMessage,
     StatusSink,
+    Turn,
+    TurnLost,
 )
 from gateway.errors import GatewayError
 from gateway.store import BusinessState
@@ -105,6 +109,7 @@ class DigipoortChannel(Channel):
         self.aflever: AfleverServer | None = None
         self.ophaal: OphaalPoller | None = None
         self._poller: asyncio.Task[None] | None = None
+        self._status_turn: Turn | None = None
         # Kenmerken asked about since this start and without a final status yet: later
         # questions need only what is new. A final status drops its kenmerk, so the
         # set holds what still waits, not everything ever sent.
@@ -155,12 +160,18 @@ class DigipoortChannel(Channel):
                                        self._belanghebbende(), context.data_dir)
             self.ophaal.start()
         if context.status is not None and context.sent is not None:
-            self._poller = asyncio.create_task(self._poll_forever(),
+            self._status_turn = Turn(context.turns, "status", config.status_poll_interval,
+                                     who=f"channel {self.name}: status polling")
+            self._poller = asyncio.create_task(self._poll_forever(self._status_turn),
                                                name=f"digipoort-status:{self.name}")
 
     async def stop(self) -> None:
         await cancel_and_wait([self._poller])
         self._poller = None
+        if self._status_turn is not None:
+            # Another instance polls from its next try on, not only once the turn expired.
+            await self._status_turn.give_up()
+            self._status_turn = None
         if self.context is not None and self.context.standards_dir is not None:
             koppelvlak.release_standards_dir(Path(self.context.standards_dir))
         if self.ophaal is not None:
@@ -383,6 +394,13 @@ class DigipoortChannel(Channel):
         self._newest.pop(kenmerk, None)
         self._last_word.pop(kenmerk, None)
 
+    def _forget_all(self) -> None:
+        """As after a start: another instance may have polled since, and fetched as new
+        what this one would ask for next."""
+        self._asked.clear()
+        self._newest.clear()
+        self._last_word.clear()
+
     def _note_trouble(self, troubles: list[str], answered: bool) -> None:
         if troubles and self._trouble is None:
             log.warning("channel %s: status requests fail (%d this round; each message is "
@@ -393,19 +411,36 @@ class DigipoortChannel(Channel):
             log.info("channel %s: status requests are answered again", self.name)
             self._trouble = None
 
-    async def _poll_forever(self) -> None:
+    async def _poll_forever(self, turn: Turn) -> None:
+        """A round every interval while this instance has the turn.
+
+        The turn is taken or renewed every interval, also while backing off
+        (a round after 2, 4 ... up to 16 intervals while Digipoort is
+        overloaded or away): the holder keeps it, and keeps its pace, rather
+        than another instance taking over at once and asking again.
+        """
         failures = 0
+        skip = 0  # intervals to let pass before the next round
         while True:
-            try:
-                await self.poll_statuses()
-                failures = 0
-            except StatusRoundFailed:
-                failures += 1
-            except Exception:
-                failures += 1
-                log.exception("channel %s: status round failed", self.name)
-            # Back off while Digipoort is overloaded or away, up to 16 intervals.
-            await asyncio.sleep(self.config.status_poll_interval * min(2 ** failures, 16))
+            if await turn.take():
+                if turn.new:
+                    self._forget_all()
+                    failures = skip = 0
+                if skip:
+                    skip -= 1
+                else:
+                    try:
+                        await turn.keep(self.poll_statuses())
+                        failures = 0
+                    except TurnLost:
+                        pass  # the instance that has it now polls; logged by the turn
+                    except StatusRoundFailed:
+                        failures += 1
+                    except Exception:
+                        failures += 1
+                        log.exception("channel %s: status round failed", self.name)
+                    skip = min(2 ** failures, 16) - 1
+            await asyncio.sleep(self.config.status_poll_interval)
 
 
 def berichtsoort_for(message: OutboundMessage) -> str:

@@ -8,7 +8,9 @@ point recognises a repeat instead of sending twice. A poller asks for the
 receipts of sent messages (API, or files in ``receipts_dir``) and reports
 delivery or failure. It stops asking, and fails the message for an operator
 to send again, when the access point does not know the transmission (404),
-or when no receipt came within ``receipt_deadline`` of the send.
+or when no receipt came within ``receipt_deadline`` of the send. Of several
+gateway instances on one database, the one that has the turn
+(:class:`gateway.channels.Turn`) asks; the others skip their rounds.
 
 Inbound, the access point delivers SBDH documents to a webhook
 (``inbound_listen``, guarded by a shared secret) or into ``inbox_dir``.
@@ -47,6 +49,8 @@ from gateway.channels import (
     RetryableError,
     SendOutcome,
     StatusReport,
+    Turn,
+    TurnLost,
 )
 from gateway.durations import spoken
 from gateway.errors import GatewayError
@@ -172,6 +176,7 @@ class PeppolChannel(Channel):
         self.context: ChannelContext | None = None
         self.inbound_address: tuple[str, int] | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._receipts_turn: Turn | None = None
         self._runner: web.AppRunner | None = None
         # Why the last round of receipt requests got no answer from the access point, while
         # that lasts: warned about once when it starts, not every round.
@@ -202,7 +207,9 @@ class PeppolChannel(Channel):
             self._spawn(self._every(self.scan_inbox), "inbox")
         if (self.client is not None or self.receipts is not None) and context.sent is not None \
                 and context.status is not None:
-            self._spawn(self._every(self.poll_receipts), "receipts")
+            self._receipts_turn = Turn(context.turns, "receipts", self.poll_interval,
+                                       who=f"peppol channel {self.name}: receipt polling")
+            self._spawn(self._poll_receipts_forever(self._receipts_turn), "receipts")
 
     def _spawn(self, work: Any, what: str) -> None:
         self._tasks.append(asyncio.create_task(work, name=f"peppol-{what}:{self.name}"))
@@ -215,9 +222,25 @@ class PeppolChannel(Channel):
                 log.exception("peppol channel %s: %s failed", self.name, job.__name__)
             await asyncio.sleep(self.poll_interval)
 
+    async def _poll_receipts_forever(self, turn: Turn) -> None:
+        """A receipt round every interval while this instance has the turn."""
+        while True:
+            if await turn.take():
+                try:
+                    await turn.keep(self.poll_receipts())
+                except TurnLost:
+                    pass  # the instance that has it now asks; logged by the turn
+                except Exception:
+                    log.exception("peppol channel %s: poll_receipts failed", self.name)
+            await asyncio.sleep(self.poll_interval)
+
     async def stop(self) -> None:
         await cancel_and_wait(self._tasks)
         self._tasks.clear()
+        if self._receipts_turn is not None:
+            # Another instance asks from its next try on, not only once the turn expired.
+            await self._receipts_turn.give_up()
+            self._receipts_turn = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
