@@ -65,7 +65,7 @@ from gateway.store.model import (
     TransportState,
     utc_now,
 )
-from gateway.store.sqlite_threads import Readers, Writer
+from gateway.store.sqlite_threads import Readers, Writer, WriteTurn
 
 T = TypeVar("T")
 
@@ -231,7 +231,12 @@ class SqliteStore(Store):
             raise StoreError(f"the database {path} cannot use WAL mode (got {mode})")
         # Bounds the WAL file after a burst; it is reused, not regrown, afterwards.
         writer.execute("PRAGMA journal_size_limit = 67108864")
-        self._writer = Writer(writer, self._where)
+        try:
+            turn = WriteTurn(path)
+        except OSError as exc:
+            writer.close()
+            raise StoreError(f"cannot open the writers' lock file beside {path}: {exc}") from None
+        self._writer = Writer(writer, self._where, turn)
         self._readers = Readers(lambda: self._connect(read_only=True), readers)
         self._closed = False
 

@@ -7,17 +7,25 @@ small writes share one commit (and one sync) at no cost in latency when
 idle, a caller hears "stored" only after the commit, and a failing write
 rolls back its own savepoint only. Readers are read-only connections, one
 per pool thread; WAL lets them read while the writer commits.
+
+Writers of several processes on one file (an intake instance beside the full
+one) take turns through a lock file (:class:`WriteTurn`) before SQLite's own
+write lock, so that each waits no longer than the other's transaction.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
+import os
 import queue
 import sqlite3
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from types import TracebackType
 from typing import Any, TypeVar
 
 import attrs
@@ -41,6 +49,9 @@ class _Stop:
     pass
 
 
+_Outcome = tuple[_Job, Any, BaseException | None]
+
+
 def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
     if future.done():  # the caller was cancelled; the write happened all the same
         return
@@ -61,12 +72,45 @@ def _as_store_error(exc: BaseException, where: str) -> BaseException:
     return exc
 
 
+class WriteTurn:
+    """The turn of one process's writer at a database file that others write too.
+
+    SQLite's own wait for its write lock (``busy_timeout``) sleeps and looks
+    again, a millisecond at first and up to 100 ms between looks, so a writer
+    of another process waits out those sleeps long after the lock was free:
+    with an intake instance beside the full one, submissions queued behind a
+    claim were answered in a quarter of a second. An exclusive ``flock`` on a
+    file beside the database (``<database>-writers``) is handed over by the
+    kernel the moment its holder lets go. The writer takes it before ``BEGIN
+    IMMEDIATE`` and lets go after the commit; a writer that does not take it
+    (the sqlite3 shell) is still kept out by SQLite's lock, as before.
+    """
+
+    def __init__(self, database: Path) -> None:
+        self.path = database.with_name(database.name + "-writers")
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+
+    def __enter__(self) -> WriteTurn:
+        fcntl.flock(self._fd, fcntl.LOCK_EX)  # without the GIL while it waits
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+
 class Writer:
     """The one thread that writes, committing whatever is queued as one transaction."""
 
-    def __init__(self, connection: sqlite3.Connection, where: str) -> None:
+    def __init__(self, connection: sqlite3.Connection, where: str,
+                 turn: WriteTurn | None = None) -> None:
         self._conn = connection
         self._where = where
+        self._turn = turn if turn is not None else contextlib.nullcontext()
+        self._closing_turn = turn
         self._queue: queue.SimpleQueue[_Job | _Stop] = queue.SimpleQueue()
         self._closed = False
         # Orders "closed?" with "enqueue", so no job can land behind the stop mark unseen.
@@ -122,19 +166,30 @@ class Writer:
             if isinstance(left, _Job):
                 self._deliver(left, None, closed)
         # Keeps the statistics fresh for the planner on long-lived databases.
-        with contextlib.suppress(sqlite3.Error):
+        with contextlib.suppress(sqlite3.Error), self._turn:
             self._conn.execute("PRAGMA optimize")
         self._conn.close()
+        if self._closing_turn is not None:
+            self._closing_turn.close()
 
     def _run_alone(self, job: _Job) -> None:
         try:
-            result = job.fn(self._conn)
+            with self._turn:
+                result = job.fn(self._conn)
         except BaseException as exc:  # handed to the caller
             self._deliver(job, None, _as_store_error(exc, self._where))
         else:
             self._deliver(job, result, None)
 
     def _run_batch(self, batch: list[_Job]) -> None:
+        with self._turn:
+            outcomes = self._transaction(batch)
+        if outcomes is not None:
+            self._deliver_all(outcomes)
+
+    def _transaction(self, batch: list[_Job]) -> list[_Outcome] | None:
+        """Run ``batch`` in one transaction; its outcomes once committed, None if it failed
+        as a whole (every caller has been told then)."""
         conn = self._conn
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -142,8 +197,8 @@ class Writer:
             refused = StoreError(f"{self._where}: cannot start a write transaction: {exc}")
             for job in batch:
                 self._deliver(job, None, refused)
-            return
-        outcomes: list[tuple[_Job, Any, BaseException | None]] = []
+            return None
+        outcomes: list[_Outcome] = []
         try:
             for job in batch:
                 conn.execute("SAVEPOINT job")
@@ -165,8 +220,8 @@ class Writer:
             failed = StoreError(f"{self._where}: the write transaction failed: {exc}")
             for job in batch:
                 self._deliver(job, None, failed)
-            return
-        self._deliver_all(outcomes)
+            return None
+        return outcomes
 
     @staticmethod
     def _deliver(job: _Job, result: Any, error: BaseException | None) -> None:
@@ -174,7 +229,7 @@ class Writer:
             job.loop.call_soon_threadsafe(_settle, job.future, result, error)
 
     @staticmethod
-    def _deliver_all(outcomes: list[tuple[_Job, Any, BaseException | None]]) -> None:
+    def _deliver_all(outcomes: list[_Outcome]) -> None:
         """Answer a committed batch with one wake-up per event loop, not one per job."""
         by_loop: dict[asyncio.AbstractEventLoop,
                       list[tuple[asyncio.Future[Any], Any, BaseException | None]]] = {}
