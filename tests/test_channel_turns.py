@@ -52,18 +52,20 @@ async def test_a_round_longer_than_the_turn_keeps_it(pair: tuple[Store, Store]) 
     assert not mine.new, "kept all along"
 
 
+async def endless_round(cancelled: asyncio.Event) -> None:
+    """A poll round that would run a minute; ``cancelled`` is set when it is cut short."""
+    try:
+        await asyncio.sleep(60)
+    except asyncio.CancelledError:
+        cancelled.set()
+        raise
+
+
 async def test_a_round_whose_turn_was_taken_is_cancelled(pair: tuple[Store, Store]) -> None:
     first, second = pair
     mine, theirs = turn(first, "a"), turn(second, "b")
     assert await mine.take()
     cancelled = asyncio.Event()
-
-    async def round_() -> None:
-        try:
-            await asyncio.sleep(60)
-        except asyncio.CancelledError:
-            cancelled.set()
-            raise
 
     async def taken_meanwhile() -> None:
         await asyncio.sleep(0.1)
@@ -72,7 +74,7 @@ async def test_a_round_whose_turn_was_taken_is_cancelled(pair: tuple[Store, Stor
         assert await theirs.take()
 
     with pytest.raises(TurnLost):
-        await asyncio.gather(mine.keep(round_()), taken_meanwhile())
+        await asyncio.gather(mine.keep(endless_round(cancelled)), taken_meanwhile())
     assert cancelled.is_set()
     assert not mine.held
     assert theirs.held
@@ -85,20 +87,13 @@ async def test_a_round_ends_once_the_turn_expired_unrenewed(pair: tuple[Store, S
     assert await mine.take()
     cancelled = asyncio.Event()
 
-    async def round_() -> None:
-        try:
-            await asyncio.sleep(60)
-        except asyncio.CancelledError:
-            cancelled.set()
-            raise
-
     async def store_away() -> None:
         await asyncio.sleep(0.1)
         await second.close()  # this instance's database connection is gone
 
     started = asyncio.get_running_loop().time()
     with pytest.raises(TurnLost):
-        await asyncio.gather(mine.keep(round_()), store_away())
+        await asyncio.gather(mine.keep(endless_round(cancelled)), store_away())
     ended = asyncio.get_running_loop().time() - started
     assert cancelled.is_set()
     # Not at the first renewal that could not be answered, but once the lease it last
