@@ -1,4 +1,8 @@
-"""What the digipoort channel tests share: a test PKI, sample documents, channel settings."""
+"""What the digipoort channel tests share: a test PKI, sample documents, channel settings.
+
+``pki`` and ``standards`` are fixtures: a test module imports them (and names
+them in its ``__all__``) to use them.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +12,29 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import pytest
 from pipeline_support import FAST
 
+from gateway.paths import STANDARDS_DIR_ENV
 from gateway.pluginmanager import build_registry, make_plugin_manager
 from gateway.registry import Registry
 from gateway.service import GatewayService
-from plugins.digipoort.wus.pki import DIGIPOORT_KVK, Pki, supplier_serial_number
+from plugins.digipoort.wus.pki import DIGIPOORT_KVK, Pki, make_pki, supplier_serial_number
 
 SUPPLIER_KVK = "30097265"  # the supplier of the UBL-OHNL samples
 AGENCY_OIN = "00000001003227522000"  # the ministry of the UBL-OHNL samples
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    """Digipoort's and the sample supplier's certificates, from one test CA."""
+    return make_pki(tmp_path_factory.mktemp("pki"), kvk_numbers=(SUPPLIER_KVK,))
+
+
+@pytest.fixture(autouse=True)
+def standards(installed_standards: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The installed standards (the koppelvlak XSD) for every channel and simulator started."""
+    monkeypatch.setenv(STANDARDS_DIR_ENV, str(installed_standards))
 
 
 @cache

@@ -21,28 +21,21 @@ from digipoort_channel_support import (
     client_settings,
     gateway_config,
     gateways,
+    pki,
+    standards,
 )
 from pipeline_support import FAST, document_json
 
-from gateway.paths import STANDARDS_DIR_ENV
 from gateway.pluginmanager import make_plugin_manager
 from gateway.service import GatewayService
 from gateway.store import BusinessState, MessageRecord, Store, TransportState
 from plugins.digipoort.channel import aanleverkenmerk_for
 from plugins.digipoort.simulator import DigipoortSimulator, Fault, FaultKind, SimulatorSettings
 from plugins.digipoort.wus.codes import HAPPY_FLOW
-from plugins.digipoort.wus.pki import Pki, make_pki
+from plugins.digipoort.wus.pki import Pki
 from plugins.ubl_ohnl.samples import sample_invoice
 
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    return make_pki(tmp_path_factory.mktemp("pki"), kvk_numbers=(SUPPLIER_KVK,))
-
-
-@pytest.fixture(autouse=True)
-def standards(installed_standards: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(STANDARDS_DIR_ENV, str(installed_standards))
+__all__ = ["pki", "standards"]  # the shared fixtures, used by the tests here
 
 
 @pytest.fixture

@@ -12,28 +12,26 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from digipoort_channel_support import SUPPLIER_KVK, aflever_settings, gateway_config, order_19
+from digipoort_channel_support import (
+    SUPPLIER_KVK,
+    aflever_settings,
+    gateway_config,
+    order_19,
+    pki,
+    standards,
+)
 from pipeline_support import FAST
 
 from gateway.kinds import Direction
-from gateway.paths import STANDARDS_DIR_ENV
 from gateway.pluginmanager import make_plugin_manager
 from gateway.service import GatewayService
 from gateway.store import MessageRecord, TransportState
 from plugins.digipoort.channel import DigipoortChannel
 from plugins.digipoort.simulator import DigipoortSimulator, SimulatorSettings
 from plugins.digipoort.wus.koppelvlak import Identiteit
-from plugins.digipoort.wus.pki import Pki, make_pki
+from plugins.digipoort.wus.pki import Pki
 
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    return make_pki(tmp_path_factory.mktemp("pki"), kvk_numbers=(SUPPLIER_KVK,))
-
-
-@pytest.fixture(autouse=True)
-def standards(installed_standards: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(STANDARDS_DIR_ENV, str(installed_standards))
+__all__ = ["pki", "standards"]  # the shared fixtures, used by the tests here
 
 
 @pytest.fixture

@@ -12,27 +12,25 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from digipoort_channel_support import SUPPLIER_KVK, client_settings, order_19, registry
+from digipoort_channel_support import (
+    SUPPLIER_KVK,
+    client_settings,
+    order_19,
+    pki,
+    registry,
+    standards,
+)
 
 from gateway.channels import ChannelContext
 from gateway.kinds import Direction
-from gateway.paths import STANDARDS_DIR_ENV
 from gateway.pipeline import InboundPipeline
 from gateway.store import Store, open_store
 from plugins.digipoort.channel import DigipoortChannel
 from plugins.digipoort.simulator import DigipoortSimulator, SimulatorSettings
 from plugins.digipoort.wus.koppelvlak import Identiteit
-from plugins.digipoort.wus.pki import Pki, make_pki
+from plugins.digipoort.wus.pki import Pki
 
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    return make_pki(tmp_path_factory.mktemp("pki"), kvk_numbers=(SUPPLIER_KVK,))
-
-
-@pytest.fixture(autouse=True)
-def standards(installed_standards: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(STANDARDS_DIR_ENV, str(installed_standards))
+__all__ = ["pki", "standards"]  # the shared fixtures, used by the tests here
 
 
 @pytest.fixture

@@ -30,13 +30,14 @@ from digipoort_channel_support import (
     gateway_config,
     gateways,
     invoice_19,
+    pki,
+    standards,
 )
 from pipeline_support import FAST, document_json
 from test_digipoort_channel_gateway import channel_settings, send_invoice, until
 
 from gateway.channels import Accepted, ChannelContext, OutboundMessage
 from gateway.kinds import DocumentKind
-from gateway.paths import STANDARDS_DIR_ENV
 from gateway.pipeline.operator import retry
 from gateway.pluginmanager import make_plugin_manager
 from gateway.service import GatewayService
@@ -46,22 +47,14 @@ from plugins.digipoort.settings import SettingsError, parse_settings
 from plugins.digipoort.simulator import DigipoortSimulator, Fault, FaultKind, SimulatorSettings
 from plugins.digipoort.simulator.processes import StatusEvent
 from plugins.digipoort.wus.codes import HAPPY_FLOW, meaning
-from plugins.digipoort.wus.pki import Pki, make_pki
+from plugins.digipoort.wus.pki import Pki
 from plugins.ubl_ohnl.samples import sample_invoice
+
+__all__ = ["pki", "standards"]  # the shared fixtures, used by the tests here
 
 CHANNEL_LOG = "plugins.digipoort.channel"
 DELIVERED = BusinessState.DELIVERED_TO_AGENCY.value
 ACKNOWLEDGED = BusinessState.ACKNOWLEDGED.value
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    return make_pki(tmp_path_factory.mktemp("pki"), kvk_numbers=(SUPPLIER_KVK,))
-
-
-@pytest.fixture(autouse=True)
-def standards(installed_standards: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(STANDARDS_DIR_ENV, str(installed_standards))
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from digipoort_channel_support import SUPPLIER_KVK, client_settings, order_19, registry
+from digipoort_channel_support import SUPPLIER_KVK, client_settings, order_19, pki, registry
 
 from gateway.channels import ChannelContext, InboundDocument
 from gateway.kinds import Direction
@@ -20,13 +20,10 @@ from gateway.store import Store, StoreError, TransportState, open_store
 from plugins.digipoort.channel import DigipoortChannel
 from plugins.digipoort.simulator import DigipoortSimulator, SimulatorSettings
 from plugins.digipoort.wus.koppelvlak import Identiteit
-from plugins.digipoort.wus.pki import Pki, make_pki
+from plugins.digipoort.wus.pki import Pki
 from plugins.folder.channel import FolderChannel
 
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    return make_pki(tmp_path_factory.mktemp("pki"), kvk_numbers=(SUPPLIER_KVK,))
+__all__ = ["pki"]  # the shared fixture, used by the tests here
 
 
 @pytest.fixture

@@ -24,9 +24,9 @@ from pathlib import Path
 import pytest
 from digipoort_channel_support import (
     AGENCY_OIN,
-    SUPPLIER_KVK,
     client_settings,
     gateway_config,
+    pki,
     toml_value,
 )
 from pipeline_support import FAST, document_json
@@ -36,8 +36,10 @@ from gateway.pluginmanager import make_plugin_manager
 from gateway.service import GatewayService
 from gateway.store import BusinessState, TransportState
 from plugins.digipoort.simulator import DigipoortSimulator, SimulatorSettings
-from plugins.digipoort.wus.pki import Pki, make_pki
+from plugins.digipoort.wus.pki import Pki
 from plugins.ubl_ohnl.samples import sample_invoice
+
+__all__ = ["pki"]  # the shared fixture, used by the tests here
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "standards"
@@ -168,11 +170,6 @@ format = "en16931:invoice:2017"
 
 
 # -- the Digipoort channel and [gateway] standards_dir --------------------------
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    return make_pki(tmp_path_factory.mktemp("pki"), kvk_numbers=(SUPPLIER_KVK,))
 
 
 @pytest.fixture

@@ -20,27 +20,32 @@ import copy
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import attrs
 import pytest
 from aiohttp import web
-from digipoort_channel_support import AGENCY_OIN, SUPPLIER_KVK, client_settings, invoice_19
+from digipoort_channel_support import (
+    AGENCY_OIN,
+    SUPPLIER_KVK,
+    client_settings,
+    invoice_19,
+    pki,
+    standards,
+)
 from lxml import etree
 from signxml.algorithms import DigestAlgorithm, SignatureConstructionMethod, SignatureMethod
 from signxml.signer import XMLSigner
 
 from gateway.channels import Accepted, ChannelContext, OutboundMessage, RetryableError
 from gateway.kinds import DocumentKind
-from gateway.paths import STANDARDS_DIR_ENV
 from plugins.digipoort.channel import DigipoortChannel
 from plugins.digipoort.simulator import DigipoortSimulator, SimulatorSettings
 from plugins.digipoort.wus import koppelvlak as kv
 from plugins.digipoort.wus import ns, tls
 from plugins.digipoort.wus.client import WusClient
 from plugins.digipoort.wus.envelope import request_envelope, response_envelope
-from plugins.digipoort.wus.pki import Pki, make_pki
+from plugins.digipoort.wus.pki import Pki
 from plugins.digipoort.wus.security import (
     SecurityError,
     SigningIdentity,
@@ -49,6 +54,8 @@ from plugins.digipoort.wus.security import (
     sign,
 )
 from plugins.digipoort.wus.server import WusEndpoint, WusRequest
+
+__all__ = ["pki", "standards"]  # the shared fixtures, used by the tests here
 
 MINUTE = timedelta(minutes=1)
 SECOND = timedelta(seconds=1)
@@ -131,16 +138,6 @@ def stamped(envelope: etree._Element, identity: SigningIdentity, stamp: Stamp) -
     security.append(signer.sign(envelope, key=identity.private_key, reference_uri=uris,
                                 key_info=key_info, id_attribute="Id"))
     return bytes(etree.tostring(envelope, xml_declaration=True, encoding="UTF-8"))
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    return make_pki(tmp_path_factory.mktemp("pki"), kvk_numbers=(SUPPLIER_KVK,))
-
-
-@pytest.fixture(autouse=True)
-def standards(installed_standards: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(STANDARDS_DIR_ENV, str(installed_standards))
 
 
 @pytest.fixture
