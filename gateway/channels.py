@@ -162,7 +162,10 @@ class StatusReport:
     states (a message delivered to the agency whose answer will not come
     stays ``sent`` / ``delivered-to-agency``), until it is sent again (an
     operator's retry or reroute). Optional: a report that is not final
-    leaves the message listed as its states say.
+    leaves the message listed as its states say. ``failed`` and ``final``
+    speak for the send whose ``transport_id`` the report names: once the
+    message went out again under another one, a late report on the earlier
+    send goes on the timeline and changes neither.
 
     ``after_event`` makes the report conditional: it is recorded only while
     the latest event on the message's timeline is the one with that ``seq``

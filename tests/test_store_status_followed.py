@@ -16,7 +16,7 @@ import pytest
 from pipeline_support import SUPPLIER_KVK, Pipeline
 from test_pipeline_status import SENT, sent_invoice_numbered
 
-from gateway.channels import StatusReport
+from gateway.channels import Accepted, StatusReport
 from gateway.pipeline import operator
 from gateway.pipeline.status import StatusDesk
 from gateway.store import MessageRecord, Store, StoreError, TransportState, postgres, sqlite
@@ -97,6 +97,36 @@ async def test_a_message_sent_again_is_followed_again(pipe: Pipeline, action: st
     assert await listed(desk) == [again.id]
 
     # The new send's own story ends the same way.
+    await desk.record("recorder", polling_stopped(again))
+    assert await listed(desk) == []
+
+
+async def test_a_late_word_on_an_earlier_send_leaves_the_new_send_alone(pipe: Pipeline) -> None:
+    # Digipoort gives every delivery its own kenmerk. The first one failed, the operator
+    # sent the message again, and only then did the last words on the first come in.
+    desk = StatusDesk(pipe.store, lambda: SUPPLIER_KVK)
+    record = await sent_invoice_numbered(pipe, "F-late")
+    first = record.transport_id
+    assert first is not None
+    await desk.record("recorder", StatusReport("310", "Afleveren mislukt", transport_id=first,
+                                               failed=True))
+    pipe.recorder.script.append(Accepted("kenmerk-2"))
+    await operator.retry(pipe.store, record.id, actor="operator", reason="try again")
+    again = await pipe.until(record.id, SENT)
+    assert again.transport_id == "kenmerk-2"
+
+    await desk.record("recorder", StatusReport("311", "Afleveren definitief mislukt",
+                                               transport_id=first, failed=True))
+    await desk.record("recorder", StatusReport("polling-stopped", "no new status",
+                                               transport_id=first, final=True))
+
+    kept = await pipe.store.get(record.id)
+    assert kept is not None
+    assert kept.transport_state is TransportState.SENT
+    assert await listed(desk) == [record.id]
+    codes = [e.detail["code"] for e in await pipe.store.events(record.id) if e.kind == "status"]
+    assert codes == ["310", "311", "polling-stopped"]
+    # The new send's own final word still ends the asking.
     await desk.record("recorder", polling_stopped(again))
     assert await listed(desk) == []
 

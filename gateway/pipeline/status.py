@@ -105,16 +105,22 @@ class StatusDesk:
             # An earlier word that arrived late (Invoice Responses are not ordered): on
             # the timeline, but it does not undo the state a later one set.
             business_state = None
+        # Read after the timeline: a state newer than the timeline shows came with an
+        # event, which makes the write below fail and the report be decided again.
+        record = await self.store.get(message_id) if report.failed or report.final else None
+        # A report on an earlier send (Digipoort gives each delivery its own kenmerk) that
+        # comes after the message was sent again belongs to that send's story: on the
+        # timeline, but it neither fails the newer send nor stops following it.
+        earlier_send = (record is not None and report.transport_id is not None
+                        and record.transport_id not in (None, report.transport_id))
         fields: dict[str, Any] = {}
-        if report.final:
+        if report.final and not earlier_send:
             # Nothing more is asked about this send: off the pollers' list, where it would
             # take a place every round for ever. Its next send follows it again.
             fields["status_followed"] = False
         transport_state = None
-        # Read after the timeline: a state newer than the timeline shows came with an
-        # event, which makes the write below fail and the report be decided again.
-        record = await self.store.get(message_id) if report.failed else None
-        if record is not None and record.transport_state is TransportState.SENT:
+        if (report.failed and not earlier_send and record is not None
+                and record.transport_state is TransportState.SENT):
             transport_state = TransportState.FAILED
             fields["last_error"] = (f"{channel} reports non-delivery: {report.code} "
                                     f"{report.text}")
