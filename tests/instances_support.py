@@ -6,10 +6,31 @@ database; the tests name the one channel the agency is routed to.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 
 from pipeline_support import AGENCY_OIN, SUPPLIER_KVK
 from test_portal import free_port
+
+from gateway.service import GatewayService
+
+
+@contextlib.asynccontextmanager
+async def running(services: Iterable[GatewayService]) -> AsyncIterator[list[GatewayService]]:
+    """Start the services one after another; stop every one that started, whatever happens.
+
+    ``services`` may be a generator: each is made once the one before it runs.
+    """
+    started: list[GatewayService] = []
+    try:
+        for service in services:
+            await service.start()
+            started.append(service)
+        yield started
+    finally:
+        for service in started:
+            await service.stop()
 
 
 def instance_config(folder: Path, database: str, channel: str, table: str, *,

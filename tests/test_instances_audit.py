@@ -8,10 +8,11 @@ switched once with the CLI's ``switch_route`` is one audit record.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from instances_support import running
 from pipeline_support import AGENCY_OIN, FAST, RecorderPlugin, config_text
 
 from gateway.config import switch_route
@@ -25,19 +26,17 @@ async def pair(store_url: str, tmp_path: Path,
                ) -> AsyncIterator[tuple[Path, GatewayService, GatewayService]]:
     path = tmp_path / "gateway.toml"
     path.write_text(config_text(tmp_path, database=store_url), "utf-8")
-    started: list[GatewayService] = []
-    try:
+
+    def instances() -> Iterator[GatewayService]:
         for _ in range(2):
             service = GatewayService(
                 path, make_plugin_manager(plugins=[("recorder", RecorderPlugin())]),
                 dispatch=FAST)
             service.config_holder.check_interval = 0.05
-            await service.start()
-            started.append(service)
-        yield path, started[0], started[1]
-    finally:
-        for service in started:
-            await service.stop()
+            yield service
+
+    async with running(instances()) as (first, second):
+        yield path, first, second
 
 
 def store(service: GatewayService) -> Store:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import attrs
 import pytest
-from instances_support import instance_config
+from instances_support import instance_config, running
 from pipeline_support import AGENCY_OIN, FAST, document_json
 
 from gateway.model.samples import example_invoice
@@ -40,22 +40,14 @@ async def pair(store_url: str, tmp_path: Path,
     outbox = tmp_path / "shared-outbox"
     (tmp_path / "not-a-folder").write_text("a file where the second machine expects a folder")
     inboxes = {"healthy": tmp_path / "inbox", "broken": tmp_path / "not-a-folder" / "inbox"}
-    started: list[GatewayService] = []
-    try:
-        for name, inbox in inboxes.items():
-            service = GatewayService(config(tmp_path / name, store_url, outbox, inbox),
-                                     dispatch=FAST,
-                                     outbound=OutboundSettings(max_attempts=ATTEMPTS))
-            await service.start()
-            started.append(service)
-        healthy, broken = started
+    async with running(GatewayService(config(tmp_path / name, store_url, outbox, inbox),
+                                      dispatch=FAST,
+                                      outbound=OutboundSettings(max_attempts=ATTEMPTS))
+                       for name, inbox in inboxes.items()) as (healthy, broken):
         assert "folder" in healthy.channels
         assert "folder" not in broken.channels, "the second instance's channel must be down"
         assert "folder" in broken.channel_problems
         yield healthy, broken
-    finally:
-        for service in started:
-            await service.stop()
 
 
 async def test_messages_wait_for_the_instance_that_runs_their_channel(

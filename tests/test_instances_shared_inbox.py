@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from instances_support import instance_config
+from instances_support import instance_config, running
 from pipeline_support import FAST
 
 from gateway.kinds import Direction
@@ -33,16 +33,9 @@ async def pair(store_url: str, tmp_path: Path,
                ) -> AsyncIterator[tuple[GatewayService, GatewayService]]:
     inbox = tmp_path / "shared-inbox"
     inbox.mkdir()
-    started: list[GatewayService] = []
-    try:
-        for name in ("first", "second"):
-            service = GatewayService(config(tmp_path / name, store_url, inbox), dispatch=FAST)
-            await service.start()
-            started.append(service)
-        yield started[0], started[1]
-    finally:
-        for service in started:
-            await service.stop()
+    async with running(GatewayService(config(tmp_path / name, store_url, inbox), dispatch=FAST)
+                       for name in ("first", "second")) as (first, second):
+        yield first, second
 
 
 def channel(service: GatewayService) -> FolderChannel:

@@ -21,7 +21,7 @@ import pytest
 from digipoort_channel_support import AGENCY_OIN as MINISTRY
 from digipoort_channel_support import SUPPLIER_KVK as JANSEN
 from digipoort_channel_support import client_settings, toml_value
-from instances_support import instance_config
+from instances_support import instance_config, running
 from pipeline_support import AGENCY_OIN, FAST, document_json
 from test_portal import free_port
 
@@ -55,17 +55,10 @@ async def pair(store_url: str, tmp_path: Path, installed_standards: Path,
     shared = tmp_path / "access-point"
     for sub in ("outbox", "receipts"):
         (shared / sub).mkdir(parents=True)
-    started: list[GatewayService] = []
-    try:
-        for name in ("first", "second"):
-            service = GatewayService(config(tmp_path / name, store_url, shared,
-                                            installed_standards), dispatch=FAST)
-            await service.start()
-            started.append(service)
-        yield started[0], started[1]
-    finally:
-        for service in started:
-            await service.stop()
+    async with running(GatewayService(config(tmp_path / name, store_url, shared,
+                                             installed_standards), dispatch=FAST)
+                       for name in ("first", "second")) as (first, second):
+        yield first, second
 
 
 def channel(service: GatewayService) -> PeppolChannel:
