@@ -14,7 +14,10 @@ An instance in the ``intake`` role takes the ERP's submissions only (checks,
 routing, encoding, validation, store) and serves the rest of the API; it runs
 no channel and no worker. One Python process keeps to about one core (the
 GIL), so a second process taking submissions leaves the full instance's core
-to sending; its dispatcher finds what the intake stored at its next poll.
+to sending. On PostgreSQL the intake instance says what it stored with a
+NOTIFY, and a full instance listening wakes its workers at once; the poll
+interval stays the guarantee (on SQLite the only way) for whatever a
+notification misses.
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ from gateway.pipeline import (
 from gateway.pipeline.inbound import keep_recovering
 from gateway.pipeline.status import StatusDesk
 from gateway.pipeline.turns import StoreTurns
+from gateway.pipeline.workers import QueuedNotice
 from gateway.pluginmanager import build_registry, make_plugin_manager
 from gateway.registry import Registry
 from gateway.standards.installer import standards_path
@@ -107,6 +111,8 @@ class GatewayService:
         self.dispatcher: Dispatcher | None = None
         self.delivery: DeliveryWorker | None = None
         self.auditor: StoreAuditor | None = None
+        # An intake instance's: tells the full instances on the database what it stored.
+        self.notice: QueuedNotice | None = None
         self._background: list[asyncio.Task[None]] = []
         # Not cancelled at stop but awaited: a worker start cut short would outlive the pool.
         self._warming: list[asyncio.Task[None]] = []
@@ -163,11 +169,16 @@ class GatewayService:
         self.validation = ValidationPool(config.gateway.standards_path)
         if self.intake_only:
             # Nothing here sends or delivers, so there is nothing local to wake: the full
-            # instance's dispatcher and delivery worker find the work at their next poll.
-            self.outbound = OutboundPipeline(store, self.config_holder.current, self.registry,
-                                             self.validation, self.outbound_settings)
-            self.inbound = InboundPipeline(store, self.registry,
-                                           max_attempts=lambda: self.config.erp.max_attempts)
+            # instances are told instead, and find the work at their next poll regardless.
+            notice = QueuedNotice(store)
+            self.notice = notice
+            self.outbound = OutboundPipeline(
+                store, self.config_holder.current, self.registry, self.validation,
+                self.outbound_settings,
+                on_queued=lambda _record: notice.queued(Direction.OUTBOUND))
+            self.inbound = InboundPipeline(
+                store, self.registry, max_attempts=lambda: self.config.erp.max_attempts,
+                on_decoded=lambda _record: notice.queued(Direction.INBOUND))
             return
         dispatcher = Dispatcher(store, self.channels, self.registry, self.dispatch_settings,
                                 metadata=self._message_metadata,
@@ -305,9 +316,28 @@ class GatewayService:
         assert self.inbound is not None
         self._background.append(asyncio.create_task(keep_recovering(self.inbound),
                                                     name="inbound-recovery"))
+        self._background.append(asyncio.create_task(self.store.listen_queued(self._wake),
+                                                    name="listen-queued"))
         self.config_holder.subscribe(
             lambda _old, new, _version: self._start_new_channels(loop, new))
         self.config_holder.subscribe(lambda _old, new, _version: self._note_edited_channels(new))
+
+    def _wake(self, direction: Direction) -> None:
+        """Start this instance's workers of ``direction`` now rather than at their next poll."""
+        workers = self.dispatcher if direction is Direction.OUTBOUND else self.delivery
+        if workers is not None:
+            workers.wake()
+
+    def work_waits(self, direction: Direction) -> None:
+        """Work of ``direction`` was committed here (an operator's retry, say): have it taken.
+
+        The workers here take it at once; an intake instance, which has none,
+        tells the instances that do.
+        """
+        if self.notice is not None:
+            self.notice.queued(direction)
+        else:
+            self._wake(direction)
 
     def _warn_if_open_without_token(self, host: str) -> None:
         """No token means local callers only; a proxy on this machine makes everyone local."""
@@ -344,6 +374,8 @@ class GatewayService:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        if self.notice is not None:  # after the API: no request stores anything now
+            await self.notice.close()
         await asyncio.gather(*self._warming, return_exceptions=True)
         if self.validation is not None:
             await asyncio.to_thread(self.validation.close)

@@ -124,9 +124,8 @@ def _actor(request: web.Request, body: dict[str, Any]) -> str:
 
 
 async def _acted(request: web.Request, record: MessageRecord) -> web.Response:
-    service = service_of(request)
-    if service.dispatcher is not None and record.transport_state is TransportState.QUEUED:
-        service.dispatcher.wake()
+    if record.transport_state in (TransportState.QUEUED, TransportState.DECODED):
+        service_of(request).work_waits(record.direction)
     store = store_of(request)
     return web.json_response(detail(record, await store.events(record.id),
                                      await store.attempts(record.id), include_payload=False))

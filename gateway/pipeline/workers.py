@@ -18,12 +18,17 @@ import secrets
 import socket
 from typing import TYPE_CHECKING, ClassVar
 
+from gateway.kinds import Direction
 from gateway.store.errors import StoreError
 
 if TYPE_CHECKING:
     from gateway.pipeline.dispatch import DispatchSettings
+    from gateway.store import Store
 
 log = logging.getLogger(__name__)
+
+NOTICE_INTERVAL = 0.03
+"""Seconds an intake instance gathers stored work before it tells the others, in one NOTIFY."""
 
 
 class WorkerGroup(abc.ABC):
@@ -87,3 +92,49 @@ class WorkerGroup(abc.ABC):
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), self.settings.idle_poll)
         self._wake.clear()
+
+
+class QueuedNotice:
+    """Tells the other instances on the database that work waits, at most once per ``interval``.
+
+    For an instance whose own workers do not take what it stores (an intake
+    instance). The first message after a quiet spell starts the wait; what is
+    stored during it is told with the same statement, so a burst costs one
+    statement per interval, not one per message, and the hot path none. A
+    hint only (:meth:`Store.notify_queued`): one lost costs a poll interval.
+    """
+
+    def __init__(self, store: Store, interval: float = NOTICE_INTERVAL) -> None:
+        self.store = store
+        self.interval = interval
+        self._pending: set[Direction] = set()
+        self._task: asyncio.Task[None] | None = None
+
+    def queued(self, direction: Direction) -> None:
+        """Work of ``direction`` was committed; call on the event loop."""
+        self._pending.add(direction)
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._tell(),
+                                                                name="queued-notice")
+
+    async def _tell(self) -> None:
+        try:
+            # Until a wait gathered nothing: what came in while the last statement ran
+            # must not wait for the next message to be told.
+            while self._pending:
+                await asyncio.sleep(self.interval)
+                directions, self._pending = self._pending, set()
+                try:
+                    await self.store.notify_queued(directions)
+                except StoreError as exc:
+                    log.warning("cannot tell the other instances that work waits (they "
+                                "find it at their next poll): %s", exc)
+        finally:
+            self._task = None
+
+    async def close(self) -> None:
+        """Stop; what is not told yet is found by the others' polling."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)

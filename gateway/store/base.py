@@ -13,7 +13,7 @@ from __future__ import annotations
 import abc
 import enum
 import json
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from types import TracebackType
@@ -644,6 +644,33 @@ class Store(abc.ABC):
             transport_state=TransportState.ACKNOWLEDGED, idempotent=True,
         )
         return await self._apply(message_id, change, now)
+
+    # -- wake-ups across instances --------------------------------------
+
+    @abc.abstractmethod
+    async def notify_queued(self, directions: Collection[Direction]) -> None:
+        """Tell the other instances on the database that work of ``directions`` waits.
+
+        A hint, never the only way work is found: an instance that misses it
+        (not listening, its connection lost) claims the work at its next poll.
+        Call it after the work is committed, and only for work this instance's
+        own workers will not see (an intake instance's); one call may stand for
+        many messages, so a caller sending one per message pays a statement per
+        message for nothing. On SQLite it does nothing: the other processes on
+        the file find the work by polling.
+        """
+
+    @abc.abstractmethod
+    async def listen_queued(self, wake: Callable[[Direction], None]) -> None:
+        """Call ``wake`` with the direction of every :meth:`notify_queued`, until cancelled.
+
+        For an instance whose workers should start at once on work another
+        instance stored. Errors do not end it: it listens again after a lost
+        connection, and meanwhile the workers' polling finds the work. After
+        each (re)start of listening it wakes both directions, for what was
+        notified while nobody listened. On SQLite it returns at once: there
+        is nothing to listen to, and cross-process wake-ups stay on polling.
+        """
 
     # -- leases ---------------------------------------------------------
 

@@ -18,9 +18,11 @@ gateway, the server and the machine.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+import logging
+from collections.abc import Awaitable, Callable, Collection, Coroutine, Sequence
 from datetime import datetime, timedelta
 from typing import Any, ParamSpec, TypeVar, cast
 
@@ -60,6 +62,8 @@ from gateway.store.model import (
     utc_now,
 )
 
+log = logging.getLogger(__name__)
+
 # pg_advisory_xact_lock key for migrations: 'wissel' in ASCII, any fixed number would do.
 MIGRATION_LOCK = 0x77697373656C
 # pg_advisory_xact_lock key for copying audit file lines into the table.
@@ -95,6 +99,20 @@ HOLD_LEASE = (
     "expires_at = EXCLUDED.expires_at "
     "WHERE leases.holder = EXCLUDED.holder OR leases.expires_at <= now() RETURNING holder"
 )
+# The NOTIFY channel for work one instance stored and another should take at once. One
+# name serves: notifications stay inside their database, and every instance on it works
+# the same queues. The payload is the direction alone: it says which workers to wake;
+# which messages, their claim reads from the queue anyway, so naming them would only
+# make each notification longer and keep PostgreSQL from folding repeats together.
+QUEUED_CHANNEL = "wissel_queued"
+# The listening connection's application_name: an operator finds it in pg_stat_activity.
+LISTEN_APPLICATION = "wissel-listen"
+# How long a listening connection may hear nothing before it is asked for a SELECT 1: one
+# cut without a word (a firewall dropping it) would otherwise be listened on for good.
+LISTEN_CHECK = 30.0
+# Waits before listening again after a lost connection: doubled each failure, up to the cap.
+LISTEN_RETRY_FIRST = 0.25
+LISTEN_RETRY_CAP = 30.0
 LIST_FILTERS = frozenset({
     "direction", "transport_state", "business_state", "agency_oin", "business_key",
     "document_kind", "channel",
@@ -269,6 +287,8 @@ class PostgresStore(Store):
         self._pool: Any = None
         self._lock = asyncio.Lock()
         self._closed = False
+        # The connections listen_queued() holds outside the pool: close() ends them too.
+        self._listening: set[Any] = set()
 
     async def _get_pool(self) -> Any:
         if self._pool is None:
@@ -287,6 +307,8 @@ class PostgresStore(Store):
 
     async def close(self) -> None:
         self._closed = True
+        for conn in list(self._listening):
+            conn.terminate()
         async with self._lock:
             if self._pool is not None:
                 await self._pool.close()
@@ -730,6 +752,83 @@ class PostgresStore(Store):
             channels,
         )
         return {row["channel"]: row["n"] for row in rows}
+
+    # -- wake-ups across instances --------------------------------------
+
+    @_translated
+    async def notify_queued(self, directions: Collection[Direction]) -> None:
+        payloads = sorted({Direction(d).value for d in directions})
+        if not payloads:
+            return
+        pool = await self._get_pool()
+        # Outside any transaction: the work it announces is committed already.
+        await pool.execute("SELECT pg_notify($1, d) FROM unnest($2::text[]) AS d",
+                           QUEUED_CHANNEL, payloads)
+
+    async def listen_queued(self, wake: Callable[[Direction], None]) -> None:
+        retry = LISTEN_RETRY_FIRST
+        said = False  # the outage is logged already: its further failures only at debug
+        while True:
+            try:
+                await self._listen(wake)
+            except Exception as exc:
+                problem = f"cannot listen: {type(exc).__name__}: {exc}"
+            else:
+                problem = "the listening connection was lost"
+                retry, said = LISTEN_RETRY_FIRST, False
+            if self._closed:  # close() ended the connection: nothing was lost
+                return
+            if said:
+                log.debug("%s: %s", self._where, problem)
+            else:
+                log.warning("%s: %s; trying again in %.2f s, finding the work other "
+                            "instances store by polling meanwhile", self._where, problem, retry)
+                said = True
+            await asyncio.sleep(retry)
+            retry = min(retry * 2, LISTEN_RETRY_CAP)
+
+    async def _listen(self, wake: Callable[[Direction], None]) -> None:
+        """Listen on a connection of its own until it is lost; raises if listening cannot start.
+
+        Not a pool connection: LISTEN belongs to a session, and a pooled
+        connection serves other work between statements.
+        """
+        lost = asyncio.Event()
+
+        def heard(_conn: Any, _pid: int, _channel: str, payload: str) -> None:
+            try:
+                directions = [Direction(payload)]
+            except ValueError:
+                # Another version's payload: waking both costs one claim round each.
+                directions = list(Direction)
+            for direction in directions:
+                wake(direction)
+
+        conn = await asyncpg.connect(self.dsn, server_settings={
+            "application_name": LISTEN_APPLICATION})
+        self._listening.add(conn)
+        try:
+            if self._closed:  # closed before or while this connected
+                return
+            conn.add_termination_listener(lambda _conn: lost.set())
+            await conn.add_listener(QUEUED_CHANNEL, heard)
+            log.info("%s: listening for work other instances store", self._where)
+            # What was notified while nobody listened (before the start, or while the
+            # connection was down) is taken now rather than at the next poll.
+            for direction in Direction:
+                wake(direction)
+            while not lost.is_set():
+                try:
+                    await asyncio.wait_for(lost.wait(), LISTEN_CHECK)
+                except TimeoutError:
+                    try:
+                        await conn.fetchval("SELECT 1", timeout=LISTEN_CHECK)
+                    except Exception:
+                        return  # lost without a word: listen again
+        finally:
+            self._listening.discard(conn)
+            with contextlib.suppress(Exception):  # lost already, most likely
+                await conn.close(timeout=2)
 
     # -- leases ---------------------------------------------------------
 

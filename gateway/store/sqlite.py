@@ -28,7 +28,7 @@ import asyncio
 import enum
 import json
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -662,6 +662,14 @@ class SqliteStore(Store):
             return {channel: count for channel, count in conn.execute(sql, channels)}
 
         return await self._read(run)
+
+    # -- wake-ups across instances --------------------------------------
+
+    async def notify_queued(self, directions: Collection[Direction]) -> None:
+        """Nothing: SQLite has no way to tell another process, which polls instead."""
+
+    async def listen_queued(self, wake: Callable[[Direction], None]) -> None:
+        """Returns at once: cross-process wake-ups on SQLite stay on polling."""
 
     # -- leases ---------------------------------------------------------
 
