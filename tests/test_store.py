@@ -302,6 +302,36 @@ async def test_claims_wait_for_next_attempt_at(store: Store) -> None:
     assert record.claim_expires_at == T0 + timedelta(hours=1) + LEASE
 
 
+async def test_a_claimers_change_counts_what_another_instance_wrote_since_the_claim(
+    store: Store, other_store: Store,
+) -> None:
+    # PostgreSQL's store keeps the rows it claimed for the claimer's next change, rather
+    # than reading them back: what changed since must still decide.
+    record, _ = await store.add_outbound(invoice())
+    [mine] = await store.claim_due("w1", 1, LEASE, now=T0)
+    [taken] = await other_store.claim_due("w2", 1, LEASE, now=T0 + LEASE)
+    assert taken.id == mine.id
+    with pytest.raises(ClaimLost, match="claimed by w1 but is now claimed by w2"):
+        await store.transition(record.id, event="sent", transport_state=TransportState.SENT,
+                               expect_claimed_by="w1")
+    sent = await other_store.transition(
+        record.id, event="sent", transport_state=TransportState.SENT, expect_claimed_by="w2",
+        transport_id="T-2")
+    assert (sent.transport_state, sent.transport_id) == (TransportState.SENT, "T-2")
+
+    # A claim extended before its outcome: the outcome lands on the extended row.
+    again, _ = await store.add_outbound(invoice("K-2"))
+    [claimed] = await store.claim_due("w1", 1, LEASE, now=T0)
+    assert claimed.id == again.id
+    await store.extend_claim(again.id, "w1", LEASE, now=T0 + timedelta(minutes=1))
+    done = await store.transition(again.id, event="sent", transport_state=TransportState.SENT,
+                                  expect_claimed_by="w1", transport_id="T-3")
+    assert (done.transport_state, done.claimed_by, done.attempts) == (
+        TransportState.SENT, None, 1)
+    assert done.raw_payload == claimed.raw_payload
+    assert [e.kind for e in await store.events(again.id)][-2:] == ["send-attempt", "sent"]
+
+
 async def test_claim_limit_takes_the_longest_waiting_first(store: Store) -> None:
     for n in range(5):
         await store.add_outbound(invoice(f"K{n}", next_attempt_at=T0 - timedelta(minutes=n)))

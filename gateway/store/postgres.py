@@ -113,6 +113,9 @@ LISTEN_CHECK = 30.0
 # Waits before listening again after a lost connection: doubled each failure, up to the cap.
 LISTEN_RETRY_FIRST = 0.25
 LISTEN_RETRY_CAP = 30.0
+# At most this many claimed rows kept for their claimer's next change (see _claimed): a
+# claim whose change comes elsewhere (its lease ran out) is forgotten in turn.
+CLAIMED_KEPT = 1024
 LIST_FILTERS = frozenset({
     "direction", "transport_state", "business_state", "agency_oin", "business_key",
     "document_kind", "channel",
@@ -289,6 +292,10 @@ class PostgresStore(Store):
         self._closed = False
         # The connections listen_queued() holds outside the pool: close() ends them too.
         self._listening: set[Any] = set()
+        # Rows this store claimed, as the claim left them, by message id: the claimer's
+        # next change (the attempt's outcome) plans from it instead of reading the row
+        # and its payloads back. The write still lands only on a row that is as remembered.
+        self._claimed: dict[str, Any] = {}
 
     async def _get_pool(self) -> Any:
         if self._pool is None:
@@ -412,8 +419,11 @@ class PostgresStore(Store):
         async with pool.acquire() as conn:
             # First without a transaction: read, plan, and write in one statement that
             # finds the row only if nothing changed it since the read. Two round trips
-            # instead of four (BEGIN, SELECT ... FOR UPDATE, write, COMMIT).
-            row = await conn.fetchrow(f"{SELECT_FULL_SEQ} WHERE m.id = $1", message_id)
+            # instead of four (BEGIN, SELECT ... FOR UPDATE, write, COMMIT); one when
+            # the claimer changes the row it claimed here.
+            row = self._claimed.pop(message_id, None)
+            if row is None or row["claimed_by"] != change.expect_claimed_by:
+                row = await conn.fetchrow(f"{SELECT_FULL_SEQ} WHERE m.id = $1", message_id)
             if row is None:
                 raise MessageNotFound(message_id)
             current = _record(row)
@@ -525,6 +535,7 @@ class PostgresStore(Store):
     async def _extend(
         self, message_id: str, worker_id: str, until: datetime, now: datetime
     ) -> MessageRecord:
+        self._claimed.pop(message_id, None)  # its lease is about to change
         pool = await self._get_pool()
         async with pool.acquire() as conn, conn.transaction():
             owner = await conn.fetchrow(
@@ -555,7 +566,12 @@ class PostgresStore(Store):
             fast = await conn.fetch(_claim_sql(direction), worker_id, until, now, limit,
                                     until.isoformat(), skip_channels)
             if not fast[0]["stale"]:
-                return [_record(r) for r in fast if r["id"] is not None]
+                rows = [r for r in fast if r["id"] is not None]
+                for row in rows:
+                    self._claimed[row["id"]] = row
+                while len(self._claimed) > CLAIMED_KEPT:
+                    del self._claimed[next(iter(self._claimed))]
+                return [_record(r) for r in rows]
         states = ", ".join(f"'{s.value}'" for s in CLAIMABLE_STATES[direction])
         due = f"direction = '{direction.value}' AND transport_state IN ({states})"
         held = f"claimed_by IS NOT NULL AND direction = '{direction.value}'"
