@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
@@ -21,11 +20,10 @@ from api_support import invoice_json
 from delivery_support import SECRET, SECRET_ENV, FakeErp
 from instances_support import instance_config
 from pipeline_support import AGENCY_OIN, FAST, document_json
-from test_intake_role import call, sent_files
+from test_intake_role import Instances, call, instances, sent_files
 
 from gateway.channels import InboundDocument
 from gateway.model.samples import example_order
-from gateway.pipeline import DispatchSettings
 from gateway.pipeline.workers import NOTICE_INTERVAL
 from gateway.service import GatewayService, Role
 from gateway.store import Store, TransportState
@@ -33,32 +31,11 @@ from gateway.store.postgres import LISTEN_APPLICATION, QUEUED_CHANNEL
 
 pytestmark = pytest.mark.postgres
 
+__all__ = ["instances"]  # the fixture, used by the tests here
+
 # Only a wake-up explains work done within ``SOON`` seconds.
 SLOW = attrs.evolve(FAST, idle_poll=30.0)
 SOON = 1.5
-
-
-class Started:
-    """Gateway services started for one test, all stopped at its end."""
-
-    def __init__(self) -> None:
-        self.services: list[GatewayService] = []
-
-    async def start(self, path: Path, role: Role, dispatch: DispatchSettings) -> GatewayService:
-        service = GatewayService(path, dispatch=dispatch, role=role)
-        self.services.append(service)
-        await service.start()
-        return service
-
-
-@pytest.fixture
-async def started() -> AsyncIterator[Started]:
-    running = Started()
-    try:
-        yield running
-    finally:
-        for service in reversed(running.services):
-            await service.stop()
 
 
 def folder_instance(tmp_path: Path, name: str, url: str, erp_url: str | None = None) -> Path:
@@ -77,12 +54,13 @@ max_attempts = 1
     return path
 
 
-async def two_instances(started: Started, tmp_path: Path, url: str,
+async def two_instances(instances: Instances, tmp_path: Path, url: str,
                         erp_url: str | None = None) -> tuple[GatewayService, GatewayService]:
     """An intake instance and a full one polling every 30 s, its first rounds done."""
-    intake = await started.start(folder_instance(tmp_path, "intake", url, erp_url),
-                                 Role.INTAKE, FAST)
-    full = await started.start(folder_instance(tmp_path, "full", url, erp_url), Role.FULL, SLOW)
+    intake = await instances.start(folder_instance(tmp_path, "intake", url, erp_url),
+                                   Role.INTAKE)
+    full = await instances.start(folder_instance(tmp_path, "full", url, erp_url),
+                                 dispatch=SLOW)
     await asyncio.sleep(0.5)  # the full instance's workers have looked and gone idle
     return intake, full
 
@@ -124,9 +102,9 @@ async def submit(intake: GatewayService, number: str) -> str:
 
 
 async def test_a_full_instance_sends_at_once_what_an_intake_instance_stored(
-    postgres_url: str, tmp_path: Path, started: Started,
+    postgres_url: str, tmp_path: Path, instances: Instances,
 ) -> None:
-    intake, full = await two_instances(started, tmp_path, postgres_url)
+    intake, full = await two_instances(instances, tmp_path, postgres_url)
     assert full.store is not None
 
     message_id = await submit(intake, "F2024-5001")
@@ -136,9 +114,9 @@ async def test_a_full_instance_sends_at_once_what_an_intake_instance_stored(
 
 
 async def test_the_full_instance_listens_again_after_its_connection_is_killed(
-    postgres_url: str, tmp_path: Path, started: Started,
+    postgres_url: str, tmp_path: Path, instances: Instances,
 ) -> None:
-    intake, full = await two_instances(started, tmp_path, postgres_url)
+    intake, full = await two_instances(instances, tmp_path, postgres_url)
     assert full.store is not None
     found = await listeners(postgres_url)
     assert len(found) == 1, f"expected one connection named {LISTEN_APPLICATION}: {found}"
@@ -166,14 +144,14 @@ async def test_the_full_instance_listens_again_after_its_connection_is_killed(
 
 
 async def test_a_burst_of_submissions_sends_only_a_few_notifications(
-    postgres_url: str, tmp_path: Path, started: Started,
+    postgres_url: str, tmp_path: Path, instances: Instances,
 ) -> None:
     heard: list[str] = []
     conn = await asyncpg.connect(postgres_url)
     await conn.add_listener(QUEUED_CHANNEL, lambda *args: heard.append(args[-1]))
     try:
-        intake = await started.start(folder_instance(tmp_path, "intake", postgres_url),
-                                     Role.INTAKE, FAST)
+        intake = await instances.start(folder_instance(tmp_path, "intake", postgres_url),
+                                       Role.INTAKE)
         assert intake.outbound is not None
         submissions = 40
         began = time.monotonic()
@@ -193,7 +171,7 @@ async def test_a_burst_of_submissions_sends_only_a_few_notifications(
 
 
 async def test_inbound_work_an_intake_instance_stored_is_delivered_at_once(
-    postgres_url: str, tmp_path: Path, started: Started, monkeypatch: pytest.MonkeyPatch,
+    postgres_url: str, tmp_path: Path, instances: Instances, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A document received, and an operator's retry of its delivery, through the intake."""
     monkeypatch.setenv(SECRET_ENV, SECRET)
@@ -201,7 +179,7 @@ async def test_inbound_work_an_intake_instance_stored_is_delivered_at_once(
     await erp.start()
     try:
         erp.script = [500]  # its one attempt fails: the delivery is dead-lettered
-        intake, full = await two_instances(started, tmp_path, postgres_url, erp.url)
+        intake, full = await two_instances(instances, tmp_path, postgres_url, erp.url)
         assert full.store is not None
 
         message_id = await intake.receive(InboundDocument(

@@ -30,6 +30,7 @@ from test_portal import TOKEN as PORTAL_TOKEN
 from test_portal import config as portal_config
 
 from gateway.errors import GatewayError
+from gateway.pipeline import DispatchSettings
 from gateway.pluginmanager import make_plugin_manager
 from gateway.service import GatewayService, Role
 from gateway.store import TransportState
@@ -45,9 +46,10 @@ class Instances:
         self.started: list[GatewayService] = []
 
     async def start(self, path: Path, role: Role = Role.FULL, *, listen: str | None = None,
-                    plugin: RecorderPlugin | None = None) -> GatewayService:
+                    plugin: RecorderPlugin | None = None,
+                    dispatch: DispatchSettings = FAST) -> GatewayService:
         pm = make_plugin_manager(plugins=[("recorder", plugin)]) if plugin else None
-        service = GatewayService(path, pm, dispatch=FAST, role=role)
+        service = GatewayService(path, pm, dispatch=dispatch, role=role)
         self.started.append(service)
         await service.start(listen)
         return service
