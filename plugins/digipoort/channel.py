@@ -23,7 +23,9 @@ ever: a process with no new status ``status_deadline`` after the send or its
 latest status ends the asking (``no-status`` before the agency has it,
 ``polling-stopped`` after). Of several gateway instances on one database, the
 one that has the turn (:class:`gateway.channels.Turn`) polls; the others skip
-their rounds, and one of them takes over when it stops or dies.
+their rounds, and one of them takes over when it stops or dies. The
+OphaalService poller calls Digipoort under a turn of its own (``ophaal``);
+see :mod:`plugins.digipoort.ophaal` for what needs no turn.
 """
 
 from __future__ import annotations
@@ -157,7 +159,8 @@ class DigipoortChannel(Channel):
             await self.aflever.start()
         if config.ophaal and context.inbound is not None:
             self.ophaal = OphaalPoller(self.name, config, self.client, context.inbound,
-                                       self._belanghebbende(), context.data_dir)
+                                       self._belanghebbende(), context.data_dir,
+                                       turns=context.turns)
             self.ophaal.start()
         if context.status is not None and context.sent is not None:
             self._status_turn = Turn(context.turns, "status", config.status_poll_interval,

@@ -3,9 +3,10 @@
 ``getNieuweBerichten`` hands over what Digipoort has not handed over before,
 and from then on Digipoort counts those as fetched: its answer is the only
 copy. So the answer is written to a spool file in the data directory before
-any document of it is handed to the gateway, and the spool is emptied only
-when all are stored; a round cut off half-way (the gateway stopped, the
-store failed) is finished from the spool at the start of the next one.
+any document of it is handed to the gateway, and a spool file is removed
+only when all its documents are stored; a round cut off half-way (the
+gateway stopped, the store failed) is finished from the spool at the start
+of the next one.
 
 As a second net, a round that failed is followed by a catch-up:
 ``getBerichten`` from the last moment up to which everything is known to be
@@ -13,6 +14,37 @@ stored (the watermark, also in the data directory). Digipoort filters that
 on its own time stamps, so it covers a lost spool only within the overlap.
 Documents seen twice are no problem: the inbound pipeline knows a delivery
 by channel and kenmerk and stores it once.
+
+Several gateway instances on one database (decision, see the README):
+
+* Only the call to Digipoort needs the turn (:class:`gateway.channels.Turn`,
+  purpose ``ophaal``): every instance uses the supplier's one certificate,
+  so what one fetches the others never get as new, and N callers would only
+  ask N times. Finishing the spool is local work without a call, and the
+  spool is the only copy of what Digipoort handed over: every instance
+  finishes the spool files in its data directory each round, turn or no
+  turn, and before it asks for the turn (an instance that cannot store what
+  it holds should not fetch more, and lets its turn run out).
+* The catch-up after a cut-off call cannot wait for the instance that was
+  cut off: losing the turn is what cuts a call off (``Turn.keep`` cancels
+  it), and an instance that stopped may never come back. So an instance
+  that takes the turn after another instance held it catches up first, from
+  its own watermark. It needs no other instance's watermark: its own is the
+  start of its last round that stored everything. What was there then and
+  not yet fetched, that round stored; what another holder fetched and lost
+  before it, the catch-up this instance made when it took the turn then
+  recovered; what arrived later is stamped after it (less the overlap for
+  the clocks). Asking for more than was lost costs only repeats, stored
+  once. An instance without a watermark asks for everything Digipoort still
+  keeps. Watermarks are per data directory; the one gap left is an instance
+  that never held the turn nor saw another hold it, started after the
+  previous holder died in a cut-off call: a watermark in the database
+  would close it.
+* Instances may share a data directory (several on one machine, with one
+  ``GATEWAY_DATA_DIR``): each answer gets a spool file of its own name, so
+  one instance never overwrites another's, and whoever finishes a spool
+  file removes it only once it stored every document in it. Two instances
+  finishing the same file store each document once.
 """
 
 from __future__ import annotations
@@ -20,12 +52,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from lxml import etree
 
-from gateway.channels import InboundSink
+from gateway.channels import InboundSink, Turn, TurnLost, Turns
 from gateway.errors import GatewayError
 from gateway.fileio import write_atomically
 from gateway.tasks import cancel_and_wait
@@ -47,12 +80,30 @@ log = logging.getLogger(__name__)
 
 # Digipoort's clock and ours differ a little; ask a bit further back than needed.
 _OVERLAP = timedelta(minutes=5)
+TURN_PURPOSE = "ophaal"
+
+
+class _SeesOthers:
+    """The channel's turns, noting when another instance held the turn this one asked for."""
+
+    def __init__(self, turns: Turns) -> None:
+        self.turns = turns
+        self.others_held = False
+
+    async def take(self, purpose: str, ttl: timedelta) -> bool:
+        mine = await self.turns.take(purpose, ttl)
+        # Not a store that could not answer (that raises): the turn is someone else's.
+        self.others_held = self.others_held or not mine
+        return mine
+
+    async def give_up(self, purpose: str) -> None:
+        await self.turns.give_up(purpose)
 
 
 class OphaalPoller:
     def __init__(self, channel: str, config: DigipoortSettings, client: WusClient,
                  inbound: InboundSink, belanghebbende: Identiteit,
-                 data_dir: str | None) -> None:
+                 data_dir: str | None, turns: Turns | None = None) -> None:
         if config.ophaal_url is None:
             raise ValueError(f"channel {channel!r}: ophaal needs ophaal_url")
         self.channel = channel
@@ -61,16 +112,18 @@ class OphaalPoller:
         self.client = client
         self.inbound = inbound
         self.belanghebbende = belanghebbende
-        self.state_file = (None if data_dir is None
-                           else Path(data_dir) / "digipoort" / f"{channel}-ophaal.json")
-        # What getNieuweBerichten handed over and the gateway has not yet stored: Digipoort
-        # counts it as fetched from the moment it answered, so it is kept here first.
-        self.spool_file = (None if data_dir is None
-                           else Path(data_dir) / "digipoort" / f"{channel}-ophaal-spool.xml")
-        self._spooled: bytes | None = None
+        self.folder = None if data_dir is None else Path(data_dir) / "digipoort"
+        self.state_file = None if self.folder is None else self.folder / f"{channel}-ophaal.json"
+        # Without a data directory the spool lives in memory, gone with the process.
+        self._spooled: dict[str, bytes] = {}
+        self._others = None if turns is None else _SeesOthers(turns)
+        self.turn = Turn(self._others, TURN_PURPOSE, config.ophaal_poll_interval,
+                         who=f"channel {channel}: OphaalService")
         self.watermark = self._load_watermark()
-        # After a start the last round may have been cut off: catch up first.
+        # After a start the last round may have been cut off: catch up first, unless it
+        # left a spool (then it was cut off after the answer, which the spool holds).
         self.catch_up = self.watermark is not None
+        self._spool_covers = bool(self.spools())
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -79,10 +132,38 @@ class OphaalPoller:
     async def stop(self) -> None:
         await cancel_and_wait([self._task])
         self._task = None
+        # Another instance fetches from its next try on, not only once the turn expired.
+        await self.turn.give_up()
 
     async def poll_once(self) -> int:
-        """Fetch and store one batch; returns how many documents were handed over."""
-        stored = await self._hand_over_spool()
+        """One round; returns how many documents were handed over.
+
+        This instance's spool first (local, turn or no turn), then, while it
+        has the turn, one call to Digipoort and the hand-over of its answer.
+        Raises TurnLost when another instance took the turn during the call.
+        """
+        stored = await self._finish_spools()
+        if not await self.turn.take():
+            return stored
+        if self.turn.new and self._others is not None and self._others.others_held:
+            # The holder before may have been cut off in a call whose answer Digipoort
+            # counts as fetched: nobody else would ask for that again.
+            self._others.others_held = False
+            self._must_catch_up()
+        started, spooled = await self.turn.keep(self._fetch())
+        if spooled is not None:
+            try:
+                stored += await self._hand_over(spooled)
+            except BaseException:
+                if not self.catch_up:  # the spool keeps the rest; ask again by time as well
+                    self.catch_up = self._spool_covers = True
+                raise
+        self.catch_up = self._spool_covers = False
+        self._save_watermark(started)
+        return stored
+
+    async def _fetch(self) -> tuple[datetime, str | None]:
+        """Ask Digipoort once; the moment asked and the spool holding the answer (None: empty)."""
         started = datetime.now(UTC)
         operation = "getBerichten" if self.catch_up else "getNieuweBerichten"
         request = OphaalRequest(
@@ -91,76 +172,106 @@ class OphaalPoller:
             autorisatie_adres=self.config.autorisatie_adres,
             vanaf=None if not self.catch_up or self.watermark is None
             else self.watermark - _OVERLAP)
-        answer = await self.client.call(self.url, request_action("ophaal", operation),
-                                        request.to_element(), timeout=self.config.request_timeout)
-        response = parse_as(answer, OphaalResponse)
-        if response.berichten:
-            self._write_spool(etree.tostring(answer))
         try:
-            for bericht in response.berichten:
-                await self.inbound(inbound_document(self.channel, bericht))
-                stored += 1
+            answer = await self.client.call(self.url, request_action("ophaal", operation),
+                                            request.to_element(),
+                                            timeout=self.config.request_timeout)
+            response = parse_as(answer, OphaalResponse)
+            spooled = self._write_spool(etree.tostring(answer)) if response.berichten else None
         except BaseException:
-            self.catch_up = True  # the spool keeps the rest; ask again by time as well
+            # Digipoort may have answered and counted it all as fetched (an answer lost on
+            # the way back or refused, the turn lost or the gateway stopping meanwhile).
+            self._must_catch_up()
             raise
-        self._write_spool(None)
-        self.catch_up = False
-        self._save_watermark(started)
+        return started, spooled
+
+    def _must_catch_up(self) -> None:
+        self.catch_up = True
+        self._spool_covers = False
+
+    async def _finish_spools(self) -> int:
+        """Store what cut-off rounds left in the spool; repeats are known by their kenmerk."""
+        names = self.spools()
+        stored = 0
+        for name in names:
+            stored += await self._hand_over(name)
+        if names and self._spool_covers:
+            # The spool is written before any hand-over, and a round calls only once every
+            # spool is gone: a spool holds all the cut-off round fetched.
+            self.catch_up = self._spool_covers = False
         return stored
 
-    async def _hand_over_spool(self) -> int:
-        """Store what a cut-off round left in the spool; repeats are known by their kenmerk."""
-        spooled = self._read_spool()
+    async def _hand_over(self, name: str) -> int:
+        spooled = self._read_spool(name)
         if spooled is None:
-            return 0
+            return 0  # another instance sharing the data directory finished it
         try:
             response = parse_as(parse_xml(spooled).getroot(), OphaalResponse)
         except (GatewayError, KoppelvlakError) as exc:
             # Never happens with an atomic write; if it does, keep the file for a person
             # and let the catch-up by time ask Digipoort again.
-            kept = self._set_aside()
+            kept = self._set_aside(name)
             log.error("channel %s: the OphaalService spool cannot be read (%s); kept as %s, "
                       "catching up by time", self.channel, exc, kept)
-            self.catch_up = True
+            self._must_catch_up()
             return 0
         for bericht in response.berichten:
             await self.inbound(inbound_document(self.channel, bericht))
-        self._write_spool(None)
-        # The spool is written before any hand-over, and a round starts only once the
-        # last one's is gone: a spool holds all the cut-off round fetched.
-        self.catch_up = False
+        self._remove_spool(name)
         return len(response.berichten)
 
-    def _set_aside(self) -> Path | None:
-        self._spooled = None
-        if self.spool_file is None:
+    def spools(self) -> list[str]:
+        """The names of the spool files waiting in the data directory, oldest first."""
+        if self.folder is None:
+            return sorted(self._spooled)
+        legacy = f"{self.channel}-ophaal-spool.xml"  # the one name of earlier versions
+        prefix = f"{self.channel}-ophaal-spool-"
+        try:
+            found = [p.name for p in self.folder.iterdir()
+                     if p.name == legacy or (p.name.startswith(prefix) and p.suffix == ".xml")]
+        except FileNotFoundError:
+            return []
+        return sorted(found, key=lambda n: (n != legacy, n))
+
+    def _set_aside(self, name: str) -> Path | None:
+        self._spooled.pop(name, None)
+        if self.folder is None:
             return None
-        kept = self.spool_file.with_name(
-            f"{self.spool_file.name}.unreadable-{datetime.now(UTC):%Y%m%dT%H%M%S}")
-        self.spool_file.replace(kept)
+        spool = self.folder / name
+        kept = spool.with_name(f"{name}.unreadable-{datetime.now(UTC):%Y%m%dT%H%M%S}")
+        spool.replace(kept)
         return kept
 
-    def _read_spool(self) -> bytes | None:
-        if self.spool_file is None:
-            return self._spooled
+    def _read_spool(self, name: str) -> bytes | None:
+        if self.folder is None:
+            return self._spooled.get(name)
         try:
-            return self.spool_file.read_bytes()
+            return (self.folder / name).read_bytes()
         except FileNotFoundError:
             return None
 
-    def _write_spool(self, data: bytes | None) -> None:
-        self._spooled = data
-        if self.spool_file is None:
-            return
-        if data is None:
-            self.spool_file.unlink(missing_ok=True)
+    def _write_spool(self, data: bytes) -> str:
+        # A name of its own (time first, for the order): instances sharing the data
+        # directory must never write over each other's spool.
+        name = (f"{self.channel}-ophaal-spool-{datetime.now(UTC):%Y%m%dT%H%M%S%f}-"
+                f"{os.urandom(4).hex()}.xml")
+        if self.folder is None:
+            self._spooled[name] = data
         else:
-            write_atomically(self.spool_file, data)
+            write_atomically(self.folder / name, data)
+        return name
+
+    def _remove_spool(self, name: str) -> None:
+        self._spooled.pop(name, None)
+        if self.folder is not None:
+            (self.folder / name).unlink(missing_ok=True)
 
     async def _run(self) -> None:
         while True:
             try:
                 await self.poll_once()
+            except TurnLost:
+                pass  # logged by the turn; the holder now catches up, as this one will
             except Exception as exc:
                 log.warning("channel %s: OphaalService round failed: %s", self.channel, exc)
             await asyncio.sleep(self.config.ophaal_poll_interval)

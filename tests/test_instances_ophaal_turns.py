@@ -1,0 +1,285 @@
+"""Of two instances on one database, one asks Digipoort's OphaalService each round.
+
+Before, every instance's OphaalPoller called getNieuweBerichten every
+interval: N instances, N calls. Now the call is made under the ``ophaal``
+turn; the spool (the only copy of what Digipoort handed over) is finished by
+the instance that wrote it, turn or no turn. A call whose answer was lost
+(Digipoort counts it as fetched) is caught up by time, by the holder or, once
+the turn moved, by the instance that took it. Two real instances on one real
+PostgreSQL database, against the product's Digipoort simulator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+from digipoort_channel_support import (
+    SUPPLIER_KVK,
+    client_settings,
+    order_19,
+    pki,
+    registry,
+    standards,
+)
+from pipeline_support import FAST
+from test_instances_statuses import digipoort_config
+
+from gateway.channels import TURN_INTERVALS, ChannelContext
+from gateway.kinds import Direction
+from gateway.pipeline import InboundPipeline
+from gateway.service import GatewayService
+from gateway.store import open_store
+from plugins.digipoort.channel import DigipoortChannel
+from plugins.digipoort.ophaal import OphaalPoller
+from plugins.digipoort.simulator import DigipoortSimulator, SimulatorSettings
+from plugins.digipoort.simulator.settings import Fault, FaultKind
+from plugins.digipoort.wus.koppelvlak import AfleverRequest, Identiteit
+from plugins.digipoort.wus.pki import Pki
+from plugins.digipoort.wus.server import WusRequest
+
+__all__ = ["pki", "standards"]  # the shared fixtures, used by the tests here
+
+INTERVAL = 0.4
+TTL = INTERVAL * TURN_INTERVALS
+
+
+class CountingSimulator(DigipoortSimulator):
+    """The simulator, counting the OphaalService calls it answers by operation."""
+
+    def __init__(self, settings: SimulatorSettings) -> None:
+        super().__init__(settings)
+        self.ophaal_calls: Counter[str] = Counter()
+
+    async def _ophalen(self, request: WusRequest) -> Any:
+        self.ophaal_calls[request.operation] += 1
+        return await super()._ophalen(request)
+
+
+@attrs.define
+class Installation:
+    simulator: CountingSimulator
+    services: list[GatewayService]
+    folders: list[Path]
+
+    def poller(self, service: GatewayService) -> OphaalPoller:
+        channel = service.channels["digipoort"]
+        assert isinstance(channel, DigipoortChannel)
+        assert channel.ophaal is not None
+        return channel.ophaal
+
+    def holders(self) -> list[GatewayService]:
+        """The running instances whose OphaalPoller has the turn, by its own account."""
+        return [s for s in self.services if "digipoort" in s.channels
+                and (turn := getattr(self.poller(s), "turn", None)) is not None and turn.held]
+
+    def queue(self) -> AfleverRequest:
+        message = self.simulator.make_afleverbericht(
+            order_19(), "BESTELLING-UBL", ontvanger=Identiteit(SUPPLIER_KVK, "KvK"))
+        self.simulator.queue_for_pickup(message)
+        return message
+
+    async def stored(self) -> Counter[str]:
+        """How often each kenmerk is stored as an inbound document of the channel."""
+        [store, *_] = [s.store for s in self.services
+                       if s.store is not None and "digipoort" in s.channels]
+        page = await store.list_messages(direction=Direction.INBOUND, limit=500)
+        return Counter(r.transport_id for r in page.items
+                       if r.channel == "digipoort" and r.transport_id is not None)
+
+
+Start = Callable[..., Awaitable[Installation]]
+
+
+@pytest.fixture
+async def simulator(pki: Pki) -> AsyncIterator[CountingSimulator]:
+    started = CountingSimulator(SimulatorSettings(pki_dir=pki.folder))
+    await started.start()
+    try:
+        yield started
+    finally:
+        await started.stop()
+
+
+@pytest.fixture
+async def start(postgres_url: str, tmp_path: Path, pki: Pki,
+                simulator: CountingSimulator) -> AsyncIterator[Start]:
+    """Starts two full instances on one PostgreSQL database fetching from the simulator
+    every INTERVAL, the second once the first did a round (and, with turns, has the
+    turn); ``prepare`` gets each
+    instance's folder before it starts."""
+    async with contextlib.AsyncExitStack() as stack:
+
+        async def started(prepare: Callable[[Path], None] | None = None) -> Installation:
+            installation = Installation(simulator, [], [])
+            for name in ("first", "second"):
+                folder = tmp_path / name
+                config = digipoort_config(folder, postgres_url, settings(simulator, pki))
+                if prepare is not None:
+                    prepare(folder)
+                service = GatewayService(config, dispatch=FAST)
+                stack.push_async_callback(service.stop)
+                await service.start()
+                assert "digipoort" in service.channels, service.channel_problems
+                installation.services.append(service)
+                installation.folders.append(folder)
+                if name == "first":
+                    await until(lambda: bool(done_a_round(installation)), 5 * INTERVAL,
+                                "the first instance's first round")
+            return installation
+
+        yield started
+
+
+def done_a_round(installation: Installation) -> list[GatewayService]:
+    return [s for s in installation.services if installation.poller(s).watermark is not None]
+
+
+def settings(simulator: DigipoortSimulator, pki: Pki) -> dict[str, Any]:
+    return client_settings(pki, aanlever_url=simulator.aanlever_url,
+                           status_url=simulator.status_url, ophaal=True,
+                           ophaal_url=simulator.ophaal_url, ophaal_poll_interval=INTERVAL,
+                           request_timeout=5)
+
+
+async def until(condition: Callable[[], bool | Awaitable[bool]], within: float,
+                what: str) -> float:
+    """Seconds until ``condition`` held; fails after ``within``."""
+    started = time.monotonic()
+    while True:
+        held = condition()
+        if not isinstance(held, bool):
+            held = await held
+        if held:
+            return time.monotonic() - started
+        if time.monotonic() - started > within:
+            raise AssertionError(f"{what}: not within {within:.1f} s")
+        await asyncio.sleep(0.01)
+
+
+async def all_stored_once(installation: Installation, kenmerken: list[str],
+                          within: float) -> None:
+    async def done() -> bool:
+        counts = await installation.stored()
+        return all(counts[k] for k in kenmerken)
+
+    await until(done, within, "every document stored")
+    counts = await installation.stored()
+    assert {k: counts[k] for k in kenmerken} == dict.fromkeys(kenmerken, 1)
+
+
+async def test_one_instance_asks_for_new_documents_each_interval(start: Start) -> None:
+    installation = await start()
+    calls = installation.simulator.ophaal_calls
+    await until(lambda: calls["getNieuweBerichten"] > 0, 5 * INTERVAL, "the first call")
+    rounds = 8
+    before = calls["getNieuweBerichten"]
+    kenmerken = []
+    for _ in range(rounds):
+        kenmerken.append(installation.queue().kenmerk)
+        await asyncio.sleep(INTERVAL)
+    asked = calls["getNieuweBerichten"] - before
+    # One poller: a round every interval (plus the round's own time), so at most one
+    # call per interval; two pollers made about twice as many.
+    assert 2 <= asked <= rounds + 1, f"{asked} getNieuweBerichten calls in {rounds} intervals"
+    assert len(installation.holders()) == 1
+    await all_stored_once(installation, kenmerken, 5 * INTERVAL)
+
+
+async def test_the_other_instance_fetches_on_when_the_holder_stops(start: Start) -> None:
+    installation = await start()
+    await until(lambda: len(installation.holders()) == 1, 5 * INTERVAL, "a holder")
+    [holder] = installation.holders()
+    [other] = [s for s in installation.services if s is not holder]
+    first = installation.queue().kenmerk
+    await all_stored_once(installation, [first], 5 * INTERVAL)
+    calls = installation.simulator.ophaal_calls["getBerichten"]
+    await holder.stop()
+    # Given up, the turn is taken at the other's next try, not after it expired.
+    took = await until(lambda: installation.poller(other).turn.held, TTL + 2 * INTERVAL,
+                       "the other instance taking the turn")
+    assert took < TTL, f"taken over after {took:.2f} s, as if the turn had expired"
+    second = installation.queue().kenmerk
+    await all_stored_once(installation, [first, second], 5 * INTERVAL)
+    # It cannot know whether the holder's last call was cut off: it caught up by time.
+    assert installation.simulator.ophaal_calls["getBerichten"] > calls
+
+
+async def test_an_answer_lost_on_the_way_is_fetched_again_by_time(start: Start) -> None:
+    installation = await start()
+    # Digipoort answers and counts the document as fetched; the answer's signature is
+    # broken, so the gateway cannot use it.
+    kenmerk = installation.queue().kenmerk
+    installation.simulator.inject(Fault(FaultKind.BAD_SIGNATURE, service="ophaal"))
+    await all_stored_once(installation, [kenmerk], 8 * INTERVAL)
+
+
+async def test_the_next_holder_catches_up_on_an_answer_the_stopped_holder_lost(
+    start: Start,
+) -> None:
+    installation = await start()
+    simulator = installation.simulator
+    await until(lambda: len(installation.holders()) == 1, 5 * INTERVAL, "a holder")
+    [holder] = installation.holders()
+    kenmerk = installation.queue().kenmerk
+    simulator.inject(Fault(FaultKind.BAD_SIGNATURE, service="ophaal"))
+    # The holder's call took the broken answer; it stops before its next round, which
+    # would have caught up.
+    poller = installation.poller(holder)
+    await until(lambda: poller.catch_up, 3 * INTERVAL, "the holder's failed call")
+    # Its poller first: the rest of the instance takes a while to stop.
+    await poller.stop()
+    assert poller.catch_up, "the holder caught up itself before it stopped"
+    await holder.stop()
+    await all_stored_once(installation, [kenmerk], TTL + 5 * INTERVAL)
+
+
+async def test_a_stopped_instance_finishes_its_spool_without_the_turn(
+    start: Start, simulator: CountingSimulator, postgres_url: str, tmp_path: Path, pki: Pki,
+) -> None:
+    # The second instance's earlier run fetched a document and could not store it (its
+    # sink refused it); it stopped with the document in its spool.
+    message = simulator.make_afleverbericht(
+        order_19(), "BESTELLING-UBL", ontvanger=Identiteit(SUPPLIER_KVK, "KvK"))
+    simulator.queue_for_pickup(message)
+    earlier = tmp_path / "earlier-data"
+    async with open_store(postgres_url) as store:
+        await store.migrate()
+        refusing = InboundPipeline(store, registry(), max_bytes=100)
+        channel = DigipoortChannel("digipoort", settings(simulator, pki))
+        await channel.start(ChannelContext("digipoort", inbound=refusing.receive,
+                                           data_dir=str(earlier)))
+        try:
+            poller = channel.ophaal
+            assert poller is not None
+            await until(lambda: poller.catch_up, 5 * INTERVAL, "the refused round")
+        finally:
+            await channel.stop()
+    assert len(list((earlier / "digipoort").glob("digipoort-ophaal-spool*.xml"))) == 1
+
+    def second_data_dir(folder: Path) -> None:
+        if folder.name == "second":
+            earlier.rename(folder / "data")
+
+    # The first instance has the turn when the second starts again.
+    installation = await start(second_data_dir)
+    spool_folder = tmp_path / "second" / "data" / "digipoort"
+    first, _ = installation.services
+    await all_stored_once(installation, [message.kenmerk], 5 * INTERVAL)
+    await until(lambda: not list(spool_folder.glob("digipoort-ophaal-spool*.xml")), INTERVAL,
+                "the spool removed")
+    # Finished without the turn, and without a call: only the first instance asks.
+    calls = simulator.ophaal_calls
+    rounds = 6
+    before = sum(calls.values())
+    await asyncio.sleep(rounds * INTERVAL)
+    asked = sum(calls.values()) - before
+    assert asked <= rounds + 1, f"{asked} OphaalService calls in {rounds} intervals"
+    assert installation.holders() == [first]
