@@ -15,8 +15,10 @@ gateway instances on one database, the one that has the turn
 Inbound, the access point delivers SBDH documents to a webhook
 (``inbound_listen``, guarded by a shared secret) or into ``inbox_dir``.
 Each is unwrapped, checked, stored through the gateway's inbound sink and
-only then acknowledged. Invoice Responses and Message Level Responses also
-move the state of the outbound message they answer (see :mod:`.responses`).
+only then acknowledged. Of several instances scanning one inbox folder, the
+one that has the folder's turn scans (see :func:`inbox_id`). Invoice
+Responses and Message Level Responses also move the state of the outbound
+message they answer (see :mod:`.responses`).
 """
 
 from __future__ import annotations
@@ -77,6 +79,7 @@ SECRET_HEADER = "X-Webhook-Secret"
 # next working day at the latest.
 DEFAULT_RECEIPT_DEADLINE = 24 * 60 * 60.0
 INBOUND_PATH = "/inbound"
+INBOX_ID_FILE = ".wissel-inbox-id"
 MAX_INBOUND_BYTES = 50 * 1024 * 1024
 # A fixed namespace: the same message id gives the same SBDH instance id on
 # every attempt and after a restart.
@@ -177,6 +180,7 @@ class PeppolChannel(Channel):
         self.inbound_address: tuple[str, int] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._receipts_turn: Turn | None = None
+        self._inbox_turn: Turn | None = None
         self._runner: web.AppRunner | None = None
         # Why the last round of receipt requests got no answer from the access point, while
         # that lasts: warned about once when it starts, not every round.
@@ -204,7 +208,10 @@ class PeppolChannel(Channel):
             sockets = getattr(site._server, "sockets", None) or []
             self.inbound_address = sockets[0].getsockname()[:2] if sockets else self.listen
         if self.inbox is not None and context.inbound is not None:
-            self._spawn(self._every(self.scan_inbox), "inbox")
+            self._inbox_turn = Turn(context.turns, f"inbox:{inbox_id(self.inbox)}",
+                                    self.poll_interval,
+                                    who=f"peppol channel {self.name}: inbox {self.inbox}")
+            self._spawn(self._scan_inbox_forever(self._inbox_turn), "inbox")
         if (self.client is not None or self.receipts is not None) and context.sent is not None \
                 and context.status is not None:
             self._receipts_turn = Turn(context.turns, "receipts", self.poll_interval,
@@ -214,12 +221,23 @@ class PeppolChannel(Channel):
     def _spawn(self, work: Any, what: str) -> None:
         self._tasks.append(asyncio.create_task(work, name=f"peppol-{what}:{self.name}"))
 
-    async def _every(self, job: Any) -> None:
+    async def _scan_inbox_forever(self, turn: Turn) -> None:
+        """A scan every interval while this instance has the inbox folder's turn.
+
+        Two scanners racing on one folder are safe without it: a file is
+        stored once (the sink knows its instance id), a status it carries is
+        recorded once, and a file another scanner moved first is skipped
+        (``file_away``). Each would still read, unwrap and look up every file
+        the other takes; the turn saves that work.
+        """
         while True:
-            try:
-                await job()
-            except Exception:
-                log.exception("peppol channel %s: %s failed", self.name, job.__name__)
+            if await turn.take():
+                try:
+                    await turn.keep(self.scan_inbox())
+                except TurnLost:
+                    pass  # the instance that has it now scans; a file cut off stays there
+                except Exception:
+                    log.exception("peppol channel %s: scan_inbox failed", self.name)
             await asyncio.sleep(self.poll_interval)
 
     async def _poll_receipts_forever(self, turn: Turn) -> None:
@@ -241,6 +259,9 @@ class PeppolChannel(Channel):
             # Another instance asks from its next try on, not only once the turn expired.
             await self._receipts_turn.give_up()
             self._receipts_turn = None
+        if self._inbox_turn is not None:
+            await self._inbox_turn.give_up()
+            self._inbox_turn = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -516,6 +537,34 @@ class PeppolChannel(Channel):
     def _move(self, path: Path, folder: str, note: str | None) -> None:
         assert self.inbox is not None
         file_away(path, self.inbox / folder, note)
+
+
+def inbox_id(inbox: Path) -> str:
+    """The inbox folder's own id, which names its turn: made by whoever looks first.
+
+    Not the channel's name nor the folder's path: instances with an inbox
+    each of their own (a relative ``inbox_dir`` is in each one's data
+    directory, and one path may be a local folder on each machine) must each
+    scan theirs, and only instances that see the same folder share its turn.
+    Kept in ``done/``, the gateway's own folder, so the access point never
+    sees it.
+    """
+    marker = inbox / "done" / INBOX_ID_FILE
+    try:
+        return marker.read_text("ascii").strip()
+    except FileNotFoundError:
+        pass
+    draft = marker.with_name(f"{INBOX_ID_FILE}.{os.urandom(4).hex()}.tmp")
+    write_atomically(draft, uuid.uuid4().hex.encode())
+    try:
+        # A link fails when the name exists: of two instances making it at once, the
+        # first one's id stands, whole, and the other reads it.
+        os.link(draft, marker)
+    except FileExistsError:
+        pass
+    finally:
+        draft.unlink(missing_ok=True)
+    return marker.read_text("ascii").strip()
 
 
 def report_of(receipt: Receipt, transport_id: str) -> StatusReport:
