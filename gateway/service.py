@@ -54,7 +54,7 @@ from gateway.pipeline import (
 )
 from gateway.pipeline.inbound import keep_recovering
 from gateway.pipeline.status import StatusDesk
-from gateway.pipeline.turns import StoreTurns
+from gateway.pipeline.turns import HolderName, StoreTurns
 from gateway.pipeline.workers import QueuedNotice
 from gateway.pluginmanager import build_registry, make_plugin_manager
 from gateway.registry import Registry
@@ -113,6 +113,8 @@ class GatewayService:
         self.auditor: StoreAuditor | None = None
         # An intake instance's: tells the full instances on the database what it stored.
         self.notice: QueuedNotice | None = None
+        # The name the channels' turns are held under; made when the first channel starts.
+        self._turn_holder: HolderName | None = None
         self._background: list[asyncio.Task[None]] = []
         # Not cancelled at stop but awaited: a worker start cut short would outlive the pool.
         self._warming: list[asyncio.Task[None]] = []
@@ -213,8 +215,7 @@ class GatewayService:
         assert desk is not None
         assert self.store is not None
         assert self.dispatcher is not None
-        # Held by the id this instance claims messages with: the store names one instance.
-        turns = StoreTurns(self.store, name, self.dispatcher.instance)
+        turns = StoreTurns(self.store, name, self._holder(self.dispatcher.instance).name)
         try:
             channel = channel_type.factory(name, channel_config.settings)
             await asyncio.wait_for(channel.start(ChannelContext(
@@ -322,6 +323,11 @@ class GatewayService:
             lambda _old, new, _version: self._start_new_channels(loop, new))
         self.config_holder.subscribe(lambda _old, new, _version: self._note_edited_channels(new))
 
+    def _holder(self, fallback: str) -> HolderName:
+        if self._turn_holder is None:
+            self._turn_holder = HolderName(self.data_dir, fallback)
+        return self._turn_holder
+
     def _wake(self, direction: Direction) -> None:
         """Start this instance's workers of ``direction`` now rather than at their next poll."""
         workers = self.dispatcher if direction is Direction.OUTBOUND else self.delivery
@@ -371,6 +377,9 @@ class GatewayService:
             except Exception:
                 log.exception("channel %s failed to stop cleanly", name)
         self.channels.clear()
+        if self._turn_holder is not None:  # the channels gave their turns up
+            self._turn_holder.close()
+            self._turn_holder = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

@@ -1,16 +1,69 @@
 """Channels' turns at periodic work, held as leases in the store.
 
 Each full gateway instance runs every channel. A channel's lease is named
-``channel:<channel>:<purpose>`` and held by the instance id its dispatcher
-claims messages with, so the store says which instance polls, as it says
-which one sends.
+``channel:<channel>:<purpose>`` and held under the instance's
+:class:`HolderName`.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
+import secrets
+import socket
 from datetime import timedelta
+from pathlib import Path
 
 from gateway.store import Store
+
+HOLDER_FILE = "turn-holder"
+
+
+class HolderName:
+    """The name this instance holds turns under: kept by its data directory across restarts.
+
+    A turn held by a process that died stays held until its lease runs out,
+    three poll intervals: a quarter of an hour for Digipoort's OphaalService
+    at its default. The process that takes the dead one's place in the same
+    data directory takes up its name too, and with it its turns, at once.
+    Two instances running on one data directory at the same time must not
+    share a name (each would think it had the turn): the first keeps a lock
+    on the name file while it runs, and any other takes ``fallback``, a name
+    of its own for as long as it lives.
+    """
+
+    def __init__(self, data_dir: Path, fallback: str) -> None:
+        self._lock: int | None = None
+        self.name = fallback
+        path = data_dir / HOLDER_FILE
+        try:
+            data_dir.mkdir(parents=True, exist_ok=True)
+            lock = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError:
+            return  # a data directory it cannot write: turns wait for leases to expire
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(lock)  # another instance runs on this data directory
+            return
+        self._lock = lock
+        try:
+            self.name = path.read_text("utf-8").strip()
+        except FileNotFoundError:
+            self.name = ""
+        if not self.name:
+            # The host for a person reading the leases; the random part tells apart
+            # two machines of one name (containers) whose data directories look alike.
+            self.name = f"{socket.gethostname()}:{secrets.token_hex(4)}"
+            path.write_text(self.name + "\n", "utf-8")
+
+    def close(self) -> None:
+        """Let the next instance on this data directory take the name up."""
+        lock, self._lock = self._lock, None
+        if lock is not None:
+            with contextlib.suppress(OSError):
+                os.close(lock)
 
 
 class StoreTurns:
