@@ -340,6 +340,10 @@ class Turn:
         finally:
             if not task.done():
                 await cancel_and_wait([task])
+            elif not task.cancelled():
+                # Ended as this was cut off (TurnLost, a stop): its error is taken out of
+                # it, or asyncio logs it as never retrieved once the task is collected.
+                task.exception()
 
     async def give_up(self) -> None:
         """Hand the turn over now; tried even when not known to be held (a take cut short

@@ -9,6 +9,7 @@ means "not my turn", not a crash of the poller.
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator
 
 import pytest
@@ -135,3 +136,26 @@ async def test_without_a_store_the_turn_is_always_this_instances() -> None:
     alone = Turn(None, "status", INTERVAL, who="alone")
     assert [(await alone.take(), alone.new) for _ in range(2)] == [(True, True), (True, False)]
     assert await alone.keep(asyncio.sleep(0.01, result=7)) == 7
+
+
+async def test_a_failure_of_a_round_cut_off_as_it_ended_is_not_left_unread() -> None:
+    # The round fails in the same tick as the poller is stopped: its error must be taken
+    # out of its task, or asyncio complains about it when the task is collected.
+    complaints: list[str] = []
+    asyncio.get_running_loop().set_exception_handler(
+        lambda _loop, context: complaints.append(context["message"]))
+    gate = asyncio.Event()
+
+    async def round_failing() -> None:
+        await gate.wait()
+        raise RuntimeError("the round failed")
+
+    keeper = asyncio.create_task(Turn(None, "poll", 60, who="test").keep(round_failing()))
+    await asyncio.sleep(0)
+    gate.set()
+    keeper.cancel()
+    await asyncio.wait([keeper])
+    assert keeper.cancelled()
+    del keeper
+    gc.collect()
+    assert complaints == []
