@@ -15,10 +15,12 @@ from typing import Any
 import pytest
 from pipeline_support import FAST
 
+from gateway.channels import InboundDocument
 from gateway.paths import STANDARDS_DIR_ENV
 from gateway.pluginmanager import build_registry, make_plugin_manager
 from gateway.registry import Registry
 from gateway.service import GatewayService
+from gateway.store import StoreError
 from plugins.digipoort.wus.pki import DIGIPOORT_KVK, Pki, make_pki, supplier_serial_number
 
 SUPPLIER_KVK = "30097265"  # the supplier of the UBL-OHNL samples
@@ -55,6 +57,11 @@ def invoice_19() -> bytes:
 
 def order_19() -> bytes:
     return sample("ubl-ohnl:order:1.9")
+
+
+async def database_away(document: InboundDocument) -> str:
+    """An inbound sink that cannot store now: the document is to be kept and offered again."""
+    raise StoreError(f"cannot store {document.transport_id}: the database is away")
 
 
 def client_settings(pki: Pki, **extra: Any) -> dict[str, Any]:

@@ -8,6 +8,7 @@ Real simulator, real inbound pipeline on SQLite.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import pytest
 from digipoort_channel_support import (
     SUPPLIER_KVK,
     client_settings,
+    database_away,
     order_19,
     pki,
     registry,
@@ -47,11 +49,10 @@ async def test_a_round_that_could_not_store_is_fetched_again(
         message = simulator.make_afleverbericht(order_19(), "BESTELLING-UBL",
                                                 ontvanger=Identiteit(SUPPLIER_KVK, "KvK"))
         simulator.queue_for_pickup(message)
-        refusing = InboundPipeline(store, registry(), max_bytes=100)  # cannot take the order
         channel = DigipoortChannel("digipoort", client_settings(
             pki, aanlever_url=simulator.aanlever_url, status_url=simulator.status_url,
             ophaal=True, ophaal_url=simulator.ophaal_url, ophaal_poll_interval=3600))
-        await channel.start(ChannelContext("digipoort", inbound=refusing.receive,
+        await channel.start(ChannelContext("digipoort", inbound=database_away,
                                            data_dir=str(tmp_path)))
         try:
             poller = channel.ophaal
@@ -77,3 +78,45 @@ async def test_a_round_that_could_not_store_is_fetched_again(
     [record] = (await store.list_messages(direction=Direction.INBOUND)).items
     assert record.transport_id == message.kenmerk
     assert record.document_kind == "order"
+
+
+async def test_a_document_the_gateway_refuses_is_kept_aside_and_fetching_goes_on(
+        pki: Pki, store: Store, tmp_path: Path) -> None:
+    # Larger than the gateway takes: the same bytes get the same answer every round, so
+    # kept in the spool it would stop all fetching for good.
+    async with DigipoortSimulator(SimulatorSettings(pki_dir=pki.folder)) as simulator:
+        order = order_19()
+        large = simulator.make_afleverbericht(order, "BESTELLING-UBL",
+                                              ontvanger=Identiteit(SUPPLIER_KVK, "KvK"))
+        simulator.queue_for_pickup(large)
+        channel = DigipoortChannel("digipoort", client_settings(
+            pki, aanlever_url=simulator.aanlever_url, status_url=simulator.status_url,
+            ophaal=True, ophaal_url=simulator.ophaal_url, ophaal_poll_interval=3600))
+        inbound = InboundPipeline(store, registry(), max_bytes=len(order) - 1)
+        await channel.start(ChannelContext("digipoort", inbound=inbound.receive,
+                                           data_dir=str(tmp_path)))
+        try:
+            poller = channel.ophaal
+            assert poller is not None
+            refused = tmp_path / "digipoort" / "refused"
+            for _ in range(200):  # the first round runs at start
+                if list(refused.glob("*.error.json")):
+                    break
+                await asyncio.sleep(0.02)
+            [kept] = [p for p in refused.iterdir() if not p.name.endswith(".error.json")]
+            assert kept.read_bytes() == order
+            assert large.kenmerk in kept.name
+            note = json.loads((refused / f"{kept.name}.error.json").read_text("utf-8"))
+            assert note["kenmerk"] == large.kenmerk
+            assert "too large" in note["reason"] or "bytes" in note["reason"]
+            assert poller.spools() == []
+
+            poller.inbound = InboundPipeline(store, registry()).receive
+            smaller = simulator.make_afleverbericht(order, "BESTELLING-UBL",
+                                                    ontvanger=Identiteit(SUPPLIER_KVK, "KvK"))
+            simulator.queue_for_pickup(smaller)
+            assert await poller.poll_once() == 1
+        finally:
+            await channel.stop()
+    [record] = (await store.list_messages(direction=Direction.INBOUND)).items
+    assert record.transport_id == smaller.kenmerk

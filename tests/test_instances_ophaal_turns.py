@@ -24,9 +24,9 @@ import pytest
 from digipoort_channel_support import (
     SUPPLIER_KVK,
     client_settings,
+    database_away,
     order_19,
     pki,
-    registry,
     standards,
 )
 from pipeline_support import FAST
@@ -34,9 +34,7 @@ from test_instances_statuses import digipoort_config
 
 from gateway.channels import TURN_INTERVALS, ChannelContext
 from gateway.kinds import Direction
-from gateway.pipeline import InboundPipeline
 from gateway.service import GatewayService
-from gateway.store import open_store
 from plugins.digipoort.channel import DigipoortChannel
 from plugins.digipoort.ophaal import OphaalPoller
 from plugins.digipoort.simulator import DigipoortSimulator, SimulatorSettings
@@ -245,23 +243,20 @@ async def test_a_stopped_instance_finishes_its_spool_without_the_turn(
     start: Start, simulator: CountingSimulator, postgres_url: str, tmp_path: Path, pki: Pki,
 ) -> None:
     # The second instance's earlier run fetched a document and could not store it (its
-    # sink refused it); it stopped with the document in its spool.
+    # database was away); it stopped with the document in its spool.
     message = simulator.make_afleverbericht(
         order_19(), "BESTELLING-UBL", ontvanger=Identiteit(SUPPLIER_KVK, "KvK"))
     simulator.queue_for_pickup(message)
     earlier = tmp_path / "earlier-data"
-    async with open_store(postgres_url) as store:
-        await store.migrate()
-        refusing = InboundPipeline(store, registry(), max_bytes=100)
-        channel = DigipoortChannel("digipoort", settings(simulator, pki))
-        await channel.start(ChannelContext("digipoort", inbound=refusing.receive,
-                                           data_dir=str(earlier)))
-        try:
-            poller = channel.ophaal
-            assert poller is not None
-            await until(lambda: poller.catch_up, 5 * INTERVAL, "the refused round")
-        finally:
-            await channel.stop()
+    channel = DigipoortChannel("digipoort", settings(simulator, pki))
+    await channel.start(ChannelContext("digipoort", inbound=database_away,
+                                       data_dir=str(earlier)))
+    try:
+        poller = channel.ophaal
+        assert poller is not None
+        await until(lambda: poller.catch_up, 5 * INTERVAL, "the round that could not store")
+    finally:
+        await channel.stop()
     assert len(list((earlier / "digipoort").glob("digipoort-ophaal-spool*.xml"))) == 1
 
     def second_data_dir(folder: Path) -> None:

@@ -13,7 +13,11 @@ As a second net, a round that failed is followed by a catch-up:
 stored (the watermark, also in the data directory). Digipoort filters that
 on its own time stamps, so it covers a lost spool only within the overlap.
 Documents seen twice are no problem: the inbound pipeline knows a delivery
-by channel and kenmerk and stores it once.
+by channel and kenmerk and stores it once. A document the gateway refuses
+outright (larger than it takes) would get the same answer every round and
+hold its spool, and with it all fetching, for good: it is kept in
+``digipoort/refused/`` of the data directory with the reason beside it, for
+a person, and the rest of the answer goes on.
 
 Several gateway instances on one database (decision, see the README):
 
@@ -53,12 +57,13 @@ import asyncio
 import json
 import logging
 import os
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from lxml import etree
 
-from gateway.channels import InboundSink, Turn, TurnLost, Turns
+from gateway.channels import DocumentRefused, InboundDocument, InboundSink, Turn, TurnLost, Turns
 from gateway.errors import GatewayError
 from gateway.fileio import write_atomically
 from gateway.tasks import cancel_and_wait
@@ -81,6 +86,8 @@ log = logging.getLogger(__name__)
 # Digipoort's clock and ours differ a little; ask a bit further back than needed.
 _OVERLAP = timedelta(minutes=5)
 TURN_PURPOSE = "ophaal"
+# Kenmerken name the refused documents' files; anything else in one becomes "_".
+_UNSAFE_IN_NAME = re.compile(r"[^A-Za-z0-9._-]")
 
 
 class _SeesOthers:
@@ -215,10 +222,37 @@ class OphaalPoller:
                       "catching up by time", self.channel, exc, kept)
             self._must_catch_up()
             return 0
+        stored = 0
         for bericht in response.berichten:
-            await self.inbound(inbound_document(self.channel, bericht))
+            document = inbound_document(self.channel, bericht)
+            try:
+                await self.inbound(document)
+            except DocumentRefused as exc:
+                self._keep_refused(document, exc)
+            else:
+                stored += 1
         self._remove_spool(name)
-        return len(response.berichten)
+        return stored
+
+    def _keep_refused(self, document: InboundDocument, refusal: DocumentRefused) -> None:
+        """Keep a document the gateway will never take where a person finds it, with why."""
+        kenmerk = document.transport_id or "zonder-kenmerk"
+        kept: Path | None = None
+        if self.folder is not None:
+            suffix = Path(document.filename or "").suffix or ".bin"
+            kept = self.folder / "refused" / _UNSAFE_IN_NAME.sub(
+                "_", f"{self.channel}-{kenmerk}{suffix}")
+            note = {"channel": self.channel, "kenmerk": kenmerk, "reason": str(refusal),
+                    "sender": document.sender, "filename": document.filename,
+                    **document.metadata}
+            # The reason first: whoever watches the folder never finds a file without it.
+            write_atomically(kept.with_name(kept.name + ".error.json"),
+                             json.dumps(note, indent=2, ensure_ascii=False).encode())
+            write_atomically(kept, document.data)
+        log.error("channel %s: the OphaalService handed over document %s, which the gateway "
+                  "refuses (%s); %s", self.channel, kenmerk, refusal,
+                  f"kept as {kept}" if kept is not None
+                  else "not kept: the channel has no data directory")
 
     def spools(self) -> list[str]:
         """The names of the spool files waiting in the data directory, oldest first."""
