@@ -110,6 +110,12 @@ async def test_a_document_the_gateway_refuses_is_kept_aside_and_fetching_goes_on
             assert note["kenmerk"] == large.kenmerk
             assert "too large" in note["reason"] or "bytes" in note["reason"]
             assert poller.spools() == []
+            # Until a person takes it out of the folder, /health says it waits.
+            [problem] = await channel.problems()
+            assert "1 document(s) fetched from the OphaalService were refused" in problem
+            assert str(refused) in problem
+            kept.unlink()
+            assert await channel.problems() == ()
 
             poller.inbound = InboundPipeline(store, registry()).receive
             smaller = simulator.make_afleverbericht(order, "BESTELLING-UBL",

@@ -187,6 +187,16 @@ class DigipoortChannel(Channel):
             await self.client.close()
             self.client = None
 
+    async def problems(self) -> Sequence[str]:
+        """Documents the OphaalService handed over that the gateway refused, until a person
+        takes them out of the folder they wait in."""
+        kept = [] if self.ophaal is None else self.ophaal.refused()
+        if not kept:
+            return ()
+        return (f"{len(kept)} document(s) fetched from the OphaalService were refused by "
+                f"the gateway and wait for a person in {kept[0].parent} (the reason is in "
+                "each NAME.error.json)",)
+
     # --- aanleveren -------------------------------------------------------------
 
     def _belanghebbende(self) -> Identiteit:

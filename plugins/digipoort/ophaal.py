@@ -234,6 +234,16 @@ class OphaalPoller:
         self._remove_spool(name)
         return stored
 
+    def refused(self) -> list[Path]:
+        """The refused documents kept for a person (see the module docstring), by name."""
+        if self.folder is None:
+            return []
+        try:
+            return sorted(p for p in (self.folder / "refused").iterdir()
+                          if not p.name.endswith(".error.json"))
+        except FileNotFoundError:
+            return []
+
     def _keep_refused(self, document: InboundDocument, refusal: DocumentRefused) -> None:
         """Keep a document the gateway will never take where a person finds it, with why."""
         kenmerk = document.transport_id or "zonder-kenmerk"
