@@ -32,7 +32,7 @@ import logging
 import os
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -208,48 +208,35 @@ class PeppolChannel(Channel):
             sockets = getattr(site._server, "sockets", None) or []
             self.inbound_address = sockets[0].getsockname()[:2] if sockets else self.listen
         if self.inbox is not None and context.inbound is not None:
+            # Two scanners racing on one folder are safe without a turn: a file is stored
+            # once (the sink knows its instance id), a status it carries is recorded once,
+            # and a file another scanner moved first is skipped (file_away). Each would
+            # still read, unwrap and look up every file the other takes; the turn saves it.
             self._inbox_turn = Turn(context.turns, f"inbox:{inbox_id(self.inbox)}",
                                     self.poll_interval,
                                     who=f"peppol channel {self.name}: inbox {self.inbox}")
-            self._spawn(self._scan_inbox_forever(self._inbox_turn), "inbox")
+            self._spawn(self._while_turn(self._inbox_turn, self.scan_inbox), "inbox")
         if (self.client is not None or self.receipts is not None) and context.sent is not None \
                 and context.status is not None:
             self._receipts_turn = Turn(context.turns, "receipts", self.poll_interval,
                                        who=f"peppol channel {self.name}: receipt polling")
-            self._spawn(self._poll_receipts_forever(self._receipts_turn), "receipts")
+            self._spawn(self._while_turn(self._receipts_turn, self.poll_receipts), "receipts")
 
     def _spawn(self, work: Any, what: str) -> None:
         self._tasks.append(asyncio.create_task(work, name=f"peppol-{what}:{self.name}"))
 
-    async def _scan_inbox_forever(self, turn: Turn) -> None:
-        """A scan every interval while this instance has the inbox folder's turn.
-
-        Two scanners racing on one folder are safe without it: a file is
-        stored once (the sink knows its instance id), a status it carries is
-        recorded once, and a file another scanner moved first is skipped
-        (``file_away``). Each would still read, unwrap and look up every file
-        the other takes; the turn saves that work.
-        """
+    async def _while_turn(self, turn: Turn, job: Callable[[], Coroutine[Any, Any, int]]) -> None:
+        """``job`` every interval while this instance has ``turn``."""
         while True:
             if await turn.take():
                 try:
-                    await turn.keep(self.scan_inbox())
+                    await turn.keep(job())
                 except TurnLost:
-                    pass  # the instance that has it now scans; a file cut off stays there
+                    # The instance that has it now does it (logged by the turn); an inbox
+                    # file cut off half-way stays in the folder for it.
+                    pass
                 except Exception:
-                    log.exception("peppol channel %s: scan_inbox failed", self.name)
-            await asyncio.sleep(self.poll_interval)
-
-    async def _poll_receipts_forever(self, turn: Turn) -> None:
-        """A receipt round every interval while this instance has the turn."""
-        while True:
-            if await turn.take():
-                try:
-                    await turn.keep(self.poll_receipts())
-                except TurnLost:
-                    pass  # the instance that has it now asks; logged by the turn
-                except Exception:
-                    log.exception("peppol channel %s: poll_receipts failed", self.name)
+                    log.exception("peppol channel %s: %s failed", self.name, job.__name__)
             await asyncio.sleep(self.poll_interval)
 
     async def stop(self) -> None:
