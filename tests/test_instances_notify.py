@@ -10,6 +10,7 @@ after its connection is killed.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from pathlib import Path
 
@@ -23,11 +24,13 @@ from pipeline_support import AGENCY_OIN, FAST, document_json
 from test_intake_role import Instances, call, instances, sent_files
 
 from gateway.channels import InboundDocument
+from gateway.kinds import Direction
 from gateway.model.samples import example_order
 from gateway.pipeline.workers import NOTICE_INTERVAL
 from gateway.service import GatewayService, Role
-from gateway.store import Store, TransportState
+from gateway.store import Store, TransportState, open_store
 from gateway.store.postgres import LISTEN_APPLICATION, QUEUED_CHANNEL
+from gateway.tasks import cancel_and_wait
 
 pytestmark = pytest.mark.postgres
 
@@ -195,3 +198,42 @@ async def test_inbound_work_an_intake_instance_stored_is_delivered_at_once(
         assert len(erp.received) == 2
     finally:
         await erp.stop()
+
+
+async def test_a_listener_cut_off_each_time_it_listens_backs_off_and_warns_once(
+    postgres_url: str, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A server (or proxy) ending every session right after LISTEN: no reconnect storm.
+
+    Each connection did listen before it was lost, and that alone used to
+    count as a recovery: the wait went back to its first 0.25 s and the loss
+    was logged as a new outage, four warnings a second for as long as it lasted.
+    """
+    killed: set[int] = set()
+    woken: list[Direction] = []
+    watcher = await asyncpg.connect(postgres_url)
+    async with open_store(postgres_url) as store:
+        listening = asyncio.create_task(store.listen_queued(woken.append))
+        try:
+            with caplog.at_level(logging.WARNING, logger="gateway.store.postgres"):
+                began = time.monotonic()
+                while time.monotonic() - began < 2.5:
+                    for pid in await listeners(postgres_url):
+                        if pid not in killed:
+                            killed.add(pid)
+                            await watcher.fetchval("SELECT pg_terminate_backend($1)", pid)
+                    await asyncio.sleep(0.02)
+            warnings = [r for r in caplog.records if "listening connection was lost" in r.message]
+            # Waits of 0.25, 0.5 and 1 s: four connections in 2.5 s, not ten.
+            assert 2 <= len(killed) <= 5, killed
+            assert len(warnings) == 1, [r.message for r in warnings]
+            # The cutting stopped: the listener comes back after its current wait (2 s).
+            for _ in range(100):
+                if set(await listeners(postgres_url)) - killed:
+                    break
+                await asyncio.sleep(0.05)
+            else:
+                raise AssertionError("the listener did not come back once left alone")
+        finally:
+            await cancel_and_wait([listening])
+            await watcher.close()

@@ -22,6 +22,7 @@ import contextlib
 import functools
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable, Collection, Coroutine, Sequence
 from datetime import datetime, timedelta
 from typing import Any, ParamSpec, TypeVar, cast
@@ -113,6 +114,10 @@ LISTEN_CHECK = 30.0
 # Waits before listening again after a lost connection: doubled each failure, up to the cap.
 LISTEN_RETRY_FIRST = 0.25
 LISTEN_RETRY_CAP = 30.0
+# A connection that listened this long before it was lost counts as a recovery: the next
+# loss waits LISTEN_RETRY_FIRST again and is logged again. One cut sooner (a server or a
+# proxy ending every session straight after LISTEN) goes on with the doubled waits, quietly.
+LISTEN_STEADY = 60.0
 # At most this many claimed rows kept for their claimer's next change (see _claimed): a
 # claim whose change comes elsewhere (its lease ran out) is forgotten in turn.
 CLAIMED_KEPT = 1024
@@ -785,13 +790,15 @@ class PostgresStore(Store):
         retry = LISTEN_RETRY_FIRST
         said = False  # the outage is logged already: its further failures only at debug
         while True:
+            began = time.monotonic()
             try:
                 await self._listen(wake)
             except Exception as exc:
                 problem = f"cannot listen: {type(exc).__name__}: {exc}"
             else:
                 problem = "the listening connection was lost"
-                retry, said = LISTEN_RETRY_FIRST, False
+                if time.monotonic() - began >= LISTEN_STEADY:
+                    retry, said = LISTEN_RETRY_FIRST, False
             if self._closed:  # close() ended the connection: nothing was lost
                 return
             if said:
