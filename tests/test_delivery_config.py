@@ -73,6 +73,7 @@ def test_a_webhook_without_a_secret_is_refused_with_its_line(tmp_path: Path) -> 
     ('\n[erp]\nmax_attempts = 2.5\n', "erp.max_attempts", "whole number"),
     ('\n[erp]\ninclude_raw = "yes"\n', "erp.include_raw", "true or false"),
     ('\n[dispatch]\nworkers = "2"\n', "dispatch.workers", "whole number, not a string"),
+    ('\n[dispatch]\nworkers = 0\n', "dispatch.workers", "at least 1"),
     ('\n[dispatch]\nbackoff_base = 60\nbackoff_cap = 30\n', "dispatch.backoff_cap",
      "must not be below backoff_base"),
     ('\n[dispatch]\nleese = 30\n', "dispatch.leese", "did you mean 'lease'"),

@@ -498,7 +498,9 @@ class _Reader:
                 (*path, "backoff_cap"),
             )
         return DispatchTable(
-            workers=int(self.number(table, path, "workers", 2, integer=True)),
+            # None would start no sender and no ERP delivery at all, without a word: an instance
+            # that only takes submissions is `gateway run --role intake`.
+            workers=int(self.number(table, path, "workers", 2, minimum=1, integer=True)),
             poll_interval=self.number(table, path, "poll_interval", 1.0, minimum=0.01),
             max_attempts=int(self.number(table, path, "max_attempts", 8, minimum=1,
                                          integer=True)),
