@@ -10,8 +10,13 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from click.testing import CliRunner
 
+from gateway.cli.context import CliContext
+from gateway.cli.main import cli
 from gateway.config import load_config
+from gateway.paths import STANDARDS_DIR_ENV
+from gateway.pluginmanager import make_plugin_manager
 from gateway.service import GatewayService
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,3 +69,19 @@ async def test_a_gaccount_invoice_leaves_the_gateway_with_the_gaccount(
         assert IBAN.encode() in stored.raw_payload
     finally:
         await service.stop()
+
+
+def test_gateway_encode_for_the_agency_writes_what_the_gateway_sends(
+    tmp_path: Path, installed_standards: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`gateway encode --agency` takes the route's settings, as the pipeline does."""
+    monkeypatch.setenv(STANDARDS_DIR_ENV, str(installed_standards))
+    invoice = tmp_path / "invoice.json"
+    invoice.write_text(INVOICE.read_text("utf-8").replace("00000001003227522000",
+                                                          BELASTINGDIENST), "utf-8")
+    config = _config(tmp_path)
+    result = CliRunner().invoke(cli, ["--config", str(config), "encode", str(invoice), "--format",
+                                      "nlcius-gaccount:invoice:1.0", "--agency", BELASTINGDIENST],
+                                obj=CliContext(config, make_plugin_manager()))
+    assert result.exit_code == 0, result.output
+    assert IBAN.encode() in result.stdout_bytes

@@ -11,6 +11,8 @@ from gateway.cli.context import CliContext
 from gateway.cli.validate import resolve_format, standards_dir_for
 from gateway.formats import EncodeContext
 from gateway.identifiers import OIN
+from gateway.model import CanonicalDocument
+from gateway.model.documents import kind_of
 from gateway.model.json import dumps, loads
 from gateway.validation import validator_for
 
@@ -44,25 +46,22 @@ def decode(obj: CliContext, file: Path, format_key: str | None) -> None:
 @click.option("--format", "format_key", metavar="KEY", required=True,
               help="The format to write (standard:document:version).")
 @click.option("--agency", "agency_oin", metavar="OIN",
-              help="The addressed agency; its name comes from the configuration when it "
-                   "lists the agency.")
+              help="The addressed agency. When the configuration lists it, its name, our "
+                   "supplier number there and the settings of its route for the document's "
+                   "kind are used, as the gateway uses them.")
 @click.pass_obj
 def encode(obj: CliContext, file: Path, format_key: str, agency_oin: str | None) -> None:
     """Write canonical JSON FILE in a format, validate the result and print it.
 
     Exit status 1, with the validation report on stderr, when the encoded
     document does not pass its format's validation layers: an encoder must
-    never hand out a document the receiving side would reject.
+    never hand out a document the receiving side would reject. Without a
+    store, a response is written without the document it answers (the
+    gateway looks that up among what it received).
     """
     fmt = obj.registry.format(format_key)
     document = loads(_read(file))
-    context = EncodeContext()
-    if agency_oin is not None:
-        oin = OIN(agency_oin)
-        agency = obj.config.agency(oin) if obj.config_path.is_file() else None
-        context = EncodeContext(agency_oin=str(oin),
-                                agency_name=agency.name if agency is not None else None)
-    data = fmt.encode(document, context)
+    data = fmt.encode(document, _context(obj, document, agency_oin))
     report = validator_for(standards_dir_for(obj)).validate(data, fmt.layers(),
                                                              format_key=fmt.key)
     if not report.valid:
@@ -76,3 +75,23 @@ def encode(obj: CliContext, file: Path, format_key: str, agency_oin: str | None)
     sys.stdout.flush()
     sys.stdout.buffer.write(data)
     sys.stdout.buffer.flush()
+
+
+def _context(obj: CliContext, document: CanonicalDocument, agency_oin: str | None) -> EncodeContext:
+    """The context the gateway would encode ``document`` with, as far as the configuration says.
+
+    A G-account invoice takes its account and share from the agency's route:
+    without them the encoder refuses, whatever the document holds.
+    """
+    config = obj.config if obj.config_path.is_file() else None
+    supplier = config.supplier if config is not None else None
+    if agency_oin is None:
+        return EncodeContext(supplier=supplier)
+    oin = OIN(agency_oin)
+    agency = config.agency(oin) if config is not None else None
+    if agency is None:
+        return EncodeContext(agency_oin=str(oin), supplier=supplier)
+    route = agency.documents.get(kind_of(document))
+    return EncodeContext(agency_oin=str(oin), agency_name=agency.name, supplier=supplier,
+                         supplier_number=agency.supplier_number,
+                         settings=dict(route.settings) if route is not None else {})
