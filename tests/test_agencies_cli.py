@@ -10,7 +10,10 @@ import pytest
 from click.testing import CliRunner, Result
 
 from gateway.cli.agencies import agencies
+from gateway.cli.context import CliContext
+from gateway.cli.main import cli
 from gateway.config import AuditLog, load_config
+from gateway.pluginmanager import make_plugin_manager
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "gateway.toml"
 BZK = "00000001003214345000"
@@ -176,3 +179,23 @@ def test_broken_config_is_reported_with_file_and_line(config_path: Path) -> None
     assert result.exit_code == 1
     assert result.output.startswith(f"Error: {config_path}:{line}, key ")
     assert "did you mean 'short_name'?" in result.output
+
+
+def test_list_names_a_route_format_no_installed_plugin_provides(config_path: Path) -> None:
+    """The file loads, but `gateway run` would refuse the route: checking it says so."""
+    text = config_path.read_text("utf-8")
+    assert 'format = "nlcius:credit-note:1.0"' in text
+    config_path.write_text(text.replace('format = "nlcius:credit-note:1.0"',
+                                        'format = "nlcius:credit-note:1.1"', 1), "utf-8")
+    result = CliRunner().invoke(cli, ["--config", str(config_path), "agencies", "list"],
+                                obj=CliContext(config_path, make_plugin_manager()))
+    assert result.exit_code == 1, result.output
+    assert "'nlcius:credit-note:1.1' is not provided by any installed plugin" in result.stderr
+    assert "did you mean 'nlcius:credit-note:1.0'" in result.stderr
+    assert f"{config_path.name}:" in result.stderr  # the file and the line of the key
+    assert BZK in result.stdout  # the list itself is printed all the same
+
+    config_path.write_text(text, "utf-8")
+    clean = CliRunner().invoke(cli, ["--config", str(config_path), "agencies", "list"],
+                               obj=CliContext(config_path, make_plugin_manager()))
+    assert clean.exit_code == 0, clean.output

@@ -12,8 +12,9 @@ from typing import Any
 
 import click
 
+from gateway.cli.context import CliContext
 from gateway.cli.output import echo_json, echo_table
-from gateway.config import GatewayConfig, load_config, switch_route
+from gateway.config import GatewayConfig, check_against_registry, load_config, switch_route
 from gateway.config.model import Agency, Contact
 from gateway.errors import GatewayError
 from gateway.kinds import DocumentKind
@@ -77,13 +78,19 @@ def agencies() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.pass_context
 def list_agencies(ctx: click.Context, as_json: bool) -> None:
-    """List the agencies with the channel and format of each document kind."""
+    """List the agencies with the channel and format of each document kind.
+
+    Exit status 1 when a route's format or an enabled channel's type is not
+    provided by any installed plugin (the list is printed all the same).
+    """
     config = _load(ctx)
     if as_json:
         echo_json([a.to_dict() for a in config.agencies.values()])
+        _refuse_unprovided(ctx, config)
         return
     if not config.agencies:
         click.echo(f"no agencies configured in {config.path}")
+        _refuse_unprovided(ctx, config)
         return
     rows: list[list[str]] = []
     for agency in config.agencies.values():
@@ -100,6 +107,24 @@ def list_agencies(ctx: click.Context, as_json: bool) -> None:
                 _channel_label(config, document.fallback_channel),
             ])
     echo_table(["OIN", "NAME", "DOCUMENT", "CHANNEL", "FORMAT", "FALLBACK"], rows)
+    _refuse_unprovided(ctx, config)
+
+
+def _refuse_unprovided(ctx: click.Context, config: GatewayConfig) -> None:
+    """Exit 1 naming each route format and channel type no installed plugin provides.
+
+    The file loaded cleanly, but `gateway run` would refuse such a route or
+    channel: checking a file should say so before the gateway does.
+    """
+    obj = ctx.find_object(CliContext)
+    if obj is None:
+        return
+    registry = obj.registry
+    problems = check_against_registry(config, set(registry.formats), set(registry.channels))
+    for problem in problems:
+        click.echo(f"error: {problem}", err=True)
+    if problems:
+        ctx.exit(1)
 
 
 @agencies.command()
