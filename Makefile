@@ -21,13 +21,14 @@ $(VENV)/.installed: pyproject.toml $(EXAMPLE_PLUGIN)/pyproject.toml
 
 venv: $(VENV)/.installed
 
-# Installs the official artifacts from ../shared/standards when it is there;
-# elsewhere run `gateway standards install` (official addresses) yourself.
+# Installs the official artifacts from ../shared/standards when it is there (where
+# CONFIG's gateway looks for them); elsewhere run `gateway standards install --from DIR`
+# with a folder holding the standards tree (the Peppol XSLT files have no download address).
 standards: venv
 	@if [ -d "$(STANDARDS_SRC)" ]; then \
-		$(BIN)/gateway standards install --from "$(STANDARDS_SRC)"; \
+		$(BIN)/gateway --config "$(CONFIG)" standards install --from "$(STANDARDS_SRC)"; \
 	else \
-		echo "$(STANDARDS_SRC) not found: run '$(BIN)/gateway standards install' to fetch the official artifacts"; \
+		echo "$(STANDARDS_SRC) not found: run '$(BIN)/gateway standards install --from DIR' with a folder holding the standards tree"; \
 	fi
 
 # The gateway with the Digipoort and Peppol simulators and a printing SMTP server beside it.

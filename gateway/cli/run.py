@@ -61,7 +61,8 @@ def _stop_on_sigterm() -> None:
                    "routing, encoding, validation, store) but no channel, no sending, no "
                    "webhook or folder delivery to the ERP and no channel routes (they answer "
                    "404): it needs a full instance on the same database, which sends what it "
-                   "stored at its next [dispatch] poll_interval.")
+                   "stored at once on PostgreSQL (NOTIFY), at its next [dispatch] "
+                   "poll_interval on SQLite.")
 @click.pass_obj
 def run(obj: CliContext, listen: str | None, log_level: str, log_format: str | None,
         role: str) -> None:

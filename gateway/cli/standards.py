@@ -56,7 +56,8 @@ def standards() -> None:
 @standards.command()
 @click.option("--from", "source", metavar="DIR|URL",
               help="A folder holding the standards tree, or the http(s) address of a mirror "
-                   "of it. Default: each file's official download address.")
+                   "of it. Default: each file's download address in the manifest; the "
+                   "Peppol XSLT files have none, so without --from use --only for the others.")
 @click.option("--target", type=click.Path(path_type=Path, file_okay=False), default=None,
               help=_TARGET_HELP)
 @click.option("--only", multiple=True, metavar="ARTIFACT_ID",
