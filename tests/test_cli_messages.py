@@ -42,8 +42,9 @@ async def test_list_and_show(tmp_path: Path) -> None:
         assert ids[0] in result.output
         assert ids[1] not in result.output
         result = await gateway_cli(config, "messages", "list", "--limit", "2")
-        assert (f"(more: gateway messages list --limit 2 --cursor {page['next_cursor']})"
-                in result.output)
+        # The configuration given with --config is named: the line works as it stands.
+        assert (f"(more: gateway --config {config} messages list --limit 2 "
+                f"--cursor {page['next_cursor']})" in result.output)
 
         result = await gateway_cli(config, "messages", "list", "--state", "failed")
         assert result.output.strip() == "no messages match"

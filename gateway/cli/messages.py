@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import shlex
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import click
@@ -12,6 +13,7 @@ import click
 from gateway.cli.context import CliContext
 from gateway.cli.output import echo_json, echo_table
 from gateway.client import GatewayClient, segment
+from gateway.paths import default_config_path
 
 STATES = ["queued", "sending", "sent", "retrying", "failed", "cancelled", "rejected",
           "received", "decoded", "delivering", "delivered", "acknowledged", "duplicate"]
@@ -27,11 +29,19 @@ def short_time(value: str | None) -> str:
 
 def echo_page_hint(next_cursor: str | None, command: str,
                    options: Mapping[str, object] | None = None) -> None:
-    """How to get the next page: the same command with the same filters, and the cursor."""
+    """How to get the next page: the same command with the same filters, and the cursor.
+
+    ``command`` starts with ``gateway``; a configuration given with --config is
+    named after it, so the line works as it stands.
+    """
     if next_cursor:
         given = " ".join(f"--{name.replace('_', '-')} {shlex.quote(str(value))}"
                          for name, value in (options or {}).items()
                          if value is not None and name != "cursor")
+        obj = click.get_current_context().find_object(CliContext)
+        if obj is not None and Path(obj.config_path) != default_config_path():
+            program, _, rest = command.partition(" ")
+            command = f"{program} --config {shlex.quote(str(obj.config_path))} {rest}"
         click.echo(f"(more: {command}{' ' + given if given else ''} --cursor {next_cursor})")
 
 
