@@ -248,6 +248,10 @@ class Turns(Protocol):
     this instance, with a time to live: renewed by its holder, taken by
     another instance once it expired (its holder died) or was given up.
     Use it through :class:`Turn`.
+
+    A turn has a note besides, what its holder leaves for the next one (how
+    far the work got): the next holder may be an instance that never saw
+    any holder before it, started after the last one died.
     """
 
     def take(self, purpose: str, ttl: timedelta) -> Awaitable[bool]:
@@ -256,6 +260,22 @@ class Turns(Protocol):
 
     def give_up(self, purpose: str) -> Awaitable[None]:
         """Let another instance take the turn now rather than after it expires."""
+        ...
+
+    def read_note(self, purpose: str) -> Awaitable[str | None]:
+        """The turn's note as its holders last left it (:meth:`leave_note`); None if none did.
+
+        Kept in the store apart from the turn: it outlives the turn's release
+        and expiry, and restarts of every instance.
+        """
+        ...
+
+    def leave_note(self, purpose: str, note: str) -> Awaitable[bool]:
+        """Replace the turn's note with ``note`` if this instance has the turn; whether it did.
+
+        An instance whose turn another took meanwhile (its renewal came too
+        late) writes nothing: it cannot move the note after the new holder.
+        """
         ...
 
 
@@ -344,6 +364,21 @@ class Turn:
                 # Ended as this was cut off (TurnLost, a stop): its error is taken out of
                 # it, or asyncio logs it as never retrieved once the task is collected.
                 task.exception()
+
+    async def read_note(self) -> str | None:
+        """The note the holders of this turn left (:meth:`Turns.read_note`); None without a
+        store. Raises when the store cannot answer: "no note" would be a guess."""
+        if self.turns is None:
+            return None
+        return await self.turns.read_note(self.purpose)
+
+    async def leave_note(self, note: str) -> bool:
+        """Leave ``note`` for the next holder while this instance has the turn
+        (:meth:`Turns.leave_note`); whether it was kept. False without a store, which
+        has no other instance to tell. Raises when the store cannot answer."""
+        if self.turns is None:
+            return False
+        return await self.turns.leave_note(self.purpose, note)
 
     async def give_up(self) -> None:
         """Hand the turn over now; tried even when not known to be held (a take cut short

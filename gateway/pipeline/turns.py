@@ -2,7 +2,7 @@
 
 Each full gateway instance runs every channel. A channel's lease is named
 ``channel:<channel>:<purpose>`` and held under the instance's
-:class:`HolderName`.
+:class:`HolderName`; the turn's note is the lease's note of that name.
 """
 
 from __future__ import annotations
@@ -82,3 +82,9 @@ class StoreTurns:
 
     async def give_up(self, purpose: str) -> None:
         await self.store.release_lease(self.lease(purpose), self.holder)
+
+    async def read_note(self, purpose: str) -> str | None:
+        return await self.store.lease_note(self.lease(purpose))
+
+    async def leave_note(self, purpose: str, note: str) -> bool:
+        return await self.store.leave_lease_note(self.lease(purpose), self.holder, note)

@@ -312,11 +312,29 @@ def lease_expired_note(previous_owner: str, attempt: int, expired_at: datetime) 
             f"at {expired_at.isoformat()}")
 
 
-def _check_lease(name: str, holder: str) -> None:
+def _check_lease(name: str, holder: str | None = None) -> None:
     if not name.strip():
         raise StoreError("a lease needs a name")
-    if not holder.strip():
+    if holder is not None and not holder.strip():
         raise StoreError(f"lease {name!r}: a holder needs an id")
+
+
+MAX_LEASE_NOTE = 1000
+"""Characters of a lease's note: what one holder tells the next (a moment, a position),
+not a place to keep data."""
+
+
+def _check_lease_note(name: str, note: str) -> None:
+    if not isinstance(note, str):
+        raise StoreError(f"lease {name!r}: a note is text, got {type(note).__name__}")
+    if not note.strip():
+        raise StoreError(f"lease {name!r}: a note needs text (there is no empty note)")
+    if "\x00" in note:
+        # PostgreSQL text cannot hold it; refused on SQLite too, so both act alike.
+        raise StoreError(f"lease {name!r}: a note cannot hold a NUL character")
+    if len(note) > MAX_LEASE_NOTE:
+        raise StoreError(f"lease {name!r}: a note is at most {MAX_LEASE_NOTE} characters, "
+                         f"got {len(note)}")
 
 
 def exhausted_reason(attempts: int, max_attempts: int, last_error: str | None) -> str:
@@ -698,6 +716,26 @@ class Store(abc.ABC):
         _check_lease(name, holder)
         return await self._release_lease(name, holder)
 
+    async def lease_note(self, name: str) -> str | None:
+        """The note the holders of the lease ``name`` left (:meth:`leave_lease_note`), if any.
+
+        Notes are kept apart from the leases: a release or expiry leaves the
+        note for the next holder, who may never have seen the one before.
+        """
+        _check_lease(name)
+        return await self._lease_note(name)
+
+    async def leave_lease_note(self, name: str, holder: str, note: str) -> bool:
+        """Replace the note of the lease ``name`` with ``note`` if ``holder`` holds the lease
+        now (not expired); whether it did.
+
+        Holding and writing are checked in one statement: a holder whose lease
+        another took meanwhile cannot move the note after the new holder's.
+        """
+        _check_lease(name, holder)
+        _check_lease_note(name, note)
+        return await self._leave_lease_note(name, holder, note)
+
     # -- audit log ------------------------------------------------------
 
     @abc.abstractmethod
@@ -763,3 +801,10 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def _release_lease(self, name: str, holder: str) -> bool: ...
+
+    @abc.abstractmethod
+    async def _lease_note(self, name: str) -> str | None: ...
+
+    @abc.abstractmethod
+    async def _leave_lease_note(self, name: str, holder: str, note: str) -> bool:
+        """:meth:`leave_lease_note` in one statement, expiry by the database's clock."""

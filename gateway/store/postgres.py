@@ -100,6 +100,14 @@ HOLD_LEASE = (
     "expires_at = EXCLUDED.expires_at "
     "WHERE leases.holder = EXCLUDED.holder OR leases.expires_at <= now() RETURNING holder"
 )
+# Written only when the holder's lease is live: the SELECT gives no row otherwise.
+LEAVE_LEASE_NOTE = (
+    "INSERT INTO lease_notes (name, note, holder, written_at) "
+    "SELECT name, $3, holder, now() FROM leases "
+    "WHERE name = $1 AND holder = $2 AND expires_at > now() "
+    "ON CONFLICT (name) DO UPDATE SET note = EXCLUDED.note, holder = EXCLUDED.holder, "
+    "written_at = EXCLUDED.written_at RETURNING name"
+)
 # The NOTIFY channel for work one instance stored and another should take at once. One
 # name serves: notifications stay inside their database, and every instance on it works
 # the same queues. The payload is the direction alone: it says which workers to wake;
@@ -865,6 +873,15 @@ class PostgresStore(Store):
         status: str = await pool.execute(
             "DELETE FROM leases WHERE name = $1 AND holder = $2", name, holder)
         return status != "DELETE 0"
+
+    @_translated
+    async def _lease_note(self, name: str) -> str | None:
+        row = await self._fetchrow("SELECT note FROM lease_notes WHERE name = $1", name)
+        return None if row is None else str(row["note"])
+
+    @_translated
+    async def _leave_lease_note(self, name: str, holder: str, note: str) -> bool:
+        return await self._fetchrow(LEAVE_LEASE_NOTE, name, holder, note) is not None
 
     # -- audit log ------------------------------------------------------
 

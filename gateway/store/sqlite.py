@@ -109,6 +109,14 @@ HOLD_LEASE = (
     "DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at "
     "WHERE leases.holder = excluded.holder OR leases.expires_at <= ? RETURNING holder"
 )
+# Written only when the holder's lease is live: the SELECT gives no row otherwise. (The
+# WHERE also keeps SQLite from reading ON CONFLICT as a join's ON.)
+LEAVE_LEASE_NOTE = (
+    "INSERT INTO lease_notes (name, note, holder, written_at) "
+    "SELECT name, ?, holder, ? FROM leases WHERE name = ? AND holder = ? AND expires_at > ? "
+    "ON CONFLICT (name) DO UPDATE SET note = excluded.note, holder = excluded.holder, "
+    "written_at = excluded.written_at RETURNING name"
+)
 TIME_COLUMNS = frozenset({"next_attempt_at", "created_at", "updated_at", "claim_expires_at"})
 JSON_COLUMNS = frozenset({"routing", "validation"})
 LIST_FILTERS = frozenset({
@@ -687,6 +695,21 @@ class SqliteStore(Store):
             deleted = conn.execute("DELETE FROM leases WHERE name = ? AND holder = ?",
                                    (name, holder)).rowcount
             return bool(deleted)
+
+        return await self._writer.run(run)
+
+    async def _lease_note(self, name: str) -> str | None:
+        def run(conn: sqlite3.Connection) -> str | None:
+            row = conn.execute("SELECT note FROM lease_notes WHERE name = ?", (name,)).fetchone()
+            return None if row is None else str(row[0])
+
+        return await self._read(run)
+
+    async def _leave_lease_note(self, name: str, holder: str, note: str) -> bool:
+        def run(conn: sqlite3.Connection) -> bool:
+            now = _ts(utc_now())
+            row = conn.execute(LEAVE_LEASE_NOTE, (note, now, name, holder, now)).fetchone()
+            return row is not None
 
         return await self._writer.run(run)
 
