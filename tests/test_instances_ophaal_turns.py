@@ -5,8 +5,10 @@ interval: N instances, N calls. Now the call is made under the ``ophaal``
 turn; the spool (the only copy of what Digipoort handed over) is finished by
 the instance that wrote it, turn or no turn. A call whose answer was lost
 (Digipoort counts it as fetched) is caught up by time, by the holder or, once
-the turn moved, by the instance that took it. Two real instances on one real
-PostgreSQL database, against the product's Digipoort simulator.
+the turn moved, by the instance that took it: also a new instance that never
+saw the holder, from the note the holder left in the database, and once more
+when the call of the holder before is over for certain. Real instances on one
+real PostgreSQL database, against the product's Digipoort simulator.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import contextlib
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +30,7 @@ from digipoort_channel_support import (
     database_away,
     order_19,
     pki,
+    registry,
     standards,
 )
 from pipeline_support import FAST
@@ -34,14 +38,16 @@ from test_instances_statuses import digipoort_config
 
 from gateway.channels import TURN_INTERVALS, ChannelContext
 from gateway.kinds import Direction
+from gateway.pipeline import InboundPipeline
+from gateway.pipeline.turns import HOLDER_FILE, StoreTurns
 from gateway.service import GatewayService
+from gateway.store import open_store
 from plugins.digipoort.channel import DigipoortChannel
-from plugins.digipoort.ophaal import OphaalPoller
+from plugins.digipoort.ophaal import TURN_PURPOSE, OphaalPoller
 from plugins.digipoort.simulator import DigipoortSimulator, SimulatorSettings
 from plugins.digipoort.simulator.settings import Fault, FaultKind
 from plugins.digipoort.wus.koppelvlak import AfleverRequest, Identiteit
 from plugins.digipoort.wus.pki import Pki
-from plugins.digipoort.wus.server import WusRequest
 
 __all__ = ["pki", "standards"]  # the shared fixtures, used by the tests here
 
@@ -49,21 +55,9 @@ INTERVAL = 0.4
 TTL = INTERVAL * TURN_INTERVALS
 
 
-class CountingSimulator(DigipoortSimulator):
-    """The simulator, counting the OphaalService calls it answers by operation."""
-
-    def __init__(self, settings: SimulatorSettings) -> None:
-        super().__init__(settings)
-        self.ophaal_calls: Counter[str] = Counter()
-
-    async def _ophalen(self, request: WusRequest) -> Any:
-        self.ophaal_calls[request.operation] += 1
-        return await super()._ophalen(request)
-
-
 @attrs.define
 class Installation:
-    simulator: CountingSimulator
+    simulator: DigipoortSimulator
     services: list[GatewayService]
     folders: list[Path]
 
@@ -97,8 +91,8 @@ Start = Callable[..., Awaitable[Installation]]
 
 
 @pytest.fixture
-async def simulator(pki: Pki) -> AsyncIterator[CountingSimulator]:
-    started = CountingSimulator(SimulatorSettings(pki_dir=pki.folder))
+async def simulator(pki: Pki) -> AsyncIterator[DigipoortSimulator]:
+    started = DigipoortSimulator(SimulatorSettings(pki_dir=pki.folder))
     await started.start()
     try:
         yield started
@@ -108,16 +102,17 @@ async def simulator(pki: Pki) -> AsyncIterator[CountingSimulator]:
 
 @pytest.fixture
 async def start(postgres_url: str, tmp_path: Path, pki: Pki,
-                simulator: CountingSimulator) -> AsyncIterator[Start]:
-    """Starts two full instances on one PostgreSQL database fetching from the simulator
-    every INTERVAL, the second once the first did a round (and, with turns, has the
-    turn); ``prepare`` gets each
+                simulator: DigipoortSimulator) -> AsyncIterator[Start]:
+    """Starts full instances (``names``, each in a folder of that name: two by default)
+    on one PostgreSQL database fetching from the simulator every INTERVAL, the others
+    once the first did a round (and, with turns, has the turn); ``prepare`` gets each
     instance's folder before it starts."""
     async with contextlib.AsyncExitStack() as stack:
 
-        async def started(prepare: Callable[[Path], None] | None = None) -> Installation:
+        async def started(prepare: Callable[[Path], None] | None = None,
+                          names: tuple[str, ...] = ("first", "second")) -> Installation:
             installation = Installation(simulator, [], [])
-            for name in ("first", "second"):
+            for name in names:
                 folder = tmp_path / name
                 config = digipoort_config(folder, postgres_url, settings(simulator, pki))
                 if prepare is not None:
@@ -128,7 +123,7 @@ async def start(postgres_url: str, tmp_path: Path, pki: Pki,
                 assert "digipoort" in service.channels, service.channel_problems
                 installation.services.append(service)
                 installation.folders.append(folder)
-                if name == "first":
+                if name == names[0]:
                     await until(lambda: bool(done_a_round(installation)), 5 * INTERVAL,
                                 "the first instance's first round")
             return installation
@@ -240,7 +235,7 @@ async def test_the_next_holder_catches_up_on_an_answer_the_stopped_holder_lost(
 
 
 async def test_a_stopped_instance_finishes_its_spool_without_the_turn(
-    start: Start, simulator: CountingSimulator, postgres_url: str, tmp_path: Path, pki: Pki,
+    start: Start, simulator: DigipoortSimulator, postgres_url: str, tmp_path: Path, pki: Pki,
 ) -> None:
     # The second instance's earlier run fetched a document and could not store it (its
     # database was away); it stopped with the document in its spool.
@@ -278,3 +273,106 @@ async def test_a_stopped_instance_finishes_its_spool_without_the_turn(
     asked = sum(calls.values()) - before
     assert asked <= rounds + 1, f"{asked} OphaalService calls in {rounds} intervals"
     assert installation.holders() == [first]
+
+
+async def test_a_new_instance_recovers_what_the_holder_lost_before_it_died(
+    start: Start,
+) -> None:
+    # One instance holds the turn; its call takes a document Digipoort then counts as
+    # fetched, and the answer is lost on the way.
+    alone = await start(names=("dying",))
+    [dying] = alone.services
+    poller = alone.poller(dying)
+    assert poller.turn.held
+    kenmerk = alone.queue().kenmerk
+    alone.simulator.inject(Fault(FaultKind.BAD_SIGNATURE, service="ophaal"))
+    await until(lambda: poller.catch_up, 3 * INTERVAL, "the holder's failed call")
+    # Before its next round could catch up, it loses its database and stops: it cannot
+    # give the turn up, which expires.
+    assert dying.store is not None
+    await dying.store.close()
+    await dying.stop()
+    assert poller.catch_up, "the holder caught up itself before it stopped"
+    await asyncio.sleep(TTL + INTERVAL)
+    # A new instance, with a data directory of its own: it never held the turn nor saw
+    # another hold it, and has no watermark.
+    later = await start(names=("new",))
+    await all_stored_once(later, [kenmerk], 5 * INTERVAL)
+
+
+async def test_a_call_handled_after_its_turn_was_taken_is_caught_up_on(
+    start: Start, postgres_url: str,
+) -> None:
+    # The holder's call waits at a busy Digipoort; meanwhile the other instance takes
+    # the turn (as if the holder had not renewed in time) and catches up. Digipoort
+    # handles the waiting call after that catch-up, when its instance has cut it off
+    # for the lost turn: what it hands over reaches nobody.
+    late = 2.5
+    installation = await start()
+    simulator = installation.simulator
+    holder, other = installation.services
+    assert installation.holders() == [holder]
+    holding, taking = installation.poller(holder), installation.poller(other)
+    simulator.inject(Fault(FaultKind.LATE, service="ophaal", delay=late))
+    await until(lambda: not simulator.pending_faults(), 2 * INTERVAL, "the holder's call")
+    lease = f"channel:digipoort:{TURN_PURPOSE}"
+    names = [(folder / "data" / HOLDER_FILE).read_text("utf-8").strip()
+             for folder in installation.folders]
+    caught_up = simulator.ophaal_calls["getBerichten"]
+    async with open_store(postgres_url) as store:
+        while not await store.hold_lease(lease, names[1], timedelta(seconds=TTL)):
+            await store.release_lease(lease, names[0])
+    await until(lambda: simulator.ophaal_calls["getBerichten"] > caught_up
+                and taking.turn.held and not taking.catch_up, 3 * INTERVAL,
+                "the other instance's catch-up on taking the turn")
+    # Its next call is handled after the holder's, which takes the document queued now.
+    simulator.inject(Fault(FaultKind.LATE, service="ophaal", delay=late + 1))
+    kenmerk = installation.queue().kenmerk
+    await until(lambda: not holding.turn.held, 2 * INTERVAL, "the holder finding its turn gone")
+    handled = simulator.ophaal_calls["getNieuweBerichten"]
+    await until(lambda: simulator.ophaal_calls["getNieuweBerichten"] > handled, late,
+                "the holder's call handled")
+    assert (await installation.stored())[kenmerk] == 0
+    await holder.stop()  # its pending catch-up goes with it
+    # Once that call is over for certain, the new holder asks again by time.
+    await all_stored_once(installation, [kenmerk], 5 + TTL + 6 * INTERVAL)
+
+
+async def test_until_its_second_catch_up_the_new_holder_leaves_the_note_where_it_was(
+    postgres_url: str, simulator: DigipoortSimulator, pki: Pki, tmp_path: Path,
+) -> None:
+    # One poller driven round by round; the instance before it left its note and died.
+    again_after = 1.5  # the call time-out, longer than the turn's time to live
+    channel = DigipoortChannel("digipoort", settings(simulator, pki)
+                               | {"request_timeout": again_after})
+    await channel.start(ChannelContext("digipoort", data_dir=str(tmp_path)))
+    try:
+        assert channel.client is not None
+        async with open_store(postgres_url) as store:
+            await store.migrate()
+            lease = f"channel:digipoort:{TURN_PURPOSE}"
+            left = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+            assert await store.hold_lease(lease, "before", timedelta(seconds=TTL))
+            assert await store.leave_lease_note(lease, "before", left)
+            poller = OphaalPoller("digipoort", channel.config, channel.client,
+                                  InboundPipeline(store, registry()).receive,
+                                  Identiteit(SUPPLIER_KVK, "KvK"), str(tmp_path),
+                                  StoreTurns(store, "digipoort", "after"))
+            calls = simulator.ophaal_calls
+            await asyncio.sleep(TTL)  # the lease of the one before runs out
+            await poller.poll_once()
+            assert calls == {"getBerichten": 1}, "the catch-up on taking the turn"
+            await poller.poll_once()
+            assert calls == {"getBerichten": 1, "getNieuweBerichten": 1}
+            assert await store.lease_note(lease) == left
+            await asyncio.sleep(again_after)
+            await poller.poll_once()
+            assert calls == {"getBerichten": 2, "getNieuweBerichten": 1}, "once more"
+            note = await store.lease_note(lease)
+            assert note is not None
+            assert datetime.fromisoformat(note) > datetime.fromisoformat(left)
+            await poller.poll_once()
+            assert calls == {"getBerichten": 2, "getNieuweBerichten": 2}
+            await poller.stop()
+    finally:
+        await channel.stop()

@@ -8,10 +8,11 @@ only when all its documents are stored; a round cut off half-way (the
 gateway stopped, the store failed) is finished from the spool at the start
 of the next one.
 
-As a second net, a round that failed is followed by a catch-up:
-``getBerichten`` from the last moment up to which everything is known to be
-stored (the watermark, also in the data directory). Digipoort filters that
-on its own time stamps, so it covers a lost spool only within the overlap.
+As a second net, a round that failed is followed by a catch-up, and so is
+every start: ``getBerichten`` from the last moment up to which everything is
+known to be stored (the watermark, also in the data directory). Digipoort
+filters that on its own time stamps, so it covers a lost spool only within
+the overlap.
 Documents seen twice are no problem: the inbound pipeline knows a delivery
 by channel and kenmerk and stores it once. A document the gateway refuses
 outright (larger than it takes) would get the same answer every round and
@@ -31,19 +32,34 @@ Several gateway instances on one database (decision, see the README):
   it holds should not fetch more, and lets its turn run out).
 * The catch-up after a cut-off call cannot wait for the instance that was
   cut off: losing the turn is what cuts a call off (``Turn.keep`` cancels
-  it), and an instance that stopped may never come back. So an instance
-  that takes the turn after another instance held it catches up first, from
-  its own watermark. It needs no other instance's watermark: its own is the
-  start of its last round that stored everything. What was there then and
-  not yet fetched, that round stored; what another holder fetched and lost
-  before it, the catch-up this instance made when it took the turn then
-  recovered; what arrived later is stamped after it (less the overlap for
-  the clocks). Asking for more than was lost costs only repeats, stored
-  once. An instance without a watermark asks for everything Digipoort still
-  keeps. Watermarks are per data directory; the one gap left is an instance
-  that never held the turn nor saw another hold it, started after the
-  previous holder died in a cut-off call: a watermark in the database
-  would close it.
+  it), and an instance that stopped may never come back. So the holder
+  leaves its watermark in the database, as the turn's note
+  (:meth:`gateway.channels.Turn.leave_note`), after every round that stored
+  everything, and an instance that takes the turn (each instance does at
+  its start) catches up first, from the earlier of its own watermark and
+  the note. What a holder fetched and lost is stamped after that, less the
+  overlap for the clocks: the note is where the last holder had stored
+  everything up to, and what the holders before it lost, the catch-ups that
+  holder made when it took the turn recovered. Its own watermark stands in
+  for a note that is missing (never left, or not written while the
+  database was away). Asking for more than was lost costs only repeats,
+  stored once. With neither, an instance that saw another hold the turn
+  asks for everything Digipoort still keeps; one that saw nobody starts
+  the installation and asks for what is new. (Not caught up on, then: a
+  holder dying in a cut-off call before any round of the installation
+  stored everything, when nobody saw it.)
+* A call does not end with its turn. The holder before may have been in a
+  call when its lease ran out, and a busy Digipoort may hand over to that
+  call after this instance's catch-up: the caller finds its turn gone only
+  at its next renewal and cuts the call off (or it stops), and the answer
+  reaches nobody. So the instance that took the turn catches up once more,
+  from the same moment, once that call is over for certain: a turn's time
+  to live or the call time-out, whichever is longer, after taking the turn
+  (the call began before, under the other's lease, and its time-out ends
+  it; Digipoort handing over even later loses an answer to a single
+  instance as well). Until then the note it leaves stays where the first
+  catch-up started, so that an instance taking the turn from it meanwhile
+  asks from there too.
 * Instances may share a data directory (several on one machine, with one
   ``GATEWAY_DATA_DIR``): each answer gets a spool file of its own name, so
   one instance never overwrites another's, and whoever finishes a spool
@@ -58,6 +74,7 @@ import json
 import logging
 import os
 import re
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -106,6 +123,12 @@ class _SeesOthers:
     async def give_up(self, purpose: str) -> None:
         await self.turns.give_up(purpose)
 
+    async def read_note(self, purpose: str) -> str | None:
+        return await self.turns.read_note(purpose)
+
+    async def leave_note(self, purpose: str, note: str) -> bool:
+        return await self.turns.leave_note(purpose, note)
+
 
 class OphaalPoller:
     def __init__(self, channel: str, config: DigipoortSettings, client: WusClient,
@@ -127,10 +150,17 @@ class OphaalPoller:
         self.turn = Turn(self._others, TURN_PURPOSE, config.ophaal_poll_interval,
                          who=f"channel {channel}: OphaalService")
         self.watermark = self._load_watermark()
-        # After a start the last round may have been cut off: catch up first, unless it
-        # left a spool (then it was cut off after the answer, which the spool holds).
-        self.catch_up = self.watermark is not None
-        self._spool_covers = bool(self.spools())
+        self.catch_up = False
+        self._spool_covers = False
+        # Taking the turn ends with reading the note: a store that could not answer then
+        # leaves it for the next round.
+        self._taking_over = False
+        # Where the catch-up on taking the turn asked from (None: everything Digipoort
+        # keeps), and the time.monotonic() from which it is made once more (module
+        # docstring); until then catch-ups and the note start there.
+        self._taken_from: datetime | None = None
+        self._again_at: float | None = None
+        self._again_after = max(self.turn.ttl.total_seconds(), config.request_timeout)
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -152,10 +182,13 @@ class OphaalPoller:
         stored = await self._finish_spools()
         if not await self.turn.take():
             return stored
-        if self.turn.new and self._others is not None and self._others.others_held:
-            # The holder before may have been cut off in a call whose answer Digipoort
-            # counts as fetched: nobody else would ask for that again.
-            self._others.others_held = False
+        if self.turn.new:
+            self._taking_over = True
+        if self._taking_over:
+            await self._take_over()
+        # Once the call of the holder before is over for certain (module docstring).
+        again = self._again_at is not None and time.monotonic() >= self._again_at
+        if again:
             self._must_catch_up()
         started, spooled = await self.turn.keep(self._fetch())
         if spooled is not None:
@@ -166,19 +199,64 @@ class OphaalPoller:
                     self.catch_up = self._spool_covers = True
                 raise
         self.catch_up = self._spool_covers = False
+        if again:
+            self._again_at = None
         self._save_watermark(started)
+        await self._leave_watermark()
         return stored
+
+    async def _take_over(self) -> None:
+        """Catch up on what the holders before may have lost (see the module docstring)."""
+        note = self._read_note(await self.turn.read_note())
+        self._taking_over = False
+        others_held = self._others is not None and self._others.others_held
+        if self._others is not None:
+            self._others.others_held = False
+        marks = [mark for mark in (self.watermark, note) if mark is not None]
+        if not marks and not others_held:
+            return  # nobody held the turn before, as far as anything shows
+        self._taken_from = min(marks, default=None)
+        self._again_at = time.monotonic() + self._again_after
+        self._must_catch_up()
+
+    def _catch_up_from(self) -> datetime | None:
+        """Where a catch-up asks from, less the overlap; None: everything Digipoort keeps."""
+        return self.watermark if self._again_at is None else self._taken_from
+
+    def _read_note(self, note: str | None) -> datetime | None:
+        if note is None:
+            return None
+        try:
+            moment = datetime.fromisoformat(note)
+        except ValueError:
+            moment = None
+        if moment is None or moment.tzinfo is None:
+            log.warning("channel %s: ignoring the unreadable OphaalService watermark %r the "
+                        "holder before left; catching up from the start", self.channel, note)
+            return datetime(2000, 1, 1, tzinfo=UTC)
+        return moment
+
+    async def _leave_watermark(self) -> None:
+        moment = self._catch_up_from()
+        if moment is None:
+            return
+        try:
+            await self.turn.leave_note(moment.isoformat())
+        except Exception as exc:
+            # What is fetched is stored; the next holder only asks from further back.
+            log.warning("channel %s: could not leave the OphaalService watermark for the "
+                        "next holder of the turn: %s", self.channel, exc)
 
     async def _fetch(self) -> tuple[datetime, str | None]:
         """Ask Digipoort once; the moment asked and the spool holding the answer (None: empty)."""
         started = datetime.now(UTC)
         operation = "getBerichten" if self.catch_up else "getNieuweBerichten"
+        since = self._catch_up_from() if self.catch_up else None
         request = OphaalRequest(
             operation=operation, identiteit_belanghebbende=self.belanghebbende,
             berichtsoort=self.config.ophaal_berichtsoort,
             autorisatie_adres=self.config.autorisatie_adres,
-            vanaf=None if not self.catch_up or self.watermark is None
-            else self.watermark - _OVERLAP)
+            vanaf=None if since is None else since - _OVERLAP)
         try:
             answer = await self.client.call(self.url, request_action("ophaal", operation),
                                             request.to_element(),

@@ -26,6 +26,9 @@ class FaultKind(enum.StrEnum):
     HTTP_500 = "http-500"  # plain HTTP 500 without a SOAP envelope
     HTTP_503 = "http-503"  # HTTP 503 Service Unavailable with Retry-After
     SLOW = "slow"  # answer normally after ``delay`` seconds
+    # Take the request in, handle and answer it ``delay`` seconds later, also when the
+    # caller has given up meanwhile: a busy Digipoort working through its queue.
+    LATE = "late"
     BAD_SIGNATURE = "bad-signature"  # answer normally, but with a broken signature
 
 

@@ -17,6 +17,7 @@ For tests and the conformance runner::
     process = sim.process(kenmerk)      # .codes, .statuses, .scenario
     await sim.wait_finished(kenmerk)    # until a terminal status
     sim.inject(Fault(FaultKind.HTTP_503, count=2, service="aanlever"))
+    sim.ophaal_calls["getNieuweBerichten"]  # OphaalService requests it answered
     await sim.stop()
 """
 
@@ -28,6 +29,7 @@ import hashlib
 import re
 import tempfile
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -118,6 +120,9 @@ class DigipoortSimulator:
         self._port: int | None = None
         self._temp: tempfile.TemporaryDirectory[str] | None = None
         self._deliverer: WusClient | None = None
+        self.ophaal_calls: Counter[str] = Counter()
+        """OphaalService requests by operation, counted as they are answered: those a fault
+        or a check refused before any document was handed over do not count."""
 
     # --- life cycle -----------------------------------------------------------
 
@@ -258,6 +263,9 @@ class DigipoortSimulator:
                 return endpoint.fault_response(
                     refused.fault, refused.operation, refused.relates_to
                 )
+            if fault is not None and fault.kind is FaultKind.LATE:
+                # Read first: a caller that gives up meanwhile no longer stops it.
+                await asyncio.sleep(fault.delay)
             try:
                 body = await handler(wus_request)
             except kv.KoppelvlakError as invalid:
@@ -482,6 +490,7 @@ class DigipoortSimulator:
 
     async def _ophalen(self, request: WusRequest) -> etree._Element:
         body = kv.parse_as(request.body, kv.OphaalRequest)
+        self.ophaal_calls[body.operation] += 1
         caller = _caller(request)
         nieuw = body.operation.startswith("getNieuwe")
         selected = []
