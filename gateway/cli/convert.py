@@ -55,9 +55,10 @@ def encode(obj: CliContext, file: Path, format_key: str, agency_oin: str | None)
 
     Exit status 1, with the validation report on stderr, when the encoded
     document does not pass its format's validation layers: an encoder must
-    never hand out a document the receiving side would reject. Without a
-    store, a response is written without the document it answers (the
-    gateway looks that up among what it received).
+    never hand out a document the receiving side would reject. There is no
+    store here: a response whose format repeats the document it answers (a
+    UBL-OHNL order response lists the order's lines) is refused, where the
+    gateway looks that document up among those it received.
     """
     fmt = obj.registry.format(format_key)
     document = loads(_read(file))
