@@ -8,28 +8,19 @@ expires and across restarts, and read by whoever comes next.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from test_store_leases import SHORT, TTL, pair
 from test_store_migration_upgrades import postgres_to, sqlite_to
 
 from gateway.store import Store, StoreError, migrations, open_store
 from gateway.store.base import MAX_LEASE_NOTE
 
-TTL = timedelta(seconds=30)
-SHORT = timedelta(seconds=0.4)
+__all__ = ["pair"]  # the fixture, used by the tests here
+
 LEASE = "channel:digipoort:ophaal"
-
-
-@pytest.fixture
-async def pair(store_url: str) -> AsyncIterator[tuple[Store, Store]]:
-    async with open_store(store_url) as first, open_store(store_url) as second:
-        await first.migrate()
-        await second.migrate()
-        yield first, second
 
 
 async def test_the_holder_leaves_a_note_the_other_reads(pair: tuple[Store, Store]) -> None:
