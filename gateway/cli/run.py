@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import sys
-from types import FrameType
+from collections.abc import Coroutine
+from typing import Any
 
 import click
 
@@ -33,18 +35,40 @@ def _listen(_ctx: click.Context, _param: click.Parameter, value: str | None) -> 
     return value
 
 
-def _stop_on_sigterm() -> None:
-    """SIGTERM (systemd, docker, Kubernetes, kill) stops the gateway as Ctrl-C does."""
+async def until_terminated(main: Coroutine[Any, Any, None]) -> bool:
+    """Run ``main`` until it ends or the process gets SIGTERM; whether SIGTERM ended it.
 
-    def interrupt(_signum: int, _frame: FrameType | None) -> None:
-        if callable(signal.getsignal(signal.SIGINT)):
-            signal.raise_signal(signal.SIGINT)
-        else:
-            # Started in the background of a script, the process has SIGINT ignored
-            # (or default): raised again it would be lost, or kill without a clean stop.
-            raise KeyboardInterrupt
+    SIGTERM (systemd, docker, Kubernetes, kill) stops the gateway as Ctrl-C
+    does: only ``main``'s task is cancelled, and its ``finally`` stops the
+    service while everything else still runs. The loop takes the signal
+    (``add_signal_handler``): an exception raised from a Python signal
+    handler lands in whatever callback runs at that moment, and uvloop logs
+    one raised in a transport callback as a fatal transport error before the
+    loop stops with every task cancelled at once, the service's own
+    included, mid-stop. A second SIGTERM ends the process at once.
+    """
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    terminated = False
 
-    signal.signal(signal.SIGTERM, interrupt)
+    def terminate() -> None:
+        nonlocal terminated
+        terminated = True
+        loop.remove_signal_handler(signal.SIGTERM)
+        task.cancel()
+
+    loop.add_signal_handler(signal.SIGTERM, terminate)
+    try:
+        await main
+    except asyncio.CancelledError:
+        if not terminated:
+            raise  # Ctrl-C: the runner cancelled it and turns it into KeyboardInterrupt
+        task.uncancel()
+    finally:
+        if not terminated:
+            loop.remove_signal_handler(signal.SIGTERM)
+    return terminated
 
 
 @click.command()
@@ -99,10 +123,10 @@ def run(obj: CliContext, listen: str | None, log_level: str, log_format: str | N
     click.echo(f"gateway: using {obj.config_path}"
                + (" (intake only: no channels, nothing sent)" if role == "intake" else ""),
                err=True)
-    _stop_on_sigterm()
     try:
-        eventloop.run(service.run_forever(listen))
+        eventloop.run(until_terminated(service.run_forever(listen)))
     except KeyboardInterrupt:
-        click.echo("gateway: stopped", err=True)
+        pass
     finally:
         telemetry.shutdown()
+    click.echo("gateway: stopped", err=True)
