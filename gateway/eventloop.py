@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
@@ -46,3 +47,39 @@ def run(main: Coroutine[Any, Any, T]) -> T:
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
             return runner.run(main)
     return asyncio.run(main)
+
+
+async def until_terminated(main: Coroutine[Any, Any, None]) -> bool:
+    """Run ``main`` until it ends or the process gets SIGTERM; whether SIGTERM ended it.
+
+    SIGTERM (systemd, docker, Kubernetes, kill) stops a gateway or simulator
+    process as Ctrl-C does: only ``main``'s task is cancelled, and its
+    ``finally`` stops the service while everything else still runs. The loop takes the signal
+    (``add_signal_handler``): an exception raised from a Python signal
+    handler lands in whatever callback runs at that moment, and uvloop logs
+    one raised in a transport callback as a fatal transport error before the
+    loop stops with every task cancelled at once, the service's own
+    included, mid-stop. A second SIGTERM ends the process at once.
+    """
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    terminated = False
+
+    def terminate() -> None:
+        nonlocal terminated
+        terminated = True
+        loop.remove_signal_handler(signal.SIGTERM)
+        task.cancel()
+
+    loop.add_signal_handler(signal.SIGTERM, terminate)
+    try:
+        await main
+    except asyncio.CancelledError:
+        if not terminated:
+            raise  # Ctrl-C: the runner cancelled it and turns it into KeyboardInterrupt
+        task.uncancel()
+    finally:
+        if not terminated:
+            loop.remove_signal_handler(signal.SIGTERM)
+    return terminated

@@ -65,7 +65,7 @@ def test_sigterm_stops_a_gateway_started_in_the_background(tmp_path: Path) -> No
 PROGRAM = """
 import asyncio, os, signal, sys
 from gateway import eventloop
-from gateway.cli.run import until_terminated
+from gateway.eventloop import until_terminated
 
 signal.signal(signal.SIGINT, signal.SIG_IGN)  # started in the background
 

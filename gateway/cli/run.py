@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
-import signal
 import sys
-from collections.abc import Coroutine
-from typing import Any
 
 import click
 
@@ -33,42 +29,6 @@ def _listen(_ctx: click.Context, _param: click.Parameter, value: str | None) -> 
     if not host or not (port.isascii() and port.isdigit()) or not 0 <= int(port) < 65536:
         raise click.BadParameter(f"must be host:port, e.g. 127.0.0.1:8780; got {value!r}")
     return value
-
-
-async def until_terminated(main: Coroutine[Any, Any, None]) -> bool:
-    """Run ``main`` until it ends or the process gets SIGTERM; whether SIGTERM ended it.
-
-    SIGTERM (systemd, docker, Kubernetes, kill) stops the gateway as Ctrl-C
-    does: only ``main``'s task is cancelled, and its ``finally`` stops the
-    service while everything else still runs. The loop takes the signal
-    (``add_signal_handler``): an exception raised from a Python signal
-    handler lands in whatever callback runs at that moment, and uvloop logs
-    one raised in a transport callback as a fatal transport error before the
-    loop stops with every task cancelled at once, the service's own
-    included, mid-stop. A second SIGTERM ends the process at once.
-    """
-    loop = asyncio.get_running_loop()
-    task = asyncio.current_task()
-    assert task is not None
-    terminated = False
-
-    def terminate() -> None:
-        nonlocal terminated
-        terminated = True
-        loop.remove_signal_handler(signal.SIGTERM)
-        task.cancel()
-
-    loop.add_signal_handler(signal.SIGTERM, terminate)
-    try:
-        await main
-    except asyncio.CancelledError:
-        if not terminated:
-            raise  # Ctrl-C: the runner cancelled it and turns it into KeyboardInterrupt
-        task.uncancel()
-    finally:
-        if not terminated:
-            loop.remove_signal_handler(signal.SIGTERM)
-    return terminated
 
 
 @click.command()
@@ -124,7 +84,7 @@ def run(obj: CliContext, listen: str | None, log_level: str, log_format: str | N
                + (" (intake only: no channels, nothing sent)" if role == "intake" else ""),
                err=True)
     try:
-        eventloop.run(until_terminated(service.run_forever(listen)))
+        eventloop.run(eventloop.until_terminated(service.run_forever(listen)))
     except KeyboardInterrupt:
         pass
     finally:

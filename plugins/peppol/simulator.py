@@ -33,7 +33,6 @@ import json
 import logging
 import os
 import random
-import signal
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -46,6 +45,7 @@ from aiohttp import web
 from lxml import etree
 
 from gateway.errors import GatewayError
+from gateway.eventloop import until_terminated
 from gateway.fileio import write_atomically
 from gateway.formats import EncodeContext, Format
 from gateway.identifiers import PeppolParticipantId
@@ -775,6 +775,5 @@ def simulate_peppol(listen: str, deliver_to: str | None, deliver_dir: Path | Non
 
     # `kill` (scripts/run-local.sh, systemd) stops it as Ctrl-C does, so stop() ends the
     # validation workers too; SIGTERM's default would leave them running, orphaned.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run())
+        asyncio.run(until_terminated(run()))

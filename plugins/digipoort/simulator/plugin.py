@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import click
 
 from gateway.cli.simulate import add_simulator
+from gateway.eventloop import until_terminated
 from gateway.hookspecs import hookimpl
 
 if TYPE_CHECKING:
@@ -109,8 +110,10 @@ def simulate_digipoort(
         finally:
             await simulator.stop()
 
+    # `kill` (scripts/run-local.sh, systemd) stops it as Ctrl-C does: its TLS files in a
+    # temporary folder are removed.
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run())
+        asyncio.run(until_terminated(run()))
 
 
 def _describe(simulator: DigipoortSimulator) -> None:
