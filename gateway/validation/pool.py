@@ -41,6 +41,7 @@ import multiprocessing
 import os
 import pickle
 import queue
+import signal
 import threading
 import time
 import uuid
@@ -195,12 +196,39 @@ def _start_worker(
     ready: Any = None, stop: Any = None,
 ) -> None:
     global _worker, _warmth
+    _end_with_parent()
     _worker = Validator(standards_dir)
     _worker.prepare(warm)
     if sets or ready is not None:
         _warmth = _warm_up(_worker, sets, stop)
         if ready is not None:
             ready.put(_warmth)
+
+
+def _end_with_parent() -> None:
+    """End this worker when the process that started the pool ends, however it ends.
+
+    A worker waits for its next task on a queue it holds both ends of, so a
+    parent that dies without closing the pool (SIGKILL, the out-of-memory
+    killer) never wakes it: the workers, each with its compiled stylesheets,
+    and the forkserver (kept alive by the workers' copies of its pipe) would
+    outlive it for good, and every restart would add a set. The parent's
+    sentinel reaches end of file the moment the parent is gone.
+
+    Ctrl-C reaches every process of the terminal's process group. The parent
+    closes the pool in order, so the workers leave the stop to it rather than
+    each die of KeyboardInterrupt with a traceback in the gateway's log.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = multiprocessing.parent_process()
+    if parent is None:  # pragma: no cover - a pool worker always has a parent
+        return
+
+    def watch() -> None:
+        parent.join()
+        os._exit(1)
+
+    threading.Thread(target=watch, name="wissel-parent-watch", daemon=True).start()
 
 
 def _warm_up(validator: Validator, sets: Iterable[WarmSet], stop: Any = None) -> Warmth:
