@@ -49,8 +49,16 @@ def run(main: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(main)
 
 
+def _stop_signals() -> list[signal.Signals]:
+    """SIGTERM, and SIGHUP unless it is ignored (``nohup``): the signals that stop the process."""
+    found = [signal.SIGTERM]
+    if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:
+        found.append(signal.SIGHUP)
+    return found
+
+
 async def until_terminated(main: Coroutine[Any, Any, None]) -> bool:
-    """Run ``main`` until it ends or the process gets SIGTERM; whether SIGTERM ended it.
+    """Run ``main`` until it ends or the process gets SIGTERM or SIGHUP; whether one ended it.
 
     SIGTERM (systemd, docker, Kubernetes, kill) stops a gateway or simulator
     process as Ctrl-C does: only ``main``'s task is cancelled, and its
@@ -59,20 +67,34 @@ async def until_terminated(main: Coroutine[Any, Any, None]) -> bool:
     handler lands in whatever callback runs at that moment, and uvloop logs
     one raised in a transport callback as a fatal transport error before the
     loop stops with every task cancelled at once, the service's own
-    included, mid-stop. A second SIGTERM ends the process at once.
+    included, mid-stop.
+
+    SIGHUP (a closed terminal or ssh session, or an operator who expects a
+    reload: the configuration reloads by itself) stops it the same way. Its
+    default ends the process on the spot, with no stop at all: sends cut off,
+    and a simulator's temporary keys and the pool's folder left in /tmp.
+    Under ``nohup`` it stays ignored.
+
+    The signal that started the stop, sent again, ends the process at once;
+    the other one is ignored meanwhile: a closed terminal sends SIGHUP to every
+    process of its group, and scripts/run-local.sh follows it with SIGTERM.
     """
     loop = asyncio.get_running_loop()
     task = asyncio.current_task()
     assert task is not None
     terminated = False
+    signals = _stop_signals()
 
-    def terminate() -> None:
+    def terminate(number: signal.Signals) -> None:
         nonlocal terminated
+        if terminated:
+            return
         terminated = True
-        loop.remove_signal_handler(signal.SIGTERM)
+        loop.remove_signal_handler(number)
         task.cancel()
 
-    loop.add_signal_handler(signal.SIGTERM, terminate)
+    for number in signals:
+        loop.add_signal_handler(number, terminate, number)
     try:
         await main
     except asyncio.CancelledError:
@@ -80,6 +102,6 @@ async def until_terminated(main: Coroutine[Any, Any, None]) -> bool:
             raise  # Ctrl-C: the runner cancelled it and turns it into KeyboardInterrupt
         task.uncancel()
     finally:
-        if not terminated:
-            loop.remove_signal_handler(signal.SIGTERM)
+        for number in signals:
+            loop.remove_signal_handler(number)
     return terminated
