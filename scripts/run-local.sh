@@ -20,7 +20,14 @@ stop_children() {
     for pid in "${children[@]}"; do kill "$pid" 2>/dev/null || true; done
     wait 2>/dev/null || true
 }
-trap stop_children EXIT INT TERM
+# Every way out stops the children: the end of the gateway, Ctrl-C, kill (make
+# forwards it), a closed terminal. The gateway runs in the background too, since
+# bash runs a trap only once the foreground command has ended; `wait` is cut
+# short at once.
+trap stop_children EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
 
 mkdir -p "$DATA/peppol/inbox"
 "$BIN/gateway" --config "$CONFIG" simulate digipoort --listen 127.0.0.1:8783 \
@@ -39,4 +46,6 @@ for _ in $(seq 100); do
 done
 
 echo "API token for this run: \$WISSEL_API_TOKEN = $WISSEL_API_TOKEN"
-"$BIN/gateway" --config "$CONFIG" run
+"$BIN/gateway" --config "$CONFIG" run &
+children+=($!)
+wait "$!"
