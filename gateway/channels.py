@@ -35,6 +35,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+SERVER_STOP_TIMEOUT = 10.0
+"""Seconds an HTTP server of the gateway (the API, a channel's inbound endpoint) gives the
+requests in progress when it stops. aiohttp's default, a minute, lets one client that
+stalled halfway through its request hold a stopping gateway that long, past the grace
+docker (10 s) and Kubernetes (30 s) give before SIGKILL."""
+
 
 @attrs.frozen
 class OutboundMessage:

@@ -37,7 +37,7 @@ from aiohttp import web
 from gateway import __version__
 from gateway.api.app import make_app
 from gateway.api.auth import is_loopback, token_entries
-from gateway.channels import Channel, ChannelContext, InboundDocument
+from gateway.channels import SERVER_STOP_TIMEOUT, Channel, ChannelContext, InboundDocument
 from gateway.config import ConfigHolder, check_against_registry
 from gateway.config.audit import StoreAuditor
 from gateway.config.model import ChannelConfig, GatewayConfig
@@ -285,7 +285,8 @@ class GatewayService:
         settings = self.config.gateway
         host, port = (listen.rsplit(":", 1) if listen else
                       (settings.listen_host, str(settings.listen_port)))
-        self._runner = web.AppRunner(make_app(self), access_log=None)
+        self._runner = web.AppRunner(make_app(self), access_log=None,
+                                     shutdown_timeout=SERVER_STOP_TIMEOUT)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host.strip("[]"), int(port))
         try:

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from gateway.channels import InboundDocument, InboundSink
+from gateway.channels import SERVER_STOP_TIMEOUT, InboundDocument, InboundSink
 from gateway.model.common import Attachment
 
 from .settings import DigipoortSettings
@@ -102,7 +102,7 @@ class AfleverServer:
         app = web.Application(client_max_size=32 * 1024 * 1024)
         app.router.add_get("/{tail:.*}", self._wsdl)
         app.router.add_post("/{tail:.*}", self._afleveren)
-        self._runner = web.AppRunner(app, access_log=None)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=SERVER_STOP_TIMEOUT)
         await self._runner.setup()
         host, port = config.aflever_listen
         site = web.TCPSite(self._runner, host, port, ssl_context=ssl_context)

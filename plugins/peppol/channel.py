@@ -41,6 +41,7 @@ from aiohttp import web
 from lxml import etree
 
 from gateway.channels import (
+    SERVER_STOP_TIMEOUT,
     Accepted,
     Channel,
     ChannelContext,
@@ -201,7 +202,8 @@ class PeppolChannel(Channel):
         if self.listen is not None:
             app = web.Application(client_max_size=MAX_INBOUND_BYTES)
             app.router.add_post(INBOUND_PATH, self._webhook)
-            self._runner = web.AppRunner(app, access_log=None)
+            self._runner = web.AppRunner(app, access_log=None,
+                                         shutdown_timeout=SERVER_STOP_TIMEOUT)
             await self._runner.setup()
             site = web.TCPSite(self._runner, *self.listen)
             await site.start()
