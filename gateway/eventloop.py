@@ -1,4 +1,5 @@
-"""The event loop the gateway process runs on: uvloop where installed, else asyncio's own.
+"""The event loop the gateway process runs on (uvloop where installed, else asyncio's own),
+and how a signal ends what runs on it (:func:`until_terminated`).
 
 uvloop (libuv underneath) does the same work as asyncio's selector loop with
 less CPU per request, per socket read and per thread hand-off
@@ -62,12 +63,12 @@ async def until_terminated(main: Coroutine[Any, Any, None]) -> bool:
 
     SIGTERM (systemd, docker, Kubernetes, kill) stops a gateway or simulator
     process as Ctrl-C does: only ``main``'s task is cancelled, and its
-    ``finally`` stops the service while everything else still runs. The loop takes the signal
-    (``add_signal_handler``): an exception raised from a Python signal
-    handler lands in whatever callback runs at that moment, and uvloop logs
-    one raised in a transport callback as a fatal transport error before the
-    loop stops with every task cancelled at once, the service's own
-    included, mid-stop.
+    ``finally`` stops the service while everything else still runs. The loop
+    takes the signal (``add_signal_handler``): an exception raised from a
+    Python signal handler lands in whatever callback runs at that moment, and
+    uvloop logs one raised in a transport callback as a fatal transport error
+    before the loop stops with every task cancelled at once, the service's
+    own included, mid-stop.
 
     SIGHUP (a closed terminal or ssh session, or an operator who expects a
     reload: the configuration reloads by itself) stops it the same way. Its
