@@ -4,21 +4,17 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
 
+from api_support import free_port
+
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "gateway.toml"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def _as_a_background_job() -> None:
@@ -28,7 +24,7 @@ def _as_a_background_job() -> None:
 
 
 def test_sigterm_stops_a_gateway_started_in_the_background(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     text = EXAMPLE.read_text("utf-8").replace('listen = "127.0.0.1:8780"',
                                               f'listen = "127.0.0.1:{port}"')
     text = text.replace('token_env = "WISSEL_API_TOKEN"', 'token = "test-token"')

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -144,30 +143,3 @@ async def test_deliver_to_sends_the_sample_documents(
         await runner.cleanup()
     assert sorted(received) == ["BESTELLING-HRXML", "BESTELLING-UBL", "TIMECARD-HRXML"]
     assert sum("afgeleverd" in line for line in lines) == 3
-
-
-def test_sigterm_stops_the_simulator_and_removes_its_temporary_keys() -> None:
-    """Without --pki-dir the simulator makes a CA and a supplier key in a temporary
-    folder; `kill` (make run's clean-up, systemd) used to end it with the keys left behind."""
-    process = subprocess.Popen(
-        [str(GATEWAY), "simulate", "digipoort", "--listen", "127.0.0.1:0", "--no-validate"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))  # in the background
-    try:
-        assert process.stdout is not None
-        folder = None
-        for line in process.stdout:
-            found = re.match(r"Certificates in (.+):$", line.strip())
-            if found:
-                folder = Path(found.group(1))
-            if "Ctrl-C" in line:
-                break
-        assert folder is not None, "no temporary PKI printed"
-        assert (folder / "ca.pem").is_file()
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=30) == 0
-        assert not folder.exists(), f"{folder} left behind"
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()

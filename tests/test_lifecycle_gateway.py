@@ -27,6 +27,8 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
+from api_support import free_port
+from process_support import alive, descendants
 
 from gateway.kinds import Direction
 from gateway.store import open_store
@@ -58,40 +60,12 @@ format = "peppol-bis:invoice:3.0"
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
-def _children(pid: int) -> set[int]:
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                found.add(int(entry.name))
-    return found
 
 
-def _descendants(pid: int) -> set[int]:
-    found = _children(pid)
-    for child in list(found):
-        found |= _descendants(child)
-    return found
 
 
-def _alive(pid: int) -> bool:
-    """Running, not a zombie: an orphan's zombie stays until its new parent reaps it."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def _command(pid: int) -> bytes:
@@ -105,7 +79,7 @@ class Gateway:
     """`gateway run` with a validation pool, started warm, in a session of its own."""
 
     def __init__(self, folder: Path, standards: Path, database: str | None = None) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.tmp = folder / "tmp"
         self.tmp.mkdir(exist_ok=True)
         config = folder / "gateway.toml"
@@ -136,7 +110,7 @@ class Gateway:
             except OSError:
                 pass
             time.sleep(0.2)
-        self.helpers = _descendants(self.process.pid)
+        self.helpers = descendants(self.process.pid)
         assert len(self.helpers) >= 3, "expected a forkserver, a resource tracker and workers"
 
     def output(self) -> str:
@@ -145,7 +119,7 @@ class Gateway:
     def left_running(self, within: float) -> list[int]:
         deadline = time.monotonic() + within
         while True:
-            left = sorted(pid for pid in self.helpers if _alive(pid))
+            left = sorted(pid for pid in self.helpers if alive(pid))
             if not left or time.monotonic() >= deadline:
                 return left
             time.sleep(0.05)
@@ -158,13 +132,13 @@ class Gateway:
         # are gone: killed, it leaves the pool's semaphores in /dev/shm.
         tracker = {pid for pid in self.helpers if b"resource_tracker" in _command(pid)}
         for pid in self.helpers - tracker:
-            if _alive(pid):
+            if alive(pid):
                 os.kill(pid, signal.SIGKILL)
         deadline = time.monotonic() + 5
-        while any(_alive(pid) for pid in tracker) and time.monotonic() < deadline:
+        while any(alive(pid) for pid in tracker) and time.monotonic() < deadline:
             time.sleep(0.05)
         for pid in tracker:
-            if _alive(pid):
+            if alive(pid):
                 os.kill(pid, signal.SIGKILL)
 
 
@@ -250,12 +224,16 @@ def _digipoort_simulator(tmp: Path, *, ignore_sighup: bool) -> tuple[subprocess.
     return process, folder
 
 
-def test_sighup_stops_the_digipoort_simulator_and_removes_its_temporary_keys(
-    tmp_path: Path,
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_a_signal_stops_the_digipoort_simulator_and_removes_its_temporary_keys(
+    tmp_path: Path, stop: signal.Signals,
 ) -> None:
+    """Without --pki-dir the simulator makes a CA and a supplier key in a temporary folder;
+    `kill` (make run's clean-up, systemd) and a closed terminal ended it on the spot with
+    the keys left behind."""
     process, folder = _digipoort_simulator(tmp_path, ignore_sighup=False)
     try:
-        process.send_signal(signal.SIGHUP)
+        process.send_signal(stop)
         assert process.wait(timeout=30) == 0
         assert not folder.exists(), f"the CA and supplier keys in {folder} were left behind"
     finally:

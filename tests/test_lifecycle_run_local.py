@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from api_support import free_port
+from process_support import session
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "scripts" / "run-local.sh"
@@ -24,11 +25,6 @@ EXAMPLE = REPO / "examples" / "gateway.toml"
 BIN = Path(sys.executable).parent
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def _on_ports(text: str, ports: dict[str, int]) -> str:
@@ -38,18 +34,6 @@ def _on_ports(text: str, ports: dict[str, int]) -> str:
     return text
 
 
-def _session(sid: int) -> list[int]:
-    """The live processes (not zombies) of session ``sid``."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[3]) == sid and fields[0] != "Z":
-                found.append(int(entry.name))
-    return sorted(found)
 
 
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
@@ -59,8 +43,8 @@ def test_a_signal_to_the_script_stops_the_gateway_and_the_simulators(
     """bash runs a trap only once its foreground command ends, and the gateway ran in
     the foreground: `kill` of the script (or of make, which passes SIGTERM on) stopped
     nothing at all, and SIGHUP ended the script alone, the gateway left running."""
-    ports = {"8780": _free_port(), "8781": _free_port(), "8783": _free_port(),
-             "1025": _free_port()}
+    ports = {"8780": free_port(), "8781": free_port(), "8783": free_port(),
+             "1025": free_port()}
     script = tmp_path / "run-local.sh"
     script.write_text(_on_ports(SCRIPT.read_text("utf-8"),
                                 {k: v for k, v in ports.items() if k != "8780"}), "utf-8")
@@ -86,18 +70,18 @@ def test_a_signal_to_the_script_stops_the_gateway_and_the_simulators(
                     break
             except OSError:
                 time.sleep(0.2)
-        started = _session(process.pid)
+        started = session(process.pid)
         assert len(started) >= 5, started  # the script, two simulators, SMTP, the gateway
 
         process.send_signal(stop)
         deadline = time.monotonic() + 15
-        while _session(process.pid) and time.monotonic() < deadline:
+        while session(process.pid) and time.monotonic() < deadline:
             time.sleep(0.1)
-        left = _session(process.pid)
+        left = session(process.pid)
         assert not left, (f"15 s after {stop.name} to run-local.sh these still run: {left}\n"
                           + log.read_text("utf-8", errors="replace")[-2000:])
         assert "gateway: stopped" in log.read_text("utf-8", errors="replace")
     finally:
-        for pid in _session(process.pid):
+        for pid in session(process.pid):
             os.kill(pid, signal.SIGKILL)
         process.wait()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -12,44 +11,11 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from api_support import free_port
+from process_support import alive, descendants
 
 from gateway.pluginmanager import build_registry, make_plugin_manager
 from plugins.peppol.sbdh import participant, wrap
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _children(pid: int) -> set[int]:
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                found.add(int(entry.name))
-    return found
-
-
-def _descendants(pid: int) -> set[int]:
-    found = _children(pid)
-    for child in list(found):
-        found |= _descendants(child)
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def test_sigterm_takes_the_peppol_simulators_workers_along(
@@ -62,7 +28,7 @@ def test_sigterm_takes_the_peppol_simulators_workers_along(
     payload = sample.data or fmt.encode(sample.document, sample.context)
     _, sbdh = wrap(payload, sender=participant("0106:30097265", "sender"),
                    receiver=participant("0190:00000001003227522000", "receiver"))
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "gateway.cli.main", "simulate", "peppol",
          "--listen", f"127.0.0.1:{port}", "--deliver-dir", str(tmp_path / "inbox")],
@@ -83,16 +49,16 @@ def test_sigterm_takes_the_peppol_simulators_workers_along(
                 time.sleep(0.2)
         while not workers and time.monotonic() < deadline:
             time.sleep(0.2)
-            workers = _descendants(process.pid)
+            workers = descendants(process.pid)
         assert workers, "the simulator started no validation workers"
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
         time.sleep(2)
-        left = sorted(pid for pid in workers if _alive(pid))
+        left = sorted(pid for pid in workers if alive(pid))
         assert not left, f"SIGTERM left the simulator's workers running: {left}"
     finally:
         if process.poll() is None:
             process.kill()
         for pid in workers:
-            if _alive(pid):
+            if alive(pid):
                 os.kill(pid, signal.SIGKILL)
