@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
+
+
+def with_ctrl_c() -> None:
+    """Popen's ``preexec_fn`` for a child a test stops with SIGINT: Ctrl-C's default.
+
+    A suite started in the background of a script (``make test &``) runs with
+    SIGINT ignored, every child inherits that, and Python then keeps it
+    ignored: the test's Ctrl-C would never arrive.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _stat(pid: int | str) -> list[str] | None:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from api_support import free_port, invoice_json, running_gateway
 from pipeline_support import AGENCY_OIN
+from process_support import with_ctrl_c
 from test_cli_send import gateway_cli
 
 REPO = Path(__file__).resolve().parents[1]
@@ -52,7 +53,7 @@ def start(config: Path, *args: str, env: dict[str, str] | None = None) -> subpro
         [sys.executable, "-m", "gateway.cli.main", "--config", str(config), "run",
          "--log-format", "text", *args],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
-        env={**os.environ, **(env or {})})
+        env={**os.environ, **(env or {})}, preexec_fn=with_ctrl_c)
 
 
 def finish(process: subprocess.Popen[str], within: float = 20) -> tuple[int | None, str, str]:

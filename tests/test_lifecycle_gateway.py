@@ -28,7 +28,7 @@ from xml.etree import ElementTree
 
 import pytest
 from api_support import free_port
-from process_support import alive, descendants
+from process_support import alive, descendants, with_ctrl_c
 
 from gateway.kinds import Direction
 from gateway.store import open_store
@@ -91,7 +91,7 @@ class Gateway:
             self.process = subprocess.Popen(
                 [str(GATEWAY), "--config", str(config), "run", "--log-format", "text"],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-                start_new_session=True)
+                start_new_session=True, preexec_fn=with_ctrl_c)
         self.helpers: set[int] = set()
 
     def wait_warm(self) -> None:

@@ -20,6 +20,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
+from process_support import with_ctrl_c
 
 from gateway.errors import StandardsError
 from gateway.standards.installer import install_from_url
@@ -161,7 +162,7 @@ def test_ctrl_c_stops_an_install_stuck_on_a_trickling_mirror(
     process = subprocess.Popen(cli("install", "--from", base, "--target", str(target),
                                    "--only", ONLY),
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               cwd=REPO, env={**os.environ})
+                               cwd=REPO, env={**os.environ}, preexec_fn=with_ctrl_c)
     time.sleep(3)  # the downloads have started
     process.send_signal(signal.SIGINT)
     try:

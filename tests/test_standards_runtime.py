@@ -30,6 +30,7 @@ from digipoort_channel_support import (
     toml_value,
 )
 from pipeline_support import FAST, document_json
+from process_support import with_ctrl_c
 
 from gateway.paths import DATA_DIR_ENV, STANDARDS_DIR_ENV
 from gateway.pluginmanager import make_plugin_manager
@@ -147,7 +148,8 @@ format = "en16931:invoice:2017"
     process = subprocess.Popen(
         [sys.executable, "-m", "gateway.cli.main", "--config", str(config), "run",
          "--log-format", "text"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+        preexec_fn=with_ctrl_c)
     try:
         health: dict[str, object] = {}
         deadline = time.monotonic() + 30
