@@ -32,8 +32,10 @@ standards: venv
 	fi
 
 # The gateway with the Digipoort and Peppol simulators and a printing SMTP server beside it.
+# exec: the script is make's own child, so `kill` of make (which passes SIGTERM on to its
+# children) reaches the script, and it stops everything it started.
 run: standards
-	BIN=$(BIN) CONFIG=$(CONFIG) scripts/run-local.sh
+	BIN=$(BIN) CONFIG=$(CONFIG) exec scripts/run-local.sh
 
 lint: venv
 	$(BIN)/ruff check gateway plugins contracts tests examples bench
