@@ -55,11 +55,11 @@ from gateway.pipeline import (
 from gateway.pipeline.inbound import keep_recovering
 from gateway.pipeline.status import StatusDesk
 from gateway.pipeline.turns import HolderName, StoreTurns
-from gateway.pipeline.workers import QueuedNotice
+from gateway.pipeline.workers import QueuedNotice, own_instance_name
 from gateway.pluginmanager import build_registry, make_plugin_manager
 from gateway.registry import Registry
 from gateway.standards.installer import standards_path
-from gateway.store import Store, open_store
+from gateway.store import Store, StoreError, open_store
 from gateway.store.model import CLAIMABLE_STATES
 from gateway.validation.pool import ValidationPool
 from gateway.validation.warming import routed_formats, warm_sets
@@ -182,14 +182,18 @@ class GatewayService:
                 store, self.registry, max_attempts=lambda: self.config.erp.max_attempts,
                 on_decoded=lambda _record: notice.queued(Direction.INBOUND))
             return
+        # Under the data directory's name, so that after a kill the next start here
+        # takes this process's claims back at once (see _take_back_claims).
+        instance = self._holder(own_instance_name()).worker_instance()
         dispatcher = Dispatcher(store, self.channels, self.registry, self.dispatch_settings,
-                                metadata=self._message_metadata,
+                                instance=instance, metadata=self._message_metadata,
                                 idle_channels=self._idle_channels)
         self.dispatcher = dispatcher
         self.outbound = OutboundPipeline(store, self.config_holder.current, self.registry,
                                          self.validation, self.outbound_settings,
                                          on_queued=lambda _record: dispatcher.wake())
-        delivery = DeliveryWorker(store, self.config_holder.current, self.dispatch_settings)
+        delivery = DeliveryWorker(store, self.config_holder.current, self.dispatch_settings,
+                                  instance=instance)
         self.delivery = delivery
         self.inbound = InboundPipeline(store, self.registry,
                                        max_attempts=lambda: self.config.erp.max_attempts,
@@ -308,6 +312,7 @@ class GatewayService:
         intake instance counting them as well would only add to the database's load.
         """
         await self._start_channels()
+        await self._take_back_claims()
         assert self.dispatcher is not None
         self.dispatcher.start()
         assert self.delivery is not None
@@ -323,6 +328,28 @@ class GatewayService:
         self.config_holder.subscribe(
             lambda _old, new, _version: self._start_new_channels(loop, new))
         self.config_holder.subscribe(lambda _old, new, _version: self._note_edited_channels(new))
+
+    async def _take_back_claims(self) -> None:
+        """End at once the claims an earlier process on this data directory left behind.
+
+        That process is gone (it held the name's lock while it lived), so what
+        it was sending or delivering need not wait out its lease: the workers
+        take it over at their first round, as they take over any expired claim.
+        """
+        assert self.store is not None
+        prefix = self._holder(own_instance_name()).claims_prefix
+        if prefix is None:
+            return
+        try:
+            taken = await self.store.expire_claims(prefix)
+        except StoreError:
+            log.exception("the claims an earlier run left cannot be taken back now; they "
+                          "are taken over when their leases expire")
+            return
+        if taken:
+            log.warning("%d message(s) claimed by an earlier run on this data directory (%s) "
+                        "that stopped without finishing them are taken over now", taken,
+                        prefix.rstrip("/"))
 
     def _holder(self, fallback: str) -> HolderName:
         if self._turn_holder is None:

@@ -21,7 +21,8 @@ HOLDER_FILE = "turn-holder"
 
 
 class HolderName:
-    """The name this instance holds turns under: kept by its data directory across restarts.
+    """The name this instance holds turns and claims under: kept by its data directory
+    across restarts.
 
     A turn held by a process that died stays held until its lease runs out,
     three poll intervals: a quarter of an hour for Digipoort's OphaalService
@@ -31,6 +32,13 @@ class HolderName:
     share a name (each would think it had the turn): the first keeps a lock
     on the name file while it runs, and any other takes ``fallback``, a name
     of its own for as long as it lives.
+
+    Claims work alike: the workers of a process that keeps the name are
+    named ``<name>/<pid>``, so the next process on the data directory knows
+    every claim under ``<name>/`` for a dead predecessor's and need not wait
+    for its lease (see :meth:`gateway.store.Store.expire_claims`). A data
+    directory copied to another running instance would share the name:
+    each belongs to one gateway.
     """
 
     def __init__(self, data_dir: Path, fallback: str) -> None:
@@ -57,6 +65,17 @@ class HolderName:
             # two machines of one name (containers) whose data directories look alike.
             self.name = f"{socket.gethostname()}:{secrets.token_hex(4)}"
             path.write_text(self.name + "\n", "utf-8")
+
+    @property
+    def claims_prefix(self) -> str | None:
+        """How the ids of this name's claim workers start; None under a fallback name,
+        which no other process ever had."""
+        return None if self._lock is None else f"{self.name}/"
+
+    def worker_instance(self) -> str:
+        """The instance name for this process's claim workers (see the class)."""
+        prefix = self.claims_prefix
+        return self.name if prefix is None else f"{prefix}{os.getpid()}"
 
     def close(self) -> None:
         """Let the next instance on this data directory take the name up."""

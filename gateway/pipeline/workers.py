@@ -31,6 +31,13 @@ NOTICE_INTERVAL = 0.03
 """Seconds an intake instance gathers stored work before it tells the others, in one NOTIFY."""
 
 
+def own_instance_name() -> str:
+    """A name for this process's workers that no other process has, now or later."""
+    # Host and pid say where a claim is held; the random part keeps two containers
+    # alike in both (same hostname, pid 1) from taking each other's claims for their own.
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
 class WorkerGroup(abc.ABC):
     """Worker tasks named ``<instance>:<role>-<n>``, each running :meth:`_round` in a loop."""
 
@@ -38,10 +45,7 @@ class WorkerGroup(abc.ABC):
 
     def __init__(self, settings: DispatchSettings, instance: str | None) -> None:
         self.settings = settings
-        # Host and pid say where a claim is held; the random part keeps two containers
-        # alike in both (same hostname, pid 1) from taking each other's claims for their own.
-        self.instance = instance or (
-            f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}")
+        self.instance = instance or own_instance_name()
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()

@@ -546,6 +546,21 @@ class Store(abc.ABC):
         now = utc_now() if now is None else as_utc(now)
         return await self._extend(message_id, worker_id, now + lease, now)
 
+    async def expire_claims(self, prefix: str, now: datetime | None = None) -> int:
+        """Let every claim of a worker whose id starts with ``prefix`` expire at ``now``.
+
+        For a process that knows the holders of those claims are gone: a
+        gateway restarted on its data directory after ``kill -9`` takes its
+        claims over at once, not a lease later (see
+        :class:`gateway.pipeline.turns.HolderName`). The messages are then
+        taken over as any expired claim is, by the next claim, with the attempt
+        counted and the previous owner named on the timeline. Returns how
+        many claims expired; an empty prefix (every claim) is refused.
+        """
+        if not isinstance(prefix, str) or not prefix.strip():
+            raise StoreError("expiring claims needs the prefix of their workers' ids")
+        return await self._expire_claims(prefix, utc_now() if now is None else as_utc(now))
+
     async def transition(
         self,
         message_id: str,
@@ -788,6 +803,10 @@ class Store(abc.ABC):
     async def _extend(
         self, message_id: str, worker_id: str, until: datetime, now: datetime
     ) -> MessageRecord: ...
+
+    @abc.abstractmethod
+    async def _expire_claims(self, prefix: str, now: datetime) -> int:
+        """:meth:`expire_claims` in one statement: leases later than ``now`` end at ``now``."""
 
     @abc.abstractmethod
     async def _list(

@@ -564,6 +564,19 @@ class PostgresStore(Store):
             )
             return await self._load(conn, message_id)
 
+    @_translated
+    async def _expire_claims(self, prefix: str, now: datetime) -> int:
+        pool = await self._get_pool()
+        async with pool.acquire() as conn:
+            # left(), not LIKE: a host name may hold the pattern characters % and _.
+            done = await conn.execute(
+                "UPDATE messages SET claim_expires_at = $1, updated_at = $1 "
+                "WHERE claimed_by IS NOT NULL AND claim_expires_at > $1 "
+                "AND left(claimed_by, $2) = $3",
+                now, len(prefix), prefix,
+            )
+        return int(done.rsplit(" ", 1)[-1])
+
     # -- claims ---------------------------------------------------------
 
     @_translated

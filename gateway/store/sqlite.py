@@ -450,6 +450,20 @@ class SqliteStore(Store):
 
         return await self._writer.run(run)
 
+    async def _expire_claims(self, prefix: str, now: datetime) -> int:
+        stamp = _ts(now)
+
+        def run(conn: sqlite3.Connection) -> int:
+            # substr, not LIKE: a host name may hold the pattern characters % and _.
+            return conn.execute(
+                "UPDATE messages INDEXED BY messages_claims SET claim_expires_at = ?, "
+                "updated_at = ? WHERE claimed_by IS NOT NULL AND claim_expires_at > ? "
+                "AND substr(claimed_by, 1, ?) = ?",
+                (stamp, stamp, stamp, len(prefix), prefix),
+            ).rowcount
+
+        return await self._writer.run(run)
+
     # -- claims ---------------------------------------------------------
 
     async def _claim_rows(
