@@ -300,6 +300,37 @@ async def test_a_new_instance_recovers_what_the_holder_lost_before_it_died(
     await all_stored_once(later, [kenmerk], 5 * INTERVAL)
 
 
+async def test_the_installations_first_holder_dying_in_its_first_call_is_caught_up_on(
+    postgres_url: str, simulator: DigipoortSimulator, pki: Pki, tmp_path: Path,
+    start: Start,
+) -> None:
+    # A new installation: the first instance's very first call takes a document that
+    # Digipoort then counts as fetched, and the answer is lost on the way. The instance
+    # dies before any round stored everything: it never had a watermark to leave.
+    message = simulator.make_afleverbericht(
+        order_19(), "BESTELLING-UBL", ontvanger=Identiteit(SUPPLIER_KVK, "KvK"))
+    simulator.queue_for_pickup(message)
+    kenmerk = message.kenmerk
+    simulator.inject(Fault(FaultKind.BAD_SIGNATURE, service="ophaal"))
+    config = digipoort_config(tmp_path / "dying", postgres_url, settings(simulator, pki))
+    dying = GatewayService(config, dispatch=FAST)
+    await dying.start()
+    try:
+        poller = Installation(simulator, [dying], []).poller(dying)
+        await until(lambda: poller.catch_up, 3 * INTERVAL, "the first call failing")
+        assert poller.watermark is None
+        assert dying.store is not None
+        await dying.store.close()
+    finally:
+        await dying.stop()
+    assert simulator.ophaal_calls["getNieuweBerichten"] == 1
+    assert simulator.ophaal_calls["getBerichten"] == 0
+    await asyncio.sleep(TTL + INTERVAL)
+    # A new instance, with a data directory of its own, that never saw the dead one.
+    later = await start(names=("new",))
+    await all_stored_once(later, [kenmerk], 5 * INTERVAL)
+
+
 async def test_a_call_handled_after_its_turn_was_taken_is_caught_up_on(
     start: Start, postgres_url: str,
 ) -> None:

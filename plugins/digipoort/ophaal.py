@@ -45,9 +45,10 @@ Several gateway instances on one database (decision, see the README):
   database was away). Asking for more than was lost costs only repeats,
   stored once. With neither, an instance that saw another hold the turn
   asks for everything Digipoort still keeps; one that saw nobody starts
-  the installation and asks for what is new. (Not caught up on, then: a
-  holder dying in a cut-off call before any round of the installation
-  stored everything, when nobody saw it.)
+  the installation and asks for what is new. Before that first call it
+  leaves the note "from the start": should it die in that call before any
+  round stored everything, the next holder, even one that saw nobody, asks
+  for everything Digipoort still keeps as well.
 * A call does not end with its turn. The holder before may have been in a
   call when its lease ran out, and a busy Digipoort may hand over to that
   call after this instance's catch-up: the caller finds its turn gone only
@@ -102,6 +103,8 @@ log = logging.getLogger(__name__)
 
 # Digipoort's clock and ours differ a little; ask a bit further back than needed.
 _OVERLAP = timedelta(minutes=5)
+# A watermark before any Digipoort: a catch-up from it asks for everything Digipoort keeps.
+FROM_THE_START = datetime(2000, 1, 1, tzinfo=UTC)
 TURN_PURPOSE = "ophaal"
 # Kenmerken name the refused documents' files; anything else in one becomes "_".
 _UNSAFE_IN_NAME = re.compile(r"[^A-Za-z0-9._-]")
@@ -161,6 +164,8 @@ class OphaalPoller:
         self._taken_from: datetime | None = None
         self._again_at: float | None = None
         self._again_after = max(self.turn.ttl.total_seconds(), config.request_timeout)
+        # Set when this holder starts the installation: its first call needs a note first.
+        self._first_call = False
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -190,6 +195,9 @@ class OphaalPoller:
         again = self._again_at is not None and time.monotonic() >= self._again_at
         if again:
             self._must_catch_up()
+        if self._first_call:
+            await self._leave_note(FROM_THE_START)
+            self._first_call = False
         started, spooled = await self.turn.keep(self._fetch())
         if spooled is not None:
             try:
@@ -214,7 +222,10 @@ class OphaalPoller:
             self._others.others_held = False
         marks = [mark for mark in (self.watermark, note) if mark is not None]
         if not marks and not others_held:
-            return  # nobody held the turn before, as far as anything shows
+            # Nobody held the turn before, as far as anything shows: this holder starts
+            # the installation.
+            self._first_call = True
+            return
         self._taken_from = min(marks, default=None)
         self._again_at = time.monotonic() + self._again_after
         self._must_catch_up()
@@ -233,13 +244,15 @@ class OphaalPoller:
         if moment is None or moment.tzinfo is None:
             log.warning("channel %s: ignoring the unreadable OphaalService watermark %r the "
                         "holder before left; catching up from the start", self.channel, note)
-            return datetime(2000, 1, 1, tzinfo=UTC)
+            return FROM_THE_START
         return moment
 
     async def _leave_watermark(self) -> None:
         moment = self._catch_up_from()
-        if moment is None:
-            return
+        if moment is not None:
+            await self._leave_note(moment)
+
+    async def _leave_note(self, moment: datetime) -> None:
         try:
             await self.turn.leave_note(moment.isoformat())
         except Exception as exc:
@@ -407,7 +420,7 @@ class OphaalPoller:
         except (OSError, ValueError, KeyError, TypeError) as exc:
             log.warning("channel %s: ignoring unreadable %s (%s); catching up from the start",
                         self.channel, self.state_file, exc)
-            return datetime(2000, 1, 1, tzinfo=UTC)
+            return FROM_THE_START
 
     def _save_watermark(self, moment: datetime) -> None:
         self.watermark = moment
