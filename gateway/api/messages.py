@@ -177,7 +177,7 @@ async def reroute_message(request: web.Request) -> web.Response:
         raise unavailable("the validation pool is not running")
     return await _operate(request, operator.reroute(
         store_of(request), service.registry, service.validation, request.match_info["id"],
-        actor=_actor(request, body), channel=channel, reason=reason, supplier=config.supplier))
+        actor=_actor(request, body), channel=channel, reason=reason, config=config))
 
 
 async def _operate(request: web.Request, action: Awaitable[MessageRecord]) -> web.Response:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from gateway.config.model import GatewayConfig
 from gateway.formats import EncodeContext
 from gateway.kinds import Direction, DocumentKind
 from gateway.model import CanonicalDocument, HumanResource, OrderResponse, Quotation
@@ -53,3 +54,23 @@ async def encode_context(
     return EncodeContext(agency_oin=agency_oin, agency_name=agency_name, supplier=supplier,
                          supplier_number=supplier_number, answers=answers,
                          source_json=source_json, settings=dict(settings or {}))
+
+
+async def configured_context(
+    store: Store, config: GatewayConfig | None, document: CanonicalDocument, *, agency_oin: str,
+    kind: DocumentKind, agency_name: str | None = None, source_json: str | None = None,
+) -> EncodeContext:
+    """The context intake encodes ``document`` for ``agency_oin`` with, from the configuration.
+
+    The agency's name, our supplier number there and its route's settings for
+    ``kind`` (a G-account, say) come from ``config`` when it lists the
+    agency; ``agency_name`` names one it does not list.
+    """
+    agency = config.agency(agency_oin) if config is not None else None
+    route = agency.documents.get(kind) if agency is not None else None
+    return await encode_context(
+        store, document, agency_oin=agency_oin,
+        agency_name=agency.name if agency is not None else agency_name,
+        supplier=config.supplier if config is not None else None,
+        supplier_number=agency.supplier_number if agency is not None else None,
+        source_json=source_json, settings=route.settings if route is not None else None)

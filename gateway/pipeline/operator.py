@@ -16,9 +16,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from gateway.config.model import GatewayConfig
 from gateway.kinds import Direction, DocumentKind
 from gateway.model.json import loads
-from gateway.pipeline.context import encode_context
+from gateway.pipeline.context import configured_context
 from gateway.pipeline.errors import OperatorActionError
 from gateway.pipeline.validating import DocumentValidator, validate_payload
 from gateway.registry import Registry
@@ -117,15 +118,20 @@ async def reroute(
     channel: str | None = None,
     format_key: str | None = None,
     reason: str | None = None,
-    supplier: Any = None,
-    supplier_number: str | None = None,
+    config: GatewayConfig | None = None,
     extra_attempts: int = 3,
 ) -> MessageRecord:
     """Send a message over another channel and/or in another format, then queue it.
 
     A new format re-encodes the stored canonical JSON and validates the
-    result; an invalid result leaves the message as it was. A new channel
+    result against the new format's layers; a result the encoder refuses or
+    the validation rejects leaves the message as it was. A new channel
     starts without a transport id: the old one belongs to the old channel.
+
+    ``config`` is the gateway's configuration: the new format gets what
+    intake hands a format for this agency (our supplier identity, our
+    supplier number there, its route's settings for the document's kind, a
+    G-account say). Without it only the agency is known.
     """
     if channel is None and format_key is None:
         raise OperatorActionError("a reroute names a new channel, a new format, or both")
@@ -137,8 +143,7 @@ async def reroute(
     fields: dict[str, Any] = {}
     new_format = format_key or record.format_key
     if format_key is not None and format_key != record.format_key:
-        fields.update(await _reencode(store, registry, validator, record, format_key, supplier,
-                                      supplier_number))
+        fields.update(await _reencode(store, registry, validator, record, format_key, config))
     new_channel = channel or record.channel
     if new_channel != record.channel:
         fields["channel"] = new_channel
@@ -169,7 +174,7 @@ async def reroute(
 
 async def _reencode(
     store: Store, registry: Registry, validator: DocumentValidator, record: MessageRecord,
-    format_key: str, supplier: Any, supplier_number: str | None,
+    format_key: str, config: GatewayConfig | None,
 ) -> dict[str, Any]:
     fmt = registry.format(format_key)
     kind = DocumentKind(record.document_kind or "")
@@ -178,14 +183,20 @@ async def _reencode(
     if record.canonical_json is None:
         raise OperatorActionError(f"message {record.id} has no canonical JSON to re-encode")
     document = loads(record.canonical_json)
-    agency = (record.routing or {}).get("agency", {})
-    context = await encode_context(
-        store, document, agency_oin=record.agency_oin or "", agency_name=agency.get("name"),
-        supplier=supplier, supplier_number=supplier_number, source_json=record.canonical_json)
-    payload = await asyncio.to_thread(fmt.encode, document, context)
+    context = await configured_context(
+        store, config, document, agency_oin=record.agency_oin or "", kind=kind,
+        agency_name=(record.routing or {}).get("agency", {}).get("name"),
+        source_json=record.canonical_json)
+    try:
+        payload = await asyncio.to_thread(fmt.encode, document, context)
+    except Exception as exc:  # a plugin's refusal, as at intake: the operator must hear why
+        raise OperatorActionError(
+            f"{format_key} cannot encode message {record.id}: {type(exc).__name__}: {exc}"
+        ) from exc
     report = await validate_payload(validator, payload, fmt.layers(), fmt.key)
     if not report.valid:
         raise OperatorActionError(
             f"re-encoded as {format_key} the document is {report.summary()}: "
             f"{report.by_severity()[0]}")
     return {"format_key": fmt.key, "raw_payload": payload, "validation": report.to_json()}
+

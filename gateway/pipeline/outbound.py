@@ -40,7 +40,7 @@ from gateway.instruments import TRACEPARENT, Stage, current_traceparent
 from gateway.kinds import Direction, DocumentKind
 from gateway.model import CanonicalDocument, Invoice, kind_of
 from gateway.model.json import from_json, loads
-from gateway.pipeline.context import encode_context
+from gateway.pipeline.context import configured_context
 from gateway.pipeline.errors import DocumentRejected, DocumentTooLarge
 from gateway.pipeline.keys import agency_party, document_number, outbound_key, party_oin
 from gateway.pipeline.validating import DocumentValidator, validate_payload
@@ -246,13 +246,9 @@ class OutboundPipeline:
             fmt = await self._format(progress, decision, doc_kind)
             routing.set(channel=decision.channel, format=fmt.key)
         intake.set(channel=decision.channel, format=fmt.key)
-        agency = config.agency(oin)
-        document_route = agency.documents.get(doc_kind) if agency else None
-        context = await encode_context(
-            self.store, document, agency_oin=oin, agency_name=decision.agency_name,
-            supplier=config.supplier, supplier_number=agency.supplier_number if agency else None,
-            source_json=progress.text,
-            settings=document_route.settings if document_route is not None else None)
+        context = await configured_context(
+            self.store, config, document, agency_oin=oin, kind=doc_kind,
+            agency_name=decision.agency_name, source_json=progress.text)
         with _stage("encode", kind=progress.kind, format=fmt.key):
             try:
                 payload = await _encode(fmt, document, context, len(progress.text or ""))
