@@ -47,7 +47,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator, Sequence
 from concurrent.futures.process import BrokenProcessPool
-from multiprocessing import shared_memory
+from multiprocessing import forkserver, resource_tracker, shared_memory
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -215,11 +215,13 @@ def _end_with_parent() -> None:
     outlive it for good, and every restart would add a set. The parent's
     sentinel reaches end of file the moment the parent is gone.
 
-    Ctrl-C reaches every process of the terminal's process group. The parent
-    closes the pool in order, so the workers leave the stop to it rather than
-    each die of KeyboardInterrupt with a traceback in the gateway's log.
+    Ctrl-C and a hang-up reach every process of the terminal's process group.
+    The parent closes the pool in order, so the workers leave the stop to it
+    rather than each die of KeyboardInterrupt with a traceback in the
+    gateway's log, or of SIGHUP under a task.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     parent = multiprocessing.parent_process()
     if parent is None:  # pragma: no cover - a pool worker always has a parent
         return
@@ -358,6 +360,28 @@ def _context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
 
 
+def _start_helpers(context: multiprocessing.context.BaseContext) -> None:
+    """Start multiprocessing's resource tracker and forkserver deaf to a hang-up.
+
+    Closing the terminal sends SIGHUP to its whole process group, and the
+    gateway stops in order on it, closing the pool; the helpers must leave
+    the stop to it. A tracker dead of SIGHUP is started anew, knowing none of
+    the pool's semaphores, and prints a KeyError traceback for each the pool
+    then frees. Blocked in this thread while they start, SIGHUP stays blocked
+    in them (the mask survives fork and exec, and neither unblocks it) and
+    in the workers the forkserver forks, while this process's other threads
+    still take it; one pending here arrives when the mask is restored. They
+    end anyway when this process ends: their pipe from it closes.
+    """
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
+    try:
+        resource_tracker.ensure_running()
+        if context.get_start_method() == "forkserver":
+            forkserver.ensure_running()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+
+
 def default_workers() -> int:
     """One worker per core this process may use."""
     try:
@@ -432,6 +456,7 @@ class ValidationPool:
     def _pool(self) -> concurrent.futures.ProcessPoolExecutor:
         with self._lock:
             if self._executor is None:
+                _start_helpers(_context())
                 self._ready = _context().Queue() if self._announce else None
                 self._stop_warming = _context().Event() if self._announce else None
                 self._warmth = []
