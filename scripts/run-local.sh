@@ -34,7 +34,7 @@ mkdir -p "$DATA/peppol/inbox"
     --pki-dir "$DATA/digipoort-pki" &
 children+=($!)
 "$BIN/gateway" --config "$CONFIG" simulate peppol --listen 127.0.0.1:8781 \
-    --deliver-dir "$DATA/peppol/inbox" &
+    --deliver-dir "$DATA/peppol/inbox" --state-dir "$DATA/peppol-simulator" &
 children+=($!)
 "$BIN/python" -m aiosmtpd --nosetuid --listen 127.0.0.1:1025 --class aiosmtpd.handlers.Debugging &
 children+=($!)

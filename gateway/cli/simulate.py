@@ -8,9 +8,11 @@ peppol``) and adds itself with :func:`add_simulator` from its
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
-from gateway.errors import PluginError
+from gateway.errors import GatewayError, PluginError
 
 
 @click.group()
@@ -33,3 +35,21 @@ def add_simulator(cli: click.Group, command: click.Command) -> None:
     if not isinstance(group, click.Group):
         raise PluginError("the gateway's 'simulate' command group is missing")
     group.add_command(command)
+
+
+def configured_standards_dir() -> Path | None:
+    """The standards folder the gateway itself uses on the ``--config`` given (``[gateway]
+    standards_dir``, else its fallbacks), so a simulator judges a document as the gateway
+    does; None outside a ``gateway`` command. A configuration that cannot be read is a
+    ClickException naming why."""
+    from gateway.cli.context import CliContext
+    from gateway.cli.validate import standards_dir_for
+
+    obj = click.get_current_context().find_object(CliContext)
+    if obj is None:
+        return None
+    try:
+        return standards_dir_for(obj)
+    except GatewayError as exc:
+        raise click.ClickException(f"cannot read the standards folder from the "
+                                   f"configuration: {exc}") from exc

@@ -16,7 +16,11 @@ agency's side of the network (C3 and C4). It:
 - injects faults on request: HTTP 500 or 503, timeouts, connection resets,
   HTTP 400, failed receipts, for the next N calls or a share of them; and,
   on receipt requests, HTTP 500, 503 or 404, timeouts, resets and receipts
-  that stay ``accepted``; it can also lose a transmission (``forget``).
+  that stay ``accepted``; it can also lose a transmission (``forget``);
+- with a state folder, keeps every transmission there, one JSON file each,
+  and takes them up again when it starts: a restart (``make run`` restarts
+  it with the gateway) loses no transmission, as a real access point loses
+  none.
 
 The control endpoints under ``/control/`` and the command-line options are
 documented in plugins/peppol/README.md.
@@ -25,14 +29,17 @@ documented in plugins/peppol/README.md.
 from __future__ import annotations
 
 import asyncio
+import base64
 import collections
 import contextlib
 import datetime as dt
+import hashlib
 import hmac
 import json
 import logging
 import os
 import random
+import re
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -44,6 +51,7 @@ import click
 from aiohttp import web
 from lxml import etree
 
+from gateway.cli.simulate import configured_standards_dir
 from gateway.errors import GatewayError
 from gateway.eventloop import until_terminated
 from gateway.fileio import write_atomically
@@ -125,6 +133,9 @@ class SimulatorSettings:
     receipt_faults: tuple[str, ...] = ()
     """The same for receipt requests (``GET /outbound/{id}``), kinds RECEIPT_FAULT_KINDS."""
     seed: int | None = None
+    state_dir: Path | None = None
+    """Where every transmission is kept, to be taken up again at the next start; None keeps
+    them in memory only."""
 
 
 @attrs.define
@@ -165,6 +176,11 @@ class Transmission:
     findings: list[str] = attrs.field(factory=list)
     error: str | None = None
     copies: int = 1
+    failure: str | None = None
+    """The error to report instead of the validation's verdict (a fault injected when the
+    document came in); kept with it, so a restart before the verdict keeps the fault too."""
+    sbdh: bytes = attrs.field(default=b"", repr=False)
+    """The SBDH document as received: what the state folder keeps, envelope and all."""
 
     def receipt(self) -> Receipt:
         if self.status == "delivered":
@@ -223,6 +239,9 @@ class PeppolSimulator:
         self._session: aiohttp.ClientSession | None = None
         self._pool: ValidationPool | None = None
         self._scanning = asyncio.Lock()
+        # Writes of one transmission must land in the order its states were taken, or an
+        # older state could replace a newer one.
+        self._saving = asyncio.Lock()
         self.address: tuple[str, int] | None = None
 
     # -- life cycle ------------------------------------------------------------------------
@@ -234,6 +253,10 @@ class PeppolSimulator:
         return f"http://{self.address[0]}:{self.address[1]}"
 
     async def start(self) -> None:
+        self._stopping.clear()
+        if self.settings.state_dir is not None:
+            for transmission in await asyncio.to_thread(load_state, self.settings.state_dir):
+                self.transmissions.setdefault(transmission.id, transmission)
         app = web.Application(client_max_size=50 * 1024 * 1024)
         app.router.add_post("/outbound", self._post_outbound)
         app.router.add_get("/outbound/{id}", self._get_receipt)
@@ -253,6 +276,11 @@ class PeppolSimulator:
         self.address = sockets[0].getsockname()[:2] if sockets else (host, int(port))
         if self.settings.pickup_dir is not None:
             self._spawn(self._watch_pickup())
+        # Acknowledged before the last stop but not yet validated: an access point finishes
+        # what it acknowledged.
+        for transmission in self.transmissions.values():
+            if transmission.status == "accepted":
+                self._spawn(self._deliver(transmission))
 
     async def stop(self) -> None:
         self._stopping.set()
@@ -270,7 +298,15 @@ class PeppolSimulator:
     def _spawn(self, work: Any) -> None:
         task: asyncio.Task[None] = asyncio.create_task(work)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        # Nobody awaits these tasks: an error not logged here would be lost.
+        if not task.cancelled() and task.exception() is not None:
+            log.error("peppol simulator: %s failed",
+                      getattr(task.get_coro(), "__qualname__", task.get_name()),
+                      exc_info=task.exception())
 
     # -- faults ----------------------------------------------------------------------------
 
@@ -290,7 +326,11 @@ class PeppolSimulator:
     def forget(self, transmission_id: str) -> bool:
         """Lose a transmission, as an access point that lost its records would; whether it
         was known. Its receipt is a 404 from now on, and a repeat of it is new."""
-        return self.transmissions.pop(transmission_id, None) is not None
+        if self.transmissions.pop(transmission_id, None) is None:
+            return False
+        if self.settings.state_dir is not None:
+            (self.settings.state_dir / state_file_name(transmission_id)).unlink(missing_ok=True)
+        return True
 
     def _next_fault(self, faults: list[Fault]) -> str | None:
         for fault in list(faults):
@@ -346,37 +386,66 @@ class PeppolSimulator:
         known = self.transmissions.get(envelope.instance_id)
         if known is not None:
             known.copies += 1
+            await self._save(known)
             return known, True
         transmission = Transmission(id=envelope.instance_id, envelope=envelope, payload=payload,
-                                    received_at=dt.datetime.now(dt.UTC).replace(microsecond=0))
+                                    received_at=dt.datetime.now(dt.UTC).replace(microsecond=0),
+                                    failure=failure, sbdh=data)
         self.transmissions[transmission.id] = transmission
         # Which document it is shows at once; whether it is valid, once validated.
         transmission.format_key = await asyncio.to_thread(self._detect, payload)
+        try:
+            await self._save(transmission)
+        except Exception:
+            # Not kept, not acknowledged: the sender's retry must find it new.
+            if self.transmissions.get(transmission.id) is transmission:
+                del self.transmissions[transmission.id]
+            raise
         if wait:
-            await self._deliver(transmission, failure)
+            await self._deliver(transmission)
         else:
-            self._spawn(self._deliver(transmission, failure))
+            self._spawn(self._deliver(transmission))
         return transmission, False
 
-    async def _deliver(self, transmission: Transmission, failure: str | None) -> None:
+    async def _deliver(self, transmission: Transmission) -> None:
         report = await self._validate(transmission.payload)
         transmission.format_key = report.format_key
         transmission.findings = [str(f) for f in report.findings if f.severity.rejects]
         valid = report.valid
-        if failure is not None:
-            transmission.status, transmission.error = "failed", failure
-            return
-        if valid or self.settings.invalid == "mlr":
+        if transmission.failure is not None:
+            transmission.status, transmission.error = "failed", transmission.failure
+        elif valid or self.settings.invalid == "mlr":
             transmission.status = "delivered"
         else:
             transmission.status = "failed"
             transmission.error = "the receiving access point refused the document: " + "; ".join(
                 transmission.findings[:5])
+        try:
+            await self._save(transmission)
+        except OSError:
+            # The receipt is still served from memory; only a restart would lose the verdict
+            # (the document is validated again then).
+            log.exception("peppol simulator: cannot keep the receipt of transmission %s in %s",
+                          transmission.id, self.settings.state_dir)
+        if transmission.failure is not None:
+            return
         root_name = etree.QName(parse_xml(transmission.payload).getroot()).localname
         if not valid and self.settings.invalid == "mlr":
             self._spawn(self._later(self.send_mlr(transmission, report.findings)))
         elif valid and self.settings.invoice_responses and root_name in _INVOICE_TYPES:
             self._spawn(self._respond(transmission, self.settings.invoice_responses))
+
+    async def _save(self, transmission: Transmission) -> None:
+        """Write the transmission's current state into the state folder, if there is one."""
+        folder = self.settings.state_dir
+        if folder is None:
+            return
+        async with self._saving:
+            path = folder / state_file_name(transmission.id)
+            await asyncio.to_thread(write_atomically, path, state_of(transmission))
+            if self.transmissions.get(transmission.id) is not transmission:
+                # Forgotten while it was being written: the file must not bring it back.
+                await asyncio.to_thread(path.unlink, missing_ok=True)
 
     def _detect(self, payload: bytes) -> str | None:
         try:
@@ -403,7 +472,15 @@ class PeppolSimulator:
             # Saxon must not be driven from changing threads of this process (it can
             # crash the process); a worker process of the gateway's own pool is safe.
             self._pool = ValidationPool(self.settings.standards or standards_dir(), workers=1)
-        return await self._pool.validate(payload, fmt.layers(), fmt.key)
+        try:
+            return await self._pool.validate(payload, fmt.layers(), fmt.key)
+        except GatewayError as exc:
+            # Standards not installed, a worker that keeps dying: without a verdict the
+            # receipt would say "accepted" for ever and nobody would learn why.
+            log.error("peppol simulator: cannot validate a %s document: %s", fmt.key, exc)
+            finding = Finding("validation", "not-validated", Severity.FATAL, "", None,
+                              f"the simulator cannot validate the document: {exc}")
+            return ValidationReport.of([finding], ["validation"], fmt.key)
 
     async def _transport_fault(self, request: web.Request,
                                fault: str | None) -> web.Response | None:
@@ -706,6 +783,113 @@ def _write_file(path: Path, data: bytes) -> None:
     write_atomically(path, data)
 
 
+# -- the state folder -------------------------------------------------------------------------
+
+STATE_VERSION = 1
+RECEIPT_STATES = ("accepted", "delivered", "failed")
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,150}")
+_NOT_PLAIN = re.compile(r"[^A-Za-z0-9_-]+")
+
+
+def state_file_name(transmission_id: str) -> str:
+    """The name of a transmission's file in the state folder.
+
+    The instance id is the sender's free text: used as it is only when it is a
+    plain file name; otherwise a cleaned-up form and a hash of it, joined by a
+    ``~`` that no plain name has, so two ids never share a file and none
+    reaches outside the folder.
+    """
+    if _PLAIN_NAME.fullmatch(transmission_id):
+        return f"{transmission_id}.json"
+    digest = hashlib.sha256(transmission_id.encode()).hexdigest()[:32]
+    return f"{_NOT_PLAIN.sub('_', transmission_id)[:100]}~{digest}.json"
+
+
+def state_of(transmission: Transmission) -> bytes:
+    """A transmission as its file in the state folder holds it."""
+    return json.dumps({
+        "version": STATE_VERSION,
+        "id": transmission.id,
+        "status": transmission.status,
+        "received_at": transmission.received_at.isoformat(),
+        "format_key": transmission.format_key,
+        "findings": transmission.findings,
+        "error": transmission.error,
+        "failure": transmission.failure,
+        "copies": transmission.copies,
+        "sbdh": base64.b64encode(transmission.sbdh).decode("ascii"),
+    }, indent=1).encode()
+
+
+def _field(record: dict[str, Any], key: str, kind: type, *, optional: bool = False) -> Any:
+    value = record.get(key)
+    if value is None and optional:
+        return None
+    if not isinstance(value, kind) or isinstance(value, bool) != (kind is bool):
+        raise ValueError(f"'{key}' must be {'null or ' if optional else ''}a "
+                         f"{kind.__name__}, not {value!r}")
+    return value
+
+
+def transmission_from_state(data: bytes) -> Transmission:
+    """A transmission back from its file; ValueError or SBDHError naming what is wrong."""
+    record = json.loads(data)
+    if not isinstance(record, dict):
+        raise ValueError("the file holds no JSON object")
+    if record.get("version") != STATE_VERSION:
+        raise ValueError(f"'version' is {record.get('version')!r}, expected {STATE_VERSION}")
+    ident = _field(record, "id", str)
+    status = _field(record, "status", str)
+    if status not in RECEIPT_STATES:
+        raise ValueError(f"'status' is {status!r}, not one of {', '.join(RECEIPT_STATES)}")
+    findings = _field(record, "findings", list)
+    if not all(isinstance(finding, str) for finding in findings):
+        raise ValueError("'findings' must be a list of strings")
+    copies = _field(record, "copies", int)
+    if copies < 1:
+        raise ValueError(f"'copies' is {copies}, expected 1 or more")
+    try:
+        received_at = dt.datetime.fromisoformat(_field(record, "received_at", str))
+        sbdh = base64.b64decode(_field(record, "sbdh", str), validate=True)
+    except ValueError as exc:  # binascii.Error is one too
+        raise ValueError(f"'received_at' or 'sbdh' is malformed: {exc}") from None
+    try:
+        envelope, payload = unwrap(sbdh)
+    except SBDHError as exc:
+        raise SBDHError(f"'sbdh' is no SBDH document: {exc}") from None
+    if envelope.instance_id != ident:
+        raise ValueError(f"'id' is {ident!r} but the SBDH InstanceIdentifier is "
+                         f"{envelope.instance_id!r}")
+    return Transmission(id=ident, envelope=envelope, payload=payload, received_at=received_at,
+                        status=status, format_key=_field(record, "format_key", str,
+                                                         optional=True),
+                        findings=findings, error=_field(record, "error", str, optional=True),
+                        copies=copies, failure=_field(record, "failure", str, optional=True),
+                        sbdh=sbdh)
+
+
+def load_state(folder: Path) -> list[Transmission]:
+    """The transmissions kept in ``folder``; a file that cannot be read back is named in the
+    log and skipped, so one damaged file does not take the others down with it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    found = []
+    for path in sorted(folder.glob("*.json")):
+        if path.name.startswith("."):  # write_atomically's temporary files
+            continue
+        try:
+            transmission = transmission_from_state(path.read_bytes())
+            expected = state_file_name(transmission.id)
+            if path.name != expected:
+                raise ValueError(f"it holds transmission {transmission.id!r}, whose file is "
+                                 f"{expected}")
+        except (OSError, ValueError, GatewayError) as exc:
+            log.warning("peppol simulator: skipped %s in the state folder: %s", path, exc)
+            continue
+        found.append(transmission)
+    log.info("peppol simulator: %d transmission(s) taken up from %s", len(found), folder)
+    return found
+
+
 # -- the command ------------------------------------------------------------------------------
 
 
@@ -724,7 +908,11 @@ def _write_file(path: Path, data: bytes) -> None:
 @click.option("--receipts-dir", type=click.Path(path_type=Path), metavar="DIR",
               help="Folder for receipts of picked-up files (the channel's receipts_dir).")
 @click.option("--standards-dir", type=click.Path(path_type=Path, file_okay=False), metavar="DIR",
-              help="Installed standards for validation (default: the gateway's).")
+              help="Installed standards for validation. Default: the gateway's, as its "
+                   "configuration (--config) says.")
+@click.option("--state-dir", type=click.Path(path_type=Path, file_okay=False), metavar="DIR",
+              help="Keep every transmission in this folder and take them up again at the next "
+                   "start, so receipts survive a restart. Default: in memory only.")
 @click.option("--invoice-response", "invoice_responses", multiple=True, metavar="CODE",
               type=click.Choice(sorted(INVOICE_CODES)),
               help="Answer each delivered invoice with this T111 code; repeat for a sequence.")
@@ -742,9 +930,9 @@ def _write_file(path: Path, data: bytes) -> None:
 def simulate_peppol(listen: str, deliver_to: str | None, deliver_dir: Path | None,
                     secret_env: str | None, token: str | None, pickup_dir: Path | None,
                     receipts_dir: Path | None, standards_dir: Path | None,
-                    invoice_responses: tuple[str, ...], response_delay: float, invalid: str,
-                    faults: tuple[str, ...], receipt_faults: tuple[str, ...],
-                    seed: int | None) -> None:
+                    state_dir: Path | None, invoice_responses: tuple[str, ...],
+                    response_delay: float, invalid: str, faults: tuple[str, ...],
+                    receipt_faults: tuple[str, ...], seed: int | None) -> None:
     """A local Peppol access point for the peppol channel (see plugins/peppol/README.md)."""
     secret = None
     if secret_env is not None:
@@ -757,15 +945,21 @@ def simulate_peppol(listen: str, deliver_to: str | None, deliver_dir: Path | Non
         settings = SimulatorSettings(
             listen=listen, token=token, deliver_to=deliver_to, deliver_dir=deliver_dir,
             deliver_secret=secret, pickup_dir=pickup_dir, receipts_dir=receipts_dir,
-            standards=standards_dir, invoice_responses=invoice_responses,
-            response_delay=response_delay, invalid=invalid, faults=faults,
-            receipt_faults=receipt_faults, seed=seed)
+            standards=standards_dir or configured_standards_dir(),
+            invoice_responses=invoice_responses, response_delay=response_delay,
+            invalid=invalid, faults=faults, receipt_faults=receipt_faults, seed=seed,
+            state_dir=state_dir)
         simulator = PeppolSimulator(settings)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
 
     async def run() -> None:
-        await simulator.start()
+        try:
+            await simulator.start()
+        except OSError as exc:
+            # A busy port, a --state-dir that cannot be created or read.
+            await simulator.stop()
+            raise click.ClickException(f"cannot start the simulator: {exc}") from exc
         click.echo(f"Peppol access point simulator on {simulator.url} "
                    f"(POST /outbound, GET /outbound/{{id}}, /control/...)")
         try:
