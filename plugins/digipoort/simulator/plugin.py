@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from gateway.cli.simulate import add_simulator
+from gateway.cli.simulate import add_simulator, configured_standards_dir
 from gateway.eventloop import until_terminated
 from gateway.hookspecs import hookimpl
 
@@ -60,7 +60,8 @@ def parse_listen(value: str) -> tuple[str, int]:
               show_default=True, help="Signature algorithm of the simulator's responses.")
 @click.option("--standards-dir", type=click.Path(path_type=Path, file_okay=False),
               help="Installed standards (koppelvlak XSD, format XSD/Schematron). "
-                   "Default: the gateway's standards directory.")
+                   "Default: the gateway's standards directory, as its configuration "
+                   "(--config) says.")
 @click.option("--no-validate", is_flag=True,
               help="Do not check payloads against their berichtsoort's format.")
 @click.option("--deliver-to", metavar="URL",
@@ -82,21 +83,28 @@ def simulate_digipoort(
     aanlevering through its statuses and plays the Aansluit Suite scenarios
     chosen by aanleverkenmerk. Stop it with Ctrl-C.
     """
+    from ..wus import koppelvlak
     from ..wus.security import SecurityError
     from .settings import SimulatorSettings
     from .simulator import DigipoortSimulator
 
     host, port = parse_listen(listen)
+    # Also with --no-validate: the koppelvlak bodies are checked against the XSD in there.
+    standards = standards_dir or configured_standards_dir()
     settings = SimulatorSettings(
         host=host, port=port, pki_dir=pki_dir, trust=trust, step_delay=step_delay,
         redelivery_delay=redelivery_delay, slow_delay=slow_delay,
         algorithm="rsa-sha256" if algorithm == "rsa-sha256" else "rsa-sha1",
-        standards_dir=standards_dir, validate_payload=not no_validate, deliver_to=deliver_to,
+        standards_dir=standards, validate_payload=not no_validate, deliver_to=deliver_to,
         aflever_trust=aflever_trust,
     )
     simulator = DigipoortSimulator(settings)
 
     async def run() -> None:
+        if standards is not None:
+            # The koppelvlak module finds its XSD in the folder registered for the process,
+            # as the digipoort channel registers its own; else it looks in the default one.
+            koppelvlak.use_standards_dir(standards)
         try:
             await simulator.start()
         except (OSError, ValueError, SecurityError) as exc:
