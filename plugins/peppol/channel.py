@@ -87,6 +87,12 @@ MAX_INBOUND_BYTES = 50 * 1024 * 1024
 _INSTANCE_NAMESPACE = uuid.UUID("5b0f3c1e-7a51-4d0c-9d3e-2f6a8c4e9b17")
 _FINAL_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EISDIR}
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def file_stem(instance_id: str) -> str:
+    """The name (without suffix) of a transmission's files in the exchange folders: the
+    SBDH in the outbox and its receipt; the access point must name the receipt so too."""
+    return _SAFE.sub("_", instance_id)
 _CBC = "{urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2}"
 _CAC = "{urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2}"
 # Where each outbound document names its receiver's electronic address.
@@ -311,7 +317,7 @@ class PeppolChannel(Channel):
 
     async def _write_outbox(self, envelope: Envelope, sbdh: bytes) -> SendOutcome:
         assert self.outbox is not None
-        target = self.outbox / f"{_SAFE.sub('_', envelope.instance_id)}.xml"
+        target = self.outbox / f"{file_stem(envelope.instance_id)}.xml"
         try:
             await asyncio.to_thread(write_atomically, target, sbdh)
         except OSError as exc:
@@ -328,7 +334,7 @@ class PeppolChannel(Channel):
         # recognises as a repeat.
         receipt = await self._receipt(transport_id)
         if not isinstance(receipt, Receipt) and self.receipts is not None:
-            path = self.receipts / "done" / f"{_SAFE.sub('_', transport_id)}.json"  # filed away
+            path = self.receipts / "done" / f"{file_stem(transport_id)}.json"  # filed away
             with contextlib.suppress(OSError, ValueError, ReceiptError):
                 receipt = receipt_from_json(json.loads(await asyncio.to_thread(path.read_bytes)))
         return isinstance(receipt, Receipt) and receipt.status == "failed"
@@ -381,7 +387,7 @@ class PeppolChannel(Channel):
         if isinstance(answer, Receipt):
             why = "the access point still reports the transmission accepted"
         elif answer is None:
-            why = f"no receipt file {_SAFE.sub('_', transport_id)}.json in {self.receipts}"
+            why = f"no receipt file {file_stem(transport_id)}.json in {self.receipts}"
         else:
             why = answer.reason
         return StatusReport(
@@ -406,7 +412,7 @@ class PeppolChannel(Channel):
             return await self.client.look_up(transport_id)
         if self.receipts is None:
             return None
-        path = self.receipts / f"{_SAFE.sub('_', transport_id)}.json"
+        path = self.receipts / f"{file_stem(transport_id)}.json"
         try:
             return receipt_from_json(json.loads(await asyncio.to_thread(path.read_bytes)))
         except FileNotFoundError:
@@ -417,7 +423,7 @@ class PeppolChannel(Channel):
 
     def _file_receipt(self, transport_id: str) -> None:
         assert self.receipts is not None
-        path = self.receipts / f"{_SAFE.sub('_', transport_id)}.json"
+        path = self.receipts / f"{file_stem(transport_id)}.json"
         (self.receipts / "done").mkdir(parents=True, exist_ok=True)
         with contextlib.suppress(FileNotFoundError):
             os.replace(path, self.receipts / "done" / path.name)

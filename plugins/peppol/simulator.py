@@ -76,7 +76,7 @@ from gateway.validation import ValidationPool
 from gateway.validation.report import Finding, Severity, ValidationReport
 from gateway.xmlsafe import parse_xml
 from plugins.peppol.ap_client import Receipt, receipt_to_json
-from plugins.peppol.channel import SECRET_HEADER
+from plugins.peppol.channel import SECRET_HEADER, file_stem
 from plugins.peppol.sbdh import Envelope, SBDHError, participant, unwrap, wrap
 
 log = logging.getLogger(__name__)
@@ -539,7 +539,8 @@ class PeppolSimulator:
                     await asyncio.to_thread(os.replace, path, folder / "done" / path.name)
                     continue
                 body = json.dumps(receipt_to_json(transmission.receipt())).encode()
-                await asyncio.to_thread(_write_file, receipts / f"{transmission.id}.json", body)
+                target = receipts / f"{file_stem(transmission.id)}.json"
+                await asyncio.to_thread(_write_file, target, body)
                 await asyncio.to_thread(os.replace, path, folder / "done" / path.name)
                 taken += 1
         return taken
