@@ -164,20 +164,27 @@ async def cancel_message(request: web.Request) -> web.Response:
 
 
 async def reroute_message(request: web.Request) -> web.Response:
-    """Send an outbound message over another configured channel."""
-    body = await _action_body(request, ("reason", "actor", "channel"))
+    """Send an outbound message over another configured channel, in another format, or both."""
+    body = await _action_body(request, ("reason", "actor", "channel", "format"))
     reason = optional_text(body, "reason", required=True)
-    channel = optional_text(body, "channel", required=True)
+    channel = optional_text(body, "channel")
+    format_key = optional_text(body, "format")
     service = service_of(request)
     config = service.config
-    if channel not in config.channels:
+    if channel is None and format_key is None:
+        raise bad_request("a reroute names a channel, a format, or both", "$.channel")
+    if channel is not None and channel not in config.channels:
         raise bad_request(f"channel {channel!r} is not configured (configured: "
                           f"{', '.join(sorted(config.channels)) or 'none'})", "$.channel")
+    if format_key is not None and format_key not in service.registry.formats:
+        raise bad_request(f"format {format_key!r} is not provided by any plugin here "
+                          f"(`gateway formats` lists them)", "$.format")
     if service.validation is None:
         raise unavailable("the validation pool is not running")
     return await _operate(request, operator.reroute(
         store_of(request), service.registry, service.validation, request.match_info["id"],
-        actor=_actor(request, body), channel=channel, reason=reason, config=config))
+        actor=_actor(request, body), channel=channel, format_key=format_key, reason=reason,
+        config=config))
 
 
 async def _operate(request: web.Request, action: Awaitable[MessageRecord]) -> web.Response:
@@ -233,7 +240,8 @@ OPERATIONS = (
               params=(ID_PARAM,), body=ref("OperatorRequest"), answers=_ACTION_ANSWER,
               problems=(400, 404, 409)),
     Operation("POST", "/api/v1/messages/{id}/reroute", reroute_message, "rerouteMessage",
-              "Send a message over another channel", "operator", frozenset({OPERATE}),
+              "Send a message over another channel, in another format (encoded anew from "
+              "its canonical JSON and validated), or both", "operator", frozenset({OPERATE}),
               params=(ID_PARAM,), body=ref("RerouteRequest"), answers=_ACTION_ANSWER,
               problems=(400, 404, 409, 503)),
 )

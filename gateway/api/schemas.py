@@ -96,8 +96,14 @@ COMPONENTS: dict[str, Any] = {
         "properties": {"reason": STRING, "actor": STRING},
     },
     "RerouteRequest": {
-        "type": "object", "required": ["reason", "channel"], "additionalProperties": False,
-        "properties": {"reason": STRING, "actor": STRING, "channel": STRING},
+        "type": "object", "required": ["reason"], "additionalProperties": False,
+        "properties": {
+            "reason": STRING, "actor": STRING,
+            "channel": {"type": "string", "description": "A configured channel to send it over."},
+            "format": {"type": "string",
+                       "description": "A format key to encode it in anew (`gateway formats`)."},
+        },
+        "anyOf": [{"required": ["channel"]}, {"required": ["format"]}],
     },
     "InboxItem": _object({
         "id": STRING, "kind": TEXT_OR_NULL, "business_key": TEXT_OR_NULL,

@@ -199,13 +199,26 @@ def cancel(obj: CliContext, message_id: str, reason: str, actor: str, as_json: b
 
 @messages.command("reroute")
 @click.argument("message_id", metavar="ID")
-@click.option("--channel", required=True, help="The configured channel to send it over.")
+@click.option("--channel", help="The configured channel to send it over.")
+@click.option("--format", "format_key", metavar="KEY",
+              help="The format to encode it in anew from its canonical JSON, validated before "
+                   "it is queued (`gateway formats` lists the keys).")
 @_reason
 @_actor
 @_json
 @click.pass_obj
-def reroute(obj: CliContext, message_id: str, channel: str, reason: str, actor: str,
-            as_json: bool) -> None:
-    """Send an outbound message over another channel."""
-    _act(obj, message_id, "reroute", {"reason": reason, "actor": actor, "channel": channel},
-         as_json)
+def reroute(obj: CliContext, message_id: str, channel: str | None, format_key: str | None,
+            reason: str, actor: str, as_json: bool) -> None:
+    """Send an outbound message over another channel, in another format, or both.
+
+    An agency moved from Digipoort to Peppol, say: --channel peppol --format
+    peppol-bis:invoice:3.0 sends a message waiting for Digipoort as Peppol BIS.
+    """
+    if channel is None and format_key is None:
+        raise click.UsageError("name --channel, --format, or both")
+    body = {"reason": reason, "actor": actor}
+    if channel is not None:
+        body["channel"] = channel
+    if format_key is not None:
+        body["format"] = format_key
+    _act(obj, message_id, "reroute", body, as_json)
