@@ -236,3 +236,29 @@ def test_switch_of_a_defaulted_route_keeps_the_key_in_its_table_and_comments_in_
     header = lines.index('[agencies."00000001009898347000".documents.invoice]')
     table = lines[header + 1:lines.index("", header)]
     assert 'channel = "email"' in table, table
+
+
+def test_a_peppol_id_edited_in_case_only_is_a_reload_with_an_audited_change(
+    tmp_path: Path,
+) -> None:
+    """Peppol ids compare without case, but go out as written: an edit of the case alone
+    changed what the SBDH carries with no reload record (the holder saw "no change")."""
+    path = tmp_path / "gateway.toml"
+    # Schemes whose values the gateway keeps as given (9944, say, it writes in capitals).
+    lower = BASE.replace('vestigingsnummer = "000012345678"\n',
+                         'vestigingsnummer = "000012345678"\npeppol_id = "9930:de123456789"\n')
+    lower = lower.replace('name = "Ministerie van Test"\n',
+                          'name = "Ministerie van Test"\npeppol_id = "0204:991-abcde-12"\n')
+    path.write_text(lower, "utf-8")
+    holder = ConfigHolder(path)
+    seen: list[dict[str, object]] = []
+    holder.subscribe(lambda old, new, _version: seen.append(config_changes(old, new)))
+    path.write_text(lower.replace("de123456789", "DE123456789")
+                    .replace("991-abcde-12", "991-ABCDE-12"), "utf-8")
+    assert holder.reload()
+    assert str(holder.current().supplier.peppol_id) == "9930:DE123456789"
+    assert seen == [{"agencies": {"changed": [OIN]}, "supplier": ["peppol_id"]}]
+    # The same text again is no change.
+    path.write_text(path.read_text("utf-8") + "\n", "utf-8")
+    assert not holder.reload()
+    assert len(seen) == 1

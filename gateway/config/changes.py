@@ -10,12 +10,34 @@ from typing import Any
 
 import attrs
 
-from gateway.config.model import GatewayConfig
+from gateway.config.model import Agency, GatewayConfig
+from gateway.identifiers import PeppolParticipantId
+
+
+def _as_written(value: Any) -> Any:
+    # Peppol ids are equal whatever the case of their value, but go out as written.
+    return str(value) if isinstance(value, PeppolParticipantId) else value
+
+
+def _differ(before: Any, after: Any) -> bool:
+    return bool(before != after or _as_written(before) != _as_written(after))
 
 
 def _changed_fields(old: Any, new: Any) -> list[str]:
     before, after = attrs.asdict(old, recurse=False), attrs.asdict(new, recurse=False)
-    return [name for name in before if before[name] != after.get(name)]
+    return [name for name in before if _differ(before[name], after.get(name))]
+
+
+def _agency_differs(before: Agency, after: Agency) -> bool:
+    return before != after or str(before.peppol_id) != str(after.peppol_id)
+
+
+def written_identifiers(config: GatewayConfig) -> tuple[str, ...]:
+    """The configuration's Peppol ids as written: two configurations equal but for the case
+    of one of them send something else, so a reload must take the new one as a change."""
+    agencies = sorted(config.agencies.items(), key=lambda item: str(item[0]))
+    return (str(config.supplier.peppol_id),
+            *(f"{oin}={agency.peppol_id}" for oin, agency in agencies))
 
 
 def config_changes(old: GatewayConfig, new: GatewayConfig) -> dict[str, Any]:
@@ -40,7 +62,7 @@ def config_changes(old: GatewayConfig, new: GatewayConfig) -> dict[str, Any]:
         "added": sorted(str(o) for o in set(new.agencies) - set(old.agencies)),
         "removed": sorted(str(o) for o in set(old.agencies) - set(new.agencies)),
         "changed": sorted(str(o) for o in set(old.agencies) & set(new.agencies)
-                          if old.agencies[o] != new.agencies[o]),
+                          if _agency_differs(old.agencies[o], new.agencies[o])),
     }
     if any(agencies.values()):
         changes["agencies"] = {k: v for k, v in agencies.items() if v}

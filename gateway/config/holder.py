@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from gateway.config.changes import written_identifiers
 from gateway.config.loader import load_config
 from gateway.config.model import GatewayConfig
 from gateway.errors import ConfigError
@@ -111,7 +112,8 @@ class ConfigHolder:
                 )
                 return False
             self.last_error = None
-            if config == self._config:
+            if config == self._config and (written_identifiers(config)
+                                           == written_identifiers(self._config)):
                 # Same settings, but lines may have moved: keep the new locator so errors
                 # and route explanations name the lines the file has now.
                 self._config = config
