@@ -14,13 +14,14 @@ from pathlib import Path
 import pytest
 from pipeline_support import AGENCY_OIN, Pipeline, config_text, make_pipeline
 
-from gateway.channels import FinalError
+from gateway.channels import FinalError, RetryableError
 from gateway.config import GatewayConfig, parse_config
 from gateway.model.samples import example_invoice
 from gateway.pipeline import OperatorActionError, OutboundPipeline
 from gateway.pipeline.operator import reroute
 from gateway.store import Store, TransportState
 from gateway.validation.pool import ValidationPool
+from plugins.peppol.channel import instance_id_for
 
 GACCOUNT = "nlcius-gaccount:invoice:1.0"
 CANONICAL = "canonical:invoice:1"
@@ -93,3 +94,29 @@ async def test_a_format_that_cannot_encode_the_message_leaves_it_as_it_was(
     unchanged = await store.get(record.id)
     assert unchanged == failed
     assert await store.audit_log() == []
+
+
+async def test_a_new_format_on_the_same_channel_is_not_a_repeat_of_the_old_transmission(
+    store: Store, tmp_path: Path, pool: ValidationPool,
+) -> None:
+    """The access point took the document but its answer timed out: under the kept id the
+    re-encoded one would be taken for a repeat, and the agency would keep the old one."""
+    pipe = await gaccount_pipeline(store, tmp_path, pool)
+    pipe.recorder.script = [RetryableError("timed out", transport_id="T-OLD")]
+    record = await pipe.submit(example_invoice())
+    retrying = await pipe.until(record.id, {TransportState.RETRYING})
+    assert retrying.transport_id == "T-OLD"
+    queued = await reroute(store, pipe.registry, pool, record.id, actor="fatima",
+                           config=pipe.config, format_key=CANONICAL, reason="JSON for now")
+    assert (queued.channel, queued.transport_id) == (retrying.channel, None)
+    await pipe.until(record.id, {TransportState.SENT})
+    sent = pipe.recorder.calls[-1]
+    assert sent.payload != retrying.raw_payload
+    assert sent.transport_id is None
+
+
+def test_a_peppol_transmission_id_is_the_same_for_the_same_document_only() -> None:
+    first = instance_id_for("01M8KSPF3R25W6S3NPDX56TZQK", b"<Invoice>1</Invoice>")
+    assert first == instance_id_for("01M8KSPF3R25W6S3NPDX56TZQK", b"<Invoice>1</Invoice>")
+    assert first != instance_id_for("01M8KSPF3R25W6S3NPDX56TZQK", b"<Invoice>2</Invoice>")
+    assert first != instance_id_for("01M8KSPF3R25W6S3NPDX56TZQL", b"<Invoice>1</Invoice>")

@@ -144,6 +144,9 @@ async def reroute(
     new_format = format_key or record.format_key
     if format_key is not None and format_key != record.format_key:
         fields.update(await _reencode(store, registry, validator, record, format_key, config))
+        # Another document: under the old id a transport takes it for a repeat of the
+        # one it may hold already (an access point's dedup, Digipoort's earlier kenmerk).
+        fields["transport_id"] = None
     new_channel = channel or record.channel
     if new_channel != record.channel:
         fields["channel"] = new_channel

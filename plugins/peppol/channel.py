@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import hashlib
 import hmac
 import json
 import logging
@@ -104,9 +105,17 @@ _RECEIVER_PATHS = {
 }
 
 
-def instance_id_for(message_id: str) -> str:
-    """The SBDH instance id a message travels under when no attempt chose one yet."""
-    return str(uuid.uuid5(_INSTANCE_NAMESPACE, message_id))
+def instance_id_for(message_id: str, payload: bytes | None = None) -> str:
+    """The SBDH instance id a message travels under when no attempt chose one yet.
+
+    Made from the message and its document, so that a retry of the same
+    document is a repeat the access point recognises, while the same message
+    encoded anew (an operator's reroute to another format) is a new transmission
+    rather than a repeat that would leave the old document in place.
+    """
+    name = message_id if payload is None else (
+        f"{message_id}:{hashlib.sha256(payload).hexdigest()}")
+    return str(uuid.uuid5(_INSTANCE_NAMESPACE, name))
 
 
 def _addressed(payload: bytes) -> PeppolParticipantId | None:
@@ -291,7 +300,8 @@ class PeppolChannel(Channel):
         return named or default
 
     async def send(self, message: OutboundMessage) -> SendOutcome:
-        instance_id = message.transport_id or instance_id_for(message.message_id)
+        instance_id = message.transport_id or instance_id_for(message.message_id,
+                                                              message.payload)
         if message.transport_id and await self._failed_before(message.transport_id):
             # That transmission failed for good, and the access point answers a repeat
             # of its instance id with the same failure: this is a new transmission.
