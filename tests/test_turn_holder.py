@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
 from datetime import timedelta
@@ -39,6 +40,41 @@ def test_the_name_is_kept_for_the_next_instance_on_the_data_directory(tmp_path: 
     after = HolderName(tmp_path, "after-fallback")
     assert after.name == first.name
     after.close()
+
+
+def test_claim_workers_are_named_under_a_kept_name_made_on_this_host(tmp_path: Path) -> None:
+    kept = HolderName(tmp_path, "kept-fallback")
+    assert kept.name.startswith(f"{socket.gethostname()}:")
+    assert kept.claims_prefix == f"{kept.name}/"
+    one, two = kept.worker_instance(), kept.worker_instance()
+    assert one.startswith(f"{kept.name}/{os.getpid()}:")
+    assert one != two, "two processes of one pid (containers) must not share worker ids"
+    # Beside it: a name of its own, and nothing to take back.
+    beside = HolderName(tmp_path, "beside-fallback")
+    assert (beside.claims_prefix, beside.worker_instance()) == (None, "beside-fallback")
+    beside.close()
+    kept.close()
+
+
+def test_a_name_made_on_another_host_takes_no_claims_back(tmp_path: Path) -> None:
+    """A copied data directory, or one on a file system shared between machines whose locks
+    may not reach across: a living process elsewhere may hold the claims under that name."""
+    (tmp_path / HOLDER_FILE).write_text("elsewhere.example:0a1b2c3d\n", "utf-8")
+    holder = HolderName(tmp_path, "own-fallback")
+    assert holder.name == "elsewhere.example:0a1b2c3d"  # its turns are still its own
+    assert holder.claims_prefix is None
+    assert holder.worker_instance() == "own-fallback"
+    holder.close()
+
+
+def test_a_name_edited_to_hold_a_slash_is_made_anew(tmp_path: Path) -> None:
+    """Under "gw" the prefix "gw/" would cover the claims of an instance named "gw/eu"."""
+    (tmp_path / HOLDER_FILE).write_text("gw/eu\n", "utf-8")
+    holder = HolderName(tmp_path, "fallback")
+    assert "/" not in holder.name
+    assert holder.claims_prefix == f"{holder.name}/"
+    assert (tmp_path / HOLDER_FILE).read_text("utf-8").strip() == holder.name
+    holder.close()
 
 
 def test_a_killed_process_leaves_its_name_to_the_next(tmp_path: Path) -> None:

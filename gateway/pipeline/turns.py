@@ -43,6 +43,7 @@ class HolderName:
 
     def __init__(self, data_dir: Path, fallback: str) -> None:
         self._lock: int | None = None
+        self._fallback = fallback
         self.name = fallback
         path = data_dir / HOLDER_FILE
         try:
@@ -60,22 +61,36 @@ class HolderName:
             self.name = path.read_text("utf-8").strip()
         except FileNotFoundError:
             self.name = ""
-        if not self.name:
+        if not self.name or "/" in self.name or self.name.split() != [self.name]:
             # The host for a person reading the leases; the random part tells apart
             # two machines of one name (containers) whose data directories look alike.
+            # A name edited to hold "/" or blanks would blur the claims' prefixes.
             self.name = f"{socket.gethostname()}:{secrets.token_hex(4)}"
             path.write_text(self.name + "\n", "utf-8")
 
     @property
     def claims_prefix(self) -> str | None:
-        """How the ids of this name's claim workers start; None under a fallback name,
-        which no other process ever had."""
-        return None if self._lock is None else f"{self.name}/"
+        """How the ids of this name's claim workers start, when a restart may take their
+        claims back; None otherwise.
+
+        None under a fallback name, which no other process ever had, and under a
+        name made on another host: the data directory was copied, or lies on a
+        file system shared between machines whose locks may not reach across
+        them, and a living process elsewhere may hold those claims. (A host
+        renamed, or a container started under a new host name, therefore waits
+        for its claims' leases, as before.)
+        """
+        if self._lock is None or self.name.rsplit(":", 1)[0] != socket.gethostname():
+            return None
+        return f"{self.name}/"
 
     def worker_instance(self) -> str:
-        """The instance name for this process's claim workers (see the class)."""
+        """The instance name for this process's claim workers (see the class); with pid and
+        a random part, so that no two processes ever share one, even in containers (pid 1)."""
         prefix = self.claims_prefix
-        return self.name if prefix is None else f"{prefix}{os.getpid()}"
+        if prefix is None:
+            return self._fallback
+        return f"{prefix}{os.getpid()}:{secrets.token_hex(3)}"
 
     def close(self) -> None:
         """Let the next instance on this data directory take the name up."""
