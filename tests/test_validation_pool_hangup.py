@@ -8,13 +8,20 @@ leave the stop to it, as they do on Ctrl-C.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import subprocess
+import sys
+import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from test_lifecycle_gateway import Gateway
+
+TESTS = Path(__file__).resolve().parent
 
 
 @pytest.fixture
@@ -38,3 +45,50 @@ def test_a_hang_up_of_the_process_group_stops_without_tracebacks(gateway: Gatewa
     assert "Traceback" not in output, output
     assert not gateway.left_running(within=5)
     assert sorted(p.name for p in gateway.tmp.iterdir()) == []
+
+
+COLD_SPLIT = textwrap.dedent("""
+    import asyncio, signal, sys
+    from pathlib import Path
+    from gateway.validation import ValidationPool
+    from validation_layers import BASE_EXAMPLE, PEPPOL_INVOICE
+
+    async def main():
+        pool = ValidationPool(Path(sys.argv[1]), workers=2)
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, stop.set)
+        report = await pool.validate(BASE_EXAMPLE.read_bytes(), PEPPOL_INVOICE, "x")
+        print("splits", pool.splits, "valid", report.valid, flush=True)
+        await stop.wait()
+        await asyncio.to_thread(pool.close)
+        print("closed", flush=True)
+
+    asyncio.run(main())
+""")
+
+
+def test_a_cold_pools_first_split_document_then_a_hang_up_is_quiet(
+    installed_standards: Path, tmp_path: Path,
+) -> None:
+    """A document split over idle workers puts its bytes in shared memory, which started
+    the resource tracker before the helpers were started deaf to a hang-up."""
+    out, err = tmp_path / "out", tmp_path / "err"
+    with out.open("wb") as stdout, err.open("wb") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-c", COLD_SPLIT, str(installed_standards)], stdout=stdout,
+            stderr=stderr, start_new_session=True, cwd=TESTS,
+            env={**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), str(TESTS.parent)])})
+    try:
+        deadline = time.monotonic() + 120
+        while "splits" not in out.read_text() and time.monotonic() < deadline:
+            assert process.poll() is None, err.read_text()
+            time.sleep(0.1)
+        assert "splits 1 valid True" in out.read_text(), out.read_text()
+        os.killpg(process.pid, signal.SIGHUP)
+        assert process.wait(timeout=60) == 0, err.read_text()
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+    time.sleep(0.5)  # the tracker's last words, if any, come after its parent ends
+    assert "closed" in out.read_text(), err.read_text()
+    assert "Traceback" not in err.read_text(), err.read_text()

@@ -794,6 +794,9 @@ class ValidationPool:
         self, data: bytes, parts: Sequence[Part], format_key: str | None,
     ) -> list[concurrent.futures.Future[ValidationReport]]:
         token = uuid.uuid4().hex
+        # The helpers first, deaf to a hang-up (_start_helpers): the block below registers
+        # with the resource tracker, which would start it otherwise.
+        self._pool()
         try:
             block = shared_memory.SharedMemory(create=True, size=max(1, len(data)))
         except OSError:  # no shared memory here: every task carries the bytes
