@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -178,6 +179,45 @@ async def test_a_forgotten_transmission_stays_forgotten_after_a_restart(
         assert second.transmissions == {}
     finally:
         await second.stop()
+
+
+async def test_a_resend_after_forget_survives_the_forgotten_ones_late_verdict(
+    tmp_path: Path, installed_standards: Path,
+) -> None:
+    """The forgotten transmission, still being validated, saved its verdict over the new
+    one's file and then deleted it: the new one, acknowledged, was gone after a restart."""
+    state = tmp_path / "state"
+    ident, first = _invoice_sbdh("resend-after-forget")
+    registry = build_registry(make_plugin_manager())
+    fmt = registry.format("peppol-bis:invoice:3.0")
+    sample = fmt.samples()[0]
+    payload = sample.data or fmt.encode(sample.document, sample.context)
+    # The same invoice under a CustomizationID no format here knows: judged at once.
+    other = re.sub(rb"(<cbc:CustomizationID>)[^<]*", rb"\1urn:example:unknown", payload,
+                   count=1)
+    _, second = wrap(other, sender=participant("0106:30097265", "sender"),
+                     receiver=participant("0190:00000001003227522000", "receiver"),
+                     instance_id=ident)
+    simulator = PeppolSimulator(_settings(state, installed_standards))
+    await simulator.start()
+    try:
+        assert (await _post(simulator.url, first))[0] == 202  # a cold pool: validated late
+        assert simulator.forget(ident)
+        assert (await _post(simulator.url, second))[0] == 202
+        renewed = simulator.transmissions[ident]
+        while simulator._tasks:  # the first one's validation, and the second's verdict
+            await asyncio.wait(set(simulator._tasks))
+        assert simulator.transmissions[ident] is renewed
+    finally:
+        await simulator.stop()
+    restarted = PeppolSimulator(_settings(state, installed_standards))
+    await restarted.start()
+    try:
+        status, body = await _receipt(restarted.url, ident)
+        assert status == 200, body
+        assert body["status"] == renewed.status
+    finally:
+        await restarted.stop()
 
 
 async def test_bad_files_in_the_state_folder_are_named_in_the_log_and_skipped(

@@ -441,11 +441,18 @@ class PeppolSimulator:
         if folder is None:
             return
         async with self._saving:
+            if self.transmissions.get(transmission.id) is not transmission:
+                return  # forgotten: its file is gone, or a newer transmission's now
             path = folder / state_file_name(transmission.id)
             await asyncio.to_thread(write_atomically, path, state_of(transmission))
-            if self.transmissions.get(transmission.id) is not transmission:
+            current = self.transmissions.get(transmission.id)
+            if current is None:
                 # Forgotten while it was being written: the file must not bring it back.
                 await asyncio.to_thread(path.unlink, missing_ok=True)
+            elif current is not transmission:
+                # Forgotten and sent anew meanwhile, under the same id: the file is the
+                # new one's.
+                await asyncio.to_thread(write_atomically, path, state_of(current))
 
     def _detect(self, payload: bytes) -> str | None:
         try:
