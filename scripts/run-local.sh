@@ -4,7 +4,9 @@
 # (127.0.0.1:8783, test certificates in $GATEWAY_DATA_DIR/digipoort-pki), the
 # Peppol access point simulator (127.0.0.1:8781, delivering into the channel's
 # inbox folder) and a local SMTP server that prints every e-mail
-# (127.0.0.1:1025). Ctrl-C stops all of them.
+# (127.0.0.1:1025). Both simulators keep what they were sent in
+# $GATEWAY_DATA_DIR (digipoort-simulator/, peppol-simulator/), so statuses and
+# receipts of messages sent before a restart still come. Ctrl-C stops all of them.
 set -euo pipefail
 
 BIN=${BIN:-.venv/bin}
@@ -31,7 +33,7 @@ trap 'exit 129' HUP
 
 mkdir -p "$DATA/peppol/inbox"
 "$BIN/gateway" --config "$CONFIG" simulate digipoort --listen 127.0.0.1:8783 \
-    --pki-dir "$DATA/digipoort-pki" &
+    --pki-dir "$DATA/digipoort-pki" --state-dir "$DATA/digipoort-simulator" &
 children+=($!)
 "$BIN/gateway" --config "$CONFIG" simulate peppol --listen 127.0.0.1:8781 \
     --deliver-dir "$DATA/peppol/inbox" --state-dir "$DATA/peppol-simulator" &

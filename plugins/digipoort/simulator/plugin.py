@@ -71,11 +71,15 @@ def parse_listen(value: str) -> tuple[str, int]:
               type=click.Path(path_type=Path, dir_okay=False, exists=True), metavar="CA.pem",
               help="CA bundle for the AfleverService's server certificate; "
                    "default: the simulator's CA.")
+@click.option("--state-dir", type=click.Path(path_type=Path, file_okay=False), metavar="DIR",
+              help="Keep every aanlevering in this folder and take them up again at the next "
+                   "start, so status questions about them survive a restart. "
+                   "Default: in memory only.")
 def simulate_digipoort(
     listen: str, pki_dir: Path | None, trust: tuple[Path, ...], step_delay: float,
     redelivery_delay: float | None, slow_delay: float, algorithm: str,
     standards_dir: Path | None, no_validate: bool, deliver_to: str | None,
-    aflever_trust: tuple[Path, ...],
+    aflever_trust: tuple[Path, ...], state_dir: Path | None,
 ) -> None:
     """A local Digipoort (WUS 1.2, two-way TLS) for rehearsals; see plugins/digipoort/README.md.
 
@@ -96,7 +100,7 @@ def simulate_digipoort(
         redelivery_delay=redelivery_delay, slow_delay=slow_delay,
         algorithm="rsa-sha256" if algorithm == "rsa-sha256" else "rsa-sha1",
         standards_dir=standards, validate_payload=not no_validate, deliver_to=deliver_to,
-        aflever_trust=aflever_trust,
+        aflever_trust=aflever_trust, state_dir=state_dir,
     )
     simulator = DigipoortSimulator(settings)
 
@@ -108,7 +112,8 @@ def simulate_digipoort(
         try:
             await simulator.start()
         except (OSError, ValueError, SecurityError) as exc:
-            # A busy port, an incomplete --pki-dir, an unreadable --trust file.
+            # A busy port, an incomplete --pki-dir, an unreadable --trust file, a
+            # --state-dir that cannot be created or read.
             raise click.ClickException(f"cannot start the simulator: {exc}") from exc
         try:
             _describe(simulator)
@@ -138,6 +143,9 @@ def _describe(simulator: DigipoortSimulator) -> None:
     click.echo(f"  server certificate {pki.server.cert}")
     trusted = ", ".join(str(p) for p in simulator.settings.trust) or str(pki.ca)
     click.echo(f"Client certificates accepted from: {trusted}")
+    if simulator.settings.state_dir is not None:
+        click.echo(f"Aanleveringen kept in {simulator.settings.state_dir} "
+                   f"({len(simulator.processes())} taken up)")
     click.echo("Scenario by aanleverkenmerk: Happyflow, AanleverFault, StatusInformatieFault, ...")
     click.echo("Press Ctrl-C to stop.")
 

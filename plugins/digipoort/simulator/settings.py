@@ -79,6 +79,9 @@ class SimulatorSettings:
     agency: Identiteit = attrs.field(
         factory=lambda: Identiteit("00000001003214345000", "OIN")
     )
+    # Where every aanlever process is kept, one JSON file each, to be taken up again at the
+    # next start (walk and all); None keeps them in memory only.
+    state_dir: Path | None = None
 
     def timestamp_rule(self) -> TimestampRule:
         return TimestampRule(self.max_clock_skew, self.max_message_age)

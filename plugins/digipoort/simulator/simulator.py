@@ -6,7 +6,9 @@ request with ``wus.server.WusEndpoint`` (TLS client certificate, SOAP 1.1,
 WS-Addressing, WS-Security, koppelvlak XSD), signs its answers with its
 server certificate (or ``settings.sign_with``), and walks each aanlevering through its statuses (see
 ``scenarios``). It can deliver agency documents to a supplier's AfleverService
-(``deliver``) and keeps them for the OphaalService.
+(``deliver``) and keeps them for the OphaalService. With
+``settings.state_dir`` it keeps its aanlever processes there (module
+``state``) and takes them up again at the next start, walks and all.
 
 For tests and the conformance runner::
 
@@ -24,8 +26,8 @@ For tests and the conformance runner::
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
+import logging
 import re
 import tempfile
 import uuid
@@ -40,6 +42,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 from lxml import etree
 
+from gateway.fileio import write_atomically
 from gateway.paths import standards_dir as default_standards_dir
 from gateway.pluginmanager import build_registry, make_plugin_manager
 from gateway.registry import Registry
@@ -57,6 +60,9 @@ from . import scenarios as sc
 from .payload import check_payload
 from .processes import MailboxEntry, Process, StatusEvent
 from .settings import Fault, FaultKind, SimulatorSettings
+from .state import load_state, state_file_name, state_of
+
+log = logging.getLogger(__name__)
 
 Handler = Callable[[WusRequest], Awaitable[etree._Element]]
 
@@ -67,6 +73,11 @@ class Overloaded(Exception):
 
 class _Stalled(Exception):
     """The process got its ``stall_after`` status: it walks no further."""
+
+
+class _Diverged(Exception):
+    """A history taken up from the state folder is not the one this walk makes (settings
+    such as ``max_delivery_attempts`` changed): it is left as it stands."""
 
 
 def _now() -> datetime:
@@ -120,6 +131,9 @@ class DigipoortSimulator:
         self._port: int | None = None
         self._temp: tempfile.TemporaryDirectory[str] | None = None
         self._deliverer: WusClient | None = None
+        # Writes of one process must land in the order its states were taken, or an older
+        # state could replace a newer one.
+        self._saving = asyncio.Lock()
         self.ophaal_calls: Counter[str] = Counter()
         """OphaalService requests by operation, counted as they are answered: those a fault
         or a check refused before any document was handed over do not count."""
@@ -128,6 +142,9 @@ class DigipoortSimulator:
 
     async def start(self) -> None:
         settings = self.settings
+        if settings.state_dir is not None:
+            for kept in await asyncio.to_thread(load_state, settings.state_dir):
+                self._processes.setdefault(kept.kenmerk, kept)
         self.pki = self._prepare_pki()
         trust_files = list(settings.trust) or [self.pki.ca]
         trust = Trust.from_pem_files(*trust_files)
@@ -156,6 +173,10 @@ class DigipoortSimulator:
         site = web.TCPSite(self._runner, settings.host, settings.port, ssl_context=context)
         await site.start()
         self._port = int(self._runner.addresses[0][1])
+        # Acknowledged before the last stop and not at its end: Digipoort goes on with it.
+        for process in self._processes.values():
+            if not process.finished:
+                self._start_walk(process)
 
     async def stop(self) -> None:
         await cancel_and_wait(list(self._tasks))
@@ -345,10 +366,19 @@ class DigipoortSimulator:
         process = Process(kenmerk, body, scenario, _now(), stall_after=self.settings.stall_after)
         process.add(_event("105"))
         process.add(_event("100"))
+        # Kept before it is answered: a kenmerk the caller holds is never unknown after a
+        # restart.
+        try:
+            await self._save(process)
+        except (OSError, ValueError) as exc:
+            log.error("digipoort simulator: cannot keep aanlevering %s in %s: %s",
+                      kenmerk, self.settings.state_dir, exc)
+            raise kv.WusFault(
+                "aanlever", "ALS400",
+                f"{codes.fault_text('ALS400')}: de aanlevering kan niet worden bewaard",
+            ) from exc
         self._processes[kenmerk] = process
-        task = asyncio.create_task(self._walk(process, berichtsoort), name=f"walk {kenmerk}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._start_walk(process)
         last = process.statuses[-1]
         return kv.AanleverResponse(
             kenmerk=kenmerk,
@@ -366,22 +396,56 @@ class DigipoortSimulator:
             statusomschrijving=last.omschrijving,
         ).to_element()
 
-    async def _walk(self, process: Process, berichtsoort: berichtsoorten.Berichtsoort) -> None:
-        with contextlib.suppress(_Stalled):
-            await self._steps(process, berichtsoort)
+    def _start_walk(self, process: Process) -> None:
+        task = asyncio.create_task(self._walk(process), name=f"walk {process.kenmerk}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _walk(self, process: Process) -> None:
+        try:
+            await self._steps(process, berichtsoorten.by_name(process.request.berichtsoort))
+        except _Stalled:
+            pass
+        except _Diverged as exc:
+            log.warning("digipoort simulator: aanlevering %s keeps the %d statuses it had "
+                        "and walks no further: %s", process.kenmerk, len(process.statuses), exc)
 
     async def _steps(self, process: Process, berichtsoort: berichtsoorten.Berichtsoort) -> None:
-        delay = self.settings.step_delay
+        """Walk the process through its scenario's statuses, one per step delay.
 
-        async def step(code: str, fout: str | None = None, details: str | None = None) -> None:
-            await asyncio.sleep(delay)
-            process.add(_event(code, fout, details))
+        A process taken up from the state folder has some of them already: the
+        steps are the same for its scenario, so those are passed over (checked,
+        not added again) and the walk goes on after the last one.
+        """
+        delay = self.settings.step_delay
+        position = 2  # 105 and 100 came with the aanleverResponse
+
+        def recorded() -> StatusEvent | None:
+            return process.statuses[position] if position < len(process.statuses) else None
+
+        async def step(code: str, fout: str | None = None, details: str | None = None,
+                       wait: float = delay) -> None:
+            nonlocal position
+            earlier = recorded()
+            position += 1
+            if earlier is None:
+                await asyncio.sleep(wait)
+                process.add(_event(code, fout, details))
+                await self._save_step(process)
+            elif (earlier.code, earlier.fout.foutcode if earlier.fout else None) != (code, fout):
+                shown = earlier.code + (f"/{earlier.fout.foutcode}" if earlier.fout else "")
+                raise _Diverged(f"status {position} was {shown}, this walk makes "
+                                f"{code}{f'/{fout}' if fout else ''} there")
             if code == process.stall_after:
                 raise _Stalled
 
         await step("110")
         await step("200")
-        problem = await self._check(process, berichtsoort)
+        earlier = recorded()
+        if earlier is None:
+            problem = await self._check(process, berichtsoort)
+        else:  # checked before the restart: its verdict is the status that followed
+            problem = earlier.details if earlier.code == "311" else None
         if problem is not None:
             await step("311", "VAS500", problem)
             return
@@ -394,8 +458,7 @@ class DigipoortSimulator:
         elif scenario == sc.TECHNISCH_PROBLEEM_AFLEVEREN:
             await step("420")
             redelivery = self.settings.redelivery_delay
-            await asyncio.sleep(3 * delay if redelivery is None else redelivery)
-            process.add(_event("420", "AFS600"))
+            await step("420", "AFS600", wait=3 * delay if redelivery is None else redelivery)
         elif scenario == sc.MAXIMAAL_AANTAL_AFLEVERPOGINGEN:
             attempts = max(1, self.settings.max_delivery_attempts)
             for attempt in range(1, attempts + 1):
@@ -413,6 +476,32 @@ class DigipoortSimulator:
                 await step("311", "VAS500", "afgewezen door de uitvragende partij")
             else:
                 await step("500")
+
+    async def _save(self, process: Process) -> None:
+        """Write the process's current state into the state folder, if there is one."""
+        folder = self.settings.state_dir
+        if folder is None:
+            return
+        async with self._saving:
+            write = asyncio.ensure_future(asyncio.to_thread(
+                write_atomically, folder / state_file_name(process.kenmerk), state_of(process)))
+            try:
+                await asyncio.shield(write)
+            except asyncio.CancelledError:
+                # stop() cancels the walks: the write under way still lands before the lock
+                # goes, so no later state is overtaken and a restart in the same process
+                # reads what was written.
+                await write
+                raise
+
+    async def _save_step(self, process: Process) -> None:
+        try:
+            await self._save(process)
+        except (OSError, ValueError) as exc:
+            # Status questions are still answered from memory; only a restart would lose
+            # this step (the walk then makes it again).
+            log.error("digipoort simulator: cannot keep aanlevering %s (at status %s) in %s: %s",
+                      process.kenmerk, process.codes[-1], self.settings.state_dir, exc)
 
     async def _check(
         self, process: Process, berichtsoort: berichtsoorten.Berichtsoort
@@ -436,7 +525,10 @@ class DigipoortSimulator:
                 raise kv.WusFault("status", "STS100", f"onbekend kenmerk {body.kenmerk}")
             _authorised(request, process.request.identiteit_belanghebbende, body.autorisatie_adres)
             await self._status_scenario(process)
-            events = process.take_new(caller) if body.nieuw else list(process.statuses)
+            if body.nieuw:
+                events = await self._take_new(process, caller)
+            else:
+                events = list(process.statuses)
             resultaten = process.resultaten(events, body.vanaf, body.tot)
             return kv.StatusResponse(body.operation, tuple(resultaten)).to_element()
         if isinstance(body, kv.NieuweStatussenRequest | kv.ProcessenRequest):
@@ -444,7 +536,8 @@ class DigipoortSimulator:
         if isinstance(body, kv.NieuweStatussenRequest):
             found: list[kv.StatusResultaat] = []
             for process in self._matching(body.berichtsoort, body.identiteit_belanghebbende):
-                found += process.resultaten(process.take_new(caller), body.vanaf, body.tot)
+                found += process.resultaten(await self._take_new(process, caller),
+                                            body.vanaf, body.tot)
             return kv.StatusResponse("getNieuweStatussen", tuple(found)).to_element()
         if isinstance(body, kv.ProcessenRequest):
             items = tuple(
@@ -461,6 +554,15 @@ class DigipoortSimulator:
             names = tuple(b.name for b in berichtsoorten.BERICHTSOORTEN if b.active)
             return kv.BerichtsoortenResponse(names).to_element()
         raise kv.WusFault("status", "STS100", f"{request.operation} wordt niet ondersteund")
+
+    async def _take_new(self, process: Process, caller: str) -> list[StatusEvent]:
+        """``process.take_new``, kept before the answer goes out: statuses fetched are not
+        new again after a restart."""
+        before = process.fetched.get(caller)
+        events = process.take_new(caller)
+        if process.fetched[caller] != before:
+            await self._save_step(process)
+        return events
 
     def _matching(self, berichtsoort: str, identiteit: kv.Identiteit) -> list[Process]:
         return [
