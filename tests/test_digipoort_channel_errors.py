@@ -218,3 +218,38 @@ async def _lose_an_answer_of_new_statuses(pki: Pki, simulator: DigipoortSimulato
     # message would wait, and be polled, for ever.
     assert "500" in codes, codes
     assert desk.waiting == []
+
+
+async def test_a_new_kind_of_status_trouble_is_logged_while_the_first_lasts(
+    pki: Pki, simulator: DigipoortSimulator, message: OutboundMessage,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Digipoort away, then back but without the process (a restarted simulator, say): the
+    STS100 answers went unlogged, since a trouble was logged once while it lasted."""
+    settings = client_settings(pki, aanlever_url=simulator.aanlever_url,
+                               status_url=simulator.status_url, request_timeout=2)
+    channel = DigipoortChannel("digipoort", settings)
+    await channel.start(ChannelContext("digipoort"))  # no status poller task
+    desk = Desk()
+    channel.context = ChannelContext("digipoort", status=desk.status, sent=desk.sent)
+    try:
+        outcome = await channel.send(message)
+        assert isinstance(outcome, Accepted)
+        now = datetime.now(UTC)
+        desk.waiting = [
+            SentMessage("m1", outcome.transport_id, AGENCY_OIN, "invoice", "none", now, now),
+            SentMessage("m2", "f0f0f0f0-0000-4000-8000-000000000000", AGENCY_OIN, "invoice",
+                        "none", now, now)]
+        simulator.inject(Fault(FaultKind.HTTP_503, service="status"))
+        with pytest.raises(StatusRoundFailed):
+            await channel.poll_statuses()
+        await channel.poll_statuses()  # answered again, but m2's process is unknown
+        await channel.poll_statuses()  # the same fault again: nothing new to say
+    finally:
+        await channel.stop()
+    warned = [r.getMessage() for r in caplog.records
+              if "status requests fail" in r.getMessage()]
+    assert len(warned) == 2, warned
+    assert "StatusinformatieService unavailable" in warned[0]
+    assert "STS100" in warned[1]
+    assert "f0f0f0f0-0000-4000-8000-000000000000" in warned[1]

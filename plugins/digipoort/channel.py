@@ -91,6 +91,9 @@ _KENMERK_SAFE = re.compile(r"[A-Za-z0-9-]+")
 _PREFIX = "WSL-"
 
 
+_UNAVAILABLE = "StatusinformatieService unavailable"
+
+
 def aanleverkenmerk_for(message_id: str) -> str:
     """Our reference for a message on the Digipoort envelope: stable, at most 40 characters."""
     candidate = _PREFIX + message_id
@@ -120,7 +123,8 @@ class DigipoortChannel(Channel):
         # start (is an answer news?), and what Digipoort last said (for ``no-status``).
         self._newest: dict[str, datetime] = {}
         self._last_word: dict[str, str] = {}
-        # Why status requests fail, while they do: logged when it starts and when it ends.
+        # What kind of trouble status requests have, while they do ("unavailable" or
+        # "fault"): logged when it starts, when its kind changes, and when it ends.
         self._trouble: str | None = None
 
     # --- lifecycle ------------------------------------------------------------
@@ -326,7 +330,7 @@ class DigipoortChannel(Channel):
                 # (a time-out on the way back, a refused signature): ask for the whole
                 # history next time, or those statuses are lost.
                 self._asked.discard(kenmerk)
-                unreachable = f"StatusinformatieService unavailable: {exc}"
+                unreachable = f"{_UNAVAILABLE}: {exc}"
                 troubles.append(unreachable)
                 reported += await self._end_if_overdue(context.status, waiting, unreachable)
                 continue
@@ -415,11 +419,16 @@ class DigipoortChannel(Channel):
         self._last_word.clear()
 
     def _note_trouble(self, troubles: list[str], answered: bool) -> None:
-        if troubles and self._trouble is None:
+        # Logged once while it lasts, and again when its kind changes: an unreachable
+        # service followed by faults about processes (STS100 after Digipoort lost them)
+        # is two problems, and the operator must see the second too.
+        kind = None if not troubles else (
+            "unavailable" if troubles[-1].startswith(_UNAVAILABLE) else "fault")
+        if kind is not None and kind != self._trouble:
             log.warning("channel %s: status requests fail (%d this round; each message is "
                         "asked again until status_deadline): %s", self.name, len(troubles),
                         troubles[-1])
-            self._trouble = troubles[-1]
+            self._trouble = kind
         elif not troubles and answered and self._trouble is not None:
             log.info("channel %s: status requests are answered again", self.name)
             self._trouble = None
