@@ -33,13 +33,11 @@ import base64
 import collections
 import contextlib
 import datetime as dt
-import hashlib
 import hmac
 import json
 import logging
 import os
 import random
-import re
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -71,6 +69,7 @@ from gateway.model import (
 from gateway.paths import standards_dir
 from gateway.pluginmanager import build_registry, make_plugin_manager
 from gateway.registry import Registry
+from gateway.statefolder import field, load_records, record_file_name
 from gateway.tasks import cancel_and_wait
 from gateway.validation import ValidationPool
 from gateway.validation.report import Finding, Severity, ValidationReport
@@ -329,7 +328,7 @@ class PeppolSimulator:
         if self.transmissions.pop(transmission_id, None) is None:
             return False
         if self.settings.state_dir is not None:
-            (self.settings.state_dir / state_file_name(transmission_id)).unlink(missing_ok=True)
+            (self.settings.state_dir / record_file_name(transmission_id)).unlink(missing_ok=True)
         return True
 
     def _next_fault(self, faults: list[Fault]) -> str | None:
@@ -443,7 +442,7 @@ class PeppolSimulator:
         async with self._saving:
             if self.transmissions.get(transmission.id) is not transmission:
                 return  # forgotten: its file is gone, or a newer transmission's now
-            path = folder / state_file_name(transmission.id)
+            path = folder / record_file_name(transmission.id)
             await asyncio.to_thread(write_atomically, path, state_of(transmission))
             current = self.transmissions.get(transmission.id)
             if current is None:
@@ -795,24 +794,6 @@ def _write_file(path: Path, data: bytes) -> None:
 
 STATE_VERSION = 1
 RECEIPT_STATES = ("accepted", "delivered", "failed")
-_PLAIN_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,150}")
-_NOT_PLAIN = re.compile(r"[^A-Za-z0-9_-]+")
-
-
-def state_file_name(transmission_id: str) -> str:
-    """The name of a transmission's file in the state folder.
-
-    The instance id is the sender's free text: used as it is only when it is a
-    plain file name; otherwise a cleaned-up form and a hash of it, joined by a
-    ``~`` that no plain name has, so two ids never share a file and none
-    reaches outside the folder.
-    """
-    if _PLAIN_NAME.fullmatch(transmission_id):
-        return f"{transmission_id}.json"
-    digest = hashlib.sha256(transmission_id.encode()).hexdigest()[:32]
-    return f"{_NOT_PLAIN.sub('_', transmission_id)[:100]}~{digest}.json"
-
-
 def state_of(transmission: Transmission) -> bytes:
     """A transmission as its file in the state folder holds it."""
     return json.dumps({
@@ -829,16 +810,6 @@ def state_of(transmission: Transmission) -> bytes:
     }, indent=1).encode()
 
 
-def _field(record: dict[str, Any], key: str, kind: type, *, optional: bool = False) -> Any:
-    value = record.get(key)
-    if value is None and optional:
-        return None
-    if not isinstance(value, kind) or isinstance(value, bool) != (kind is bool):
-        raise ValueError(f"'{key}' must be {'null or ' if optional else ''}a "
-                         f"{kind.__name__}, not {value!r}")
-    return value
-
-
 def transmission_from_state(data: bytes) -> Transmission:
     """A transmission back from its file; ValueError or SBDHError naming what is wrong."""
     record = json.loads(data)
@@ -846,19 +817,19 @@ def transmission_from_state(data: bytes) -> Transmission:
         raise ValueError("the file holds no JSON object")
     if record.get("version") != STATE_VERSION:
         raise ValueError(f"'version' is {record.get('version')!r}, expected {STATE_VERSION}")
-    ident = _field(record, "id", str)
-    status = _field(record, "status", str)
+    ident = field(record, "id", str)
+    status = field(record, "status", str)
     if status not in RECEIPT_STATES:
         raise ValueError(f"'status' is {status!r}, not one of {', '.join(RECEIPT_STATES)}")
-    findings = _field(record, "findings", list)
+    findings = field(record, "findings", list)
     if not all(isinstance(finding, str) for finding in findings):
         raise ValueError("'findings' must be a list of strings")
-    copies = _field(record, "copies", int)
+    copies = field(record, "copies", int)
     if copies < 1:
         raise ValueError(f"'copies' is {copies}, expected 1 or more")
     try:
-        received_at = dt.datetime.fromisoformat(_field(record, "received_at", str))
-        sbdh = base64.b64decode(_field(record, "sbdh", str), validate=True)
+        received_at = dt.datetime.fromisoformat(field(record, "received_at", str))
+        sbdh = base64.b64decode(field(record, "sbdh", str), validate=True)
     except ValueError as exc:  # binascii.Error is one too
         raise ValueError(f"'received_at' or 'sbdh' is malformed: {exc}") from None
     try:
@@ -869,33 +840,17 @@ def transmission_from_state(data: bytes) -> Transmission:
         raise ValueError(f"'id' is {ident!r} but the SBDH InstanceIdentifier is "
                          f"{envelope.instance_id!r}")
     return Transmission(id=ident, envelope=envelope, payload=payload, received_at=received_at,
-                        status=status, format_key=_field(record, "format_key", str,
+                        status=status, format_key=field(record, "format_key", str,
                                                          optional=True),
-                        findings=findings, error=_field(record, "error", str, optional=True),
-                        copies=copies, failure=_field(record, "failure", str, optional=True),
+                        findings=findings, error=field(record, "error", str, optional=True),
+                        copies=copies, failure=field(record, "failure", str, optional=True),
                         sbdh=sbdh)
 
 
 def load_state(folder: Path) -> list[Transmission]:
-    """The transmissions kept in ``folder``; a file that cannot be read back is named in the
-    log and skipped, so one damaged file does not take the others down with it."""
-    folder.mkdir(parents=True, exist_ok=True)
-    found = []
-    for path in sorted(folder.glob("*.json")):
-        if path.name.startswith("."):  # write_atomically's temporary files
-            continue
-        try:
-            transmission = transmission_from_state(path.read_bytes())
-            expected = state_file_name(transmission.id)
-            if path.name != expected:
-                raise ValueError(f"it holds transmission {transmission.id!r}, whose file is "
-                                 f"{expected}")
-        except (OSError, ValueError, GatewayError) as exc:
-            log.warning("peppol simulator: skipped %s in the state folder: %s", path, exc)
-            continue
-        found.append(transmission)
-    log.info("peppol simulator: %d transmission(s) taken up from %s", len(found), folder)
-    return found
+    """The transmissions kept in ``folder``; a bad file is named in the log and skipped."""
+    return load_records(folder, transmission_from_state, lambda kept: kept.id,
+                        who="peppol simulator", what="transmission(s)")
 
 
 # -- the command ------------------------------------------------------------------------------

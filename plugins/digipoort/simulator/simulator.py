@@ -46,6 +46,7 @@ from gateway.fileio import write_atomically
 from gateway.paths import standards_dir as default_standards_dir
 from gateway.pluginmanager import build_registry, make_plugin_manager
 from gateway.registry import Registry
+from gateway.statefolder import record_file_name
 from gateway.tasks import cancel_and_wait
 
 from ..wus import berichtsoorten, codes
@@ -60,7 +61,7 @@ from . import scenarios as sc
 from .payload import check_payload
 from .processes import MailboxEntry, Process, StatusEvent
 from .settings import Fault, FaultKind, SimulatorSettings
-from .state import load_state, state_file_name, state_of
+from .state import load_state, state_of
 
 log = logging.getLogger(__name__)
 
@@ -484,7 +485,7 @@ class DigipoortSimulator:
             return
         async with self._saving:
             write = asyncio.ensure_future(asyncio.to_thread(
-                write_atomically, folder / state_file_name(process.kenmerk), state_of(process)))
+                write_atomically, folder / record_file_name(process.kenmerk), state_of(process)))
             try:
                 await asyncio.shield(write)
             except asyncio.CancelledError:

@@ -11,10 +11,8 @@ which of them each caller fetched, and ``stall_after``.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -22,6 +20,7 @@ from typing import Any
 from lxml import etree
 
 from gateway.errors import GatewayError
+from gateway.statefolder import field, load_records
 from gateway.xmlsafe import parse_xml
 
 from ..wus import berichtsoorten
@@ -35,24 +34,6 @@ STATE_VERSION = 1
 # The request's payload travels inside it; the safe parser's default limit is smaller than
 # what the AanleverService takes in (its client_max_size).
 MAX_REQUEST_BYTES = 64 * 1024 * 1024
-_PLAIN_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,150}")
-_NOT_PLAIN = re.compile(r"[^A-Za-z0-9_-]+")
-
-
-def state_file_name(kenmerk: str) -> str:
-    """The name of a process's file in the state folder.
-
-    Our kenmerken are UUIDs, but a file may have been put there by hand: a
-    kenmerk is used as it is only when it is a plain file name; otherwise a
-    cleaned-up form and a hash of it, joined by a ``~`` that no plain name
-    has, so two kenmerken never share a file and none reaches outside the
-    folder.
-    """
-    if _PLAIN_NAME.fullmatch(kenmerk):
-        return f"{kenmerk}.json"
-    digest = hashlib.sha256(kenmerk.encode()).hexdigest()[:32]
-    return f"{_NOT_PLAIN.sub('_', kenmerk)[:100]}~{digest}.json"
-
 
 def _event_state(event: StatusEvent) -> dict[str, Any]:
     return {
@@ -80,19 +61,8 @@ def state_of(process: Process) -> bytes:
     }, indent=1).encode()
 
 
-def _field(record: dict[str, Any], key: str, kind: type, *, optional: bool = False,
-           where: str = "") -> Any:
-    value = record.get(key)
-    if value is None and optional:
-        return None
-    if not isinstance(value, kind) or isinstance(value, bool) != (kind is bool):
-        raise ValueError(f"'{where}{key}' must be {'null or ' if optional else ''}a "
-                         f"{kind.__name__}, not {value!r}")
-    return value
-
-
 def _moment(record: dict[str, Any], key: str, where: str = "") -> datetime:
-    text = _field(record, key, str, where=where)
+    text = field(record, key, str, where=where)
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
@@ -112,12 +82,12 @@ def _event_from(record: Any, index: int) -> StatusEvent:
     if fout_record is not None:
         if not isinstance(fout_record, dict):
             raise ValueError(f"'{where}fout' must be null or an object, not {fout_record!r}")
-        fout = kv.Fout(_field(fout_record, "foutcode", str, where=f"{where}fout."),
-                       _field(fout_record, "foutbeschrijving", str, where=f"{where}fout."))
-    return StatusEvent(_field(record, "code", str, where=where),
+        fout = kv.Fout(field(fout_record, "foutcode", str, where=f"{where}fout."),
+                       field(fout_record, "foutbeschrijving", str, where=f"{where}fout."))
+    return StatusEvent(field(record, "code", str, where=where),
                        _moment(record, "tijdstempel", where),
-                       _field(record, "omschrijving", str, where=where), fout,
-                       _field(record, "details", str, optional=True, where=where))
+                       field(record, "omschrijving", str, where=where), fout,
+                       field(record, "details", str, optional=True, where=where))
 
 
 def process_from_state(data: bytes) -> Process:
@@ -128,23 +98,23 @@ def process_from_state(data: bytes) -> Process:
         raise ValueError("the file holds no JSON object")
     if record.get("version") != STATE_VERSION:
         raise ValueError(f"'version' is {record.get('version')!r}, expected {STATE_VERSION}")
-    kenmerk = _field(record, "kenmerk", str)
-    scenario = _field(record, "scenario", str)
+    kenmerk = field(record, "kenmerk", str)
+    scenario = field(record, "scenario", str)
     if scenario not in sc.SCENARIOS:
         raise ValueError(f"'scenario' is {scenario!r}, not one of {', '.join(sc.SCENARIOS)}")
     statuses = [_event_from(event, index)
-                for index, event in enumerate(_field(record, "statuses", list))]
+                for index, event in enumerate(field(record, "statuses", list))]
     # The walk takes up its steps after these two, which come with the aanleverResponse.
     if [event.code for event in statuses[:2]] != ["105", "100"]:
         raise ValueError("'statuses' must begin with 105 and 100")
-    fetched = _field(record, "fetched", dict)
+    fetched = field(record, "fetched", dict)
     for caller, seen in fetched.items():
         if not isinstance(seen, int) or isinstance(seen, bool) or not 0 <= seen <= len(statuses):
             raise ValueError(f"'fetched' of caller {caller!r} is {seen!r}, expected a number "
                              f"from 0 to {len(statuses)}")
     try:
         request = kv.AanleverRequest.from_element(
-            parse_xml(_field(record, "request", str).encode(),
+            parse_xml(field(record, "request", str).encode(),
                       max_bytes=MAX_REQUEST_BYTES).getroot())
         berichtsoorten.by_name(request.berichtsoort)
     except kv.KoppelvlakError as exc:
@@ -155,30 +125,13 @@ def process_from_state(data: bytes) -> Process:
         raise ValueError(f"'request' is no XML document: {exc}") from None
     process = Process(kenmerk, request, scenario, _moment(record, "aangeleverd"),
                       fetched=fetched,
-                      stall_after=_field(record, "stall_after", str, optional=True))
+                      stall_after=field(record, "stall_after", str, optional=True))
     for event in statuses:
         process.add(event)  # sets ``done`` when the walk had ended
     return process
 
 
 def load_state(folder: Path) -> list[Process]:
-    """The processes kept in ``folder``, created when missing; a file that cannot be read
-    back is named in the log and skipped, so one damaged file does not take the others
-    down with it."""
-    folder.mkdir(parents=True, exist_ok=True)
-    found = []
-    for path in sorted(folder.glob("*.json")):
-        if path.name.startswith("."):  # write_atomically's temporary files
-            continue
-        try:
-            process = process_from_state(path.read_bytes())
-            expected = state_file_name(process.kenmerk)
-            if path.name != expected:
-                raise ValueError(f"it holds kenmerk {process.kenmerk!r}, whose file is "
-                                 f"{expected}")
-        except (OSError, ValueError) as exc:
-            log.warning("digipoort simulator: skipped %s in the state folder: %s", path, exc)
-            continue
-        found.append(process)
-    log.info("digipoort simulator: %d aanlevering(en) taken up from %s", len(found), folder)
-    return found
+    """The processes kept in ``folder``; a bad file is named in the log and skipped."""
+    return load_records(folder, process_from_state, lambda kept: kept.kenmerk,
+                        who="digipoort simulator", what="aanlevering(en)")
