@@ -179,6 +179,19 @@ class Desk:
         return list(self.waiting)[:limit]
 
 
+async def polled_by_hand(pki: Pki, simulator: DigipoortSimulator
+                         ) -> tuple[DigipoortChannel, Desk]:
+    """A started channel without its status poller task, reporting to a Desk: each test
+    runs the status rounds itself."""
+    settings = client_settings(pki, aanlever_url=simulator.aanlever_url,
+                               status_url=simulator.status_url, request_timeout=2)
+    channel = DigipoortChannel("digipoort", settings)
+    await channel.start(ChannelContext("digipoort"))
+    desk = Desk()
+    channel.context = ChannelContext("digipoort", status=desk.status, sent=desk.sent)
+    return channel, desk
+
+
 async def test_statuses_fetched_as_new_are_not_lost_when_the_answer_is_refused(
         pki: Pki) -> None:
     async with DigipoortSimulator(SimulatorSettings(pki_dir=pki.folder,
@@ -187,12 +200,7 @@ async def test_statuses_fetched_as_new_are_not_lost_when_the_answer_is_refused(
 
 
 async def _lose_an_answer_of_new_statuses(pki: Pki, simulator: DigipoortSimulator) -> None:
-    settings = client_settings(pki, aanlever_url=simulator.aanlever_url,
-                               status_url=simulator.status_url, request_timeout=2)
-    channel = DigipoortChannel("digipoort", settings)
-    await channel.start(ChannelContext("digipoort"))  # no status poller task
-    desk = Desk()
-    channel.context = ChannelContext("digipoort", status=desk.status, sent=desk.sent)
+    channel, desk = await polled_by_hand(pki, simulator)
     try:
         outcome = await channel.send(attrs.evolve(MESSAGE, payload=invoice_19()))
         assert isinstance(outcome, Accepted)
@@ -226,12 +234,7 @@ async def test_a_new_kind_of_status_trouble_is_logged_while_the_first_lasts(
 ) -> None:
     """Digipoort away, then back but without the process (a restarted simulator, say): the
     STS100 answers went unlogged, since a trouble was logged once while it lasted."""
-    settings = client_settings(pki, aanlever_url=simulator.aanlever_url,
-                               status_url=simulator.status_url, request_timeout=2)
-    channel = DigipoortChannel("digipoort", settings)
-    await channel.start(ChannelContext("digipoort"))  # no status poller task
-    desk = Desk()
-    channel.context = ChannelContext("digipoort", status=desk.status, sent=desk.sent)
+    channel, desk = await polled_by_hand(pki, simulator)
     try:
         outcome = await channel.send(message)
         assert isinstance(outcome, Accepted)

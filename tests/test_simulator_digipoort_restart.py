@@ -98,22 +98,16 @@ async def test_a_kenmerk_answered_before_a_restart_is_known_after_it_and_walks_o
     pki: Pki, tmp_path: Path,
 ) -> None:
     state = tmp_path / "state"
-    first = DigipoortSimulator(_settings(pki, state, step_delay=0.3))
-    await first.start()
-    try:
-        async with _client(pki) as client:
-            kenmerk = await _submit(client, first.aanlever_url)
-            await asyncio.sleep(0.4)
-            before = await _statuses(client, first.status_url, kenmerk)
-    finally:
-        await first.stop()
+    async with (DigipoortSimulator(_settings(pki, state, step_delay=0.3)) as first,
+                _client(pki) as client):
+        kenmerk = await _submit(client, first.aanlever_url)
+        await asyncio.sleep(0.4)
+        before = await _statuses(client, first.status_url, kenmerk)
     stopped_at = first.process(kenmerk).codes
     assert not first.process(kenmerk).finished, stopped_at
     assert _codes(before) == HAPPY[:len(before)]
 
-    second = DigipoortSimulator(_settings(pki, state, step_delay=0.3))
-    await second.start()
-    try:
+    async with DigipoortSimulator(_settings(pki, state, step_delay=0.3)) as second:
         # Taken up as it stood, and the walk waits its step delay before going on.
         assert second.process(kenmerk).codes == stopped_at
         assert second.process(kenmerk).statuses == first.process(kenmerk).statuses
@@ -123,8 +117,6 @@ async def test_a_kenmerk_answered_before_a_restart_is_known_after_it_and_walks_o
             assert after[:len(before)] == before
             await second.wait_finished(kenmerk, timeout=30)
             final = await _statuses(client, second.status_url, kenmerk)
-    finally:
-        await second.stop()
     assert _codes(final) == HAPPY
     assert final[:len(before)] == before
 
@@ -133,19 +125,13 @@ async def test_statuses_fetched_as_new_are_not_new_again_after_a_restart(
     pki: Pki, tmp_path: Path,
 ) -> None:
     state = tmp_path / "state"
-    first = DigipoortSimulator(_settings(pki, state, step_delay=0.3))
-    await first.start()
-    try:
-        async with _client(pki) as client:
-            kenmerk = await _submit(client, first.aanlever_url)
-            fetched = _codes(await _statuses(client, first.status_url, kenmerk, nieuw=True))
-    finally:
-        await first.stop()
+    async with (DigipoortSimulator(_settings(pki, state, step_delay=0.3)) as first,
+                _client(pki) as client):
+        kenmerk = await _submit(client, first.aanlever_url)
+        fetched = _codes(await _statuses(client, first.status_url, kenmerk, nieuw=True))
     assert fetched[:2] == ["105", "100"]
 
-    second = DigipoortSimulator(_settings(pki, state, step_delay=0.05))
-    await second.start()
-    try:
+    async with DigipoortSimulator(_settings(pki, state, step_delay=0.05)) as second:
         await second.wait_finished(kenmerk, timeout=30)
         async with _client(pki) as client:
             rest = _codes(await _statuses(client, second.status_url, kenmerk, nieuw=True))
@@ -153,8 +139,6 @@ async def test_statuses_fetched_as_new_are_not_new_again_after_a_restart(
         # Another caller has fetched nothing yet: everything is new to it.
         async with _client(pki, OTHER_KVK) as other:
             assert _codes(await _statuses(other, second.status_url, kenmerk, nieuw=True)) == HAPPY
-    finally:
-        await second.stop()
     assert fetched + rest == HAPPY
 
 
@@ -162,14 +146,10 @@ async def test_bad_files_in_the_state_folder_are_named_in_the_log_and_skipped(
     pki: Pki, tmp_path: Path, caplog: pytest.LogCaptureFixture,
 ) -> None:
     state = tmp_path / "state"
-    first = DigipoortSimulator(_settings(pki, state, step_delay=0))
-    await first.start()
-    try:
+    async with DigipoortSimulator(_settings(pki, state, step_delay=0)) as first:
         async with _client(pki) as client:
             kenmerk = await _submit(client, first.aanlever_url)
         await first.wait_finished(kenmerk)
-    finally:
-        await first.stop()
     [good] = state.iterdir()
     kept = json.loads(good.read_text("utf-8"))
 
@@ -189,7 +169,7 @@ async def test_bad_files_in_the_state_folder_are_named_in_the_log_and_skipped(
     (state / f".{good.name}.being-written.tmp").write_bytes(b"{")
 
     second = DigipoortSimulator(_settings(pki, state, step_delay=0))
-    with caplog.at_level(logging.WARNING, logger="plugins.digipoort.simulator"):
+    with caplog.at_level(logging.WARNING):
         await second.start()
     try:
         assert [p.kenmerk for p in second.processes()] == [kenmerk]

@@ -9,6 +9,7 @@ for its receipt (``unknown-transmission``); a real access point keeps them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -20,6 +21,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +29,8 @@ import aiohttp
 import attrs
 import pytest
 from api_support import free_port
-from pipeline_support import AGENCY_OIN, FAST, SUPPLIER_KVK
+from pipeline_support import AGENCY_OIN, FAST
+from test_peppol_channel import config as peppol_config
 
 from gateway.model.json import to_json
 from gateway.pluginmanager import build_registry, make_plugin_manager
@@ -54,6 +57,17 @@ def _invoice_sbdh(instance_id: str | None = None) -> tuple[str, bytes]:
                           receiver=participant("0190:00000001003227522000", "receiver"),
                           instance_id=instance_id)
     return envelope.instance_id, data
+
+
+@contextlib.asynccontextmanager
+async def running(settings: SimulatorSettings) -> AsyncIterator[PeppolSimulator]:
+    """A started simulator, stopped at the end of the block."""
+    simulator = PeppolSimulator(settings)
+    await simulator.start()
+    try:
+        yield simulator
+    finally:
+        await simulator.stop()
 
 
 def _settings(state: Path | None, standards: Path, **extra: Any) -> SimulatorSettings:
@@ -89,19 +103,13 @@ async def test_a_receipt_asked_after_a_restart_is_the_same_receipt(
 ) -> None:
     state = tmp_path / "state"
     ident, data = _invoice_sbdh()
-    first = PeppolSimulator(_settings(state, installed_standards))
-    await first.start()
-    try:
+    async with running(_settings(state, installed_standards)) as first:
         status, _ = await _post(first.url, data)
         assert status == 202
         before = await _final_receipt(first.url, ident)
-    finally:
-        await first.stop()
     assert before["status"] == "delivered", before
 
-    second = PeppolSimulator(_settings(state, installed_standards))
-    await second.start()
-    try:
+    async with running(_settings(state, installed_standards)) as second:
         status, after = await _receipt(second.url, ident)
         assert status == 200, f"the restarted simulator does not know {ident}: {after}"
         assert after == before
@@ -109,8 +117,6 @@ async def test_a_receipt_asked_after_a_restart_is_the_same_receipt(
         status, repeat = await _post(second.url, data)
         assert (status, repeat["duplicate"]) == (200, True)
         assert second.transmissions[ident].copies == 2
-    finally:
-        await second.stop()
 
 
 async def test_a_transmission_still_being_validated_at_the_stop_is_finished_after_it(
@@ -118,21 +124,13 @@ async def test_a_transmission_still_being_validated_at_the_stop_is_finished_afte
 ) -> None:
     state = tmp_path / "state"
     ident, data = _invoice_sbdh()
-    first = PeppolSimulator(_settings(state, installed_standards))
-    await first.start()
-    try:
+    async with running(_settings(state, installed_standards)) as first:
         await first.take(data)  # acknowledged; validation not even begun
-    finally:
-        await first.stop()
     assert first.transmissions[ident].status == "accepted"
 
-    second = PeppolSimulator(_settings(state, installed_standards))
-    await second.start()
-    try:
+    async with running(_settings(state, installed_standards)) as second:
         receipt = await _final_receipt(second.url, ident)
         assert receipt["status"] == "delivered", receipt
-    finally:
-        await second.stop()
 
 
 async def test_an_injected_failure_survives_the_restart(
@@ -141,20 +139,12 @@ async def test_an_injected_failure_survives_the_restart(
     """A failure injected on a document still being validated is its fate after a restart."""
     state = tmp_path / "state"
     ident, data = _invoice_sbdh()
-    first = PeppolSimulator(_settings(state, installed_standards))
-    await first.start()
-    try:
+    async with running(_settings(state, installed_standards)) as first:
         await first.take(data, "AS4 transmission failed (test)")
-    finally:
-        await first.stop()
-    second = PeppolSimulator(_settings(state, installed_standards))
-    await second.start()
-    try:
+    async with running(_settings(state, installed_standards)) as second:
         receipt = await _final_receipt(second.url, ident)
         assert receipt["status"] == "failed", receipt
         assert receipt["error"]["text"] == "AS4 transmission failed (test)"
-    finally:
-        await second.stop()
 
 
 async def test_a_forgotten_transmission_stays_forgotten_after_a_restart(
@@ -162,23 +152,15 @@ async def test_a_forgotten_transmission_stays_forgotten_after_a_restart(
 ) -> None:
     state = tmp_path / "state"
     ident, data = _invoice_sbdh("../../escape attempt")
-    first = PeppolSimulator(_settings(state, installed_standards, validate=False))
-    await first.start()
-    try:
+    async with running(_settings(state, installed_standards, validate=False)) as first:
         await first.take(data, wait=True)
         assert [p.parent for p in state.rglob("*") if p.is_file()] == [state]
         async with aiohttp.ClientSession() as session, session.delete(
                 f"{first.url}/control/transmissions/{ident.replace('/', '%2F')}") as answer:
             assert answer.status == 200, await answer.text()
-    finally:
-        await first.stop()
     assert list(state.iterdir()) == []
-    second = PeppolSimulator(_settings(state, installed_standards, validate=False))
-    await second.start()
-    try:
+    async with running(_settings(state, installed_standards, validate=False)) as second:
         assert second.transmissions == {}
-    finally:
-        await second.stop()
 
 
 async def test_a_resend_after_forget_survives_the_forgotten_ones_late_verdict(
@@ -198,9 +180,7 @@ async def test_a_resend_after_forget_survives_the_forgotten_ones_late_verdict(
     _, second = wrap(other, sender=participant("0106:30097265", "sender"),
                      receiver=participant("0190:00000001003227522000", "receiver"),
                      instance_id=ident)
-    simulator = PeppolSimulator(_settings(state, installed_standards))
-    await simulator.start()
-    try:
+    async with running(_settings(state, installed_standards)) as simulator:
         assert (await _post(simulator.url, first))[0] == 202  # a cold pool: validated late
         assert simulator.forget(ident)
         assert (await _post(simulator.url, second))[0] == 202
@@ -208,16 +188,10 @@ async def test_a_resend_after_forget_survives_the_forgotten_ones_late_verdict(
         while simulator._tasks:  # the first one's validation, and the second's verdict
             await asyncio.wait(set(simulator._tasks))
         assert simulator.transmissions[ident] is renewed
-    finally:
-        await simulator.stop()
-    restarted = PeppolSimulator(_settings(state, installed_standards))
-    await restarted.start()
-    try:
+    async with running(_settings(state, installed_standards)) as restarted:
         status, body = await _receipt(restarted.url, ident)
         assert status == 200, body
         assert body["status"] == renewed.status
-    finally:
-        await restarted.stop()
 
 
 async def test_bad_files_in_the_state_folder_are_named_in_the_log_and_skipped(
@@ -225,12 +199,8 @@ async def test_bad_files_in_the_state_folder_are_named_in_the_log_and_skipped(
 ) -> None:
     state = tmp_path / "state"
     ident, data = _invoice_sbdh()
-    first = PeppolSimulator(_settings(state, installed_standards, validate=False))
-    await first.start()
-    try:
+    async with running(_settings(state, installed_standards, validate=False)) as first:
         await first.take(data, wait=True)
-    finally:
-        await first.stop()
     [good] = state.iterdir()
     kept = json.loads(good.read_text("utf-8"))
     (state / "not-json.json").write_bytes(b"{half a file")
@@ -243,7 +213,7 @@ async def test_bad_files_in_the_state_folder_are_named_in_the_log_and_skipped(
     (state / ".tmp-being-written.json.tmp").write_bytes(b"{")
 
     second = PeppolSimulator(_settings(state, installed_standards, validate=False))
-    with caplog.at_level(logging.WARNING, logger="plugins.peppol.simulator"):
+    with caplog.at_level(logging.WARNING):
         await second.start()
     try:
         status, receipt = await _receipt(second.url, ident)
@@ -343,33 +313,9 @@ async def test_the_gateway_gets_the_receipt_from_a_restarted_simulator(
     await first.start()
     assert first.address is not None
     port = first.address[1]
-    config = tmp_path / "gateway.toml"
-    config.write_text(f"""
-[gateway]
-listen = "127.0.0.1:0"
-data_dir = {str(tmp_path / "data")!r}
-database = "sqlite:///{tmp_path / 'gateway.db'}"
-standards_dir = {str(installed_standards)!r}
-token = "test-token"
-
-[supplier]
-name = "Naam Leverancier BV"
-kvk = "{SUPPLIER_KVK}"
-vestigingsnummer = "000018727409"
-
-[channels.peppol]
-access_point = "{first.url}"
-token_env = "{TOKEN_ENV}"
-poll_interval = 0.05
-timeout = 2
-
-[agencies."{AGENCY_OIN}"]
-name = "Naam Overheidsorganisatie"
-default_channel = "peppol"
-
-[agencies."{AGENCY_OIN}".documents.invoice]
-format = "peppol-bis:invoice:3.0"
-""", "utf-8")
+    config = peppol_config(tmp_path, installed_standards,
+                           f'access_point = "{first.url}"\ntoken_env = "{TOKEN_ENV}"\n'
+                           "poll_interval = 0.05\ntimeout = 2\n")
     service = GatewayService(config, dispatch=FAST)
     await service.start()
     second: PeppolSimulator | None = None
