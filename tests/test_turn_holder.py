@@ -56,14 +56,15 @@ def test_claim_workers_are_named_under_a_kept_name_made_on_this_host(tmp_path: P
     kept.close()
 
 
-def test_a_name_made_on_another_host_takes_no_claims_back(tmp_path: Path) -> None:
+def test_a_name_made_on_another_host_is_not_taken_up(tmp_path: Path) -> None:
     """A copied data directory, or one on a file system shared between machines whose locks
-    may not reach across: a living process elsewhere may hold the claims under that name."""
+    may not reach across: a living instance elsewhere may hold the turns and claims under
+    that name, and must keep them."""
     (tmp_path / HOLDER_FILE).write_text("elsewhere.example:0a1b2c3d\n", "utf-8")
     holder = HolderName(tmp_path, "own-fallback")
-    assert holder.name == "elsewhere.example:0a1b2c3d"  # its turns are still its own
-    assert holder.claims_prefix is None
-    assert holder.worker_instance() == "own-fallback"
+    assert holder.name.startswith(f"{socket.gethostname()}:")
+    assert holder.claims_prefix == f"{holder.name}/"
+    assert (tmp_path / HOLDER_FILE).read_text("utf-8").strip() == holder.name
     holder.close()
 
 
@@ -112,11 +113,11 @@ async def test_a_restarted_instance_has_its_turn_at_once(store_url: str, tmp_pat
     # and a lease that runs for another hour.
     data_dir = tmp_path / "instance" / "data"
     data_dir.mkdir()
-    (data_dir / HOLDER_FILE).write_text("dead-host:0badc0de\n", "utf-8")
+    dead = f"{socket.gethostname()}:0badc0de"
+    (data_dir / HOLDER_FILE).write_text(dead + "\n", "utf-8")
     async with open_store(store_url) as store:
         await store.migrate()
-        assert await store.hold_lease("channel:peppol:receipts", "dead-host:0badc0de",
-                                      timedelta(hours=1))
+        assert await store.hold_lease("channel:peppol:receipts", dead, timedelta(hours=1))
 
     async with running([GatewayService(config)]) as [service]:
         channel = service.channels["peppol"]

@@ -34,11 +34,17 @@ class HolderName:
     of its own for as long as it lives.
 
     Claims work alike: the workers of a process that keeps the name are
-    named ``<name>/<pid>``, so the next process on the data directory knows
-    every claim under ``<name>/`` for a dead predecessor's and need not wait
-    for its lease (see :meth:`gateway.store.Store.expire_claims`). A data
-    directory copied to another running instance would share the name:
-    each belongs to one gateway.
+    named ``<name>/<pid>:<random>``, so the next process on the data
+    directory knows every claim under ``<name>/`` for a dead predecessor's
+    and need not wait for its lease (see
+    :meth:`gateway.store.Store.expire_claims`).
+
+    A name is made on this host (``<host>:<random>``), and only a process on
+    that host takes it up: a data directory copied to another machine, or
+    shared with one over a file system whose locks may not reach across
+    machines, gets a name of its own there, so a living instance elsewhere
+    keeps its turns and claims. (A host renamed, or a container started under
+    a new host name, waits for its leases once, as with any new name.)
     """
 
     def __init__(self, data_dir: Path, fallback: str) -> None:
@@ -61,28 +67,20 @@ class HolderName:
             self.name = path.read_text("utf-8").strip()
         except FileNotFoundError:
             self.name = ""
-        if not self.name or "/" in self.name or self.name.split() != [self.name]:
-            # The host for a person reading the leases; the random part tells apart
-            # two machines of one name (containers) whose data directories look alike.
-            # A name edited to hold "/" or blanks would blur the claims' prefixes.
+        made_here = self.name.rsplit(":", 1)[0] == socket.gethostname()
+        if not made_here or "/" in self.name or self.name.split() != [self.name]:
+            # The host for a person reading the leases, and so that another host never
+            # takes it up (see the class); the random part tells apart two machines of
+            # one name (containers) whose data directories look alike. A name edited to
+            # hold "/" or blanks would blur the claims' prefixes.
             self.name = f"{socket.gethostname()}:{secrets.token_hex(4)}"
             path.write_text(self.name + "\n", "utf-8")
 
     @property
     def claims_prefix(self) -> str | None:
-        """How the ids of this name's claim workers start, when a restart may take their
-        claims back; None otherwise.
-
-        None under a fallback name, which no other process ever had, and under a
-        name made on another host: the data directory was copied, or lies on a
-        file system shared between machines whose locks may not reach across
-        them, and a living process elsewhere may hold those claims. (A host
-        renamed, or a container started under a new host name, therefore waits
-        for its claims' leases, as before.)
-        """
-        if self._lock is None or self.name.rsplit(":", 1)[0] != socket.gethostname():
-            return None
-        return f"{self.name}/"
+        """How the ids of this name's claim workers start; None under a fallback name,
+        which no other process ever had, so no restart takes its claims back."""
+        return None if self._lock is None else f"{self.name}/"
 
     def worker_instance(self) -> str:
         """The instance name for this process's claim workers (see the class); with pid and
