@@ -63,6 +63,11 @@ class OutboundMessage:
     attempt: int = 1
     attachments: tuple[Any, ...] = ()
     metadata: Mapping[str, str] = attrs.field(factory=dict)
+    """What the gateway knows beside the document: ``agency_email``,
+    ``agency_peppol_id`` from the agency directory, and ``reencoded`` ("true")
+    once an operator's reroute encoded the document anew, so that it is
+    another document than earlier attempts sent: a channel that derives its
+    transport id from the message must not send it as a repeat of theirs."""
 
 
 @attrs.frozen

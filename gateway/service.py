@@ -463,8 +463,8 @@ class GatewayService:
             loop.call_soon_threadsafe(self._warm_validation, added)
 
     def _message_metadata(self, record: Any) -> dict[str, str]:
-        """What a channel learns from the directory at send time: the agency's e-mail address
-        and Peppol participant id."""
+        """What a channel learns at send time (OutboundMessage.metadata): the agency's
+        e-mail address and Peppol participant id, and whether a reroute re-encoded it."""
         try:
             agency = self.config.agency(record.agency_oin) if record.agency_oin else None
         except ValueError:  # a malformed OIN has no directory entry
@@ -476,6 +476,8 @@ class GatewayService:
         peppol_id = getattr(agency, "peppol_id", None)
         if peppol_id is not None:
             found["agency_peppol_id"] = str(peppol_id)
+        if (record.routing or {}).get("reencoded"):
+            found["reencoded"] = "true"
         return found
 
     async def _channels_own_problems(self) -> list[str]:

@@ -142,7 +142,9 @@ async def reroute(
             "or cancelled messages can be rerouted")
     fields: dict[str, Any] = {}
     new_format = format_key or record.format_key
+    reencoded = False
     if format_key is not None and format_key != record.format_key:
+        reencoded = True
         fields.update(await _reencode(store, registry, validator, record, format_key, config))
         # Another document: under the old id a transport takes it for a repeat of the
         # one it may hold already (an access point's dedup, Digipoort's earlier kenmerk).
@@ -156,6 +158,10 @@ async def reroute(
             + (f": {reason}" if reason else ""))
     routing.update(channel=new_channel, format=new_format,
                    explanation=[*routing.get("explanation", []), note])
+    if reencoded:
+        # Told to the channel (OutboundMessage.metadata): one that derives its transport
+        # id from the message alone would otherwise send it under the old one.
+        routing["reencoded"] = True
     fields["routing"] = routing
     fields["max_attempts"] = max(record.max_attempts, record.attempts + extra_attempts)
     detail = {"actor": actor, "reason": reason, "from": {"channel": record.channel,

@@ -108,10 +108,11 @@ _RECEIVER_PATHS = {
 def instance_id_for(message_id: str, payload: bytes | None = None) -> str:
     """The SBDH instance id a message travels under when no attempt chose one yet.
 
-    Made from the message and its document, so that a retry of the same
-    document is a repeat the access point recognises, while the same message
-    encoded anew (an operator's reroute to another format) is a new transmission
-    rather than a repeat that would leave the old document in place.
+    Made from the message id, so that every retry (also one made by a newer
+    release than the first attempt) is a repeat the access point recognises.
+    A document an operator's reroute encoded anew passes its ``payload`` too:
+    under the old id the access point would take it for a repeat and keep the
+    old document.
     """
     name = message_id if payload is None else (
         f"{message_id}:{hashlib.sha256(payload).hexdigest()}")
@@ -300,8 +301,11 @@ class PeppolChannel(Channel):
         return named or default
 
     async def send(self, message: OutboundMessage) -> SendOutcome:
-        instance_id = message.transport_id or instance_id_for(message.message_id,
-                                                              message.payload)
+        # The document in the id only once a reroute re-encoded it: every message sent
+        # before keeps the id earlier releases gave it (retries in flight at an upgrade).
+        reencoded = message.metadata.get("reencoded") == "true"
+        instance_id = message.transport_id or instance_id_for(
+            message.message_id, message.payload if reencoded else None)
         if message.transport_id and await self._failed_before(message.transport_id):
             # That transmission failed for good, and the access point answers a repeat
             # of its instance id with the same failure: this is a new transmission.
