@@ -256,3 +256,30 @@ async def test_a_new_kind_of_status_trouble_is_logged_while_the_first_lasts(
     assert "StatusinformatieService unavailable" in warned[0]
     assert "STS100" in warned[1]
     assert "f0f0f0f0-0000-4000-8000-000000000000" in warned[1]
+
+
+async def test_two_lasting_troubles_are_each_logged_once(
+    pki: Pki, simulator: DigipoortSimulator, message: OutboundMessage,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """One process unknown for good (STS100) while the service is away now and then: the
+    kind of the last trouble alternated, and each round logged a warning."""
+    channel, desk = await polled_by_hand(pki, simulator)
+    try:
+        outcome = await channel.send(message)
+        assert isinstance(outcome, Accepted)
+        now = datetime.now(UTC)
+        desk.waiting = [
+            SentMessage("m2", "f0f0f0f0-0000-4000-8000-000000000000", AGENCY_OIN, "invoice",
+                        "none", now, now),
+            SentMessage("m1", outcome.transport_id, AGENCY_OIN, "invoice", "none", now, now)]
+        for _ in range(3):
+            simulator.inject(Fault(FaultKind.HTTP_503, service="status"))
+            with pytest.raises(StatusRoundFailed):
+                await channel.poll_statuses()  # Digipoort away for a moment
+            await channel.poll_statuses()  # back: m2 still unknown, m1 answered
+    finally:
+        await channel.stop()
+    warned = [r.getMessage() for r in caplog.records
+              if "status requests fail" in r.getMessage()]
+    assert len(warned) == 2, "\n".join(warned)

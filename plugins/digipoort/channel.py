@@ -123,9 +123,9 @@ class DigipoortChannel(Channel):
         # start (is an answer news?), and what Digipoort last said (for ``no-status``).
         self._newest: dict[str, datetime] = {}
         self._last_word: dict[str, str] = {}
-        # What kind of trouble status requests have, while they do ("unavailable" or
-        # "fault"): logged when it starts, when its kind changes, and when it ends.
-        self._trouble: str | None = None
+        # The kinds of trouble status requests have had since they were last all answered
+        # ("unavailable", "fault"): each logged when it first shows, and the end logged.
+        self._trouble_kinds: set[str] = set()
 
     # --- lifecycle ------------------------------------------------------------
 
@@ -419,19 +419,20 @@ class DigipoortChannel(Channel):
         self._last_word.clear()
 
     def _note_trouble(self, troubles: list[str], answered: bool) -> None:
-        # Logged once while it lasts, and again when its kind changes: an unreachable
-        # service followed by faults about processes (STS100 after Digipoort lost them)
-        # is two problems, and the operator must see the second too.
-        kind = None if not troubles else (
-            "unavailable" if troubles[-1].startswith(_UNAVAILABLE) else "fault")
-        if kind is not None and kind != self._trouble:
+        # Each kind logged once while troubles last: an unreachable service and faults
+        # about processes (STS100 from a Digipoort that lost them) are two problems, the
+        # operator must see both, and one coming and going must not repeat the other.
+        latest = {("unavailable" if t.startswith(_UNAVAILABLE) else "fault"): t
+                  for t in troubles}
+        fresh = [text for kind, text in latest.items() if kind not in self._trouble_kinds]
+        if fresh:
             log.warning("channel %s: status requests fail (%d this round; each message is "
                         "asked again until status_deadline): %s", self.name, len(troubles),
-                        troubles[-1])
-            self._trouble = kind
-        elif not troubles and answered and self._trouble is not None:
+                        "; ".join(fresh))
+            self._trouble_kinds |= latest.keys()
+        elif not troubles and answered and self._trouble_kinds:
             log.info("channel %s: status requests are answered again", self.name)
-            self._trouble = None
+            self._trouble_kinds = set()
 
     async def _poll_forever(self, turn: Turn) -> None:
         """A round every interval while this instance has the turn.
