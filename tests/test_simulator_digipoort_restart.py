@@ -15,6 +15,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -31,9 +32,12 @@ from digipoort_channel_support import (
 )
 from pipeline_support import FAST, document_json
 
+from gateway.fileio import write_atomically
 from gateway.service import GatewayService
+from gateway.statefolder import record_file_name
 from gateway.store import BusinessState, MessageRecord, Store, TransportState
 from plugins.digipoort.simulator import DigipoortSimulator, SimulatorSettings
+from plugins.digipoort.simulator import simulator as simulator_module
 from plugins.digipoort.wus import koppelvlak as kv
 from plugins.digipoort.wus import ns, tls
 from plugins.digipoort.wus.client import WusClient
@@ -68,13 +72,13 @@ def _client(pki: Pki, kvk: str = SUPPLIER_KVK) -> WusClient:
                      server_trust=Trust.from_pem_files(pki.ca))
 
 
-async def _submit(client: WusClient, url: str) -> str:
+async def _submit(client: WusClient, url: str, scenario: str = "Happyflow") -> str:
     request = kv.AanleverRequest(
         berichtsoort="FACTUUR-UBL",
         identiteit_belanghebbende=kv.Identiteit(SUPPLIER_KVK, "KvK"),
         rol_belanghebbende="Bedrijf",
         bericht_inhoud=kv.BerichtInhoud("text/xml", "factuur.xml", invoice_19()),
-        aanleverkenmerk="Happyflow",
+        aanleverkenmerk=scenario,
         identiteit_ontvanger=kv.Identiteit(AGENCY_OIN, "OIN"),
         autorisatie_adres="http://geenausp.nl",
     )
@@ -312,3 +316,55 @@ async def test_the_gateways_invoice_reaches_its_final_status_across_a_simulator_
         await first.stop()
         if second is not None:
             await second.stop()
+
+
+async def test_no_walk_outlives_the_stop(pki: Pki, tmp_path: Path) -> None:
+    """An aanlevering still being answered when the stop began started its walk after the
+    walks were cancelled: it went on writing the state folder a new simulator reads."""
+    state = tmp_path / "state"
+    settings = attrs.evolve(_settings(pki, state, step_delay=0.2), slow_delay=0.4)
+    simulator = DigipoortSimulator(settings)
+    await simulator.start()
+    async with _client(pki) as client:
+        call = asyncio.create_task(_submit(client, simulator.aanlever_url,
+                                           "ZwaarbelastAanleveren"))
+        await asyncio.sleep(0.2)  # the AanleverService is at work on it
+        await simulator.stop()
+        kenmerk = await call
+    kept = (state / record_file_name(kenmerk)).read_bytes()
+    await asyncio.sleep(1.0)  # some step delays
+    alive = [task.get_name() for task in simulator._tasks if not task.done()]
+    for task in list(simulator._tasks):
+        task.cancel()
+    assert alive == [], "a walk goes on after stop()"
+    assert (state / record_file_name(kenmerk)).read_bytes() == kept
+
+
+async def test_a_status_is_kept_before_any_caller_is_told_it(
+    pki: Pki, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A status question answered while the step's write was under way saw the new status;
+    a kill in that moment, and the restarted walk made it again with another time."""
+    state = tmp_path / "state"
+    seen: list[tuple[int, int]] = []  # (statuses written, statuses the process shows)
+    holder: list[DigipoortSimulator] = []
+
+    def slow_write(path: Path, data: bytes) -> None:
+        written = json.loads(data)
+        try:
+            shown = len(holder[0].process(written["kenmerk"]).statuses)
+        except KeyError:  # the aanlevering itself: kept before it is known at all
+            shown = 0
+        time.sleep(0.05)  # a slow disk: the window a caller could ask in
+        seen.append((len(written["statuses"]), shown))
+        write_atomically(path, data)
+
+    monkeypatch.setattr(simulator_module, "write_atomically", slow_write)
+    async with DigipoortSimulator(_settings(pki, state, step_delay=0.05)) as simulator:
+        holder.append(simulator)
+        async with _client(pki) as client:
+            kenmerk = await _submit(client, simulator.aanlever_url)
+        await simulator.wait_finished(kenmerk, timeout=30)
+    steps = [(written, shown) for written, shown in seen if written > 2]
+    assert steps, seen
+    assert all(shown == written - 1 for written, shown in steps), steps

@@ -32,7 +32,7 @@ import re
 import tempfile
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -180,13 +180,15 @@ class DigipoortSimulator:
                 self._start_walk(process)
 
     async def stop(self) -> None:
+        # The server first: an aanlevering it is still answering starts its walk, which
+        # must be cancelled with the others rather than outlive the stop.
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
         await cancel_and_wait(list(self._tasks))
         if self._deliverer is not None:
             await self._deliverer.close()
             self._deliverer = None
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
         if self._temp is not None:
             self._temp.cleanup()
             self._temp = None
@@ -431,8 +433,10 @@ class DigipoortSimulator:
             position += 1
             if earlier is None:
                 await asyncio.sleep(wait)
-                process.add(_event(code, fout, details))
-                await self._save_step(process)
+                event = _event(code, fout, details)
+                # Kept before any caller can be told it: a restart then answers the same.
+                await self._save_step(process, (event,))
+                process.add(event)
             elif (earlier.code, earlier.fout.foutcode if earlier.fout else None) != (code, fout):
                 shown = earlier.code + (f"/{earlier.fout.foutcode}" if earlier.fout else "")
                 raise _Diverged(f"status {position} was {shown}, this walk makes "
@@ -478,14 +482,16 @@ class DigipoortSimulator:
             else:
                 await step("500")
 
-    async def _save(self, process: Process) -> None:
-        """Write the process's current state into the state folder, if there is one."""
+    async def _save(self, process: Process, pending: Sequence[StatusEvent] = ()) -> None:
+        """Write the process's state, with ``pending`` statuses, into the state folder, if
+        there is one."""
         folder = self.settings.state_dir
         if folder is None:
             return
         async with self._saving:
             write = asyncio.ensure_future(asyncio.to_thread(
-                write_atomically, folder / record_file_name(process.kenmerk), state_of(process)))
+                write_atomically, folder / record_file_name(process.kenmerk),
+                state_of(process, pending)))
             try:
                 await asyncio.shield(write)
             except asyncio.CancelledError:
@@ -495,14 +501,16 @@ class DigipoortSimulator:
                 await write
                 raise
 
-    async def _save_step(self, process: Process) -> None:
+    async def _save_step(self, process: Process,
+                         pending: Sequence[StatusEvent] = ()) -> None:
         try:
-            await self._save(process)
+            await self._save(process, pending)
         except (OSError, ValueError) as exc:
             # Status questions are still answered from memory; only a restart would lose
             # this step (the walk then makes it again).
+            at = pending[-1].code if pending else process.codes[-1]
             log.error("digipoort simulator: cannot keep aanlevering %s (at status %s) in %s: %s",
-                      process.kenmerk, process.codes[-1], self.settings.state_dir, exc)
+                      process.kenmerk, at, self.settings.state_dir, exc)
 
     async def _check(
         self, process: Process, berichtsoort: berichtsoorten.Berichtsoort

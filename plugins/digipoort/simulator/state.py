@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -46,8 +47,9 @@ def _event_state(event: StatusEvent) -> dict[str, Any]:
     }
 
 
-def state_of(process: Process) -> bytes:
-    """A process as its file in the state folder holds it."""
+def state_of(process: Process, pending: Sequence[StatusEvent] = ()) -> bytes:
+    """A process as its file in the state folder holds it, with ``pending`` statuses after
+    its own (kept before the process shows them)."""
     request = etree.tostring(process.request.to_element(), encoding="unicode")
     return json.dumps({
         "version": STATE_VERSION,
@@ -55,7 +57,7 @@ def state_of(process: Process) -> bytes:
         "scenario": process.scenario,
         "aangeleverd": process.aangeleverd.isoformat(),
         "stall_after": process.stall_after,
-        "statuses": [_event_state(event) for event in process.statuses],
+        "statuses": [_event_state(event) for event in [*process.statuses, *pending]],
         "fetched": process.fetched,
         "request": request,
     }, indent=1).encode()
