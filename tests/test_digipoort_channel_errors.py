@@ -228,6 +228,20 @@ async def _lose_an_answer_of_new_statuses(pki: Pki, simulator: DigipoortSimulato
     assert desk.waiting == []
 
 
+UNKNOWN = "f0f0f0f0-0000-4000-8000-000000000000"
+
+
+async def one_sent_one_unknown(channel: DigipoortChannel, desk: Desk, message: OutboundMessage,
+                               *, unknown_first: bool = False) -> None:
+    """``message`` sent, and waiting for statuses beside one Digipoort never knew (STS100)."""
+    outcome = await channel.send(message)
+    assert isinstance(outcome, Accepted)
+    now = datetime.now(UTC)
+    waiting = [SentMessage("m1", outcome.transport_id, AGENCY_OIN, "invoice", "none", now, now),
+               SentMessage("m2", UNKNOWN, AGENCY_OIN, "invoice", "none", now, now)]
+    desk.waiting = waiting[::-1] if unknown_first else waiting
+
+
 async def test_a_new_kind_of_status_trouble_is_logged_while_the_first_lasts(
     pki: Pki, simulator: DigipoortSimulator, message: OutboundMessage,
     caplog: pytest.LogCaptureFixture,
@@ -236,13 +250,7 @@ async def test_a_new_kind_of_status_trouble_is_logged_while_the_first_lasts(
     STS100 answers went unlogged, since a trouble was logged once while it lasted."""
     channel, desk = await polled_by_hand(pki, simulator)
     try:
-        outcome = await channel.send(message)
-        assert isinstance(outcome, Accepted)
-        now = datetime.now(UTC)
-        desk.waiting = [
-            SentMessage("m1", outcome.transport_id, AGENCY_OIN, "invoice", "none", now, now),
-            SentMessage("m2", "f0f0f0f0-0000-4000-8000-000000000000", AGENCY_OIN, "invoice",
-                        "none", now, now)]
+        await one_sent_one_unknown(channel, desk, message)
         simulator.inject(Fault(FaultKind.HTTP_503, service="status"))
         with pytest.raises(StatusRoundFailed):
             await channel.poll_statuses()
@@ -255,7 +263,7 @@ async def test_a_new_kind_of_status_trouble_is_logged_while_the_first_lasts(
     assert len(warned) == 2, warned
     assert "StatusinformatieService unavailable" in warned[0]
     assert "STS100" in warned[1]
-    assert "f0f0f0f0-0000-4000-8000-000000000000" in warned[1]
+    assert UNKNOWN in warned[1]
 
 
 async def test_two_lasting_troubles_are_each_logged_once(
@@ -266,13 +274,7 @@ async def test_two_lasting_troubles_are_each_logged_once(
     kind of the last trouble alternated, and each round logged a warning."""
     channel, desk = await polled_by_hand(pki, simulator)
     try:
-        outcome = await channel.send(message)
-        assert isinstance(outcome, Accepted)
-        now = datetime.now(UTC)
-        desk.waiting = [
-            SentMessage("m2", "f0f0f0f0-0000-4000-8000-000000000000", AGENCY_OIN, "invoice",
-                        "none", now, now),
-            SentMessage("m1", outcome.transport_id, AGENCY_OIN, "invoice", "none", now, now)]
+        await one_sent_one_unknown(channel, desk, message, unknown_first=True)
         for _ in range(3):
             simulator.inject(Fault(FaultKind.HTTP_503, service="status"))
             with pytest.raises(StatusRoundFailed):

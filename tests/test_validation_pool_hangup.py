@@ -15,22 +15,13 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-from test_lifecycle_gateway import Gateway
+from test_lifecycle_gateway import Gateway, gateway
+
+__all__ = ["gateway"]  # the shared fixture, used by the tests here
 
 TESTS = Path(__file__).resolve().parent
-
-
-@pytest.fixture
-def gateway(tmp_path: Path, installed_standards: Path) -> Iterator[Gateway]:
-    started = Gateway(tmp_path, installed_standards)
-    try:
-        yield started
-    finally:
-        started.kill_all()
 
 
 def test_a_hang_up_of_the_process_group_stops_without_tracebacks(gateway: Gateway) -> None:
