@@ -11,6 +11,7 @@ the reading back, and the typed reading of a record's fields.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import re
 from collections.abc import Callable
@@ -66,6 +67,17 @@ def load_records(folder: Path, read: Callable[[bytes], T], ident_of: Callable[[T
         found.append(record)
     log.info("%s: %d %s taken up from %s", who, len(found), what, folder)
     return found
+
+
+def record_of(data: bytes, version: int) -> dict[str, Any]:
+    """The JSON object of a record's file, written at ``version``; ValueError naming what
+    is wrong (no JSON, no object, another version)."""
+    record = json.loads(data)  # json.JSONDecodeError is a ValueError
+    if not isinstance(record, dict):
+        raise ValueError("the file holds no JSON object")
+    if record.get("version") != version:
+        raise ValueError(f"'version' is {record.get('version')!r}, expected {version}")
+    return record
 
 
 def field(record: dict[str, Any], key: str, kind: type, *, optional: bool = False,

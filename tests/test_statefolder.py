@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from gateway.statefolder import field, load_records, record_file_name
+from gateway.statefolder import field, load_records, record_file_name, record_of
 
 
 def test_ids_become_file_names_inside_the_folder_and_never_share_one() -> None:
@@ -70,3 +70,13 @@ def test_fields_are_typed_and_a_bool_is_no_number() -> None:
         field(record, "flag", int, where="x.")
     with pytest.raises(ValueError, match="'text' must be a str"):
         field(record, "text", str)
+
+
+def test_a_record_is_a_json_object_of_its_version() -> None:
+    assert record_of(b'{"version": 2, "id": "x"}', 2) == {"version": 2, "id": "x"}
+    with pytest.raises(ValueError, match="no JSON object"):
+        record_of(b"[1, 2]", 2)
+    with pytest.raises(ValueError, match="'version' is 1, expected 2"):
+        record_of(b'{"version": 1}', 2)
+    with pytest.raises(json.JSONDecodeError):
+        record_of(b"{half", 2)

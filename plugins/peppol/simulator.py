@@ -69,7 +69,7 @@ from gateway.model import (
 from gateway.paths import standards_dir
 from gateway.pluginmanager import build_registry, make_plugin_manager
 from gateway.registry import Registry
-from gateway.statefolder import field, load_records, record_file_name
+from gateway.statefolder import field, load_records, record_file_name, record_of
 from gateway.tasks import cancel_and_wait
 from gateway.validation import ValidationPool
 from gateway.validation.report import Finding, Severity, ValidationReport
@@ -812,11 +812,7 @@ def state_of(transmission: Transmission) -> bytes:
 
 def transmission_from_state(data: bytes) -> Transmission:
     """A transmission back from its file; ValueError or SBDHError naming what is wrong."""
-    record = json.loads(data)
-    if not isinstance(record, dict):
-        raise ValueError("the file holds no JSON object")
-    if record.get("version") != STATE_VERSION:
-        raise ValueError(f"'version' is {record.get('version')!r}, expected {STATE_VERSION}")
+    record = record_of(data, STATE_VERSION)
     ident = field(record, "id", str)
     status = field(record, "status", str)
     if status not in RECEIPT_STATES:

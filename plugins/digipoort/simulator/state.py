@@ -21,7 +21,7 @@ from typing import Any
 from lxml import etree
 
 from gateway.errors import GatewayError
-from gateway.statefolder import field, load_records
+from gateway.statefolder import field, load_records, record_of
 from gateway.xmlsafe import parse_xml
 
 from ..wus import berichtsoorten
@@ -95,11 +95,7 @@ def _event_from(record: Any, index: int) -> StatusEvent:
 def process_from_state(data: bytes) -> Process:
     """A process back from its file; ValueError (or a GatewayError for the request's XML)
     naming what is wrong."""
-    record = json.loads(data)
-    if not isinstance(record, dict):
-        raise ValueError("the file holds no JSON object")
-    if record.get("version") != STATE_VERSION:
-        raise ValueError(f"'version' is {record.get('version')!r}, expected {STATE_VERSION}")
+    record = record_of(data, STATE_VERSION)
     kenmerk = field(record, "kenmerk", str)
     scenario = field(record, "scenario", str)
     if scenario not in sc.SCENARIOS:
