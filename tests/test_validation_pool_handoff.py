@@ -310,14 +310,21 @@ async def test_a_split_document_whose_worker_dies_is_split_again_on_new_workers(
 ) -> None:
     long = _long_invoice(600)
     expected = validator.validate(long, PEPPOL_INVOICE, format_key=PEPPOL_KEY)
-    with ValidationPool(installed_standards, workers=2, split_bytes=0) as pool:
-        pool.start([WarmSet(PEPPOL_INVOICE, pool_documents()[0], PEPPOL_KEY)])
-        assert await asyncio.to_thread(pool.wait_warm, 180)
-        assert len(pool.parts(long, PEPPOL_INVOICE)) > 2
-        victim = pool.warmth()[0].pid
-        task = asyncio.ensure_future(pool.validate(long, PEPPOL_INVOICE, PEPPOL_KEY))
-        await asyncio.sleep(0.2)  # the parts are out: each takes longer than that
-        assert not task.done()
-        os.kill(victim, signal.SIGKILL)
-        assert await task == expected
-        assert pool.second_tries == 1
+    second_tries = []
+    # A machine busy elsewhere may stall this process past the parts' end, so that the
+    # worker dies idle with nothing to try again: then the run is made once more.
+    for _ in range(3):
+        with ValidationPool(installed_standards, workers=2, split_bytes=0) as pool:
+            pool.start([WarmSet(PEPPOL_INVOICE, pool_documents()[0], PEPPOL_KEY)])
+            assert await asyncio.to_thread(pool.wait_warm, 180)
+            assert len(pool.parts(long, PEPPOL_INVOICE)) > 2
+            victim = pool.warmth()[0].pid
+            task = asyncio.ensure_future(pool.validate(long, PEPPOL_INVOICE, PEPPOL_KEY))
+            await asyncio.sleep(0.2)  # the parts are out: each takes longer than that
+            assert not task.done()
+            os.kill(victim, signal.SIGKILL)
+            assert await task == expected
+            second_tries.append(pool.second_tries)
+        if second_tries[-1]:
+            break
+    assert second_tries[-1] == 1, second_tries
