@@ -67,7 +67,10 @@ class OutboundMessage:
     ``agency_peppol_id`` from the agency directory, and ``reencoded`` ("true")
     once an operator's reroute encoded the document anew, so that it is
     another document than earlier attempts sent: a channel that derives its
-    transport id from the message must not send it as a repeat of theirs."""
+    transport id from the message must not send it as a repeat of theirs.
+    ``rerouted`` ("true") once a reroute cleared the transport id (a new
+    channel or format): what such a channel derives may be the id of a
+    transmission that failed before, on this channel or in this format."""
 
 
 @attrs.frozen

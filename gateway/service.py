@@ -464,7 +464,8 @@ class GatewayService:
 
     def _message_metadata(self, record: Any) -> dict[str, str]:
         """What a channel learns at send time (OutboundMessage.metadata): the agency's
-        e-mail address and Peppol participant id, and whether a reroute re-encoded it."""
+        e-mail address and Peppol participant id, and whether a reroute re-encoded it or
+        cleared its transport id."""
         try:
             agency = self.config.agency(record.agency_oin) if record.agency_oin else None
         except ValueError:  # a malformed OIN has no directory entry
@@ -476,8 +477,10 @@ class GatewayService:
         peppol_id = getattr(agency, "peppol_id", None)
         if peppol_id is not None:
             found["agency_peppol_id"] = str(peppol_id)
-        if (record.routing or {}).get("reencoded"):
-            found["reencoded"] = "true"
+        routing = record.routing or {}
+        for flag in ("reencoded", "rerouted"):
+            if routing.get(flag):
+                found[flag] = "true"
         return found
 
     async def _channels_own_problems(self) -> list[str]:

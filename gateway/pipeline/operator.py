@@ -162,6 +162,11 @@ async def reroute(
         # Told to the channel (OutboundMessage.metadata): one that derives its transport
         # id from the message alone would otherwise send it under the old one.
         routing["reencoded"] = True
+    if "transport_id" in fields:
+        # Also told: without a transport id, one that derives it from the message may
+        # derive the id of a transmission that failed before this reroute, or before an
+        # earlier one (to another channel and back, or to a format and back).
+        routing["rerouted"] = True
     fields["routing"] = routing
     fields["max_attempts"] = max(record.max_attempts, record.attempts + extra_attempts)
     detail = {"actor": actor, "reason": reason, "from": {"channel": record.channel,

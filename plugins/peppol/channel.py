@@ -105,6 +105,11 @@ _RECEIVER_PATHS = {
 }
 
 
+_RESENDS_FOLLOWED = 20
+"""Failed transmissions of one message walked past before sending (each an operator's
+retry or reroute after a failure); beyond them the access point tells the failure again."""
+
+
 def instance_id_for(message_id: str, payload: bytes | None = None) -> str:
     """The SBDH instance id a message travels under when no attempt chose one yet.
 
@@ -306,11 +311,10 @@ class PeppolChannel(Channel):
         reencoded = message.metadata.get("reencoded") == "true"
         instance_id = message.transport_id or instance_id_for(
             message.message_id, message.payload if reencoded else None)
-        if message.transport_id and await self._failed_before(message.transport_id):
-            # That transmission failed for good, and the access point answers a repeat
-            # of its instance id with the same failure: this is a new transmission.
-            # Derived from the failed id, so retries of the resend reuse it.
-            instance_id = instance_id_for(f"{message.message_id}:{message.transport_id}")
+        if message.transport_id or message.metadata.get("rerouted") == "true":
+            # An id that may have travelled before: asked about only then, as that costs
+            # a call to the access point.
+            instance_id = await self._not_failed(message.message_id, instance_id)
         sender = self._sender()
         if sender is None:
             return FinalError(f"channel {self.name!r}: no Peppol sender id; set sender_id or the "
@@ -341,6 +345,20 @@ class PeppolChannel(Channel):
                 return FinalError(reason, code=code, transport_id=envelope.instance_id)
             return RetryableError(reason, code=code, transport_id=envelope.instance_id)
         return Accepted(envelope.instance_id, detail=f"written to {target}")
+
+    async def _not_failed(self, message_id: str, instance_id: str) -> str:
+        """``instance_id``, or the first resend of it the access point did not fail.
+
+        The access point answers a repeat of a failed transmission's instance id
+        with the same failure, so a failed one is sent anew under an id derived
+        from it: retries of that resend reuse it, and a later reroute that derives
+        the first id again (to another channel and back) finds its way along.
+        """
+        for _ in range(_RESENDS_FOLLOWED):
+            if not await self._failed_before(instance_id):
+                break
+            instance_id = instance_id_for(f"{message_id}:{instance_id}")
+        return instance_id
 
     async def _failed_before(self, transport_id: str) -> bool:
         """Whether the access point reported that transmission failed for good."""
