@@ -252,6 +252,17 @@ class GatewayService:
                 if self.restart_needed.pop(name, None) is not None:
                     log.info("channel %s: its table is as the channel started again", name)
                 continue
+            if name not in new.channels:
+                if name not in self.restart_needed:
+                    log.warning("channel %s: removed from the configuration; it runs until the "
+                                "gateway restarts", name)
+                # After the restart what is still routed to it is retried and dead-lettered:
+                # said now, while the operator can still reroute it.
+                self.restart_needed[name] = (
+                    "removed from the configuration; it runs until the gateway restarts, and "
+                    "messages still routed to it are then retried and dead-lettered: "
+                    "reroute them (gateway messages reroute)")
+                continue
             if name not in self.restart_needed:
                 log.warning("channel %s: its table in the configuration changed; the running "
                             "channel keeps the settings it started with until the gateway "
@@ -548,14 +559,20 @@ class GatewayService:
 
         The dispatcher leaves them unclaimed for an instance that runs the
         channel. A channel configured nowhere is not idle: its messages are
-        claimed, retried and dead-lettered saying so. At most one query, over
-        the claims' index, and none while no outbound message waits at all.
+        claimed, retried and dead-lettered saying so; once the dispatcher met
+        one, what still waits for it is counted here too. At most one query,
+        over the claims' index, and none while no outbound message waits at all.
         """
         if self.intake_only:
             # It runs no channel by design, so every channel is idle here and every queued
             # message would be reported; the full instance's /health reports what waits.
             return {}
         idle = self._idle_channels()
+        if self.dispatcher is not None:
+            # Configured nowhere: claimed and retried until dead-lettered, each attempt
+            # pointing here, so here is where they must be counted.
+            idle += sorted(name for name in self.dispatcher.missing_channels
+                           if name not in self.config.channels and name not in self.channels)
         outbound = messages.get("outbound", {})
         if not idle or not any(outbound.get(s.value) for s in CLAIMABLE_STATES[Direction.OUTBOUND]):
             return {}
@@ -563,9 +580,11 @@ class GatewayService:
 
     def _waiting_problem(self, name: str, count: int) -> str:
         channel = self.config.channels.get(name)
+        waits = "1 message waits" if count == 1 else f"{count} messages wait"
         if channel is None:
-            why = "no longer configured"
-        elif not channel.enabled:
+            return (f"channel {name}: {waits} for it and it is not configured: they are "
+                    "retried until dead-lettered; reroute them (gateway messages reroute)")
+        if not channel.enabled:
             why = "disabled"
         elif name in self.channel_problems:
             why = "failed to start"  # the reason is the channel's own line
@@ -573,7 +592,6 @@ class GatewayService:
             why = f"no installed plugin provides its type {channel.type!r}"
         else:
             why = "still starting"  # enabled by a reload, its start() not done yet
-        waits = "1 message waits" if count == 1 else f"{count} messages wait"
         return (f"channel {name}: {waits} for it and it does not run here ({why}); "
                 "an instance on the same database that runs it would send them")
 

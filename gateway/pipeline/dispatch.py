@@ -136,6 +136,9 @@ class Dispatcher(WorkerGroup):
         self.registry = registry
         self.rng = rng or random.Random()
         self.idle_channels = idle_channels
+        self.missing_channels: set[str] = set()
+        """Channels of messages claimed here that no running channel serves: configured
+        nowhere (removed by a reload, say), so /health can count what waits for them."""
 
     async def _round(self, worker_id: str) -> int:
         claimed = await self._claim(worker_id)
@@ -229,6 +232,7 @@ class Dispatcher(WorkerGroup):
     async def _send(self, record: MessageRecord) -> SendOutcome:
         channel = self.channels.get(record.channel or "")
         if channel is None:
+            self.missing_channels.add(record.channel or "")
             return RetryableError(
                 f"channel {record.channel!r} is not running (not configured, disabled, or "
                 "failed to start; see /health)", code="channel-unavailable")
