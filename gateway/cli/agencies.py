@@ -244,4 +244,5 @@ def switch(
         return
     before = "not routed" if old is None else f"{old.channel}, {old.format}"
     click.echo(f"{new.kind.value} for {label}: {before} -> {after}")
-    click.echo(f"written to {config.path}; recorded in {config.gateway.audit_log}")
+    click.echo(f"written to {config.path}; recorded in {config.gateway.audit_log}; a running "
+               "gateway takes it up within a second")
