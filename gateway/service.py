@@ -517,6 +517,8 @@ class GatewayService:
         problems += [f"channel {n}: {p}" for n, p in sorted(self.restart_needed.items())]
         problems += await self._channels_own_problems()
         problems += self._validation_problems()
+        if self.auditor is not None:
+            problems += self.auditor.problems()
         messages: dict[str, dict[str, int]] = {}
         waiting: dict[str, int] = {}
         if self.store is not None and not self.stopping:

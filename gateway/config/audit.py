@@ -2,14 +2,18 @@
 
 A plain file, so that a change made with the CLI on a machine where no
 gateway runs is still recorded. A running gateway copies the file's new
-lines, and every configuration it loads, into the store's audit table
-(:class:`StoreAuditor`), where the API and operators read them.
+lines, and every configuration it reloads while it runs (with what changed),
+into the store's audit table (:class:`StoreAuditor`), where the API and
+operators read them. The configuration a gateway starts with is not
+recorded: a hand edit made while no gateway ran leaves no record there.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import getpass
+import hashlib
 import json
 import logging
 import os
@@ -43,15 +47,30 @@ class AuditLog:
         self.path = path
 
     def append(self, record: Mapping[str, Any]) -> None:
-        """Write ``record`` as one line and make it durable before returning."""
-        line = json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n"
+        """Write ``record`` as one line and make it durable before returning.
+
+        Raises OSError if the whole line could not be written.
+        """
+        data = (json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # One write() on an O_APPEND descriptor keeps lines from concurrent
         # writers whole; fsync because an audit record that vanishes on a
-        # crash is worse than a slow CLI command.
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        # crash is worse than a slow CLI command. Read-write only to look at
+        # the last byte.
+        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o640)
         try:
-            os.write(fd, line.encode("utf-8"))
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":
+                # An earlier write was cut short (crash, full disk): end that torn line
+                # first, or this record would join it and be unreadable too.
+                data = b"\n" + data
+            written = os.write(fd, data)
+            if written != len(data):
+                # Not finished with a second write(): another writer's line could land
+                # between the two parts. The caller must not report a switch recorded
+                # when only part of its record is in the file.
+                raise OSError(errno.EIO, f"only {written} of {len(data)} bytes of the audit "
+                                         "record were written (disk full?)")
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -59,28 +78,61 @@ class AuditLog:
     def check_writable(self) -> None:
         """Raise OSError unless a record could be appended now (the file is created)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        os.close(os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640))
+        # As append opens it: a file this user may write but not read refuses the switch
+        # here, before the configuration changes, not after.
+        os.close(os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o640))
 
-    def read(self) -> list[dict[str, Any]]:
-        """All records, oldest first; an empty list if nothing was ever written."""
+    def lines(self) -> list[AuditLine]:
+        """The file's non-blank lines, oldest first; an empty list if nothing was written.
+
+        A line that is not a JSON object comes with its problem instead of an
+        entry: half a line after a crash or a full disk must not hide the
+        records after it.
+        """
         try:
-            text = self.path.read_text(encoding="utf-8")
+            data = self.path.read_bytes()
         except FileNotFoundError:
             return []
-        records: list[dict[str, Any]] = []
-        for number, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise GatewayError(
-                    f"{self.path}:{number}: audit record is not valid JSON: {exc.msg}"
-                ) from None
-            if not isinstance(record, dict):
-                raise GatewayError(f"{self.path}:{number}: audit record is not a JSON object")
-            records.append(record)
-        return records
+        # Split at "\n" only, and decode per line: str.splitlines() also splits at
+        # U+2028, which json.dumps(ensure_ascii=False) leaves in a record, and one
+        # torn multi-byte character must not make the whole file unreadable.
+        *ended, tail = data.split(b"\n")
+        found = [_parse_line(n, raw) for n, raw in enumerate(ended, start=1) if raw.strip()]
+        if tail.strip():
+            last = _parse_line(len(ended) + 1, tail)
+            # No line end: a hand-edited file may lack the last one, so a whole record
+            # counts; half of one may be a write under way, so it is left for the next
+            # look (by then finished, or ended by the next append and so reported).
+            if last.entry is not None:
+                found.append(last)
+        return found
+
+    def read(self) -> list[dict[str, Any]]:
+        """The readable records, oldest first; lines that are not are left out (see lines)."""
+        return [line.entry for line in self.lines() if line.entry is not None]
+
+
+@attrs.frozen
+class AuditLine:
+    """One line of the audit file: its entry, or why it has none."""
+
+    number: int
+    sha256: str  # of the line's bytes without the line end: what the store knows it by
+    entry: dict[str, Any] | None
+    problem: str | None = None
+
+
+def _parse_line(number: int, raw: bytes) -> AuditLine:
+    digest = hashlib.sha256(raw).hexdigest()
+    try:
+        entry = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        return AuditLine(number, digest, None, "not UTF-8 text")
+    except json.JSONDecodeError as exc:
+        return AuditLine(number, digest, None, f"not valid JSON ({exc.msg})")
+    if not isinstance(entry, dict):
+        return AuditLine(number, digest, None, "not a JSON object")
+    return AuditLine(number, digest, entry)
 
 
 def utc_now_iso() -> str:
@@ -99,6 +151,8 @@ def default_actor() -> str:
 
 
 IMPORT_SOURCE = "audit-file"
+# The detail key of an imported line's sha256 ("sha256" is a switch's configuration file's).
+LINE_SHA256 = "line_sha256"
 
 
 class StoreAuditor:
@@ -108,8 +162,11 @@ class StoreAuditor:
     changed, from :func:`gateway.config.changes.config_changes`), and the
     JSON Lines file the CLI writes, so a `gateway agencies switch` made while
     no gateway ran, or while one runs, reaches the store with its who and
-    why. File lines are imported once: each stored copy remembers its file
-    and line number.
+    why. File lines are imported once: each stored copy carries the sha256
+    of its line, so a line is known by what it says, not by where it is,
+    and a rotated or truncated file is copied from its first line on. A
+    line that cannot be read is skipped, logged once and listed by
+    :meth:`problems` for as long as the file holds it.
     """
 
     def __init__(self, store: Store, holder: ConfigHolder) -> None:
@@ -117,27 +174,18 @@ class StoreAuditor:
         self.holder = holder
         self.file = AuditLog(holder.current().gateway.audit_log)
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._imported = 0
-        self._file_size = -1
+        # Lines this instance knows are in the store, by sha256: not sent to it again.
+        self._copied: set[str] = set()
+        # Inode, size and change time as the file was at the last look.
+        self._file_state: tuple[int, int, int] | None = None
+        self._problems: list[str] = []
+        self._logged: set[tuple[str, int, str]] = set()
         self._pending: set[asyncio.Task[None]] = set()
         self._lock = asyncio.Lock()
 
     async def start(self) -> None:
         """Import file lines not yet in the store, then follow reloads."""
         self._loop = asyncio.get_running_loop()
-        path = str(self.file.path)
-        # Operator actions share the table: page back until the newest import of this
-        # file (line numbers only grow), or the table's start.
-        before: int | None = None
-        while not self._imported:
-            records = await self.store.audit_log(limit=1000, before=before)
-            for record in records:
-                detail = record.detail
-                if detail.get("source") == IMPORT_SOURCE and detail.get("file") == path:
-                    self._imported = max(self._imported, int(detail.get("line", 0)))
-            if len(records) < 1000:
-                break
-            before = records[-1].seq
         await self.import_file()
         self.holder.subscribe(self._changed)
 
@@ -169,27 +217,52 @@ class StoreAuditor:
         """Copy lines the audit file gained since the last look; returns how many."""
         async with self._lock:
             try:
-                size = self.file.path.stat().st_size
+                stat = self.file.path.stat()
             except FileNotFoundError:
+                self._problems = []
                 return 0
-            if size == self._file_size:
+            # The inode and change time too: a rotated file may have the old one's size.
+            state = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+            if state == self._file_state:
                 return 0
-            entries = await asyncio.to_thread(self.file.read)
+            lines = await asyncio.to_thread(self.file.lines)
             path = str(self.file.path)
             new: list[AuditRecord] = []
-            for number, entry in enumerate(entries, start=1):
-                if number <= self._imported:
-                    continue
-                record = AuditRecord.from_mapping(entry)
-                detail = {**record.detail, "source": IMPORT_SOURCE, "file": path,
-                          "line": number}
-                new.append(attrs.evolve(record, detail=detail))
+            problems: list[str] = []
+            for line in lines:
+                problem = line.problem
+                if line.entry is not None and line.sha256 not in self._copied:
+                    try:
+                        record = AuditRecord.from_mapping(line.entry)
+                    except ValueError as exc:  # a "time" that is no ISO 8601 time with a zone
+                        problem = f"not an audit record ({exc})"
+                    else:
+                        detail = {**record.detail, "source": IMPORT_SOURCE, "file": path,
+                                  "line": line.number, LINE_SHA256: line.sha256}
+                        new.append(attrs.evolve(record, detail=detail))
+                if problem is not None:
+                    problems.append(self._unreadable(path, line, problem))
             # Another gateway instance following the same file may have copied some of
             # them since this one last looked: the store skips those.
             copied = await self.store.import_audit(new, source=IMPORT_SOURCE, file=path)
-            self._imported = len(entries)
-            self._file_size = size
+            self._copied.update(record.detail[LINE_SHA256] for record in new)
+            self._problems = problems
+            self._file_state = state
             return copied
+
+    def _unreadable(self, path: str, line: AuditLine, problem: str) -> str:
+        text = (f"audit file {path}, line {line.number}: {problem}; skipped, so that change "
+                "is not in the audit table (mend or remove the line)")
+        # Once per line, not at every look at the file while it holds the line.
+        key = (path, line.number, line.sha256)
+        if key not in self._logged:
+            self._logged.add(key)
+            log.warning("%s", text)
+        return text
+
+    def problems(self) -> list[str]:
+        """Lines of the audit file that cannot be read, as of the last look (for /health)."""
+        return list(self._problems)
 
     async def watch(self, interval: float | None = None) -> None:
         """Look at the file and the audit file every ``interval`` s, also while no message

@@ -13,7 +13,7 @@ from __future__ import annotations
 import abc
 import enum
 import json
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from types import TracebackType
@@ -295,6 +295,34 @@ def check_new(record: MessageRecord, direction: Direction) -> None:
         raise StoreError("max_attempts must be at least 1")
     if direction is Direction.INBOUND and record.raw_payload is None:
         raise StoreError("an inbound message is stored with its raw bytes")
+
+
+def audit_lines_to_import(
+    records: Sequence[AuditRecord], rows: Iterable[Sequence[Any]], file: str,
+    stored_at: Callable[[datetime], Any],
+) -> list[AuditRecord]:
+    """Those of ``records`` (audit file lines) that the audit log does not hold yet.
+
+    ``rows`` are the log's imported records as (line_sha256, file, line, at,
+    actor, action, subject, reason), ``at`` as the backend stores it
+    (``stored_at`` turns a record's time into that form).
+    """
+    rows = list(rows)
+    # By sha256, not line number: a rotated or truncated file starts at line 1 again.
+    known = {row[0] for row in rows if row[0] is not None}
+    # Copied before lines carried their sha256: known by file and line number, and by
+    # when, who, what and why, which a line of a later, rotated file does not share.
+    older = {tuple(row[2:]) for row in rows if row[0] is None and row[1] == file}
+    todo: list[AuditRecord] = []
+    for record in records:
+        digest = record.detail["line_sha256"]
+        if digest in known or (record.detail["line"], stored_at(record.at), record.actor,
+                               record.action, record.subject, record.reason) in older:
+            continue
+        # Twice the same bytes (time, who, change, file's sha256) is one record.
+        known.add(digest)
+        todo.append(record)
+    return todo
 
 
 def claim_event(record: MessageRecord, worker_id: str, previous_owner: str | None) -> NewEvent:
@@ -762,11 +790,15 @@ class Store(abc.ABC):
                            file: str) -> int:
         """Append those of ``records`` (lines of ``file``) that are not in the log yet.
 
-        Each record's detail holds ``source``, ``file`` and its ``line`` there,
-        counted from 1. The newest line imported from ``file`` is read and
-        the later records appended in one transaction that excludes every
-        other import: gateway instances following one file copy each of its
-        lines once. Returns how many were appended.
+        Each record's detail holds ``source``, ``file``, its ``line`` there,
+        counted from 1, and ``line_sha256``, the sha256 of the line: a line
+        is in the log if a record of ``source`` has its sha256, so a rotated
+        or truncated file is copied from its first line on. (Records copied
+        before lines carried a sha256 are matched by file, line and all their
+        columns but detail.) The log is read and the new records appended in one
+        transaction that excludes every other import: gateway instances
+        following one file copy each of its lines once. Returns how many
+        were appended.
         """
 
     @abc.abstractmethod

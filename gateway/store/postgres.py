@@ -37,6 +37,7 @@ from gateway.store.base import (
     Change,
     Plan,
     Store,
+    audit_lines_to_import,
     claim_event,
     exhausted_reason,
     lease_expired_note,
@@ -916,10 +917,11 @@ class PostgresStore(Store):
         async with pool.acquire() as conn, conn.transaction():
             # Held to the commit: another instance's import waits, then sees these lines.
             await conn.execute("SELECT pg_advisory_xact_lock($1)", AUDIT_IMPORT_LOCK)
-            newest = await conn.fetchval(
-                "SELECT coalesce(max((detail->>'line')::bigint), 0) FROM audit_log "
-                "WHERE detail->>'source' = $1 AND detail->>'file' = $2", source, file)
-            todo = [r for r in records if int(r.detail["line"]) > newest]
+            rows = await conn.fetch(
+                "SELECT detail->>'line_sha256', detail->>'file', (detail->>'line')::bigint, "
+                "at, actor, action, subject, reason FROM audit_log "
+                "WHERE detail->>'source' = $1", source)
+            todo = audit_lines_to_import(records, rows, file, lambda at: at)
             if todo:
                 await conn.executemany(
                     "INSERT INTO audit_log (at, actor, action, subject, reason, detail) "

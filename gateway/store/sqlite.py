@@ -41,6 +41,7 @@ from gateway.store.base import (
     Change,
     Plan,
     Store,
+    audit_lines_to_import,
     claim_event,
     exhausted_reason,
     lease_expired_note,
@@ -746,11 +747,11 @@ class SqliteStore(Store):
         def run(conn: sqlite3.Connection) -> int:
             # The writer holds SQLite's write lock (BEGIN IMMEDIATE) from this read on, so
             # another process's import of the file waits, then sees these lines.
-            (newest,) = conn.execute(
-                "SELECT coalesce(max(json_extract(detail, '$.line')), 0) FROM audit_log "
-                "WHERE json_extract(detail, '$.source') = ? AND json_extract(detail, '$.file') = ?",
-                (source, file)).fetchone()
-            todo = [r for r in records if int(r.detail["line"]) > newest]
+            rows = conn.execute(
+                "SELECT json_extract(detail, '$.line_sha256'), json_extract(detail, '$.file'), "
+                "json_extract(detail, '$.line'), at, actor, action, subject, reason FROM audit_log "
+                "WHERE json_extract(detail, '$.source') = ?", (source,)).fetchall()
+            todo = audit_lines_to_import(records, rows, file, _ts)
             conn.executemany(
                 "INSERT INTO audit_log (at, actor, action, subject, reason, detail) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
