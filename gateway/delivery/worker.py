@@ -10,7 +10,10 @@ last answer.
 
 The configuration is read on every round, so switching ``[erp] delivery``
 takes effect without a restart. With ``poll`` nothing is claimed: the
-documents stay ``decoded`` until the ERP acknowledges them through the API.
+documents stay ``decoded`` until the ERP acknowledges them through the API,
+and what a push delivery left behind (a claim whose worker died, a document
+waiting for its retry) is handed back to ``decoded``, where the ERP's inbox
+finds it.
 """
 
 from __future__ import annotations
@@ -27,10 +30,11 @@ from gateway.channels import Accepted, FinalError, RetryableError, SendOutcome
 from gateway.config.model import ErpSettings, GatewayConfig
 from gateway.delivery.targets import Target, make_target
 from gateway.instruments import count_attempt, stage
+from gateway.kinds import Direction
 from gateway.pipeline.dispatch import DispatchSettings, backoff_delay, link_to_event
 from gateway.pipeline.workers import WorkerGroup
 from gateway.store import Attempt, ClaimLost, MessageRecord, NewEvent, Store, TransportState
-from gateway.store.base import exhausted_reason
+from gateway.store.base import MAX_PAGE, exhausted_reason
 from gateway.store.errors import StoreError
 from gateway.store.model import utc_now
 
@@ -62,6 +66,11 @@ class DeliveryWorker(WorkerGroup):
         self._in_use: collections.Counter[Target] = collections.Counter()
         self._retired: set[Target] = set()
         self._closing: set[asyncio.Task[None]] = set()
+        # Poll mode: one task at a time hands documents back (the group's other tasks
+        # would only race it for the same rows), and the documents waiting for a retry
+        # are looked for once per entry into poll mode (see _hand_back_for_poll).
+        self._handing_back = asyncio.Lock()
+        self._retrying_handed_back = False
 
     async def stop(self) -> None:
         """Let deliveries in progress finish (up to ``stop_grace``), then close the targets."""
@@ -72,9 +81,9 @@ class DeliveryWorker(WorkerGroup):
         self._target, self._target_settings = None, None
         await asyncio.gather(*self._closing, return_exceptions=True)
 
-    def target(self) -> Target | None:
-        """The target for the configuration in force, rebuilt when ``[erp]`` changed."""
-        settings = self.config().erp
+    def target(self, settings: ErpSettings | None = None) -> Target | None:
+        """The target for ``settings`` (default: ``[erp]`` in force), rebuilt when it changed."""
+        settings = self.config().erp if settings is None else settings
         if settings != self._target_settings:
             old = self._target
             self._target, self._target_settings = make_target(settings), settings
@@ -97,11 +106,18 @@ class DeliveryWorker(WorkerGroup):
         return await self.run_once(worker_id)
 
     async def run_once(self, worker_id: str = "deliver-once") -> int:
-        """Claim and deliver what is due now, one batch; returns how many were handled."""
-        if self.target() is None:
-            return 0
+        """Claim and deliver what is due now, one batch; returns how many were handled.
+
+        In poll mode nothing is claimed; documents a push delivery left behind
+        are handed back to ``decoded`` instead (:meth:`_hand_back_for_poll`).
+        """
+        erp = self.config().erp
+        if self.target(erp) is None:
+            return await self._hand_back_for_poll()
+        # Pushing again: a later switch to poll must look for waiting retries anew.
+        self._retrying_handed_back = False
         claimed = await self.store.claim_deliverable(
-            worker_id, self.settings.batch, self._lease())
+            worker_id, self.settings.batch, self._lease(erp))
         for record in claimed:
             try:
                 await self.deliver(record, worker_id)
@@ -111,16 +127,95 @@ class DeliveryWorker(WorkerGroup):
                               extra={"message_id": record.id})
         return len(claimed)
 
-    def _lease(self) -> timedelta:
+    def _lease(self, erp: ErpSettings) -> timedelta:
         # A webhook call must finish well within its lease, or a second worker
         # would deliver the same document while the first still waits.
-        timeout = timedelta(seconds=self.config().erp.webhook_timeout)
+        timeout = timedelta(seconds=erp.webhook_timeout)
         return max(self.settings.lease, 3 * timeout)
+
+    async def _hand_back_for_poll(self) -> int:
+        """Poll mode: put back among the decoded documents what a push delivery left; how many.
+
+        Nothing claims in poll mode, so without this a delivery cut off by a
+        crash would stay ``delivering`` (its expired claim never taken over)
+        and one waiting for a webhook retry ``retrying``, for ever: states the
+        ERP's inbox does not list by default and ``gateway inbox list`` never.
+        """
+        if self._handing_back.locked():
+            return 0  # another task of this group is at it
+        async with self._handing_back:
+            handed = 0
+            if not self._retrying_handed_back:
+                # Once per entry into poll mode (a switch, or a start): nothing enters
+                # ``retrying`` while we push nothing, and 'retrying' is shared with
+                # the outbound backlog, so a look every round would read all of that.
+                handed += await self._hand_back_retrying()
+                self._retrying_handed_back = True
+            return handed + await self._hand_back_expired_claims()
+
+    async def _hand_back_retrying(self) -> int:
+        handed = 0
+        cursor = None
+        while True:
+            page = await self.store.list_messages(
+                direction=Direction.INBOUND, transport_state=TransportState.RETRYING,
+                limit=MAX_PAGE, cursor=cursor)
+            for record in page.items:
+                try:
+                    # Refused (InvalidTransition) if another instance, still pushing,
+                    # claimed it since we listed it: it is that delivery's now.
+                    await self.store.transition(
+                        record.id, event=NewEvent("waits-for-poll", {}),
+                        transport_state=TransportState.DECODED)
+                except StoreError:
+                    continue
+                handed += 1
+            if page.next_cursor is None:
+                return handed
+            cursor = page.next_cursor
+
+    async def _hand_back_expired_claims(self) -> int:
+        # Every round, since claims expire as time passes. 'delivering' is an inbound
+        # state only and holds just the deliveries under way, so when there is nothing
+        # to hand back this reads (nearly) nothing.
+        page = await self.store.list_messages(
+            direction=Direction.INBOUND, transport_state=TransportState.DELIVERING,
+            limit=MAX_PAGE)
+        now = utc_now()
+        handed = 0
+        for record in page.items:
+            owner, expires = record.claimed_by, record.claim_expires_at
+            if owner is None or expires is None or expires > now:
+                # A live claim: its worker (here, mid-switch, or another instance on the
+                # same database) is still delivering and records the outcome itself.
+                continue
+            reason = (f"{owner} did not finish its delivery before its claim expired at "
+                      f"{expires.isoformat()}; [erp] delivery is poll now, the document "
+                      "waits for the ERP to fetch it")
+            if await self._wait_for_poll(record, owner, reason):
+                handed += 1
+        return handed
+
+    async def _wait_for_poll(self, record: MessageRecord, owner: str, reason: str) -> bool:
+        """Release ``owner``'s claim (no attempt spent) and make the document ``decoded``."""
+        try:
+            # ClaimLost here: another worker took the claim over meanwhile; it is theirs.
+            await self.store.release(record.id, reason, expect_claimed_by=owner)
+        except StoreError:
+            return False
+        with contextlib.suppress(StoreError):
+            await self.store.transition(
+                record.id, event=NewEvent("waits-for-poll", {}),
+                transport_state=TransportState.DECODED)
+        return True
 
     async def deliver(self, record: MessageRecord, worker_id: str) -> MessageRecord | None:
         """Deliver one claimed message and record the outcome; None when the claim was lost."""
-        target = self.target()
-        to = self.config().erp.delivery
+        # One snapshot of [erp] for the whole delivery: a reload while the webhook call is
+        # under way must not record it as made by the new setting's target.
+        erp = self.config().erp
+        target = self.target(erp)
+        to = erp.delivery
         with stage("deliver", kind=record.document_kind, target=to) as delivering:
             # agency_oin of an inbound message comes from the document: span only.
             delivering.note(message_id=record.id, attempt=record.attempts,
@@ -132,12 +227,8 @@ class DeliveryWorker(WorkerGroup):
                 # Switched to poll since the claim: not an attempt. Back among the
                 # decoded documents, where the ERP's inbox listing finds it.
                 delivering.outcome = "released"
-                await self._release(record, worker_id, "[erp] delivery is poll now; the "
-                                    "document waits for the ERP to fetch it")
-                with contextlib.suppress(StoreError):
-                    await self.store.transition(
-                        record.id, event=NewEvent("waits-for-poll", {}),
-                        transport_state=TransportState.DECODED)
+                await self._wait_for_poll(record, worker_id, "[erp] delivery is poll now; "
+                                          "the document waits for the ERP to fetch it")
                 return None
             else:
                 self._in_use[target] += 1
@@ -165,7 +256,7 @@ class DeliveryWorker(WorkerGroup):
             count_attempt("inbound", attempt.outcome.value, target=to,
                           kind=record.document_kind)
             try:
-                return await self._record(record, worker_id, outcome, attempt)
+                return await self._record(record, worker_id, outcome, attempt, to)
             except ClaimLost:
                 log.warning("claim lost during the delivery; the new owner delivers it",
                             extra={"message_id": record.id})
@@ -173,17 +264,17 @@ class DeliveryWorker(WorkerGroup):
 
     async def _record(
         self, record: MessageRecord, worker_id: str, outcome: SendOutcome, attempt: Attempt,
+        to: str,
     ) -> MessageRecord:
-        erp = self.config().erp
         match outcome:
             case Accepted():
                 delivered = await self.store.transition(
                     record.id, transport_state=TransportState.DELIVERED,
                     expect_claimed_by=worker_id, attempt=attempt, last_error=None,
                     event=NewEvent("delivered", {
-                        "to": erp.delivery, "reference": outcome.transport_id,
+                        "to": to, "reference": outcome.transport_id,
                         "attempt": record.attempts, "detail": outcome.detail}))
-                log.info("delivered to the ERP by %s", erp.delivery,
+                log.info("delivered to the ERP by %s", to,
                          extra={"message_id": record.id})
                 return delivered
             case RetryableError() if record.attempts >= record.max_attempts:
