@@ -276,7 +276,10 @@ def initial_events(record: MessageRecord, events: Sequence[NewEvent]) -> list[Ev
         Event(
             message_id=record.id, seq=seq, at=record.created_at, kind=note.kind,
             transport_state=record.transport_state if seq == 1 else None,
-            business_state=None, detail=dict(note.detail),
+            # The same NUL replacement plan_change gives every later event: a channel's
+            # file name or metadata may carry one, and PostgreSQL jsonb would refuse the
+            # whole insert (the received bytes with it).
+            business_state=None, detail=text_safe(dict(note.detail)),
         )
         for seq, note in enumerate(events, start=1)
     ]
@@ -295,6 +298,12 @@ def check_new(record: MessageRecord, direction: Direction) -> None:
         raise StoreError("max_attempts must be at least 1")
     if direction is Direction.INBOUND and record.raw_payload is None:
         raise StoreError("an inbound message is stored with its raw bytes")
+    if (direction is Direction.INBOUND and record.transport_id is not None
+            and not record.transport_id.strip()):
+        # The backends' duplicate lookups disagree on "" (SQLite ignores it, PostgreSQL
+        # matches it) while the unique index counts it: refused before either is asked.
+        # MessageRecord.new_inbound makes a blank id None.
+        raise StoreError(f"message {record.id}: a blank transport id; give None for no id")
 
 
 def audit_lines_to_import(

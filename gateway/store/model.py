@@ -311,8 +311,15 @@ class MessageRecord:
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
         now: datetime | None = None,
     ) -> MessageRecord:
-        """Raw bytes just received: kind, format and business key come after detection."""
+        """Raw bytes just received: kind, format and business key come after detection.
+
+        A blank ``transport_id`` (an empty ``<kenmerk/>``, a channel's "" for "no id")
+        is no id: taken as one, every later blank delivery of the channel would be
+        deduplicated against the first, a different document answered with its id.
+        """
         now = as_utc(now) if now is not None else utc_now()
+        if transport_id is not None and not transport_id.strip():
+            transport_id = None
         return cls(
             id=new_message_id(), direction=Direction.INBOUND, document_kind=None,
             transport_state=TransportState.RECEIVED, created_at=now, updated_at=now,
