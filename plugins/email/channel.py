@@ -4,7 +4,10 @@ Classification follows SMTP itself: a 4xx reply, a timeout or a dropped
 connection may pass (retryable); a 5xx reply is the server's final word
 (final, with its text): a refused recipient, a message too big, a refused
 login. A certificate the configured CA does not vouch for is final too: a
-person must fix the configuration before any retry can succeed.
+person must fix the configuration before any retry can succeed, as must a
+server without STARTTLS (security = starttls) or without a login (username).
+A 4xx for some of an agency's addresses while the others took the mail is
+accepted, the refused ones named: a retry would deliver it again to the others.
 """
 
 from __future__ import annotations
@@ -47,6 +50,9 @@ SECURITY = ("starttls", "tls", "none")
 _DEFAULT_PORTS = {"starttls": 587, "tls": 465, "none": 25}
 # A report quotes the headers of the original, not the document: a few MB is plenty.
 MAX_BOUNCE_BYTES = 10 * 1024 * 1024
+# aiosmtplib's words (an SMTPException, no reply code) when the server offers no AUTH, or
+# only methods it does not speak.
+_NO_LOGIN = ("SMTP AUTH extension is not supported", "No suitable authentication method")
 
 
 def _reply_outcome(code: int, text: str, what: str, transport_id: str) -> SendOutcome:
@@ -200,6 +206,16 @@ class EmailChannel(Channel):
                 # Not a passing trouble: the settings and the server disagree.
                 return FinalError(f"{where} does not offer STARTTLS; check security and "
                                   "smtp_port", code="tls-unavailable", transport_id=transport_id)
+            if (self.username and type(exc) is aiosmtplib.SMTPException
+                    and any(words in str(exc) for words in _NO_LOGIN)):
+                # Also no passing trouble: the server offers no login (many offer it only
+                # over TLS) or none aiosmtplib speaks. Every retry would get the same answer
+                # until a person changes the settings.
+                return FinalError(
+                    f"{where} offers no login the gateway can use ({exc}); check username "
+                    "(leave it out if the server needs no login) and security (a server "
+                    "may offer login only over TLS)",
+                    code="auth-unavailable", transport_id=transport_id)
             untrusted = _certificate_error(exc)
             if untrusted is not None:
                 return FinalError(f"{where}: the server's certificate is not trusted "
@@ -208,11 +224,30 @@ class EmailChannel(Channel):
             return RetryableError(f"{where}: {type(exc).__name__}: {exc}", code="smtp-connection",
                                   transport_id=transport_id)
         if partly:
-            # Some of several addresses refused: the worst reply decides, with its words.
             address, reply = max(partly.items(), key=lambda item: item[1].code)
-            return _reply_outcome(reply.code, reply.message,
-                                  f"{where} refused recipient {address} (of {recipient})",
-                                  transport_id)
+            if reply.code >= 500:
+                # Some of several addresses refused for good: final, with the worst reply's
+                # words; the address in the configuration needs a person.
+                return _reply_outcome(reply.code, reply.message,
+                                      f"{where} refused recipient {address} (of {recipient})",
+                                      transport_id)
+            # Only temporary refusals (4xx) and the other addresses took the mail: Accepted,
+            # with the refused ones named on the timeline (the "sent" event and the attempt)
+            # and in the log. Retryable would resend the whole mail, and every retry would put
+            # the document in the mailboxes that have it again (an invoice booked twice).
+            # Retrying the refused addresses alone would need the set that took it to
+            # survive restarts and reach other instances: a channel writes nothing to the
+            # store, an attempt keeps only its free-text reason and the transport id (the
+            # Message-ID, which bounces are matched on), and the dispatcher's quick retries
+            # run before even that is written. The agency has the document in one of its
+            # mailboxes; the operator can forward it to the others.
+            waiting = "; ".join(f"{refused} (SMTP {answer.code} {' '.join(answer.message.split())})"
+                                for refused, answer in sorted(partly.items()))
+            log.warning("email channel %s: %s took the mail for %s, except for %s; not retried",
+                        self.name, where, recipient, waiting)
+            return Accepted(transport_id, detail=(
+                f"handed to {where} for {recipient}, except {waiting}: a temporary refusal, not "
+                "retried, as a retry would deliver it again to the others; forward it if needed"))
         return Accepted(transport_id, detail=f"handed to {where} for {recipient}")
 
     # -- bounces -------------------------------------------------------------------------------
