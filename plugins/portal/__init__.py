@@ -8,6 +8,7 @@ them. See README.md beside this file.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -42,7 +43,9 @@ def register_channels(registry: Registry) -> None:
     registry.add_channel(
         ChannelType(
             name="portal",
-            factory=PortalChannel,
+            # The channel reads an XML import before it is stored, with the gateway's own
+            # formats: the registry this hook fills, which the core builds channels from.
+            factory=functools.partial(PortalChannel, registry=registry),
             description="Supplier portal (Leveranciersportaal): each document becomes a task "
                         "with an export bundle, closed by a person",
             settings_help={

@@ -166,6 +166,17 @@ def read_bundle(folder: Path) -> dict[str, bytes] | None:
     }
 
 
+def read_document(folder: Path) -> bytes | None:
+    """The document file of a bundle on disk, as its task.json names it; None if none."""
+    try:
+        name = json.loads((folder / TASK_FILE).read_bytes())["document"]
+        if not isinstance(name, str) or name != safe_name(name):
+            return None  # not a name write_bundle gave: nothing outside the folder is read
+        return (folder / name).read_bytes()
+    except (OSError, KeyError, TypeError, ValueError):  # none, or a task.json someone broke
+        return None
+
+
 def bundle_names(folder: Path) -> list[str] | None:
     """The files of a bundle on disk by name, or None when this machine has none."""
     if not (folder / TASK_FILE).is_file():

@@ -48,19 +48,31 @@ from gateway.xmlsafe import parse_xml
 
 from .bundle import (
     PDF_FILE,
+    TASK_FILE,
     BundleSource,
     build_files,
     bundle_names,
     read_bundle,
+    read_document,
     safe_name,
     write_bundle,
     zip_files,
 )
-from .tasks import CANCELLED_CODE, OPEN, STATES, SUBMITTED_CODE, Task, parse_duration, task_from
+from .tasks import (
+    CANCELLED_CODE,
+    OPEN,
+    STATES,
+    SUBMITTED,
+    SUBMITTED_CODE,
+    Task,
+    parse_duration,
+    task_from,
+)
 
 if TYPE_CHECKING:
     from aiohttp.web import AbstractRouteDef
 
+    from gateway.registry import Registry
     from gateway.store import Store
 
 _FINAL_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EISDIR,
@@ -113,6 +125,29 @@ class BadImport(GatewayError):
     """An imported document is not what the portal import accepts."""
 
 
+_BOM = b"\xef\xbb\xbf"
+
+
+def _first_byte(data: bytes) -> bytes:
+    """The byte that tells JSON from XML: the first one past a UTF-8 byte-order mark and blanks.
+
+    Windows Notepad saves UTF-8 with a byte-order mark; the canonical JSON reader and the
+    inbound pipeline's detection skip it, so this sniff must too, or keyed-in JSON is
+    taken for XML and refused as not well-formed.
+    """
+    return data.removeprefix(_BOM).lstrip()[:1]
+
+
+def _looks_like_json(data: bytes) -> bool:
+    return _first_byte(data) in (b"{", b"[")
+
+
+def _describe(exc: Exception) -> str:
+    # A GatewayError's text says what is wrong (an XMLParseError already begins with
+    # "not well-formed XML"); anything else is named by its type as well.
+    return str(exc) if isinstance(exc, GatewayError) else f"{type(exc).__name__}: {exc}"
+
+
 _IMPORTABLE = {DocumentKind.ORDER, DocumentKind.STAFFING_ORDER, DocumentKind.TIMECARD,
                DocumentKind.REQUEST_FOR_QUOTATION,
                DocumentKind.REQUEST_FOR_QUOTATION_CANCELLATION}
@@ -123,7 +158,7 @@ def _check_import(document: CanonicalDocument, oin: str, name: str) -> None:
     kind = kind_of(document)
     proposal = isinstance(document, Invoice) and document.proposal
     if kind not in _IMPORTABLE and not proposal:
-        raise BadImport(f"{name}: a {kind.value} that is not a proposal invoice is a document "
+        raise BadImport(f"{name}: this {kind.value} is not a proposal invoice; it is a document "
                         "the supplier sends, not one the portal shows to import")
     try:
         stated = party_oin(agency_party(document))
@@ -134,11 +169,53 @@ def _check_import(document: CanonicalDocument, oin: str, name: str) -> None:
                         f"--agency {oin}")
 
 
+def _holds_payload(files: dict[str, bytes], record: MessageRecord) -> bool:
+    """Whether a bundle read from the export folder holds the document the store holds."""
+    try:
+        document = json.loads(files[TASK_FILE])["document"]
+    except (KeyError, TypeError, ValueError):  # a task.json someone broke: rebuild
+        return False
+    return isinstance(document, str) and files.get(document) == (record.raw_payload or b"")
+
+
+def _close_detail(task: Task) -> dict[str, str | None]:
+    """What ``_note_on_bundle`` notes of the task's close, as the store's timeline has it."""
+    if task.state == SUBMITTED:
+        return {"reference": task.reference, "by": task.closed_by}
+    return {"reason": task.reason, "by": task.closed_by}
+
+
+def _with_close(note: bytes, task: Task) -> bytes:
+    """``task.json`` whose ``closed`` entry says what the store says since the latest send.
+
+    ``_note_on_bundle`` notes a close in this instance's folder only: a close recorded by
+    another instance is missing from it, and a task sent again elsewhere after a close
+    still carries the old one. Unchanged (the bytes on disk) when it agrees.
+    """
+    parsed = json.loads(note)
+    closes = parsed.get("closed") or []
+    if task.state == OPEN and not closes:
+        return note
+    # One close per send: a second entry is a stale close noted before a send elsewhere.
+    if task.state != OPEN and len(closes) == 1 and isinstance(closes[0], dict) and {
+            k: v for k, v in closes[0].items() if k != "at"} == _close_detail(task):
+        return note
+    parsed.pop("closed", None)
+    if task.state != OPEN:
+        at = task.closed_at.isoformat() if task.closed_at is not None else None
+        parsed["closed"] = [{**_close_detail(task), "at": at}]
+    return json.dumps(parsed, indent=2, ensure_ascii=False).encode("utf-8")
+
+
 class PortalChannel(Channel):
     type_name = "portal"
 
-    def __init__(self, name: str, settings: Mapping[str, Any]) -> None:
+    def __init__(self, name: str, settings: Mapping[str, Any], *,
+                 registry: Registry | None = None) -> None:
         super().__init__(name, settings)
+        # The formats, to read an XML import before it is stored (register_channels hands
+        # the gateway's registry to the factory; see import_document).
+        self._registry = registry
         refuse_unknown_settings(name, settings, ("export_dir", "warn_after", "pdf"))
         if not settings.get("export_dir"):
             raise ValueError(f"channel {name!r}: set 'export_dir', the folder for task bundles")
@@ -330,23 +407,38 @@ class PortalChannel(Channel):
         scratch.replace(path)
 
     async def bundle(self, task_id: str) -> dict[str, bytes]:
-        """The task's bundle files: from the export folder, else rebuilt from the store."""
-        record = await self._record(task_id)
-        found = await asyncio.to_thread(read_bundle, self.export_dir / safe_name(task_id))
-        if found is not None:
-            return found
-        return await asyncio.to_thread(build_files, self._source(task_id, record),
-                                       self.pdf_tool, self.make_pdf)
+        """The task's bundle files: from the export folder, else rebuilt from the store.
+
+        The folder is served only while it holds the document the store holds: another
+        instance on the same database may have sent the task again since this one wrote
+        it (a retry after a cancel, a reroute to another format), and the store decides.
+        Its task.json's close is set from the store's timeline as well (see
+        ``_with_close``), so a task reopened or closed elsewhere is not served as this
+        folder last saw it, and nothing is rebuilt (no PDF printed) just for that.
+        """
+        task, record, _events = await self._read(task_id)
+        folder = self.export_dir / safe_name(task_id)
+        found = await asyncio.to_thread(read_bundle, folder)
+        if found is None or not _holds_payload(found, record):
+            found = await asyncio.to_thread(build_files, self._source(task_id, record),
+                                            self.pdf_tool, self.make_pdf)
+        found[TASK_FILE] = _with_close(found[TASK_FILE], task)
+        return found
 
     async def bundle_names(self, task_id: str) -> list[str]:
         """The names of the task's bundle files, without printing a PDF to learn them.
 
-        Showing a task is cheap; only a download builds what this instance lacks.
+        Showing a task is cheap; only a download builds what this instance lacks. As for
+        ``bundle``, the folder counts only while it holds the stored document (a task
+        sent again elsewhere in another format has other files).
         """
         record = await self._record(task_id)
-        found = await asyncio.to_thread(bundle_names, self.export_dir / safe_name(task_id))
-        if found is not None:
-            return found
+        folder = self.export_dir / safe_name(task_id)
+        document = await asyncio.to_thread(read_document, folder)
+        if document is not None and document == (record.raw_payload or b""):
+            found = await asyncio.to_thread(bundle_names, folder)
+            if found is not None:
+                return found
         files = await asyncio.to_thread(build_files, self._source(task_id, record), None, False)
         if self.make_pdf and self.pdf_tool is not None:
             files[PDF_FILE] = b""
@@ -356,7 +448,7 @@ class PortalChannel(Channel):
         payload = record.raw_payload or b""
         number = number_from_key(record.business_key or record.id)
         # As the dispatcher named it for send: the number, .json for a JSON payload.
-        extension = ".json" if payload.lstrip()[:1] in (b"{", b"[") else ".xml"
+        extension = ".json" if _looks_like_json(payload) else ".xml"
         return BundleSource(
             task_id=task_id, message_id=record.id, agency_oin=record.agency_oin or "",
             kind=record.document_kind or "", format_key=record.format_key or "",
@@ -382,21 +474,21 @@ class PortalChannel(Channel):
             oin = str(OIN(agency_oin))
         except (InvalidIdentifier, ValueError) as exc:
             raise BadImport(f"--agency {agency_oin!r}: {exc}") from None
-        if not data.strip():
-            raise BadImport(f"{filename or 'the import'} is empty")
-        if data.lstrip()[:1] in (b"{", b"["):
+        name = filename or "the import"
+        if not _first_byte(data):
+            raise BadImport(f"{name} is empty")
+        if _looks_like_json(data):
             try:
                 document = loads(data)
             except (GatewayError, ValueError) as exc:
-                raise BadImport(f"{filename or 'the import'}: not a canonical JSON "
-                                f"document: {exc}") from None
-            _check_import(document, oin, filename or "the import")
+                raise BadImport(f"{name}: not a canonical JSON document: {exc}") from None
         else:
-            try:
-                await asyncio.to_thread(parse_xml, data)
-            except Exception as exc:
-                raise BadImport(f"{filename or 'the import'}: not well-formed XML: "
-                                f"{exc}") from None
+            document = await asyncio.to_thread(self._read_xml, data, name)
+        # The same checks for XML as for JSON, before anything is stored: the supplier's own
+        # invoice from a task bundle, or another agency's order, is refused by name either
+        # way, rather than stored and handed to the ERP as the agency's (or under the
+        # document's own buyer whatever --agency said).
+        _check_import(document, oin, name)
         if self._context is None or self._context.inbound is None:
             raise GatewayError(f"channel {self.name!r} is not started with an inbound sink")
         digest = hashlib.sha256(data).hexdigest()
@@ -405,6 +497,30 @@ class PortalChannel(Channel):
             sender=oin, filename=filename,
             metadata={"agency_oin": oin, "source": "portal import", "by": by},
         ))
+
+    def _read_xml(self, data: bytes, name: str) -> CanonicalDocument:
+        """The document an XML import holds, read as the inbound pipeline will read it.
+
+        The pipeline detects and decodes again after storing; reading it here too is what
+        lets ``_check_import`` see an XML import before anything is stored.
+        """
+        try:
+            parse_xml(data)
+        except Exception as exc:  # XMLParseError's text begins "not well-formed XML" itself
+            raise BadImport(f"{name}: {_describe(exc)}") from None
+        if self._registry is None:
+            raise GatewayError(f"channel {self.name!r} was made without the format registry "
+                               "(see register_channels); it cannot read an XML import")
+        # Unknown or broken input is refused here, named, as unreadable JSON is.
+        try:
+            fmt = self._registry.detect(data).format
+        except Exception as exc:
+            raise BadImport(f"{name}: {_describe(exc)}") from None
+        try:
+            document: CanonicalDocument = fmt.decode(data).document
+        except Exception as exc:
+            raise BadImport(f"{name}: {fmt.key}: {_describe(exc)}") from None
+        return document
 
     def web_routes(self) -> Sequence[AbstractRouteDef]:
         from .web import routes
