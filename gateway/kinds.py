@@ -39,6 +39,11 @@ class DocumentKind(enum.StrEnum):
             raise ValueError(f"unknown document kind {text!r}; known kinds: {known}") from None
 
 
+KINDS = [kind.value for kind in DocumentKind]
+"""Every kind's name, for filters that refuse an unknown one: a typo or a plural would
+otherwise list nothing, and the caller conclude there is nothing of that kind."""
+
+
 class Direction(enum.StrEnum):
     """Which way a document travels, seen from the supplier."""
 

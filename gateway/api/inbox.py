@@ -10,7 +10,7 @@ from gateway.api.messages import choice_param, cursor_param, limit_param, page_j
 from gateway.api.operations import Answer, Operation, Param, ref
 from gateway.api.problems import conflict, not_found
 from gateway.api.render import inbox_item
-from gateway.kinds import Direction, DocumentKind
+from gateway.kinds import KINDS, Direction
 from gateway.store import InvalidTransition, TransportState
 
 # Decoded and not acknowledged. ``decoded`` is what waits for a polling ERP;
@@ -18,9 +18,6 @@ from gateway.store import InvalidTransition, TransportState
 # knowingly) handed over, which the ERP may still fetch.
 INBOX_STATES = [TransportState.DECODED.value, TransportState.DELIVERED.value,
                 TransportState.RETRYING.value, TransportState.FAILED.value]
-# Checked like ``state``: a kind the store has no documents of (a typo, a plural)
-# would answer an empty inbox, and the ERP would conclude nothing waits for it.
-INBOX_KINDS = [kind.value for kind in DocumentKind]
 
 
 async def list_inbox(request: web.Request) -> web.Response:
@@ -28,7 +25,7 @@ async def list_inbox(request: web.Request) -> web.Response:
     state = choice_param(request, "state", INBOX_STATES) or TransportState.DECODED.value
     page = await store_of(request).list_messages(
         direction=Direction.INBOUND, transport_state=state,
-        kind=choice_param(request, "kind", INBOX_KINDS), agency_oin=request.query.get("agency"),
+        kind=choice_param(request, "kind", KINDS), agency_oin=request.query.get("agency"),
         limit=limit_param(request), cursor=cursor_param(request))
     return web.json_response(page_json([inbox_item(r) for r in page.items], page.next_cursor))
 
@@ -59,7 +56,7 @@ OPERATIONS = (
                   Param("state", "query", "decoded (default) or a delivery state not yet "
                         "acknowledged.", {"enum": INBOX_STATES, "default": "decoded"}),
                   Param("kind", "query", "Document kind (order, ...).",
-                        {"type": "string", "enum": INBOX_KINDS}),
+                        {"type": "string", "enum": KINDS}),
                   Param("agency", "query", "The sending agency's OIN."),
                   Param("limit", "query", "Page size.",
                         {"type": "integer", "minimum": 1, "maximum": 1000}),

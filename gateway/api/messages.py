@@ -15,7 +15,7 @@ from gateway.api.context import max_request_bytes, principal_of, service_of, sto
 from gateway.api.operations import Answer, Operation, Param, ref
 from gateway.api.problems import bad_request, conflict, not_found, unavailable
 from gateway.api.render import detail, summary
-from gateway.kinds import Direction
+from gateway.kinds import KINDS, Direction
 from gateway.pipeline import OperatorActionError, operator
 from gateway.store import InvalidTransition, MessageNotFound, MessageRecord, TransportState
 from gateway.store.base import MAX_PAGE
@@ -84,7 +84,7 @@ async def list_messages(request: web.Request) -> web.Response:
         business_state=request.query.get("business_state"),
         agency_oin=request.query.get("agency"),
         business_key=request.query.get("business_key"),
-        kind=request.query.get("kind"), channel=request.query.get("channel"),
+        kind=choice_param(request, "kind", KINDS), channel=request.query.get("channel"),
         created_from=time_param(request, "from", end=False),
         created_to=time_param(request, "to", end=True),
         limit=limit_param(request), cursor=cursor_param(request),
@@ -205,7 +205,8 @@ _FILTERS = (
     Param("business_state", "query", "Business state (accepted, rejected, paid, ...)."),
     Param("agency", "query", "Agency OIN."),
     Param("business_key", "query", "The business key (exact)."),
-    Param("kind", "query", "Document kind (invoice, order, ...)."),
+    Param("kind", "query", "Document kind (invoice, order, ...).",
+          {"type": "string", "enum": KINDS}),
     Param("channel", "query", "Channel instance name."),
     Param("from", "query", "Created at or after (ISO date or date-time; UTC if no zone).",
           {"type": "string"}),

@@ -10,7 +10,7 @@ from gateway.cli.context import CliContext
 from gateway.cli.messages import client_of, echo_page_hint, short_time
 from gateway.cli.output import echo_json, echo_table
 from gateway.client import ApiProblem, segment
-from gateway.kinds import DocumentKind
+from gateway.kinds import KINDS
 
 
 @click.group()
@@ -20,7 +20,7 @@ def inbox() -> None:
 
 @inbox.command("list")
 # Refused here as the API refuses it: an unknown kind would list an empty inbox.
-@click.option("--kind", type=click.Choice([kind.value for kind in DocumentKind]),
+@click.option("--kind", type=click.Choice(KINDS),
               help="Document kind (order, ...).")
 @click.option("--agency", metavar="OIN", help="The sending agency.")
 @click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True,

@@ -13,6 +13,7 @@ import click
 from gateway.cli.context import CliContext
 from gateway.cli.output import echo_json, echo_table
 from gateway.client import GatewayClient, segment
+from gateway.kinds import KINDS
 from gateway.paths import default_config_path
 
 STATES = ["queued", "sending", "sent", "retrying", "failed", "cancelled", "rejected",
@@ -56,7 +57,7 @@ def messages() -> None:
 @click.option("--state", type=click.Choice(STATES), help="Transport state.")
 @click.option("--business-state", help="Business state (accepted, rejected, paid, ...).")
 @click.option("--agency", metavar="OIN", help="Agency OIN.")
-@click.option("--kind", help="Document kind (invoice, order, ...).")
+@click.option("--kind", type=click.Choice(KINDS), help="Document kind (invoice, order, ...).")
 @click.option("--business-key", help="The exact business key.")
 @click.option("--channel", help="Channel instance name.")
 @click.option("--from", "from_", metavar="DATE", help="Created on or after (ISO date/time).")

@@ -1,5 +1,6 @@
-"""The inbox's filters are checked: an unknown kind is refused by name, in the API, in its
-OpenAPI document and in ``gateway inbox list``, rather than answered with an empty inbox."""
+"""Kind filters are checked: an unknown kind is refused by name, in the inbox and message
+lists of the API, in its OpenAPI document and in the CLI, rather than answered with an
+empty list."""
 
 from __future__ import annotations
 
@@ -59,3 +60,23 @@ async def test_gateway_inbox_list_refuses_an_unknown_kind(tmp_path: Path) -> Non
     assert "'order'" in refused.output
     assert listed.exit_code == 0, listed.output
     assert order_id in listed.output
+
+
+async def test_an_unknown_kind_in_the_message_list_is_refused_by_name(tmp_path: Path) -> None:
+    async with running_gateway(tmp_path) as gateway:
+        assert gateway.service.inbound is not None
+        order_id = await gateway.service.inbound.receive(InboundDocument(
+            data=document_json(example_order()), channel="folder", transport_id="t-list"))
+        status, _, body = await gateway.call("GET", "/api/v1/messages",
+                                             params={"kind": "orders"})
+        assert status == 400, body
+        assert [error["field"] for error in body["errors"]] == ["kind"]
+        status, _, body = await gateway.call("GET", "/api/v1/messages", params={"kind": "order"})
+        assert (status, [item["id"] for item in body["items"]]) == (200, [order_id])
+        status, _, document = await gateway.call("GET", "/openapi.json")
+        refused = await gateway_cli(gateway.config_path, "messages", "list", "--kind", "orders")
+    [kind] = [param for param in document["paths"]["/api/v1/messages"]["get"]["parameters"]
+              if param["name"] == "kind"]
+    assert kind["schema"] == {"type": "string", "enum": KINDS}
+    assert refused.exit_code == 2, refused.output
+    assert "'orders' is not one of" in refused.output
