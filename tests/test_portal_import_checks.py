@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import stat
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ import pytest
 from instances_support import instance_config
 from pipeline_support import AGENCY_OIN, FAST, OTHER_OIN, document_json
 from test_portal import TOKEN, Running, gateway  # noqa: F401 - fixture
+from test_portal_show_task_cost import counting_pdf_tool
 
 from gateway.model.samples import example_invoice, example_order
 from gateway.pipeline import operator
@@ -216,19 +216,7 @@ async def test_a_close_recorded_elsewhere_is_in_the_note_and_nothing_is_printed_
     """The second instance submits a task the first wrote: the first's download says so
     (from the store), without printing the PDF again; on the instance that wrote and closed
     it the folder is served as it is on disk."""
-    runs = tmp_path / "pdf-runs"
-    tool = tmp_path / "chromium"
-    # A stand-in for the browser that counts its runs and writes a small PDF where asked.
-    tool.write_text(
-        "#!/bin/sh\n"
-        f"echo run >> {runs}\n"
-        'for arg in "$@"; do case "$arg" in --print-to-pdf=*) '
-        "printf '%%PDF-1.4 stand-in' > \"${arg#--print-to-pdf=}\";; esac; done\n")
-    tool.chmod(tool.stat().st_mode | stat.S_IXUSR)
-    monkeypatch.setenv("GATEWAY_PDF_TOOL", str(tool))
-
-    def count() -> int:
-        return len(runs.read_text().splitlines()) if runs.exists() else 0
+    count = counting_pdf_tool(tmp_path, monkeypatch)
 
     first, second = _two_instances(tmp_path)
     first_folder = tmp_path / "first" / "data" / "portal-tasks"

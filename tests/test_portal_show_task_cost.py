@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import shutil
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from test_portal import start
 
 
-async def test_showing_a_task_does_not_run_the_pdf_tool(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def counting_pdf_tool(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[], int]:
+    """A stand-in for the browser, set as the PDF tool: it writes a small PDF where asked
+    and counts its runs; returns how to read the count."""
     runs = tmp_path / "pdf-runs"
     tool = tmp_path / "chromium"
-    # A stand-in for the browser that counts its runs and writes a small PDF where asked.
     tool.write_text(
         "#!/bin/sh\n"
         f"echo run >> {runs}\n"
@@ -28,9 +28,13 @@ async def test_showing_a_task_does_not_run_the_pdf_tool(
         "printf '%%PDF-1.4 stand-in' > \"${arg#--print-to-pdf=}\";; esac; done\n")
     tool.chmod(tool.stat().st_mode | stat.S_IXUSR)
     monkeypatch.setenv("GATEWAY_PDF_TOOL", str(tool))
+    return lambda: len(runs.read_text().splitlines()) if runs.exists() else 0
 
-    def count() -> int:
-        return len(runs.read_text().splitlines()) if runs.exists() else 0
+
+async def test_showing_a_task_does_not_run_the_pdf_tool(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    count = counting_pdf_tool(tmp_path, monkeypatch)
 
     running = await start(tmp_path)
     try:
