@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 
 # Enough for an ERP to see what to fix, small enough to stay a readable answer.
 MAX_LISTED_ERRORS = 50
+# Rules the OIN in the request path breaks: an error for one names the agency_oin field.
+AGENCY_PATH_RULES = frozenset({"agency-oin-invalid", "agency-oin-mismatch", "agency-unknown"})
 
 
 def json_path(path: str) -> str:
@@ -46,11 +48,18 @@ def _causes(exc: BaseException) -> Iterator[BaseException]:
 async def rejection_problem(store: Store, exc: DocumentRejected) -> Problem:
     """422 naming the field at fault (canonical model) or the rules broken (validation)."""
     errors: list[dict[str, Any]] = []
-    # The pipeline raises while handling the model's error, which carries the path.
-    for cause in _causes(exc):
-        if isinstance(cause, CanonicalJSONError):
-            errors.append({"field": json_path(cause.path), "message": cause.problem})
-            break
+    # The pipeline raises while handling the model's error, which carries the path, or
+    # from one it made to locate the fault (the buyer OIN at $.buyer.ids[0].value).
+    located = next((c for c in _causes(exc) if isinstance(c, CanonicalJSONError)), None)
+    if located is not None:
+        at: dict[str, Any] = {"field": json_path(located.path), "message": located.problem}
+        if len(exc.rules) == 1:  # a located check breaks one rule: named with its place
+            at["rule"] = exc.rules[0]
+        errors.append(at)
+        if exc.rules == ("agency-oin-mismatch",):
+            # The document's OIN and the path's disagree: either may be the one to fix.
+            errors.append({"rule": "agency-oin-mismatch", "field": "agency_oin",
+                           "message": exc.reason})
     if exc.stage == "validate" and exc.message_id is not None:
         record = await store.get(exc.message_id)
         findings = ((record.validation or {}).get("findings", []) if record else [])
@@ -60,10 +69,12 @@ async def rejection_problem(store: Store, exc: DocumentRejected) -> Problem:
                                "message": finding.get("text")})
     elif exc.details:
         errors.extend({"rule": rule, "message": text} for rule, text in exc.details)
-    else:
+    elif located is None:  # a located error names its rule already
         errors.extend({"rule": rule, "message": exc.reason} for rule in exc.rules)
     for error in errors:
-        if error.get("rule") in ("agency-oin-invalid", "agency-oin-mismatch"):
+        # The agency rules are about the OIN in the request path, unless the error points
+        # at an OIN in the document (the buyer's), which is then the field named.
+        if error.get("rule") in AGENCY_PATH_RULES and "field" not in error:
             error["field"] = "agency_oin"  # the path parameter
     extra: dict[str, Any] = {"stage": exc.stage, "rules": list(exc.rules)}
     if exc.message_id is not None:
@@ -131,8 +142,10 @@ OPERATIONS = (
         "Submit a document for an agency", "outbound", frozenset({SUBMIT}),
         description=(
             "Checks, routes, encodes and validates one canonical document and stores it for "
-            "sending. Idempotent on the business key (supplier, agency, kind, number): a "
-            "repeat answers 200 with the stored message and `Wissel-Duplicate: true`. A "
+            "sending. Idempotent on the business key (supplier, agency, kind, number; a "
+            "corrected timecard's number carries a digest of its content, so each correction "
+            "is new): a repeat answers 200 with the stored message and "
+            "`Wissel-Duplicate: true`. A "
             "document that fails a check is stored as rejected and answered with 422."),
         params=(Param("agency_oin", "path", "The OIN of the receiving agency (20 digits).",
                       {"type": "string", "pattern": "^[0-9]{20}$"}),),

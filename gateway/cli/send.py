@@ -93,8 +93,10 @@ def send(obj: CliContext, files: tuple[Path, ...], agency: str, as_json: bool) -
         with click.progressbar(files, label="sending", show_pos=True, file=sys.stderr,
                                item_show_func=lambda f: f.name if f else None) as bar:
             send_all(bar)
-    if stopped is not None and not results:
+    if stopped is not None and not results and not as_json:
         raise stopped[1]  # nothing was sent: the one-line error says it all
+    # With --json the report is printed even then (every file under not_sent, the error
+    # under stopped): a script reading stdout gets JSON for every run, as --json promises.
     counts = {outcome: sum(1 for r in results if r["outcome"] == outcome)
               for outcome in ("accepted", "duplicate", "rejected")}
     not_sent = [str(f) for f in files[len(results):]]

@@ -57,14 +57,26 @@ def issued_number(number: str) -> str:
     return _CORRECTION_MARK.sub("", number)
 
 
+AGENCY_PARTY_FIELDS = ("buyer", "customer", "sender")
+"""The fields that may hold the agency party, in the order :func:`agency_party` tries them."""
+
+
+def _agency_party_field(document: CanonicalDocument) -> tuple[str, Party]:
+    """The agency party and the field holding it: the first of the fields that is set
+    decides, and must be a Party (as the ``or`` chain this replaces had it)."""
+    for field in AGENCY_PARTY_FIELDS:
+        party = getattr(document, field, None)
+        if party:
+            if not isinstance(party, Party):
+                break
+            return field, party
+    raise ValueError(f"a {kind_of(document).value} without a buyer, customer or sender party")
+
+
 def agency_party(document: CanonicalDocument) -> Party:
     """The government side of a document: the buyer, the customer in SETU documents, or the
     sender of an invoice or message level response (the agency answers)."""
-    party = (getattr(document, "buyer", None) or getattr(document, "customer", None)
-             or getattr(document, "sender", None))
-    if not isinstance(party, Party):
-        raise ValueError(f"a {kind_of(document).value} without a buyer, customer or sender party")
-    return party
+    return _agency_party_field(document)[1]
 
 
 def party_oin(party: Party) -> str | None:
@@ -79,6 +91,22 @@ def party_oin(party: Party) -> str | None:
     return None
 
 
+def stated_oins(document: CanonicalDocument) -> list[tuple[str, str]]:
+    """Every OIN the agency party states, as (model path of the value, value as written).
+
+    In the order :func:`party_oin` reads them: endpoint, legal id, then each
+    identifier. Paths are the canonical JSON's, e.g. ``buyer.ids[0].value``. The
+    values are not checked here, so a caller can name the one at fault. Raises
+    ValueError for a document without an agency party.
+    """
+    field, party = _agency_party_field(document)
+    candidates = [(f"{field}.endpoint_id", party.endpoint_id),
+                  (f"{field}.legal_id", party.legal_id),
+                  *((f"{field}.ids[{i}]", oin) for i, oin in enumerate(party.ids))]
+    return [(f"{path}.value", candidate.value) for path, candidate in candidates
+            if candidate is not None and is_oin_scheme(candidate.scheme)]
+
+
 def outbound_key(supplier_kvk: str, agency_oin: str, kind: DocumentKind, number: str) -> str:
     """Sender, receiver, kind and number: the document number alone is only unique per sender."""
     return f"{supplier_kvk}:{agency_oin}:{kind.value}:{number}"
@@ -89,6 +117,14 @@ def inbound_key(agency_oin: str, kind: DocumentKind, number: str) -> str:
 
 
 def number_from_key(business_key: str) -> str:
-    """The document number back from an outbound key (numbers may themselves hold colons)."""
-    return business_key.split(":", 3)[-1]
+    """The document's own number back from an outbound key (numbers may hold colons).
+
+    Without the mark of a corrected timecard (see :func:`key_number`): the number
+    names the sent file and goes into e-mail subjects and portal tasks, where the
+    agency knows the timecard by its own id.
+    """
+    parts = business_key.split(":", 3)
+    if len(parts) == 4 and parts[2] == DocumentKind.TIMECARD.value:
+        return issued_number(parts[3])  # only a timecard's key carries the mark
+    return parts[-1]
 

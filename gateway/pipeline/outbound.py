@@ -39,10 +39,10 @@ from gateway.identifiers import OIN, InvalidIdentifier
 from gateway.instruments import TRACEPARENT, Stage, current_traceparent
 from gateway.kinds import Direction, DocumentKind
 from gateway.model import CanonicalDocument, Invoice, kind_of
-from gateway.model.json import from_json, loads
+from gateway.model.json import CanonicalJSONError, from_json, loads
 from gateway.pipeline.context import configured_context
 from gateway.pipeline.errors import DocumentRejected, DocumentTooLarge
-from gateway.pipeline.keys import agency_party, document_number, outbound_key, party_oin
+from gateway.pipeline.keys import key_number, outbound_key, stated_oins
 from gateway.pipeline.validating import DocumentValidator, validate_payload
 from gateway.registry import Registry
 from gateway.routing import RouteDecision, RoutingError, route
@@ -231,7 +231,11 @@ class OutboundPipeline:
         intake.set(agency_oin=oin)
         doc_kind = DocumentKind(progress.kind)
         try:
-            number = document_number(document)
+            # The inbound rule (pipeline/keys.py): a corrected timecard, which SETU-OHNL sends
+            # under the id of the one it replaces, gets a key of its own, or it would be
+            # answered as a repeat of the original and never sent. Any other document's
+            # key is its number, as before, so stored keys still match their repeats.
+            number = key_number(document)
         except ValueError as exc:
             return await self._reject(progress, "intake", str(exc))
         progress.business_key = outbound_key(str(config.supplier.kvk), oin, doc_kind, number)
@@ -361,14 +365,31 @@ class OutboundPipeline:
 
     async def _check(self, progress: _Progress, document: CanonicalDocument, oin: str) -> None:
         try:
-            stated = party_oin(agency_party(document))
+            stated = stated_oins(document)
         except ValueError as exc:
             await self._reject(progress, "check", str(exc))
-        if stated is not None and stated != oin:
-            await self._reject(
-                progress, "check",
-                f"the document's buyer has OIN {stated} but it was submitted for agency {oin}",
-                rules=["agency-oin-mismatch"])
+        # Every OIN the agency party states, not only the first: a canonical route sends
+        # the document as submitted, and no SETU format checks the party's identifiers,
+        # so an OIN in buyer.ids naming another agency, or one that is no OIN, would go
+        # out. Each is refused with the path of the identifier at fault.
+        for path, value in stated:
+            party = path.split(".", 1)[0]
+            try:
+                stated_oin = OIN(value).value
+            except InvalidIdentifier as exc:
+                await self._reject(
+                    progress, "check", f"the {party} OIN {value!r} at {path} is not a valid "
+                    f"OIN: {exc.reason}",
+                    rules=["agency-oin-invalid"],
+                    at=CanonicalJSONError(path, f"{value!r} is not a valid OIN: {exc.reason}"))
+            if stated_oin != oin:
+                await self._reject(
+                    progress, "check", f"the document's {party} has OIN {stated_oin} (at {path}) "
+                    f"but it was submitted for agency {oin}",
+                    rules=["agency-oin-mismatch"],
+                    at=CanonicalJSONError(
+                        path, f"OIN {stated_oin}, but the document was submitted for agency "
+                        f"{oin}"))
         if isinstance(document, Invoice):
             try:
                 ensure_not_proposal(document)
@@ -389,7 +410,11 @@ class OutboundPipeline:
         try:
             decision = route(config, oin, kind)
         except RoutingError as exc:
-            await self._reject(progress, "route", str(exc))
+            # An agency missing from the directory is the path's OIN at fault (the API
+            # names the agency_oin field for this rule); any other refusal is the route's.
+            unknown = config.agency(oin) is None
+            await self._reject(progress, "route", str(exc),
+                               rules=["agency-unknown"] if unknown else None)
         progress.decision = decision
         progress.events.append(NewEvent("route", decision.to_dict()))
         return decision
@@ -408,10 +433,12 @@ class OutboundPipeline:
 
     async def _reject(
         self, progress: _Progress, stage: str, reason: str, *, rules: list[str] | None = None,
-        details: list[tuple[str, str]] | None = None,
+        details: list[tuple[str, str]] | None = None, at: CanonicalJSONError | None = None,
     ) -> NoReturn:
         """Store the document as rejected, then raise DocumentRejected naming the message.
 
+        ``at`` locates the fault in the submitted JSON: it becomes the rejection's
+        cause, where the API finds the path of a model error too, to name the field.
         A repeat of a live message raises _Repeat instead and stores nothing.
         """
         await self._raise_if_repeat(progress)
@@ -431,8 +458,11 @@ class OutboundPipeline:
         stored, _ = await self.store.add_outbound(record, progress.events)
         trace.get_current_span().set_attribute("wissel.message_id", stored.id)
         log.info("outbound document rejected", extra={"message_id": stored.id, "stage": stage})
-        raise DocumentRejected(stage, reason, message_id=stored.id, rules=rules or (),
-                               details=details or ())
+        rejection = DocumentRejected(stage, reason, message_id=stored.id, rules=rules or (),
+                                     details=details or ())
+        if at is not None:
+            raise rejection from at
+        raise rejection
 
     async def _raise_if_repeat(self, progress: _Progress) -> None:
         if progress.business_key is None:
