@@ -21,9 +21,13 @@ message the core still lists as waiting, and reports each status (see
 has), later ones ``getNieuweStatussenProces``. Nothing is asked about for
 ever: a process with no new status ``status_deadline`` after the send or its
 latest status ends the asking (``no-status`` before the agency has it,
-``polling-stopped`` after). Of several gateway instances on one database, the
-one that has the turn (:class:`gateway.channels.Turn`) polls; the others skip
-their rounds, and one of them takes over when it stops or dies. The
+``polling-stopped`` after). Silence is only what Digipoort says or fails to
+say when asked: while the StatusinformatieService does not answer, the
+deadline also counts from the first unanswered question about the process
+since this instance started asking (``DigipoortChannel._end_if_overdue``).
+Of several gateway instances on one database, the one that has the turn
+(:class:`gateway.channels.Turn`) polls; the others skip their rounds, and
+one of them takes over when it stops or dies. The
 OphaalService poller calls Digipoort under a turn of its own (``ophaal``);
 see :mod:`plugins.digipoort.ophaal` for what needs no turn.
 """
@@ -123,6 +127,14 @@ class DigipoortChannel(Channel):
         # start (is an answer news?), and what Digipoort last said (for ``no-status``).
         self._newest: dict[str, datetime] = {}
         self._last_word: dict[str, str] = {}
+        # Per kenmerk: when a question about it first went unanswered (no connection,
+        # HTTP 5xx, a time-out, an answer we cannot read or verify), or was not asked as
+        # the service had just left one unanswered, since this start or since this
+        # instance took the turn; dropped at the next real answer. Only this
+        # lets a process end for silence while Digipoort does not answer: the message's
+        # last change says nothing about whether anyone asked since (a gateway stopped
+        # for a long weekend has not).
+        self._unanswered_since: dict[str, datetime] = {}
         # The kinds of trouble status requests have had since they were last all answered
         # ("unavailable", "fault"): each logged when it first shows, and the end logged.
         self._trouble_kinds: set[str] = set()
@@ -264,17 +276,31 @@ class DigipoortChannel(Channel):
             f"(aanleverkenmerk {request.aanleverkenmerk}) om "
             f"{response.tijdstempel_aangeleverd.isoformat()}"))
 
-    async def _already_accepted(self, kenmerk: str) -> Accepted | None:
+    async def _already_accepted(self, kenmerk: str) -> Accepted | RetryableError | None:
         """Accepted when Digipoort runs a process ``kenmerk`` that has not failed.
 
         A message carries a kenmerk only when an earlier send was accepted:
-        submitting it again would make a second process, so ask first.
+        submitting it again would make a second process, so ask first. None
+        (submit anew) only on Digipoort's real answer that the process failed,
+        is lost (silent past the deadline, not at the agency) or is unknown
+        (a statusinformatieFault: STS100 is its answer to an unknown kenmerk).
+        A question that gets no usable answer is a RetryableError: the process
+        may well be at the agency, and a second aanlevering would be a second
+        invoice there.
         """
         try:
             resultaten = await self.statuses(kenmerk, new_only=False)
-        except (WusFault, WusTransportError, SecurityError, EnvelopeError, KoppelvlakError,
-                SoapFault):
+        except WusFault:
             return None
+        except (WusTransportError, SecurityError, EnvelopeError, KoppelvlakError,
+                SoapFault) as exc:
+            # HTTP 503, a reset, a time-out, a signature that does not verify, an answer
+            # we cannot read: we learnt nothing about the process, so we neither keep it
+            # nor replace it. The dispatcher asks again later (bounded: its retries end
+            # in the dead letter with this reason), with the same kenmerk.
+            return RetryableError(f"cannot ask Digipoort about {kenmerk}; not submitting "
+                                  f"again: {exc}", code="status-unanswered",
+                                  transport_id=kenmerk)
         reports = [report_for(r) for r in resultaten]
         if not reports or any(r.failed for r in reports):
             return None
@@ -309,7 +335,8 @@ class DigipoortChannel(Channel):
         asking for this round: asking about the next message now would only add
         to the load. Neither holds a message for ever: one whose process gave
         no new status ``status_deadline`` after its send or its latest status
-        is not asked about again (:meth:`_end_if_overdue`).
+        is not asked about again (:meth:`_end_if_overdue`); while questions
+        about it go unanswered, only once they have for ``status_deadline``.
         """
         context = self.context
         if context is None or context.sent is None or context.status is None:
@@ -321,7 +348,13 @@ class DigipoortChannel(Channel):
         for waiting in await context.sent(self.config.status_batch):
             kenmerk = waiting.transport_id
             if unreachable is not None:
-                reported += await self._end_if_overdue(context.status, waiting, unreachable)
+                # Not asked: the service did not answer the question before it this round,
+                # and would not answer this one. Its silence about this process counts from
+                # now too, so that in a long outage all end one deadline after it was seen,
+                # not one after another, each waiting for its turn to be the one asked.
+                self._unanswered_since.setdefault(kenmerk, utc_now())
+                reported += await self._end_if_overdue(context.status, waiting, unreachable,
+                                                       answered=False)
                 continue
             try:
                 resultaten = await self.statuses(kenmerk, new_only=kenmerk in self._asked)
@@ -330,23 +363,35 @@ class DigipoortChannel(Channel):
                 # (a time-out on the way back, a refused signature): ask for the whole
                 # history next time, or those statuses are lost.
                 self._asked.discard(kenmerk)
+                self._unanswered_since.setdefault(kenmerk, utc_now())
                 unreachable = f"{_UNAVAILABLE}: {exc}"
                 troubles.append(unreachable)
-                reported += await self._end_if_overdue(context.status, waiting, unreachable)
+                reported += await self._end_if_overdue(context.status, waiting, unreachable,
+                                                       answered=False)
                 continue
             except (WusFault, SoapFault, EnvelopeError, KoppelvlakError) as exc:
                 # STS100, the only status fault code in our sources, says neither "unknown
                 # kenmerk" nor "try later" (domain.md 3.4): asked again until the deadline.
+                # It is Digipoort's answer about the process; a SOAP fault of another kind
+                # or an answer we cannot read is not, and counts as unanswered.
                 self._asked.discard(kenmerk)
+                fault = isinstance(exc, WusFault)
+                if fault:
+                    self._unanswered_since.pop(kenmerk, None)
+                else:
+                    self._unanswered_since.setdefault(kenmerk, utc_now())
                 troubles.append(f"{kenmerk}: {exc}")
                 reported += await self._end_if_overdue(context.status, waiting,
-                                                       f"the last answer was {exc}")
+                                                       f"the last answer was {exc}",
+                                                       answered=fault)
                 continue
+            self._unanswered_since.pop(kenmerk, None)
             answered = True
             news = await self._report(context.status, waiting, resultaten)
             reported += len(resultaten)
             if not news:
-                reported += await self._end_if_overdue(context.status, waiting, None)
+                reported += await self._end_if_overdue(context.status, waiting, None,
+                                                       answered=True)
         self._note_trouble(troubles, answered)
         if unreachable is not None:
             raise StatusRoundFailed(unreachable)
@@ -384,25 +429,41 @@ class DigipoortChannel(Channel):
         return newest is None or latest.tijdstempel_status > newest
 
     async def _end_if_overdue(self, sink: StatusSink, waiting: SentMessage,
-                              trouble: str | None) -> int:
+                              trouble: str | None, *, answered: bool) -> int:
         """Stop asking about a process silent for ``status_deadline``; 1 when it was reported.
 
+        Silence is what Digipoort's answers show, never a gap in our asking.
         The deadline counts from the message's latest change: its send, or
-        the latest status recorded. Not yet at the agency, the message fails
-        with ``no-status`` (the dead letter, for an operator to send again);
-        delivered to the agency, it keeps its state and gets one
-        ``polling-stopped`` event.
+        the latest status recorded. When Digipoort ``answered`` this round
+        (nothing new, or a fault about the process), that is all. When it did
+        not (unreachable, or this message was not asked because the service
+        had just failed to answer), the deadline must also have passed since
+        the first unanswered question about this process since this instance
+        started asking: the latest change may lie days back only because the
+        gateway was stopped, and one 503 after the start must not end every
+        message Digipoort was not asked about since.
+
+        Not yet at the agency, the message fails with ``no-status`` (the dead
+        letter, for an operator to send again); delivered to the agency, it
+        keeps its state and gets one ``polling-stopped`` event.
         """
-        deadline = self.config.status_deadline
-        if utc_now() - waiting.last_change < timedelta(seconds=deadline):
+        deadline = timedelta(seconds=self.config.status_deadline)
+        now = utc_now()
+        if now - waiting.last_change < deadline:
             return 0
         kenmerk = waiting.transport_id
+        if not answered:
+            since = self._unanswered_since.get(kenmerk)
+            if since is None or now - since < deadline:
+                return 0
+            trouble = (f"{trouble or _UNAVAILABLE}; asked without an answer since "
+                       f"{since.isoformat(timespec='seconds')}")
         said = self._last_word.get(kenmerk)
         why = "; ".join(w for w in (trouble, said) if w) or "Digipoort gave no status"
         delivered = waiting.business_state == BusinessState.DELIVERED_TO_AGENCY.value
         # Final either way: the core lists the message no more (a delivered one stays
         # sent, waiting for an answer nobody asks about), until it is sent again.
-        await sink(overdue_report(kenmerk, delivered, deadline, why))
+        await sink(overdue_report(kenmerk, delivered, self.config.status_deadline, why))
         self._forget(kenmerk)
         return 1
 
@@ -410,13 +471,16 @@ class DigipoortChannel(Channel):
         self._asked.discard(kenmerk)
         self._newest.pop(kenmerk, None)
         self._last_word.pop(kenmerk, None)
+        self._unanswered_since.pop(kenmerk, None)
 
     def _forget_all(self) -> None:
         """As after a start: another instance may have polled since, and fetched as new
-        what this one would ask for next."""
+        what this one would ask for next. Unanswered questions count afresh too: this
+        instance did not ask while another held the turn."""
         self._asked.clear()
         self._newest.clear()
         self._last_word.clear()
+        self._unanswered_since.clear()
 
     def _note_trouble(self, troubles: list[str], answered: bool) -> None:
         # Each kind logged once while troubles last: an unreachable service and faults

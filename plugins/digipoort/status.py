@@ -6,8 +6,9 @@ Digipoort's own code and words; this module decides what the core should read
 into it. 400 (delivered to the agency) and 500 (the agency validated it) move
 the business state; the error codes say the document never reached the agency
 in a usable form, so the message goes to the dead letter with Digipoort's
-reason. 420 is Digipoort still trying to deliver (for 72 hours): only 420 with
-AFS600, its last word, is a failure.
+reason, including its ``statusdetails`` (which validation rule failed, why the
+agency refused). 420 is Digipoort still trying to deliver (for 72 hours): only
+420 with AFS600, its last word, is a failure.
 
 Two reports are our own, for a process Digipoort says nothing new about
 within the channel's ``status_deadline``: ``no-status`` fails a message that
@@ -31,6 +32,9 @@ FAILED = frozenset({"210", "230", "311", "321", "410"})
 GIVEN_UP = "AFS600"
 NO_STATUS = "no-status"
 POLLING_STOPPED = "polling-stopped"
+# How much of Digipoort's statusdetails a failure's text (the dead letter's reason) quotes;
+# the status event keeps them whole.
+DETAILS_IN_TEXT = 500
 
 
 def report_for(resultaat: StatusResultaat) -> StatusReport:
@@ -51,7 +55,7 @@ def report_for(resultaat: StatusResultaat) -> StatusReport:
     failed = code in FAILED or (code == "420" and foutcode == GIVEN_UP)
     if failed:
         return StatusReport(
-            code=code, text=_failure_text(code, text, foutcode, foutbeschrijving),
+            code=code, text=_failure_text(code, text, foutcode, foutbeschrijving, details),
             transport_id=kenmerk, failed=True, final=True, at=at, detail=detail)
     if code == DELIVERED:
         return StatusReport(code=code, text=text, transport_id=kenmerk, at=at, detail=detail,
@@ -65,13 +69,28 @@ def report_for(resultaat: StatusResultaat) -> StatusReport:
 
 
 def _failure_text(code: str, text: str, foutcode: str | None,
-                  foutbeschrijving: str | None) -> str:
+                  foutbeschrijving: str | None, details: str | None) -> str:
     parts = [f"Digipoort status {code}"]
     if text:
         parts.append(text)
     if foutcode:
         parts.append(f"{foutcode}: {foutbeschrijving}" if foutbeschrijving else foutcode)
+    # For 311 and 410 the code and its text only say that validation failed or the
+    # agency refused; statusdetails say which rule, or why. This text is what the
+    # operator reads (last_error, the dead letter), so it quotes them: on one line,
+    # and short enough for a reason (the status event's detail keeps them whole).
+    quoted = _quoted(details)
+    if quoted:
+        parts.append(quoted)
     return " - ".join(parts)
+
+
+def _quoted(details: str | None) -> str:
+    """``details`` with its whitespace collapsed, at most DETAILS_IN_TEXT characters."""
+    flat = " ".join((details or "").split())
+    if len(flat) <= DETAILS_IN_TEXT:
+        return flat
+    return flat[: DETAILS_IN_TEXT - 1].rstrip() + "…"
 
 
 def last_status(resultaat: StatusResultaat) -> str:
