@@ -70,7 +70,13 @@ class OutboundMessage:
     transport id from the message must not send it as a repeat of theirs.
     ``rerouted`` ("true") once a reroute cleared the transport id (a new
     channel or format): what such a channel derives may be the id of a
-    transmission that failed before, on this channel or in this format."""
+    transmission that failed before, on this channel or in this format.
+    ``business_state``: the message's business state as it is (a
+    :class:`gateway.store.BusinessState` value; an operator's retry keeps
+    it). Other than ``none`` with a ``transport_id`` set, an earlier send
+    under that id reached the agency's side, which answered (a delivery, or
+    a rejection that failed the message): a repeat under that id would not
+    travel again."""
 
 
 @attrs.frozen

@@ -475,8 +475,8 @@ class GatewayService:
 
     def _message_metadata(self, record: Any) -> dict[str, str]:
         """What a channel learns at send time (OutboundMessage.metadata): the agency's
-        e-mail address and Peppol participant id, and whether a reroute re-encoded it or
-        cleared its transport id."""
+        e-mail address and Peppol participant id, whether a reroute re-encoded it or
+        cleared its transport id, and its business state."""
         try:
             agency = self.config.agency(record.agency_oin) if record.agency_oin else None
         except ValueError:  # a malformed OIN has no directory entry
@@ -492,6 +492,10 @@ class GatewayService:
         for flag in ("reencoded", "rerouted"):
             if routing.get(flag):
                 found[flag] = "true"
+        # What the agency's side said so far (a retry keeps it): a channel that reuses its
+        # transport id on retries learns that an earlier send got through, so the same id
+        # again would be taken for a repeat and not travel (Peppol after an MLR rejection).
+        found["business_state"] = str(record.business_state)
         return found
 
     async def _channels_own_problems(self) -> list[str]:

@@ -11,6 +11,7 @@ from pipeline_support import AGENCY_OIN, SUPPLIER_KVK, Pipeline
 from gateway.channels import StatusReport
 from gateway.kinds import DocumentKind
 from gateway.model.samples import example_invoice
+from gateway.pipeline.operator import retry
 from gateway.pipeline.status import StatusDesk
 from gateway.store import BusinessState, MessageRecord, Store, TimelineMoved, TransportState
 
@@ -238,3 +239,25 @@ async def test_waiting_for_status_pages_by_id(pipe: Pipeline) -> None:
     assert [r.id for r in await store.waiting_for_status("recorder", "none", 2,
                                                          after=ids[0])] == ids[1:]
     assert await store.waiting_for_status("recorder", "none", 2, after=ids[2]) == []
+
+
+async def test_the_answers_to_a_resend_are_not_held_back_by_the_earlier_sends_answer(
+    pipe: Pipeline, desk: StatusDesk,
+) -> None:
+    """A final answer (rejected) stands against late words about the same send, not
+    against the answers to the message sent again after it."""
+    sent = await sent_invoice(pipe)
+    assert sent.transport_id is not None
+    await desk.record("recorder", StatusReport(
+        "RE", "Rejected", transport_id=sent.transport_id, failed=True, final=True,
+        business_state=BusinessState.REJECTED, at=datetime(2026, 11, 29, 10, 0, tzinfo=UTC)))
+    await pipe.until(sent.id, {TransportState.FAILED})
+    await retry(pipe.store, sent.id, actor="operator", reason="corrected at the agency")
+    again = await pipe.until(sent.id, SENT)
+    assert again.transport_id is not None
+    await desk.record("recorder", StatusReport(
+        "AP", "Accepted", transport_id=again.transport_id,
+        business_state=BusinessState.ACCEPTED, at=datetime(2026, 11, 30, 10, 0, tzinfo=UTC)))
+    record = await pipe.store.get(sent.id)
+    assert record is not None
+    assert record.business_state == "accepted"

@@ -101,13 +101,18 @@ class StatusDesk:
         if _already_recorded(events, detail):
             return "repeat"
         business_state = report.business_state
-        if business_state is not None and _superseded(events, report):
-            # An earlier word that arrived late (Invoice Responses are not ordered): on
-            # the timeline, but it does not undo the state a later one set.
-            business_state = None
         # Read after the timeline: a state newer than the timeline shows came with an
         # event, which makes the write below fail and the report be decided again.
-        record = await self.store.get(message_id) if report.failed or report.final else None
+        record = (await self.store.get(message_id)
+                  if report.failed or report.final or business_state is not None else None)
+        if business_state is not None and (
+                _superseded(events, report)
+                or (record is not None and _answered_since_send(events)
+                    and _kept(record.business_state, report))):
+            # An earlier word that arrived late (Invoice Responses are not ordered), or
+            # one that would undo what the agency said: on the timeline, but it does
+            # not undo the state a later or weightier one set.
+            business_state = None
         # A report on an earlier send (Digipoort gives each delivery its own kenmerk) that
         # comes after the message was sent again belongs to that send's story: on the
         # timeline, but it neither fails the newer send nor stops following it.
@@ -214,13 +219,49 @@ def _already_recorded(events: Sequence[Any], detail: dict[str, Any]) -> bool:
     return seen
 
 
+# What the transport says (a receipt: delivered, or not yet): any word of the agency on
+# the content implies it, whatever the times. The other states are the agency's answers.
+TRANSPORT_BUSINESS_STATES = frozenset(WAITING_BUSINESS_STATES)
+# The agency's last word on the content: a later report that is not final (an acceptance
+# dated the same day as the payment, delivered after it) does not undo it.
+FINAL_BUSINESS_STATES = frozenset({BusinessState.PAID.value, BusinessState.REJECTED.value})
+
+
+def _answered_since_send(events: Sequence[Any]) -> bool:
+    """Whether a status since the message's latest send set its business state: what an
+    earlier send was answered does not hold back the answers to the send after it."""
+    answered = False
+    for event in events:
+        if event.kind == "sent":
+            answered = False
+        elif event.kind == "status" and event.business_state is not None:
+            answered = True
+    return answered
+
+
+def _kept(current: str, report: StatusReport) -> bool:
+    """Whether the message's business state ``current`` stands against ``report``'s."""
+    if report.business_state in TRANSPORT_BUSINESS_STATES:
+        # A receipt arriving after a response (or a late copy of one) says less.
+        return current not in TRANSPORT_BUSINESS_STATES
+    return current in FINAL_BUSINESS_STATES and not report.final
+
+
 def _superseded(events: Sequence[Any], report: StatusReport) -> bool:
-    """Whether a status dated after ``report`` already set the business state."""
+    """Whether a status dated after ``report`` already set the business state.
+
+    Only a status of the same rank counts: a receipt's time says nothing about the
+    order of the agency's answers, whose times may be a date alone (a T111 without
+    IssueTime reads as 00:00, before the receipt of that morning).
+    """
     if report.at is None:
         return False
+    answer = report.business_state not in TRANSPORT_BUSINESS_STATES
     for event in events:
         at = event.detail.get("at") if event.kind == "status" else None
         if event.business_state is None or not isinstance(at, str):
+            continue
+        if answer and event.business_state in TRANSPORT_BUSINESS_STATES:
             continue
         with contextlib.suppress(ValueError):
             if datetime.fromisoformat(at) > report.at:

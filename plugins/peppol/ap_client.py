@@ -80,13 +80,23 @@ def _mapping(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
-def receipt_from_json(data: Any) -> Receipt:
-    """A receipt from its JSON form (the API answer, or a receipt file in ``receipts_dir``)."""
+def receipt_from_json(data: Any, of: str | None = None) -> Receipt:
+    """A receipt from its JSON form (the API answer, or a receipt file in ``receipts_dir``).
+
+    ``of`` is the transmission asked about: a receipt whose own ``id`` names another
+    one is refused (ReceiptError) rather than applied to the wrong message, so the
+    caller treats it as no receipt yet and asks again.
+    """
     if not isinstance(data, Mapping):
         raise ReceiptError("a receipt must be a JSON object")
     ident, status = _text(data.get("id")), _text(data.get("status"))
     if ident is None:
         raise ReceiptError("the receipt has no 'id'")
+    if of is not None and ident != of:
+        # A misnamed file or a confused access point: its "failed" would fail our
+        # message, its "delivered" report a delivery that did not happen.
+        raise ReceiptError(f"the receipt is of transmission {ident!r}, not of {of!r} asked "
+                           "about")
     if status not in RECEIPT_STATUSES:
         raise ReceiptError(f"receipt {ident}: 'status' is {data.get('status')!r}, expected one "
                            f"of {', '.join(RECEIPT_STATUSES)}")
@@ -210,7 +220,7 @@ class HttpAccessPoint:
                 if response.status != 200:
                     return NoReceipt(_problem_text(response.status, body))
                 try:
-                    return receipt_from_json(json.loads(body))
+                    return receipt_from_json(json.loads(body), of=transmission_id)
                 except ValueError as exc:  # ReceiptError included
                     return NoReceipt(f"the access point's receipt is unreadable: {exc}")
         except TimeoutError:

@@ -314,7 +314,15 @@ class PeppolChannel(Channel):
         if message.transport_id or message.metadata.get("rerouted") == "true":
             # An id that may have travelled before: asked about only then, as that costs
             # a call to the access point.
-            instance_id = await self._not_failed(message.message_id, instance_id)
+            # A message the agency's side already answered on (its business state is
+            # not "none": the receipt said delivered, then an MLR rejected it) is sent
+            # again by an operator: its delivered transmission is spent like a failed
+            # one, as the access point answers a repeat "duplicate" and sends nothing.
+            # Not for a retry before any answer (a send whose acceptance got lost):
+            # that one must stay a repeat, or the agency gets the document twice.
+            answered = message.metadata.get("business_state", "none") != "none"
+            instance_id = await self._not_failed(message.message_id, instance_id,
+                                                 delivered_spent=answered)
         sender = self._sender()
         if sender is None:
             return FinalError(f"channel {self.name!r}: no Peppol sender id; set sender_id or the "
@@ -346,30 +354,41 @@ class PeppolChannel(Channel):
             return RetryableError(reason, code=code, transport_id=envelope.instance_id)
         return Accepted(envelope.instance_id, detail=f"written to {target}")
 
-    async def _not_failed(self, message_id: str, instance_id: str) -> str:
+    async def _not_failed(self, message_id: str, instance_id: str, *,
+                          delivered_spent: bool = False) -> str:
         """``instance_id``, or the first resend of it the access point did not fail.
 
         The access point answers a repeat of a failed transmission's instance id
         with the same failure, so a failed one is sent anew under an id derived
         from it: retries of that resend reuse it, and a later reroute that derives
         the first id again (to another channel and back) finds its way along.
+        With ``delivered_spent`` the first id counts as failed when delivered too
+        (the agency rejected what it delivered). Only the first: the core keeps
+        that id as the message's transport id until a resend is accepted, so
+        each retry of the resend derives the same new id, and finds it delivered
+        when an earlier try got through but its answer was lost; that one is a
+        repeat, not spent.
         """
         for _ in range(_RESENDS_FOLLOWED):
-            if not await self._failed_before(instance_id):
+            if not await self._failed_before(instance_id, delivered_spent=delivered_spent):
                 break
+            delivered_spent = False
             instance_id = instance_id_for(f"{message_id}:{instance_id}")
         return instance_id
 
-    async def _failed_before(self, transport_id: str) -> bool:
-        """Whether the access point reported that transmission failed for good."""
+    async def _failed_before(self, transport_id: str, *, delivered_spent: bool = False) -> bool:
+        """Whether the access point reported that transmission failed for good (or, with
+        ``delivered_spent``, delivered)."""
         # Unknown or unreadable: the same id again, which the access point takes as new or
         # recognises as a repeat.
         receipt = await self._receipt(transport_id)
         if not isinstance(receipt, Receipt) and self.receipts is not None:
             path = self.receipts / "done" / f"{file_stem(transport_id)}.json"  # filed away
             with contextlib.suppress(OSError, ValueError, ReceiptError):
-                receipt = receipt_from_json(json.loads(await asyncio.to_thread(path.read_bytes)))
-        return isinstance(receipt, Receipt) and receipt.status == "failed"
+                receipt = receipt_from_json(
+                    json.loads(await asyncio.to_thread(path.read_bytes)), of=transport_id)
+        spent = ("failed", "delivered") if delivered_spent else ("failed",)
+        return isinstance(receipt, Receipt) and receipt.status in spent
 
     # -- receipts --------------------------------------------------------------------------
 
@@ -446,7 +465,10 @@ class PeppolChannel(Channel):
             return None
         path = self.receipts / f"{file_stem(transport_id)}.json"
         try:
-            return receipt_from_json(json.loads(await asyncio.to_thread(path.read_bytes)))
+            # Checked against the transmission asked about: a file holding another one's
+            # receipt is left where it is, like an unreadable one, and asked about again.
+            return receipt_from_json(json.loads(await asyncio.to_thread(path.read_bytes)),
+                                     of=transport_id)
         except FileNotFoundError:
             return None
         except (ValueError, ReceiptError) as exc:
