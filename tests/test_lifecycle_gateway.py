@@ -14,14 +14,17 @@ import asyncio
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
 import urllib.request
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from xml.etree import ElementTree
@@ -80,8 +83,11 @@ class Gateway:
 
     def __init__(self, folder: Path, standards: Path, database: str | None = None) -> None:
         self.port = free_port()
-        self.tmp = folder / "tmp"
-        self.tmp.mkdir(exist_ok=True)
+        # The gateway's TMPDIR, where multiprocessing puts the forkserver's socket: a path
+        # under pytest's tmp_path can pass the 107 bytes a socket path may have (an xdist
+        # worker adds popen-gwN/), and the validation pool then cannot start.
+        self.tmp = Path(tempfile.mkdtemp(prefix="wl-"))
+        weakref.finalize(self, shutil.rmtree, self.tmp, ignore_errors=True)
         config = folder / "gateway.toml"
         config.write_text(CONFIG.format(
             port=self.port, database=f'database = "{database}"' if database else ""), "utf-8")
