@@ -87,7 +87,8 @@ async def test_health_counts_what_waits_for_a_channel_configured_nowhere(
     async def told() -> bool:
         report = await service.health()
         said[:] = [p for p in report["problems"] if "spare" in p]
-        return report["waiting"].get("spare") == 1
+        waiting: dict[str, int] = report["waiting"]
+        return waiting.get("spare") == 1
 
     try:
         assert await until(told), f"/health never counted message {record.id}: {said}"
