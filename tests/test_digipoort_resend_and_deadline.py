@@ -17,13 +17,14 @@ away. Three rules:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import attrs
 import pytest
 from digipoort_channel_support import AGENCY_OIN, client_settings, invoice_19, pki, standards
+from test_digipoort_channel_errors import Desk
 
 from gateway.channels import (
     Accepted,
@@ -31,7 +32,6 @@ from gateway.channels import (
     OutboundMessage,
     RetryableError,
     SentMessage,
-    StatusReport,
 )
 from gateway.kinds import DocumentKind
 from plugins.digipoort.channel import DigipoortChannel, StatusRoundFailed
@@ -53,24 +53,6 @@ DELIVERED = "delivered-to-agency"
 async def simulator(pki: Pki) -> AsyncIterator[DigipoortSimulator]:
     async with DigipoortSimulator(SimulatorSettings(pki_dir=pki.folder)) as running:
         yield running
-
-
-class Desk:
-    """The core's side of status polling: records reports, lists what still waits."""
-
-    def __init__(self) -> None:
-        self.reports: list[StatusReport] = []
-        self.waiting: list[SentMessage] = []
-
-    async def status(self, report: StatusReport) -> str | None:
-        self.reports.append(report)
-        if report.final:
-            self.waiting = [w for w in self.waiting if w.transport_id != report.transport_id]
-        return "m1"
-
-    async def sent(self, limit: int = 500,
-                   business_states: Sequence[str] | None = None) -> Sequence[SentMessage]:
-        return list(self.waiting)[:limit]
 
 
 async def started(pki: Pki, simulator: DigipoortSimulator, **extra: Any
