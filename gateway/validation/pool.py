@@ -4,7 +4,8 @@ Schematron with Saxon is CPU-bound and holds its own runtime lock, so
 threads gain nothing (two threads on two Schematron layers measured no
 faster than one) while processes scale. Each worker compiles the artifacts
 it meets once and keeps them. Workers start with ``forkserver`` (or
-``spawn`` where that is missing): Saxon's native runtime does not survive
+``spawn`` where that is missing, or where the temp directory's path is too
+long for the forkserver's socket): Saxon's native runtime does not survive
 ``fork`` once started.
 
 Many documents keep every worker busy on its own. A document that finds
@@ -36,12 +37,14 @@ import asyncio
 import collections
 import concurrent.futures
 import contextlib
+import functools
 import logging
 import multiprocessing
 import os
 import pickle
 import queue
 import signal
+import tempfile
 import threading
 import time
 import uuid
@@ -355,9 +358,33 @@ def _batches(jobs: Iterable[ValidationJob], size: int) -> Iterator[list[Validati
         yield chunk
 
 
+# multiprocessing's forkserver listens on <temp dir>/pymp-XXXXXXXX/listener-XXXXXXXX, and a
+# socket path may have at most this many bytes (Linux; macOS allows 103).
+_SOCKET_PATH_MAX = 103
+_LISTENER_SUFFIX = len("/pymp-xxxxxxxx/listener-xxxxxxxx")
+
+
 def _context() -> multiprocessing.context.BaseContext:
     methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    if "forkserver" in methods and _forkserver_fits():
+        return multiprocessing.get_context("forkserver")
+    return multiprocessing.get_context("spawn")
+
+
+@functools.cache
+def _forkserver_fits() -> bool:
+    """Whether the forkserver's socket fits under the temp directory; said once if not.
+
+    Under a long TMPDIR its start fails ("AF_UNIX path too long") and with it
+    every check: spawn starts the workers a little slower, and always.
+    """
+    temp = tempfile.gettempdir()
+    if len(os.fsencode(temp)) + _LISTENER_SUFFIX <= _SOCKET_PATH_MAX:
+        return True
+    log.warning("the temp directory %s is too long a path for multiprocessing's forkserver "
+                "socket; validation workers are started with spawn (a shorter TMPDIR starts "
+                "them quicker)", temp)
+    return False
 
 
 def _start_helpers(context: multiprocessing.context.BaseContext) -> None:
