@@ -15,7 +15,7 @@ from typing import Any
 
 import attrs
 
-from gateway.business.checks import require_unique
+from gateway.business.checks import RATED, chosen_vat, require_unique
 from gateway.business.errors import BusinessError, MissingLineData, UnknownLines
 from gateway.model import (
     AllowanceCharge,
@@ -49,9 +49,8 @@ HOURS = "HUR"
 HOURLY = frozenset({"hourly", "hourlyconsolidated"})
 
 VatRate = tuple[VatCategory, Decimal | None]
-# Categories whose rate is 0 by EN 16931 (BR-Z-05, BR-E-05, BR-AE-05, BR-IC-05, BR-G-05, BR-O-05).
-NO_VAT = frozenset({VatCategory.ZERO_RATED, VatCategory.EXEMPT, VatCategory.REVERSE_CHARGE,
-                    VatCategory.INTRA_COMMUNITY, VatCategory.EXPORT, VatCategory.NOT_SUBJECT})
+# A VAT breakdown group: the category and rate amounts are summed under.
+_VatGroup = tuple[VatCategory | None, Decimal | None]
 
 
 def invoice_from_order(
@@ -75,12 +74,18 @@ def invoice_from_order(
     confirmed at zero) are left out; its sales order number is used unless
     ``sales_order_id`` is given. The invoice goes to the order's invoicee
     when it names one (UBL AccountingCustomerParty), else to the buyer.
-    The order's document-level allowances and charges go on the invoice (a
-    percentage one applied to what is invoiced); one that names no VAT
-    category takes ``allowance_vat``, else the VAT of the invoiced lines when
-    they all share one, else the invoice is refused: EN 16931 must place it
-    in the VAT breakdown. ``order_allowances=False`` leaves them all off.
-    ``fields`` are further :class:`Invoice` fields (due date, payment means...).
+    The order's document-level allowances and charges go on the invoice; one
+    that names no VAT category takes ``allowance_vat``, else the VAT of the
+    invoiced lines when they all share one, else the invoice is refused:
+    EN 16931 must place it in the VAT breakdown. Each is taken pro rata to
+    what is invoiced of the lines in its VAT category (and rate): a
+    percentage one over its base scaled to the invoiced net (its amount, when
+    it states no base), a fixed one scaled to the invoiced quantities but
+    never above the order's amount. Invoiced as ordered, they go on
+    unchanged. ``order_allowances=False`` leaves them all off.
+    ``fields`` are further :class:`Invoice` fields (due date, payment means...);
+    one the order also gives (buyer reference, contract reference...) is taken
+    only where the order leaves it out or agrees, else the invoice is refused.
     """
     document = f"order {order.number}"
     require_unique(document, "line id(s)", (line.id for line in order.lines))
@@ -94,12 +99,14 @@ def invoice_from_order(
         raise BusinessError(f"nothing of {document} is left to invoice: every line was "
                             "rejected or confirmed at zero")
 
+    # Of every line, not only the invoiced ones: the order's allowances are taken pro
+    # rata to the share of the order invoiced, which needs the left-out lines too.
     line_prices = {
-        line.id: price for line in invoiced
+        line.id: price for line in order.lines
         if (price := _price(line, (prices or {}).get(line.id))) is not None
     }
     line_vat = {
-        line.id: rate for line in invoiced
+        line.id: rate for line in order.lines
         if (rate := _vat(line, (vat or {}).get(line.id))) is not None
     }
     for what, found, hint in (
@@ -126,43 +133,74 @@ def invoice_from_order(
         )
         for n, line in enumerate(invoiced, start=1)
     )
+    from_order: dict[str, Any] = {
+        "currency": order.currency,
+        "buyer_reference": order.buyer_reference,
+        "order_reference": OrderReference(
+            id=order.number, sales_order_id=sales_order_id, issue_date=order.issue_date,
+        ),
+        "contract_reference": order.contract_reference,
+        "project_reference": order.project_reference,
+        "seller": order.seller,
+        "buyer": order.invoicee if order.invoicee is not None else order.buyer,
+        "delivery": _delivery(order, invoiced, delivery_date),
+        "accounting_cost": order.accounting_cost,
+    }
     return Invoice.build(
         number=number,
         issue_date=issue_date,
         type=invoice_type,
-        currency=order.currency,
-        buyer_reference=order.buyer_reference,
-        order_reference=OrderReference(
-            id=order.number, sales_order_id=sales_order_id, issue_date=order.issue_date,
-        ),
-        contract_reference=order.contract_reference,
-        project_reference=order.project_reference,
-        seller=order.seller,
-        buyer=order.invoicee if order.invoicee is not None else order.buyer,
-        delivery=_delivery(order, invoiced, delivery_date),
-        accounting_cost=order.accounting_cost,
         lines=lines,
-        allowance_charges=(_document_allowances(order, lines, allowance_vat)
-                           if order_allowances else ()),
-        **fields,
+        allowance_charges=(
+            _document_allowances(order, line_prices, line_vat, lines, allowance_vat)
+            if order_allowances else ()),
+        **_header(document, from_order, fields),
     )
+
+
+def _header(document: str, from_order: Mapping[str, Any],
+            given: Mapping[str, Any]) -> dict[str, Any]:
+    """The invoice's header fields: the order's, with the ERP's ``given`` filling its gaps.
+
+    An order often leaves out what the agency routes invoices on (the buyer
+    reference, BT-10), so the ERP may give it; a value that contradicts the
+    order's is refused by name rather than silently overriding what the
+    invoice must match.
+    """
+    header = dict(from_order)
+    for name, value in given.items():
+        ours = from_order.get(name)
+        if value is not None and ours is not None and value != ours:
+            raise BusinessError(
+                f"{document} gives {name} {ours!r}; the invoice cannot carry {value!r} "
+                f"instead: leave {name} out, or pass the order's value")
+        if value is not None or name not in header:
+            header[name] = value
+    return header
 
 
 def _line_allowances(
     line: OrderLine, quantity: Quantity, price: Price,
 ) -> tuple[AllowanceCharge, ...]:
-    """The line's allowances and charges for the confirmed quantity.
+    """The line's allowances and charges for the confirmed quantity and invoiced price.
 
-    A percentage applies to the confirmed gross amount; a fixed amount is taken
-    pro rata, so a smaller delivery does not take the whole order's discount.
+    A percentage applies to the invoiced gross amount (confirmed quantity at the
+    invoiced price, which the ERP may override); a fixed amount is taken pro rata
+    to the quantity, so a smaller delivery does not take the whole order's discount.
     """
-    if quantity.value == line.quantity.value or not line.allowance_charges:
+    # As ordered only when both quantity and price are: a changed price changes the
+    # base a percentage applies to (PEPPOL-EN16931-R040), not only a changed quantity.
+    if (quantity.value == line.quantity.value and price == line.price) \
+            or not line.allowance_charges:
         return line.allowance_charges
     base = price.base_quantity.value if price.base_quantity is not None else None
     gross = line_net_amount(quantity.value, price.amount, base_quantity=base)
     return tuple(
         attrs.evolve(ac, base_amount=gross, amount=round_amount(gross * ac.percentage / HUNDRED))
         if ac.percentage is not None
+        # Same quantity (only the price changed) or nothing ordered to share it over:
+        # a fixed amount stays as ordered.
+        else ac if quantity.value == line.quantity.value or line.quantity.value == 0
         else attrs.evolve(ac, amount=round_amount(ac.amount * quantity.value
                                                   / line.quantity.value))
         for ac in line.allowance_charges
@@ -170,27 +208,85 @@ def _line_allowances(
 
 
 def _document_allowances(
-    order: Order, lines: Sequence[InvoiceLine], allowance_vat: VatRate | None,
+    order: Order, prices: Mapping[str, Price], vats: Mapping[str, VatRate],
+    lines: Sequence[InvoiceLine], allowance_vat: VatRate | None,
 ) -> tuple[AllowanceCharge, ...]:
-    """The order's own allowances and charges; a percentage applies to what is invoiced."""
+    """The order's own allowances and charges, pro rata to what is invoiced.
+
+    The share invoiced is the invoiced net of the lines in the allowance's VAT
+    category and rate over their net as ordered. A percentage keeps its
+    percentage over its base scaled by that share, ordered at the order's
+    prices, so it follows the invoiced quantities and prices (stating no base,
+    its amount is scaled). A fixed amount follows the quantities only, as a
+    line's does (ordered at the invoiced prices), and never exceeds what the
+    order agreed: delivering more does not grow a fixed fee or discount.
+    Invoiced as ordered, the share is 1 and they go on unchanged.
+    """
+    if not order.allowance_charges:
+        return ()
     shared = {(line.vat_category, line.vat_rate) for line in lines}
     fallback = allowance_vat or (shared.pop() if len(shared) == 1 else None)
-    net = round_amount(sum((line.net_amount for line in lines), Decimal(0)))
+    # Net per (VAT category, rate): as invoiced; as ordered at the order's prices; and
+    # as ordered at the invoiced prices (what the quantities alone change).
+    invoiced: dict[_VatGroup, Decimal] = {}
+    for line in lines:
+        invoiced[line.vat_category, line.vat_rate] = invoiced.get(
+            (line.vat_category, line.vat_rate), Decimal(0)) + line.net_amount
+    # A line left out (rejected) may lack a price or VAT the ERP had no need to give;
+    # then the share of its category invoiced cannot be told.
+    unplaced = [line.id for line in order.lines if line.id not in prices or line.id not in vats]
+    at_order_prices: dict[_VatGroup, Decimal] = {}
+    at_invoiced_prices: dict[_VatGroup, Decimal] = {}
+    for source in order.lines:
+        if source.id in unplaced:
+            continue
+        key = vats[source.id]
+        at_order_prices[key] = at_order_prices.get(key, Decimal(0)) + _net(
+            source, source.price if source.price is not None else prices[source.id])
+        at_invoiced_prices[key] = at_invoiced_prices.get(key, Decimal(0)) + _net(
+            source, prices[source.id])
     found: list[AllowanceCharge] = []
     for number, ac in enumerate(order.allowance_charges, start=1):
+        name = f"order {order.number}: its allowance/charge {number} ({ac.reason or ac.amount})"
         if ac.vat_category is None:
             if fallback is None:
                 raise BusinessError(
-                    f"order {order.number}: its allowance/charge {number} "
-                    f"({ac.reason or ac.amount}) names no VAT category and the invoiced lines "
+                    f"{name} names no VAT category and the invoiced lines "
                     "have several; pass allowance_vat=(category, rate), or "
                     "order_allowances=False to leave the order's allowances and charges off")
             ac = attrs.evolve(ac, vat_category=fallback[0], vat_rate=fallback[1])
-        if ac.percentage is not None and ac.base_amount is not None and ac.base_amount != net:
-            ac = attrs.evolve(ac, base_amount=net,
-                              amount=round_amount(net * ac.percentage / HUNDRED))
-        found.append(ac)
+        if unplaced:
+            raise BusinessError(
+                f"{name} is taken pro rata to what is invoiced, but line(s) "
+                f"{', '.join(map(repr, unplaced))} have no price or VAT to tell that share; "
+                "pass them in prices= and vat=, or order_allowances=False")
+        group = (ac.vat_category, ac.vat_rate)
+        ordered = at_order_prices if ac.percentage is not None else at_invoiced_prices
+        if not ordered.get(group):
+            found.append(ac)  # no ordered lines in its category: nothing to scale it by
+            continue
+        share = invoiced.get(group, Decimal(0)) / ordered[group]
+        if ac.percentage is None:
+            share = min(share, Decimal(1))
+        if share == 1:
+            found.append(ac)
+        elif ac.percentage is not None and ac.base_amount is not None:
+            base_amount = round_amount(ac.base_amount * share)
+            found.append(attrs.evolve(ac, base_amount=base_amount, amount=round_amount(
+                base_amount * ac.percentage / HUNDRED)))
+        else:
+            found.append(attrs.evolve(ac, amount=round_amount(ac.amount * share)))
     return tuple(found)
+
+
+def _net(line: OrderLine, price: Price) -> Decimal:
+    """The net amount of ``line`` as ordered (its quantity) at ``price``."""
+    allowances = _line_allowances(line, line.quantity, price)
+    base = price.base_quantity.value if price.base_quantity is not None else None
+    return line_net_amount(
+        line.quantity.value, price.amount, base_quantity=base,
+        allowances=[ac.amount for ac in allowances if not ac.is_charge],
+        charges=[ac.amount for ac in allowances if ac.is_charge])
 
 
 def _confirmed_quantities(
@@ -234,11 +330,17 @@ def _price(line: OrderLine, given: Decimal | None) -> Price | None:
 
 
 def _vat(line: OrderLine, given: VatRate | None) -> VatRate | None:
-    if given is not None:
-        return given
-    if line.vat_category is None:
+    """The line's VAT category and rate; None when either is missing.
+
+    Peppol Ordering may leave the percent out; a taxed category (S, L, M)
+    without its rate is as incomplete as no category at all, and taking it
+    as given would invoice the line at 0 % under a taxed category (BR-S-05).
+    """
+    vat = given if given is not None else (
+        None if line.vat_category is None else (line.vat_category, line.vat_rate))
+    if vat is None or (vat[0] in RATED and vat[1] is None):
         return None
-    return (line.vat_category, line.vat_rate)
+    return vat
 
 
 def _delivery(
@@ -288,13 +390,7 @@ def invoice_from_timecards(
     timecard a correction replaces, so either may be the one that stands.
     """
     document = f"staffing order {order.order_id}"
-    if vat_rate is None and vat_category is VatCategory.STANDARD:
-        vat_rate = Decimal("21")
-    if vat_category in NO_VAT and vat_rate:
-        raise BusinessError(
-            f"VAT category {vat_category.value} charges no VAT; a rate of {vat_rate}% "
-            "contradicts it (BR-Z-05, BR-E-05, BR-AE-05, ...)"
-        )
+    vat_rate = chosen_vat(vat_category, vat_rate)
     if not timecards:
         raise BusinessError(f"no timecards to invoice for {document}")
     foreign = [card.id for card in timecards if card.order_reference != order.order_id]

@@ -10,7 +10,7 @@ import datetime as dt
 from collections.abc import Mapping
 from decimal import Decimal
 
-from gateway.business.checks import require_unique
+from gateway.business.checks import chosen_vat, require_unique
 from gateway.business.errors import BusinessError, MissingLineData, UnknownLines
 from gateway.model import (
     AnticipatedTotals,
@@ -38,6 +38,8 @@ def quotation_from_rfq(
     needed when the request names none, and may not contradict it. With
     ``vat_category`` (and ``vat_rate``) the quotation carries its VAT
     breakdown and totals; without, no totals, since the amount payable is unknown.
+    Category S without a rate is 21 %; a rate under a category that charges no
+    VAT is refused, as :func:`invoice_from_timecards` does.
     """
     document = f"request for quotation {rfq.number}"
     require_unique(document, "line id(s)", (line.id for line in rfq.lines))
@@ -54,6 +56,11 @@ def quotation_from_rfq(
         raise BusinessError(f"{document} names no currency; pass currency=")
     if vat_category is None and vat_rate is not None:
         raise BusinessError("a VAT rate needs its VAT category")
+    if vat_category is not None:
+        # The same choice as for a timecard invoice: S defaults to 21 %, and a rate
+        # under an exempt/zero category (or none under L/M) is refused, so the quoted
+        # VAT is never one the invoice for the same supply would not charge.
+        vat_rate = chosen_vat(vat_category, vat_rate)
 
     lines = tuple(
         QuotationLine(

@@ -67,7 +67,6 @@ def accept_with_changes(
     no change; when nothing really changes the order is simply accepted, so
     the agency is not asked to review a response that differs in nothing.
     """
-    require_unique(f"order {order.number}", "line id(s)", (ln.id for ln in order.lines))
     unknown = [line_id for line_id in changes if line_id not in {ln.id for ln in order.lines}]
     if unknown:
         raise UnknownLines(f"order {order.number}", unknown)
@@ -100,6 +99,9 @@ def _response(
     number: str, issue_date: dt.date, sales_order_id: str | None, note: str | None,
     issue_time: dt.time | None,
 ) -> OrderResponse:
+    # Every answer (accept, change, reject) refers to the order's lines by id; with a
+    # repeated id it would confirm an order the supplier then cannot invoice.
+    require_unique(f"order {order.number}", "line id(s)", (ln.id for ln in order.lines))
     return OrderResponse(
         number=number,
         issue_date=issue_date,
