@@ -53,6 +53,15 @@ async def _deliver(setup: Setup, transmission: Transmission, payload: bytes) -> 
                                   receiver=transmission.envelope.sender, kind="T111")
 
 
+async def _until_status(setup: Setup, message_id: str, code: str) -> None:
+    """Until the message's timeline has a status ``code`` (or 4 s passed: the caller's
+    assertions then say what it has)."""
+    for _ in range(200):
+        if code in await setup.statuses(message_id):
+            return
+        await asyncio.sleep(0.02)
+
+
 async def test_an_invoice_response_without_issue_time_on_the_delivery_day_sets_its_state(
     running: Callable[..., Awaitable[Setup]],  # noqa: F811
 ) -> None:
@@ -67,10 +76,7 @@ async def test_an_invoice_response_without_issue_time_on_the_delivery_day_sets_i
     today = dt.datetime.now(dt.UTC).date()
     await _deliver(setup, transmission,
                    _t111(transmission, "IR-AP-1", InvoiceStatus.ACCEPTED, issued=today, at=None))
-    for _ in range(200):
-        if "AP" in await setup.statuses(record.id):
-            break
-        await asyncio.sleep(0.02)
+    await _until_status(setup, record.id, "AP")
     assert await setup.statuses(record.id) == ["delivered", "AP"]
     assert (await setup.record(record.id)).business_state == "accepted"
 
@@ -92,10 +98,7 @@ async def test_an_acceptance_arriving_after_the_payment_of_the_same_day_keeps_it
     await setup.until(record.id, sent_and("paid"))
     await _deliver(setup, transmission,
                    _t111(transmission, "IR-AP-1", InvoiceStatus.ACCEPTED, issued=today, at=None))
-    for _ in range(200):
-        if "AP" in await setup.statuses(record.id):
-            break
-        await asyncio.sleep(0.02)
+    await _until_status(setup, record.id, "AP")
     assert await setup.statuses(record.id) == ["PD", "AP"]
     assert (await setup.record(record.id)).business_state == "paid"
 
