@@ -43,6 +43,8 @@ class FakeErp:
         self.received: list[Received] = []
         # When set to an unset event, every request waits for it: an ERP that hangs.
         self.hold: asyncio.Event | None = None
+        # Seconds every answer takes: a slow ERP.
+        self.delay = 0.0
         self._runner: web.AppRunner | None = None
 
     @property
@@ -53,6 +55,8 @@ class FakeErp:
         self.received.append(Received(dict(request.headers), await request.read()))
         if self.hold is not None:
             await self.hold.wait()
+        if self.delay:
+            await asyncio.sleep(self.delay)
         status = self.always or (self.script.pop(0) if self.script else 200)
         return web.Response(status=status, text=self.answer or f"status {status}")
 

@@ -50,7 +50,8 @@ class RecordingChannel(Channel):
     """Remembers every message; answers from ``script`` while it lasts, then accepts.
 
     A script entry is an outcome to return or an exception to raise. ``hold``
-    makes ``send`` wait until it is set, for tests that stop mid-send.
+    makes ``send`` wait until it is set, for tests that stop mid-send;
+    ``delay`` makes every send take that many seconds, as a slow transport does.
     """
 
     type_name = "recorder"
@@ -60,11 +61,14 @@ class RecordingChannel(Channel):
         self.script: list[SendOutcome | Exception] = []
         self.calls: list[OutboundMessage] = []
         self.hold: asyncio.Event | None = None
+        self.delay = 0.0
 
     async def send(self, message: OutboundMessage) -> SendOutcome:
         self.calls.append(message)
         if self.hold is not None:
             await self.hold.wait()
+        if self.delay:
+            await asyncio.sleep(self.delay)
         if self.script:
             step = self.script.pop(0)
             if isinstance(step, Exception):

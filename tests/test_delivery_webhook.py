@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import attrs
@@ -193,3 +195,38 @@ def test_the_readme_verification_code_accepts_our_signature_and_nothing_else() -
     assert check(b"wrong", header, body) is False
     stale = signature_header(SECRET.encode(), body, timestamp=int(time.time()) - 600)
     assert check(SECRET.encode(), stale, body) is False
+
+
+async def test_a_batch_behind_a_slow_erp_keeps_the_claims_of_those_waiting(
+    store: Store, tmp_path: Path, erp: FakeErp,
+) -> None:
+    # The lease of a delivery is three webhook timeouts: 1.5 s. Each call takes
+    # 0.4 s, so the fifth document of the batch waits 1.6 s for its turn.
+    pipe = await make_pipeline(store, tmp_path)
+    ids = {await received_order(pipe, f"t-{n}") if n == 0 else await pipe.inbound.receive(
+        InboundDocument(data=document_json(attrs.evolve(example_order(), number=f"PO-{n}")),
+                        channel="folder", transport_id=f"t-{n}")) for n in range(5)}
+    erp.delay = 0.4
+    settings = ErpSettings(delivery="webhook", webhook_url=erp.url,
+                           webhook_secret_env=SECRET_ENV, webhook_timeout=0.5)
+    config = attrs.evolve(pipe.config, erp=settings)
+    worker = DeliveryWorker(store, lambda: config,
+                            attrs.evolve(FAST, batch=5, lease=timedelta(milliseconds=100)),
+                            instance="test")
+    rival: list[str] = []
+    delivering = asyncio.create_task(worker.run_once("slow-worker"))
+    for _ in range(400):  # until the worker has claimed the batch and started on it
+        if erp.received:
+            break
+        await asyncio.sleep(0.005)
+    while not delivering.done():
+        rival += [record.id for record in
+                  await store.claim_deliverable("rival", 1, timedelta(seconds=1.5))]
+        await asyncio.sleep(0.02)
+    assert await delivering == 5
+    assert rival == []
+    assert len(erp.received) == 5
+    for message_id in ids:
+        record = await store.get(message_id)
+        assert record is not None
+        assert record.transport_state is TransportState.DELIVERED

@@ -295,3 +295,67 @@ async def test_a_round_records_every_outcome_of_its_batch(store: Store, tmp_path
         stored = await pipe.store.get(message_id)
         assert stored is not None
         assert stored.claimed_by is None
+
+
+async def _rival_claims(store: Store, lease: timedelta, stop: asyncio.Event) -> list[str]:
+    """Another instance's worker: claims whatever it can, as it would to send it."""
+    taken: list[str] = []
+    while not stop.is_set():
+        taken += [record.id for record in await store.claim_due("rival", 1, lease)]
+        await asyncio.sleep(0.02)
+    return taken
+
+
+async def test_a_batch_behind_slow_sends_keeps_the_claims_of_those_waiting(
+    store: Store, tmp_path: Path,
+) -> None:
+    # Each send takes longer than half a lease, so the last message of the batch
+    # waits longer than a whole lease for its turn.
+    lease = timedelta(milliseconds=300)
+    pipe = await make_pipeline(store, tmp_path,
+                               settings=attrs.evolve(FAST, workers=1, batch=3, lease=lease))
+    pipe.recorder.delay = 0.2
+    ids = {(await pipe.submit(attrs.evolve(example_invoice(), number=f"S-{n}"))).id
+           for n in range(3)}
+    stop = asyncio.Event()
+    rival = asyncio.create_task(_rival_claims(store, lease, stop))
+    try:
+        assert await pipe.dispatcher.run_once("slow-worker") == 3
+    finally:
+        stop.set()
+    assert await rival == []
+    assert sorted(m.message_id for m in pipe.recorder.calls) == sorted(ids)
+    for message_id in ids:
+        sent = await store.get(message_id)
+        assert sent is not None
+        assert sent.transport_state is TransportState.SENT
+        assert sent.attempts == 1
+
+
+async def test_running_workers_keep_the_claims_of_a_slow_batch(
+    store: Store, tmp_path: Path,
+) -> None:
+    lease = timedelta(milliseconds=300)
+    pipe = await make_pipeline(store, tmp_path,
+                               settings=attrs.evolve(FAST, workers=1, batch=4, lease=lease))
+    pipe.recorder.delay = 0.2
+    ids = {(await pipe.submit(attrs.evolve(example_invoice(), number=f"W-{n}"))).id
+           for n in range(4)}
+    stop = asyncio.Event()
+    pipe.dispatcher.start()
+    for _ in range(200):  # the worker has claimed the batch and started on it
+        if pipe.recorder.calls:
+            break
+        await asyncio.sleep(0.005)
+    rival = asyncio.create_task(_rival_claims(store, lease, stop))
+    try:
+        for _ in range(300):
+            if (await store.count_by_state())["outbound"] == {"sent": 4}:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        stop.set()
+        await pipe.dispatcher.stop()
+    assert await rival == []
+    assert (await store.count_by_state())["outbound"] == {"sent": 4}
+    assert sorted(m.message_id for m in pipe.recorder.calls) == sorted(ids)

@@ -32,7 +32,7 @@ from gateway.delivery.targets import Target, make_target
 from gateway.instruments import count_attempt, stage
 from gateway.kinds import Direction
 from gateway.pipeline.dispatch import DispatchSettings, backoff_delay, link_to_event
-from gateway.pipeline.workers import WorkerGroup
+from gateway.pipeline.workers import ClaimKeeper, WorkerGroup
 from gateway.store import Attempt, ClaimLost, MessageRecord, NewEvent, Store, TransportState
 from gateway.store.base import MAX_PAGE, exhausted_reason
 from gateway.store.errors import StoreError
@@ -116,15 +116,24 @@ class DeliveryWorker(WorkerGroup):
             return await self._hand_back_for_poll()
         # Pushing again: a later switch to poll must look for waiting retries anew.
         self._retrying_handed_back = False
-        claimed = await self.store.claim_deliverable(
-            worker_id, self.settings.batch, self._lease(erp))
-        for record in claimed:
-            try:
-                await self.deliver(record, worker_id)
-            except Exception:
-                # The claim stays and expires, so another attempt comes; the worker lives on.
-                log.exception("delivery of message %s failed", record.id,
-                              extra={"message_id": record.id})
+        lease = self._lease(erp)
+        claimed = await self.store.claim_deliverable(worker_id, self.settings.batch, lease)
+        keeper = ClaimKeeper(self.store, worker_id, lease, (record.id for record in claimed))
+        try:
+            for record in claimed:
+                if not keeper.holds(record.id):
+                    continue  # its lease ran out while it waited: another worker has it
+                try:
+                    await self.deliver(record, worker_id)
+                except Exception:
+                    # The claim stays and expires, so another attempt comes; the worker
+                    # lives on.
+                    log.exception("delivery of message %s failed", record.id,
+                                  extra={"message_id": record.id})
+                finally:
+                    keeper.done(record.id)
+        finally:
+            await keeper.stop()
         return len(claimed)
 
     def _lease(self, erp: ErpSettings) -> timedelta:

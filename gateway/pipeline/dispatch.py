@@ -39,7 +39,7 @@ from gateway.errors import GatewayError
 from gateway.instruments import TRACEPARENT, Stage, count_attempt, link_to, stage
 from gateway.kinds import DocumentKind
 from gateway.pipeline.keys import number_from_key
-from gateway.pipeline.workers import WorkerGroup
+from gateway.pipeline.workers import ClaimKeeper, WorkerGroup
 from gateway.registry import Registry
 from gateway.store import (
     Attempt,
@@ -52,7 +52,6 @@ from gateway.store import (
 )
 from gateway.store.errors import StoreError
 from gateway.store.model import utc_now
-from gateway.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +84,7 @@ class DispatchSettings:
     def from_table(cls, table: DispatchTable) -> DispatchSettings:
         """The settings a ``[dispatch]`` table gives; the rest keep their defaults."""
         return cls(
-            workers=table.workers, idle_poll=table.poll_interval,
+            workers=table.workers, batch=table.batch, idle_poll=table.poll_interval,
             lease=timedelta(seconds=table.lease),
             backoff_base=timedelta(seconds=table.backoff_base),
             backoff_cap=timedelta(seconds=table.backoff_cap),
@@ -143,8 +142,12 @@ class Dispatcher(WorkerGroup):
     async def _round(self, worker_id: str) -> int:
         claimed = await self._claim(worker_id)
         writes: list[tuple[MessageRecord, asyncio.Task[MessageRecord | None]]] = []
+        keeper = ClaimKeeper(self.store, worker_id, self.settings.lease,
+                             (record.id for record in claimed))
         try:
             for index, record in enumerate(claimed):
+                if not keeper.holds(record.id):
+                    continue  # its lease ran out while it waited: another worker sends it
                 try:
                     outcome, attempt = await self._attempt(record, worker_id)
                 except asyncio.CancelledError:
@@ -158,20 +161,29 @@ class Dispatcher(WorkerGroup):
                     log.exception("dispatcher %s failed on the message", worker_id,
                                   extra={"message_id": record.id, "worker": worker_id})
                     continue
+                finally:
+                    keeper.done(record.id)
                 # Written while the next message is sent, so the store commits the
                 # outcomes of a round together instead of one commit per message.
                 writes.append((record, asyncio.create_task(
                     self._recorded(record, worker_id, outcome, attempt),
                     name=f"outcome:{record.id}")))
         finally:
+            await keeper.stop()
             await _written(writes, worker_id)
         return len(claimed)
 
     async def run_once(self, worker_id: str = "dispatch-once") -> int:
         """Claim and send what is due now, one batch; returns how many were handled."""
         claimed = await self._claim(worker_id)
-        for record in claimed:
-            await self.dispatch(record, worker_id)
+        keeper = ClaimKeeper(self.store, worker_id, self.settings.lease,
+                             (record.id for record in claimed))
+        try:
+            for record in claimed:
+                if keeper.holds(record.id):
+                    await self._dispatch(record, worker_id, keeper)
+        finally:
+            await keeper.stop()
         return len(claimed)
 
     async def _claim(self, worker_id: str) -> list[MessageRecord]:
@@ -187,7 +199,19 @@ class Dispatcher(WorkerGroup):
 
     async def dispatch(self, record: MessageRecord, worker_id: str) -> MessageRecord | None:
         """Send one claimed message and record the outcome; None when the claim was lost."""
-        outcome, attempt = await self._attempt(record, worker_id)
+        keeper = ClaimKeeper(self.store, worker_id, self.settings.lease, [record.id])
+        try:
+            return await self._dispatch(record, worker_id, keeper)
+        finally:
+            await keeper.stop()
+
+    async def _dispatch(
+        self, record: MessageRecord, worker_id: str, keeper: ClaimKeeper,
+    ) -> MessageRecord | None:
+        try:
+            outcome, attempt = await self._attempt(record, worker_id)
+        finally:
+            keeper.done(record.id)
         return await self._recorded(record, worker_id, outcome, attempt)
 
     async def _attempt(
@@ -201,7 +225,6 @@ class Dispatcher(WorkerGroup):
                 # Only when traces are kept: it costs a read of the timeline.
                 await link_to_event(self.store, record.id, "intake", sending)
             started = utc_now()
-            keeper = _LeaseKeeper(self.store, record.id, worker_id, self.settings.lease)
             try:
                 outcome = await self._send(record)
             except asyncio.CancelledError:
@@ -210,8 +233,6 @@ class Dispatcher(WorkerGroup):
                 sending.outcome = "released"
                 await asyncio.shield(self._release(record, worker_id))
                 raise
-            finally:
-                await keeper.stop()
             attempt = Attempt.from_outcome(record.id, record.attempts, outcome,
                                            started_at=started, finished_at=utc_now())
             sending.outcome = attempt.outcome.value
@@ -391,49 +412,6 @@ class Dispatcher(WorkerGroup):
         with contextlib.suppress(StoreError):
             await self.store.release(record.id, "the gateway stopped during this attempt",
                                      expect_claimed_by=worker_id)
-
-
-class _LeaseKeeper:
-    """Renews the lease of one claim while a slow transport works on it.
-
-    Only a live worker renews: one that died stops renewing and its claim
-    expires, which is what lets another worker take over. A timer rather than
-    a task per send: nearly every send ends long before the first renewal is
-    due, and then the timer is all there was to cancel.
-    """
-
-    def __init__(self, store: Store, message_id: str, worker_id: str, lease: timedelta) -> None:
-        self._store = store
-        self._message_id = message_id
-        self._worker_id = worker_id
-        self._lease = lease
-        self._interval = lease.total_seconds() / 3
-        self._loop = asyncio.get_running_loop()
-        self._renewal: asyncio.Task[None] | None = None
-        self._timer: asyncio.TimerHandle | None = self._loop.call_later(
-            self._interval, self._due)
-
-    def _due(self) -> None:
-        self._timer = None
-        self._renewal = self._loop.create_task(self._renew(),
-                                               name=f"lease:{self._message_id}")
-
-    async def _renew(self) -> None:
-        try:
-            await self._store.extend_claim(self._message_id, self._worker_id, self._lease)
-        except StoreError as exc:
-            log.warning("cannot renew the claim: %s", exc,
-                        extra={"message_id": self._message_id, "worker": self._worker_id})
-            return
-        self._timer = self._loop.call_later(self._interval, self._due)
-
-    async def stop(self) -> None:
-        renewal, self._renewal = self._renewal, None
-        await cancel_and_wait([renewal])
-        # After the renewal: one that finished has set the next timer.
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
 
 
 async def _written(

@@ -19,9 +19,13 @@ import socket
 from typing import TYPE_CHECKING, ClassVar
 
 from gateway.kinds import Direction
-from gateway.store.errors import StoreError
+from gateway.store.errors import ClaimLost, StoreError
+from gateway.tasks import cancel_and_wait
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from datetime import timedelta
+
     from gateway.pipeline.dispatch import DispatchSettings
     from gateway.store import Store
 
@@ -36,6 +40,74 @@ def own_instance_name() -> str:
     # Host and pid say where a claim is held; the random part keeps two containers
     # alike in both (same hostname, pid 1) from taking each other's claims for their own.
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+class ClaimKeeper:
+    """Renews the leases of the claims a worker holds while it works through them.
+
+    A worker handles a claimed batch one message after the other. Behind a
+    slow send, or a slow webhook, the leases of the messages still waiting
+    would run out, and another worker would claim and send them as well. So
+    every third of a lease this renews the claim of every message not done
+    yet: the one at hand and those waiting their turn.
+
+    Only a live worker renews: one that died stops renewing and its claims
+    expire, which is what lets another worker take over. A timer rather than a
+    task: nearly every batch is done long before the first renewal is due, and
+    then the timer is all there was to cancel.
+    """
+
+    def __init__(
+        self, store: Store, worker_id: str, lease: timedelta, message_ids: Iterable[str],
+    ) -> None:
+        self._store = store
+        self._worker_id = worker_id
+        self._lease = lease
+        self._held = set(message_ids)
+        self._lost: set[str] = set()
+        self._interval = lease.total_seconds() / 3
+        self._loop = asyncio.get_running_loop()
+        self._renewal: asyncio.Task[None] | None = None
+        self._timer: asyncio.TimerHandle | None = self._loop.call_later(
+            self._interval, self._due)
+
+    def holds(self, message_id: str) -> bool:
+        """False once a renewal found the claim gone: another worker has the message now."""
+        return message_id not in self._lost
+
+    def done(self, message_id: str) -> None:
+        """The message is handled; its outcome releases the claim, no more renewals."""
+        self._held.discard(message_id)
+
+    def _due(self) -> None:
+        self._timer = None
+        self._renewal = self._loop.create_task(self._renew(), name=f"lease:{self._worker_id}")
+
+    async def _renew(self) -> None:
+        for message_id in sorted(self._held):
+            if message_id not in self._held:
+                continue  # done meanwhile
+            try:
+                await self._store.extend_claim(message_id, self._worker_id, self._lease)
+            except ClaimLost as exc:
+                self._held.discard(message_id)
+                self._lost.add(message_id)
+                if exc.actual is not None:  # not merely released by its own outcome
+                    log.warning("cannot renew the claim: %s", exc,
+                                extra={"message_id": message_id, "worker": self._worker_id})
+            except StoreError as exc:  # the store is busy or away: again next time
+                log.warning("cannot renew the claim: %s", exc,
+                            extra={"message_id": message_id, "worker": self._worker_id})
+        if self._held:
+            self._timer = self._loop.call_later(self._interval, self._due)
+
+    async def stop(self) -> None:
+        renewal, self._renewal = self._renewal, None
+        await cancel_and_wait([renewal])
+        # After the renewal: one that finished has set the next timer.
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
 
 class WorkerGroup(abc.ABC):
