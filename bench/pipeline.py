@@ -60,7 +60,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +72,6 @@ from gateway.formats import EncodeContext
 from gateway.hookspecs import hookimpl
 from gateway.model.json import to_json
 from gateway.model.samples import example_invoice
-from gateway.pipeline import DispatchSettings
 from gateway.pluginmanager import build_registry, make_plugin_manager
 from gateway.registry import Registry
 from gateway.standards.installer import install_from_dir
@@ -109,13 +107,13 @@ class SinkPlugin:
         registry.add_channel(ChannelType("bench-sink", Sink, "accepts everything"))
 
 
-async def serve(config: Path, workers: int, role: str) -> None:
+async def serve(config: Path, role: str) -> None:
     from gateway.service import GatewayService
 
+    # The [dispatch] table of the file, as `gateway run` reads it: the bench measures
+    # settings a user can write.
     service = GatewayService(
-        config, make_plugin_manager(plugins=[("bench-sink", SinkPlugin())]),
-        dispatch=DispatchSettings(workers=workers, batch=10, lease=timedelta(minutes=5),
-                                  idle_poll=0.05), role=role)
+        config, make_plugin_manager(plugins=[("bench-sink", SinkPlugin())]), role=role)
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     await service.start()
@@ -142,6 +140,12 @@ token = "{TOKEN}"
 name = "Naam Leverancier BV"
 kvk = "{SUPPLIER_KVK}"
 vestigingsnummer = "000018727409"
+
+# The sink answers at once, so a worker claims many due messages in one go; with
+# the default 1 second between looks the last messages of a run would wait for it.
+[dispatch]
+batch = 10
+poll_interval = 0.05
 
 [channels.sink]
 type = "bench-sink"
@@ -248,9 +252,9 @@ def descendants(pid: int) -> list[int]:
 class Gateway:
     """`bench/pipeline.py --serve` in a subprocess; its URL and its memory."""
 
-    def __init__(self, config: Path, workers: int = 2, role: str = "full") -> None:
+    def __init__(self, config: Path, role: str = "full") -> None:
         self.process = subprocess.Popen(
-            [sys.executable, __file__, "--serve", str(config), "--workers", str(workers),
+            [sys.executable, __file__, "--serve", str(config),
              "--role", role],
             stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
         assert self.process.stdout is not None
@@ -629,7 +633,7 @@ async def backlog_run(folder: Path, args: argparse.Namespace) -> float:
     database = f"sqlite:///{folder / 'backlog.db'}"
     config = write_config(folder, database, UNVALIDATED, args.standards)
     # One real submission through the API gives the stored shape every copy takes.
-    gateway = Gateway(config, workers=0)
+    gateway = Gateway(config, role="intake")  # stores the submission, sends nothing
     try:
         await closed_loop(gateway.url, invoice_bodies(1, "T"), 1)
     finally:
@@ -656,7 +660,7 @@ async def backlog_run(folder: Path, args: argparse.Namespace) -> float:
         queued_s = time.perf_counter() - start
     print(f"  queued {args.backlog:,} messages in the store in {queued_s:.0f} s "
           "(copies of one real submission, written straight to the store)", flush=True)
-    gateway = Gateway(config, workers=2)
+    gateway = Gateway(config)
     try:
         start = time.perf_counter()
         idle_peak = gateway.peak_mib()
@@ -818,7 +822,6 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--standards", type=Path, default=None,
                         help="installed standards (default: installed from ../shared/standards)")
     parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)
-    parser.add_argument("--workers", type=int, default=2, help=argparse.SUPPRESS)
     parser.add_argument("--role", default="full", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -827,6 +830,6 @@ if __name__ == "__main__":
     arguments = parse()
     if arguments.serve is not None:
         # The loop `gateway run` uses.
-        eventloop.run(serve(arguments.serve, arguments.workers, arguments.role))
+        eventloop.run(serve(arguments.serve, arguments.role))
     else:
         sys.exit(asyncio.run(main(arguments)))

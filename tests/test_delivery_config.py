@@ -41,6 +41,16 @@ webhook_timeout = 2.5
     assert config.erp.webhook_timeout == 2.5
 
 
+def test_the_batch_reaches_the_dispatcher(tmp_path: Path) -> None:
+    from gateway.pipeline.dispatch import DispatchSettings
+
+    assert DispatchSettings.from_table(DispatchTable()).batch == 1
+    config = parse_config(config_text(tmp_path) + "\n[dispatch]\nbatch = 10\n",
+                          tmp_path / "gateway.toml")
+    assert config.dispatch.batch == 10
+    assert DispatchSettings.from_table(config.dispatch).batch == 10
+
+
 def test_the_send_timeout_reaches_the_dispatcher(tmp_path: Path) -> None:
     from gateway.pipeline.dispatch import DispatchSettings
 
@@ -74,6 +84,9 @@ def test_a_webhook_without_a_secret_is_refused_with_its_line(tmp_path: Path) -> 
     ('\n[erp]\ninclude_raw = "yes"\n', "erp.include_raw", "true or false"),
     ('\n[dispatch]\nworkers = "2"\n', "dispatch.workers", "whole number, not a string"),
     ('\n[dispatch]\nworkers = 0\n', "dispatch.workers", "at least 1"),
+    ('\n[dispatch]\nbatch = 0\n', "dispatch.batch", "at least 1"),
+    ('\n[dispatch]\nbatch = 101\n', "dispatch.batch", "at most 100, got 101"),
+    ('\n[dispatch]\nbatch = 2.5\n', "dispatch.batch", "whole number, not a float"),
     ('\n[dispatch]\nbackoff_base = 60\nbackoff_cap = 30\n', "dispatch.backoff_cap",
      "must not be below backoff_base"),
     ('\n[dispatch]\nleese = 30\n', "dispatch.leese", "did you mean 'lease'"),

@@ -80,9 +80,11 @@ ERP_KEYS = (
     "max_attempts",
 )
 ERP_DELIVERIES = ("poll", "webhook", "folder")
+MAX_BATCH = 100
+"""At most this many messages per claim: a claim reads them whole, payloads included."""
 DISPATCH_KEYS = (
-    "workers", "poll_interval", "max_attempts", "backoff_base", "backoff_cap", "lease",
-    "send_timeout",
+    "workers", "batch", "poll_interval", "max_attempts", "backoff_base", "backoff_cap",
+    "lease", "send_timeout",
 )
 
 # Channel instance names end up in log lines, URLs and CLI arguments.
@@ -422,9 +424,9 @@ class _Reader:
 
     def number(
         self, table: Mapping[str, Any], path: tuple[PathPart, ...], key: str, default: float,
-        *, minimum: float = 0.0, integer: bool = False,
+        *, minimum: float = 0.0, maximum: float | None = None, integer: bool = False,
     ) -> float:
-        """A number of at least ``minimum`` (seconds, counts); ``default`` when absent."""
+        """A number from ``minimum`` to ``maximum`` (seconds, counts); ``default`` when absent."""
         expected: tuple[type[Any], ...] = (int,) if integer else (int, float)
         what = "a whole number" if integer else "a number"
         if key not in table:
@@ -434,6 +436,8 @@ class _Reader:
             raise self.error(f"{key} must be {what}, not {_type_name(value)}", (*path, key))
         if value < minimum:
             raise self.error(f"{key} must be at least {minimum:g}, got {value}", (*path, key))
+        if maximum is not None and value > maximum:
+            raise self.error(f"{key} must be at most {maximum:g}, got {value}", (*path, key))
         return float(value)
 
     def erp(self, table: dict[str, Any], data_dir: Path) -> ErpSettings:
@@ -501,6 +505,8 @@ class _Reader:
             # None would start no sender and no ERP delivery at all, without a word: an instance
             # that only takes submissions is `gateway run --role intake`.
             workers=int(self.number(table, path, "workers", 2, minimum=1, integer=True)),
+            batch=int(self.number(table, path, "batch", 1, minimum=1, maximum=MAX_BATCH,
+                                  integer=True)),
             poll_interval=self.number(table, path, "poll_interval", 1.0, minimum=0.01),
             max_attempts=int(self.number(table, path, "max_attempts", 8, minimum=1,
                                          integer=True)),

@@ -285,6 +285,8 @@ class DispatchTable:
     """
 
     workers: int = 2
+    batch: int = 1
+    """Messages a worker claims at once and then sends one after the other."""
     poll_interval: float = 1.0
     max_attempts: int = 8
     backoff_base: float = 30.0
