@@ -200,18 +200,18 @@ def test_the_readme_verification_code_accepts_our_signature_and_nothing_else() -
 async def test_a_batch_behind_a_slow_erp_keeps_the_claims_of_those_waiting(
     store: Store, tmp_path: Path, erp: FakeErp,
 ) -> None:
-    # The lease of a delivery is three webhook timeouts: 1.5 s. Each call takes
-    # 0.4 s, so the fifth document of the batch waits 1.6 s for its turn.
+    # The lease of a delivery is three webhook timeouts: 2.4 s. Each call takes
+    # 0.45 s, so the seventh document of the batch waits 2.7 s for its turn.
     pipe = await make_pipeline(store, tmp_path)
     ids = {await received_order(pipe, f"t-{n}") if n == 0 else await pipe.inbound.receive(
         InboundDocument(data=document_json(attrs.evolve(example_order(), number=f"PO-{n}")),
-                        channel="folder", transport_id=f"t-{n}")) for n in range(5)}
-    erp.delay = 0.4
+                        channel="folder", transport_id=f"t-{n}")) for n in range(7)}
+    erp.delay = 0.45
     settings = ErpSettings(delivery="webhook", webhook_url=erp.url,
-                           webhook_secret_env=SECRET_ENV, webhook_timeout=0.5)
+                           webhook_secret_env=SECRET_ENV, webhook_timeout=0.8)
     config = attrs.evolve(pipe.config, erp=settings)
     worker = DeliveryWorker(store, lambda: config,
-                            attrs.evolve(FAST, batch=5, lease=timedelta(milliseconds=100)),
+                            attrs.evolve(FAST, batch=7, lease=timedelta(milliseconds=100)),
                             instance="test")
     rival: list[str] = []
     delivering = asyncio.create_task(worker.run_once("slow-worker"))
@@ -221,11 +221,11 @@ async def test_a_batch_behind_a_slow_erp_keeps_the_claims_of_those_waiting(
         await asyncio.sleep(0.005)
     while not delivering.done():
         rival += [record.id for record in
-                  await store.claim_deliverable("rival", 1, timedelta(seconds=1.5))]
+                  await store.claim_deliverable("rival", 1, timedelta(seconds=2.4))]
         await asyncio.sleep(0.02)
-    assert await delivering == 5
+    assert await delivering == 7
     assert rival == []
-    assert len(erp.received) == 5
+    assert len(erp.received) == 7
     for message_id in ids:
         record = await store.get(message_id)
         assert record is not None

@@ -311,10 +311,10 @@ async def test_a_batch_behind_slow_sends_keeps_the_claims_of_those_waiting(
 ) -> None:
     # Each send takes longer than half a lease, so the last message of the batch
     # waits longer than a whole lease for its turn.
-    lease = timedelta(milliseconds=300)
+    lease = timedelta(milliseconds=600)
     pipe = await make_pipeline(store, tmp_path,
                                settings=attrs.evolve(FAST, workers=1, batch=3, lease=lease))
-    pipe.recorder.delay = 0.2
+    pipe.recorder.delay = 0.35
     ids = {(await pipe.submit(attrs.evolve(example_invoice(), number=f"S-{n}"))).id
            for n in range(3)}
     stop = asyncio.Event()
@@ -335,10 +335,10 @@ async def test_a_batch_behind_slow_sends_keeps_the_claims_of_those_waiting(
 async def test_running_workers_keep_the_claims_of_a_slow_batch(
     store: Store, tmp_path: Path,
 ) -> None:
-    lease = timedelta(milliseconds=300)
+    lease = timedelta(milliseconds=600)
     pipe = await make_pipeline(store, tmp_path,
                                settings=attrs.evolve(FAST, workers=1, batch=4, lease=lease))
-    pipe.recorder.delay = 0.2
+    pipe.recorder.delay = 0.35
     ids = {(await pipe.submit(attrs.evolve(example_invoice(), number=f"W-{n}"))).id
            for n in range(4)}
     stop = asyncio.Event()
