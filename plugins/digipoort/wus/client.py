@@ -18,8 +18,9 @@ returns the response's body element after checking the response:
 - everything else raises ``WusTransportError`` with ``retryable`` and ``kind``:
   "timeout", "connection" (refused, reset, closed early), "tls" (handshake or
   certificate refused: not retryable), "http" (5xx retryable, other statuses
-  not), "security" (the response's signature is not acceptable: retryable,
-  because the request can be sent again with the same aanleverkenmerk),
+  not; the reason quotes the start of the body, sanitised), "security" (the
+  response's signature is not acceptable: retryable, because the request can
+  be sent again with the same aanleverkenmerk),
   "protocol" (a response that is not a WUS envelope).
 """
 
@@ -57,6 +58,9 @@ from .security import (
     subject_text,
     verify,
 )
+
+# How many characters of an HTTP error's body its reason quotes.
+BODY_IN_REASON: Final = 300
 
 TLS_SERVER: Final[Literal["tls-server"]] = "tls-server"
 """``signers``: the answer is signed by the organisation of the TLS server that sent it."""
@@ -210,8 +214,11 @@ class WusClient:
         if parsed is not None and parsed.fault is not None:
             raise parsed.fault
         if status != 200:
+            # The body (a proxy's error page, a stack trace) is often the only account of
+            # what went wrong: the reason quotes its start for the operator.
+            said = _excerpt(payload)
             raise WusTransportError(
-                f"{url} answered HTTP {status}",
+                f"{url} answered HTTP {status}" + (f": {said}" if said else ""),
                 retryable=status >= 500 or status in (408, 429),
                 kind="http",
                 status=status,
@@ -251,6 +258,21 @@ class WusClient:
         server = x509.load_der_x509_certificate(server_certificate)
         return Signers.like(server, "the organisation of the TLS server certificate "
                                     f"{subject_text(server)} of this connection")
+
+
+def _excerpt(payload: bytes) -> str:
+    """The start of an error answer's body as one line of printable text, bounded.
+
+    It ends up in logs and in a message's reason: line breaks, terminal escapes
+    and other control characters from a foreign server must not come along.
+    """
+    # Not all of a large body: enough bytes for the characters quoted, spaces and all.
+    head = payload[: BODY_IN_REASON * 4]
+    text = head.decode("utf-8", "replace")
+    flat = " ".join("".join(c if c.isprintable() else " " for c in text).split())
+    if len(flat) <= BODY_IN_REASON and len(head) == len(payload):
+        return flat
+    return flat[: BODY_IN_REASON - 1].rstrip() + "…"
 
 
 def _tls_alert(exc: BaseException) -> bool:
