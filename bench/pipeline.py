@@ -35,6 +35,10 @@ open-loop run at ``--rate`` requests/s (latency counted from when each request
 was due, so a stall is not hidden), and a backlog of ``--backlog`` queued
 messages drained by a fresh gateway, with the gateway's peak RSS.
 
+On PostgreSQL each finished run's database is dropped and the server
+checkpoints before the next run starts, so a run does not carry the write-out
+and vacuum of the runs before it.
+
 Figures are printed next to the targets of issue #6. Other processes on the
 two cores change every figure: compare runs on a quiet machine. This VM's
 speed also drifts by a fifth within minutes, so every run also prints the CPU
@@ -63,11 +67,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import attrs
 
 from gateway import eventloop
 from gateway.channels import Accepted, Channel, ChannelType, OutboundMessage, SendOutcome
-from gateway.devtools.pgcluster import PgCluster, create_database
+from gateway.devtools.pgcluster import PgCluster, create_database, drop_database
 from gateway.formats import EncodeContext
 from gateway.hookspecs import hookimpl
 from gateway.model.json import to_json
@@ -610,6 +615,23 @@ async def throughput(
     return figures
 
 
+async def settle(cluster: PgCluster | None, database: str) -> None:
+    """Drop a finished run's PostgreSQL database and checkpoint, before the next run.
+
+    Otherwise the server writes out and vacuums what the finished run left
+    while the next one is measured, on the same two cores and disk: the later
+    figures (the open-loop p99 above all) would carry the earlier runs' work.
+    """
+    if cluster is None:
+        return
+    await drop_database(cluster.dsn(), database.rsplit("/", 1)[1])
+    conn = await asyncpg.connect(cluster.dsn())
+    try:
+        await conn.execute("CHECKPOINT")
+    finally:
+        await conn.close()
+
+
 async def open_loop_run(
     label: str, folder: Path, database: str, invoice_format: str, args: argparse.Namespace,
 ) -> float:
@@ -721,6 +743,7 @@ async def main(args: argparse.Namespace) -> int:
                     results[name, validated, split] = figures = await throughput(
                         label, run, database, VALIDATED if validated else UNVALIDATED, args,
                         server, floor if validated else None, intake=split)
+                    await settle(server, database)
                     if validated:
                         after = floor.measure(args.bare_count)
                         floors[name] = (before.rate + after.rate) / 2
@@ -786,6 +809,7 @@ async def main(args: argparse.Namespace) -> int:
                               f"{args.rate:.0f}/s)", flush=True)
                     p99 = await open_loop_run(
                         label, run, database, VALIDATED if validated else UNVALIDATED, args)
+                    await settle(server, database)
                     checks.append((f"{label}: intake p99 < 50 ms at {args.rate:.0f}/s",
                                    p99 < 50, f"{p99:.1f} ms"))
         finally:
