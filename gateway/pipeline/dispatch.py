@@ -370,8 +370,11 @@ class Dispatcher(WorkerGroup):
                 ):
                     # Accepted before under record.transport_id, and now again under a
                     # new reference: that earlier submission failed (a retry after
-                    # non-delivery), so statuses are asked about the new one.
+                    # non-delivery), so statuses are asked about the new one, and its
+                    # business state starts anew: "delivered-to-agency" was the earlier
+                    # one's, and the new one's receipt is still to come.
                     fields["transport_id"] = outcome.transport_id
+                    fields["business_state"] = "none"
                 sent = await self.store.transition(
                     record.id, transport_state=TransportState.SENT, expect_claimed_by=worker_id,
                     attempt=attempt, event=NewEvent("sent", {

@@ -18,7 +18,8 @@ Each is unwrapped, checked, stored through the gateway's inbound sink and
 only then acknowledged. Of several instances scanning one inbox folder, the
 one that has the folder's turn scans (see :func:`inbox_id`). Invoice
 Responses and Message Level Responses also move the state of the outbound
-message they answer (see :mod:`.responses`).
+message they answer (see :mod:`.responses`), when they come from the
+participant it was sent to (noted on its "sent" event).
 """
 
 from __future__ import annotations
@@ -60,6 +61,9 @@ from gateway.durations import spoken
 from gateway.errors import GatewayError
 from gateway.fileio import NotAnInboxFile, file_away, read_inbox_file, write_atomically
 from gateway.identifiers import PeppolParticipantId
+from gateway.kinds import Direction
+from gateway.pipeline.keys import outbound_key
+from gateway.store import MessageRecord, Store
 from gateway.store.model import utc_now
 from gateway.tasks import cancel_and_wait
 from gateway.xmlsafe import parse_xml
@@ -88,6 +92,7 @@ MAX_INBOUND_BYTES = 50 * 1024 * 1024
 _INSTANCE_NAMESPACE = uuid.UUID("5b0f3c1e-7a51-4d0c-9d3e-2f6a8c4e9b17")
 _FINAL_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EISDIR}
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_ADDRESSED_TO = ", addressed to "
 
 
 def file_stem(instance_id: str) -> str:
@@ -103,6 +108,10 @@ _RECEIVER_PATHS = {
     "OrderResponse": f"{_CAC}BuyerCustomerParty/{_CAC}Party/{_CBC}EndpointID",
     "ApplicationResponse": f"{_CAC}ReceiverParty/{_CBC}EndpointID",
 }
+
+
+# The business states in which a message's own transmission still waits for its receipt.
+_RECEIPT_STATES = ("none", "delivered-to-agency")
 
 
 _RESENDS_FOLLOWED = 20
@@ -320,7 +329,10 @@ class PeppolChannel(Channel):
             # one, as the access point answers a repeat "duplicate" and sends nothing.
             # Not for a retry before any answer (a send whose acceptance got lost):
             # that one must stay a repeat, or the agency gets the document twice.
-            answered = message.metadata.get("business_state", "none") != "none"
+            # An MLR that rejected it before the receipt came left the business state
+            # "none": the timeline tells that one.
+            answered = (message.metadata.get("business_state", "none") != "none"
+                        or await self._rejected_before(message.message_id, instance_id))
             instance_id = await self._not_failed(message.message_id, instance_id,
                                                  delivered_spent=answered)
         sender = self._sender()
@@ -335,9 +347,11 @@ class PeppolChannel(Channel):
             return FinalError(f"cannot wrap the document for Peppol: {exc}", code="sbdh",
                               transport_id=instance_id)
         if self.client is not None:
-            return await self.client.submit(sbdh, envelope.instance_id)
+            return _naming_receiver(await self.client.submit(sbdh, envelope.instance_id),
+                                    envelope.receiver)
         if self.outbox is not None:
-            return await self._write_outbox(envelope, sbdh)
+            return _naming_receiver(await self._write_outbox(envelope, sbdh),
+                                    envelope.receiver)
         return FinalError(f"channel {self.name!r} has no access_point or outbox_dir for "
                           "outbound documents", code="inbound-only", transport_id=instance_id)
 
@@ -376,6 +390,24 @@ class PeppolChannel(Channel):
             instance_id = instance_id_for(f"{message_id}:{instance_id}")
         return instance_id
 
+    async def _rejected_before(self, message_id: str, transport_id: str) -> bool:
+        """Whether an MLR rejected the message's transmission ``transport_id``."""
+        store = self.context.store if self.context is not None else None
+        if store is None:
+            return False
+        after_its_send = False
+        for event in await store.events(message_id):
+            if event.kind == "sent":
+                after_its_send = event.detail.get("transport_id") == transport_id
+            elif (event.kind == "status" and event.detail.get("code") == "MLR-RE"
+                  and event.detail.get("channel") == self.name):
+                # Older releases did not note the transmission an MLR answers: then the
+                # one sent last before it.
+                answered = event.detail.get("transmission")
+                if answered == transport_id or (answered is None and after_its_send):
+                    return True
+        return False
+
     async def _failed_before(self, transport_id: str, *, delivered_spent: bool = False) -> bool:
         """Whether the access point reported that transmission failed for good (or, with
         ``delivered_spent``, delivered)."""
@@ -400,7 +432,8 @@ class PeppolChannel(Channel):
         has no final receipt ``receipt_deadline`` after its send (the access
         point away or failing, or still reporting it accepted) fails with
         ``no-receipt``. Failed, a message is not asked about again: it waits
-        in the dead letter for an operator, who may send it again.
+        in the dead letter for an operator, who may send it again. In folder
+        mode, receipt files nobody asks for any more are filed away.
         """
         context = self.context
         if context is None or context.sent is None or context.status is None:
@@ -408,7 +441,10 @@ class PeppolChannel(Channel):
         reported = 0
         troubles: list[str] = []
         # Only those without a receipt: what follows one comes as business responses.
-        for message in await context.sent(500, business_states=("none",)):
+        # A message sent again under a new instance id is back in "none" (the core starts
+        # the business state of a new transmission anew), so its receipt is asked for too.
+        waiting = await context.sent(500, business_states=("none",))
+        for message in waiting:
             answer = await self._receipt(message.transport_id)
             if isinstance(answer, NoReceipt) and not answer.unknown:
                 troubles.append(answer.reason)
@@ -420,7 +456,36 @@ class PeppolChannel(Channel):
                 await asyncio.to_thread(self._file_receipt, message.transport_id)
             reported += 1
         self._note_trouble(troubles)
+        if self.receipts is not None and context.store is not None:
+            await self._file_answered_receipts(context.store,
+                                               {message.transport_id for message in waiting})
         return reported
+
+    async def _file_answered_receipts(self, store: Store, asked: set[str]) -> None:
+        """File away receipt files about messages nobody asks about any more: the agency
+        answered before the receipt came (an Invoice Response), or the message went out
+        again under another instance id. Left in place: those of messages still waiting
+        for them, of transmissions unknown here, and unreadable or misnamed files."""
+        assert self.receipts is not None
+        asked_stems = {file_stem(transport_id) for transport_id in asked}
+        for path in await asyncio.to_thread(sorted, self.receipts.glob("*.json")):
+            if path.stem in asked_stems or path.name.startswith("."):
+                continue
+            try:
+                receipt = receipt_from_json(json.loads(await asyncio.to_thread(path.read_bytes)))
+            except (OSError, ValueError):  # ReceiptError included
+                continue
+            if file_stem(receipt.id) != path.stem:
+                continue
+            message = await store.find_by_transport_id(self.name, receipt.id,
+                                                       Direction.OUTBOUND)
+            if message is None or (message.transport_id == receipt.id
+                                   and message.business_state in _RECEIPT_STATES):
+                continue
+            log.info("peppol channel %s: receipt file %s filed away unapplied: message %s "
+                     "is %s under transmission %s", self.name, path.name, message.id,
+                     message.business_state, message.transport_id)
+            await asyncio.to_thread(self._file_receipt, receipt.id)
 
     def _report(self, transport_id: str, since: datetime,
                 answer: Receipt | NoReceipt | None) -> StatusReport | None:
@@ -517,9 +582,42 @@ class PeppolChannel(Channel):
                       "receiver": str(envelope.receiver)},
         ))
         report = status_of(envelope, parse_xml(payload).getroot())
-        if report is not None and context.status is not None:
+        if report is not None and context.status is not None \
+                and await self._from_addressee(report, envelope.sender):
             await self._apply(report)
         return message_id
+
+    async def _from_addressee(self, report: StatusReport, sender: PeppolParticipantId) -> bool:
+        """Whether ``sender`` may answer on the message ``report`` names: the participant it
+        was sent to. An answer from anyone else is stored, as every document is, but does
+        not move our message (logged). Taken when the sends do not say whom they went to
+        (sent by an older release)."""
+        store = self.context.store if self.context is not None else None
+        message = None if store is None else await self._answered(store, report)
+        if store is None or message is None:
+            return True  # an answer on no message of ours: the status desk warns about it
+        receivers = {
+            receiver for event in await store.events(message.id)
+            if event.kind == "sent" and event.detail.get("channel") == self.name
+            and report.transport_id in (None, event.detail.get("transport_id"))
+            and (receiver := _sent_to(event.detail)) is not None}
+        if not receivers or sender in receivers:
+            return True
+        log.warning("peppol channel %s: %s from %s not applied to message %s, which was sent "
+                    "to %s", self.name, report.code, sender, message.id,
+                    ", ".join(sorted(map(str, receivers))))
+        return False
+
+    async def _answered(self, store: Store, report: StatusReport) -> MessageRecord | None:
+        """The outbound message ``report`` names, found as the status desk finds it."""
+        if report.transport_id is not None:
+            return await store.find_by_transport_id(self.name, report.transport_id,
+                                                    Direction.OUTBOUND)
+        kvk = getattr(self.context.supplier if self.context is not None else None, "kvk", None)
+        if kvk is None or report.kind is None:
+            return None
+        return await store.find_by_business_key(Direction.OUTBOUND, outbound_key(
+            str(kvk), str(report.agency_oin), report.kind, str(report.document_number)))
 
     async def _apply(self, report: StatusReport) -> None:
         status = self.context.status if self.context is not None else None
@@ -614,6 +712,26 @@ def inbox_id(inbox: Path) -> str:
     finally:
         draft.unlink(missing_ok=True)
     return marker.read_text("ascii").strip()
+
+
+def _naming_receiver(outcome: SendOutcome, receiver: PeppolParticipantId) -> SendOutcome:
+    """``outcome``, which once accepted names the participant the document went to: kept on
+    the message's "sent" event, where answers are checked against it (:func:`_sent_to`)."""
+    if not isinstance(outcome, Accepted):
+        return outcome
+    return Accepted(outcome.transport_id, detail=f"{outcome.detail}{_ADDRESSED_TO}{receiver}")
+
+
+def _sent_to(sent: Mapping[str, Any]) -> PeppolParticipantId | None:
+    """The participant a "sent" event's document went to, as :func:`_naming_receiver` noted
+    it; None when the event does not say."""
+    detail = sent.get("detail")
+    if not isinstance(detail, str) or _ADDRESSED_TO not in detail:
+        return None
+    try:
+        return PeppolParticipantId.parse(detail.rpartition(_ADDRESSED_TO)[2])
+    except ValueError:
+        return None
 
 
 def report_of(receipt: Receipt, transport_id: str) -> StatusReport:

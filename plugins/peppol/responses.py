@@ -141,5 +141,7 @@ def _message_status(envelope: Envelope, root: etree._Element) -> StatusReport | 
     return StatusReport(
         code=f"MLR-{code}", text=text, transport_id=reference, failed=code == "RE",
         final=code == "RE", at=_moment(root),
+        # The transmission answered, on the timeline too: a resend after a rejection
+        # must not go under the same instance id (see PeppolChannel.send).
         detail={"response_id": _text(root, "cbc:ID") or "",
-                "sbdh_instance": envelope.instance_id})
+                "sbdh_instance": envelope.instance_id, "transmission": reference})
