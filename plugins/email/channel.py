@@ -8,6 +8,8 @@ person must fix the configuration before any retry can succeed, as must a
 server without STARTTLS (security = starttls) or without a login (username).
 A 4xx for some of an agency's addresses while the others took the mail is
 accepted, the refused ones named: a retry would deliver it again to the others.
+A 5xx for some of them is final, the final error naming the addresses that took
+the mail; a retry of that transmission mails only the others.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import aiosmtplib
+from aiosmtplib.email import extract_recipients
 
 from gateway.channels import (
     Accepted,
@@ -39,6 +42,7 @@ from gateway.fileio import NotAnInboxFile, file_away, read_inbox_file
 from gateway.model import CanonicalDocument
 from gateway.model.json import loads
 from gateway.render import PdfUnavailable, find_pdf_tool, render_html, render_pdf
+from gateway.store import AttemptOutcome
 from gateway.tasks import cancel_and_wait
 
 from .bounces import NotABounce, read_bounce
@@ -53,6 +57,10 @@ MAX_BOUNCE_BYTES = 10 * 1024 * 1024
 # aiosmtplib's words (an SMTPException, no reply code) when the server offers no AUTH, or
 # only methods it does not speak.
 _NO_LOGIN = ("SMTP AUTH extension is not supported", "No suitable authentication method")
+# How a final error names the addresses that took the mail: read back from the stored
+# attempt when the message is retried. Put first, as the server's words that follow may be
+# anything but a line break.
+_DELIVERED = "delivered to "
 
 
 def _reply_outcome(code: int, text: str, what: str, transport_id: str) -> SendOutcome:
@@ -169,6 +177,11 @@ class EmailChannel(Channel):
             document = await self._document(message.message_id)
         except GatewayError as exc:
             return FinalError(str(exc), code="configuration", transport_id=transport_id)
+        try:
+            delivered = await self._delivered_before(message)
+        except GatewayError as exc:  # the store: not knowing, mailing all could repeat it
+            return RetryableError(f"cannot read the earlier attempts: {exc}", code="store",
+                                  transport_id=transport_id)
         pdf = None
         if document is not None and self.attach_pdf:
             tool = find_pdf_tool()
@@ -179,11 +192,34 @@ class EmailChannel(Channel):
         mail = compose(message, sender=self.sender, recipient=recipient,
                        message_id=transport_id, document=document, pdf=pdf,
                        supplier_name=str(supplier or ""))
-        return await self._deliver(mail, recipient, transport_id, password)
+        return await self._deliver(mail, recipient, transport_id, password, delivered)
+
+    async def _delivered_before(self, message: OutboundMessage) -> set[str]:
+        """The addresses (casefolded) an earlier attempt of this transmission mailed.
+
+        Only a final error names them (see ``_deliver``); it is stored before any
+        retry, so it holds across restarts and instances.
+        """
+        store = None if self._context is None else self._context.store
+        if store is None or not message.transport_id:
+            return set()
+        delivered: set[str] = set()
+        for attempt in await store.attempts(message.message_id):
+            if (attempt.outcome is AttemptOutcome.FINAL
+                    and attempt.transport_id == message.transport_id
+                    and attempt.detail.startswith(_DELIVERED)):
+                listed = attempt.detail[len(_DELIVERED):].partition("; ")[0]
+                delivered.update(address.casefold() for address in listed.split(", "))
+        return delivered
 
     async def _deliver(self, mail: Any, recipient: str, transport_id: str,
-                       password: str | None) -> SendOutcome:
+                       password: str | None, delivered: set[str]) -> SendOutcome:
         where = f"{self.host}:{self.port}"
+        addresses = extract_recipients(mail)
+        pending = [address for address in addresses if address.casefold() not in delivered]
+        if delivered and not pending:
+            return Accepted(transport_id, detail=(
+                f"{recipient} took this mail in an earlier attempt; not sent again"))
         try:
             async with aiosmtplib.SMTP(
                 hostname=self.host, port=self.port, timeout=self.timeout,
@@ -192,7 +228,7 @@ class EmailChannel(Channel):
                 tls_context=None if self.security == "none" else self._tls_context(),
                 username=self.username or None, password=password,
             ) as smtp:
-                partly, _ = await smtp.send_message(mail)
+                partly, _ = await smtp.send_message(mail, recipients=pending)
         except aiosmtplib.SMTPRecipientsRefused as exc:
             refused = exc.recipients[0]
             return _reply_outcome(refused.code, refused.message,
@@ -227,20 +263,21 @@ class EmailChannel(Channel):
             address, reply = max(partly.items(), key=lambda item: item[1].code)
             if reply.code >= 500:
                 # Some of several addresses refused for good: final, with the worst reply's
-                # words; the address in the configuration needs a person.
+                # words; the address in the configuration needs a person. The others have
+                # it: the final error names them, so that a retry mails only the rest.
+                took = ", ".join(a for a in pending if a not in partly)
                 return _reply_outcome(reply.code, reply.message,
-                                      f"{where} refused recipient {address} (of {recipient})",
-                                      transport_id)
+                                      f"{_DELIVERED}{took}; {where} refused recipient "
+                                      f"{address} (of {recipient})", transport_id)
             # Only temporary refusals (4xx) and the other addresses took the mail: Accepted,
             # with the refused ones named on the timeline (the "sent" event and the attempt)
             # and in the log. Retryable would resend the whole mail, and every retry would put
             # the document in the mailboxes that have it again (an invoice booked twice).
             # Retrying the refused addresses alone would need the set that took it to
             # survive restarts and reach other instances: a channel writes nothing to the
-            # store, an attempt keeps only its free-text reason and the transport id (the
-            # Message-ID, which bounces are matched on), and the dispatcher's quick retries
-            # run before even that is written. The agency has the document in one of its
-            # mailboxes; the operator can forward it to the others.
+            # store, and the dispatcher's quick retries run before the attempt (whose reason
+            # names that set for a 5xx, above) is written. The agency has the document in
+            # one of its mailboxes; the operator can forward it to the others.
             waiting = "; ".join(f"{refused} (SMTP {answer.code} {' '.join(answer.message.split())})"
                                 for refused, answer in sorted(partly.items()))
             log.warning("email channel %s: %s took the mail for %s, except for %s; not retried",
@@ -248,6 +285,10 @@ class EmailChannel(Channel):
             return Accepted(transport_id, detail=(
                 f"handed to {where} for {recipient}, except {waiting}: a temporary refusal, not "
                 "retried, as a retry would deliver it again to the others; forward it if needed"))
+        if delivered:
+            return Accepted(transport_id, detail=(
+                f"handed to {where} for {', '.join(pending)}; the rest of {recipient} took it "
+                "in an earlier attempt"))
         return Accepted(transport_id, detail=f"handed to {where} for {recipient}")
 
     # -- bounces -------------------------------------------------------------------------------
