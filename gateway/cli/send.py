@@ -118,7 +118,9 @@ def send(obj: CliContext, files: tuple[Path, ...], agency: str, as_json: bool) -
                 stored = f" (stored as message {result['id']})" if result.get("id") else ""
                 click.echo(f"rejected {result['file']}{stored}: {result['reason']}")
                 for error in result["errors"]:
-                    click.echo(f"    {describe_error(error)}")
+                    # A 400 lists its detail again as its one error: said once is enough.
+                    if error.get("message") != result["reason"]:
+                        click.echo(f"    {describe_error(error)}")
         click.echo(f"{counts['accepted']} accepted, {counts['duplicate']} duplicate, "
                    f"{counts['rejected']} rejected"
                    + (f", {len(not_sent)} not sent" if stopped is not None else ""))
