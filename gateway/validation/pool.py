@@ -418,6 +418,24 @@ def default_workers() -> int:
 
 
 @attrs.define(eq=False)
+class _Handed:
+    """What the pool handed to one executor: the futures not yet settled, and who settles them.
+
+    CPython 3.11's executor fails the futures of a dead worker from its manager
+    thread, and can miss some: that thread dies on one cancelled meanwhile
+    (InvalidStateError, leaving the rest), and a submit racing with the death
+    can add one after it looked. Nothing settles those: their callers would wait
+    for ever, beside idle workers. The pool settles them itself once that
+    thread has ended (see ``ValidationPool._settle_leftovers``).
+    """
+
+    manager: threading.Thread | None
+    futures: set[concurrent.futures.Future[Any]] = attrs.Factory(set)
+    processes: dict[int, Any] = attrs.Factory(dict)
+    settling: bool = False
+
+
+@attrs.define(eq=False)
 class _Waiting:
     """A document :meth:`ValidationPool.validate` has not yet handed to a worker."""
 
@@ -450,6 +468,9 @@ class ValidationPool:
         self._warm_sets: tuple[WarmSet, ...] = ()
         self._executor: concurrent.futures.ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
+        # Futures handed to executors and not yet settled, by executor (see _Handed).
+        self._handed: dict[concurrent.futures.ProcessPoolExecutor, _Handed] = {}
+        self._handed_lock = threading.Lock()
         # Where the workers of the current executor say they are warm (see start()).
         self._ready: Any = None
         self._stop_warming: Any = None  # an event, set when the pool closes
@@ -506,10 +527,72 @@ class ValidationPool:
         """``fn(*args)`` in a worker; a pool broken by a dead worker is replaced first."""
         executor = self._pool()
         try:
-            return executor.submit(fn, *args)
+            future = executor.submit(fn, *args)
         except BrokenProcessPool:
             self._discard(executor)
-            return self._pool().submit(fn, *args)
+            executor = self._pool()
+            future = executor.submit(fn, *args)
+        self._hold(executor, future)
+        return future
+
+    def _hold(self, executor: concurrent.futures.ProcessPoolExecutor,
+              future: concurrent.futures.Future[Any]) -> None:
+        """Keep ``future`` until it is settled, so that a broken executor cannot lose it."""
+        with self._handed_lock:
+            handed = self._handed.get(executor)
+            if handed is None:
+                # Taken now: shutting the executor down forgets its manager thread.
+                manager = getattr(executor, "_executor_manager_thread", None)
+                handed = self._handed[executor] = _Handed(manager)
+            handed.futures.add(future)
+            handed.processes.update(executor._processes or {})
+        future.add_done_callback(functools.partial(self._settled, executor))
+        if executor._broken:
+            # A worker died during that submit: the manager thread may have failed the
+            # executor's futures before this one was among them.
+            self._settle_later(executor)
+
+    def _settled(self, executor: concurrent.futures.ProcessPoolExecutor,
+                 future: concurrent.futures.Future[Any]) -> None:
+        with self._handed_lock:
+            handed = self._handed.get(executor)
+            if handed is not None:
+                handed.futures.discard(future)
+        if not future.cancelled() and isinstance(future.exception(), BrokenProcessPool):
+            self._settle_later(executor)
+
+    def _settle_later(self, executor: concurrent.futures.ProcessPoolExecutor) -> None:
+        with self._handed_lock:
+            handed = self._handed.get(executor)
+            if handed is None or handed.settling:
+                return
+            handed.settling = True
+        threading.Thread(target=self._settle_leftovers, args=(executor, handed), daemon=True,
+                         name="wissel-validation-settle").start()
+
+    def _settle_leftovers(
+        self, executor: concurrent.futures.ProcessPoolExecutor, handed: _Handed,
+    ) -> None:
+        """Fail what a broken executor left unsettled, once its manager thread has ended.
+
+        Not before: a future settled twice raises in that thread, which then
+        stops settling the others. A thread that died on the way also left its
+        workers running, idle for good: they are ended here. A future held
+        after this has begun gets a settling of its own (see ``_hold``).
+        """
+        if handed.manager is not None:
+            handed.manager.join()
+        with self._handed_lock:
+            if self._handed.get(executor) is handed:
+                del self._handed[executor]
+            left = list(handed.futures)
+        for process in handed.processes.values():
+            if process.is_alive():
+                process.terminate()
+        for future in left:
+            with contextlib.suppress(concurrent.futures.InvalidStateError):
+                future.set_exception(BrokenProcessPool(
+                    "a validation worker process ended while the task was running or waiting"))
 
     def _discard(self, executor: concurrent.futures.ProcessPoolExecutor) -> None:
         with self._lock:
@@ -519,6 +602,7 @@ class ValidationPool:
             ready, self._ready = self._ready, None
         executor.shutdown(wait=False, cancel_futures=True)
         _close_queue(ready)
+        self._settle_later(executor)
 
     def start(self, warm: Iterable[WarmSet] = ()) -> None:
         """Start every worker now; each compiles and runs ``warm`` before it takes work.
@@ -639,9 +723,12 @@ class ValidationPool:
     async def _in_parts(
         self, data: bytes, parts: Sequence[Part], format_key: str | None,
     ) -> list[ValidationReport]:
+        # Shielded: a caller that gives up must not cancel the executor's futures (see
+        # _Handed); the parts run to their end and their reports are dropped.
         reports: list[ValidationReport] = await self._once_more_if_died(
-            lambda: asyncio.gather(*(asyncio.wrap_future(future) for future in
-                                     self._submit_parts(data, parts, format_key))))
+            lambda: asyncio.shield(asyncio.gather(*(
+                asyncio.wrap_future(future)
+                for future in self._submit_parts(data, parts, format_key)))))
         return reports
 
     def _adopt(self, loop: asyncio.AbstractEventLoop) -> bool:
@@ -660,7 +747,7 @@ class ValidationPool:
 
     async def _alone(self, job: _Job) -> ValidationReport:
         [result] = await self._once_more_if_died(
-            lambda: asyncio.wrap_future(self._submit(_validate_jobs, (job,))))
+            lambda: asyncio.shield(asyncio.wrap_future(self._submit(_validate_jobs, (job,)))))
         if isinstance(result, Exception):
             raise result
         report: ValidationReport = result
@@ -879,6 +966,8 @@ class ValidationPool:
             stop.set()
         if executor is not None:
             executor.shutdown(wait=True, cancel_futures=True)
+            with self._handed_lock:
+                self._handed.pop(executor, None)
         _close_queue(ready)
 
     def __enter__(self) -> ValidationPool:
