@@ -156,6 +156,27 @@ def write_bundle(folder: Path, files: dict[str, bytes]) -> bool:
     return True
 
 
+def replace_note(folder: Path, seen: bytes, note: bytes) -> bool:
+    """Put ``note`` in place of the folder's task.json; False if it no longer holds ``seen``.
+
+    ``seen`` is what the caller read before deciding: a close noted on this machine since
+    then (``PortalChannel._note_on_bundle``) is newer than ``note`` and stays.
+    """
+    path = folder / TASK_FILE
+    scratch = folder / f".{TASK_FILE}.{os.urandom(4).hex()}.tmp"
+    try:
+        with open(scratch, "wb") as handle:
+            handle.write(note)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if path.read_bytes() != seen:
+            return False
+        os.replace(scratch, path)
+    finally:
+        scratch.unlink(missing_ok=True)
+    return True
+
+
 def read_bundle(folder: Path) -> dict[str, bytes] | None:
     """The files of a bundle on disk, or None when this machine has none for the task."""
     if not (folder / TASK_FILE).is_file():

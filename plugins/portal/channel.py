@@ -17,7 +17,8 @@ import asyncio
 import errno
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+import logging
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -54,6 +55,7 @@ from .bundle import (
     bundle_names,
     read_bundle,
     read_document,
+    replace_note,
     safe_name,
     write_bundle,
     zip_files,
@@ -74,6 +76,8 @@ if TYPE_CHECKING:
 
     from gateway.registry import Registry
     from gateway.store import Store
+
+log = logging.getLogger(__name__)
 
 _FINAL_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EISDIR,
                  errno.ENAMETOOLONG}
@@ -414,16 +418,43 @@ class PortalChannel(Channel):
         it (a retry after a cancel, a reroute to another format), and the store decides.
         Its task.json's close is set from the store's timeline as well (see
         ``_with_close``), so a task reopened or closed elsewhere is not served as this
-        folder last saw it, and nothing is rebuilt (no PDF printed) just for that.
+        folder last saw it, and nothing is rebuilt (no PDF printed) just for that. The
+        folder is then brought up to date too (see ``_refresh_folder``).
         """
         task, record, _events = await self._read(task_id)
         folder = self.export_dir / safe_name(task_id)
-        found = await asyncio.to_thread(read_bundle, folder)
-        if found is None or not _holds_payload(found, record):
-            found = await asyncio.to_thread(build_files, self._source(task_id, record),
-                                            self.pdf_tool, self.make_pdf)
+        on_disk = await asyncio.to_thread(read_bundle, folder)
+        if on_disk is not None and _holds_payload(on_disk, record):
+            found = {**on_disk, TASK_FILE: _with_close(on_disk[TASK_FILE], task)}
+            if found[TASK_FILE] != on_disk[TASK_FILE]:
+                await self._refresh_folder(folder, replace_note, folder,
+                                           on_disk[TASK_FILE], found[TASK_FILE])
+            return found
+        found = await asyncio.to_thread(build_files, self._source(task_id, record),
+                                        self.pdf_tool, self.make_pdf)
         found[TASK_FILE] = _with_close(found[TASK_FILE], task)
+        if on_disk is not None:
+            # Unless the task was sent again while this was built (a PDF takes seconds):
+            # then the folder is that send's, or about to be.
+            now = await self._record(task_id)
+            if now.raw_payload == record.raw_payload:
+                await self._refresh_folder(folder, write_bundle, folder, found)
         return found
+
+    async def _refresh_folder(self, folder: Path, write: Callable[..., bool],
+                              *args: Any) -> None:
+        """Make a stale export folder hold what a download serves.
+
+        A person may take the files from the folder itself rather than download them, so it
+        must not keep an earlier send's document or a task.json that says the task is
+        still open when it was closed elsewhere. The download is served all the same when
+        the folder cannot be written (the store, not the folder, is what counts).
+        """
+        try:
+            await asyncio.to_thread(write, *args)
+        except OSError as exc:
+            log.warning("portal channel %s: the stale task bundle %s was served as the store "
+                        "has it but could not be rewritten on disk: %s", self.name, folder, exc)
 
     async def bundle_names(self, task_id: str) -> list[str]:
         """The names of the task's bundle files, without printing a PDF to learn them.
