@@ -35,7 +35,7 @@ from gateway.pipeline.dispatch import DispatchSettings, backoff_delay, link_to_e
 from gateway.pipeline.workers import ClaimKeeper, WorkerGroup
 from gateway.store import Attempt, ClaimLost, MessageRecord, NewEvent, Store, TransportState
 from gateway.store.base import MAX_PAGE, exhausted_reason
-from gateway.store.errors import StoreError
+from gateway.store.errors import StoreError, TimelineMoved
 from gateway.store.model import utc_now
 
 log = logging.getLogger(__name__)
@@ -170,15 +170,8 @@ class DeliveryWorker(WorkerGroup):
                 direction=Direction.INBOUND, transport_state=TransportState.RETRYING,
                 limit=MAX_PAGE, cursor=cursor)
             for record in page.items:
-                try:
-                    # Refused (InvalidTransition) if another instance, still pushing,
-                    # claimed it since we listed it: it is that delivery's now.
-                    await self.store.transition(
-                        record.id, event=NewEvent("waits-for-poll", {}),
-                        transport_state=TransportState.DECODED)
-                except StoreError:
-                    continue
-                handed += 1
+                if await self._retrying_to_decoded(record.id):
+                    handed += 1
             if page.next_cursor is None:
                 return handed
             cursor = page.next_cursor
@@ -212,11 +205,36 @@ class DeliveryWorker(WorkerGroup):
             await self.store.release(record.id, reason, expect_claimed_by=owner)
         except StoreError:
             return False
-        with contextlib.suppress(StoreError):
-            await self.store.transition(
-                record.id, event=NewEvent("waits-for-poll", {}),
-                transport_state=TransportState.DECODED)
+        # Released means retrying and due at once: a pushing instance may claim it first.
+        await self._retrying_to_decoded(record.id)
         return True
+
+    async def _retrying_to_decoded(self, message_id: str) -> bool:
+        """Move a document to ``decoded`` only while it is still ``retrying``; whether it did.
+
+        Another instance on the same database that still pushes may claim it
+        at any moment and deliver or dead-letter it; the state machine allows
+        ``failed`` -> ``decoded`` (an operator's requeue), so a plain move
+        would put a document the ERP refused back in its inbox.
+        """
+        for _ in range(3):
+            # The timeline before the state: a change after the timeline was read came
+            # with an event, and the move below is refused (TimelineMoved).
+            events = await self.store.events(message_id)
+            current = await self.store.get(message_id)
+            if (not events or current is None
+                    or current.transport_state is not TransportState.RETRYING):
+                return False
+            try:
+                await self.store.transition(
+                    message_id, event=NewEvent("waits-for-poll", {}),
+                    transport_state=TransportState.DECODED, expect_last_event=events[-1].seq)
+            except TimelineMoved:
+                continue  # the other instance acted meanwhile: look again
+            except StoreError:
+                return False
+            return True
+        return False  # still busy at the other instance: it is that delivery's
 
     async def deliver(self, record: MessageRecord, worker_id: str) -> MessageRecord | None:
         """Deliver one claimed message and record the outcome; None when the claim was lost."""
