@@ -11,6 +11,7 @@ recorded: a hand edit made while no gateway ran leaves no record there.
 from __future__ import annotations
 
 import asyncio
+import collections
 import errno
 import getpass
 import hashlib
@@ -163,8 +164,10 @@ class StoreAuditor:
     JSON Lines file the CLI writes, so a `gateway agencies switch` made while
     no gateway ran, or while one runs, reaches the store with its who and
     why. File lines are imported once: each stored copy carries the sha256
-    of its line, so a line is known by what it says, not by where it is,
-    and a rotated or truncated file is copied from its first line on. A
+    of its line, so a line is known by what it says, not by where it is
+    (two identical lines are two records: the n-th is copied while the store
+    holds fewer than n), and a rotated or truncated file is copied from its
+    first line on. A
     line that cannot be read is skipped, logged once and listed by
     :meth:`problems` for as long as the file holds it.
     """
@@ -174,8 +177,9 @@ class StoreAuditor:
         self.holder = holder
         self.file = AuditLog(holder.current().gateway.audit_log)
         self._loop: asyncio.AbstractEventLoop | None = None
-        # Lines this instance knows are in the store, by sha256: not sent to it again.
-        self._copied: set[str] = set()
+        # How many lines with each sha256 this instance knows are in the store: those
+        # are not sent to it again (identical lines are as many records).
+        self._copied: collections.Counter[str] = collections.Counter()
         # Inode, size and change time as the file was at the last look.
         self._file_state: tuple[int, int, int] | None = None
         self._problems: list[str] = []
@@ -227,11 +231,14 @@ class StoreAuditor:
                 return 0
             lines = await asyncio.to_thread(self.file.lines)
             path = str(self.file.path)
+            in_file = collections.Counter(line.sha256 for line in lines if line.entry is not None)
             new: list[AuditRecord] = []
             problems: list[str] = []
             for line in lines:
                 problem = line.problem
-                if line.entry is not None and line.sha256 not in self._copied:
+                # Every line of a sha256 with one more line than copied: the store tells
+                # the n-th identical line from the first by counting them.
+                if line.entry is not None and in_file[line.sha256] > self._copied[line.sha256]:
                     try:
                         record = AuditRecord.from_mapping(line.entry)
                     except ValueError as exc:  # a "time" that is no ISO 8601 time with a zone
@@ -245,7 +252,9 @@ class StoreAuditor:
             # Another gateway instance following the same file may have copied some of
             # them since this one last looked: the store skips those.
             copied = await self.store.import_audit(new, source=IMPORT_SOURCE, file=path)
-            self._copied.update(record.detail[LINE_SHA256] for record in new)
+            for record in new:
+                digest = record.detail[LINE_SHA256]
+                self._copied[digest] = max(self._copied[digest], in_file[digest])
             self._problems = problems
             self._file_state = state
             return copied

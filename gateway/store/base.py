@@ -11,6 +11,7 @@ interleaved with another worker's.
 from __future__ import annotations
 
 import abc
+import collections
 import enum
 import json
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
@@ -318,19 +319,24 @@ def audit_lines_to_import(
     """
     rows = list(rows)
     # By sha256, not line number: a rotated or truncated file starts at line 1 again.
-    known = {row[0] for row in rows if row[0] is not None}
+    # Counted: the same bytes twice (one switch recorded twice within a clock tick, a
+    # line an operator copied) are two records, so the n-th line with a sha256 is new
+    # while the log holds fewer than n with it. ``records`` must hold every line of the
+    # file with such a sha256, the ones already copied too, in the file's order.
+    known = collections.Counter(row[0] for row in rows if row[0] is not None)
     # Copied before lines carried their sha256: known by file and line number, and by
     # when, who, what and why, which a line of a later, rotated file does not share.
     older = {tuple(row[2:]) for row in rows if row[0] is None and row[1] == file}
+    seen: collections.Counter[str] = collections.Counter()
     todo: list[AuditRecord] = []
     for record in records:
-        digest = record.detail["line_sha256"]
-        if digest in known or (record.detail["line"], stored_at(record.at), record.actor,
-                               record.action, record.subject, record.reason) in older:
+        if (record.detail["line"], stored_at(record.at), record.actor, record.action,
+                record.subject, record.reason) in older:
             continue
-        # Twice the same bytes (time, who, change, file's sha256) is one record.
-        known.add(digest)
-        todo.append(record)
+        digest = record.detail["line_sha256"]
+        seen[digest] += 1
+        if seen[digest] > known[digest]:
+            todo.append(record)
     return todo
 
 
@@ -800,9 +806,11 @@ class Store(abc.ABC):
         """Append those of ``records`` (lines of ``file``) that are not in the log yet.
 
         Each record's detail holds ``source``, ``file``, its ``line`` there,
-        counted from 1, and ``line_sha256``, the sha256 of the line: a line
-        is in the log if a record of ``source`` has its sha256, so a rotated
-        or truncated file is copied from its first line on. (Records copied
+        counted from 1, and ``line_sha256``, the sha256 of the line: the
+        n-th line with a sha256 is in the log if n records of ``source`` have
+        it (identical lines are as many records), so a rotated or truncated
+        file is copied from its first line on; give every line of a sha256
+        that has a new one, in the file's order. (Records copied
         before lines carried a sha256 are matched by file, line and all their
         columns but detail.) The log is read and the new records appended in one
         transaction that excludes every other import: gateway instances
