@@ -9,6 +9,7 @@ import click
 from gateway.cli.context import CliContext
 from gateway.cli.messages import client_of, echo_page_hint, short_time
 from gateway.cli.output import echo_json, echo_table
+from gateway.cli.send import agency_oin
 from gateway.client import ApiProblem, segment
 from gateway.kinds import KINDS
 
@@ -22,7 +23,7 @@ def inbox() -> None:
 # Refused here as the API refuses it: an unknown kind would list an empty inbox.
 @click.option("--kind", type=click.Choice(KINDS),
               help="Document kind (order, ...).")
-@click.option("--agency", metavar="OIN", help="The sending agency.")
+@click.option("--agency", metavar="OIN", callback=agency_oin, help="The sending agency.")
 @click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True,
               help="How many to show (one page).")
 @click.option("--cursor", help="Continue after an earlier page.")

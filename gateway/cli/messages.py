@@ -12,6 +12,7 @@ import click
 
 from gateway.cli.context import CliContext
 from gateway.cli.output import echo_json, echo_table
+from gateway.cli.send import agency_oin
 from gateway.client import GatewayClient, segment
 from gateway.kinds import KINDS
 from gateway.paths import default_config_path
@@ -56,7 +57,7 @@ def messages() -> None:
               help="Outbound (to agencies) or inbound (from agencies).")
 @click.option("--state", type=click.Choice(STATES), help="Transport state.")
 @click.option("--business-state", help="Business state (accepted, rejected, paid, ...).")
-@click.option("--agency", metavar="OIN", help="Agency OIN.")
+@click.option("--agency", metavar="OIN", callback=agency_oin, help="Agency OIN.")
 @click.option("--kind", type=click.Choice(KINDS), help="Document kind (invoice, order, ...).")
 @click.option("--business-key", help="The exact business key.")
 @click.option("--channel", help="Channel instance name.")
@@ -166,9 +167,26 @@ def _act(obj: CliContext, message_id: str, action: str, body: dict[str, Any],
                    f"{message['max_attempts']})")
 
 
+def _audited(reason: str, actor: str | None) -> dict[str, Any]:
+    """The body of an operator action; without an actor the gateway records the token."""
+    return {"reason": reason} if actor is None else {"reason": reason, "actor": actor}
+
+
+def user_name() -> str | None:
+    """The login name, or None where the system has none for this user.
+
+    A container run with ``--user 1000`` has no passwd entry and often no USER:
+    getpass then raises, and the audit entry still names the token.
+    """
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError, ImportError):
+        return None
+
+
 _reason = click.option("--reason", required=True, help="Why: kept in the audit log.")
-_actor = click.option("--actor", default=getpass.getuser, show_default="your user name",
-                      help="Who asks, for the audit log.")
+_actor = click.option("--actor", default=user_name, show_default="your user name",
+                      help="Who asks, for the audit log (with the token, always).")
 _json = click.option("--json", "as_json", is_flag=True, help="Print the message as JSON.")
 
 
@@ -178,13 +196,14 @@ _json = click.option("--json", "as_json", is_flag=True, help="Print the message 
 @_actor
 @_json
 @click.pass_obj
-def retry(obj: CliContext, message_id: str, reason: str, actor: str, as_json: bool) -> None:
+def retry(obj: CliContext, message_id: str, reason: str, actor: str | None,
+          as_json: bool) -> None:
     """Queue a failed or cancelled outbound message again.
 
     An inbound message whose delivery to the ERP failed is delivered again;
     one the gateway rejected is read again.
     """
-    _act(obj, message_id, "retry", {"reason": reason, "actor": actor}, as_json)
+    _act(obj, message_id, "retry", _audited(reason, actor), as_json)
 
 
 @messages.command("cancel")
@@ -193,9 +212,10 @@ def retry(obj: CliContext, message_id: str, reason: str, actor: str, as_json: bo
 @_actor
 @_json
 @click.pass_obj
-def cancel(obj: CliContext, message_id: str, reason: str, actor: str, as_json: bool) -> None:
+def cancel(obj: CliContext, message_id: str, reason: str, actor: str | None,
+           as_json: bool) -> None:
     """Stop an outbound message that has not been sent."""
-    _act(obj, message_id, "cancel", {"reason": reason, "actor": actor}, as_json)
+    _act(obj, message_id, "cancel", _audited(reason, actor), as_json)
 
 
 @messages.command("reroute")
@@ -209,7 +229,7 @@ def cancel(obj: CliContext, message_id: str, reason: str, actor: str, as_json: b
 @_json
 @click.pass_obj
 def reroute(obj: CliContext, message_id: str, channel: str | None, format_key: str | None,
-            reason: str, actor: str, as_json: bool) -> None:
+            reason: str, actor: str | None, as_json: bool) -> None:
     """Send an outbound message over another channel, in another format, or both.
 
     An agency moved from Digipoort to Peppol, say: --channel peppol --format
@@ -217,7 +237,7 @@ def reroute(obj: CliContext, message_id: str, channel: str | None, format_key: s
     """
     if channel is None and format_key is None:
         raise click.UsageError("name --channel, --format, or both")
-    body = {"reason": reason, "actor": actor}
+    body = _audited(reason, actor)
     if channel is not None:
         body["channel"] = channel
     if format_key is not None:

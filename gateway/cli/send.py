@@ -20,7 +20,13 @@ DOCUMENT_STATUSES = frozenset({400, 413, 422})
 PROGRESS_FROM = 3
 
 
-def _agency(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+def agency_oin(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """An --agency option as the OIN it names: normalised, or refused where it is none.
+
+    A filter on a mistyped OIN would list nothing, as if the agency had no messages.
+    """
+    if value is None:
+        return None
     try:
         return str(OIN(value))
     except InvalidIdentifier as exc:
@@ -61,7 +67,7 @@ def describe_error(error: dict[str, Any]) -> str:
 @click.command()
 @click.argument("files", nargs=-1, required=True,
                 type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--agency", "-a", required=True, metavar="OIN", callback=_agency,
+@click.option("--agency", "-a", required=True, metavar="OIN", callback=agency_oin,
               help="The OIN of the receiving agency.")
 @click.option("--json", "as_json", is_flag=True, help="Print every outcome as JSON.")
 @click.pass_obj
@@ -72,19 +78,28 @@ def send(obj: CliContext, files: tuple[Path, ...], agency: str, as_json: bool) -
     accepted, were duplicates of a stored document, or were rejected (with the
     reasons). Exits 1 if any was rejected. An answer that is no verdict on a
     document (the gateway down or failing) stops the run: what was sent before
-    is reported, the rest is listed as not sent, and it exits 2.
+    is reported, the rest is listed as not sent, and it exits 2 (130 after
+    Ctrl-C, reported the same way).
     """
     client = GatewayClient.from_config(obj.config)
     results: list[dict[str, Any]] = []
     stopped: tuple[Path, GatewayError] | None = None
+    interrupted = False
 
     def send_all(items: Any) -> None:
-        nonlocal stopped
+        nonlocal stopped, interrupted
         for file in items:
             try:
                 results.append(send_one(client, file, agency))
             except GatewayError as exc:  # not a verdict on this file: stop, but report
                 stopped = (file, exc)
+                return
+            except KeyboardInterrupt:
+                # Ctrl-C: which files went through is what the operator needs now.
+                interrupted = True
+                stopped = (file, GatewayError(
+                    "interrupted (Ctrl-C); this file may have been stored all the same "
+                    "(sent again, a stored one is reported as a duplicate)"))
                 return
 
     if len(files) < PROGRESS_FROM or as_json:
@@ -93,7 +108,7 @@ def send(obj: CliContext, files: tuple[Path, ...], agency: str, as_json: bool) -
         with click.progressbar(files, label="sending", show_pos=True, file=sys.stderr,
                                item_show_func=lambda f: f.name if f else None) as bar:
             send_all(bar)
-    if stopped is not None and not results and not as_json:
+    if stopped is not None and not results and not as_json and not interrupted:
         raise stopped[1]  # nothing was sent: the one-line error says it all
     # With --json the report is printed even then (every file under not_sent, the error
     # under stopped): a script reading stdout gets JSON for every run, as --json promises.
@@ -117,14 +132,17 @@ def send(obj: CliContext, files: tuple[Path, ...], agency: str, as_json: bool) -
             elif result["outcome"] == "rejected":
                 stored = f" (stored as message {result['id']})" if result.get("id") else ""
                 click.echo(f"rejected {result['file']}{stored}: {result['reason']}")
+                reason = str(result["reason"])
                 for error in result["errors"]:
-                    # A 400 lists its detail again as its one error: said once is enough.
-                    if error.get("message") != result["reason"]:
+                    # A 400 lists its detail again as its one error, a 422 may end its
+                    # detail with its one rule: said once is enough.
+                    if (error.get("message") != reason
+                            and not reason.endswith(describe_error(error))):
                         click.echo(f"    {describe_error(error)}")
         click.echo(f"{counts['accepted']} accepted, {counts['duplicate']} duplicate, "
                    f"{counts['rejected']} rejected"
                    + (f", {len(not_sent)} not sent" if stopped is not None else ""))
     if stopped is not None:
         click.echo(f"gateway: stopped at {stopped[0]}: {stopped[1]}", err=True)
-        sys.exit(2)
+        sys.exit(130 if interrupted else 2)  # 130: the shell's code for Ctrl-C
     sys.exit(1 if counts["rejected"] else 0)
