@@ -7,8 +7,13 @@ instead of a traceback.
 
 from __future__ import annotations
 
+import re
+
 # Query parameters libpq and asyncpg take a secret in.
 _SECRET_PARAMETERS = frozenset({"password", "sslpassword"})
+# A URL as error texts quote it (aiohttp's InvalidUrlClientError gives the whole
+# webhook URL, basic-auth password included): up to a space or a quote.
+_URL = re.compile(r"""[A-Za-z][A-Za-z0-9+.-]*://[^\s'"<>]+""")
 
 
 def redact_url(url: str) -> str:
@@ -36,6 +41,15 @@ def redact_url(url: str) -> str:
                          else part)
         query = "&".join(parts)
     return f"{scheme}://{authority}{slash}{path}{question}{query}"
+
+
+def redact_urls(text: str) -> str:
+    """``text`` with every URL in it passed through :func:`redact_url`.
+
+    For texts that quote a URL somewhere (an HTTP client's error): they end up
+    in the log, in a message's last error, and so in the API and the CLI.
+    """
+    return _URL.sub(lambda url: redact_url(url.group()), text) if "://" in text else text
 
 
 class GatewayError(Exception):

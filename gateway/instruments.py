@@ -97,14 +97,17 @@ async def observe_store(store: Store, interval: float = 15.0,
     only pile up, so a count that takes long is taken less often: the wait
     after it is at least its own time over ``share``, and counting never
     takes more than that share of the database however large the store grows.
+    Without a meter provider nobody reads the gauge, so nothing is counted; asked
+    again every round, as a provider may be installed later.
     """
     loop = asyncio.get_running_loop()
     while True:
         started = loop.time()
-        try:
-            set_message_counts(await store.count_by_state())
-        except GatewayError as exc:
-            log.warning("cannot count messages for the metrics: %s", exc)
+        if _metering():
+            try:
+                set_message_counts(await store.count_by_state())
+            except GatewayError as exc:
+                log.warning("cannot count messages for the metrics: %s", exc)
         await asyncio.sleep(max(interval, (loop.time() - started) / share))
 
 

@@ -29,7 +29,7 @@ from gateway.delivery.signing import (
     SIGNATURE_HEADER,
     signature_header,
 )
-from gateway.errors import ConfigError
+from gateway.errors import ConfigError, redact_urls
 from gateway.fileio import write_atomically
 from gateway.store import MessageRecord
 
@@ -80,8 +80,11 @@ class WebhookTarget:
                 f"the ERP webhook did not answer within {self.settings.webhook_timeout:g} s",
                 code="timeout")
         except aiohttp.ClientError as exc:
-            return RetryableError(f"cannot reach the ERP webhook: {type(exc).__name__}: {exc}",
-                                  code="connection")
+            # aiohttp quotes the URL, a basic-auth password with it: this reason is stored
+            # and shown by the API and the CLI.
+            return RetryableError(
+                f"cannot reach the ERP webhook: {type(exc).__name__}: {redact_urls(str(exc))}",
+                code="connection")
 
     async def close(self) -> None:
         if self._session is not None:
