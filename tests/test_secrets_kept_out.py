@@ -9,9 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from api_support import running_gateway
 
 from gateway.cli.run import secrets_of
+from gateway.config import parse_config
 from gateway.logs import JsonFormatter
 
 PASSWORD = "S3cret-db-pw-9f1e"
@@ -66,3 +68,49 @@ vestigingsnummer = "000018727409"
     assert result.returncode == 2
     assert "database" in result.stderr
     assert PASSWORD not in result.stderr, result.stderr
+
+
+def test_named_tokens_and_channel_secrets_are_redacted_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ERP_TOKEN", "erp-token-7c2d9a")
+    monkeypatch.setenv("SMTP_PASSWORD", "smtp-pw-41b8e0")
+    config = parse_config(f"""
+[gateway]
+data_dir = {str(tmp_path / "data")!r}
+token = "gateway-token-5a1f"
+
+[supplier]
+name = "Naam Leverancier BV"
+kvk = "30097265"
+vestigingsnummer = "000018727409"
+
+[api.tokens.erp]
+token_env = "ERP_TOKEN"
+scopes = ["submit"]
+
+[api.tokens.monitor]
+token = "monitor-token-88e1"
+scopes = ["read"]
+
+[channels.mail]
+type = "email"
+host = "smtp.example"
+sender = "facturen@leverancier.example"
+username = "facturen"
+password_env = "SMTP_PASSWORD"
+""", tmp_path / "gateway.toml")
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(JsonFormatter(lambda: secrets_of(config)))
+    logger = logging.getLogger("test.secrets")
+    logger.addHandler(handler)
+    try:
+        logger.error("tokens erp-token-7c2d9a monitor-token-88e1 gateway-token-5a1f, "
+                     "login facturen:smtp-pw-41b8e0")
+    finally:
+        logger.removeHandler(handler)
+    logged = out.getvalue()
+    for secret in ("erp-token-7c2d9a", "monitor-token-88e1", "gateway-token-5a1f",
+                   "smtp-pw-41b8e0"):
+        assert secret not in logged, logged

@@ -13,11 +13,19 @@ from gateway.errors import GatewayError
 
 
 def secrets_of(config: GatewayConfig) -> list[str | None]:
-    """The values no log line may show: the API token and the webhook secret."""
+    """The values no log line may show: the API tokens, the webhook secret, and what the
+    channels read from the environment (``*_env`` settings: SMTP passwords, access point
+    tokens, key passphrases)."""
     values = [config.gateway.token]
-    for variable in (config.gateway.token_env, config.erp.webhook_secret_env):
-        if variable:
-            values.append(os.environ.get(variable))
+    variables = [config.gateway.token_env, config.erp.webhook_secret_env]
+    for token in config.api.tokens.values():
+        values.append(token.token)
+        variables.append(token.token_env)
+    for channel in config.channels.values():
+        # A plugin's settings are its own; by convention a secret is named by an *_env key.
+        variables += [value for key, value in channel.settings.items()
+                      if key.endswith("_env") and isinstance(value, str)]
+    values += [os.environ.get(variable) for variable in variables if variable]
     return values
 
 
