@@ -130,7 +130,9 @@ class Authenticator:
                 "no API token is configured, so the gateway answers callers on this machine "
                 "only; set [gateway] token_env or [api.tokens.<name>] to allow others")
         scheme, _, value = request.headers.get("Authorization", "").partition(" ")
-        presented = value.strip().encode("utf-8")
+        # aiohttp decodes header bytes that are no UTF-8 as lone surrogates; surrogateescape
+        # gives those bytes back, so they are compared (and refused) instead of raising.
+        presented = value.strip().encode("utf-8", "surrogateescape")
         if scheme.lower() != "bearer" or not presented:
             raise Problem(401, "unauthenticated", "Authentication required",
                           "send the API token as 'Authorization: Bearer <token>'",

@@ -46,6 +46,10 @@ async def read_json_object(request: web.Request, limit: int) -> dict[str, Any]:
         value = json.loads(raw)
     except ValueError as exc:
         raise bad_request(f"the body is not JSON: {exc}", "$", slug="not-json") from None
+    except RecursionError:
+        # Deep nesting fits in the size limit; the reader gives up on it by recursing out.
+        raise bad_request("the body is not JSON this gateway reads: arrays or objects "
+                          "nested too deeply", "$", slug="not-json") from None
     if not isinstance(value, dict):
         raise bad_request("the body must be a JSON object", "$")
     return value
@@ -59,7 +63,19 @@ def optional_text(body: dict[str, Any], key: str, *, required: bool = False) -> 
         return None
     if not isinstance(value, str) or not value.strip():
         raise bad_request(f"{key} must be a non-empty string", f"$.{key}")
+    # Refused here, before the action, not half-way through it (the audit entry).
+    if not storable(value):
+        raise bad_request(f"{key} {UNSTORABLE}", f"$.{key}")
     return value.strip()
+
+
+UNSTORABLE = ("holds a NUL character or a lone surrogate (\\u0000, \\ud800 ... \\udfff), "
+              "which cannot be stored")
+
+
+def storable(text: str) -> bool:
+    """Whether every store keeps ``text``: PostgreSQL takes no NUL, no encoder a surrogate."""
+    return "\x00" not in text and not any("\ud800" <= c <= "\udfff" for c in text)
 
 
 def check_keys(body: dict[str, Any], known: tuple[str, ...]) -> None:

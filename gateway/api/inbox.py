@@ -6,12 +6,22 @@ from aiohttp import web
 
 from gateway.api.auth import OPERATE, READ, SUBMIT
 from gateway.api.context import principal_of, store_of
-from gateway.api.messages import choice_param, cursor_param, limit_param, page_json
+from gateway.api.messages import (
+    DEFAULT_LIMIT,
+    check_query,
+    choice_param,
+    cursor_param,
+    limit_param,
+    message_id_of,
+    page_json,
+    text_param,
+)
 from gateway.api.operations import Answer, Operation, Param, ref
 from gateway.api.problems import conflict, not_found
 from gateway.api.render import inbox_item
 from gateway.kinds import KINDS, Direction
 from gateway.store import InvalidTransition, TransportState
+from gateway.store.base import MAX_PAGE
 
 # Decoded and not acknowledged. ``decoded`` is what waits for a polling ERP;
 # the others are documents a webhook or folder delivery has not (or not
@@ -22,10 +32,11 @@ INBOX_STATES = [TransportState.DECODED.value, TransportState.DELIVERED.value,
 
 async def list_inbox(request: web.Request) -> web.Response:
     """Inbound documents ready for the ERP, oldest id last (newest first)."""
+    check_query(request, _LIST_PARAMS)
     state = choice_param(request, "state", INBOX_STATES) or TransportState.DECODED.value
     page = await store_of(request).list_messages(
         direction=Direction.INBOUND, transport_state=state,
-        kind=choice_param(request, "kind", KINDS), agency_oin=request.query.get("agency"),
+        kind=choice_param(request, "kind", KINDS), agency_oin=text_param(request, "agency"),
         limit=limit_param(request), cursor=cursor_param(request))
     return web.json_response(page_json([inbox_item(r) for r in page.items], page.next_cursor))
 
@@ -33,7 +44,7 @@ async def list_inbox(request: web.Request) -> web.Response:
 async def acknowledge(request: web.Request) -> web.Response:
     """The ERP has the document: it leaves the inbox. Acknowledging twice is harmless."""
     store = store_of(request)
-    message_id = request.match_info["id"]
+    message_id = message_id_of(request)
     record = await store.get(message_id)
     if record is None:
         raise not_found(f"no message with id {message_id}")
@@ -49,19 +60,20 @@ async def acknowledge(request: web.Request) -> web.Response:
     return web.json_response({"id": record.id, "transport_state": record.transport_state.value})
 
 
+_LIST_PARAMS = (
+    Param("state", "query", "decoded (default) or a delivery state not yet acknowledged.",
+          {"enum": INBOX_STATES, "default": "decoded"}),
+    Param("kind", "query", "Document kind (order, ...).", {"type": "string", "enum": KINDS}),
+    Param("agency", "query", "The sending agency's OIN."),
+    Param("limit", "query", f"Page size, 1 to {MAX_PAGE}.",
+          {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": DEFAULT_LIMIT}),
+    Param("cursor", "query", "next_cursor of the previous page."),
+)
+
 OPERATIONS = (
     Operation("GET", "/api/v1/inbox", list_inbox, "listInbox",
               "Inbound documents waiting for the ERP", "inbox", frozenset({READ}),
-              params=(
-                  Param("state", "query", "decoded (default) or a delivery state not yet "
-                        "acknowledged.", {"enum": INBOX_STATES, "default": "decoded"}),
-                  Param("kind", "query", "Document kind (order, ...).",
-                        {"type": "string", "enum": KINDS}),
-                  Param("agency", "query", "The sending agency's OIN."),
-                  Param("limit", "query", "Page size.",
-                        {"type": "integer", "minimum": 1, "maximum": 1000}),
-                  Param("cursor", "query", "next_cursor of the previous page."),
-              ),
+              params=_LIST_PARAMS,
               answers=(Answer(200, "One page, newest first.", ref("InboxPage")),),
               problems=(400,)),
     Operation("POST", "/api/v1/inbox/{id}/ack", acknowledge, "acknowledgeInbox",

@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway.api.auth import OPERATE, READ
-from gateway.api.body import check_keys, optional_text, read_json_object
+from gateway.api.body import UNSTORABLE, check_keys, optional_text, read_json_object, storable
 from gateway.api.context import max_request_bytes, principal_of, service_of, store_of
 from gateway.api.operations import Answer, Operation, Param, ref
 from gateway.api.problems import bad_request, conflict, not_found, unavailable
@@ -23,6 +23,38 @@ from gateway.store.base import MAX_PAGE
 DEFAULT_LIMIT = 50
 # Store cursors are message ids (26 characters of Crockford base32).
 _CURSOR = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
+
+
+def check_query(request: web.Request, params: tuple[Param, ...]) -> None:
+    """Refuse a query parameter the operation does not know, or one given twice.
+
+    Ignoring them would answer a typo (``stat=failed``) or ``state=a&state=b``
+    with a list the caller takes for the filtered one.
+    """
+    known = [p.name for p in params if p.location == "query"]
+    for name in request.query:
+        if name not in known:
+            raise bad_request(f"unknown query parameter {name!r} (known: "
+                              f"{', '.join(known) or 'none'})", name)
+        if len(request.query.getall(name)) > 1:
+            raise bad_request(f"query parameter {name!r} is given more than once; it takes "
+                              "one value", name)
+
+
+def text_param(request: web.Request, name: str) -> str | None:
+    """A free-text filter; one no store can hold is refused instead of failing the query."""
+    value = request.query.get(name)
+    if value is not None and not storable(value):
+        raise bad_request(f"{name} {UNSTORABLE}", name)
+    return value
+
+
+def message_id_of(request: web.Request) -> str:
+    """The message id in the path; one no store can hold names no message."""
+    message_id = request.match_info["id"]
+    if not storable(message_id):
+        raise not_found(f"no message with id {message_id!r}")
+    return message_id
 
 
 def limit_param(request: web.Request) -> int:
@@ -76,15 +108,16 @@ def page_json(items: list[dict[str, Any]], next_cursor: str | None) -> dict[str,
 
 async def list_messages(request: web.Request) -> web.Response:
     """Messages matching every filter given, newest first."""
+    check_query(request, _FILTERS)
     states = [s.value for s in TransportState]
     direction = choice_param(request, "direction", [d.value for d in Direction])
     page = await store_of(request).list_messages(
         direction=None if direction is None else Direction(direction),
         transport_state=choice_param(request, "state", states),
-        business_state=request.query.get("business_state"),
-        agency_oin=request.query.get("agency"),
-        business_key=request.query.get("business_key"),
-        kind=choice_param(request, "kind", KINDS), channel=request.query.get("channel"),
+        business_state=text_param(request, "business_state"),
+        agency_oin=text_param(request, "agency"),
+        business_key=text_param(request, "business_key"),
+        kind=choice_param(request, "kind", KINDS), channel=text_param(request, "channel"),
         created_from=time_param(request, "from", end=False),
         created_to=time_param(request, "to", end=True),
         limit=limit_param(request), cursor=cursor_param(request),
@@ -95,8 +128,10 @@ async def list_messages(request: web.Request) -> web.Response:
 async def get_message(request: web.Request) -> web.Response:
     """One message with its timeline, attempts, validation report and routing."""
     store = store_of(request)
-    message_id = request.match_info["id"]
-    include = {part.strip() for part in request.query.get("include", "").split(",") if part}
+    message_id = message_id_of(request)
+    check_query(request, _GET_PARAMS)
+    # Blank parts (a trailing comma, a space) ask for nothing.
+    include = {part.strip() for part in request.query.get("include", "").split(",")} - {""}
     unknown = include - {"payload"}
     if unknown:
         raise bad_request(f"include knows only 'payload', got {', '.join(sorted(unknown))}",
@@ -143,7 +178,7 @@ async def retry_message(request: web.Request) -> web.Response:
     service = service_of(request)
 
     async def retry_and_read() -> MessageRecord:
-        again = await operator.retry(store_of(request), request.match_info["id"],
+        again = await operator.retry(store_of(request), message_id_of(request),
                                      actor=_actor(request, body), reason=reason)
         if again.transport_state is TransportState.RECEIVED and service.inbound is not None:
             try:
@@ -160,7 +195,7 @@ async def cancel_message(request: web.Request) -> web.Response:
     body = await _action_body(request, ("reason", "actor"))
     reason = optional_text(body, "reason", required=True)
     return await _operate(request, operator.cancel(
-        store_of(request), request.match_info["id"], actor=_actor(request, body), reason=reason))
+        store_of(request), message_id_of(request), actor=_actor(request, body), reason=reason))
 
 
 async def reroute_message(request: web.Request) -> web.Response:
@@ -182,7 +217,7 @@ async def reroute_message(request: web.Request) -> web.Response:
     if service.validation is None:
         raise unavailable("the validation pool is not running")
     return await _operate(request, operator.reroute(
-        store_of(request), service.registry, service.validation, request.match_info["id"],
+        store_of(request), service.registry, service.validation, message_id_of(request),
         actor=_actor(request, body), channel=channel, format_key=format_key, reason=reason,
         config=config))
 
@@ -216,6 +251,9 @@ _FILTERS = (
           {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": DEFAULT_LIMIT}),
     Param("cursor", "query", "next_cursor of the previous page."),
 )
+_GET_PARAMS = (ID_PARAM, Param("include", "query",
+                               "`payload` adds the raw payload (base64) and the canonical "
+                               "JSON.", {"enum": ["payload"]}))
 _ACTION_ANSWER = (Answer(200, "Done; the message as it is now.", ref("Message")),)
 
 OPERATIONS = (
@@ -226,9 +264,7 @@ OPERATIONS = (
     Operation("GET", "/api/v1/messages/{id}", get_message, "getMessage",
               "A message with its timeline, attempts and validation report", "messages",
               frozenset({READ}),
-              params=(ID_PARAM, Param("include", "query",
-                                      "`payload` adds the raw payload (base64) and the "
-                                      "canonical JSON.", {"enum": ["payload"]})),
+              params=_GET_PARAMS,
               answers=(Answer(200, "The message.", ref("Message")),), problems=(400, 404)),
     Operation("POST", "/api/v1/messages/{id}/retry", retry_message, "retryMessage",
               "Queue a failed or cancelled outbound message again; deliver an inbound one "
