@@ -226,3 +226,23 @@ async def test_the_delivery_to_the_erp_links_to_the_decode(
     assert deliver.attributes["wissel.outcome"] == "accepted"
     [link] = deliver.links
     assert link.context.span_id == decode.context.span_id
+
+
+async def test_an_unknown_agency_opens_no_metric_series_of_its_own(
+    spans: InMemorySpanExporter, store: Store, tmp_path: Path,
+) -> None:
+    """A caller with the submit scope sends valid OINs no agency has: each would otherwise
+    be a new series of the stage histogram, kept for the life of the process."""
+    pipe = await make_pipeline(store, tmp_path)
+    unknown = "00000001823288444000"
+    with pytest.raises(DocumentRejected):
+        await pipe.outbound.submit(document_json(example_invoice()), agency_oin=unknown)
+    data = _READER.get_metrics_data()
+    assert data is not None
+    durations = points(data, "wissel.stage.duration")
+    assert "intake" in {p.attributes["stage"] for p in durations}
+    assert unknown not in data.to_json()
+    # The span still says which OIN was asked for.
+    intake = named(spans.get_finished_spans(), "wissel.intake")
+    assert intake.attributes is not None
+    assert intake.attributes["wissel.agency_oin"] == unknown

@@ -228,7 +228,9 @@ class OutboundPipeline:
                                       f"{agency_oin!r} is not a valid OIN: {exc.reason}",
                                       rules=["agency-oin-invalid"])
         progress.agency_oin = oin
-        intake.set(agency_oin=oin)
+        # On the span now, on the metrics only once routing knows the agency: a caller
+        # could otherwise open a new metric series with every made-up OIN it sends.
+        intake.note(agency_oin=oin)
         doc_kind = DocumentKind(progress.kind)
         try:
             # The inbound rule (pipeline/keys.py): a corrected timecard, which SETU-OHNL sends
@@ -245,11 +247,12 @@ class OutboundPipeline:
             await self._raise_if_repeat(progress)
 
         await self._check(progress, document, oin)
-        with _stage("route", kind=progress.kind, agency_oin=oin) as routing:
+        with _stage("route", kind=progress.kind) as routing:
+            routing.note(agency_oin=oin)
             decision = await self._route(progress, config, oin, doc_kind)
             fmt = await self._format(progress, decision, doc_kind)
-            routing.set(channel=decision.channel, format=fmt.key)
-        intake.set(channel=decision.channel, format=fmt.key)
+            routing.set(agency_oin=oin, channel=decision.channel, format=fmt.key)
+        intake.set(agency_oin=oin, channel=decision.channel, format=fmt.key)
         context = await configured_context(
             self.store, config, document, agency_oin=oin, kind=doc_kind,
             agency_name=decision.agency_name, source_json=progress.text)
