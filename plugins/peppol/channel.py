@@ -484,7 +484,8 @@ class PeppolChannel(Channel):
                 continue
             log.info("peppol channel %s: receipt file %s filed away unapplied: message %s "
                      "is %s under transmission %s", self.name, path.name, message.id,
-                     message.business_state, message.transport_id)
+                     message.business_state, message.transport_id,
+                     extra={"message_id": message.id, "channel": self.name})
             await asyncio.to_thread(self._file_receipt, receipt.id)
 
     def _report(self, transport_id: str, since: datetime,
@@ -605,7 +606,8 @@ class PeppolChannel(Channel):
             return True
         log.warning("peppol channel %s: %s from %s not applied to message %s, which was sent "
                     "to %s", self.name, report.code, sender, message.id,
-                    ", ".join(sorted(map(str, receivers))))
+                    ", ".join(sorted(map(str, receivers))),
+                    extra={"message_id": message.id, "channel": self.name})
         return False
 
     async def _answered(self, store: Store, report: StatusReport) -> MessageRecord | None:
