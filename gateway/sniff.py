@@ -21,11 +21,18 @@ class Sniffed:
 
     def __init__(self, data: bytes) -> None:
         self.data = data
+        # Why the bytes did not parse, with line and column: a rejected document's reason
+        # must let the operator find the fault (a transfer cut off, a stray tag).
+        self.xml_error: str | None = None
+        self.json_error: str | None = None
 
     @functools.cached_property
     def looks_like_xml(self) -> bool:
-        head = self.data[:256].lstrip(b"\xef\xbb\xbf \t\r\n")
-        return head.startswith(b"<")
+        return self._head.startswith(b"<")
+
+    @property
+    def _head(self) -> bytes:
+        return self.data[:256].lstrip(b"\xef\xbb\xbf \t\r\n")
 
     @functools.cached_property
     def root(self) -> etree._Element | None:
@@ -34,7 +41,8 @@ class Sniffed:
             return None
         try:
             return parse_xml(self.data).getroot()
-        except GatewayError:
+        except GatewayError as exc:
+            self.xml_error = str(exc)
             return None
 
     @functools.cached_property
@@ -44,6 +52,11 @@ class Sniffed:
             return None
         try:
             return json.loads(self.data)
+        except json.JSONDecodeError as exc:
+            if self._head.startswith((b"{", b"[")):  # meant as JSON, not merely not XML
+                self.json_error = (f"not well-formed JSON: line {exc.lineno}, column "
+                                   f"{exc.colno}: {exc.msg}")
+            return None
         except (ValueError, UnicodeDecodeError):
             return None
 
@@ -84,5 +97,7 @@ class Sniffed:
                 return f"a JSON object with keys {sorted(self.json)[:8]}"
             return f"a JSON {type(self.json).__name__}"
         if self.looks_like_xml:
-            return "XML that the hardened parser refused or could not read"
+            return f"XML that the hardened parser refused: {self.xml_error or 'unreadable'}"
+        if self.json_error is not None:
+            return self.json_error
         return f"{len(self.data)} bytes that are neither XML nor JSON"

@@ -13,6 +13,9 @@ message waits for delivery to the ERP.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import hashlib
+import json
 import logging
 from collections.abc import Callable
 from datetime import timedelta
@@ -94,6 +97,10 @@ class InboundPipeline:
         stored, created = await self.store.add_inbound_raw(
             record, [NewEvent("received", received)])
         if not created:
+            if stored.raw_payload is None:  # read back without its bytes: compare with them
+                stored = await self.store.get(stored.id) or stored
+            if stored.raw_payload is not None and stored.raw_payload != document.data:
+                return await self._conflicting(document, stored, record, received)
             log.info("inbound delivery repeated", extra={
                 "message_id": stored.id, "channel": document.channel})
             if stored.transport_state is not TransportState.RECEIVED:
@@ -106,6 +113,36 @@ class InboundPipeline:
             current = await self.store.get(stored.id)
             if current is None or current.transport_state is TransportState.RECEIVED:
                 raise
+        return stored.id
+
+    async def _conflicting(
+        self, document: InboundDocument, first: MessageRecord, record: MessageRecord,
+        received: dict[str, Any],
+    ) -> str:
+        """Keep bytes that came under a transport id the channel gave other bytes before.
+
+        Not a repeat (answering with the first message's id would drop these
+        bytes after the channel acknowledged them) and not silently a new
+        document either: the sender reused an id, or something replayed it. They
+        are stored under the id plus their digest, so a repeat of this very
+        delivery is still one message, and rejected for an operator, whose retry
+        reads them as a document of their own.
+        """
+        digest = hashlib.sha256(document.data).hexdigest()[:16]
+        other = attrs.evolve(record, transport_id=f"{document.transport_id}#bytes:{digest}",
+                             transport_ids=(f"{document.transport_id}#bytes:{digest}",))
+        log.warning("transport id delivered again with other bytes", extra={
+            "message_id": first.id, "channel": document.channel})
+        stored, _ = await self.store.add_inbound_raw(other, [NewEvent("received", {
+            **received, "transport_id": document.transport_id, "conflicts_with": first.id})])
+        if stored.transport_state is TransportState.RECEIVED:
+            # A repeat of this delivery may reject it meanwhile: rejected either way.
+            with contextlib.suppress(InvalidTransition):
+                await self._reject(
+                    stored, "receive",
+                    f"channel {document.channel} delivered transport id "
+                    f"{document.transport_id!r} before with other bytes (message {first.id}); "
+                    "kept for an operator: a retry reads this one as a document of its own")
         return stored.id
 
     async def recover(self, older_than: timedelta = STUCK_AFTER) -> int:
@@ -193,7 +230,7 @@ class InboundPipeline:
             "document_kind": kind.value, "format_key": fmt.key, "agency_oin": agency_oin,
             "canonical_json": canonical, "business_key": key,
         }
-        detail = {"format": fmt.key, "kind": kind.value, "warnings": warnings}
+        detail: dict[str, Any] = {"format": fmt.key, "kind": kind.value, "warnings": warnings}
         traceparent = current_traceparent()
         if traceparent is not None:  # the delivery to the ERP links back to this decode
             detail[TRACEPARENT] = traceparent
@@ -213,10 +250,20 @@ class InboundPipeline:
                 if self.on_decoded is not None:
                     self.on_decoded(decoded_record)
                 return decoded_record
-        log.info("inbound document is a duplicate", extra={
-            "message_id": record.id, "original": original.id})
+        detail["original"] = original.id
+        if not _same_content(canonical, original.canonical_json):
+            # Held back all the same (the key says it is that document), but an operator
+            # must be able to tell a changed version the ERP has not seen from a repeat.
+            detail["differs"] = True
+            warnings.append(f"the content differs from that of {original.id}, the first "
+                            "document under this number; it is not delivered to the ERP")
+            log.warning("inbound duplicate differs from its original", extra={
+                "message_id": record.id, "original": original.id})
+        else:
+            log.info("inbound document is a duplicate", extra={
+                "message_id": record.id, "original": original.id})
         return await self.store.transition(
-            record.id, event=NewEvent("duplicate", {**detail, "original": original.id}),
+            record.id, event=NewEvent("duplicate", detail),
             transport_state=TransportState.DUPLICATE, **fields)
 
     async def _carried_attachments(self, record: MessageRecord) -> tuple[Attachment, ...]:
@@ -244,6 +291,17 @@ async def keep_recovering(pipeline: InboundPipeline, interval: float = RECOVER_E
         except GatewayError as exc:  # the store is down: next time
             log.warning("messages left received could not be processed now: %s", exc)
         await asyncio.sleep(interval)
+
+
+def _same_content(canonical: str, original: str | None) -> bool:
+    """Whether two canonical JSON texts hold the same document (compared parsed: a
+    database may give the text back formatted otherwise)."""
+    if original is None:
+        return True  # nothing to compare with: no claim that it differs
+    try:
+        return bool(json.loads(canonical) == json.loads(original))
+    except ValueError:
+        return canonical == original
 
 
 def _describe(exc: Exception) -> str:
