@@ -6,15 +6,22 @@ ERP was dead-lettered is delivered again, and one the gateway could not read
 (rejected) is read again, say after a format plugin was installed.
 
 Each action writes an event on the message and a record in the audit log:
-who did it and why. A message in flight (``sending``) is never touched: a
-reroute or cancel goes through ``cancelled``, a move the store refuses while
-a worker holds the claim, so an action and a send cannot overlap.
+who did it and why, in one transaction (:meth:`Store.change_audited`), so
+an action the audit log cannot record is not done either. An action applies
+only to the message as the operator's request found it: one changed
+meanwhile (another operator's action, a worker's claim) is refused with
+"changed meanwhile", not acted on from a stale reading. A message in flight
+(``sending``) is never touched: a reroute or cancel goes through
+``cancelled``, a move the store refuses while a worker holds the claim, so an
+action and a send cannot overlap.
 """
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
+
+import attrs
 
 from gateway.config.model import GatewayConfig
 from gateway.kinds import Direction, DocumentKind
@@ -24,7 +31,8 @@ from gateway.pipeline.errors import OperatorActionError
 from gateway.pipeline.validating import DocumentValidator, validate_payload
 from gateway.registry import Registry
 from gateway.store import AuditRecord, MessageRecord, NewEvent, Store, TransportState
-from gateway.store.errors import InvalidTransition, MessageNotFound
+from gateway.store.base import Change
+from gateway.store.errors import InvalidTransition, MessageNotFound, TimelineMoved
 
 RETRYABLE = frozenset({TransportState.FAILED, TransportState.CANCELLED})
 # An inbound retry: what each state goes back to.
@@ -34,27 +42,44 @@ REROUTABLE = frozenset({TransportState.QUEUED, TransportState.RETRYING, Transpor
                         TransportState.CANCELLED})
 
 
-async def _message(store: Store, message_id: str) -> MessageRecord:
+async def _message(store: Store, message_id: str) -> tuple[MessageRecord, int]:
+    """The message and the sequence number of its latest event, read before it.
+
+    Read in that order, a change applied only while the timeline is still at
+    that event (``expect_last_event``) applies to the message as read: every
+    change an action could meet (a claim, a send's outcome, another action)
+    adds an event.
+    """
+    events = await store.events(message_id)
     record = await store.get(message_id)
     if record is None:
         raise MessageNotFound(message_id)
-    return record
+    return record, events[-1].seq if events else 0
 
 
-async def _outbound(store: Store, message_id: str) -> MessageRecord:
-    record = await _message(store, message_id)
+async def _outbound(store: Store, message_id: str) -> tuple[MessageRecord, int]:
+    record, seen = await _message(store, message_id)
     if record.direction is not Direction.OUTBOUND:
         raise OperatorActionError(f"message {message_id} is inbound; only outbound messages "
                                   "are cancelled or rerouted")
-    return record
+    return record, seen
 
 
-async def _audit(
-    store: Store, actor: str, action: str, message_id: str, reason: str | None,
-    detail: dict[str, Any],
-) -> None:
-    await store.append_audit(AuditRecord(actor=actor, action=action, subject=message_id,
-                                         reason=reason, detail=detail))
+async def _act(
+    store: Store, message_id: str, changes: list[Change], *, actor: str, action: str,
+    reason: str | None, detail: dict[str, Any],
+) -> MessageRecord:
+    """Apply ``changes`` and write the audit entry of ``action``: both, or neither."""
+    audit = AuditRecord(actor=actor, action=f"message.{action}", subject=message_id,
+                        reason=reason, detail=detail)
+    try:
+        return await store.change_audited(message_id, changes, audit)
+    except TimelineMoved as exc:
+        raise OperatorActionError(
+            f"message {message_id} changed meanwhile (another operator or a worker acted on "
+            f"it); the {action} was not done: look at the message again") from exc
+    except InvalidTransition as exc:
+        raise OperatorActionError(str(exc)) from exc
 
 
 async def retry(
@@ -67,7 +92,7 @@ async def retry(
     again) or ``received`` (rejected: read again, by the caller or by the
     inbound pipeline's recovery).
     """
-    record = await _message(store, message_id)
+    record, seen = await _message(store, message_id)
     if record.direction is Direction.INBOUND:
         target = INBOUND_RETRY.get(record.transport_state)
         refused = "only inbound messages that failed delivery or were rejected can be retried"
@@ -81,31 +106,24 @@ async def retry(
     budget = max(record.max_attempts, record.attempts + extra_attempts)
     detail = {"actor": actor, "reason": reason, "max_attempts": budget,
               "previous_state": record.transport_state.value}
-    try:
-        again = await store.transition(
-            message_id, event=NewEvent("operator-retry", detail), transport_state=target,
-            max_attempts=budget, last_error=None)
-    except InvalidTransition as exc:
-        raise OperatorActionError(str(exc)) from exc
-    await _audit(store, actor, "message.retry", message_id, reason, detail)
-    return again
+    change = Change(event=NewEvent("operator-retry", detail), transport_state=target,
+                    expect_last_event=seen,
+                    fields={"max_attempts": budget, "last_error": None})
+    return await _act(store, message_id, [change], actor=actor, action="retry",
+                      reason=reason, detail=detail)
 
 
 async def cancel(
     store: Store, message_id: str, *, actor: str, reason: str | None = None,
 ) -> MessageRecord:
     """Stop a message that has not been sent: queued, retrying or failed."""
-    record = await _outbound(store, message_id)
+    record, seen = await _outbound(store, message_id)
     detail = {"actor": actor, "reason": reason,
               "previous_state": record.transport_state.value}
-    try:
-        cancelled = await store.transition(
-            message_id, event=NewEvent("operator-cancel", detail),
-            transport_state=TransportState.CANCELLED)
-    except InvalidTransition as exc:
-        raise OperatorActionError(str(exc)) from exc
-    await _audit(store, actor, "message.cancel", message_id, reason, detail)
-    return cancelled
+    change = Change(event=NewEvent("operator-cancel", detail),
+                    transport_state=TransportState.CANCELLED, expect_last_event=seen)
+    return await _act(store, message_id, [change], actor=actor, action="cancel",
+                      reason=reason, detail=detail)
 
 
 async def reroute(
@@ -131,11 +149,14 @@ async def reroute(
     ``config`` is the gateway's configuration: the new format gets what
     intake hands a format for this agency (our supplier identity, our
     supplier number there, its route's settings for the document's kind, a
-    G-account say). Without it only the agency is known.
+    G-account say), and a new channel must be configured and enabled in it,
+    as routing requires. Without it only the agency is known.
     """
     if channel is None and format_key is None:
         raise OperatorActionError("a reroute names a new channel, a new format, or both")
-    record = await _outbound(store, message_id)
+    if config is not None and channel is not None:
+        _check_channel(config, channel)
+    record, seen = await _outbound(store, message_id)
     if record.transport_state not in REROUTABLE:
         raise OperatorActionError(
             f"message {message_id} is {record.transport_state}; only queued, retrying, failed "
@@ -172,18 +193,33 @@ async def reroute(
     detail = {"actor": actor, "reason": reason, "from": {"channel": record.channel,
               "format": record.format_key}, "to": {"channel": new_channel,
               "format": new_format}}
-    try:
-        if record.transport_state is not TransportState.CANCELLED:
-            # Through cancelled: the store refuses it if a worker claimed the message meanwhile.
-            await store.transition(message_id, event=NewEvent("reroute-hold", detail),
-                                   transport_state=TransportState.CANCELLED)
-        queued = await store.transition(
-            message_id, event=NewEvent("rerouted", detail),
-            transport_state=TransportState.QUEUED, last_error=None, **fields)
-    except InvalidTransition as exc:
-        raise OperatorActionError(str(exc)) from exc
-    await _audit(store, actor, "message.reroute", message_id, reason, detail)
-    return queued
+    changes: list[Change] = []
+    if record.transport_state is not TransportState.CANCELLED:
+        # Through cancelled: queued cannot go to queued, and the store refuses the hold if a
+        # worker claimed the message meanwhile.
+        changes.append(Change(event=NewEvent("reroute-hold", detail),
+                              transport_state=TransportState.CANCELLED))
+    changes.append(Change(event=NewEvent("rerouted", detail),
+                          transport_state=TransportState.QUEUED,
+                          fields={"last_error": None, **fields}))
+    # Only the first change checks the timeline: the hold adds an event of its own.
+    changes[0] = attrs.evolve(changes[0], expect_last_event=seen)
+    return await _act(store, message_id, changes, actor=actor, action="reroute",
+                      reason=reason, detail=detail)
+
+
+def _check_channel(config: GatewayConfig, channel: str) -> None:
+    """Refuse a channel that does not run here, as routing does: a message queued for it
+    would spend its attempts on "channel not running" until it is dead-lettered again."""
+    settings = config.channels.get(channel)
+    if settings is None:
+        raise OperatorActionError(
+            f"channel {channel} is not configured (configured: "
+            f"{', '.join(sorted(config.channels)) or 'none'})")
+    if not settings.enabled:
+        raise OperatorActionError(
+            f"channel {channel} is disabled ([channels.{channel}] enabled = false); enable it "
+            "or reroute to another channel")
 
 
 async def _reencode(

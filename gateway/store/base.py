@@ -148,6 +148,11 @@ def plan_change(
     unknown = set(fields) - UPDATABLE_FIELDS
     if unknown:
         raise StoreError(f"these fields cannot be set by a transition: {sorted(unknown)}")
+    check_indexed(current.id, [
+        *((name, fields[name]) for name in INDEXED_FIELDS if name in fields),
+        ("business_state", change.business_state),
+        ("transport_id", None if change.attempt is None else change.attempt.transport_id),
+    ])
     if (
         change.exhausted_event is not None
         and target is TransportState.RETRYING
@@ -286,9 +291,47 @@ def initial_events(record: MessageRecord, events: Sequence[NewEvent]) -> list[Ev
     ]
 
 
+# Text columns in an index, with their names for a person. PostgreSQL refuses an index
+# entry above a third of a page (2704 bytes; less for a wider index), SQLite does not: a
+# bound well under that makes both refuse the same values, with a message that says why.
+INDEXED_FIELDS = {
+    "business_key": "business key", "transport_id": "transport id", "agency_oin": "agency OIN",
+    "channel": "channel", "business_state": "business state",
+}
+MAX_INDEXED_BYTES = 1000
+
+
+def check_indexed(message_id: str, values: Iterable[tuple[str, Any]]) -> None:
+    """Refuse a value of an indexed text column longer than MAX_INDEXED_BYTES in UTF-8.
+
+    ``values`` are (column name, value) pairs; a column may come more than once.
+    """
+    for name, value in values:
+        if not isinstance(value, str):
+            continue
+        if "\x00" in value or any("\ud800" <= c <= "\udfff" for c in value):
+            # PostgreSQL text takes no NUL and no encoder a lone surrogate; SQLite would
+            # keep a NUL, and then find by a key the other backend never stores.
+            raise StoreError(f"message {message_id}: its {INDEXED_FIELDS[name]} holds a NUL "
+                             "character or a lone surrogate, which cannot be stored")
+        if len(value) * 4 <= MAX_INDEXED_BYTES:
+            continue  # four bytes per character at most: short text needs no encoding
+        size = len(value.encode("utf-8"))
+        if size > MAX_INDEXED_BYTES:
+            raise StoreError(
+                f"message {message_id}: its {INDEXED_FIELDS[name]} is {size} bytes; "
+                f"at most {MAX_INDEXED_BYTES} can be stored")
+
+
 def check_new(record: MessageRecord, direction: Direction) -> None:
     if record.direction is not direction:
         raise StoreError(f"message {record.id} is {record.direction}, expected {direction}")
+    check_indexed(record.id, [
+        ("business_key", record.business_key), ("transport_id", record.transport_id),
+        ("agency_oin", record.agency_oin), ("channel", record.channel),
+        ("business_state", record.business_state),
+        *(("transport_id", tid) for tid in record.transport_ids),
+    ])
     if record.transport_state not in INITIAL_STATES[direction]:
         allowed = ", ".join(sorted(INITIAL_STATES[direction]))
         raise InvalidTransition(record.id, "(new)", record.transport_state,
@@ -721,6 +764,29 @@ class Store(abc.ABC):
         )
         return await self._apply(message_id, change, now)
 
+    async def change_audited(
+        self, message_id: str, changes: Sequence[Change], audit: AuditRecord, *,
+        now: datetime | None = None,
+    ) -> MessageRecord:
+        """Apply ``changes`` one after the other and append ``audit``, in one transaction.
+
+        For an operator's action: the message changes and the audit log says who
+        changed it and why, or neither happens (an audit entry the database
+        refuses leaves the message as it was). Each change is checked, as
+        :meth:`transition` checks one, against the message as the change before
+        it left it, under the row lock; the first failing one raises and nothing
+        is written. Text in the audit entry has NUL characters replaced, as
+        events have: PostgreSQL cannot store them.
+        """
+        if not changes:
+            raise StoreError("an audited change needs at least one change")
+        safe = attrs.evolve(
+            audit, actor=text_safe(audit.actor), action=text_safe(audit.action),
+            subject=text_safe(audit.subject), reason=text_safe(audit.reason),
+            detail=text_safe(dict(audit.detail)),
+        )
+        return await self._apply_audited(message_id, list(changes), safe, now)
+
     # -- wake-ups across instances --------------------------------------
 
     @abc.abstractmethod
@@ -836,6 +902,12 @@ class Store(abc.ABC):
         self, message_id: str, change: Change, now: datetime | None
     ) -> MessageRecord:
         """Lock the row, :func:`plan_change`, write the plan, return the updated message."""
+
+    @abc.abstractmethod
+    async def _apply_audited(
+        self, message_id: str, changes: list[Change], audit: AuditRecord, now: datetime | None
+    ) -> MessageRecord:
+        """:meth:`_apply` for each of ``changes`` and the audit insert, in one transaction."""
 
     @abc.abstractmethod
     async def _claim_rows(

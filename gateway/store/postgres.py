@@ -30,7 +30,7 @@ from typing import Any, ParamSpec, TypeVar, cast
 import asyncpg
 import attrs
 
-from gateway.errors import redact_url
+from gateway.errors import redact_url, redact_urls
 from gateway.kinds import Direction
 from gateway.store import migrations
 from gateway.store.base import (
@@ -228,6 +228,27 @@ def _event_columns(events: Sequence[Event]) -> tuple[list[Any], ...]:
     )
 
 
+def _without_secrets(text: str, dsn: str) -> str:
+    """``text`` with the passwords ``dsn`` holds replaced by ``***``: a parser's error about
+    a malformed URL may quote a piece of it, and a password in a piece is no URL to redact.
+
+    A password with a URL delimiter in it may have been cut anywhere by the parser,
+    so that its pieces cannot be found: then the parser's text is left out.
+    """
+    head = dsn.partition("://")[2].partition("?")[0].partition("/")[0]
+    credentials = head.rpartition("@")[0] if "@" in head else ""
+    secrets = [credentials.partition(":")[2]]
+    secrets += [value for name, _, value in (
+        part.partition("=") for part in dsn.partition("?")[2].split("&"))
+        if name.lower() in ("password", "sslpassword")]
+    secrets = [secret for secret in secrets if secret]
+    if any(set(secret) & set("@:/?#&=[]") for secret in secrets):
+        return "it is malformed (check the user, host, port and parameters)"
+    for secret in sorted(secrets, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return redact_urls(text)
+
+
 def redact(dsn: str) -> str:
     """The DSN without its password, for messages and logs."""
     return redact_url(dsn)
@@ -248,6 +269,18 @@ def _record(row: Any, *, payloads: bool = True) -> MessageRecord:
         raw_payload=row["raw_payload"] if payloads else None,
         canonical_json=row["canonical_json"] if payloads else None,
     )
+
+
+def _check_limit(limit: int) -> None:
+    # The server's own refusal names no limit argument; and SQLite's answer is the same.
+    if limit < 0:
+        raise StoreError(f"limit must be 0 or more, got {limit}")
+
+
+def _holds_nul(args: Sequence[Any]) -> bool:
+    """Whether a lookup names text with a NUL: PostgreSQL refuses it as an argument, and no
+    stored value holds one (writes replace or refuse it), so it finds nothing, as on SQLite."""
+    return any(isinstance(a, str) and "\x00" in a for a in args)
 
 
 def _value(value: Any) -> Any:
@@ -324,6 +357,12 @@ class PostgresStore(Store):
                         )
                     except (OSError, asyncpg.PostgresError) as exc:
                         raise StoreError(f"cannot connect to {self._where}: {exc}") from None
+                    except (ValueError, asyncpg.InterfaceError) as exc:
+                        # A malformed URL (a port that is no number, an unknown sslmode):
+                        # asyncpg names neither the database nor the part at fault.
+                        raise StoreError(
+                            f"the database URL {self._where} cannot be used: "
+                            f"{_without_secrets(str(exc), self.dsn)}") from None
         return self._pool
 
     async def close(self) -> None:
@@ -683,10 +722,14 @@ class PostgresStore(Store):
 
     async def _fetchrow(self, sql: str, *args: Any) -> Any:
         pool = await self._get_pool()
+        if _holds_nul(args):
+            return None
         return await pool.fetchrow(sql, *args)
 
     async def _fetch(self, sql: str, *args: Any) -> list[Any]:
         pool = await self._get_pool()
+        if _holds_nul(args):
+            return []
         return cast(list[Any], await pool.fetch(sql, *args))
 
     @_translated
@@ -722,6 +765,7 @@ class PostgresStore(Store):
     async def waiting_for_status(
         self, channel: str, business_state: str, limit: int, after: str | None = None,
     ) -> list[MessageRecord]:
+        _check_limit(limit)
         rows = await self._fetch(WAITING_FOR_STATUS, channel, business_state, after or "", limit)
         return [_record(row, payloads=False) for row in rows]
 
@@ -911,6 +955,32 @@ class PostgresStore(Store):
         return attrs.evolve(record, seq=seq)
 
     @_translated
+    async def _apply_audited(
+        self, message_id: str, changes: list[Change], audit: AuditRecord, now: datetime | None
+    ) -> MessageRecord:
+        when = now or utc_now()
+        self._claimed.pop(message_id, None)  # the row is about to change
+        pool = await self._get_pool()
+        async with pool.acquire() as conn, conn.transaction():
+            # Whatever raises below (a refused change, a refused audit insert) rolls the
+            # whole transaction back: the message changes only with its audit entry.
+            for change in changes:
+                row = await conn.fetchrow(
+                    f"{SELECT_FULL_SEQ} WHERE m.id = $1 FOR UPDATE OF m", message_id)
+                if row is None:
+                    raise MessageNotFound(message_id)
+                current = _record(row)
+                plan = plan_change(change, current, row["last_event_seq"], when)
+                if not plan.noop:
+                    await self._write_plan(conn, current, plan)
+            await conn.execute(
+                "INSERT INTO audit_log (at, actor, action, subject, reason, detail) "
+                "VALUES ($1, $2, $3, $4, $5, $6)",
+                audit.at, audit.actor, audit.action, audit.subject, audit.reason, audit.detail,
+            )
+            return await self._load(conn, message_id)
+
+    @_translated
     async def import_audit(self, records: Sequence[AuditRecord], *, source: str,
                            file: str) -> int:
         pool = await self._get_pool()
@@ -931,6 +1001,7 @@ class PostgresStore(Store):
 
     @_translated
     async def audit_log(self, limit: int = 100, before: int | None = None) -> list[AuditRecord]:
+        _check_limit(limit)
         rows = await self._fetch(
             "SELECT seq, at, actor, action, subject, reason, detail FROM audit_log "
             "WHERE seq < $2 ORDER BY seq DESC LIMIT $1",

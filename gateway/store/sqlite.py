@@ -204,6 +204,12 @@ def _event(row: Sequence[Any]) -> Event:
     )
 
 
+def _check_limit(limit: int) -> None:
+    # SQLite reads a negative LIMIT as "no limit", PostgreSQL refuses it: refused on both.
+    if limit < 0:
+        raise StoreError(f"limit must be 0 or more, got {limit}")
+
+
 def _is_business_key_clash(exc: sqlite3.IntegrityError) -> bool:
     return "messages.direction, messages.business_key" in str(exc)
 
@@ -274,7 +280,8 @@ class SqliteStore(Store):
             raise StoreError(f"the store {self._where} is closed")
         try:
             return await self._readers.run(fn)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, UnicodeEncodeError) as exc:
+            # UnicodeEncodeError: a lone surrogate in an argument, a StoreError on PostgreSQL.
             raise StoreError(f"{self._where}: {exc}") from None
 
     # -- migrations -----------------------------------------------------
@@ -600,6 +607,8 @@ class SqliteStore(Store):
     async def waiting_for_status(
         self, channel: str, business_state: str, limit: int, after: str | None = None,
     ) -> list[MessageRecord]:
+        _check_limit(limit)
+
         def run(conn: sqlite3.Connection) -> list[MessageRecord]:
             rows = conn.execute(
                 WAITING_FOR_STATUS, (channel, business_state, after or "", limit),
@@ -742,6 +751,32 @@ class SqliteStore(Store):
 
         return await self._writer.run(run)
 
+    async def _apply_audited(
+        self, message_id: str, changes: list[Change], audit: AuditRecord, now: datetime | None
+    ) -> MessageRecord:
+        when = now or utc_now()
+
+        def run(conn: sqlite3.Connection) -> MessageRecord:
+            # One writer job is one savepoint: whatever raises below (a refused change, a
+            # refused audit insert) takes every write of this job back with it.
+            for change in changes:
+                row = conn.execute(f"{SELECT_FULL_SEQ} WHERE m.id = ?", (message_id,)).fetchone()
+                if row is None:
+                    raise MessageNotFound(message_id)
+                current = _full(row)
+                plan = plan_change(change, current, row[_N + 2], when)
+                if not plan.noop:
+                    self._write_plan(conn, current, plan)
+            conn.execute(
+                "INSERT INTO audit_log (at, actor, action, subject, reason, detail) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (_ts(audit.at), audit.actor, audit.action, audit.subject, audit.reason,
+                 to_json(audit.detail)),
+            )
+            return self._load(conn, message_id)
+
+        return await self._writer.run(run)
+
     async def import_audit(self, records: Sequence[AuditRecord], *, source: str,
                            file: str) -> int:
         def run(conn: sqlite3.Connection) -> int:
@@ -762,6 +797,8 @@ class SqliteStore(Store):
         return await self._writer.run(run)
 
     async def audit_log(self, limit: int = 100, before: int | None = None) -> list[AuditRecord]:
+        _check_limit(limit)
+
         def run(conn: sqlite3.Connection) -> list[AuditRecord]:
             rows = conn.execute(
                 "SELECT seq, at, actor, action, subject, reason, detail FROM audit_log "
