@@ -47,6 +47,7 @@ from gateway.pipeline.validating import DocumentValidator, validate_payload
 from gateway.registry import Registry
 from gateway.routing import RouteDecision, RoutingError, route
 from gateway.store import MessageRecord, NewEvent, Store, TransportState
+from gateway.store.base import MAX_INDEXED_BYTES
 from gateway.store.model import DEFAULT_MAX_ATTEMPTS
 from gateway.validation.report import ValidationReport
 
@@ -240,7 +241,17 @@ class OutboundPipeline:
             number = key_number(document)
         except ValueError as exc:
             return await self._reject(progress, "intake", str(exc))
-        progress.business_key = outbound_key(str(config.supplier.kvk), oin, doc_kind, number)
+        key = outbound_key(str(config.supplier.kvk), oin, doc_kind, number)
+        if len(key.encode("utf-8")) > MAX_INDEXED_BYTES:
+            # The store cannot index a key this long (PostgreSQL refuses it): a document
+            # that can never be stored is refused, not answered "try again later". Kept
+            # without its key, which is what the store refuses.
+            return await self._reject(
+                progress, "intake", f"the document number is too long for its business key "
+                f"({len(key.encode('utf-8'))} bytes; at most {MAX_INDEXED_BYTES})",
+                rules=["number-too-long"],
+                at=CanonicalJSONError("$.number", "too long to be stored as a business key"))
+        progress.business_key = key
         if progress.business_key in self._recent:
             # An ERP that did not hear our answer sends again, soon: answer it from
             # the store before encoding and validating it all over.
