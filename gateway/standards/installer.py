@@ -19,6 +19,7 @@ The standards directory is the ``target_dir`` a caller passes, else
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import datetime
 import hashlib
 import http.client
@@ -161,8 +162,11 @@ def install_from_url(
         try:
             response: IO[bytes] = urllib.request.urlopen(request, timeout=timeout)
         except urllib.error.HTTPError as exc:
-            raise StandardsError(f"{file.path} (artifact {artifact.id}): {url} answered "
-                                 f"HTTP {exc.code}") from None
+            # urllib gives up on a redirect loop (or more than 10 hops) by raising the
+            # last 3xx answer; "answered HTTP 302" alone reads like a broken server.
+            said = (f"redirects in a loop or too often (HTTP {exc.code})"
+                    if 300 <= exc.code < 400 else f"answered HTTP {exc.code}")
+            raise StandardsError(f"{file.path} (artifact {artifact.id}): {url} {said}") from None
         except (urllib.error.URLError, OSError) as exc:
             reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
             raise _Unreachable(f"cannot download {url}: {reason}") from exc
@@ -218,9 +222,14 @@ def _install(
         unchanged=len(entries) - len(todo),
         bytes_installed=sum(f.size for _, f in todo),
     )
-    if not todo and _stamp_lists(target, manifest, selected):
-        # Nothing to write, so nothing to refuse: a complete set in a read-only
-        # folder (an image, a package) installs again without error.
+    if not todo:
+        # Every file is already the pinned one (checked by sha256): nothing to
+        # install. The stamp is bookkeeping, so a complete set in a read-only
+        # folder (an image, a package) installs again without error even when
+        # its stamp is missing or was written for another manifest.
+        if not _stamp_lists(target, manifest, selected):
+            with contextlib.suppress(OSError):
+                _write_stamp(target, manifest, selected, source)
         return report
     try:
         target.mkdir(parents=True, exist_ok=True)
@@ -398,10 +407,49 @@ def _copy_verified(
                              f"after {size} of {file.size} bytes ({exc!r})") from exc
     if size != file.size or digest.hexdigest() != file.sha256:
         destination.unlink(missing_ok=True)
-        found = (f"{size} bytes, expected {file.size}" if size != file.size
-                 else f"sha256 {digest.hexdigest()}, expected {file.sha256}")
-        raise StandardsError(f"{file.path} (artifact {artifact.id}) does not match the "
-                             f"manifest: {found}")
+        raise StandardsError(_mismatch(reader, artifact, file, size, digest.hexdigest()))
+
+
+def _mismatch(
+    reader: IO[bytes], artifact: Artifact, file: ArtifactFile, size: int, found: str,
+) -> str:
+    """Why the source of ``file`` is refused, in the words an operator can act on.
+
+    ``size`` and ``found`` (the sha256) cover what was read, which stops one
+    byte past the pinned size; the real length of a longer source comes from
+    the file itself or the Content-Length of the answer.
+    """
+    name = f"{file.path} (artifact {artifact.id})"
+    url = getattr(reader, "url", None)  # set on an http(s) answer, after redirects
+    headers = getattr(reader, "headers", None)
+    declared = headers.get("Content-Length") if headers is not None else None
+    length = int(declared) if declared is not None and declared.isdigit() else None
+    if url and length is not None and size < min(length, file.size):
+        # http.client ends a body that stops before its Content-Length as if
+        # it were complete; the file is not wrong, the transfer is.
+        return (f"{name}: the download from {url} broke off after {size} of {length} "
+                "bytes; install again")
+    content_type = headers.get_content_type() if headers is not None else ""
+    if url and content_type == "text/html" and not file.path.endswith((".html", ".htm")):
+        return (f"{name}: {url} answered a web page (text/html) instead of the file; "
+                "check the address (a login page, or a page about the file rather than "
+                "the raw file)")
+    if size > file.size:
+        if length is None:
+            try:
+                length = os.fstat(reader.fileno()).st_size
+            except (OSError, AttributeError, ValueError):
+                length = None
+        detail = (f"{length} bytes" if length is not None and length > file.size
+                  else f"more than {file.size} bytes")
+        detail += f", expected {file.size} (expected sha256 {file.sha256})"
+    elif size < file.size:
+        detail = (f"{size} bytes, expected {file.size} "
+                  f"(sha256 {found}, expected sha256 {file.sha256})")
+    else:
+        detail = f"sha256 {found}, expected sha256 {file.sha256}"
+    origin = f" from {url}" if url else ""
+    return f"{name}{origin} does not match the manifest: {detail}"
 
 
 def _needs_install(path: Path, file: ArtifactFile) -> bool:
