@@ -149,7 +149,7 @@ class GatewayService:
         return [
             str(problem)
             for problem in check_against_registry(
-                config, set(self.registry.formats), channel_types
+                config, self.registry.formats, channel_types
             )
         ]
 

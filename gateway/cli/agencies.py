@@ -120,7 +120,7 @@ def _refuse_unprovided(ctx: click.Context, config: GatewayConfig) -> None:
     if obj is None:
         return
     registry = obj.registry
-    problems = check_against_registry(config, set(registry.formats), set(registry.channels))
+    problems = check_against_registry(config, registry.formats, set(registry.channels))
     for problem in problems:
         click.echo(f"error: {problem}", err=True)
     if problems:

@@ -10,6 +10,7 @@ would otherwise be ignored without a word.
 from __future__ import annotations
 
 import difflib
+import math
 import re
 import tomllib
 from collections.abc import Callable, Collection, Mapping
@@ -35,7 +36,7 @@ from gateway.config.model import (
     SupplierIdentity,
 )
 from gateway.errors import ConfigError, redact_url
-from gateway.formats import FormatKey
+from gateway.formats import Format, FormatKey
 from gateway.identifiers import (
     OIN,
     InvalidIdentifier,
@@ -113,7 +114,9 @@ def load_config(path: Path | str | None = None) -> GatewayConfig:
             f"cannot read the configuration file: {exc.strerror}", file=str(file)
         ) from None
     try:
-        text = data.decode("utf-8")
+        # utf-8-sig: Windows editors (Notepad, PowerShell) start UTF-8 files with a byte order
+        # mark, which tomllib would call an "Invalid statement" on a line that looks fine.
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise ConfigError("the file is not valid UTF-8", file=str(file), line=line) from None
@@ -123,6 +126,19 @@ def load_config(path: Path | str | None = None) -> GatewayConfig:
 def parse_config(text: str, path: Path | str) -> GatewayConfig:
     """Check ``text`` as if it were the file at ``path`` (relative paths resolve against it)."""
     file = Path(path).absolute()
+    if text.startswith("\ufeff"):
+        # load_config drops the mark; a caller that edits the text itself (switch_route) must
+        # not be told it parsed, so say plainly what is in the way.
+        raise ConfigError(
+            "the file starts with a UTF-8 byte order mark; save it as UTF-8 without one",
+            file=str(file), line=1,
+        )
+    if not text.strip():
+        # Left by a failed save or a wrong redirect; "missing [supplier]" would send the
+        # operator looking for a typo.
+        raise ConfigError(
+            "the file is empty: it needs at least a [supplier] table", file=str(file)
+        )
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -131,14 +147,18 @@ def parse_config(text: str, path: Path | str) -> GatewayConfig:
 
 
 def check_against_registry(
-    config: GatewayConfig, format_keys: Collection[str], channel_types: Collection[str]
+    config: GatewayConfig, format_keys: Collection[str] | Mapping[str, Format],
+    channel_types: Collection[str],
 ) -> list[ConfigError]:
     """Errors for routes whose format, or channels whose type, no installed plugin provides.
 
     Kept apart from loading because the registry depends on which plugins are
     installed, while the file's own consistency does not. Disabled channels
     are skipped: a channel is often disabled precisely because its plugin is
-    not installed on this machine.
+    not installed on this machine. Given the formats themselves (the registry's
+    ``formats`` mapping) rather than only their keys, a route whose format sends
+    another kind of document, or sends nothing, is an error too: intake would
+    refuse every such document.
     """
     errors: list[ConfigError] = []
     for name, channel in config.channels.items():
@@ -151,13 +171,33 @@ def check_against_registry(
             ))
     for oin, agency in config.agencies.items():
         for kind, route in agency.documents.items():
+            at = ("agencies", str(oin), "documents", kind.value, "format")
             if route.format not in format_keys:
                 errors.append(config.error(
                     f"format {route.format!r} is not provided by any installed plugin"
                     f"{_did_you_mean(route.format, format_keys)}",
-                    ("agencies", str(oin), "documents", kind.value, "format"),
+                    at,
                 ))
+            elif isinstance(format_keys, Mapping):
+                problem = _route_misfit(format_keys[route.format], kind, format_keys)
+                if problem:
+                    errors.append(config.error(problem, at))
     return errors
+
+
+def _route_misfit(
+    fmt: Format, kind: DocumentKind, formats: Mapping[str, Format]
+) -> str | None:
+    """Why ``fmt`` does not fit ``kind`` documents, with the formats that do; None if it fits.
+
+    Only the kind is compared: a route may name what the agency sends us (an order
+    in the format we read), as well as what we send it.
+    """
+    if fmt.kind is kind:
+        return None
+    fitting = sorted(key for key, other in formats.items() if other.kind is kind)
+    return (f"format {fmt.key!r} is for {fmt.kind.value} documents, not {kind.value} "
+            f"(formats for {kind.value}: {_listing(fitting)})")
 
 
 def _did_you_mean(word: str, choices: Collection[str]) -> str:
@@ -434,6 +474,10 @@ class _Reader:
         value = table[key]
         if isinstance(value, bool) or not isinstance(value, expected):
             raise self.error(f"{key} must be {what}, not {_type_name(value)}", (*path, key))
+        # TOML allows nan and inf; nan passes every comparison below, and no count, pause or
+        # timeout can be infinite.
+        if not math.isfinite(value):
+            raise self.error(f"{key} must be a finite number, got {value}", (*path, key))
         if value < minimum:
             raise self.error(f"{key} must be at least {minimum:g}, got {value}", (*path, key))
         if maximum is not None and value > maximum:

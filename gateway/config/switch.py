@@ -9,6 +9,7 @@ recorded in the audit log.
 
 from __future__ import annotations
 
+import codecs
 import copy
 import hashlib
 import tomllib
@@ -54,7 +55,9 @@ def switch_route(
     """
     file = Path(path).expanduser().absolute()
     original = _read(file)
-    text = original.decode("utf-8")
+    # A byte order mark (Windows editors save one) is kept, as the gateway reads past it.
+    mark = codecs.BOM_UTF8 if original.startswith(codecs.BOM_UTF8) else b""
+    text = original[len(mark):].decode("utf-8")
     try:
         current = parse_config(text, file)
     except ConfigError as exc:
@@ -95,7 +98,7 @@ def switch_route(
     new = updated_agency.documents[document_kind]
     _check_installed(updated, new, format_keys, channel_types)
 
-    data = new_text.encode("utf-8")
+    data = mark + new_text.encode("utf-8")
     # Someone may have saved the file while we worked; replacing it would lose their change.
     if _read(file) != original:
         raise ConfigError(
