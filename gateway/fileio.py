@@ -46,15 +46,28 @@ def write_atomically(path: Path, data: bytes) -> None:
         os.close(dir_fd)
 
 
-def file_away(path: Path, folder: Path, note: str | None = None) -> Path | None:
+def file_away(path: Path, folder: Path, note: str | None = None,
+              only: os.stat_result | None = None) -> Path | None:
     """Move ``path`` into ``folder``, its ``note`` (why it was refused) beside it first.
 
     For inbox scanners: a processed file goes to ``done/`` or ``error/``. The
     note (``NAME.error.txt``) is written before the file moves, so whoever
     watches ``error/`` never finds a file without its reason. A name already
     taken there gets a random suffix. None, and no note, when the file had
-    gone (another scanner took it).
+    gone (another scanner took it), or when ``only`` (the ``os.lstat`` of the file
+    that was read) is given and the name is now another file: its producer dropped
+    a new one under the same name, which is left for the next scan, unread yet.
     """
+    # An operator may have cleared done/ or error/ away; without it the move would
+    # fail as if another scanner had taken the file, and it would be read every scan.
+    folder.mkdir(parents=True, exist_ok=True)
+    if only is not None:
+        try:
+            now = os.lstat(path)
+        except FileNotFoundError:
+            return None
+        if (now.st_dev, now.st_ino) != (only.st_dev, only.st_ino):
+            return None
     target = folder / path.name
     if target.exists():
         target = target.with_name(f"{target.stem}-{os.urandom(4).hex()}{target.suffix}")

@@ -4,7 +4,10 @@ The simplest integration for an ERP or an access point that works on files.
 Outbound documents are written atomically (temporary file, fsync, rename), so a
 reader never sees half a file. Inbound documents are picked up from an inbox
 folder, handed to the gateway, and only then moved to ``done/`` (or to
-``error/`` with a note when the gateway refused them).
+``error/`` with a note when the gateway refused them). A file changed within the
+last second is taken only once it stays unchanged that long (a producer writing
+under the final name), and producers' temporary names (``.part``, ``.filepart``,
+``.tmp``, ``.partial``, ``.crdownload``, ``~``, dot files) are left alone.
 """
 
 from __future__ import annotations

@@ -6,7 +6,9 @@ import asyncio
 import errno
 import hashlib
 import logging
+import os
 import re
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -37,6 +39,32 @@ _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 _MAX_NAME = 120
 """Characters kept of a name part: file systems allow 255 bytes for a whole name, and a
 long document number would otherwise fail every attempt the same way."""
+
+
+SETTLE_SECONDS = 1.0
+"""A file changed this recently may still be being written by a producer that writes
+under the final name (scp, many ERPs): it is taken only if it stays the same that long."""
+_TEMPORARY_SUFFIXES = (".tmp", ".part", ".partial", ".filepart", ".crdownload", "~")
+"""Names under which producers (curl, WinSCP, browsers, editors) write before renaming."""
+
+
+def _skipped(path: Path) -> bool:
+    """Not an inbox document: a producer's temporary file, or a folder (done/, error/)."""
+    name = path.name
+    if name.startswith((".", "~")) or name.endswith(_TEMPORARY_SUFFIXES):
+        return True
+    return path.is_dir() and not path.is_symlink()
+
+
+def _same(one: os.stat_result, other: os.stat_result) -> bool:
+    return (one.st_dev, one.st_ino, one.st_size, one.st_mtime_ns) == \
+        (other.st_dev, other.st_ino, other.st_size, other.st_mtime_ns)
+
+
+def _printable(name: str) -> str:
+    """The file name as text a database takes: bytes that are no UTF-8 (a Latin-1 name
+    from a Windows share) become \\xNN instead of lone surrogates, which no store takes."""
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
 
 
 def _safe(name: str) -> str:
@@ -106,38 +134,47 @@ class FolderChannel(Channel):
         sink = self._context.inbound
         handled = 0
         for path in sorted(self.inbox.iterdir()):
-            if path.name.startswith(".") or (path.is_dir() and not path.is_symlink()):
-                continue  # dot files are other writers' temporary files; done/ and error/
+            if _skipped(path):
+                continue
+            seen = await self._settled(path)
+            if seen is None:
+                continue  # still being written, or another scanner took it: next scan
             try:
                 data = await asyncio.to_thread(read_inbox_file, path, MAX_INBOUND_BYTES)
+                changed = not _same(seen, await asyncio.to_thread(os.lstat, path))
             except FileNotFoundError:
                 continue  # another scanner of the same folder took it first
             except NotAnInboxFile as exc:
-                log.warning("inbox file %s refused: %s", path.name, exc)
-                await asyncio.to_thread(self._move, path, "error", note=str(exc))
+                log.warning("inbox file %s refused: %s", _printable(path.name), exc)
+                await asyncio.to_thread(self._move, path, "error", str(exc), seen)
                 handled += 1
                 continue
+            if changed:
+                continue  # written to while it was read: the whole of it next scan
             digest = hashlib.sha256(data).hexdigest()
+            name = _printable(path.name)
             try:
                 message_id = await sink(InboundDocument(
-                    data=data, channel=self.name, transport_id=f"{path.name}:{digest[:16]}",
-                    filename=path.name,
+                    data=data, channel=self.name, transport_id=f"{name}:{digest[:16]}",
+                    filename=name,
                 ))
                 refusal = await self._refusal(message_id)
             except DocumentRefused as exc:
-                log.warning("inbox file %s refused: %s", path.name, exc)
-                await asyncio.to_thread(self._move, path, "error", note=str(exc))
+                log.warning("inbox file %s refused: %s", name, exc)
+                await asyncio.to_thread(self._move, path, "error", str(exc), seen)
             except Exception as exc:
                 # The gateway cannot take it now (its store is down, say): the file stays
                 # for the next scan, which is known by its transport id if it was stored.
                 log.warning("inbox file %s not taken, trying again next scan: %s",
-                            path.name, exc)
+                            name, exc)
                 continue
             else:
                 # Stored either way; a document the gateway could not read goes to error/
                 # so whoever drops files there sees at once which ones need fixing.
+                # Moved only if the name is still the file that was read: a new file
+                # dropped under the same name meanwhile waits for the next scan.
                 await asyncio.to_thread(self._move, path, "error" if refusal else "done",
-                                        note=refusal)
+                                        refusal, seen)
             handled += 1
         return handled
 
@@ -151,9 +188,28 @@ class FolderChannel(Channel):
             return None
         return f"message {message_id} rejected: {record.last_error}"
 
-    def _move(self, path: Path, folder: str, note: str | None = None) -> None:
+    @staticmethod
+    async def _settled(path: Path) -> os.stat_result | None:
+        """The file's lstat once it has not changed for SETTLE_SECONDS; None if it did."""
+        try:
+            first = await asyncio.to_thread(os.lstat, path)
+        except FileNotFoundError:
+            return None
+        # Clamped: a clock ahead on a network share must not hold the scan up for long.
+        wait = min(SETTLE_SECONDS, SETTLE_SECONDS - (time.time() - first.st_mtime))
+        if wait <= 0:
+            return first
+        await asyncio.sleep(wait)
+        try:
+            again = await asyncio.to_thread(os.lstat, path)
+        except FileNotFoundError:
+            return None
+        return again if _same(first, again) else None
+
+    def _move(self, path: Path, folder: str, note: str | None,
+              read: os.stat_result | None = None) -> None:
         assert self.inbox is not None
-        file_away(path, self.inbox / folder, note)
+        file_away(path, self.inbox / folder, note, only=read)
 
     async def _watch(self) -> None:
         while True:
