@@ -72,6 +72,9 @@ T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
+CLOSE_GRACE = 30.0
+"""Seconds :meth:`ValidationPool.close` lets the workers finish and end before it kills them."""
+
 SPLIT_BYTES = 1 << 20
 """Documents larger than this have their Schematron patterns spread over the workers.
 
@@ -458,9 +461,11 @@ class ValidationPool:
     def __init__(
         self, standards_dir: Path, workers: int | None = None, *,
         warm: Sequence[ValidationLayer] = (), split_bytes: int = SPLIT_BYTES,
+        close_grace: float = CLOSE_GRACE,
     ) -> None:
         self.standards_dir = Path(standards_dir)
         self.split_bytes = split_bytes
+        self.close_grace = close_grace
         self.workers = workers if workers is not None else default_workers()
         if self.workers < 1:
             raise ValueError(f"a validation pool needs at least one worker, not {self.workers}")
@@ -965,10 +970,35 @@ class ValidationPool:
         if stop is not None:
             stop.set()
         if executor is not None:
-            executor.shutdown(wait=True, cancel_futures=True)
+            self._shut_down(executor)
             with self._handed_lock:
                 self._handed.pop(executor, None)
         _close_queue(ready)
+
+    def _shut_down(self, executor: concurrent.futures.ProcessPoolExecutor) -> None:
+        """Stop ``executor``: its workers finish what they run, within ``close_grace``.
+
+        ``shutdown(wait=True)`` waits until every worker has taken its stop mark
+        from the queue and ended. A worker that hangs (stopped, stuck in native
+        code) never does, and neither did one left without its mark in a test
+        run that hung for ten minutes here: a gateway told to stop would wait
+        for ever. Past the grace the workers are killed, which is what a stop
+        means for the document they held.
+        """
+        manager = getattr(executor, "_executor_manager_thread", None)
+        processes = list((executor._processes or {}).values())
+        executor.shutdown(wait=False, cancel_futures=True)
+        if manager is None:
+            return
+        manager.join(self.close_grace)
+        if not manager.is_alive():
+            return
+        log.warning("validation workers did not end within %g s of the stop; ending them",
+                    self.close_grace)
+        for process in processes:
+            if process.is_alive():
+                process.kill()
+        manager.join(self.close_grace)
 
     def __enter__(self) -> ValidationPool:
         return self
