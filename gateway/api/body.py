@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway.api.problems import Problem, bad_request
+from gateway.store.base import storable
 
 CHUNK = 64 * 1024
 
@@ -71,11 +72,6 @@ def optional_text(body: dict[str, Any], key: str, *, required: bool = False) -> 
 
 UNSTORABLE = ("holds a NUL character or a lone surrogate (\\u0000, \\ud800 ... \\udfff), "
               "which cannot be stored")
-
-
-def storable(text: str) -> bool:
-    """Whether every store keeps ``text``: PostgreSQL takes no NUL, no encoder a surrogate."""
-    return "\x00" not in text and not any("\ud800" <= c <= "\udfff" for c in text)
 
 
 def check_keys(body: dict[str, Any], known: tuple[str, ...]) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway.api.auth import OPERATE, READ
-from gateway.api.body import UNSTORABLE, check_keys, optional_text, read_json_object, storable
+from gateway.api.body import UNSTORABLE, check_keys, optional_text, read_json_object
 from gateway.api.context import max_request_bytes, principal_of, service_of, store_of
 from gateway.api.operations import Answer, Operation, Param, ref
 from gateway.api.problems import bad_request, conflict, not_found, unavailable
@@ -18,7 +18,7 @@ from gateway.api.render import detail, summary
 from gateway.kinds import KINDS, Direction
 from gateway.pipeline import OperatorActionError, operator
 from gateway.store import InvalidTransition, MessageNotFound, MessageRecord, TransportState
-from gateway.store.base import MAX_PAGE
+from gateway.store.base import MAX_PAGE, storable
 
 DEFAULT_LIMIT = 50
 # Store cursors are message ids (26 characters of Crockford base32).

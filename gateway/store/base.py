@@ -301,6 +301,12 @@ INDEXED_FIELDS = {
 MAX_INDEXED_BYTES = 1000
 
 
+def storable(text: str) -> bool:
+    """Whether both backends keep ``text``: PostgreSQL takes no NUL, no encoder a lone
+    surrogate."""
+    return "\x00" not in text and not any("\ud800" <= c <= "\udfff" for c in text)
+
+
 def check_indexed(message_id: str, values: Iterable[tuple[str, Any]]) -> None:
     """Refuse a value of an indexed text column longer than MAX_INDEXED_BYTES in UTF-8.
 
@@ -309,7 +315,7 @@ def check_indexed(message_id: str, values: Iterable[tuple[str, Any]]) -> None:
     for name, value in values:
         if not isinstance(value, str):
             continue
-        if "\x00" in value or any("\ud800" <= c <= "\udfff" for c in value):
+        if not storable(value):
             # PostgreSQL text takes no NUL and no encoder a lone surrogate; SQLite would
             # keep a NUL, and then find by a key the other backend never stores.
             raise StoreError(f"message {message_id}: its {INDEXED_FIELDS[name]} holds a NUL "
