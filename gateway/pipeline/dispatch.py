@@ -141,6 +141,7 @@ class Dispatcher(WorkerGroup):
 
     async def _round(self, worker_id: str) -> int:
         claimed = await self._claim(worker_id)
+        self._claimed(len(claimed))
         writes: list[tuple[MessageRecord, asyncio.Task[MessageRecord | None]]] = []
         keeper = ClaimKeeper(self.store, worker_id, self.settings.lease,
                              (record.id for record in claimed))
@@ -315,10 +316,15 @@ class Dispatcher(WorkerGroup):
         return wait is None or wait.total_seconds() <= self.settings.quick_budget
 
     async def _call(self, channel: Channel, message: OutboundMessage) -> SendOutcome:
+        # A timeout scope rather than wait_for, which (on Python 3.11) makes every send
+        # a task of its own: the commonest path of the dispatcher, once per message.
+        deadline = asyncio.timeout(self.settings.send_timeout)
         try:
-            outcome: object = await asyncio.wait_for(channel.send(message),
-                                                     self.settings.send_timeout)
-        except TimeoutError:
+            async with deadline:
+                outcome: object = await channel.send(message)
+        except TimeoutError as exc:
+            if not deadline.expired():  # the channel's own timeout, raised instead of answered
+                return self._raised(channel, message, exc)
             log.error("channel %s did not answer a send within %s s", channel.name,
                       self.settings.send_timeout,
                       extra={"message_id": message.message_id, "channel": channel.name})
@@ -326,15 +332,19 @@ class Dispatcher(WorkerGroup):
                                   f"{self.settings.send_timeout:.0f} s", code="channel-timeout",
                                   transport_id=message.transport_id)
         except Exception as exc:  # channels must not raise; the core must not die when one does
-            log.exception("channel %s raised while sending", channel.name,
-                          extra={"message_id": message.message_id, "channel": channel.name})
-            return RetryableError(f"channel {channel.name} raised {type(exc).__name__}: {exc}",
-                                  code="channel-exception")
+            return self._raised(channel, message, exc)
         if not isinstance(outcome, Accepted | RetryableError | FinalError):
             return RetryableError(
                 f"channel {channel.name} answered {type(outcome).__name__}, not a send outcome",
                 code="channel-bug")
         return outcome
+
+    @staticmethod
+    def _raised(channel: Channel, message: OutboundMessage, exc: Exception) -> SendOutcome:
+        log.error("channel %s raised while sending", channel.name, exc_info=exc,
+                  extra={"message_id": message.message_id, "channel": channel.name})
+        return RetryableError(f"channel {channel.name} raised {type(exc).__name__}: {exc}",
+                              code="channel-exception")
 
     def _message(
         self, record: MessageRecord, kind: DocumentKind, payload: bytes, format_key: str,
