@@ -118,6 +118,7 @@ class DeliveryWorker(WorkerGroup):
         self._retrying_handed_back = False
         lease = self._lease(erp)
         claimed = await self.store.claim_deliverable(worker_id, self.settings.batch, lease)
+        self._claimed(len(claimed))
         keeper = ClaimKeeper(self.store, worker_id, lease, (record.id for record in claimed))
         try:
             for record in claimed:

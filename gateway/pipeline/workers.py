@@ -1,16 +1,19 @@
 """A group of worker tasks that claim work from the store until told to stop.
 
 The outbound dispatcher and the inbound delivery worker run the same loop:
-``settings.workers`` tasks, each handling one round of claimed messages, or,
-when a round found nothing, idling until woken (a message was just queued or
-decoded) or until the poll interval passed. Stopping lets the rounds in
-progress finish for ``stop_grace`` seconds, then cancels them.
+``settings.workers`` tasks, each handling one round of claimed messages and,
+when a round claimed less than a full batch (all there was), idling until
+woken (a message was just queued or decoded) or until the poll interval
+passed. A wake starts one idle worker, and a full claim the next. Stopping
+lets the rounds in progress finish for ``stop_grace`` seconds, then cancels
+them.
 """
 
 from __future__ import annotations
 
 import abc
 import asyncio
+import collections
 import contextlib
 import logging
 import os
@@ -120,7 +123,15 @@ class WorkerGroup(abc.ABC):
         self.instance = instance or own_instance_name()
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
-        self._wake = asyncio.Event()
+        # Idle workers, each waiting on a future of its own: a wake starts one of them,
+        # not all (woken together, all but one would claim nothing, each claim a write).
+        self._idle_workers: collections.deque[asyncio.Future[bool]] = collections.deque()
+        # A wake that found every worker busy: the next worker to finish looks again
+        # at once, so work queued while it claimed is not left for the next poll.
+        self._woken = False
+        # Workers a wake started that have not run yet: each will claim after the work
+        # that woke it was committed, so later wakes meanwhile need start nobody else.
+        self._starting = 0
 
     def start(self) -> None:
         if self._tasks:
@@ -131,13 +142,36 @@ class WorkerGroup(abc.ABC):
             self._tasks.append(asyncio.create_task(self._work(worker_id), name=worker_id))
 
     def wake(self) -> None:
-        """Look for work now rather than at the next poll (something was just queued)."""
-        self._wake.set()
+        """Look for work now rather than at the next poll (something was just queued).
+
+        One idle worker is started, unless one started already has yet to
+        claim (it will find this work too); if none is idle, the next one to
+        finish a round looks again at once instead of waiting for the poll. A
+        worker that claims a full batch wakes the next (see :meth:`_claimed`),
+        so a burst still spreads over the workers.
+        """
+        if self._starting:
+            return
+        while self._idle_workers:
+            waiter = self._idle_workers.popleft()
+            if not waiter.done():
+                waiter.set_result(True)
+                self._starting += 1
+                return
+        self._woken = True
+
+    def _claimed(self, count: int) -> None:
+        """A worker claimed ``count`` messages: a full batch may have left more behind."""
+        if count >= self.settings.batch:
+            self.wake()
 
     async def stop(self) -> None:
         """Let rounds in progress finish (up to ``stop_grace``); then cancel and release."""
         self._stopping.set()
-        self._wake.set()
+        while self._idle_workers:
+            waiter = self._idle_workers.popleft()
+            if not waiter.done():
+                waiter.set_result(False)
         if not self._tasks:
             return
         _, pending = await asyncio.wait(self._tasks, timeout=self.settings.stop_grace)
@@ -161,13 +195,34 @@ class WorkerGroup(abc.ABC):
                 handled = await self._round(worker_id)
             except StoreError:
                 log.exception("%s cannot claim messages", worker_id)
-            if not handled:
+            # A batch not full was all that was due when claimed: what was queued since
+            # woke an idle worker, or this one as it idles (the wake was kept), so a
+            # claim at once would most often find nothing, for a write transaction.
+            if handled < self.settings.batch:
                 await self._idle()
 
     async def _idle(self) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), self.settings.idle_poll)
-        self._wake.clear()
+        if self._woken or self._stopping.is_set():
+            self._woken = False
+            return
+        loop = asyncio.get_running_loop()
+        # True when a wake started it, False for the poll interval or stop().
+        waiter: asyncio.Future[bool] = loop.create_future()
+        self._idle_workers.append(waiter)
+        poll = loop.call_later(self.settings.idle_poll, _poll_due, waiter)
+        try:
+            await waiter
+        finally:
+            poll.cancel()
+            if waiter.done() and not waiter.cancelled() and waiter.result():
+                self._starting -= 1
+            with contextlib.suppress(ValueError):  # a wake took it off already
+                self._idle_workers.remove(waiter)
+
+
+def _poll_due(waiter: asyncio.Future[bool]) -> None:
+    if not waiter.done():
+        waiter.set_result(False)
 
 
 class QueuedNotice:
