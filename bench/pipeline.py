@@ -114,12 +114,20 @@ class SinkPlugin:
 
 
 async def serve(config: Path, role: str) -> None:
+    from gateway.cli.run import secrets_of
+    from gateway.logs import setup_logging
     from gateway.service import GatewayService
 
     # The [dispatch] table of the file, as `gateway run` reads it: the bench measures
     # settings a user can write.
     service = GatewayService(
         config, make_plugin_manager(plugins=[("bench-sink", SinkPlugin())]), role=role)
+    # Logs as `gateway run` writes them (INFO, one JSON object per line, secrets
+    # masked), into a file beside the configuration rather than the bench's terminal:
+    # a line per queued and per sent message is part of what a gateway costs.
+    known = secrets_of(service.config)
+    log_file = (config.parent / f"gateway-{role}.log").open("a", encoding="utf-8")
+    setup_logging("INFO", "json", secrets=lambda: known, stream=log_file)
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     await service.start()
