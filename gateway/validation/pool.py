@@ -48,6 +48,7 @@ import tempfile
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import forkserver, resource_tracker, shared_memory
@@ -74,6 +75,15 @@ log = logging.getLogger(__name__)
 
 CLOSE_GRACE = 30.0
 """Seconds :meth:`ValidationPool.close` lets the workers finish and end before it kills them."""
+
+TIME_LIMIT = 300.0
+"""Seconds one task may run in a worker before its worker is ended as hung.
+
+A task is one to four typical documents (tens of milliseconds) or one
+pattern of a split large one (seconds at 10,000 lines). A worker stuck in
+native code, or stopped, would otherwise hold its documents, and the
+requests waiting for them, for ever: with every worker stuck, intake stops.
+An ended worker's documents go to new workers once more, as after any death."""
 
 SPLIT_BYTES = 1 << 20
 """Documents larger than this have their Schematron patterns spread over the workers.
@@ -436,6 +446,8 @@ class _Handed:
     futures: set[concurrent.futures.Future[Any]] = attrs.Factory(set)
     processes: dict[int, Any] = attrs.Factory(dict)
     settling: bool = False
+    hung: bool = False
+    """Whether its workers were ended for a task past the time limit (see ``_watch``)."""
 
 
 @attrs.define(eq=False)
@@ -461,11 +473,22 @@ class ValidationPool:
     def __init__(
         self, standards_dir: Path, workers: int | None = None, *,
         warm: Sequence[ValidationLayer] = (), split_bytes: int = SPLIT_BYTES,
-        close_grace: float = CLOSE_GRACE,
+        close_grace: float = CLOSE_GRACE, time_limit: float | None = TIME_LIMIT,
     ) -> None:
         self.standards_dir = Path(standards_dir)
         self.split_bytes = split_bytes
         self.close_grace = close_grace
+        if time_limit is not None and not time_limit > 0:
+            raise ValueError(f"a validation time limit must be positive, not {time_limit}")
+        self.time_limit = time_limit
+        # Watches the tasks in flight for one past time_limit; started with the first task.
+        self._watchdog: threading.Thread | None = None
+        self._watch_stop = threading.Event()
+        # Tasks whose workers were ended for running past the limit, so their documents'
+        # errors can say so (weak: a task nobody asks about again is forgotten).
+        self._overrun: weakref.WeakSet[concurrent.futures.Future[Any]] = weakref.WeakSet()
+        self.overruns = 0
+        """Times workers were ended because a task ran past ``time_limit``."""
         self.workers = workers if workers is not None else default_workers()
         if self.workers < 1:
             raise ValueError(f"a validation pool needs at least one worker, not {self.workers}")
@@ -552,6 +575,8 @@ class ValidationPool:
             handed.futures.add(future)
             handed.processes.update(executor._processes or {})
         future.add_done_callback(functools.partial(self._settled, executor))
+        if self.time_limit is not None and self._watchdog is None:
+            self._start_watching(self.time_limit)
         if executor._broken:
             # A worker died during that submit: the manager thread may have failed the
             # executor's futures before this one was among them.
@@ -598,6 +623,62 @@ class ValidationPool:
             with contextlib.suppress(concurrent.futures.InvalidStateError):
                 future.set_exception(BrokenProcessPool(
                     "a validation worker process ended while the task was running or waiting"))
+
+    def _start_watching(self, limit: float) -> None:
+        with self._lock:
+            if self._watchdog is not None:
+                return
+            self._watchdog = threading.Thread(
+                target=self._watch, args=(limit, self._watch_stop), daemon=True,
+                name="wissel-validation-watchdog")
+            self._watchdog.start()
+
+    def _watch(self, limit: float, stop: threading.Event) -> None:
+        """End the workers of an executor one of whose tasks has run longer than ``limit``.
+
+        A task counts from when this thread first sees it running, which the
+        executor says of a task once it is in the workers' queue: at most one
+        more than there are workers, so a task waits there only for one that is
+        running. Ending a worker breaks its executor; its tasks' documents go to
+        new workers (validate() gives each that one more try), and a document
+        that hangs its worker again fails with its second death, naming the limit.
+        """
+        since: dict[concurrent.futures.Future[Any], float] = {}
+        while not stop.wait(min(1.0, limit / 4)):
+            now = time.monotonic()
+            hung: list[tuple[concurrent.futures.ProcessPoolExecutor, _Handed, int]] = []
+            with self._handed_lock:
+                running: set[concurrent.futures.Future[Any]] = set()
+                for executor, handed in self._handed.items():
+                    over = [future for future in handed.futures if future.running()
+                            and now - since.setdefault(future, now) > limit]
+                    running.update(future for future in handed.futures if future.running())
+                    if over and not handed.hung and not handed.settling:
+                        handed.hung = True
+                        self._overrun.update(over)
+                        hung.append((executor, handed, len(over)))
+                for future in [future for future in since if future not in running]:
+                    del since[future]
+            for executor, handed, tasks in hung:
+                self.overruns += 1
+                log.error("%d validation task(s) ran longer than the time limit of %g s; their "
+                          "workers are ended as hung, and the documents they held go to new "
+                          "workers", tasks, limit)
+                processes = dict(handed.processes)
+                with contextlib.suppress(RuntimeError):  # changed by the manager meanwhile
+                    processes.update(executor._processes or {})
+                for process in processes.values():
+                    if process.is_alive():
+                        process.kill()
+
+    def _cause(self, future: concurrent.futures.Future[Any], error: BaseException
+               ) -> BaseException:
+        """``error`` of a broken executor, worded as a time limit when the watchdog broke it."""
+        if future in self._overrun:
+            return BrokenProcessPool(
+                f"it ran longer than the time limit of {self.time_limit:g} s, and its worker "
+                "was ended as hung")
+        return error
 
     def _discard(self, executor: concurrent.futures.ProcessPoolExecutor) -> None:
         with self._lock:
@@ -821,7 +902,7 @@ class ValidationPool:
                 waiting.future.cancel()
         elif (error := finished.exception()) is not None:
             if isinstance(error, BrokenProcessPool):
-                self._once_more(batch, error)
+                self._once_more(batch, self._cause(finished, error))
             else:
                 _fail(batch, lambda: error)
         else:
@@ -967,6 +1048,10 @@ class ValidationPool:
             executor, self._executor = self._executor, None
             ready, self._ready = self._ready, None
             stop, self._stop_warming = self._stop_warming, None
+            # A pool used again after close() watches its new tasks with a new watchdog.
+            watch_stop, self._watch_stop = self._watch_stop, threading.Event()
+            self._watchdog = None
+        watch_stop.set()
         if stop is not None:
             stop.set()
         if executor is not None:
