@@ -21,6 +21,7 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import datetime
+import fcntl
 import hashlib
 import http.client
 import json
@@ -44,6 +45,8 @@ from gateway.paths import standards_dir
 from gateway.standards.manifest import Artifact, ArtifactFile, Manifest, default_manifest
 
 STAMP_NAME = "installed.json"
+STAMP_LOCK_NAME = "installed.lock"
+"""Locked while an install writes the stamp; kept, as a lock file must be to lock."""
 STAGING_PREFIX = ".install-"
 _CHUNK = 1 << 16
 _MAX_LISTED = 20
@@ -540,6 +543,17 @@ def read_stamp(target_dir: Path | None = None) -> dict[str, Any] | None:
 def _write_stamp(
     target: Path, manifest: Manifest, selected: Sequence[Artifact], source: str,
 ) -> None:
+    # Read, add and write back under a lock: another install into this folder at the
+    # same time (two gateways starting, an operator's --only beside a start) would
+    # otherwise write over this one's artifacts, or move its temporary file away.
+    with (target / STAMP_LOCK_NAME).open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _write_stamp_locked(target, manifest, selected, source)
+
+
+def _write_stamp_locked(
+    target: Path, manifest: Manifest, selected: Sequence[Artifact], source: str,
+) -> None:
     now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     try:
         previous = read_stamp(target) or {}
@@ -561,6 +575,6 @@ def _write_stamp(
         "wissel_version": __version__,
         "artifacts": dict(sorted(artifacts.items())),
     }
-    temporary = target / (STAMP_NAME + ".tmp")
+    temporary = target / (STAMP_NAME + ".tmp")  # ours alone while the lock is held
     temporary.write_text(json.dumps(stamp, indent=2) + "\n", encoding="utf-8")
     os.replace(temporary, target / STAMP_NAME)
