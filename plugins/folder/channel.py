@@ -9,7 +9,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +77,10 @@ def _safe(name: str) -> str:
     return f"{stem[:_MAX_NAME - len(extension) - 1]}.{extension}"
 
 
+class InboxUnreadable(OSError):
+    """The inbox folder itself cannot be listed: missing, unmounted, no permission."""
+
+
 class FolderChannel(Channel):
     type_name = "folder"
 
@@ -90,6 +94,8 @@ class FolderChannel(Channel):
         self.poll_interval = float(settings.get("poll_interval", 2))
         self._task: asyncio.Task[None] | None = None
         self._context: ChannelContext | None = None
+        # Why the inbox cannot be read now (removed, a share unmounted), for /health.
+        self._unreadable: str | None = None
 
     async def start(self, context: ChannelContext) -> None:
         self._context = context
@@ -133,7 +139,12 @@ class FolderChannel(Channel):
             raise RuntimeError(f"channel {self.name!r} has no inbox or was not started")
         sink = self._context.inbound
         handled = 0
-        for path in sorted(self.inbox.iterdir()):
+        try:
+            entries = sorted(self.inbox.iterdir())
+        except OSError as exc:
+            raise InboxUnreadable(
+                f"cannot read the inbox {self.inbox}: {exc.strerror or exc}") from exc
+        for path in entries:
             if _skipped(path):
                 continue
             seen = await self._settled(path)
@@ -211,10 +222,26 @@ class FolderChannel(Channel):
         assert self.inbox is not None
         file_away(path, self.inbox / folder, note, only=read)
 
+    async def problems(self) -> Sequence[str]:
+        return [] if self._unreadable is None else [self._unreadable]
+
     async def _watch(self) -> None:
         while True:
             try:
                 await self.scan_once()
+            except InboxUnreadable as exc:
+                # Said once, not at every scan: the folder may stay away for hours. Not
+                # made again either: under an unmounted share that would hide the fault.
+                if str(exc) != self._unreadable:
+                    log.error("folder channel %s: %s; trying again every %g s", self.name, exc,
+                              self.poll_interval)
+                self._unreadable = str(exc)
             except Exception:
                 log.exception("folder channel %s: inbox scan failed", self.name)
+            else:
+                if self._unreadable is not None:
+                    log.info("folder channel %s: the inbox %s is readable again", self.name,
+                             self.inbox)
+                    self._unreadable = None
             await asyncio.sleep(self.poll_interval)
+
