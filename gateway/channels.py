@@ -85,6 +85,11 @@ class Accepted:
 
     transport_id: str
     detail: str = ""
+    recipient: str | None = None
+    """Whom the transport addressed the document to, as it names them (a Peppol
+    participant id, say), where the channel chose or looked that up: kept as
+    ``recipient`` on the message's "sent" event, for the operator and for a
+    channel that checks whose answers count."""
 
 
 @attrs.frozen

@@ -38,7 +38,7 @@ from gateway.model import (
 from gateway.pipeline.operator import retry
 from gateway.store import TransportState
 from plugins.peppol.ap_client import receipt_to_json
-from plugins.peppol.channel import file_stem, instance_id_for
+from plugins.peppol.channel import _sent_to, file_stem, instance_id_for
 from plugins.peppol.simulator import Transmission
 from plugins.ubl_ordering.formats import PeppolInvoiceResponse, PeppolMessageLevelResponse
 
@@ -231,3 +231,28 @@ async def test_a_receipt_after_the_agency_answered_is_taken_from_the_receipts_fo
     assert (ap / "receipts" / "done" / receipt.name).is_file()
     after = await setup.record(record.id)
     assert (after.transport_state, after.business_state) == (TransportState.SENT, "accepted")
+
+
+async def test_the_sent_event_names_the_participant_it_was_addressed_to(
+    running: Callable[..., Awaitable[Setup]],  # noqa: F811
+) -> None:
+    """Whom a send went to is a field of the "sent" event (the operator reads it there, the
+    answer checks above compare with it), not a phrase appended to the free text."""
+    setup = await running()
+    record = await setup.submit()
+    await setup.until(record.id, sent_and("delivered-to-agency"))
+    [transmission] = setup.simulator.transmissions.values()
+    assert setup.service.store is not None
+    [sent] = [e for e in await setup.service.store.events(record.id) if e.kind == "sent"]
+    assert sent.detail["recipient"] == str(transmission.envelope.receiver)
+    assert "addressed to" not in sent.detail["detail"]
+
+
+def test_a_send_recorded_before_the_recipient_field_is_still_read() -> None:
+    agency = PeppolParticipantId("0190", "00000001003227522000")
+    legacy = {"channel": "peppol", "transport_id": "t-1",
+              "detail": f"accepted by the access point, addressed to {agency}"}
+    assert _sent_to(legacy) == agency
+    assert _sent_to({"recipient": str(agency), "detail": "accepted"}) == agency
+    assert _sent_to({"detail": "accepted by the access point"}) is None
+    assert _sent_to({"recipient": "not a participant"}) is None

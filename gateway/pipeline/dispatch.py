@@ -385,12 +385,13 @@ class Dispatcher(WorkerGroup):
                     # one's, and the new one's receipt is still to come.
                     fields["transport_id"] = outcome.transport_id
                     fields["business_state"] = "none"
+                facts = {"channel": record.channel, "transport_id": outcome.transport_id,
+                         "attempt": record.attempts, "detail": outcome.detail}
+                if outcome.recipient is not None:
+                    facts["recipient"] = outcome.recipient
                 sent = await self.store.transition(
                     record.id, transport_state=TransportState.SENT, expect_claimed_by=worker_id,
-                    attempt=attempt, event=NewEvent("sent", {
-                        "channel": record.channel, "transport_id": outcome.transport_id,
-                        "attempt": record.attempts, "detail": outcome.detail}),
-                    last_error=None, **fields,
+                    attempt=attempt, event=NewEvent("sent", facts), last_error=None, **fields,
                 )
                 log.info("sent over %s as %s", record.channel, outcome.transport_id,
                          extra={"message_id": record.id, "channel": record.channel,

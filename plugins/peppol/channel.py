@@ -39,6 +39,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import attrs
 from aiohttp import web
 from lxml import etree
 
@@ -92,6 +93,7 @@ MAX_INBOUND_BYTES = 50 * 1024 * 1024
 _INSTANCE_NAMESPACE = uuid.UUID("5b0f3c1e-7a51-4d0c-9d3e-2f6a8c4e9b17")
 _FINAL_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EISDIR}
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+# How sends recorded before Accepted.recipient noted the receiver (see _sent_to).
 _ADDRESSED_TO = ", addressed to "
 
 
@@ -721,17 +723,23 @@ def _naming_receiver(outcome: SendOutcome, receiver: PeppolParticipantId) -> Sen
     the message's "sent" event, where answers are checked against it (:func:`_sent_to`)."""
     if not isinstance(outcome, Accepted):
         return outcome
-    return Accepted(outcome.transport_id, detail=f"{outcome.detail}{_ADDRESSED_TO}{receiver}")
+    return attrs.evolve(outcome, recipient=str(receiver))
 
 
 def _sent_to(sent: Mapping[str, Any]) -> PeppolParticipantId | None:
-    """The participant a "sent" event's document went to, as :func:`_naming_receiver` noted
-    it; None when the event does not say."""
-    detail = sent.get("detail")
-    if not isinstance(detail, str) or _ADDRESSED_TO not in detail:
-        return None
+    """The participant a "sent" event's document went to; None when the event does not say.
+
+    Its ``recipient``; sends recorded before that field existed noted it at
+    the end of the free text instead (", addressed to ..."), which is read for those.
+    """
+    recipient = sent.get("recipient")
+    if not isinstance(recipient, str):
+        detail = sent.get("detail")
+        if not isinstance(detail, str) or _ADDRESSED_TO not in detail:
+            return None
+        recipient = detail.rpartition(_ADDRESSED_TO)[2]
     try:
-        return PeppolParticipantId.parse(detail.rpartition(_ADDRESSED_TO)[2])
+        return PeppolParticipantId.parse(recipient)
     except ValueError:
         return None
 
