@@ -244,4 +244,3 @@ class FolderChannel(Channel):
                              self.inbox)
                     self._unreadable = None
             await asyncio.sleep(self.poll_interval)
-
