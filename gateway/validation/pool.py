@@ -1068,18 +1068,24 @@ class ValidationPool:
         code) never does, and neither did one left without its mark in a test
         run that hung for ten minutes here: a gateway told to stop would wait
         for ever. Past the grace the workers are killed, which is what a stop
-        means for the document they held.
+        means for the document they held; at once when a worker has died
+        meanwhile (see ``_died_unasked``): the others then never end.
         """
         manager = getattr(executor, "_executor_manager_thread", None)
         processes = list((executor._processes or {}).values())
         executor.shutdown(wait=False, cancel_futures=True)
         if manager is None:
             return
-        manager.join(self.close_grace)
+        deadline = time.monotonic() + self.close_grace
+        while manager.is_alive() and not _died_unasked(processes):
+            manager.join(min(0.1, max(0.0, deadline - time.monotonic())))
+            if time.monotonic() >= deadline:
+                break
         if not manager.is_alive():
             return
-        log.warning("validation workers did not end within %g s of the stop; ending them",
-                    self.close_grace)
+        if not _died_unasked(processes):
+            log.warning("validation workers did not end within %g s of the stop; ending them",
+                        self.close_grace)
         for process in processes:
             if process.is_alive():
                 process.kill()
@@ -1093,6 +1099,19 @@ class ValidationPool:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _died_unasked(processes: Iterable[Any]) -> bool:
+    """Whether one of ``processes`` ended other than by taking its stop mark.
+
+    An idle worker waits for work holding the task queue's read lock. Killed
+    so (the out-of-memory killer), it takes the lock with it, and the others
+    can never take their stop marks. The executor ends them itself when it
+    sees the death first; a stop that reaches it first (or together, as it
+    looks for the stop before deaths) waits for them for ever. A worker that
+    took its mark ends with 0.
+    """
+    return any(process.exitcode not in (None, 0) for process in processes)
 
 
 def _died(cause: BaseException) -> ValidationWorkerDied:
