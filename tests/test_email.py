@@ -83,6 +83,7 @@ async def test_starttls_delivers_the_xml_byte_for_byte(tls: Tls) -> None:
         sender = await channel(server, security="starttls", ca_file=str(tls.ca_file))
         outcome = await sender.send(outbound())
     assert isinstance(outcome, Accepted)
+    assert outcome.recipient == AGENCY_ADDRESS  # kept on the message's sent event
     [mail] = server.received
     assert mail["To"] == AGENCY_ADDRESS
     assert mail["Message-ID"] == outcome.transport_id

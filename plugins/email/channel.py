@@ -218,7 +218,7 @@ class EmailChannel(Channel):
         addresses = extract_recipients(mail)
         pending = [address for address in addresses if address.casefold() not in delivered]
         if delivered and not pending:
-            return Accepted(transport_id, detail=(
+            return Accepted(transport_id, recipient=recipient, detail=(
                 f"{recipient} took this mail in an earlier attempt; not sent again"))
         try:
             async with aiosmtplib.SMTP(
@@ -282,14 +282,15 @@ class EmailChannel(Channel):
                                 for refused, answer in sorted(partly.items()))
             log.warning("email channel %s: %s took the mail for %s, except for %s; not retried",
                         self.name, where, recipient, waiting)
-            return Accepted(transport_id, detail=(
+            return Accepted(transport_id, recipient=recipient, detail=(
                 f"handed to {where} for {recipient}, except {waiting}: a temporary refusal, not "
                 "retried, as a retry would deliver it again to the others; forward it if needed"))
         if delivered:
-            return Accepted(transport_id, detail=(
+            return Accepted(transport_id, recipient=recipient, detail=(
                 f"handed to {where} for {', '.join(pending)}; the rest of {recipient} took it "
                 "in an earlier attempt"))
-        return Accepted(transport_id, detail=f"handed to {where} for {recipient}")
+        return Accepted(transport_id, detail=f"handed to {where} for {recipient}",
+                        recipient=recipient)
 
     # -- bounces -------------------------------------------------------------------------------
 
