@@ -1,4 +1,5 @@
-"""The log guards: URL passwords, payloads in exception texts, secrets inside secrets."""
+"""The log guards: URL passwords (in the log and in what a failed delivery stores), payloads
+in exception texts, secrets inside secrets."""
 
 from __future__ import annotations
 
@@ -49,7 +50,7 @@ def as_run_writes() -> Iterator[tuple[io.StringIO, io.StringIO, list[str | None]
         root.setLevel(level)
 
 
-async def test_a_webhook_password_in_a_failed_delivery_is_not_logged(
+async def test_a_webhook_password_in_a_failed_delivery_is_neither_logged_nor_stored(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     as_run_writes: tuple[io.StringIO, io.StringIO, list[str | None]],
 ) -> None:
@@ -81,6 +82,7 @@ max_attempts = 1
             await asyncio.sleep(0.01)
         else:
             raise AssertionError("the delivery never failed")
+        events = await service.store.events(message_id)
     finally:
         await service.stop()
     for out in (json_out, text_out):
@@ -88,6 +90,10 @@ max_attempts = 1
         assert "cannot reach the ERP webhook: InvalidUrlClientError" in text
         assert PASSWORD not in text, text
         assert "http://erp:" in text
+    # Nor in what the failed delivery stores, which the API and the CLI show.
+    assert "cannot reach the ERP webhook" in (record.last_error or "")
+    assert PASSWORD not in (record.last_error or "")
+    assert PASSWORD not in str([e.detail for e in events])
 
 
 def test_an_exception_quoting_a_whole_payload_is_cut_in_the_log() -> None:

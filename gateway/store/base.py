@@ -14,6 +14,7 @@ import abc
 import collections
 import enum
 import json
+import re
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -301,10 +302,21 @@ INDEXED_FIELDS = {
 MAX_INDEXED_BYTES = 1000
 
 
+# One scan in C rather than a loop over characters: it runs on every transition.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
 def storable(text: str) -> bool:
     """Whether both backends keep ``text``: PostgreSQL takes no NUL, no encoder a lone
     surrogate."""
-    return "\x00" not in text and not any("\ud800" <= c <= "\udfff" for c in text)
+    return _UNSTORABLE.search(text) is None
+
+
+def check_limit(limit: int) -> None:
+    """Refuse a negative limit: SQLite reads one as "no limit", PostgreSQL refuses it
+    without naming the argument."""
+    if limit < 0:
+        raise StoreError(f"limit must be 0 or more, got {limit}")
 
 
 def check_indexed(message_id: str, values: Iterable[tuple[str, Any]]) -> None:

@@ -38,6 +38,7 @@ from gateway.store.base import (
     Plan,
     Store,
     audit_lines_to_import,
+    check_limit,
     claim_event,
     exhausted_reason,
     lease_expired_note,
@@ -269,12 +270,6 @@ def _record(row: Any, *, payloads: bool = True) -> MessageRecord:
         raw_payload=row["raw_payload"] if payloads else None,
         canonical_json=row["canonical_json"] if payloads else None,
     )
-
-
-def _check_limit(limit: int) -> None:
-    # The server's own refusal names no limit argument; and SQLite's answer is the same.
-    if limit < 0:
-        raise StoreError(f"limit must be 0 or more, got {limit}")
 
 
 def _holds_nul(args: Sequence[Any]) -> bool:
@@ -765,7 +760,7 @@ class PostgresStore(Store):
     async def waiting_for_status(
         self, channel: str, business_state: str, limit: int, after: str | None = None,
     ) -> list[MessageRecord]:
-        _check_limit(limit)
+        check_limit(limit)
         rows = await self._fetch(WAITING_FOR_STATUS, channel, business_state, after or "", limit)
         return [_record(row, payloads=False) for row in rows]
 
@@ -1001,7 +996,7 @@ class PostgresStore(Store):
 
     @_translated
     async def audit_log(self, limit: int = 100, before: int | None = None) -> list[AuditRecord]:
-        _check_limit(limit)
+        check_limit(limit)
         rows = await self._fetch(
             "SELECT seq, at, actor, action, subject, reason, detail FROM audit_log "
             "WHERE seq < $2 ORDER BY seq DESC LIMIT $1",

@@ -42,6 +42,7 @@ from gateway.store.base import (
     Plan,
     Store,
     audit_lines_to_import,
+    check_limit,
     claim_event,
     exhausted_reason,
     lease_expired_note,
@@ -202,12 +203,6 @@ def _event(row: Sequence[Any]) -> Event:
         transport_state=None if row[4] is None else TransportState(row[4]),
         business_state=row[5], detail=json.loads(row[6]),
     )
-
-
-def _check_limit(limit: int) -> None:
-    # SQLite reads a negative LIMIT as "no limit", PostgreSQL refuses it: refused on both.
-    if limit < 0:
-        raise StoreError(f"limit must be 0 or more, got {limit}")
 
 
 def _is_business_key_clash(exc: sqlite3.IntegrityError) -> bool:
@@ -607,7 +602,7 @@ class SqliteStore(Store):
     async def waiting_for_status(
         self, channel: str, business_state: str, limit: int, after: str | None = None,
     ) -> list[MessageRecord]:
-        _check_limit(limit)
+        check_limit(limit)
 
         def run(conn: sqlite3.Connection) -> list[MessageRecord]:
             rows = conn.execute(
@@ -797,7 +792,7 @@ class SqliteStore(Store):
         return await self._writer.run(run)
 
     async def audit_log(self, limit: int = 100, before: int | None = None) -> list[AuditRecord]:
-        _check_limit(limit)
+        check_limit(limit)
 
         def run(conn: sqlite3.Connection) -> list[AuditRecord]:
             rows = conn.execute(
