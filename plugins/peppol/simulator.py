@@ -408,24 +408,27 @@ class PeppolSimulator:
 
     async def _deliver(self, transmission: Transmission) -> None:
         report = await self._validate(transmission.payload)
-        transmission.format_key = report.format_key
-        transmission.findings = [str(f) for f in report.findings if f.severity.rejects]
+        findings = [str(f) for f in report.findings if f.severity.rejects]
         valid = report.valid
+        status, error = "delivered", None
         if transmission.failure is not None:
-            transmission.status, transmission.error = "failed", transmission.failure
-        elif valid or self.settings.invalid == "mlr":
-            transmission.status = "delivered"
-        else:
-            transmission.status = "failed"
-            transmission.error = "the receiving access point refused the document: " + "; ".join(
-                transmission.findings[:5])
+            status, error = "failed", transmission.failure
+        elif not valid and self.settings.invalid != "mlr":
+            status = "failed"
+            error = "the receiving access point refused the document: " + "; ".join(findings[:5])
+        decided = attrs.evolve(transmission, format_key=report.format_key, findings=findings,
+                               status=status, error=error)
         try:
-            await self._save(transmission)
+            # Kept first, served after: a receipt once given is the one a restart reads back
+            # (served before it was written, a stop in between lost it).
+            await self._save(transmission, decided)
         except OSError:
             # The receipt is still served from memory; only a restart would lose the verdict
             # (the document is validated again then).
             log.exception("peppol simulator: cannot keep the receipt of transmission %s in %s",
                           transmission.id, self.settings.state_dir)
+        transmission.format_key, transmission.findings = decided.format_key, decided.findings
+        transmission.status, transmission.error = decided.status, decided.error
         if transmission.failure is not None:
             return
         root_name = etree.QName(parse_xml(transmission.payload).getroot()).localname
@@ -434,8 +437,10 @@ class PeppolSimulator:
         elif valid and self.settings.invoice_responses and root_name in _INVOICE_TYPES:
             self._spawn(self._respond(transmission, self.settings.invoice_responses))
 
-    async def _save(self, transmission: Transmission) -> None:
-        """Write the transmission's current state into the state folder, if there is one."""
+    async def _save(self, transmission: Transmission, state: Transmission | None = None
+                    ) -> None:
+        """Write the transmission's state into the state folder, if there is one: its
+        current one, or ``state``, what it is about to become."""
         folder = self.settings.state_dir
         if folder is None:
             return
@@ -443,7 +448,7 @@ class PeppolSimulator:
             if self.transmissions.get(transmission.id) is not transmission:
                 return  # forgotten: its file is gone, or a newer transmission's now
             path = folder / record_file_name(transmission.id)
-            await asyncio.to_thread(write_atomically, path, state_of(transmission))
+            await asyncio.to_thread(write_atomically, path, state_of(state or transmission))
             current = self.transmissions.get(transmission.id)
             if current is None:
                 # Forgotten while it was being written: the file must not bring it back.
