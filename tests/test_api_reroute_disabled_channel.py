@@ -36,7 +36,7 @@ async def test_a_reroute_to_a_disabled_channel_names_the_channel(tmp_path: Path)
             json_body={"reason": "try the spare", "channel": "spare"})
         assert status == 400, problem
         assert problem["errors"][0]["field"] == "$.channel"
-        assert "channel 'spare' is disabled" in problem["detail"]
+        assert "channel spare is disabled" in problem["detail"]
         record = await gateway.store.get(body["id"])
         assert record is not None
         assert record.transport_state is TransportState.FAILED

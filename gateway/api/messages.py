@@ -208,12 +208,9 @@ async def reroute_message(request: web.Request) -> web.Response:
     config = service.config
     if channel is None and format_key is None:
         raise bad_request("a reroute names a channel, a format, or both", "$.channel")
-    if channel is not None and channel not in config.channels:
-        raise bad_request(f"channel {channel!r} is not configured (configured: "
-                          f"{', '.join(sorted(config.channels)) or 'none'})", "$.channel")
-    if channel is not None and not config.channels[channel].enabled:
-        raise bad_request(f"channel {channel!r} is disabled ([channels.{channel}] enabled = "
-                          "false); enable it or reroute to another channel", "$.channel")
+    refusal = None if channel is None else operator.channel_refusal(config, channel)
+    if refusal is not None:
+        raise bad_request(refusal, "$.channel")
     if format_key is not None and format_key not in service.registry.formats:
         raise bad_request(f"format {format_key!r} is not provided by any plugin here "
                           f"(`gateway formats` lists them)", "$.format")

@@ -155,7 +155,9 @@ async def reroute(
     if channel is None and format_key is None:
         raise OperatorActionError("a reroute names a new channel, a new format, or both")
     if config is not None and channel is not None:
-        _check_channel(config, channel)
+        refusal = channel_refusal(config, channel)
+        if refusal is not None:
+            raise OperatorActionError(refusal)
     record, seen = await _outbound(store, message_id)
     if record.transport_state not in REROUTABLE:
         raise OperatorActionError(
@@ -208,18 +210,22 @@ async def reroute(
                       reason=reason, detail=detail)
 
 
-def _check_channel(config: GatewayConfig, channel: str) -> None:
-    """Refuse a channel that does not run here, as routing does: a message queued for it
-    would spend its attempts on "channel not running" until it is dead-lettered again."""
+def channel_refusal(config: GatewayConfig, channel: str) -> str | None:
+    """Why a reroute to ``channel`` is refused, or None: it must run here, as routing wants.
+
+    A message queued for a channel that does not run would spend its attempts on
+    "channel not running" until it is dead-lettered again. The API asks this
+    first, to answer 400 naming the field; :func:`reroute` asks again for
+    every other caller.
+    """
     settings = config.channels.get(channel)
     if settings is None:
-        raise OperatorActionError(
-            f"channel {channel} is not configured (configured: "
-            f"{', '.join(sorted(config.channels)) or 'none'})")
+        return (f"channel {channel} is not configured (configured: "
+                f"{', '.join(sorted(config.channels)) or 'none'})")
     if not settings.enabled:
-        raise OperatorActionError(
-            f"channel {channel} is disabled ([channels.{channel}] enabled = false); enable it "
-            "or reroute to another channel")
+        return (f"channel {channel} is disabled ([channels.{channel}] enabled = false); "
+                "enable it or reroute to another channel")
+    return None
 
 
 async def _reencode(
