@@ -40,6 +40,7 @@ from gateway.api.auth import is_loopback, token_entries
 from gateway.channels import SERVER_STOP_TIMEOUT, Channel, ChannelContext, InboundDocument
 from gateway.config import ConfigHolder, check_against_registry
 from gateway.config.audit import StoreAuditor
+from gateway.config.changes import start_only_changes
 from gateway.config.model import ChannelConfig, GatewayConfig
 from gateway.delivery import DeliveryWorker
 from gateway.errors import ConfigError, GatewayError, StandardsError
@@ -126,6 +127,10 @@ class GatewayService:
         # channel, so an edit of its table waits for a restart, and /health says so.
         self._channel_configs: dict[str, ChannelConfig] = {}
         self.restart_needed: dict[str, str] = {}
+        # Settings read once at start (the [dispatch] and [validation] tables, where to
+        # listen, the store) that a reload changed: by table, what waits for a restart.
+        self._started_config: GatewayConfig = config
+        self.start_only_edits: dict[str, str] = {}
         self.started_at: float | None = None
         self.stopping = False
         self._runner: web.AppRunner | None = None
@@ -168,7 +173,9 @@ class GatewayService:
         await self.auditor.start()
         # Worker processes start warm, in the background (see start()), when a route
         # names a validated format; otherwise on the first document that has layers.
-        self.validation = ValidationPool(config.gateway.standards_path)
+        self.validation = ValidationPool(config.gateway.standards_path,
+                                         workers=config.validation.workers,
+                                         time_limit=config.validation.time_limit)
         if self.intake_only:
             # Nothing here sends or delivers, so there is nothing local to wake: the full
             # instances are told instead, and find the work at their next poll regardless.
@@ -271,6 +278,17 @@ class GatewayService:
                                          "the settings it started with until the gateway "
                                          "restarts")
 
+    def _note_start_only_edits(self, new: GatewayConfig) -> None:
+        """A reload that changes settings read at start only: said in the log and on /health."""
+        edits = {section: f"{', '.join(keys)} changed; in force when the gateway restarts"
+                 for section, keys in start_only_changes(self._started_config, new).items()}
+        for section, note in sorted(edits.items()):
+            if self.start_only_edits.get(section) != note:
+                log.warning("[%s]: %s", section, note)
+        for section in sorted(set(self.start_only_edits) - set(edits)):
+            log.info("[%s]: as the gateway started again", section)
+        self.start_only_edits = edits
+
     def _start_new_channels(self, loop: asyncio.AbstractEventLoop, new: GatewayConfig) -> None:
         """A reload that enables or adds a channel: start it, so routes switched to it work."""
         wanted = [(n, c) for n, c in sorted(new.channels.items())
@@ -297,6 +315,8 @@ class GatewayService:
         self._warm_validation(None)
         self.config_holder.subscribe(
             lambda old, new, _version: self._warm_new_routes(loop, old, new))
+        self.config_holder.subscribe(
+            lambda _old, new, _version: self._note_start_only_edits(new))
         settings = self.config.gateway
         host, port = (listen.rsplit(":", 1) if listen else
                       (settings.listen_host, str(settings.listen_port)))
@@ -519,6 +539,7 @@ class GatewayService:
             problems.append(f"API tokens: {exc}")
         problems += [f"channel {n}: {p}" for n, p in sorted(self.channel_problems.items())]
         problems += [f"channel {n}: {p}" for n, p in sorted(self.restart_needed.items())]
+        problems += [f"[{s}]: {p}" for s, p in sorted(self.start_only_edits.items())]
         problems += await self._channels_own_problems()
         problems += self._validation_problems()
         if self.auditor is not None:

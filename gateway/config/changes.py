@@ -28,6 +28,26 @@ def _changed_fields(old: Any, new: Any) -> list[str]:
     return [name for name in before if _differ(before[name], after.get(name))]
 
 
+START_ONLY: dict[str, tuple[str, ...] | None] = {
+    "gateway": ("listen", "database", "data_dir"),
+    "dispatch": None,
+    "validation": None,
+}
+"""Settings the gateway reads once, at start (None: the whole table); a reload leaves them."""
+
+
+def start_only_changes(started: GatewayConfig, new: GatewayConfig) -> dict[str, list[str]]:
+    """The settings of :data:`START_ONLY` that ``new`` changes, by table: in force at the
+    next start only."""
+    found: dict[str, list[str]] = {}
+    for section, keys in START_ONLY.items():
+        changed = _changed_fields(getattr(started, section), getattr(new, section))
+        changed = [key for key in changed if keys is None or key in keys]
+        if changed:
+            found[section] = changed
+    return found
+
+
 def _agency_differs(before: Agency, after: Agency) -> bool:
     return before != after or str(before.peppol_id) != str(after.peppol_id)
 
@@ -85,7 +105,7 @@ def config_changes(old: GatewayConfig, new: GatewayConfig) -> dict[str, Any]:
         api["max_request_bytes"] = True
     if api:
         changes["api"] = api
-    for section in ("gateway", "supplier", "erp", "dispatch"):
+    for section in ("gateway", "supplier", "erp", "dispatch", "validation"):
         keys = _changed_fields(getattr(old, section), getattr(new, section))
         if keys:
             changes[section] = keys

@@ -34,6 +34,7 @@ from gateway.config.model import (
     GatewayConfig,
     GatewaySettings,
     SupplierIdentity,
+    ValidationTable,
 )
 from gateway.errors import ConfigError, redact_url
 from gateway.formats import Format, FormatKey
@@ -52,7 +53,8 @@ DEFAULT_LISTEN = "127.0.0.1:8780"
 DEFAULT_DATABASE_FILE = "gateway.db"
 DEFAULT_AUDIT_FILE = "audit.jsonl"
 
-TOP_LEVEL_KEYS = ("gateway", "supplier", "channels", "agencies", "erp", "dispatch", "api")
+TOP_LEVEL_KEYS = ("gateway", "supplier", "channels", "agencies", "erp", "dispatch", "api",
+                  "validation")
 GATEWAY_KEYS = (
     "listen", "public_url", "data_dir", "database", "token", "token_env", "audit_log",
     "standards_dir",
@@ -87,6 +89,11 @@ DISPATCH_KEYS = (
     "workers", "batch", "poll_interval", "max_attempts", "backoff_base", "backoff_cap",
     "lease", "send_timeout",
 )
+VALIDATION_KEYS = ("workers", "time_limit")
+MIN_TIME_LIMIT = 30.0
+"""The shortest validation time limit: it counts a new worker's start (compiling every
+stylesheet a route needs, seconds on a slow machine), and a limit that start can overrun
+would end every new worker before its first document."""
 
 # Channel instance names end up in log lines, URLs and CLI arguments.
 _CHANNEL_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
@@ -387,9 +394,10 @@ class _Reader:
         erp = self.erp(self.table(data.get("erp", {}), ("erp",)), gateway.data_dir)
         dispatch = self.dispatch(self.table(data.get("dispatch", {}), ("dispatch",)))
         api = self.api(self.table(data.get("api", {}), ("api",)))
+        validation = self.validation(self.table(data.get("validation", {}), ("validation",)))
         return GatewayConfig(
             path=self.file, gateway=gateway, supplier=supplier, channels=channels,
-            agencies=agencies, erp=erp, dispatch=dispatch, api=api,
+            agencies=agencies, erp=erp, dispatch=dispatch, api=api, validation=validation,
             locator=self.locator,
         )
 
@@ -557,6 +565,16 @@ class _Reader:
             backoff_base=base, backoff_cap=cap,
             lease=self.number(table, path, "lease", 300.0, minimum=1.0),
             send_timeout=self.number(table, path, "send_timeout", 300.0, minimum=0.1),
+        )
+
+    def validation(self, table: dict[str, Any]) -> ValidationTable:
+        path: tuple[PathPart, ...] = ("validation",)
+        self.known_keys(table, path, VALIDATION_KEYS)
+        workers = (None if "workers" not in table else
+                   int(self.number(table, path, "workers", 1, minimum=1, integer=True)))
+        return ValidationTable(
+            workers=workers,
+            time_limit=self.number(table, path, "time_limit", 300.0, minimum=MIN_TIME_LIMIT),
         )
 
     def contact(self, value: object, path: tuple[PathPart, ...]) -> Contact:

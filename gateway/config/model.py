@@ -297,6 +297,19 @@ class DispatchTable:
 
 
 @attrs.frozen
+class ValidationTable:
+    """The ``[validation]`` table: the worker processes that run the XSD and Schematron checks.
+
+    Read at start; a change takes effect at the next start.
+    """
+
+    workers: int | None = None
+    """Worker processes; None: one per core this process may use."""
+    time_limit: float = 300.0
+    """Seconds one task may run in a worker before the worker is ended as hung."""
+
+
+@attrs.frozen
 class GatewayConfig:
     """The whole configuration file, as loaded from ``path``."""
 
@@ -308,6 +321,7 @@ class GatewayConfig:
     erp: ErpSettings = attrs.field(factory=ErpSettings)
     dispatch: DispatchTable = attrs.field(factory=DispatchTable)
     api: ApiSettings = attrs.field(factory=ApiSettings)
+    validation: ValidationTable = attrs.field(factory=ValidationTable)
     # Where each key sits in the file, so later checks can still point at a line.
     locator: KeyLocator | None = attrs.field(default=None, eq=False, repr=False)
 
@@ -335,4 +349,5 @@ __all__ = [
     "GatewayConfig",
     "GatewaySettings",
     "SupplierIdentity",
+    "ValidationTable",
 ]
