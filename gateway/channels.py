@@ -13,6 +13,7 @@ from __future__ import annotations
 import abc
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -489,6 +490,23 @@ def refuse_unknown_settings(channel: str, settings: Mapping[str, Any],
     if unknown:
         raise ValueError(f"channel {channel!r}: unknown setting(s) {', '.join(unknown)}; "
                          f"known: {', '.join(sorted(known))}")
+
+
+def seconds_setting(channel: str, settings: Mapping[str, Any], key: str, default: float, *,
+                    zero: bool = False) -> float:
+    """The number of seconds ``settings[key]`` holds (``default`` when absent).
+
+    Positive, or with ``zero`` also 0; anything else is a ValueError naming the
+    channel and the key. A poll interval of 0 or less would spin the event loop,
+    and text would fail later, far from the setting.
+    """
+    value = settings.get(key, default)
+    wanted = "0 or more" if zero else "more than 0"
+    if (isinstance(value, bool) or not isinstance(value, int | float)
+            or not math.isfinite(value) or value < 0 or (value == 0 and not zero)):
+        raise ValueError(f"channel {channel!r}: {key} must be a number of seconds, {wanted}; "
+                         f"got {value!r}")
+    return float(value)
 
 
 class Channel(abc.ABC):

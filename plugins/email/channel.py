@@ -36,6 +36,7 @@ from gateway.channels import (
     SendOutcome,
     StatusReport,
     refuse_unknown_settings,
+    seconds_setting,
 )
 from gateway.errors import GatewayError
 from gateway.fileio import NotAnInboxFile, file_away, read_inbox_file
@@ -109,7 +110,7 @@ class EmailChannel(Channel):
             raise bad("password_env", "is required with username (the variable holding the "
                       "password)")
         self.ca_file = settings.get("ca_file")
-        self.timeout = float(settings.get("timeout", 30))
+        self.timeout = seconds_setting(name, settings, "timeout", 30)
         self.to = settings.get("to")
         recipients = settings.get("recipients", {})
         if not isinstance(recipients, Mapping):
@@ -117,7 +118,7 @@ class EmailChannel(Channel):
         self.recipients = {str(k): str(v) for k, v in recipients.items()}
         self.attach_pdf = bool(settings.get("pdf", True))
         self.bounce_dir = Path(str(settings["bounce_dir"])) if settings.get("bounce_dir") else None
-        self.poll_interval = float(settings.get("poll_interval", 30))
+        self.poll_interval = seconds_setting(name, settings, "poll_interval", 30)
         self._context: ChannelContext | None = None
         self._task: asyncio.Task[None] | None = None
 

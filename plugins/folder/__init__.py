@@ -50,6 +50,8 @@ def register_channels(registry: Registry) -> None:
                 "path": "outbound folder; one sub-folder per agency OIN",
                 "inbox": "inbound folder to watch (optional)",
                 "poll_interval": "seconds between inbox scans (default 2)",
+                "settle": "seconds a new inbox file must stay unchanged before it is taken "
+                          "(default 1)",
             },
             contract=ChannelContract(
                 working=_writable,

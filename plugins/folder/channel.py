@@ -24,6 +24,7 @@ from gateway.channels import (
     RetryableError,
     SendOutcome,
     refuse_unknown_settings,
+    seconds_setting,
 )
 from gateway.fileio import NotAnInboxFile, file_away, read_inbox_file, write_atomically
 from gateway.pipeline.inbound import MAX_INBOUND_BYTES
@@ -43,7 +44,9 @@ long document number would otherwise fail every attempt the same way."""
 
 SETTLE_SECONDS = 1.0
 """A file changed this recently may still be being written by a producer that writes
-under the final name (scp, many ERPs): it is taken only if it stays the same that long."""
+under the final name (scp, many ERPs): it is taken only if it stays the same that long.
+The default of the ``settle`` setting: a producer that pauses longer (a slow share) needs
+more, one that only ever renames finished files into the inbox can have 0."""
 _TEMPORARY_SUFFIXES = (".tmp", ".part", ".partial", ".filepart", ".crdownload", "~")
 """Names under which producers (curl, WinSCP, browsers, editors) write before renaming."""
 
@@ -86,12 +89,13 @@ class FolderChannel(Channel):
 
     def __init__(self, name: str, settings: Mapping[str, Any]) -> None:
         super().__init__(name, settings)
-        refuse_unknown_settings(name, settings, ("path", "inbox", "poll_interval"))
+        refuse_unknown_settings(name, settings, ("path", "inbox", "poll_interval", "settle"))
         if "path" not in settings and "inbox" not in settings:
             raise ValueError(f"channel {name!r}: set 'path' (outbound) and/or 'inbox' (inbound)")
         self.outbox = Path(settings["path"]) if "path" in settings else None
         self.inbox = Path(settings["inbox"]) if "inbox" in settings else None
-        self.poll_interval = float(settings.get("poll_interval", 2))
+        self.poll_interval = seconds_setting(name, settings, "poll_interval", 2)
+        self.settle = seconds_setting(name, settings, "settle", SETTLE_SECONDS, zero=True)
         self._task: asyncio.Task[None] | None = None
         self._context: ChannelContext | None = None
         # Why the inbox cannot be read now (removed, a share unmounted), for /health.
@@ -147,7 +151,7 @@ class FolderChannel(Channel):
         for path in entries:
             if _skipped(path):
                 continue
-            seen = await self._settled(path)
+            seen = await self._settled(path, self.settle)
             if seen is None:
                 continue  # still being written, or another scanner took it: next scan
             try:
@@ -200,14 +204,14 @@ class FolderChannel(Channel):
         return f"message {message_id} rejected: {record.last_error}"
 
     @staticmethod
-    async def _settled(path: Path) -> os.stat_result | None:
-        """The file's lstat once it has not changed for SETTLE_SECONDS; None if it did."""
+    async def _settled(path: Path, settle: float) -> os.stat_result | None:
+        """The file's lstat once it has not changed for ``settle`` seconds; None if it did."""
         try:
             first = await asyncio.to_thread(os.lstat, path)
         except FileNotFoundError:
             return None
         # Clamped: a clock ahead on a network share must not hold the scan up for long.
-        wait = min(SETTLE_SECONDS, SETTLE_SECONDS - (time.time() - first.st_mtime))
+        wait = min(settle, settle - (time.time() - first.st_mtime))
         if wait <= 0:
             return first
         await asyncio.sleep(wait)

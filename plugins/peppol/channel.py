@@ -57,6 +57,7 @@ from gateway.channels import (
     StatusReport,
     Turn,
     TurnLost,
+    seconds_setting,
 )
 from gateway.durations import spoken
 from gateway.errors import GatewayError
@@ -148,13 +149,6 @@ def _addressed(payload: bytes) -> PeppolParticipantId | None:
     return participant(f"{node.get('schemeID')}:{(node.text or '').strip()}", "receiver")
 
 
-def _setting_float(name: str, settings: Mapping[str, Any], default: float) -> float:
-    value = settings.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise ValueError(f"setting {name!r} must be a positive number of seconds, got {value!r}")
-    return float(value)
-
-
 def _secret(name: str, settings: Mapping[str, Any], channel: str) -> str | None:
     variable = settings.get(name)
     if variable is None:
@@ -190,10 +184,10 @@ class PeppolChannel(Channel):
         if not {"access_point", "outbox_dir", "inbound_listen", "inbox_dir"} & set(settings):
             raise ValueError(f"channel {name!r}: set access_point or outbox_dir (outbound) "
                              "and/or inbound_listen or inbox_dir (inbound)")
-        self.poll_interval = _setting_float("poll_interval", settings, 5.0)
-        timeout = _setting_float("timeout", settings, 30.0)
-        self.receipt_deadline = timedelta(seconds=_setting_float(
-            "receipt_deadline", settings, DEFAULT_RECEIPT_DEADLINE))
+        self.poll_interval = seconds_setting(name, settings, "poll_interval", 5.0)
+        timeout = seconds_setting(name, settings, "timeout", 30.0)
+        self.receipt_deadline = timedelta(seconds=seconds_setting(
+            name, settings, "receipt_deadline", DEFAULT_RECEIPT_DEADLINE))
         self.client = (HttpAccessPoint(str(settings["access_point"]),
                                        _secret("token_env", settings, name), timeout)
                        if "access_point" in settings else None)
