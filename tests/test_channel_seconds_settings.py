@@ -113,3 +113,9 @@ async def test_a_file_still_growing_within_a_long_settle_time_is_left(tmp_path: 
         assert (tmp_path / "in" / "order.json").read_bytes() == whole
     finally:
         await channel.stop()
+
+
+@pytest.mark.parametrize("port", ["25", 0, 70000, 2.5])
+def test_a_wrong_smtp_port_names_channel_and_key(port: object) -> None:
+    with pytest.raises(ValueError, match=r"channel 'ch1': smtp_port = .* a port number"):
+        EmailChannel("ch1", {**EMAIL, "smtp_port": port})

@@ -100,7 +100,10 @@ class EmailChannel(Channel):
         self.security = str(settings.get("security", "starttls"))
         if self.security not in SECURITY:
             raise bad("security", f"= {self.security!r}; expected one of {', '.join(SECURITY)}")
-        self.port = int(settings.get("smtp_port", _DEFAULT_PORTS[self.security]))
+        port = settings.get("smtp_port", _DEFAULT_PORTS[self.security])
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+            raise bad("smtp_port", f"= {port!r}; expected a port number from 1 to 65535")
+        self.port = port
         self.sender = str(settings.get("sender") or "")
         if "@" not in self.sender:
             raise bad("sender", f"= {self.sender!r}; expected an e-mail address")
