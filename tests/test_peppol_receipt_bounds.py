@@ -188,7 +188,8 @@ async def test_a_receipt_file_that_never_comes_ends_in_no_receipt(
 
 @pytest.mark.parametrize("value", [0, -5, "1d", True])
 def test_a_receipt_deadline_must_be_a_positive_number_of_seconds(value: object) -> None:
-    with pytest.raises(ValueError, match="'receipt_deadline' must be a positive number"):
+    with pytest.raises(ValueError, match="channel 'peppol': receipt_deadline must be a number "
+                                         "of seconds, more than 0"):
         PeppolChannel("peppol", {"access_point": "http://127.0.0.1:1",
                                  "receipt_deadline": value})
 
