@@ -42,7 +42,7 @@ from gateway.model import (
     VatCategory,
 )
 from plugins.ubl import format_amount, format_date, format_decimal
-from plugins.ubl.text import Element, element, make_root, sub, to_bytes
+from plugins.ubl.text import Element, attribute, element, make_root, plain, sub, to_bytes
 from plugins.ubl_invoice.documents import CREDIT_NOTE, INVOICE, UBLDocumentType
 from plugins.ubl_invoice.schemes import endpoint_scheme, scheme_code
 
@@ -116,11 +116,12 @@ class _Writer:
     def amount(self, parent: Element, name: str, value: Decimal | None,
                currency: str | None = None) -> None:
         if value is not None:
-            sub(parent, name, format_amount(value), currencyID=currency or self.currency)
+            plain(parent, name, format_amount(value),
+                  attribute("currencyID", currency or self.currency))
 
     def date(self, parent: Element, name: str, value: dt.date | None) -> None:
         if value is not None:
-            sub(parent, name, format_date(value))
+            plain(parent, name, format_date(value))
 
     # -- the document ------------------------------------------------------------
 
@@ -351,11 +352,11 @@ class _Writer:
 
     def allowance_charge(self, parent: Element, charge: AllowanceCharge) -> None:
         node = element(parent, "cac:AllowanceCharge")
-        sub(node, "cbc:ChargeIndicator", "true" if charge.is_charge else "false")
+        plain(node, "cbc:ChargeIndicator", "true" if charge.is_charge else "false")
         sub(node, "cbc:AllowanceChargeReasonCode", charge.reason_code)
         sub(node, "cbc:AllowanceChargeReason", charge.reason)
         if charge.percentage is not None:
-            sub(node, "cbc:MultiplierFactorNumeric", format_decimal(charge.percentage))
+            plain(node, "cbc:MultiplierFactorNumeric", format_decimal(charge.percentage))
         self.amount(node, "cbc:Amount", charge.amount)
         self.amount(node, "cbc:BaseAmount", charge.base_amount)
         if charge.vat_category is not None:
@@ -400,8 +401,8 @@ class _Writer:
         sub(node, "cbc:ID", line.id)
         for note in line.notes:
             sub(node, "cbc:Note", note)
-        sub(node, self.doc.quantity, format_decimal(line.quantity.value),
-            unitCode=line.quantity.unit_code)
+        plain(node, self.doc.quantity, format_decimal(line.quantity.value),
+              attribute("unitCode", line.quantity.unit_code))
         self.amount(node, "cbc:LineExtensionAmount", line.net_amount)
         sub(node, "cbc:AccountingCost", line.accounting_cost)
         if line.period is not None:
@@ -447,10 +448,11 @@ class _Writer:
 
     def price(self, parent: Element, price: Price) -> None:
         node = element(parent, "cac:Price")
-        sub(node, "cbc:PriceAmount", format_decimal(price.amount), currencyID=self.currency)
+        plain(node, "cbc:PriceAmount", format_decimal(price.amount),
+              attribute("currencyID", self.currency))
         if price.base_quantity is not None:
-            sub(node, "cbc:BaseQuantity", format_decimal(price.base_quantity.value),
-                unitCode=price.base_quantity.unit_code)
+            plain(node, "cbc:BaseQuantity", format_decimal(price.base_quantity.value),
+                  attribute("unitCode", price.base_quantity.unit_code))
         discount = price.discount
         if discount is None and price.gross_amount is not None:
             # The price discount is mandatory next to a gross price in UBL, and
@@ -458,11 +460,12 @@ class _Writer:
             discount = price.gross_amount - price.amount
         if discount is not None:
             charge = element(node, "cac:AllowanceCharge")
-            sub(charge, "cbc:ChargeIndicator", "false")
-            sub(charge, "cbc:Amount", format_decimal(discount), currencyID=self.currency)
+            plain(charge, "cbc:ChargeIndicator", "false")
+            plain(charge, "cbc:Amount", format_decimal(discount),
+                  attribute("currencyID", self.currency))
             if price.gross_amount is not None:
-                sub(charge, "cbc:BaseAmount", format_decimal(price.gross_amount),
-                    currencyID=self.currency)
+                plain(charge, "cbc:BaseAmount", format_decimal(price.gross_amount),
+                      attribute("currencyID", self.currency))
 
 
 # -- subtrees built once ---------------------------------------------------------------
