@@ -13,7 +13,7 @@ based format) import it for three things:
   :func:`format_decimal` (keeps the scale, caps the places),
   :func:`format_date`, :func:`reorder` (puts children in XSD sequence order)
   and :func:`to_bytes`; :mod:`plugins.ubl.text` has the same builders for a
-  light tree that writes itself as text, the same bytes at about half the
+  light tree that writes itself as text, the same bytes at a quarter to half the
   cost, for writers on the hot path (the invoice);
 - reading: :func:`first`, :func:`first_text`, :func:`all_of`,
   :func:`parse_decimal`, :func:`parse_date`, :func:`path_of`, and
