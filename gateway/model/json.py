@@ -44,10 +44,19 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any, TypeVar
 
+import attrs
+
 from gateway.errors import GatewayError
 from gateway.kinds import DocumentKind
 from gateway.model.documents import DOCUMENT_CLASSES, CanonicalDocument, kind_of
-from gateway.model.record import FieldProblem, build_checked, min_items, value_rule
+from gateway.model.record import (
+    FieldProblem,
+    build_checked,
+    check_computed,
+    min_items,
+    settable,
+    value_rule,
+)
 from gateway.model.shape import DateOrDateTime, FieldInfo, fields_of, is_record
 
 SCHEMA_VERSION = 1
@@ -468,6 +477,26 @@ def _reader(cls: type) -> _Reader:
 
 
 def _record_reader(cls: type) -> _Reader:
+    slow = _field_by_field_reader(cls)
+    fast = _fast_reader(cls)
+    if fast is None:
+        _FAST[cls] = slow
+        return slow
+    _FAST[cls] = fast
+
+    def read(data: Any) -> Any:
+        try:
+            return fast(data)
+        except Exception:
+            # Anything but a valid object of the common form (or an error the making
+            # raises, which reading again raises too): read it field by field, which
+            # also names the fault as the JSON path to it.
+            return slow(data)
+
+    return read
+
+
+def _field_by_field_reader(cls: type) -> _Reader:
     fields: list[tuple[str, bool, _Reader]] = []
     known: set[str] = set()
 
@@ -506,6 +535,109 @@ def _record_reader(cls: type) -> _Reader:
         known.add(info.name)
         fields.append((info.name, info.required, _field_reader(info)))
     return read
+
+
+# The fast reader of a model class is Python code made once for the class, in the
+# manner of attrs' own __init__: per field in declared order one dict look-up and
+# the value set on the new object (its default when the JSON leaves it out, its
+# factory's value when computed), with the common checks of text and decimals
+# written out. No kwargs dict, no __init__ call and no loop over absent fields:
+# this took the sample invoice from 114 to 71 us. It reads only a JSON object that
+# holds a valid value for every field present, and then makes what the field by
+# field reader makes (settable says when it may); anything else makes it raise
+# (_NotFast, or whatever the values raise), and the record's reader reads the JSON
+# again field by field, which words the fault. Fast readers call the fast readers
+# of the records inside, never a field by field one, so a fault deep down costs a
+# fast attempt per level and one reading field by field per level, not more.
+
+_FAST: dict[type, _Reader] = {}
+
+
+class _NotFast(Exception):
+    """What a fast reader raises for JSON it leaves to the field-by-field reader."""
+
+
+def _fast_reader(cls: type) -> _Reader | None:
+    if not settable(cls):
+        return None
+    attributes = attrs.fields_dict(cls)
+    names: dict[str, Any] = {
+        "cls": cls, "new": cls.__new__, "set_on": object.__setattr__,
+        "known": frozenset(attributes), "_NotFast": _NotFast, "Decimal": Decimal,
+        "_DECIMAL": _DECIMAL, "check_computed": check_computed,
+    }
+    lines = [
+        "def fast(data):",
+        "    if type(data) is not dict:",
+        "        raise _NotFast",
+        "    get = data.get",
+        "    record = new(cls)",
+        "    set_field = set_on.__get__(record)",
+        "    found = 0",
+    ]
+    computes = False
+    for index, info in enumerate(fields_of(cls)):
+        name = repr(info.name)
+        value_reader = names[f"read_{index}"] = _fast_field_reader(info)
+        # The first tests of _text and _decimal_from_json, without their call.
+        if value_reader is _text:
+            value = f"value if type(value) is str and value else read_{index}(value)"
+        elif value_reader is _decimal_from_json:
+            value = (f"Decimal(value) if type(value) is str and _DECIMAL(value) "
+                     f"else read_{index}(value)")
+        else:
+            value = f"read_{index}(value)"
+        lines.append(f"    value = get({name})")
+        lines.append("    if value is None:")
+        if info.required:
+            lines.append("        raise _NotFast")
+        elif info.default is not attrs.NOTHING:
+            names[f"default_{index}"] = info.default
+            lines.append(f"        set_field({name}, default_{index})")
+        else:
+            factory: Any = attributes[info.name].default  # an attrs.Factory
+            names[f"compute_{index}"] = factory.factory
+            argument = "record" if factory.takes_self else ""
+            lines.append(f"        set_field({name}, compute_{index}({argument}))")
+            computes = True
+        indent = "    " if info.required else "        "
+        if not info.required:
+            lines.append("    else:")
+        lines.append(f"{indent}set_field({name}, {value})")
+        lines.append(f"{indent}found += 1")
+    lines.append("    if found != len(data) and not known.issuperset(data):")
+    lines.append("        raise _NotFast")
+    if computes:
+        lines.append("    check_computed(record)")
+    lines.append("    record._check()")
+    lines.append("    return record")
+    source = "\n".join(lines)
+    exec(compile(source, f"<fast JSON reader of {cls.__qualname__}>", "exec"), names)
+    fast: _Reader = names["fast"]
+    return fast
+
+
+def _fast_field_reader(info: FieldInfo) -> _Reader:
+    base = info.shape.base
+    if is_record(base):
+        _reader(base)
+        # A class that holds itself finds only the reader it is being made with.
+        one = _FAST.get(base) or _reader(base)
+    else:
+        one = _ruled(base, _value_reader(base), value_rule(info))
+    if not info.shape.many:
+        return one
+    least = min_items(info)
+
+    def read_many(value: Any) -> tuple[Any, ...]:
+        if type(value) is not list:
+            raise _NotFast
+        items = tuple(map(one, value))
+        if len(items) < least:
+            raise _NotFast
+        return items
+
+    return read_many
 
 
 def _field_reader(info: FieldInfo) -> _Reader:

@@ -8,7 +8,8 @@ overriding :meth:`Record._check`.
 
 A reader that has already checked each value on its own (the JSON reader does,
 as it reads) builds the object with :func:`build_checked`, which runs only
-what the single values cannot show: the computed defaults and ``_check``.
+what the single values cannot show: the computed defaults and ``_check``; or,
+for a :func:`settable` class, sets the fields itself and runs those two.
 
 Checks are cheap and local. Whether a document follows a particular standard
 (Peppol, NLCIUS, OHNL) is the business of that standard's validation, not of the
@@ -142,6 +143,41 @@ def _find_computed(cls: type) -> _Plan | None:
             defaults_pass = False
     found = _COMPUTED[cls] = tuple(computed) if defaults_pass else None
     return found
+
+
+def settable(cls: type) -> bool:
+    """Whether a reader of checked values may make a ``cls`` object by setting its fields.
+
+    It then does what :func:`build_checked` does through ``__init__``: sets every
+    field in declared order to its value, its literal default, or its computed
+    default (the factory called as ``__init__`` calls it), and calls
+    :func:`check_computed` and ``_check``. That needs an ``__init__`` that
+    does no more than attrs' plain one: no converters or validators, no hash
+    cache, Record's ``__attrs_post_init__``, each argument named as its field.
+    """
+    try:
+        computed = _COMPUTED[cls]
+    except KeyError:
+        computed = _find_computed(cls)
+    if computed is None:
+        return False
+    init = vars(cls).get("__init__")
+    code = getattr(init, "__code__", None)
+    return (
+        code is not None and code.co_filename.startswith("<attrs generated")
+        and getattr(cls, "__attrs_post_init__", None) is Record.__attrs_post_init__
+        and not hasattr(cls, "__attrs_pre_init__")
+        and not hasattr(cls, "_attrs_cached_hash")  # cache_hash: __init__ clears the cache
+        and all(field.validator is None and field.converter is None and field.alias == field.name
+                for field in attrs.fields(cls))
+    )
+
+
+def check_computed(record: Record) -> None:
+    """What :func:`build_checked` checks of the computed fields of a :func:`settable` class."""
+    for entry in _COMPUTED[type(record)] or ():
+        if not _passes_quickly(entry, getattr(record, entry[0])):
+            _check_field(record, entry[5])
 
 
 def _passes_quickly(entry: _Entry, value: Any) -> bool:
