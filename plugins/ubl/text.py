@@ -168,12 +168,7 @@ def _checked_attributes(attributes: dict[str, str | None]) -> dict[str, str] | N
 
 def _attributes(attributes: dict[str, str | None]) -> str:
     """The attributes that are not None, checked and written: `` key="value"`` each."""
-    written = ""
-    for key, value in attributes.items():
-        if value is not None:
-            _check(value)
-            written += f' {key}="{_attribute(value)}"'
-    return written
+    return "".join(attribute(key, value) for key, value in attributes.items())
 
 
 def _check(value: str) -> None:
