@@ -116,6 +116,7 @@ class SinkPlugin:
 async def serve(config: Path, role: str) -> None:
     from gateway.cli.run import secrets_of
     from gateway.logs import setup_logging
+    from gateway.scheduling import schedule_gateway
     from gateway.service import GatewayService
 
     # The [dispatch] table of the file, as `gateway run` reads it: the bench measures
@@ -128,6 +129,7 @@ async def serve(config: Path, role: str) -> None:
     known = secrets_of(service.config)
     log_file = (config.parent / f"gateway-{role}.log").open("a", encoding="utf-8")
     setup_logging("INFO", "json", secrets=lambda: known, stream=log_file)
+    schedule_gateway(service.config.gateway.scheduling)  # as `gateway run` does
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     await service.start()

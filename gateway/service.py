@@ -175,7 +175,8 @@ class GatewayService:
         # names a validated format; otherwise on the first document that has layers.
         self.validation = ValidationPool(config.gateway.standards_path,
                                          workers=config.validation.workers,
-                                         time_limit=config.validation.time_limit)
+                                         time_limit=config.validation.time_limit,
+                                         scheduling=config.gateway.scheduling)
         if self.intake_only:
             # Nothing here sends or delivers, so there is nothing local to wake: the full
             # instances are told instead, and find the work at their next poll regardless.

@@ -69,6 +69,7 @@ def run(obj: CliContext, listen: str | None, log_level: str, log_format: str | N
     """
     from gateway import eventloop
     from gateway.logs import setup_logging
+    from gateway.scheduling import schedule_gateway
     from gateway.service import GatewayService
     from gateway.telemetry import configure_telemetry
 
@@ -88,6 +89,8 @@ def run(obj: CliContext, listen: str | None, log_level: str, log_format: str | N
         raise GatewayError(str(exc)) from None
     setup_logging(log_level, log_format, secrets=lambda: known, stream=sys.stderr)
     telemetry = configure_telemetry()
+    # The process is the gateway's: its threads, and those they start, take the policy.
+    schedule_gateway(service.config.gateway.scheduling)
     click.echo(f"gateway: using {obj.config_path}"
                + (" (intake only: no channels, nothing sent)" if role == "intake" else ""),
                err=True)

@@ -29,7 +29,7 @@ def _changed_fields(old: Any, new: Any) -> list[str]:
 
 
 START_ONLY: dict[str, tuple[str, ...] | None] = {
-    "gateway": ("listen", "database", "data_dir", "standards_dir"),
+    "gateway": ("listen", "database", "data_dir", "standards_dir", "scheduling"),
     "dispatch": None,
     "validation": None,
 }

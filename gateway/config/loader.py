@@ -48,6 +48,7 @@ from gateway.identifiers import (
 )
 from gateway.kinds import DocumentKind
 from gateway.paths import default_config_path, default_data_dir
+from gateway.scheduling import DEFAULT_POLICY, POLICIES
 
 DEFAULT_LISTEN = "127.0.0.1:8780"
 DEFAULT_DATABASE_FILE = "gateway.db"
@@ -57,7 +58,7 @@ TOP_LEVEL_KEYS = ("gateway", "supplier", "channels", "agencies", "erp", "dispatc
                   "validation")
 GATEWAY_KEYS = (
     "listen", "public_url", "data_dir", "database", "token", "token_env", "audit_log",
-    "standards_dir",
+    "standards_dir", "scheduling",
 )
 SUPPLIER_KEYS = (
     "name", "kvk", "vestigingsnummer", "vat", "oin", "peppol_id", "contact", "address",
@@ -444,10 +445,18 @@ class _Reader:
         audit_log = self.file_path(audit_text) if audit_text else data_dir / DEFAULT_AUDIT_FILE
         standards_text = self.string(table, path, "standards_dir")
         standards_dir = self.file_path(standards_text) if standards_text else None
+        scheduling = self.string(table, path, "scheduling") or DEFAULT_POLICY
+        if scheduling not in POLICIES:
+            raise self.error(
+                f"scheduling must be one of {', '.join(POLICIES)}; got {scheduling!r}"
+                f"{_did_you_mean(scheduling, POLICIES)}",
+                (*path, "scheduling"),
+            )
 
         return GatewaySettings(
             listen=listen, public_url=public_url, data_dir=data_dir, database=database,
             token=token, token_env=token_env, audit_log=audit_log, standards_dir=standards_dir,
+            scheduling=scheduling,
         )
 
     def database(self, table: dict[str, Any], path: tuple[PathPart, ...], data_dir: Path) -> str:

@@ -25,6 +25,7 @@ from gateway.identifiers import (
 )
 from gateway.kinds import DocumentKind
 from gateway.paths import standards_dir
+from gateway.scheduling import DEFAULT_POLICY
 
 
 @attrs.frozen
@@ -88,6 +89,8 @@ class GatewaySettings:
     audit_log: Path
     public_url: str | None = None
     standards_dir: Path | None = None
+    scheduling: str = DEFAULT_POLICY
+    """How ``gateway run`` has Linux schedule its threads (see :mod:`gateway.scheduling`)."""
     # Kept out of repr so a logged config never shows the secret.
     token: str | None = attrs.field(default=None, repr=False)
     token_env: str | None = None

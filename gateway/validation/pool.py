@@ -60,6 +60,7 @@ import attrs
 
 from gateway.errors import GatewayError
 from gateway.formats import LayerKind, ValidationLayer
+from gateway.scheduling import INHERIT, schedule_worker
 from gateway.validation.engine import (
     SAXON_ERROR_RULE,
     SKIPPED_RULE,
@@ -209,10 +210,11 @@ WARM_VALIDATIONS = 16
 
 def _start_worker(
     standards_dir: Path, warm: tuple[ValidationLayer, ...], sets: tuple[WarmSet, ...] = (),
-    ready: Any = None, stop: Any = None,
+    ready: Any = None, stop: Any = None, scheduling: str = INHERIT,
 ) -> None:
     global _worker, _warmth
     _end_with_parent()
+    schedule_worker(scheduling)
     _worker = Validator(standards_dir)
     _worker.prepare(warm)
     if sets or ready is not None:
@@ -474,8 +476,12 @@ class ValidationPool:
         self, standards_dir: Path, workers: int | None = None, *,
         warm: Sequence[ValidationLayer] = (), split_bytes: int = SPLIT_BYTES,
         close_grace: float = CLOSE_GRACE, time_limit: float | None = TIME_LIMIT,
+        scheduling: str = INHERIT,
     ) -> None:
         self.standards_dir = Path(standards_dir)
+        # The gateway's [gateway] scheduling: under "batch" the workers leave the
+        # SCHED_BATCH they inherit (see gateway.scheduling).
+        self.scheduling = scheduling
         self.split_bytes = split_bytes
         self.close_grace = close_grace
         if time_limit is not None and not time_limit > 0:
@@ -540,7 +546,7 @@ class ValidationPool:
                     max_workers=self.workers, mp_context=_context(),
                     initializer=_start_worker,
                     initargs=(self.standards_dir, self._warm, self._warm_sets, self._ready,
-                              self._stop_warming),
+                              self._stop_warming, self.scheduling),
                 )
                 if self._announce:
                     # A ProcessPoolExecutor starts a process per task while none is
