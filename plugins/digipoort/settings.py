@@ -13,6 +13,7 @@ advises other values needs no code change.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -149,10 +150,19 @@ def parse_settings(channel: str, raw: Mapping[str, Any]) -> DigipoortSettings:
 
     def number(key: str, default: float, minimum: float) -> float:
         value = raw.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
+        # TOML has nan and inf: nan passes every comparison, and neither is a time.
+        if (isinstance(value, bool) or not isinstance(value, int | float)
+                or not math.isfinite(value) or value < minimum):
             raise SettingsError(f"{where}: {key} must be a number of at least {minimum}, "
                                 f"not {value!r}")
         return float(value)
+
+    def whole(key: str, default: int, minimum: int) -> int:
+        value = raw.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise SettingsError(f"{where}: {key} must be a whole number of at least "
+                                f"{minimum}, not {value!r}")
+        return value
 
     def choice(key: str, default: str, allowed: tuple[str, ...]) -> str:
         value = text(key, default)
@@ -194,7 +204,7 @@ def parse_settings(channel: str, raw: Mapping[str, Any]) -> DigipoortSettings:
     if ophaal and urls["ophaal"] is None:
         raise SettingsError(f"{where}: ophaal = true needs ophaal_url (environment "
                             f"{environment!r} has no OphaalService address)")
-    batch = number("status_batch", 200, 1)
+    batch = whole("status_batch", 200, 1)
     scenario = text("aanleverkenmerk_scenario")
     if scenario is not None and environment not in REHEARSAL_ENVIRONMENTS:
         raise SettingsError(f"{where}: aanleverkenmerk_scenario is for rehearsals on the "
@@ -222,7 +232,7 @@ def parse_settings(channel: str, raw: Mapping[str, Any]) -> DigipoortSettings:
         ontvanger_type=_or(text("ontvanger_type"), "OIN"),
         ontvanger_rol=ontvanger_rol,
         status_poll_interval=number("status_poll_interval", 60.0, 0.01),
-        status_batch=int(batch),
+        status_batch=batch,
         status_deadline=number("status_deadline", DEFAULT_STATUS_DEADLINE, 1),
         aflever_listen=listen,
         aflever_certificate=_path(text("aflever_certificate")),
