@@ -12,9 +12,10 @@ With ``[gateway] scheduling = "batch"`` (the default) ``gateway run`` puts
 its own threads under SCHED_BATCH: a woken gateway thread waits for the
 running worker's time slice to end (a few milliseconds at most) and then
 finds several events ready. The validation workers go back to SCHED_OTHER,
-the default they would have had. On two cores with two workers this cut the
-gateway's CPU time per validated invoice from 2.6 to 2.15 ms (medians of
-five alternating runs), and the intake p99 at 100 requests/s did not move.
+the default they would have had. On two cores with two workers (SQLite) this
+cut the gateway's CPU time per validated invoice from 2.3 to 2.0 ms (medians
+of five alternating runs); the intake p99 at 100 requests/s moved within the
+machine's noise.
 
 ``"inherit"`` changes nothing: every process keeps the policy the gateway
 was started with (``chrt``, systemd's ``CPUSchedulingPolicy=``). Threads
