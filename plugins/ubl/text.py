@@ -54,10 +54,10 @@ class Element:
 
     __slots__ = ("_written", "attributes", "content", "name", "text")
 
-    def __init__(self, name: str, text: str | None = None,
-                 attributes: dict[str, str] | None = None) -> None:
+    def __init__(self, name: str, text: str | None = None, attributes: str = "") -> None:
         self.name = name
         self.attributes = attributes
+        """Written already, as :func:`attribute` writes them: `` key="value"`` each."""
         self.text = text
         self.content: list[Element | str] = []
         """The children in order: an element, or a value's element already written (see sub)."""
@@ -94,7 +94,7 @@ class Leaf:
 
 def element(parent: Element, name: str, /, **attributes: str | None) -> Element:
     """A new child ``name`` (``"cac:Party"``) of ``parent``; None attributes are left out."""
-    child = Element(name, None, _checked_attributes(attributes) if attributes else None)
+    child = Element(name, None, _attributes(attributes) if attributes else "")
     parent.content.append(child)
     return child
 
@@ -157,13 +157,6 @@ def to_bytes(top: Element) -> bytes:
     else:
         parts.append("/>\n")
     return "".join(parts).encode("utf-8")
-
-
-def _checked_attributes(attributes: dict[str, str | None]) -> dict[str, str] | None:
-    kept = {key: value for key, value in attributes.items() if value is not None}
-    for value in kept.values():
-        _check(value)
-    return kept or None
 
 
 def _attributes(attributes: dict[str, str | None]) -> str:
@@ -239,10 +232,7 @@ def _shared(node: Element, depth: int) -> str:
 def _write(node: Element, depth: int, parts: list[str]) -> None:
     indent = _INDENTS[depth] if depth < len(_INDENTS) else "\n" + "  " * depth
     name = node.name
-    start = indent + "<" + name
-    if node.attributes:
-        for key, value in node.attributes.items():
-            start += f' {key}="{_attribute(value)}"'
+    start = indent + "<" + name + node.attributes
     if node.content:
         parts.append(start + ">")
         _write_content(node, depth + 1, parts)
