@@ -157,8 +157,11 @@ name = "Naam Leverancier BV"
 kvk = "{SUPPLIER_KVK}"
 vestigingsnummer = "000018727409"
 
-# The sink answers at once, so a worker claims many due messages in one go; with
-# the default 1 second between looks the last messages of a run would wait for it.
+# The sink answers at once, so a worker claims many due messages in one go. The short
+# poll dates from before a wake that finds every worker busy was kept for the next one
+# to finish (pipeline/workers.py); since then the default 1 second measures the same
+# (delivered/s and CPU alike in alternating runs, with and without validation), and
+# 0.05 stays so that the figures compare with those of earlier runs.
 [dispatch]
 batch = 10
 poll_interval = 0.05
