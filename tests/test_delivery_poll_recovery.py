@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import attrs
 import pytest
@@ -20,7 +21,7 @@ from gateway.kinds import Direction
 from gateway.model.samples import example_order
 from gateway.pluginmanager import make_plugin_manager
 from gateway.service import GatewayService
-from gateway.store import Store, TransportState
+from gateway.store import Page, Store, TransportState
 
 
 @pytest.fixture
@@ -134,6 +135,70 @@ async def test_a_live_claim_is_left_to_its_worker_until_it_expires(pipe: Pipelin
     assert record is not None
     assert record.transport_state is TransportState.DECODED
     assert await in_default_inbox(pipe.store, message_id)
+
+
+def quiet_worker(pipe: Pipeline, lease: float) -> tuple[DeliveryWorker, list[str]]:
+    """A poll-mode worker with ``lease``, and the states its store listings asked for."""
+    settings = attrs.evolve(FAST, lease=timedelta(seconds=lease))
+    worker = DeliveryWorker(pipe.store, lambda: attrs.evolve(
+        pipe.config, erp=ErpSettings(delivery="poll")), settings, instance="poll")
+    listed: list[str] = []
+    original = pipe.store.list_messages
+
+    async def list_messages(**kwargs: Any) -> Page:
+        listed.append(str(kwargs.get("transport_state")))
+        return await original(**kwargs)
+
+    pipe.store.list_messages = list_messages  # type: ignore[method-assign]
+    return worker, listed
+
+
+async def test_poll_mode_that_found_no_delivery_under_way_looks_again_a_lease_later(
+    pipe: Pipeline,
+) -> None:
+    worker, listed = quiet_worker(pipe, lease=0.5)
+    try:
+        for _ in range(20):
+            assert await worker.run_once() == 0
+        # Each round used to list the 'delivering' documents: a read every few
+        # milliseconds at a short poll_interval, to find nothing.
+        assert listed.count(str(TransportState.DELIVERING)) == 1, listed
+        # Another instance, still pushing, claims a document and dies; its restart
+        # ends the claim at once. Within the lease the quiet worker does not look...
+        message_id = await received_order(pipe, "t-quiet")
+        await pipe.store.claim_deliverable("other-instance:deliver-0", 1, FAST.lease)
+        assert await pipe.store.expire_claims("other-instance:") == 1
+        assert await worker.run_once() == 0
+        # ...and a lease after its last look it does, and hands the document back.
+        await asyncio.sleep(0.6)
+        assert await worker.run_once() == 1
+    finally:
+        await worker.stop()
+    record = await pipe.store.get(message_id)
+    assert record is not None
+    assert record.transport_state is TransportState.DECODED
+    assert listed.count(str(TransportState.DELIVERING)) == 2, listed
+
+
+async def test_poll_mode_looks_every_round_while_a_delivery_is_under_way(
+    pipe: Pipeline,
+) -> None:
+    worker, listed = quiet_worker(pipe, lease=60)
+    message_id = await received_order(pipe, "t-busy")
+    await pipe.store.claim_deliverable("other-instance:deliver-0", 1, FAST.lease)
+    try:
+        for _ in range(5):
+            assert await worker.run_once() == 0  # a live claim: its worker's
+        assert listed.count(str(TransportState.DELIVERING)) == 5, listed
+        # The instance dies and restarts: the next round hands the document back,
+        # not a lease later.
+        assert await pipe.store.expire_claims("other-instance:") == 1
+        assert await worker.run_once() == 1
+    finally:
+        await worker.stop()
+    record = await pipe.store.get(message_id)
+    assert record is not None
+    assert record.transport_state is TransportState.DECODED
 
 
 async def test_a_delivery_in_flight_during_an_erp_reload_is_recorded_as_made(

@@ -23,6 +23,7 @@ import collections
 import contextlib
 import logging
 import random
+import time
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -71,6 +72,9 @@ class DeliveryWorker(WorkerGroup):
         # are looked for once per entry into poll mode (see _hand_back_for_poll).
         self._handing_back = asyncio.Lock()
         self._retrying_handed_back = False
+        # When poll mode next looks for expired claims (time.monotonic(); see
+        # _hand_back_expired_claims).
+        self._claims_looked_for_at = 0.0
 
     async def stop(self) -> None:
         """Let deliveries in progress finish (up to ``stop_grace``), then close the targets."""
@@ -114,8 +118,10 @@ class DeliveryWorker(WorkerGroup):
         erp = self.config().erp
         if self.target(erp) is None:
             return await self._hand_back_for_poll()
-        # Pushing again: a later switch to poll must look for waiting retries anew.
+        # Pushing again: a later switch to poll must look for waiting retries, and for
+        # the claims this push leaves, anew.
         self._retrying_handed_back = False
+        self._claims_looked_for_at = 0.0
         lease = self._lease(erp)
         claimed = await self.store.claim_deliverable(worker_id, self.settings.batch, lease)
         self._claimed(len(claimed))
@@ -178,12 +184,25 @@ class DeliveryWorker(WorkerGroup):
             cursor = page.next_cursor
 
     async def _hand_back_expired_claims(self) -> int:
-        # Every round, since claims expire as time passes. 'delivering' is an inbound
-        # state only and holds just the deliveries under way, so when there is nothing
-        # to hand back this reads (nearly) nothing.
+        """Hand back the deliveries whose claims expired; how many.
+
+        While a delivery is under way this looks every round, since its claim
+        expires as time passes. A look that finds none waits a lease before the
+        next: a claim taken later (by another instance on the database that
+        still pushes) runs a lease at least, when the instances share their
+        [dispatch] lease as they share a configuration; if not, such a document
+        waits at most one lease of this instance longer. Poll mode may run a
+        round every few milliseconds, and each look is a read.
+        """
+        if time.monotonic() < self._claims_looked_for_at:
+            return 0
         page = await self.store.list_messages(
             direction=Direction.INBOUND, transport_state=TransportState.DELIVERING,
             limit=MAX_PAGE)
+        if not page.items:
+            self._claims_looked_for_at = (time.monotonic()
+                                          + self.settings.lease.total_seconds())
+            return 0
         now = utc_now()
         handed = 0
         for record in page.items:
