@@ -241,6 +241,12 @@ class SqliteStore(Store):
             raise StoreError(f"the database {path} cannot use WAL mode (got {mode})")
         # Bounds the WAL file after a burst; it is reused, not regrown, afterwards.
         writer.execute("PRAGMA journal_size_limit = 67108864")
+        # Each write runs in a savepoint (see Writer), whose journal keeps the pages it
+        # changes until it is released. Past 64 KiB SQLite moves that journal to a temp
+        # file: a create, an unlink and some 35 page writes per invoice, for a journal
+        # read only on a rollback and dropped at the release. In memory it is one job's
+        # pages (a few dozen KiB) at a time.
+        writer.execute("PRAGMA temp_store = MEMORY")
         try:
             turn = WriteTurn(path)
         except OSError as exc:
