@@ -9,6 +9,12 @@ timecard it replaces, so by number alone it would pass for a repeat of the
 original and never reach the ERP. Its key carries a digest of the decoded
 correction, so each correction is a document of its own while the same
 correction delivered again is still one.
+
+So is a staffing order that is not a new one: SETU-OHNL 2.0 allows
+``OrderClassification/@orderStatus`` "new" and "closed" (its StaffingOrder
+Schematron refuses every other value), and the agency closes an order under
+the order's own id. Its key carries the status, so the closing reaches the ERP
+instead of passing for a repeat of the order it closes.
 """
 
 from __future__ import annotations
@@ -25,6 +31,11 @@ from gateway.model.staffing import StaffingOrder
 CORRECTION = "correction"
 """Marks the number of a corrected timecard: ``<id>:correction:<digest>``."""
 
+STATUS = "status"
+"""Marks the number of a staffing order that is not new: ``<id>:status:<orderStatus>``."""
+
+NEW_ORDER = "new"
+
 
 def document_number(document: CanonicalDocument) -> str:
     """The number the issuer gave the document (invoice number, order id, timecard id)."""
@@ -37,24 +48,28 @@ def document_number(document: CanonicalDocument) -> str:
 
 
 def key_number(document: CanonicalDocument) -> str:
-    """The number in the document's business key: its own, marked for a corrected timecard.
+    """The number in the document's business key: its own, marked for a corrected timecard
+    and for a staffing order that is not new.
 
-    A correction's is ``<id>:correction:<digest of its content>``; :func:`issued_number`
-    gives the document's own number back.
+    A correction's is ``<id>:correction:<digest of its content>``, a closed staffing
+    order's ``<id>:status:closed``; :func:`issued_number` gives the document's own
+    number back.
     """
     number = document_number(document)
     if isinstance(document, TimeCard) and document.corrects is not None:
         digest = hashlib.sha256(dumps(document, indent=None).encode()).hexdigest()[:16]
         return f"{number}:{CORRECTION}:{digest}"
+    if isinstance(document, StaffingOrder) and document.order_status not in (None, NEW_ORDER):
+        return f"{number}:{STATUS}:{document.order_status}"
     return number
 
 
-_CORRECTION_MARK = re.compile(rf":{CORRECTION}:[0-9a-f]{{16}}$")
+_MARK = re.compile(rf":(?:{CORRECTION}:[0-9a-f]{{16}}|{STATUS}:\S+)$")
 
 
 def issued_number(number: str) -> str:
     """The document's own number from the number in its key (see :func:`key_number`)."""
-    return _CORRECTION_MARK.sub("", number)
+    return _MARK.sub("", number)
 
 
 AGENCY_PARTY_FIELDS = ("buyer", "customer", "sender")
