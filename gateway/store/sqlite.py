@@ -76,6 +76,8 @@ DEFAULT_BUSY_TIMEOUT_MS = 10_000
 # A 10 KB document per message: 16 MiB of page cache per connection holds the
 # hot part of the indexes without letting a big backlog grow the process.
 CACHE_KIB = 16_000
+WRITES_TEMP_STORE = "MEMORY"
+"""Where the writer keeps its savepoints' journals (see SqliteStore.__init__)."""
 
 MESSAGE_COLUMNS = (
     "id", "direction", "business_key", "agency_oin", "document_kind", "format_key", "channel",
@@ -244,9 +246,9 @@ class SqliteStore(Store):
         # Each write runs in a savepoint (see Writer), whose journal keeps the pages it
         # changes until it is released. Past 64 KiB SQLite moves that journal to a temp
         # file: a create, an unlink and some 35 page writes per invoice, for a journal
-        # read only on a rollback and dropped at the release. In memory it is one job's
-        # pages (a few dozen KiB) at a time.
-        writer.execute("PRAGMA temp_store = MEMORY")
+        # read only on a rollback and dropped at the release. In memory it holds one
+        # job's pages at a time. (Migrations, which may rewrite every row, keep files.)
+        writer.execute(f"PRAGMA temp_store = {WRITES_TEMP_STORE}")
         try:
             turn = WriteTurn(path)
         except OSError as exc:
@@ -291,6 +293,15 @@ class SqliteStore(Store):
         shipped = migrations.load("sqlite")
 
         def run(conn: sqlite3.Connection) -> int:
+            # A migration's statement may rewrite a whole table, and its statement
+            # journal grow with it: on disk, as SQLite keeps it by default.
+            conn.execute("PRAGMA temp_store = FILE")
+            try:
+                return migrate_in(conn)
+            finally:
+                conn.execute(f"PRAGMA temp_store = {WRITES_TEMP_STORE}")
+
+        def migrate_in(conn: sqlite3.Connection) -> int:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 conn.execute(
