@@ -35,6 +35,7 @@ STATUS = "status"
 """Marks the number of a staffing order that is not new: ``<id>:status:<orderStatus>``."""
 
 NEW_ORDER = "new"
+"""The status of a staffing order that is no change to an earlier one (and of one without)."""
 
 
 def document_number(document: CanonicalDocument) -> str:
