@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from gateway.formats import Format
+from gateway.validation.engine import Validator
+from gateway.validation.report import Severity
 from plugins.setu_ohnl.humanresource import SetuHumanResource20
 from plugins.setu_ohnl.invoice import SetuInvoice20
 from plugins.setu_ohnl.staffingorder import SetuStaffingOrder20
@@ -36,3 +38,10 @@ def _examples() -> list[tuple[str, Path]]:
 
 
 EXAMPLES = _examples()
+
+
+def rule_errors(validator: Validator, fmt: Format, data: bytes) -> list[str]:
+    """What the official XSD and Schematron of ``fmt`` refuse in ``data``, layer by layer."""
+    report = validator.validate(data, fmt.layers(), format_key=fmt.key)
+    return [f"{f.layer}: {f.text}" for f in report.findings
+            if f.severity in {Severity.FATAL, Severity.ERROR}]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from pipeline_support import Pipeline
-from setu_corpus import SHARED
+from setu_corpus import SHARED, rule_errors
 
 from gateway.channels import InboundDocument
 from gateway.delivery.envelope import envelope, file_stem
@@ -23,7 +23,6 @@ from gateway.model.json import loads
 from gateway.pipeline.keys import issued_number, key_number
 from gateway.store import TransportState
 from gateway.validation.engine import Validator
-from gateway.validation.report import Severity
 from plugins.setu_ohnl.staffingorder import SetuStaffingOrder20
 
 FORMAT = SetuStaffingOrder20()
@@ -65,9 +64,7 @@ def validator(installed_standards: Path) -> Validator:
 
 
 def errors(validator: Validator, data: bytes) -> list[str]:
-    report = validator.validate(data, FORMAT.layers(), format_key=FORMAT.key)
-    return [f"{f.layer}: {f.text}" for f in report.findings
-            if f.severity in {Severity.FATAL, Severity.ERROR}]
+    return rule_errors(validator, FORMAT, data)
 
 
 def test_new_and_closed_are_the_order_statuses_setu_allows(validator: Validator) -> None:

@@ -21,7 +21,7 @@ from pathlib import Path
 import attrs
 import pytest
 from pipeline_support import Pipeline
-from setu_corpus import SHARED
+from setu_corpus import SHARED, rule_errors
 
 from gateway.business.errors import BusinessError
 from gateway.business.invoicing import invoice_from_timecards
@@ -41,7 +41,6 @@ from gateway.model.json import from_json, loads, to_json
 from gateway.model.samples import example_staffing_order
 from gateway.store import TransportState
 from gateway.validation.engine import Validator
-from gateway.validation.report import Severity
 from plugins.setu_ohnl.errors import SetuDecodeError, SetuEncodeError
 from plugins.setu_ohnl.timecard import SetuTimeCard20
 from strategies import assert_valid
@@ -112,9 +111,7 @@ def validator(installed_standards: Path) -> Validator:
 
 
 def errors(validator: Validator, data: bytes) -> list[str]:
-    report = validator.validate(data, FORMAT.layers(), format_key=FORMAT.key)
-    return [f"{f.layer}: {f.text}" for f in report.findings
-            if f.severity in {Severity.FATAL, Severity.ERROR}]
+    return rule_errors(validator, FORMAT, data)
 
 
 # -- on the wire --------------------------------------------------------------------------
