@@ -158,7 +158,8 @@ async def test_a_live_claim_is_left_to_its_worker_until_it_expires(pipe: Pipelin
 async def test_poll_mode_that_found_no_delivery_under_way_looks_again_a_lease_later(
     pipe: Pipeline,
 ) -> None:
-    worker, listed = quiet_worker(pipe, lease=0.5)
+    # Long enough for the rounds and the other instance's claim below on a busy machine.
+    worker, listed = quiet_worker(pipe, lease=2.0)
     try:
         for _ in range(20):
             assert await worker.run_once() == 0
@@ -172,7 +173,7 @@ async def test_poll_mode_that_found_no_delivery_under_way_looks_again_a_lease_la
         assert await pipe.store.expire_claims("other-instance:") == 1
         assert await worker.run_once() == 0
         # ...and a lease after its last look it does, and hands the document back.
-        await asyncio.sleep(0.6)
+        await asyncio.sleep(2.1)
         assert await worker.run_once() == 1
     finally:
         await worker.stop()
