@@ -12,6 +12,9 @@ Only the application sets up the SDK; the core and plugins use the API
   OTLP exporters themselves (package ``opentelemetry-exporter-otlp``; a
   clear error names it when it is not installed).
 - ``OTEL_METRIC_EXPORT_INTERVAL`` (ms), read by the periodic metric reader.
+- ``OTEL_BSP_*``, read by the SDK's batch span processor; without
+  ``OTEL_BSP_MAX_EXPORT_BATCH_SIZE`` spans are exported in batches of
+  :data:`EXPORT_BATCH` (see there), not the SDK's 512.
 """
 
 from __future__ import annotations
@@ -39,6 +42,17 @@ from gateway.errors import GatewayError
 DEFAULT_SERVICE_NAME = "wissel-gateway"
 EXPORTERS = ("console", "otlp", "none")
 OTLP_PACKAGE = "opentelemetry-exporter-otlp"
+
+BATCH_VARIABLE = "OTEL_BSP_MAX_EXPORT_BATCH_SIZE"
+EXPORT_BATCH = 64
+"""Spans per export unless OTEL_BSP_MAX_EXPORT_BATCH_SIZE says otherwise (the SDK's is 512).
+
+The exporter encodes a batch in its thread holding the GIL, and the event loop
+waits meanwhile: at 100 validated invoices/s (some 600 spans a second) the
+console exporter's batches of 512 held every request in the gateway back by
+40-50 ms every 0.85 s, and the intake p99 rose from 37-50 to 66-70 ms (bench
+open loop on PostgreSQL, alternating runs). Smaller batches spread that wait.
+"""
 
 
 class TelemetryError(GatewayError):
@@ -128,6 +142,14 @@ def _service_name(environ: Mapping[str, str]) -> str:
     return DEFAULT_SERVICE_NAME
 
 
+def span_processor(exporter: SpanExporter, environ: Mapping[str, str]) -> BatchSpanProcessor:
+    """The SDK's batch processor for ``exporter``, in batches of :data:`EXPORT_BATCH` unless
+    ``environ`` sets OTEL_BSP_MAX_EXPORT_BATCH_SIZE (the SDK reads its OTEL_BSP_ variables)."""
+    if environ.get(BATCH_VARIABLE, "").strip():
+        return BatchSpanProcessor(exporter)
+    return BatchSpanProcessor(exporter, max_export_batch_size=EXPORT_BATCH)
+
+
 def configure_telemetry(environ: Mapping[str, str] | None = None) -> Telemetry:
     """Install tracer and meter providers as the OTEL_* variables ask; none by default.
 
@@ -144,7 +166,7 @@ def configure_telemetry(environ: Mapping[str, str] | None = None) -> Telemetry:
     if spans:
         tracer_provider = TracerProvider(resource=resource)
         for exporter in spans:
-            tracer_provider.add_span_processor(BatchSpanProcessor(exporter))
+            tracer_provider.add_span_processor(span_processor(exporter, env))
         trace.set_tracer_provider(tracer_provider)
         telemetry.tracer_provider = tracer_provider
     if readers:
