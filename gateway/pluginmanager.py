@@ -109,7 +109,7 @@ def build_registry(pm: pluggy.PluginManager) -> Registry:
         for plugin_name, function in _each_impl(pm, hook_name):
             with registry.registering_for(plugin_name):
                 try:
-                    function(registry=registry)
+                    returned = function(registry=registry)
                 except PluginError:
                     raise
                 except Exception as exc:
@@ -117,6 +117,15 @@ def build_registry(pm: pluggy.PluginManager) -> Registry:
                         f"plugin {plugin_name!r} failed in {hook_name}: "
                         f"{type(exc).__name__}: {exc}"
                     ) from exc
+                if returned is not None:
+                    # Returning the types is a common pluggy habit; dropped here without a
+                    # word, the plugin would seem installed and provide nothing.
+                    adder = "add_format" if hook_name == "register_formats" else "add_channel"
+                    raise PluginError(
+                        f"plugin {plugin_name!r}: {hook_name} returned a "
+                        f"{type(returned).__name__}; it must return None and call "
+                        f"registry.{adder}(...) for each type instead"
+                    )
     return registry
 
 

@@ -147,6 +147,19 @@ def test_plugin_crash_during_registration_names_the_plugin() -> None:
         _registry(("crashing", Crashing()))
 
 
+def test_a_register_hook_that_returns_its_types_instead_of_adding_them_fails() -> None:
+    """The common pluggy habit of returning what a hook provides would register nothing,
+    and the gateway would only say later that no installed plugin has the channel type."""
+
+    class Returning:
+        @hookimpl
+        def register_channels(self, registry: Registry) -> list[ChannelType]:
+            return [ChannelType("toy", ToyChannel, "a toy")]
+
+    with pytest.raises(PluginError, match=r"'returning'.*register_channels returned.*add_channel"):
+        _registry(("returning", Returning()))
+
+
 def test_detection_finds_the_one_matching_format() -> None:
     registry = _registry(("toy-plugin", ToyPlugin()))
     assert registry.detect(b'<toy version="2">x</toy>').format.key == "toy:invoice:2"
