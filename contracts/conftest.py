@@ -6,8 +6,11 @@ from typing import Any
 
 import pytest
 
+from gateway.errors import GatewayError
 from gateway.pluginmanager import build_registry, make_plugin_manager
 from gateway.registry import Registry
+
+_REGISTRY = pytest.StashKey[Registry]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -19,22 +22,28 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-def _registry() -> Registry:
-    return build_registry(make_plugin_manager())
+def pytest_configure(config: pytest.Config) -> None:
+    # Checked once before collection: raised while generating tests, the same reason
+    # came once per test module, buried in pytest's collection traceback.
+    try:
+        registry = build_registry(make_plugin_manager())
+    except GatewayError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    wanted: list[str] = config.getoption("--plugin")
+    unknown = [name for name in wanted if not any(registry.registered_by(name).values())]
+    if unknown:
+        raise pytest.UsageError(
+            f"plugin(s) {', '.join(unknown)} registered no format or channel; "
+            "`gateway plugins` lists the loaded plugins"
+        )
+    config.stash[_REGISTRY] = registry
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     wanted: list[str] = metafunc.config.getoption("--plugin")
     if not {"format_key", "channel_name"} & set(metafunc.fixturenames):
         return
-    registry = _registry()
-    if wanted:
-        unknown = [name for name in wanted if not any(registry.registered_by(name).values())]
-        if unknown:
-            raise pytest.UsageError(
-                f"plugin(s) {', '.join(unknown)} registered no format or channel; "
-                "`gateway plugins` lists the loaded plugins"
-            )
+    registry = metafunc.config.stash[_REGISTRY]
 
     def selected(what: str, key: str) -> bool:
         return not wanted or registry.owner(what, key) in wanted
@@ -50,8 +59,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 @pytest.fixture(scope="session")
-def registry() -> Registry:
-    return _registry()
+def registry(pytestconfig: pytest.Config) -> Registry:
+    return pytestconfig.stash[_REGISTRY]
 
 
 @pytest.fixture

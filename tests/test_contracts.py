@@ -106,3 +106,17 @@ def test_kit_passes_the_built_in_plugins_and_the_example(tmp_path: Path) -> None
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert " passed" in result.stdout
+
+
+def test_kit_names_a_plugin_it_cannot_check_in_one_line(tmp_path: Path) -> None:
+    """An unknown plugin name (or one that registered nothing) is the integrator's first
+    mistake; the answer must be the reason, not pytest's collection traceback per module."""
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway.cli.main", "contracts", "--plugin", "no-such-plugin"],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "no-such-plugin registered no format or channel" in output, output
+    assert "Traceback" not in output, output
+    assert "site-packages" not in output, output
