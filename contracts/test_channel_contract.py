@@ -17,6 +17,7 @@ from gateway.channels import (
     InboundDocument,
     OutboundMessage,
     RetryableError,
+    SendOutcome,
 )
 from gateway.kinds import DocumentKind
 from gateway.registry import Registry
@@ -55,6 +56,16 @@ def _build(channel_type: ChannelType, settings: object) -> Channel:
     return channel
 
 
+async def _send(channel: Channel, message: OutboundMessage, case: str) -> SendOutcome:
+    # The gateway survives a raising send, but counts it as a bug and retries blindly;
+    # say which promise broke rather than leave the reader with the socket error alone.
+    try:
+        return await channel.send(message)
+    except Exception as exc:
+        pytest.fail(f"{case}: send raised {type(exc).__name__}: {exc}; a channel returns "
+                    "RetryableError or FinalError for a transport error, it never raises")
+
+
 def test_name_and_description(channel_type: ChannelType, channel_name: str) -> None:
     assert channel_type.name == channel_name == channel_name.lower()
     assert channel_type.description.strip(), "describe the channel for `gateway channels`"
@@ -70,10 +81,11 @@ async def test_starts_sends_and_stops_cleanly(channel_type: ChannelType, tmp_pat
         channel = _build(channel_type, settings)
         await channel.start(ChannelContext(channel.name, inbound=_sink, data_dir=str(tmp_path)))
         try:
-            first = await channel.send(_message(channel_type))
+            first = await _send(channel, _message(channel_type), "working settings")
             assert isinstance(first, Accepted), f"send under working settings gave {first!r}"
             assert first.transport_id, "an accepted send must name the transport's id"
-            again = await channel.send(_message(channel_type, first.transport_id))
+            again = await _send(channel, _message(channel_type, first.transport_id),
+                                "a retry under working settings")
             assert isinstance(again, Accepted), f"a retry with the same transport id gave {again!r}"
             assert again.transport_id == first.transport_id, "transport ids must survive retries"
         finally:
@@ -100,7 +112,7 @@ async def test_failures_are_classified(channel_type: ChannelType, tmp_path: Path
             channel = _build(channel_type, settings)
             await channel.start(ChannelContext(channel.name, inbound=_sink, data_dir=str(scratch)))
             try:
-                outcome = await channel.send(_message(channel_type))
+                outcome = await _send(channel, _message(channel_type), case.name)
             finally:
                 await channel.stop()
         expected = RetryableError if case.expect == "retryable" else FinalError

@@ -3,15 +3,38 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import pytest
 
 from contracts import KIT_DIR
 from gateway.errors import GatewayError
-from gateway.formats import Detection, Format, FormatKey, FormatStatus, LayerKind
+from gateway.formats import (
+    Decoded,
+    Detection,
+    EncodeContext,
+    Format,
+    FormatKey,
+    FormatStatus,
+    LayerKind,
+)
 from gateway.kinds import Direction, DocumentKind
 from gateway.registry import Registry
 from gateway.sniff import Sniffed
+
+
+def _encode(fmt: Format, document: Any, context: EncodeContext) -> bytes:
+    data = fmt.encode(document, context)
+    assert isinstance(data, bytes), f"{fmt.key}: encode gave {type(data).__name__}, not bytes"
+    return data
+
+
+def _decode(fmt: Format, data: bytes) -> Decoded:
+    decoded = fmt.decode(data)
+    assert isinstance(decoded, Decoded), (
+        f"{fmt.key}: decode gave {type(decoded).__name__}, not a gateway.formats.Decoded"
+    )
+    return decoded
 
 
 def _sample_bytes(fmt: Format) -> list[tuple[str, bytes]]:
@@ -20,7 +43,7 @@ def _sample_bytes(fmt: Format) -> list[tuple[str, bytes]]:
         if sample.data is not None:
             found.append((sample.name, sample.data))
         if sample.document is not None:
-            found.append((sample.name, fmt.encode(sample.document, sample.context)))
+            found.append((sample.name, _encode(fmt, sample.document, sample.context)))
     return found
 
 
@@ -72,13 +95,13 @@ def test_never_claims_a_foreign_document(fmt: Format, registry: Registry) -> Non
 def test_round_trip(fmt: Format) -> None:
     for sample in fmt.samples():
         if sample.document is not None:
-            encoded = fmt.encode(sample.document, sample.context)
-            decoded = fmt.decode(encoded)
+            encoded = _encode(fmt, sample.document, sample.context)
+            decoded = _decode(fmt, encoded)
             assert decoded.document == sample.document, f"sample {sample.name} changed"
         if sample.data is not None:
-            first = fmt.decode(sample.data).document
+            first = _decode(fmt, sample.data).document
             assert first is not None, f"sample {sample.name} decoded to nothing"
-            again = fmt.decode(fmt.encode(first, sample.context)).document
+            again = _decode(fmt, _encode(fmt, first, sample.context)).document
             assert again == first, f"sample {sample.name} changed on re-encoding"
 
 
@@ -109,8 +132,8 @@ def test_decoding_loses_nothing_silently(fmt: Format) -> None:
     for sample in fmt.samples():
         if sample.data is None:
             continue
-        decoded = fmt.decode(sample.data)
-        again = fmt.encode(decoded.document, sample.context)
+        decoded = _decode(fmt, sample.data)
+        again = _encode(fmt, decoded.document, sample.context)
         lost = sorted(_values(sample.data) - _values(again))
         assert not lost or decoded.warnings, (
             f"sample {sample.name}: decoding dropped {lost[:5]} without a warning"
@@ -121,11 +144,11 @@ def test_encoding_is_deterministic(fmt: Format) -> None:
     for sample in fmt.samples():
         document = sample.document
         if document is None and sample.data is not None:
-            document = fmt.decode(sample.data).document
+            document = _decode(fmt, sample.data).document
         if document is None:
             continue
-        first = fmt.encode(document, sample.context)
-        assert fmt.encode(document, sample.context) == first, (
+        first = _encode(fmt, document, sample.context)
+        assert _encode(fmt, document, sample.context) == first, (
             f"sample {sample.name}: encoding the same document twice gave different bytes"
         )
         assert fmt.detect(Sniffed(first)) is Detection.MATCH, (

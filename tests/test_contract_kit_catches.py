@@ -131,6 +131,45 @@ def register_formats(registry):
 '''
 
 
+# A channel that raises in its one failure case, and a format whose encoder gives text:
+# the kit must say which promise broke, not only show the TypeError or socket error.
+RAISES_WHEN_DOWN = HEADER + '''
+from gateway.channels import FailureCase
+
+
+class DownRaiser(Channel):
+    type_name = "down-raiser"
+
+    async def send(self, message):
+        if self.settings.get("down"):
+            raise ConnectionRefusedError("[Errno 111] Connection refused")
+        return Accepted(message.transport_id or message.message_id)
+
+
+@asynccontextmanager
+async def working(scratch):
+    yield {}
+
+
+@asynccontextmanager
+async def down(scratch):
+    yield {"down": True}
+
+
+@hookimpl
+def register_channels(registry):
+    registry.add_channel(ChannelType(
+        "down-raiser", DownRaiser, "raises when nobody listens",
+        contract=ChannelContract(working=working,
+                                 failures=(FailureCase("down", down, "retryable"),)),
+    ))
+'''
+
+TEXT_ENCODER = JITTERY_FORMAT.replace(
+    "</jittery>').encode()", "</jittery>')",
+).replace('f\'<jittery xmlns="{NS}" uuid="{uuid.uuid4()}">', 'f\'<jittery xmlns="{NS}">')
+
+
 def _run_kit(tmp_path: Path, name: str, source: str) -> subprocess.CompletedProcess[str]:
     module = f"review_{name.replace('-', '_')}_mod"
     dist = tmp_path / f"review_{name.replace('-', '_')}-1.0.dist-info"
@@ -174,3 +213,17 @@ def test_the_raising_channel_really_raises() -> None:
     message = OutboundMessage("m", "00000099003214345001", DocumentKind.INVOICE, "x:y:1", b"<x/>")
     with pytest.raises(ConnectionRefusedError):
         asyncio.run(channel.send(message))
+
+
+@pytest.mark.parametrize(("name", "source", "said"), [
+    ("raiser-down", RAISES_WHEN_DOWN,
+     "down: send raised ConnectionRefusedError: [Errno 111] Connection refused; "
+     "a channel returns RetryableError or FinalError for a transport error, it never raises"),
+    ("text-encoder", TEXT_ENCODER, "encode gave str, not bytes"),
+])
+def test_kit_says_which_promise_a_plugin_broke(
+    tmp_path: Path, name: str, source: str, said: str,
+) -> None:
+    result = _run_kit(tmp_path, name, source)
+    assert result.returncode != 0, result.stdout[-1500:]
+    assert said in result.stdout, result.stdout[-3000:] + result.stderr[-1500:]
