@@ -19,8 +19,11 @@ from gateway.formats import (
     LayerKind,
 )
 from gateway.kinds import Direction, DocumentKind
+from gateway.paths import standards_dir
 from gateway.registry import Registry
 from gateway.sniff import Sniffed
+from gateway.standards.manifest import default_manifest
+from gateway.validation.engine import validator_for
 
 
 def _encode(fmt: Format, document: Any, context: EncodeContext) -> bytes:
@@ -74,6 +77,31 @@ def test_layers_are_ordered_xsd_first(fmt: Format) -> None:
         assert layer.artifact, f"layer {layer.name} names no artifact"
         assert not layer.artifact.startswith("/"), (
             f"layer {layer.name}: artifact must be a path inside the standards tree"
+        )
+    manifest = default_manifest()
+    for layer in fmt.layers():
+        # The gateway installs and finds only the pinned files: any other path fails at
+        # the first document, in production, as "not listed in the standards manifest".
+        assert manifest.owners(layer.artifact), (
+            f"layer {layer.name}: artifact {layer.artifact} is not in the standards manifest "
+            "(`gateway standards list`), so the gateway can neither install nor find it"
+        )
+
+
+def test_samples_pass_their_own_layers(fmt: Format) -> None:
+    """What the format writes passes the official rules it names: the receiver runs them."""
+    layers = fmt.layers()
+    directory = standards_dir()
+    missing = [layer.artifact for layer in layers if not (directory / layer.artifact).is_file()]
+    if missing:
+        pytest.skip(f"{missing[0]} is not installed in {directory}: install the standards "
+                    "(`gateway standards install --from DIR`) to check the samples against them")
+    validator = validator_for(directory)
+    for name, data in _sample_bytes(fmt):
+        report = validator.validate(data, layers, format_key=fmt.key)
+        assert report.valid, (
+            f"sample {name} fails the format's own layers: "
+            + "; ".join(str(finding) for finding in report.errors[:3])
         )
 
 

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from gateway.paths import STANDARDS_DIR_ENV
+
 HEADER = '''
 import uuid
 from contextlib import asynccontextmanager
@@ -170,7 +172,66 @@ TEXT_ENCODER = JITTERY_FORMAT.replace(
 ).replace('f\'<jittery xmlns="{NS}" uuid="{uuid.uuid4()}">', 'f\'<jittery xmlns="{NS}">')
 
 
-def _run_kit(tmp_path: Path, name: str, source: str) -> subprocess.CompletedProcess[str]:
+# A UBL invoice format whose encoder leaves out what the UBL schema requires (IssueDate,
+# the parties, the totals), and one whose Schematron layer names a file no standard has.
+UNFIT_UBL = HEADER + '''
+from gateway.formats import LayerKind, ValidationLayer
+
+UBL = "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"
+CBC = "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2"
+MARK = "urn:example:review:unfit"
+
+
+class Unfit(Format):
+    key = "unfit:invoice:1"
+    kind = DocumentKind.INVOICE
+    directions = frozenset({Direction.OUTBOUND})
+    description = "UBL without the parts UBL requires"
+    artifact = "oasis-ubl/ubl-2.1/xsdrt/maindoc/UBL-Invoice-2.1.xsd"
+
+    def layers(self):
+        return [ValidationLayer(LayerKind.XSD, "ubl-2.1", self.artifact)]
+
+    def detect(self, doc):
+        if doc.root is not None and doc.root.findtext(f"{{{CBC}}}CustomizationID") == MARK:
+            return Detection.MATCH
+        return Detection.NO
+
+    def encode(self, document, context):
+        return (f\'<Invoice xmlns="{UBL}" xmlns:cbc="{CBC}"><cbc:CustomizationID>{MARK}\'
+                f"</cbc:CustomizationID><cbc:ID>{document}</cbc:ID></Invoice>").encode()
+
+    def decode(self, data):
+        root = parse_xml(data).getroot()
+        if root.findtext(f"{{{CBC}}}CustomizationID") != MARK:
+            raise ReviewError("not an unfit invoice")
+        return Decoded(root.findtext(f"{{{CBC}}}ID"))
+
+    def samples(self):
+        return [Sample(name="one", document="INV-1")]
+
+
+class Unpinned(Unfit):
+    key = "unfit:invoice:2"
+    artifact = "si-ubl-validation/xsl/si-ubl-2.1.xsl"
+
+    def layers(self):
+        return [ValidationLayer(LayerKind.SCHEMATRON, "si-ubl-2.1", self.artifact)]
+
+    def samples(self):
+        return []
+
+
+@hookimpl
+def register_formats(registry):
+    registry.add_format(Unfit())
+    registry.add_format(Unpinned())
+'''
+
+
+def _run_kit(
+    tmp_path: Path, name: str, source: str, env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
     module = f"review_{name.replace('-', '_')}_mod"
     dist = tmp_path / f"review_{name.replace('-', '_')}-1.0.dist-info"
     dist.mkdir()
@@ -182,7 +243,7 @@ def _run_kit(tmp_path: Path, name: str, source: str) -> subprocess.CompletedProc
          "--", "-q", "-rfE", "-p", "no:randomly"],
         capture_output=True, text=True, timeout=300, cwd=tmp_path,
         env={**os.environ, "PYTHONPATH": os.pathsep.join(
-            [str(tmp_path), *filter(None, [os.environ.get("PYTHONPATH")])])},
+            [str(tmp_path), *filter(None, [os.environ.get("PYTHONPATH")])]), **(env or {})},
     )
 
 
@@ -227,3 +288,16 @@ def test_kit_says_which_promise_a_plugin_broke(
     result = _run_kit(tmp_path, name, source)
     assert result.returncode != 0, result.stdout[-1500:]
     assert said in result.stdout, result.stdout[-3000:] + result.stderr[-1500:]
+
+
+def test_kit_validates_samples_against_the_formats_own_layers(
+    tmp_path: Path, installed_standards: Path,
+) -> None:
+    """A format whose every document its receiver would refuse must not pass the kit, nor
+    one naming a validation artifact the gateway can never install."""
+    result = _run_kit(tmp_path, "unfit", UNFIT_UBL, {STANDARDS_DIR_ENV: str(installed_standards)})
+    assert result.returncode != 0, result.stdout[-1500:]
+    assert "sample one fails the format's own layers" in result.stdout, result.stdout[-3000:]
+    assert "IssueDate" in result.stdout, result.stdout[-3000:]
+    assert ("artifact si-ubl-validation/xsl/si-ubl-2.1.xsl is not in the standards manifest"
+            in result.stdout), result.stdout[-3000:]
