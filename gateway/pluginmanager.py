@@ -54,6 +54,7 @@ def make_plugin_manager(
         for name, plugin in plugins:
             pm.register(plugin, name=name)
         pm.check_pending()
+        _refuse_unmarked_hooks(pm)
     except pluggy.PluginValidationError as exc:
         raise PluginError(
             f"plugin {pm.get_name(exc.plugin) or exc.plugin!r} does not match the gateway's "
@@ -62,6 +63,20 @@ def make_plugin_manager(
     except ValueError as exc:  # pluggy's "plugin already registered"
         raise PluginError(str(exc)) from exc
     return pm
+
+
+def _refuse_unmarked_hooks(pm: pluggy.PluginManager) -> None:
+    # pluggy takes only functions marked @hookimpl: one with a hook's name but no marker
+    # is skipped without a word, and the plugin loads, registers nothing, and is blamed
+    # later for a channel type or format "no installed plugin provides".
+    for plugin_name, plugin in pm.list_name_plugin():
+        for hook_name in vars(pm.hook):
+            if (callable(getattr(plugin, hook_name, None))
+                    and pm.parse_hookimpl_opts(plugin, hook_name) is None):
+                raise PluginError(
+                    f"plugin {plugin_name!r}: {hook_name} is not marked @hookimpl (from "
+                    "gateway.hookspecs), so the gateway would never call it"
+                )
 
 
 def _import_entry_points() -> None:

@@ -182,3 +182,17 @@ def test_wrapper_hookimpl_either_registers_or_is_refused() -> None:
     except PluginError:
         return  # refusing it with a clear error would be fine too
     assert "toy:invoice:1" in registry.formats, "wrapper impl silently registered nothing"
+
+
+# -- a hook function without @hookimpl ---------------------------------------------------------
+
+class ForgotTheMarker:
+    def register_formats(self, registry: Registry) -> None:
+        registry.add_format(NoKind())
+
+
+def test_a_hook_without_the_hookimpl_marker_is_a_start_up_error() -> None:
+    """pluggy skips an unmarked function without a word: the plugin would load, register
+    nothing, and the hookspecs module promises that such a mistake stops the start."""
+    with pytest.raises(PluginError, match=r"'forgetful'.*register_formats.*@hookimpl"):
+        make_plugin_manager(entry_points=False, plugins=[("forgetful", ForgotTheMarker())])
