@@ -46,8 +46,7 @@ def make_plugin_manager(
     """
     pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
     pm.add_hookspecs(hookspecs)
-    if entry_points:
-        _import_entry_points()
+    entry_point_names = _import_entry_points() if entry_points else {}
     try:
         if entry_points:
             pm.load_setuptools_entrypoints(PLUGIN_ENTRY_POINT_GROUP)
@@ -56,8 +55,10 @@ def make_plugin_manager(
         pm.check_pending()
         _refuse_unmarked_hooks(pm)
     except pluggy.PluginValidationError as exc:
+        # Refused while registering, a plugin has no name in pm yet: its entry point's.
+        refused = pm.get_name(exc.plugin) or entry_point_names.get(id(exc.plugin))
         raise PluginError(
-            f"plugin {pm.get_name(exc.plugin) or exc.plugin!r} does not match the gateway's "
+            f"plugin {refused or exc.plugin!r} does not match the gateway's "
             f"hooks: {' '.join(str(exc).split())}"
         ) from exc
     except ValueError as exc:  # pluggy's "plugin already registered"
@@ -79,7 +80,8 @@ def _refuse_unmarked_hooks(pm: pluggy.PluginManager) -> None:
                 )
 
 
-def _import_entry_points() -> None:
+def _import_entry_points() -> dict[int, str]:
+    """Import every entry point's plugin; returns the name of each, by the id of its object."""
     # pluggy imports entry points too, but cannot say which one failed; importing
     # first (Python caches the modules) lets the error name the plugin.
     # pluggy also skips, without a word, an entry point whose name is taken: the
@@ -94,14 +96,16 @@ def _import_entry_points() -> None:
                     f"and {where}; rename one entry point in the wissel.plugins group"
                 )
             seen[entry_point.name] = where
+    names: dict[int, str] = {}
     for entry_point in importlib.metadata.entry_points(group=PLUGIN_ENTRY_POINT_GROUP):
         try:
-            entry_point.load()
+            names[id(entry_point.load())] = entry_point.name
         except Exception as exc:
             raise PluginError(
                 f"plugin {entry_point.name!r} ({entry_point.value}) failed to load: "
                 f"{type(exc).__name__}: {exc}"
             ) from exc
+    return names
 
 
 def _each_impl(pm: pluggy.PluginManager, hook_name: str) -> Iterable[tuple[str, Any]]:

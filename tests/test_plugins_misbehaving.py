@@ -196,3 +196,24 @@ def test_a_hook_without_the_hookimpl_marker_is_a_start_up_error() -> None:
     nothing, and the hookspecs module promises that such a mistake stops the start."""
     with pytest.raises(PluginError, match=r"'forgetful'.*register_formats.*@hookimpl"):
         make_plugin_manager(entry_points=False, plugins=[("forgetful", ForgotTheMarker())])
+
+
+# -- a hook whose parameter is misnamed, in an installed plugin --------------------------------
+
+def test_a_misnamed_hook_parameter_names_the_plugin_not_its_module(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """pluggy refuses the plugin while registering it, before it has a name in the plugin
+    manager: the error named '<module 'acme_mod' from '/...'>' instead of the entry point."""
+    info = tmp_path / "acme_params-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-params\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[wissel.plugins]\nacme-params = acme_params_mod\n")
+    (tmp_path / "acme_params_mod.py").write_text(
+        "from gateway.hookspecs import hookimpl\n\n\n"
+        "@hookimpl\ndef register_channels(reg):\n    pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    sys.modules.pop("acme_params_mod", None)
+    with pytest.raises(PluginError, match=r"^plugin 'acme-params' does not match") as caught:
+        make_plugin_manager()
+    assert "<module" not in str(caught.value)
