@@ -14,6 +14,7 @@ import abc
 import asyncio
 import logging
 import math
+import re
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -41,6 +42,10 @@ SERVER_STOP_TIMEOUT = 10.0
 requests in progress when it stops. aiohttp's default, a minute, lets one client that
 stalled halfway through its request hold a stopping gateway that long, past the grace
 docker (10 s) and Kubernetes (30 s) give before SIGKILL."""
+
+
+CHANNEL_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+"""A channel type's name, and a ``[channels.<name>]`` table's: the configuration names both."""
 
 
 @attrs.frozen

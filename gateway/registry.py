@@ -15,7 +15,7 @@ from contextlib import contextmanager
 
 import attrs
 
-from gateway.channels import ChannelType
+from gateway.channels import CHANNEL_NAME_RE, ChannelType
 from gateway.errors import GatewayError, PluginError
 from gateway.formats import Detection, Format, FormatKey, FormatStatus
 from gateway.kinds import Direction, DocumentKind
@@ -103,10 +103,10 @@ class Registry:
                 "but it is not a gateway.channels.ChannelType"
             )
         name = channel_type.name
-        if not name or name != name.strip().lower() or ":" in name:
+        if not isinstance(name, str) or not CHANNEL_NAME_RE.match(name):
             raise PluginError(
-                f"plugin {self._current_plugin!r}: channel name {name!r} must be a "
-                "non-empty lower-case word"
+                f"plugin {self._current_plugin!r}: channel name {name!r} must be lower-case "
+                "letters, digits, '-' or '_', as a configuration's `type` names it"
             )
         if name in self._channels:
             raise PluginError(

@@ -160,6 +160,20 @@ def test_a_register_hook_that_returns_its_types_instead_of_adding_them_fails() -
         _registry(("returning", Returning()))
 
 
+@pytest.mark.parametrize("name", ["http post", "http.post", "http/post", "-post", "pöst"])
+def test_a_channel_type_no_configuration_can_name_fails(name: str) -> None:
+    """The configuration's `type` takes lower-case letters, digits, '-' and '_' only; a
+    type named otherwise registered, passed the kit, and could never be used."""
+
+    class Odd:
+        @hookimpl
+        def register_channels(self, registry: Registry) -> None:
+            registry.add_channel(ChannelType(name, ToyChannel, "odd"))
+
+    with pytest.raises(PluginError, match=r"channel name .* lower-case letters"):
+        _registry(("odd", Odd()))
+
+
 def test_detection_finds_the_one_matching_format() -> None:
     registry = _registry(("toy-plugin", ToyPlugin()))
     assert registry.detect(b'<toy version="2">x</toy>').format.key == "toy:invoice:2"

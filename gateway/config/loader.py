@@ -18,6 +18,7 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, TypeVar
 
+from gateway.channels import CHANNEL_NAME_RE
 from gateway.config.locate import KeyLocator, PathPart, format_key_path
 from gateway.config.model import (
     API_SCOPES,
@@ -97,7 +98,7 @@ stylesheet a route needs, seconds on a slow machine), and a limit that start can
 would end every new worker before its first document."""
 
 # Channel instance names end up in log lines, URLs and CLI arguments.
-_CHANNEL_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+_CHANNEL_NAME = CHANNEL_NAME_RE
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _STANDARD = re.compile(r"^[a-z0-9][a-z0-9.\-]*$")
 _VERSION = re.compile(r"^[0-9][0-9a-z.\-]*$")
