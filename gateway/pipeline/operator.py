@@ -249,6 +249,10 @@ async def _reencode(
         raise OperatorActionError(
             f"{format_key} cannot encode message {record.id}: {type(exc).__name__}: {exc}"
         ) from exc
+    if not isinstance(payload, bytes):  # a plugin bug; the store would keep text or fail
+        raise OperatorActionError(
+            f"{format_key} gave {type(payload).__name__}, not bytes: a bug in its plugin "
+            f"({registry.owner('format', format_key)})")
     report = await validate_payload(validator, payload, fmt.layers(), fmt.key)
     if not report.valid:
         raise OperatorActionError(

@@ -273,6 +273,11 @@ class OutboundPipeline:
             except Exception as exc:  # a plugin's failure is this document's rejection
                 return await self._reject(
                     progress, "encode", f"{fmt.key} cannot encode it: {type(exc).__name__}: {exc}")
+            if not isinstance(payload, bytes):  # a plugin bug; the store would keep text or fail
+                return await self._reject(  # type: ignore[unreachable]
+                    progress, "encode",
+                    f"{fmt.key} gave {type(payload).__name__}, not bytes: a bug in its plugin "
+                    f"({self.registry.owner('format', fmt.key)})")
         progress.payload = payload
         progress.events.append(NewEvent("encode", {"format": fmt.key, "bytes": len(payload)}))
 
