@@ -114,6 +114,17 @@ def test_detects_its_own_samples(fmt: Format) -> None:
         assert fmt.detect(Sniffed(data)) is Detection.MATCH, f"sample {name} not recognised"
 
 
+def test_the_gateway_detects_its_samples_as_this_format(fmt: Format, registry: Registry) -> None:
+    """No other installed format claims them too: run with --plugin, the kit checks only the
+    selected formats' detection, yet the gateway asks every format about every document."""
+    for name, data in _sample_bytes(fmt):
+        try:
+            found = registry.detect(data).format.key
+        except GatewayError as exc:
+            pytest.fail(f"sample {name}: {exc}")
+        assert found == fmt.key, f"sample {name} is detected as {found}"
+
+
 def test_never_claims_a_foreign_document(fmt: Format, registry: Registry) -> None:
     for name, data in _foreign_corpus(registry, fmt):
         answer = fmt.detect(Sniffed(data))

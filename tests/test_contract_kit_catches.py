@@ -229,14 +229,72 @@ def register_formats(registry):
 '''
 
 
+# Two plugins: one modest, and a greedy one that claims the modest one's documents too.
+# Checked with --plugin modest alone, the greedy format's detection is never run.
+MODEST_AND_GREEDY = HEADER + '''
+class Modest(Format):
+    key = "modest:invoice:1"
+    kind = DocumentKind.INVOICE
+    directions = frozenset({Direction.OUTBOUND})
+    description = "claims only its own documents"
+    local = "modest"
+
+    def detect(self, doc):
+        if doc.root_namespace == NS and doc.root_name == self.local:
+            return Detection.MATCH
+        return Detection.NO
+
+    def encode(self, document, context):
+        return f\'<{self.local} xmlns="{NS}">{document}</{self.local}>\'.encode()
+
+    def decode(self, data):
+        root = _root(data)
+        if etree.QName(root).localname != self.local:
+            raise ReviewError(f"not {self.local}")
+        return Decoded(root.text)
+
+    def samples(self):
+        return [Sample(name="one", document="INV-1")]
+
+
+class Greedy(Modest):
+    key = "greedy:invoice:1"
+    local = "greedy"
+
+    def detect(self, doc):
+        return Detection.MATCH if doc.root_namespace == NS else Detection.NO
+
+
+class ModestPlugin:
+    @hookimpl
+    def register_formats(self, registry):
+        registry.add_format(Modest())
+
+
+class GreedyPlugin:
+    @hookimpl
+    def register_formats(self, registry):
+        registry.add_format(Greedy())
+
+
+modest = ModestPlugin()
+greedy = GreedyPlugin()
+'''
+
+
 def _run_kit(
     tmp_path: Path, name: str, source: str, env: dict[str, str] | None = None,
+    also: tuple[str, ...] = (),
 ) -> subprocess.CompletedProcess[str]:
+    """Run the kit on plugin ``name``; ``also`` names objects of the module that are each a
+    plugin of that name (``name`` among them), for several plugins in one module."""
     module = f"review_{name.replace('-', '_')}_mod"
     dist = tmp_path / f"review_{name.replace('-', '_')}-1.0.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: review-{name}\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text(f"[wissel.plugins]\n{name} = {module}\n")
+    (dist / "entry_points.txt").write_text(
+        "[wissel.plugins]\n" + "".join(f"{each} = {module}:{each}\n" for each in also)
+        if also else f"[wissel.plugins]\n{name} = {module}\n")
     (tmp_path / f"{module}.py").write_text(source)
     return subprocess.run(
         [sys.executable, "-m", "gateway.cli.main", "contracts", "--plugin", name,
@@ -301,3 +359,14 @@ def test_kit_validates_samples_against_the_formats_own_layers(
     assert "IssueDate" in result.stdout, result.stdout[-3000:]
     assert ("artifact si-ubl-validation/xsl/si-ubl-2.1.xsl is not in the standards manifest"
             in result.stdout), result.stdout[-3000:]
+
+
+def test_kit_fails_a_format_whose_samples_another_installed_format_claims_too(
+    tmp_path: Path,
+) -> None:
+    """At run time every such document would be 'matches several formats': the kit, run on
+    the one plugin, must say so even though the other plugin is the greedy one."""
+    result = _run_kit(tmp_path, "modest", MODEST_AND_GREEDY, also=("modest", "greedy"))
+    assert result.returncode != 0, result.stdout[-1500:]
+    assert "matches several formats (greedy:invoice:1, modest:invoice:1)" in result.stdout, (
+        result.stdout[-3000:])
