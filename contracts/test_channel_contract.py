@@ -19,6 +19,7 @@ from gateway.channels import (
     RetryableError,
     SendOutcome,
 )
+from gateway.errors import StandardsError
 from gateway.kinds import DocumentKind
 from gateway.registry import Registry
 
@@ -66,6 +67,15 @@ async def _send(channel: Channel, message: OutboundMessage, case: str) -> SendOu
                     "RetryableError or FinalError for a transport error, it never raises")
 
 
+async def _start(channel: Channel, context: ChannelContext) -> None:
+    # As a format's validation check is skipped without the standards, a channel that
+    # needs an official file to start (Digipoort's koppelvlak XSD) is skipped, saying so.
+    try:
+        await channel.start(context)
+    except StandardsError as exc:
+        pytest.skip(f"{channel.name} cannot start without the standards: {exc}")
+
+
 def test_name_and_description(channel_type: ChannelType, channel_name: str) -> None:
     assert channel_type.name == channel_name == channel_name.lower()
     assert channel_type.description.strip(), "describe the channel for `gateway channels`"
@@ -79,7 +89,7 @@ async def test_starts_sends_and_stops_cleanly(channel_type: ChannelType, tmp_pat
     before = asyncio.all_tasks()
     async with channel_type.contract.working(tmp_path) as settings:
         channel = _build(channel_type, settings)
-        await channel.start(ChannelContext(channel.name, inbound=_sink, data_dir=str(tmp_path)))
+        await _start(channel, ChannelContext(channel.name, inbound=_sink, data_dir=str(tmp_path)))
         try:
             first = await _send(channel, _message(channel_type), "working settings")
             assert isinstance(first, Accepted), f"send under working settings gave {first!r}"
@@ -110,7 +120,8 @@ async def test_failures_are_classified(channel_type: ChannelType, tmp_path: Path
         scratch.mkdir()
         async with case.setup(scratch) as settings:
             channel = _build(channel_type, settings)
-            await channel.start(ChannelContext(channel.name, inbound=_sink, data_dir=str(scratch)))
+            await _start(channel, ChannelContext(channel.name, inbound=_sink,
+                                                 data_dir=str(scratch)))
             try:
                 outcome = await _send(channel, _message(channel_type), case.name)
             finally:

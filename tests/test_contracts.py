@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from gateway.paths import STANDARDS_DIR_ENV
+
 REPO = Path(__file__).resolve().parents[1]
 
 BAD_PLUGIN = '''
@@ -120,3 +122,21 @@ def test_kit_names_a_plugin_it_cannot_check_in_one_line(tmp_path: Path) -> None:
     assert "no-such-plugin registered no format or channel" in output, output
     assert "Traceback" not in output, output
     assert "site-packages" not in output, output
+
+
+def test_kit_skips_a_channel_that_needs_uninstalled_standards(tmp_path: Path) -> None:
+    """Run from a plugin's own folder with no standards installed, Digipoort cannot start
+    (its koppelvlak XSD is missing): a skip naming the file, as for a format's validation,
+    not a failure an integrator would take for their own."""
+    empty = tmp_path / "no-standards"
+    empty.mkdir()
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway.cli.main", "contracts", "--plugin", "digipoort",
+         "--", "-q", "-rs", "-p", "no:randomly"],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+        env={**os.environ, STANDARDS_DIR_ENV: str(empty)},
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    assert "digipoort cannot start without the standards: koppelvlak XSD not found" in output, (
+        output[-3000:])

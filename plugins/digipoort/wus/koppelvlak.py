@@ -5,7 +5,8 @@ sequence order, then validate it) and ``from_element()`` (validate, then read).
 ``parse_body`` picks the class from the element name. The XSD is the installed
 ``digipoort-wus/digipoort-koppelvlak-1.2.xsd`` under
 ``gateway.paths.standards_dir()``, compiled once per path. A body that does not
-match raises ``KoppelvlakError`` naming the element and the XSD's complaint.
+match raises ``KoppelvlakError`` naming the element and the XSD's complaint; an
+XSD that is not installed raises ``KoppelvlakXsdMissing``, a ``StandardsError``.
 
 ``inhoud`` is carried as ``bytes`` here and base64 on the wire. Timestamps are
 timezone-aware ``datetime`` values.
@@ -24,6 +25,7 @@ from typing import Any, ClassVar, Final, Protocol, TypeVar
 import attrs
 from lxml import etree
 
+from gateway.errors import StandardsError
 from gateway.paths import standards_dir
 
 from .ns import KV
@@ -38,6 +40,10 @@ _standards_dirs: list[Path] = []
 
 class KoppelvlakError(ValueError):
     """A body that does not match the koppelvlak XSD; the message names the element."""
+
+
+class KoppelvlakXsdMissing(StandardsError):
+    """The koppelvlak XSD is not installed: no body can be checked, so none is blamed."""
 
 
 def use_standards_dir(folder: Path) -> None:
@@ -66,7 +72,7 @@ def schema(path: Path | None = None) -> etree.XMLSchema:
         found = _schemas.get(target)
         if found is None:
             if not target.is_file():
-                raise KoppelvlakError(
+                raise KoppelvlakXsdMissing(
                     f"koppelvlak XSD not found at {target}; run `gateway standards install`"
                 )
             found = etree.XMLSchema(etree.parse(str(target)))
