@@ -538,6 +538,14 @@ class GatewayService:
             token_entries(self.config)
         except ConfigError as exc:  # the API refuses every call until the variable is set
             problems.append(f"API tokens: {exc}")
+        if self.config.erp.delivery == "webhook" and not self.intake_only:
+            # Read from this process's environment at every delivery: a switch to webhook
+            # in the file applies at once, but a variable set afterwards never arrives.
+            try:
+                self.config.erp.webhook_secret()
+            except ConfigError as exc:
+                problems.append(f"[erp]: {exc.message}; set it where the gateway starts "
+                                "and restart it")
         problems += [f"channel {n}: {p}" for n, p in sorted(self.channel_problems.items())]
         problems += [f"channel {n}: {p}" for n, p in sorted(self.restart_needed.items())]
         problems += [f"[{s}]: {p}" for s, p in sorted(self.start_only_edits.items())]

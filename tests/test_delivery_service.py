@@ -182,3 +182,23 @@ async def test_in_poll_mode_the_running_gateway_leaves_documents_decoded(tmp_pat
         record = await store.get(message_id)
     assert record is not None
     assert record.transport_state is TransportState.DECODED
+
+
+async def test_health_names_a_webhook_secret_variable_the_gateway_does_not_have(
+    tmp_path: Path, erp: FakeErp, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # An [erp] switch to webhook applies at once, but the secret comes from the environment
+    # the gateway was started with: every delivery would be retried until the dead letters
+    # while /health said ok.
+    monkeypatch.delenv(SECRET_ENV)
+    gateway = service(webhook_config(tmp_path, f"sqlite:///{tmp_path / 'gateway.db'}", erp.url))
+    await gateway.start()
+    try:
+        health = await gateway.health()
+        assert health["status"] == "degraded"
+        assert any(p.startswith("[erp]:") and SECRET_ENV in p for p in health["problems"])
+        monkeypatch.setenv(SECRET_ENV, SECRET)
+        health = await gateway.health()
+        assert health["status"] == "ok", health["problems"]
+    finally:
+        await gateway.stop()
