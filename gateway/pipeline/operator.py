@@ -181,6 +181,10 @@ async def reroute(
             + (f": {reason}" if reason else ""))
     routing.update(channel=new_channel, format=new_format,
                    explanation=[*routing.get("explanation", []), note])
+    new_settings = config.channels.get(new_channel or "") if config is not None else None
+    if new_settings is not None:
+        # The type of the channel left behind would otherwise stay beside the new name.
+        routing["channel_type"] = new_settings.type
     if reencoded:
         # Told to the channel (OutboundMessage.metadata): one that derives its transport
         # id from the message alone would otherwise send it under the old one.
