@@ -499,7 +499,8 @@ def conformance(ctx: click.Context, target: str | None, scenarios: tuple[str, ..
     path = report_path or Path(f"digipoort-conformance-{stamp}.md")
     if not xsd_path().is_file():
         raise click.ClickException(f"the koppelvlak XSD is not installed ({xsd_path()}); run "
-                                   "`gateway standards install` first")
+                                   "`gateway standards install --from DIR` (or --only "
+                                   "digipoort-wus-1.2) first")
     registry = cli.registry if cli is not None else _registry()
     payload = sample_payload(registry)
 

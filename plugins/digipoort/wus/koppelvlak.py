@@ -73,7 +73,8 @@ def schema(path: Path | None = None) -> etree.XMLSchema:
         if found is None:
             if not target.is_file():
                 raise KoppelvlakXsdMissing(
-                    f"koppelvlak XSD not found at {target}; run `gateway standards install`"
+                    f"koppelvlak XSD not found at {target}; run "
+                    "`gateway standards install --from DIR` (or --only digipoort-wus-1.2)"
                 )
             found = etree.XMLSchema(etree.parse(str(target)))
             _schemas[target] = found
