@@ -271,13 +271,18 @@ class GatewayService:
                     "messages still routed to it are then retried and dead-lettered: "
                     "reroute them (gateway messages reroute)")
                 continue
-            if name not in self.restart_needed:
-                log.warning("channel %s: its table in the configuration changed; the running "
-                            "channel keeps the settings it started with until the gateway "
-                            "restarts", name)
-            self.restart_needed[name] = ("its table in the configuration changed; it runs with "
-                                         "the settings it started with until the gateway "
-                                         "restarts")
+            if not new.channels[name].enabled:
+                # Routing reads the new file, the running channel does not: say both, or
+                # "runs with the settings it started with" reads as if the edit did nothing.
+                note = ("disabled in the configuration: new documents take their route's "
+                        "fallback channel now; the channel runs, and sends what is queued for "
+                        "it, until the gateway restarts")
+            else:
+                note = ("its table in the configuration changed; it runs with the settings it "
+                        "started with until the gateway restarts")
+            if self.restart_needed.get(name) != note:
+                log.warning("channel %s: %s", name, note)
+            self.restart_needed[name] = note
 
     def _note_start_only_edits(self, new: GatewayConfig) -> None:
         """A reload that changes settings read at start only: said in the log and on /health."""

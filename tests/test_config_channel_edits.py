@@ -47,3 +47,29 @@ async def test_a_channel_settings_edit_is_applied_or_reported(tmp_path: Path) ->
             f"{report['problems']}")
     finally:
         await service.stop()
+
+
+async def test_a_running_channel_disabled_by_an_edit_is_reported_as_disabled(
+    tmp_path: Path,
+) -> None:
+    # "its table changed; it runs with the settings it started with" left the operator
+    # guessing whether enabled = false had taken effect: routes fall back at once, the
+    # channel itself runs on until the restart.
+    path = _config(tmp_path)
+    service = GatewayService(path)
+    await service.start()
+    try:
+        service.config_holder.check_interval = 0
+        text = path.read_text("utf-8")
+        path.write_text(text.replace('[channels.folder]\npath = "out"',
+                                     '[channels.folder]\nenabled = false\npath = "out"'), "utf-8")
+        assert not service.config_holder.current().channels["folder"].enabled
+        await asyncio.sleep(0.2)  # reload listeners run on the loop
+
+        report = await service.health()
+        [problem] = [p for p in report["problems"] if p.startswith("channel folder:")]
+        assert "disabled" in problem
+        assert "fallback" in problem
+        assert "restart" in problem
+    finally:
+        await service.stop()
