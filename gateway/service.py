@@ -277,12 +277,35 @@ class GatewayService:
                 note = ("disabled in the configuration: new documents take their route's "
                         "fallback channel now; the channel runs, and sends what is queued for "
                         "it, until the gateway restarts")
+            elif (refused := self._settings_refused(name, new.channels[name])) is not None:
+                # Found now, while the channel still runs on its old settings, rather than
+                # at the restart, when the channel would not start.
+                note = ("its table in the configuration changed, and its plugin refuses the "
+                        f"new settings ({refused}); it runs with the settings it started with "
+                        "until the gateway restarts, and would not start with these")
             else:
                 note = ("its table in the configuration changed; it runs with the settings it "
                         "started with until the gateway restarts")
             if self.restart_needed.get(name) != note:
                 log.warning("channel %s: %s", name, note)
             self.restart_needed[name] = note
+
+    def _settings_refused(self, name: str, channel: ChannelConfig) -> str | None:
+        """Why the channel type's factory refuses ``channel``'s settings; None if it takes them.
+
+        A factory only reads its settings (README, "Writing a plugin"); it is
+        called here in the process that will start the channel, so settings
+        that name environment variables are checked against the right environment.
+        """
+        try:
+            channel_type = self.registry.channel_type(channel.type)
+        except GatewayError:
+            return None  # the type is gone: config_problems() names that already
+        try:
+            channel_type.factory(name, channel.settings)
+        except Exception as exc:
+            return str(exc) or type(exc).__name__
+        return None
 
     def _note_start_only_edits(self, new: GatewayConfig) -> None:
         """A reload that changes settings read at start only: said in the log and on /health."""

@@ -73,3 +73,36 @@ async def test_a_running_channel_disabled_by_an_edit_is_reported_as_disabled(
         assert "restart" in problem
     finally:
         await service.stop()
+
+
+async def test_new_settings_the_plugin_refuses_are_reported_before_the_restart(
+    tmp_path: Path,
+) -> None:
+    # A typo in a running channel's table changed nothing until the restart, when the
+    # channel would not start: its plugin reads the new settings at the edit and says so.
+    path = _config(tmp_path)
+    service = GatewayService(path)
+    await service.start()
+    try:
+        service.config_holder.check_interval = 0
+        text = path.read_text("utf-8")
+        path.write_text(text.replace('[channels.folder]\npath = "out"',
+                                     '[channels.folder]\npath = "out"\npoll_intervall = 5'),
+                        "utf-8")
+        assert "poll_intervall" in service.config_holder.current().channels["folder"].settings
+        await asyncio.sleep(0.2)  # reload listeners run on the loop
+
+        report = await service.health()
+        [problem] = [p for p in report["problems"] if p.startswith("channel folder:")]
+        assert "refuses the new settings" in problem
+        assert "poll_intervall" in problem
+        assert "would not start" in problem
+        assert service.channels["folder"].outbox is not None  # type: ignore[attr-defined]
+
+        path.write_text(text, "utf-8")  # put right: the note goes
+        assert "poll_intervall" not in service.config_holder.current().channels["folder"].settings
+        await asyncio.sleep(0.2)
+        report = await service.health()
+        assert not [p for p in report["problems"] if p.startswith("channel folder:")]
+    finally:
+        await service.stop()
