@@ -75,7 +75,7 @@ def test_formats_and_channels_list_keys() -> None:
 
 def test_config_errors_are_one_line_naming_file_and_line(tmp_path: Path) -> None:
     bad = tmp_path / "gateway.toml"
-    bad.write_text(EXAMPLE.read_text("utf-8").replace('kvk = "12345678"', 'kvk = "1234"'))
+    bad.write_text(EXAMPLE.read_text("utf-8").replace('kvk = "30097265"', 'kvk = "1234"'))
     result = gateway("--config", str(bad), "agencies", "list")
     assert result.returncode != 0
     assert "Traceback" not in result.stderr

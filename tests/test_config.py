@@ -87,12 +87,12 @@ def load_error(tmp_path: Path, text: str) -> ConfigError:
 def test_example_loads_with_derived_identities() -> None:
     config = load_config(EXAMPLE)
     supplier = config.supplier
-    assert str(supplier.kvk) == "12345678"
-    assert supplier.oin == KvKNumber("12345678").to_oin()
-    assert str(supplier.oin) == "00000003123456780000"
-    assert str(supplier.peppol_id) == "0106:12345678"
+    assert str(supplier.kvk) == "30097265"
+    assert supplier.oin == KvKNumber("30097265").to_oin()
+    assert str(supplier.oin) == "00000003300972650000"
+    assert str(supplier.peppol_id) == "0106:30097265"
     assert supplier.vat is not None
-    assert str(supplier.vat) == "NL123456782B01"
+    assert str(supplier.vat) == "NL001427507B01"
     assert supplier.address is not None
     assert supplier.address.city == "Utrecht"
     assert len(config.agencies) >= 5

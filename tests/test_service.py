@@ -139,7 +139,7 @@ async def test_health_shows_a_refused_config_edit(tmp_path: Path) -> None:
     path = _config(tmp_path)
     service = GatewayService(path)
     service.config_holder.check_interval = 0
-    path.write_text(path.read_text("utf-8").replace('kvk = "12345678"', 'kvk = "12"'), "utf-8")
+    path.write_text(path.read_text("utf-8").replace('kvk = "30097265"', 'kvk = "12"'), "utf-8")
     report = await service.health()
     assert report["config"]["version"] == 1
     assert "configuration edit not applied" in report["problems"][0]
