@@ -66,6 +66,10 @@ async def _body(request: web.Request) -> dict[str, Any]:
     except ValueError:
         raise Problem(400, "portal-bad-request", "The body is not JSON",
                       "send a JSON object") from None
+    except RecursionError:
+        # Deep nesting fits in the size limit; the reader gives up on it by recursing out.
+        raise Problem(400, "portal-bad-request", "The body is not JSON this gateway reads",
+                      "arrays or objects nested too deeply; send a flat JSON object") from None
     if not isinstance(body, dict):
         raise Problem(400, "portal-bad-request", "The body is not a JSON object",
                       "send a JSON object")
