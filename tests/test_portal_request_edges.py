@@ -6,13 +6,20 @@ a started gateway with the portal channel, called over HTTP.
 
 from __future__ import annotations
 
+import base64
+from typing import Any
+
 import aiohttp
+import attrs
+from pipeline_support import AGENCY_OIN, document_json
 from test_portal import TOKEN, Running, gateway  # noqa: F401 - fixture
 
 from gateway.api.problems import PROBLEM_TYPE
+from gateway.model.samples import example_order
+from plugins.portal.channel import PortalChannel
 
 
-async def _post(running: Running, path: str, data: bytes) -> tuple[int, str, dict[str, object]]:
+async def _post(running: Running, path: str, data: bytes) -> tuple[int, str, Any]:
     headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
     async with aiohttp.ClientSession() as session, session.post(
         f"{running.url}{path}", data=data, headers=headers,
@@ -29,3 +36,38 @@ async def test_a_body_nested_too_deeply_is_400_not_500(gateway: Running) -> None
             assert status == 400, (path, problem)
             assert content_type == PROBLEM_TYPE
             assert problem["type"] == "urn:wissel:problem:portal-bad-request"
+
+
+async def test_text_no_store_can_keep_is_400_and_the_task_stays_open(
+    gateway: Running,  # noqa: F811
+) -> None:
+    # A lone surrogate in `by` closed nothing but answered 500: the store could not
+    # write the event. On PostgreSQL a NUL fails the same way.
+    record = await gateway.submit("P-EDGE-1")
+    for path, body in ((f"/tasks/{record.id}/done", b'{"reference": "R-1", "by": "jan\\ud800"}'),
+                       (f"/tasks/{record.id}/done", b'{"reference": "R\\u0000-1"}'),
+                       (f"/tasks/{record.id}/cancel", b'{"reason": "not \\udfffthis one"}')):
+        status, content_type, problem = await _post(gateway, path, body)
+        assert status == 400, (path, problem)
+        assert content_type == PROBLEM_TYPE
+        assert problem["errors"][0]["field"] in ("$.by", "$.reference", "$.reason")
+    portal = gateway.service.channels["portal"]
+    assert isinstance(portal, PortalChannel)
+    assert (await portal.task(record.id)).state == "open"
+
+
+async def test_an_import_filename_must_be_text_a_store_can_keep(
+    gateway: Running,  # noqa: F811
+) -> None:
+    order = attrs.evolve(example_order(), number="PO-EDGE-1")
+    content = base64.b64encode(document_json(order)).decode()
+    assert gateway.service.store is not None
+    before = await gateway.service.store.count_by_state()
+    for filename in (b"5", b'["order.json"]', b'"order\\ud800.json"', b'"order\\u0000.json"'):
+        body = b'{"agency": "%s", "content_base64": "%s", "filename": %s}' % (
+            AGENCY_OIN.encode(), content.encode(), filename)
+        status, content_type, problem = await _post(gateway, "/import", body)
+        assert status == 400, (filename, problem)
+        assert content_type == PROBLEM_TYPE
+        assert problem["errors"][0]["field"] == "$.filename"
+    assert await gateway.service.store.count_by_state() == before  # nothing stored

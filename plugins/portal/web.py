@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from gateway.api.body import UNSTORABLE
 from gateway.api.problems import Problem
 from gateway.errors import GatewayError
+from gateway.store.base import storable
 
 from .tasks import Task
 
@@ -82,6 +84,11 @@ def _text(body: dict[str, Any], key: str, required: bool = True) -> str:
         raise Problem(400, "portal-bad-request", f"'{key}' is missing",
                       f"give '{key}' as a non-empty string",
                       errors=[{"field": f"$.{key}", "message": "a non-empty string is needed"}])
+    # Refused here: the store cannot write it, and fails only once the action is under way.
+    if not storable(value):
+        raise Problem(400, "portal-bad-request", f"'{key}' cannot be stored",
+                      f"'{key}' {UNSTORABLE}",
+                      errors=[{"field": f"$.{key}", "message": UNSTORABLE}])
     return value
 
 
@@ -134,7 +141,7 @@ def routes(channel: PortalChannel) -> Sequence[web.RouteDef]:
                           errors=[{"field": "$.content_base64",
                                    "message": "not base64"}]) from None
         message_id = await channel.import_document(
-            data, _text(body, "agency"), body.get("filename") or None,
+            data, _text(body, "agency"), _text(body, "filename", required=False) or None,
             by=_text(body, "by", required=False))
         record = await channel.stored(message_id)
         answer: dict[str, Any] = {"message_id": message_id}
