@@ -553,7 +553,9 @@ class Channel(abc.ABC):
         API's token check (GET needs the ``read`` scope, other methods
         ``operate``). Paths are relative to that prefix. A handler may carry
         ``openapi_answers``, (status, description) pairs of what it answers,
-        for the OpenAPI document; without it only 200 is documented.
+        for the OpenAPI document; without it only 200 is documented. Statuses
+        from 400 up are documented as problem details. A handler that reads a
+        JSON body may carry ``openapi_body``, the JSON Schema of that body.
         Default: none.
         """
         return ()

@@ -46,3 +46,38 @@ async def test_portal_answers_are_documented(tmp_path: Path) -> None:
         assert not undocumented, undocumented
     finally:
         await service.stop()
+
+
+async def test_portal_bodies_and_problems_are_documented(tmp_path: Path) -> None:
+    # The fuzzer, following the document, sent done/cancel/import no body at all: the
+    # document named none, and gave the 400/404/409 problem answers no content type.
+    text = EXAMPLE.read_text("utf-8").replace('listen = "127.0.0.1:8780"', 'listen = "127.0.0.1:0"')
+    path = tmp_path / "gateway.toml"
+    path.write_text(text, "utf-8")
+    service = GatewayService(path)
+    await service.start()
+    try:
+        assert service.address is not None
+        async with aiohttp.ClientSession() as session, session.get(
+            f"http://127.0.0.1:{service.address[1]}/openapi.json",
+        ) as answer:
+            paths = (await answer.json())["paths"]
+    finally:
+        await service.stop()
+    required = {"/tasks/{task_id}/done": ["reference"], "/tasks/{task_id}/cancel": ["reason"],
+                "/import": ["agency", "content_base64"]}
+    for route, fields in required.items():
+        operation = paths[BASE + route]["post"]
+        body = operation["requestBody"]["content"]["application/json"]["schema"]
+        assert body["type"] == "object"
+        assert body["required"] == fields
+        assert "413" in operation["responses"]
+    for route, item in paths.items():
+        if not route.startswith(BASE):
+            continue
+        for method, operation in item.items():
+            for status, response in operation["responses"].items():
+                if int(status) >= 400:
+                    assert response["content"] == {"application/problem+json": {
+                        "schema": {"$ref": "#/components/schemas/Problem"}}}, (
+                        method, route, status)

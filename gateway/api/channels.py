@@ -14,7 +14,8 @@ from collections.abc import Mapping
 from aiohttp import web
 
 from gateway.api.auth import OPERATE, READ
-from gateway.api.operations import Answer, Operation, Param
+from gateway.api.operations import Answer, Operation, Param, ref
+from gateway.api.problems import PROBLEM_TYPE
 from gateway.channels import Channel
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,13 @@ _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::[^{}]*)?\}")
 def _summary(handler: object, name: str) -> str:
     doc = (getattr(handler, "__doc__", None) or "").strip()
     return doc.splitlines()[0] if doc else f"A route of channel {name}"
+
+
+def _answer(status: int, text: str) -> Answer:
+    # Refusals go through the API's problem middleware: the same body as every other error.
+    if status >= 400:
+        return Answer(status, text, ref("Problem"), media_type=PROBLEM_TYPE)
+    return Answer(status, text)
 
 
 def channel_operations(channels: Mapping[str, Channel]) -> list[Operation]:
@@ -42,14 +50,15 @@ def channel_operations(channels: Mapping[str, Channel]) -> list[Operation]:
             path = f"{PREFIX}/{name}/{route.path.lstrip('/')}"
             slug = re.sub(r"[^A-Za-z0-9]+", "_", route.path).strip("_") or "root"
             declared = getattr(route.handler, "openapi_answers", None)
-            answers = (tuple(Answer(status, text) for status, text in declared) if declared
+            answers = (tuple(_answer(status, text) for status, text in declared) if declared
                        else (Answer(200, f"As channel {name} answers."),))
+            body = getattr(route.handler, "openapi_body", None)
             operations.append(Operation(
                 method, path, route.handler, f"channel_{name}_{method.lower()}_{slug}",
                 _summary(route.handler, name), f"channel {name}",
                 frozenset({READ if method in READING else OPERATE}),
                 params=tuple(Param(p, "path", f"Path parameter of channel {name}.")
                              for p in _PLACEHOLDER.findall(path)),
-                answers=answers,
+                body=body, answers=answers,
             ))
     return operations

@@ -54,7 +54,7 @@ def _operation(op: Operation) -> dict[str, Any]:
     for answer in op.answers:
         response: dict[str, Any] = {"description": answer.description}
         if answer.schema is not None:
-            response["content"] = {"application/json": {"schema": dict(answer.schema)}}
+            response["content"] = {answer.media_type: {"schema": dict(answer.schema)}}
         if answer.headers:
             response["headers"] = {name: {"description": text, "schema": {"type": "string"}}
                                    for name, text in answer.headers.items()}

@@ -41,6 +41,7 @@ class Answer:
     description: str
     schema: Mapping[str, Any] | None = None
     headers: Mapping[str, str] = attrs.field(factory=dict)
+    media_type: str = "application/json"
 
 
 @attrs.frozen

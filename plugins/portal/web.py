@@ -49,7 +49,25 @@ _CLOSED = (409, "The task is no longer open (portal-task-closed, with the task a
                 "under `task`) or kept changing (portal-task-changing).")
 
 
-def _guard(handler: Handler, *answers: tuple[int, str]) -> Handler:
+_TEXT = {"type": "string", "pattern": "\\S", "description": "Not blank."}
+_BY = {"type": "string", "description": "Who did it (recorded with the task)."}
+_DONE = {"type": "object", "required": ["reference"],
+         "properties": {"reference": {**_TEXT, "description": "The portal's reference."},
+                        "by": _BY}}
+_CANCEL = {"type": "object", "required": ["reason"],
+           "properties": {"reason": {**_TEXT, "description": "Why it is not submitted."},
+                          "by": _BY}}
+_IMPORT = {"type": "object", "required": ["agency", "content_base64"],
+           "properties": {
+               "agency": {"type": "string", "description": "The OIN of the agency it is from."},
+               "content_base64": {"type": "string", "contentEncoding": "base64",
+                                  "description": "The XML or canonical JSON, base64-encoded."},
+               "filename": {"type": "string", "description": "The file's name, for messages."},
+               "by": _BY}}
+
+
+def _guard(handler: Handler, *answers: tuple[int, str],
+           body: dict[str, Any] | None = None) -> Handler:
     async def guarded(request: web.Request) -> web.StreamResponse:
         try:
             return await handler(request)
@@ -59,6 +77,7 @@ def _guard(handler: Handler, *answers: tuple[int, str]) -> Handler:
     guarded.__doc__ = handler.__doc__
     # What the API's OpenAPI document lists for this route (gateway.api.channels).
     guarded.openapi_answers = answers  # type: ignore[attr-defined]
+    guarded.openapi_body = body  # type: ignore[attr-defined]
     return guarded
 
 
@@ -156,9 +175,9 @@ def routes(channel: PortalChannel) -> Sequence[web.RouteDef]:
         web.get("/tasks/{task_id}", _guard(show_task, (200, "The task."), _UNKNOWN)),
         web.get("/tasks/{task_id}/bundle", _guard(bundle, (200, "The bundle."), _UNKNOWN)),
         web.post("/tasks/{task_id}/done", _guard(done, (200, "The task, submitted."), _BAD,
-                                                 _UNKNOWN, _CLOSED)),
+                                                 _UNKNOWN, _CLOSED, body=_DONE)),
         web.post("/tasks/{task_id}/cancel", _guard(cancel, (200, "The task, cancelled."),
-                                                   _BAD, _UNKNOWN, _CLOSED)),
+                                                   _BAD, _UNKNOWN, _CLOSED, body=_CANCEL)),
         web.post("/import", _guard(import_document, (201, "Stored: message_id and its state."),
-                                   _BAD)),
+                                   _BAD, body=_IMPORT)),
     ]
