@@ -39,6 +39,8 @@ SUMMARY_PROPERTIES: dict[str, Any] = {
 }
 
 OPTIONAL_OBJECT = {"type": ["object", "null"]}
+# What gateway.api.body.optional_text takes: text that is not empty or only white space.
+NOT_BLANK = {"type": "string", "pattern": "\\S"}
 
 COMPONENTS: dict[str, Any] = {
     "Problem": {
@@ -93,14 +95,14 @@ COMPONENTS: dict[str, Any] = {
     }),
     "OperatorRequest": {
         "type": "object", "required": ["reason"], "additionalProperties": False,
-        "properties": {"reason": STRING, "actor": STRING},
+        "properties": {"reason": NOT_BLANK, "actor": NOT_BLANK},
     },
     "RerouteRequest": {
         "type": "object", "required": ["reason"], "additionalProperties": False,
         "properties": {
-            "reason": STRING, "actor": STRING,
-            "channel": {"type": "string", "description": "A configured channel to send it over."},
-            "format": {"type": "string",
+            "reason": NOT_BLANK, "actor": NOT_BLANK,
+            "channel": {**NOT_BLANK, "description": "A configured channel to send it over."},
+            "format": {**NOT_BLANK,
                        "description": "A format key to encode it in anew (`gateway formats`)."},
         },
         "anyOf": [{"required": ["channel"]}, {"required": ["format"]}],

@@ -1,0 +1,40 @@
+"""What the OpenAPI document allows in a request, the gateway accepts.
+
+Found by fuzzing the running API against its document: bodies and parameters the
+document called valid were refused with 400.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jsonschema
+import pytest
+from api_support import OPERATOR, invoice_json, running_gateway
+from pipeline_support import AGENCY_OIN
+from test_api_messages import check_against_document
+
+SUBMIT = f"/api/v1/outbound/{AGENCY_OIN}"
+
+
+@pytest.mark.parametrize(("action", "component", "body"), [
+    ("cancel", "OperatorRequest", {"reason": ""}),
+    ("retry", "OperatorRequest", {"reason": "  "}),
+    ("cancel", "OperatorRequest", {"reason": "on hold", "actor": ""}),
+    ("reroute", "RerouteRequest", {"reason": "outage", "format": ""}),
+    ("reroute", "RerouteRequest", {"reason": "outage", "channel": " \t"}),
+])
+async def test_blank_operator_text_is_refused_by_the_document_too(
+    tmp_path: Path, action: str, component: str, body: dict[str, str],
+) -> None:
+    async with running_gateway(tmp_path) as gateway:
+        status, _, submitted = await gateway.call("POST", SUBMIT, data=invoice_json("B-1"))
+        assert status == 202
+        status, _, problem = await gateway.call(
+            "POST", f"/api/v1/messages/{submitted['id']}/{action}", token=OPERATOR,
+            json_body=body)
+        assert status == 400, problem
+        _, _, document = await gateway.call("GET", "/openapi.json", token=None)
+    with pytest.raises(jsonschema.ValidationError):
+        check_against_document(document, component, body)
+    check_against_document(document, component, {**body, **{k: "x" for k in body}})
