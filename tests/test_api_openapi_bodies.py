@@ -38,3 +38,26 @@ async def test_blank_operator_text_is_refused_by_the_document_too(
     with pytest.raises(jsonschema.ValidationError):
         check_against_document(document, component, body)
     check_against_document(document, component, {**body, **{k: "x" for k in body}})
+
+
+async def test_the_cursor_parameter_is_documented_as_the_gateway_reads_it(
+    tmp_path: Path,
+) -> None:
+    async with running_gateway(tmp_path) as gateway:
+        for number in range(2):
+            status, _, _ = await gateway.call("POST", SUBMIT, data=invoice_json(f"C-{number}"))
+            assert status == 202
+        _, _, page = await gateway.call("GET", "/api/v1/messages", params={"limit": "1"})
+        cursor = page["next_cursor"]
+        assert cursor
+        _, _, document = await gateway.call("GET", "/openapi.json", token=None)
+        for path in ("/api/v1/messages", "/api/v1/inbox"):
+            status, _, _ = await gateway.call("GET", path, params={"cursor": cursor})
+            assert status == 200
+            status, _, problem = await gateway.call("GET", path, params={"cursor": "x"})
+            assert status == 400, problem
+            parameters = document["paths"][path]["get"]["parameters"]
+            schema = next(p for p in parameters if p["name"] == "cursor")["schema"]
+            jsonschema.validate(cursor, schema)
+            with pytest.raises(jsonschema.ValidationError):
+                jsonschema.validate("x", schema)

@@ -7,6 +7,7 @@ from aiohttp import web
 from gateway.api.auth import OPERATE, READ, SUBMIT
 from gateway.api.context import principal_of, store_of
 from gateway.api.messages import (
+    CURSOR_PARAM,
     DEFAULT_LIMIT,
     check_query,
     choice_param,
@@ -67,7 +68,7 @@ _LIST_PARAMS = (
     Param("agency", "query", "The sending agency's OIN."),
     Param("limit", "query", f"Page size, 1 to {MAX_PAGE}.",
           {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": DEFAULT_LIMIT}),
-    Param("cursor", "query", "next_cursor of the previous page."),
+    CURSOR_PARAM,
 )
 
 OPERATIONS = (

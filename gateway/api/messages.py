@@ -22,7 +22,8 @@ from gateway.store.base import MAX_PAGE, storable
 
 DEFAULT_LIMIT = 50
 # Store cursors are message ids (26 characters of Crockford base32).
-_CURSOR = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
+CURSOR_PATTERN = r"^[0-9A-HJKMNP-TV-Z]{26}$"
+_CURSOR = re.compile(CURSOR_PATTERN)
 
 
 def check_query(request: web.Request, params: tuple[Param, ...]) -> None:
@@ -234,6 +235,8 @@ async def _operate(request: web.Request, action: Awaitable[MessageRecord]) -> we
 
 
 ID_PARAM = Param("id", "path", "The message id.")
+CURSOR_PARAM = Param("cursor", "query", "next_cursor of the previous page.",
+                     {"type": "string", "pattern": CURSOR_PATTERN})
 _FILTERS = (
     Param("direction", "query", "outbound or inbound.", {"enum": ["outbound", "inbound"]}),
     Param("state", "query", "Transport state.", {"enum": [s.value for s in TransportState]}),
@@ -249,7 +252,7 @@ _FILTERS = (
           {"type": "string"}),
     Param("limit", "query", f"Page size, 1 to {MAX_PAGE}.",
           {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": DEFAULT_LIMIT}),
-    Param("cursor", "query", "next_cursor of the previous page."),
+    CURSOR_PARAM,
 )
 _GET_PARAMS = (ID_PARAM, Param("include", "query",
                                "`payload` adds the raw payload (base64) and the canonical "
