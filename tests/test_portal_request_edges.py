@@ -7,10 +7,13 @@ a started gateway with the portal channel, called over HTTP.
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 
 import aiohttp
 import attrs
+import jsonschema
+import pytest
 from pipeline_support import AGENCY_OIN, document_json
 from test_portal import TOKEN, Running, gateway  # noqa: F401 - fixture
 
@@ -71,3 +74,26 @@ async def test_an_import_filename_must_be_text_a_store_can_keep(
         assert content_type == PROBLEM_TYPE
         assert problem["errors"][0]["field"] == "$.filename"
     assert await gateway.service.store.count_by_state() == before  # nothing stored
+
+
+async def test_bodies_the_portal_refuses_as_blank_the_document_refuses_too(
+    gateway: Running,  # noqa: F811
+) -> None:
+    # The fuzzer sent {"agency": "", "content_base64": ""}, valid by the document, and
+    # was refused with 400.
+    record = await gateway.submit("P-EDGE-2")
+    async with aiohttp.ClientSession() as session, session.get(
+        gateway.url.replace("/api/v1/channels/portal", "/openapi.json"),
+    ) as answer:
+        paths = (await answer.json())["paths"]
+    for route, body in (("/import", {"agency": "", "content_base64": ""}),
+                        ("/import", {"agency": "12", "content_base64": "PE9yZGVyLz4="}),
+                        ("/tasks/{task_id}/done", {"reference": " "}),
+                        ("/tasks/{task_id}/cancel", {"reason": ""})):
+        status, _, problem = await _post(gateway, route.replace("{task_id}", record.id),
+                                         json.dumps(body).encode())
+        assert status == 400, (route, problem)
+        schema = paths[f"/api/v1/channels/portal{route}"]["post"]["requestBody"]["content"][
+            "application/json"]["schema"]
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(body, schema)

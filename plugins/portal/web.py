@@ -59,8 +59,9 @@ _CANCEL = {"type": "object", "required": ["reason"],
                           "by": _BY}}
 _IMPORT = {"type": "object", "required": ["agency", "content_base64"],
            "properties": {
-               "agency": {"type": "string", "description": "The OIN of the agency it is from."},
-               "content_base64": {"type": "string", "contentEncoding": "base64",
+               "agency": {"type": "string", "pattern": "^[0-9]{20}$",
+                          "description": "The OIN of the agency it is from."},
+               "content_base64": {**_TEXT, "contentEncoding": "base64",
                                   "description": "The XML or canonical JSON, base64-encoded."},
                "filename": {"type": "string", "description": "The file's name, for messages."},
                "by": _BY}}
