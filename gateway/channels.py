@@ -555,7 +555,9 @@ class Channel(abc.ABC):
         ``openapi_answers``, (status, description) pairs of what it answers,
         for the OpenAPI document; without it only 200 is documented. Statuses
         from 400 up are documented as problem details. A handler that reads a
-        JSON body may carry ``openapi_body``, the JSON Schema of that body.
+        JSON body may carry ``openapi_body``, the JSON Schema of that body, and
+        one that reads query parameters ``openapi_query``, (name, description,
+        JSON Schema) triples.
         Default: none.
         """
         return ()

@@ -97,3 +97,19 @@ async def test_bodies_the_portal_refuses_as_blank_the_document_refuses_too(
             "application/json"]["schema"]
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate(body, schema)
+
+
+async def test_the_task_list_documents_its_state_filter(gateway: Running) -> None:  # noqa: F811
+    # The list answers 400 for an unknown state, but the document named no parameter.
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    async with aiohttp.ClientSession(headers=headers) as session:
+        async with session.get(f"{gateway.url}/tasks", params={"state": "closed"}) as answer:
+            assert answer.status == 400
+        async with session.get(
+            gateway.url.replace("/api/v1/channels/portal", "/openapi.json"),
+        ) as answer:
+            operation = (await answer.json())["paths"]["/api/v1/channels/portal/tasks"]["get"]
+    assert operation["parameters"] == [{
+        "name": "state", "in": "query", "required": False,
+        "description": "Only tasks in this state.",
+        "schema": {"enum": ["open", "submitted", "cancelled"]}}]

@@ -53,12 +53,14 @@ def channel_operations(channels: Mapping[str, Channel]) -> list[Operation]:
             answers = (tuple(_answer(status, text) for status, text in declared) if declared
                        else (Answer(200, f"As channel {name} answers."),))
             body = getattr(route.handler, "openapi_body", None)
+            query = tuple(Param(name, "query", text, schema) for name, text, schema in
+                          getattr(route.handler, "openapi_query", ()))
             operations.append(Operation(
                 method, path, route.handler, f"channel_{name}_{method.lower()}_{slug}",
                 _summary(route.handler, name), f"channel {name}",
                 frozenset({READ if method in READING else OPERATE}),
-                params=tuple(Param(p, "path", f"Path parameter of channel {name}.")
-                             for p in _PLACEHOLDER.findall(path)),
+                params=(*(Param(p, "path", f"Path parameter of channel {name}.")
+                              for p in _PLACEHOLDER.findall(path)), *query),
                 body=body, answers=answers,
             ))
     return operations

@@ -20,7 +20,7 @@ from gateway.api.problems import Problem
 from gateway.errors import GatewayError
 from gateway.store.base import storable
 
-from .tasks import Task
+from .tasks import STATES, Task
 
 if TYPE_CHECKING:
     from .channel import PortalChannel
@@ -67,8 +67,11 @@ _IMPORT = {"type": "object", "required": ["agency", "content_base64"],
                "by": _BY}}
 
 
-def _guard(handler: Handler, *answers: tuple[int, str],
-           body: dict[str, Any] | None = None) -> Handler:
+_STATE = ("state", "Only tasks in this state.", {"enum": list(STATES)})
+
+
+def _guard(handler: Handler, *answers: tuple[int, str], body: dict[str, Any] | None = None,
+           query: tuple[tuple[str, str, dict[str, Any]], ...] = ()) -> Handler:
     async def guarded(request: web.Request) -> web.StreamResponse:
         try:
             return await handler(request)
@@ -79,6 +82,7 @@ def _guard(handler: Handler, *answers: tuple[int, str],
     # What the API's OpenAPI document lists for this route (gateway.api.channels).
     guarded.openapi_answers = answers  # type: ignore[attr-defined]
     guarded.openapi_body = body  # type: ignore[attr-defined]
+    guarded.openapi_query = query  # type: ignore[attr-defined]
     return guarded
 
 
@@ -172,7 +176,7 @@ def routes(channel: PortalChannel) -> Sequence[web.RouteDef]:
         return web.json_response(answer, status=201)
 
     return [
-        web.get("/tasks", _guard(list_tasks, (200, "The tasks."), _BAD)),
+        web.get("/tasks", _guard(list_tasks, (200, "The tasks."), _BAD, query=(_STATE,))),
         web.get("/tasks/{task_id}", _guard(show_task, (200, "The task."), _UNKNOWN)),
         web.get("/tasks/{task_id}/bundle", _guard(bundle, (200, "The bundle."), _UNKNOWN)),
         web.post("/tasks/{task_id}/done", _guard(done, (200, "The task, submitted."), _BAD,
