@@ -61,3 +61,24 @@ async def test_the_cursor_parameter_is_documented_as_the_gateway_reads_it(
             jsonschema.validate(cursor, schema)
             with pytest.raises(jsonschema.ValidationError):
                 jsonschema.validate("x", schema)
+
+
+@pytest.mark.parametrize(("path", "name"), [
+    ("/api/v1/messages", "business_state"), ("/api/v1/messages", "agency"),
+    ("/api/v1/messages", "business_key"), ("/api/v1/messages", "channel"),
+    ("/api/v1/inbox", "agency"),
+])
+async def test_text_filters_are_documented_without_the_nul_they_refuse(
+    tmp_path: Path, path: str, name: str,
+) -> None:
+    async with running_gateway(tmp_path) as gateway:
+        status, _, problem = await gateway.call("GET", path, params={name: "a\x00b"})
+        assert status == 400, problem
+        status, _, _ = await gateway.call("GET", path, params={name: "a b"})
+        assert status == 200
+        _, _, document = await gateway.call("GET", "/openapi.json", token=None)
+    parameters = document["paths"][path]["get"]["parameters"]
+    schema = next(p for p in parameters if p["name"] == name)["schema"]
+    jsonschema.validate("a b", schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate("a\x00b", schema)

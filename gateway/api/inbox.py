@@ -9,6 +9,7 @@ from gateway.api.context import principal_of, store_of
 from gateway.api.messages import (
     CURSOR_PARAM,
     DEFAULT_LIMIT,
+    TEXT_FILTER,
     check_query,
     choice_param,
     cursor_param,
@@ -65,7 +66,7 @@ _LIST_PARAMS = (
     Param("state", "query", "decoded (default) or a delivery state not yet acknowledged.",
           {"enum": INBOX_STATES, "default": "decoded"}),
     Param("kind", "query", "Document kind (order, ...).", {"type": "string", "enum": KINDS}),
-    Param("agency", "query", "The sending agency's OIN."),
+    Param("agency", "query", "The sending agency's OIN.", TEXT_FILTER),
     Param("limit", "query", f"Page size, 1 to {MAX_PAGE}.",
           {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": DEFAULT_LIMIT}),
     CURSOR_PARAM,

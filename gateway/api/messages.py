@@ -235,17 +235,20 @@ async def _operate(request: web.Request, action: Awaitable[MessageRecord]) -> we
 
 
 ID_PARAM = Param("id", "path", "The message id.")
+# What text_param takes: no NUL (the one character no store keeps that a URL can carry).
+TEXT_FILTER = {"type": "string", "pattern": "^[^\\u0000]*$"}
 CURSOR_PARAM = Param("cursor", "query", "next_cursor of the previous page.",
                      {"type": "string", "pattern": CURSOR_PATTERN})
 _FILTERS = (
     Param("direction", "query", "outbound or inbound.", {"enum": ["outbound", "inbound"]}),
     Param("state", "query", "Transport state.", {"enum": [s.value for s in TransportState]}),
-    Param("business_state", "query", "Business state (accepted, rejected, paid, ...)."),
-    Param("agency", "query", "Agency OIN."),
-    Param("business_key", "query", "The business key (exact)."),
+    Param("business_state", "query", "Business state (accepted, rejected, paid, ...).",
+          TEXT_FILTER),
+    Param("agency", "query", "Agency OIN.", TEXT_FILTER),
+    Param("business_key", "query", "The business key (exact).", TEXT_FILTER),
     Param("kind", "query", "Document kind (invoice, order, ...).",
           {"type": "string", "enum": KINDS}),
-    Param("channel", "query", "Channel instance name."),
+    Param("channel", "query", "Channel instance name.", TEXT_FILTER),
     Param("from", "query", "Created at or after (ISO date or date-time; UTC if no zone).",
           {"type": "string"}),
     Param("to", "query", "Created before (a plain date includes that day).",
