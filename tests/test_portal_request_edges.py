@@ -113,3 +113,22 @@ async def test_the_task_list_documents_its_state_filter(gateway: Running) -> Non
         "name": "state", "in": "query", "required": False,
         "description": "Only tasks in this state.",
         "schema": {"enum": ["open", "submitted", "cancelled"]}}]
+
+
+async def test_the_task_list_refuses_a_filter_it_would_ignore(gateway: Running) -> None:  # noqa: F811
+    # ?state=&state=open listed every task: the first (empty) state was read as no
+    # filter and the second ignored, as was a misspelt ?stat=open. The caller took
+    # the list for the filtered one.
+    await gateway.submit("P-EDGE-3")
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    async with aiohttp.ClientSession(headers=headers) as session:
+        for query, field in (("state=&state=open", "state"), ("state=open&state=open", "state"),
+                             ("stat=open", "stat"), ("state=", "state")):
+            async with session.get(f"{gateway.url}/tasks?{query}") as answer:
+                problem = await answer.json(content_type=None)
+                assert answer.status == 400, (query, problem)
+                assert answer.content_type == PROBLEM_TYPE
+                assert problem["errors"][0]["field"] == field
+        async with session.get(f"{gateway.url}/tasks?state=open") as answer:
+            assert answer.status == 200
+            assert len((await answer.json())["tasks"]) == 1

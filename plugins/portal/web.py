@@ -116,13 +116,26 @@ def _text(body: dict[str, Any], key: str, required: bool = True) -> str:
     return value
 
 
+def _state(request: web.Request) -> str | None:
+    """?state=, given once if at all: a second one or a misspelt name would be ignored and
+    the whole list taken for the filtered one."""
+    for name in request.query:
+        given = request.query.getall(name)
+        if name != "state" or len(given) > 1 or given[0] not in STATES:
+            text = f"the one filter is state={'|'.join(STATES)}, given once"
+            raise Problem(400, "portal-bad-request", "The task filter is not valid",
+                          f"{name}={', '.join(map(repr, given))}: {text}",
+                          errors=[{"field": name, "message": text}])
+    return request.query.get("state")
+
+
 def routes(channel: PortalChannel) -> Sequence[web.RouteDef]:
     def view(task: Task) -> dict[str, Any]:
         return {**task.to_dict(), "overdue": channel.is_overdue(task)}
 
     async def list_tasks(request: web.Request) -> web.Response:
         """Portal tasks, newest first; ?state=open|submitted|cancelled."""
-        tasks = await channel.tasks(request.query.get("state") or None)
+        tasks = await channel.tasks(_state(request))
         return web.json_response({
             "channel": channel.name, "warn_after_seconds": channel.warn_after.total_seconds(),
             "tasks": [view(t) for t in tasks]})
