@@ -49,6 +49,22 @@ async def test_a_channel_settings_edit_is_applied_or_reported(tmp_path: Path) ->
         await service.stop()
 
 
+FOLDER_TABLE = '[channels.folder]\npath = "out"'
+
+
+def _with_folder_table(path: Path, original: str, table: str) -> None:
+    assert FOLDER_TABLE in original
+    path.write_text(original.replace(FOLDER_TABLE, table), "utf-8")
+
+
+async def _folder_notes(service: GatewayService) -> list[str]:
+    """/health's notes on the folder channel once the edited file is read."""
+    service.config_holder.current()  # read now (check_interval 0), not in a second
+    await asyncio.sleep(0.2)  # reload listeners run on the loop
+    report = await service.health()
+    return [p for p in report["problems"] if p.startswith("channel folder:")]
+
+
 async def test_a_running_channel_disabled_by_an_edit_is_reported_as_disabled(
     tmp_path: Path,
 ) -> None:
@@ -60,14 +76,10 @@ async def test_a_running_channel_disabled_by_an_edit_is_reported_as_disabled(
     await service.start()
     try:
         service.config_holder.check_interval = 0
-        text = path.read_text("utf-8")
-        path.write_text(text.replace('[channels.folder]\npath = "out"',
-                                     '[channels.folder]\nenabled = false\npath = "out"'), "utf-8")
+        _with_folder_table(path, path.read_text("utf-8"),
+                           FOLDER_TABLE.replace("]\n", "]\nenabled = false\n"))
+        [problem] = await _folder_notes(service)
         assert not service.config_holder.current().channels["folder"].enabled
-        await asyncio.sleep(0.2)  # reload listeners run on the loop
-
-        report = await service.health()
-        [problem] = [p for p in report["problems"] if p.startswith("channel folder:")]
         assert "disabled" in problem
         assert "fallback" in problem
         assert "restart" in problem
@@ -85,24 +97,16 @@ async def test_new_settings_the_plugin_refuses_are_reported_before_the_restart(
     await service.start()
     try:
         service.config_holder.check_interval = 0
-        text = path.read_text("utf-8")
-        path.write_text(text.replace('[channels.folder]\npath = "out"',
-                                     '[channels.folder]\npath = "out"\npoll_intervall = 5'),
-                        "utf-8")
+        original = path.read_text("utf-8")
+        _with_folder_table(path, original, FOLDER_TABLE + "\npoll_intervall = 5")
+        [problem] = await _folder_notes(service)
         assert "poll_intervall" in service.config_holder.current().channels["folder"].settings
-        await asyncio.sleep(0.2)  # reload listeners run on the loop
-
-        report = await service.health()
-        [problem] = [p for p in report["problems"] if p.startswith("channel folder:")]
         assert "refuses the new settings" in problem
         assert "poll_intervall" in problem
         assert "would not start" in problem
         assert service.channels["folder"].outbox is not None  # type: ignore[attr-defined]
 
-        path.write_text(text, "utf-8")  # put right: the note goes
-        assert "poll_intervall" not in service.config_holder.current().channels["folder"].settings
-        await asyncio.sleep(0.2)
-        report = await service.health()
-        assert not [p for p in report["problems"] if p.startswith("channel folder:")]
+        path.write_text(original, "utf-8")  # put right: the note goes
+        assert not await _folder_notes(service)
     finally:
         await service.stop()
