@@ -64,7 +64,9 @@ def register_channels(registry: Registry) -> None:
     Call ``registry.add_channel(channel_type)`` once per type, where
     ``channel_type`` is a :class:`gateway.channels.ChannelType`: a name, a
     factory building a :class:`gateway.channels.Channel` from its
-    configuration table, and a description. The core instantiates one channel
+    configuration table (raising ValueError for settings it refuses, and
+    opening nothing: the core also calls it to check a running channel's
+    edited table), and a description. The core instantiates one channel
     per ``[channels.<name>]`` table in the configuration, on every full gateway
     instance, and starts it with a :class:`gateway.channels.ChannelContext`. A
     channel that polls its transport about sent messages takes

@@ -275,8 +275,9 @@ class GatewayService:
                 # Routing reads the new file, the running channel does not: say both, or
                 # "runs with the settings it started with" reads as if the edit did nothing.
                 note = ("disabled in the configuration: new documents take their route's "
-                        "fallback channel now; the channel runs, and sends what is queued for "
-                        "it, until the gateway restarts")
+                        "fallback channel now, and are refused where the route has none; the "
+                        "channel runs, and sends what is queued for it, until the gateway "
+                        "restarts")
             elif (refused := self._settings_refused(name, new.channels[name])) is not None:
                 # Found now, while the channel still runs on its old settings, rather than
                 # at the restart, when the channel would not start.
@@ -293,9 +294,12 @@ class GatewayService:
     def _settings_refused(self, name: str, channel: ChannelConfig) -> str | None:
         """Why the channel type's factory refuses ``channel``'s settings; None if it takes them.
 
-        A factory only reads its settings (README, "Writing a plugin"); it is
-        called here in the process that will start the channel, so settings
-        that name environment variables are checked against the right environment.
+        A factory only reads its settings (README, "Writing a plugin"; the
+        hookspec) and refuses them with ValueError; it is called here in the
+        process that will start the channel, so settings that name environment
+        variables are checked against the right environment. Called from
+        whichever thread noticed the edit: any other error says nothing about
+        the settings (a factory may, say, want the event loop), so it is no verdict.
         """
         try:
             channel_type = self.registry.channel_type(channel.type)
@@ -303,8 +307,11 @@ class GatewayService:
             return None  # the type is gone: config_problems() names that already
         try:
             channel_type.factory(name, channel.settings)
-        except Exception as exc:
+        except ValueError as exc:
             return str(exc) or type(exc).__name__
+        except Exception:
+            log.debug("channel %s: its edited settings could not be checked", name,
+                      exc_info=True)
         return None
 
     def _note_start_only_edits(self, new: GatewayConfig) -> None:

@@ -8,10 +8,19 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
+import pytest
+
+from gateway.channels import Accepted, Channel, ChannelType, OutboundMessage, SendOutcome
+from gateway.errors import GatewayError
+from gateway.hookspecs import hookimpl
+from gateway.pluginmanager import make_plugin_manager
+from gateway.routing import route
 from gateway.service import GatewayService
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "gateway.toml"
+RWS = "00000001006492083000"  # its invoice route: the portal, with e-mail as fallback
 
 
 def _config(tmp_path: Path) -> Path:
@@ -60,7 +69,7 @@ def _with_folder_table(path: Path, original: str, table: str) -> None:
 async def _folder_notes(service: GatewayService) -> list[str]:
     """/health's notes on the folder channel once the edited file is read."""
     service.config_holder.current()  # read now (check_interval 0), not in a second
-    await asyncio.sleep(0.2)  # reload listeners run on the loop
+    await asyncio.sleep(0.2)  # a channel the edit starts starts on the loop
     report = await service.health()
     return [p for p in report["problems"] if p.startswith("channel folder:")]
 
@@ -108,5 +117,70 @@ async def test_new_settings_the_plugin_refuses_are_reported_before_the_restart(
 
         path.write_text(original, "utf-8")  # put right: the note goes
         assert not await _folder_notes(service)
+    finally:
+        await service.stop()
+
+
+class _LoopChannel(Channel):
+    """Takes the running loop in its factory, as a channel may that hands results back
+    from a thread later: valid, and no refusal of its settings."""
+
+    def __init__(self, name: str, settings: Any) -> None:
+        super().__init__(name, settings)
+        self.loop = asyncio.get_running_loop()
+
+    async def send(self, message: OutboundMessage) -> SendOutcome:
+        return Accepted("x")
+
+
+class _LoopPlugin:
+    @hookimpl
+    def register_channels(self, registry: Any) -> None:
+        registry.add_channel(ChannelType(name="looped", factory=_LoopChannel))
+
+
+async def test_an_edit_read_by_the_watcher_thread_is_not_taken_for_a_refusal(
+    tmp_path: Path,
+) -> None:
+    # The file watcher reads the file in a worker thread, where the factory check runs
+    # too: only its ValueError is a refusal, not an error of running off the loop.
+    path = _config(tmp_path)
+    text = path.read_text("utf-8") + '\n[channels.looped]\ntype = "looped"\nlabel = "a"\n'
+    path.write_text(text, "utf-8")
+    service = GatewayService(path, make_plugin_manager(plugins=[("looped", _LoopPlugin())]))
+    await service.start()
+    try:
+        assert "looped" in service.channels
+        service.config_holder.check_interval = 0
+        path.write_text(text.replace('label = "a"', 'label = "b"'), "utf-8")
+        await asyncio.to_thread(service.config_holder.current)  # as the auditor's watch does
+        [note] = [p for p in (await service.health())["problems"]
+                  if p.startswith("channel looped:")]
+        assert "table in the configuration changed" in note
+        assert "refuses" not in note
+    finally:
+        await service.stop()
+
+
+async def test_the_disabled_note_says_a_route_without_fallback_refuses(tmp_path: Path) -> None:
+    path = _config(tmp_path)
+    routed = 'channel = "portal"\nformat = "nlcius:invoice:1.0"\n'
+    text = path.read_text("utf-8")
+    assert routed + 'fallback_channel = "email"\n' in text
+    text = text.replace(routed + 'fallback_channel = "email"\n', routed)  # no fallback
+    path.write_text(text, "utf-8")
+    service = GatewayService(path)
+    await service.start()
+    try:
+        service.config_holder.check_interval = 0
+        path.write_text(text.replace("[channels.portal]\n",
+                                     "[channels.portal]\nenabled = false\n"), "utf-8")
+        config = service.config_holder.current()
+        with pytest.raises(GatewayError, match="no fallback_channel"):
+            route(config, RWS, "invoice")
+        await asyncio.sleep(0.2)
+        [note] = [p for p in (await service.health())["problems"]
+                  if p.startswith("channel portal:")]
+        assert "refused where the route has none" in note
     finally:
         await service.stop()
