@@ -6,7 +6,7 @@ sequence order, then validate it) and ``from_element()`` (validate, then read).
 ``digipoort-wus/digipoort-koppelvlak-1.2.xsd`` under
 ``gateway.paths.standards_dir()``, compiled once per path. A body that does not
 match raises ``KoppelvlakError`` naming the element and the XSD's complaint; an
-XSD that is not installed raises ``KoppelvlakXsdMissing``, a ``StandardsError``.
+XSD that is not installed raises ``KoppelvlakXsdMissing``, a ``StandardsError`` too.
 
 ``inhoud`` is carried as ``bytes`` here and base64 on the wire. Timestamps are
 timezone-aware ``datetime`` values.
@@ -42,8 +42,14 @@ class KoppelvlakError(ValueError):
     """A body that does not match the koppelvlak XSD; the message names the element."""
 
 
-class KoppelvlakXsdMissing(StandardsError):
-    """The koppelvlak XSD is not installed: no body can be checked, so none is blamed."""
+class KoppelvlakXsdMissing(KoppelvlakError, StandardsError):
+    """The koppelvlak XSD is not installed.
+
+    A StandardsError, so a caller that asks about the installation (the
+    contract kit, a channel's start) sees it as one; and still a
+    KoppelvlakError, so a server that checks bodies answers its caller with a
+    fault naming the missing file and the install command, not a bare 500.
+    """
 
 
 def use_standards_dir(folder: Path) -> None:
