@@ -103,7 +103,7 @@ class Registry:
                 "but it is not a gateway.channels.ChannelType"
             )
         name = channel_type.name
-        if not isinstance(name, str) or not CHANNEL_NAME_RE.match(name):
+        if not isinstance(name, str) or not CHANNEL_NAME_RE.fullmatch(name):
             raise PluginError(
                 f"plugin {self._current_plugin!r}: channel name {name!r} must be lower-case "
                 "letters, digits, '-' or '_', as a configuration's `type` names it"

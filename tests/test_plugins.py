@@ -252,3 +252,13 @@ def test_two_simulators_of_one_name_fail_naming_the_plugin() -> None:
     group = click.Group("gateway", commands={"simulate": click.Group("simulate")})
     with pytest.raises(PluginError, match=r"'net-b'.*gateway simulate alpha"):
         add_plugin_commands(pm, group)
+
+
+def test_a_channel_type_name_with_a_trailing_newline_is_refused() -> None:
+    # A pattern ending in $ lets "name\n" through; no configuration can name it.
+    class Nothing(Channel):
+        async def send(self, message: OutboundMessage) -> SendOutcome:
+            raise AssertionError
+
+    with pytest.raises(PluginError, match="channel name"):
+        Registry().add_channel(ChannelType(name="http-post\n", factory=Nothing))

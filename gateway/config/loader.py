@@ -670,14 +670,14 @@ class _Reader:
         channels: dict[str, ChannelConfig] = {}
         for name, raw in table.items():
             path: tuple[PathPart, ...] = ("channels", name)
-            if not _CHANNEL_NAME.match(name):
+            if not _CHANNEL_NAME.fullmatch(name):
                 raise self.error(
                     f"channel name {name!r} must be lower case letters, digits, '-' or '_'",
                     path,
                 )
             settings = self.table(raw, path)
             channel_type = self.string(settings, path, "type") or name
-            if not _CHANNEL_NAME.match(channel_type):
+            if not _CHANNEL_NAME.fullmatch(channel_type):
                 raise self.error(
                     f"type {channel_type!r} must be a lower-case channel type name",
                     (*path, "type"),
@@ -858,7 +858,7 @@ class _Reader:
 
     def api_token(self, name: str, table: dict[str, Any]) -> ApiToken:
         path: tuple[PathPart, ...] = ("api", "tokens", name)
-        if not _CHANNEL_NAME.match(name):
+        if not _CHANNEL_NAME.fullmatch(name):
             raise self.error(
                 f"token name {name!r} must be lower case letters, digits, '-' or '_'", path
             )
