@@ -74,6 +74,11 @@ async def test_an_import_filename_must_be_text_a_store_can_keep(
         assert content_type == PROBLEM_TYPE
         assert problem["errors"][0]["field"] == "$.filename"
     assert await gateway.service.store.count_by_state() == before  # nothing stored
+    # No name at all, as null: taken, as before names were checked.
+    body = b'{"agency": "%s", "content_base64": "%s", "filename": null}' % (
+        AGENCY_OIN.encode(), content.encode())
+    status, _, answer = await _post(gateway, "/import", body)
+    assert status == 201, answer
 
 
 async def test_bodies_the_portal_refuses_as_blank_the_document_refuses_too(

@@ -41,6 +41,8 @@ SUMMARY_PROPERTIES: dict[str, Any] = {
 OPTIONAL_OBJECT = {"type": ["object", "null"]}
 # What gateway.api.body.optional_text takes: text that is not empty or only white space.
 NOT_BLANK = {"type": "string", "pattern": "\\S"}
+# The same for a key it leaves out when null.
+NOT_BLANK_OR_NULL = {"type": ["string", "null"], "pattern": "\\S"}
 
 COMPONENTS: dict[str, Any] = {
     "Problem": {
@@ -95,14 +97,15 @@ COMPONENTS: dict[str, Any] = {
     }),
     "OperatorRequest": {
         "type": "object", "required": ["reason"], "additionalProperties": False,
-        "properties": {"reason": NOT_BLANK, "actor": NOT_BLANK},
+        "properties": {"reason": NOT_BLANK, "actor": NOT_BLANK_OR_NULL},
     },
     "RerouteRequest": {
         "type": "object", "required": ["reason"], "additionalProperties": False,
         "properties": {
-            "reason": NOT_BLANK, "actor": NOT_BLANK,
-            "channel": {**NOT_BLANK, "description": "A configured channel to send it over."},
-            "format": {**NOT_BLANK,
+            "reason": NOT_BLANK, "actor": NOT_BLANK_OR_NULL,
+            "channel": {**NOT_BLANK_OR_NULL,
+                        "description": "A configured channel to send it over."},
+            "format": {**NOT_BLANK_OR_NULL,
                        "description": "A format key to encode it in anew (`gateway formats`)."},
         },
         "anyOf": [{"required": ["channel"]}, {"required": ["format"]}],

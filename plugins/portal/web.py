@@ -59,8 +59,10 @@ _CANCEL = {"type": "object", "required": ["reason"],
                           "by": _BY}}
 _IMPORT = {"type": "object", "required": ["agency", "content_base64"],
            "properties": {
-               "agency": {"type": "string", "pattern": "^[0-9]{20}$",
-                          "description": "The OIN of the agency it is from."},
+               "agency": {"type": "string", "pattern": "^[0-9 .-]{20,}$",
+                          "description": "The OIN of the agency it is from: 20 digits "
+                                         "(spaces, dots and hyphens between them are "
+                                         "ignored)."},
                "content_base64": {**_TEXT, "contentEncoding": "base64",
                                   "description": "The XML or canonical JSON, base64-encoded."},
                "filename": {"type": "string", "description": "The file's name, for messages."},
@@ -114,6 +116,11 @@ def _text(body: dict[str, Any], key: str, required: bool = True) -> str:
                       f"'{key}' {UNSTORABLE}",
                       errors=[{"field": f"$.{key}", "message": UNSTORABLE}])
     return value
+
+
+def _filename(body: dict[str, Any]) -> str | None:
+    # Optional: null or "" is no name, as before text was checked.
+    return None if body.get("filename") is None else _text(body, "filename", False) or None
 
 
 def _state(request: web.Request) -> str | None:
@@ -178,7 +185,7 @@ def routes(channel: PortalChannel) -> Sequence[web.RouteDef]:
                           errors=[{"field": "$.content_base64",
                                    "message": "not base64"}]) from None
         message_id = await channel.import_document(
-            data, _text(body, "agency"), _text(body, "filename", required=False) or None,
+            data, _text(body, "agency"), _filename(body),
             by=_text(body, "by", required=False))
         record = await channel.stored(message_id)
         answer: dict[str, Any] = {"message_id": message_id}
