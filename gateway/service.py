@@ -127,6 +127,9 @@ class GatewayService:
         # channel, so an edit of its table waits for a restart, and /health says so.
         self._channel_configs: dict[str, ChannelConfig] = {}
         self.restart_needed: dict[str, str] = {}
+        # The channels whose routes the API mounted at start: the router is fixed then,
+        # so a channel a reload starts later sends and polls, but serves no route yet.
+        self.routes_served: frozenset[str] | None = None
         # Settings read once at start (the [dispatch] and [validation] tables, where to
         # listen, the store) that a reload changed: by table, what waits for a restart.
         self._started_config: GatewayConfig = config
@@ -253,6 +256,26 @@ class GatewayService:
         self.channels[name] = channel
         self._channel_configs[name] = channel_config
 
+    def _channels_without_routes(self) -> list[str]:
+        """Running channels that offer routes the API has not mounted (started by a reload)."""
+        if self.routes_served is None:
+            return []
+        return [name for name, channel in sorted(self.channels.items())
+                if name not in self.routes_served and channel.web_routes()]
+
+    def channel_route_gap(self, name: str) -> str | None:
+        """Why this instance serves no routes of channel ``name``; None when it would."""
+        if self.intake_only:
+            return ("this instance runs in the intake role and runs no channel: call a full "
+                    "instance on the same database for channel routes")
+        if name in self._channels_without_routes():
+            return (f"channel {name} started after the gateway did (a configuration reload): "
+                    "its routes are served once the gateway restarts")
+        if name in self.config.channels and name not in self.channels:
+            return (f"channel {name} does not run on this instance (disabled, failed to start "
+                    "or its plugin missing; /health says which)")
+        return None
+
     def _note_edited_channels(self, new: GatewayConfig) -> None:
         """A reload that edits a running channel's table: it keeps running as it started."""
         for name, started in sorted(self._channel_configs.items()):
@@ -356,6 +379,7 @@ class GatewayService:
         settings = self.config.gateway
         host, port = (listen.rsplit(":", 1) if listen else
                       (settings.listen_host, str(settings.listen_port)))
+        self.routes_served = frozenset(self.channels)
         self._runner = web.AppRunner(make_app(self), access_log=None,
                                      shutdown_timeout=SERVER_STOP_TIMEOUT)
         await self._runner.setup()
@@ -583,6 +607,9 @@ class GatewayService:
                                 "and restart it")
         problems += [f"channel {n}: {p}" for n, p in sorted(self.channel_problems.items())]
         problems += [f"channel {n}: {p}" for n, p in sorted(self.restart_needed.items())]
+        problems += [f"channel {n}: started by a configuration reload; its routes under "
+                     f"/api/v1/channels/{n}/ answer 404 until the gateway restarts"
+                     for n in self._channels_without_routes()]
         problems += [f"[{s}]: {p}" for s, p in sorted(self.start_only_edits.items())]
         problems += await self._channels_own_problems()
         problems += self._validation_problems()

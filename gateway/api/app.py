@@ -8,6 +8,7 @@ from aiohttp import web
 
 from gateway.api import inbox, messages, outbound
 from gateway.api.auth import READ, Authenticator, is_loopback, require
+from gateway.api.channels import PREFIX as CHANNEL_PREFIX
 from gateway.api.channels import channel_operations
 from gateway.api.context import PRINCIPAL, SERVICE_KEY
 from gateway.api.openapi import build_document
@@ -83,10 +84,38 @@ def guarded(operation: Operation, auth: Authenticator) -> Handler:
     return handler
 
 
+@web.middleware
+async def channel_route_hint(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A 404 under a channel's prefix that this instance cannot serve says why.
+
+    Only to an authenticated caller: the reason tells the instance's role and
+    which channels run on it.
+    """
+    try:
+        return await handler(request)
+    except web.HTTPNotFound as exc:
+        parts = request.path.split("/")
+        if request.path.startswith(f"{CHANNEL_PREFIX}/") and len(parts) > 4:
+            gap = request.app[SERVICE_KEY].channel_route_gap(parts[4])
+            if gap is not None and _authenticated(request):
+                # The title aiohttp's own 404 has: a client sees one kind of not-found.
+                raise Problem(404, "not-found", exc.reason,
+                              f"{request.method} {request.path}: {gap}") from None
+        raise
+
+
+def _authenticated(request: web.Request) -> bool:
+    try:
+        request.app[AUTH_KEY].authenticate(request)
+    except Problem:
+        return False
+    return True
+
+
 def make_app(service: GatewayService) -> web.Application:
     """The app for a started service: its channels' routes are mounted as they are now."""
     app = web.Application(client_max_size=service.config.api.max_request_bytes,
-                          middlewares=[problem_middleware])
+                          middlewares=[problem_middleware, channel_route_hint])
     app[SERVICE_KEY] = service
     auth = Authenticator(lambda: service.config)
     app[AUTH_KEY] = auth
