@@ -70,6 +70,9 @@ log = logging.getLogger(__name__)
 CHANNEL_START_TIMEOUT = 60.0
 """How long a channel's start() may take before the gateway goes on without it."""
 
+INTAKE_DISPATCH_KEYS = ("max_attempts",)
+"""The [dispatch] settings an intake instance reads (OutboundSettings); it sends nothing."""
+
 
 class Role(StrEnum):
     """What one gateway process runs; several share one database."""
@@ -339,8 +342,15 @@ class GatewayService:
 
     def _note_start_only_edits(self, new: GatewayConfig) -> None:
         """A reload that changes settings read at start only: said in the log and on /health."""
+        changes = start_only_changes(self._started_config, new)
+        if self.intake_only and "dispatch" in changes:
+            # Of [dispatch] an intake instance reads only the attempts each message it
+            # stores gets: the rest is the full instances', and waits for no restart here.
+            kept = [key for key in changes.pop("dispatch") if key in INTAKE_DISPATCH_KEYS]
+            if kept:
+                changes["dispatch"] = kept
         edits = {section: f"{', '.join(keys)} changed; in force when the gateway restarts"
-                 for section, keys in start_only_changes(self._started_config, new).items()}
+                 for section, keys in changes.items()}
         for section, note in sorted(edits.items()):
             if self.start_only_edits.get(section) != note:
                 log.warning("[%s]: %s", section, note)
