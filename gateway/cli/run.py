@@ -60,9 +60,10 @@ def run(obj: CliContext, listen: str | None, log_level: str, log_format: str | N
         role: str) -> None:
     """Run the gateway: HTTP API, channels and workers, until interrupted.
 
-    Several instances may share one database: one full instance, and any
-    number of intake instances taking the ERP's submissions beside it (on one
-    machine, each with its own --listen).
+    Several instances may share one database: full instances, which split
+    the sending between them (on PostgreSQL), and any number of intake
+    instances taking the ERP's submissions beside them (on one machine, each
+    with its own --listen). Each follows its own configuration file.
 
     Traces and metrics are exported as the OTEL_* environment variables say
     (OTEL_TRACES_EXPORTER, OTEL_METRICS_EXPORTER: console or otlp; none by default).
