@@ -13,7 +13,7 @@ from gateway.api.channels import channel_operations
 from gateway.api.context import PRINCIPAL, SERVICE_KEY
 from gateway.api.openapi import build_document
 from gateway.api.operations import Answer, Operation, ref
-from gateway.api.problems import Handler, Problem, problem_middleware
+from gateway.api.problems import NOT_FOUND_HINT, Handler, Problem, problem_middleware
 
 if TYPE_CHECKING:
     from gateway.service import GatewayService
@@ -84,24 +84,17 @@ def guarded(operation: Operation, auth: Authenticator) -> Handler:
     return handler
 
 
-@web.middleware
-async def channel_route_hint(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """A 404 under a channel's prefix that this instance cannot serve says why.
+def channel_route_hint(request: web.Request) -> str | None:
+    """Why this instance serves no route at a channel's path, told to an authenticated caller.
 
-    Only to an authenticated caller: the reason tells the instance's role and
-    which channels run on it.
+    Only to such a caller: the reason tells the instance's role and which
+    channels run on it.
     """
-    try:
-        return await handler(request)
-    except web.HTTPNotFound as exc:
-        parts = request.path.split("/")
-        if request.path.startswith(f"{CHANNEL_PREFIX}/") and len(parts) > 4:
-            gap = request.app[SERVICE_KEY].channel_route_gap(parts[4])
-            if gap is not None and _authenticated(request):
-                # The title aiohttp's own 404 has: a client sees one kind of not-found.
-                raise Problem(404, "not-found", exc.reason,
-                              f"{request.method} {request.path}: {gap}") from None
-        raise
+    parts = request.path.split("/")
+    if not request.path.startswith(f"{CHANNEL_PREFIX}/") or len(parts) <= 4:
+        return None
+    gap = request.app[SERVICE_KEY].channel_route_gap(parts[4])
+    return gap if gap is not None and _authenticated(request) else None
 
 
 def _authenticated(request: web.Request) -> bool:
@@ -115,8 +108,9 @@ def _authenticated(request: web.Request) -> bool:
 def make_app(service: GatewayService) -> web.Application:
     """The app for a started service: its channels' routes are mounted as they are now."""
     app = web.Application(client_max_size=service.config.api.max_request_bytes,
-                          middlewares=[problem_middleware, channel_route_hint])
+                          middlewares=[problem_middleware])
     app[SERVICE_KEY] = service
+    app[NOT_FOUND_HINT] = channel_route_hint
     auth = Authenticator(lambda: service.config)
     app[AUTH_KEY] = auth
     operations = [*CORE_OPERATIONS, *outbound.OPERATIONS, *messages.OPERATIONS,

@@ -80,6 +80,11 @@ def unavailable(detail: str) -> Problem:
 _HTTP_SLUGS = {404: "not-found", 405: "method-not-allowed", 413: "too-large"}
 
 
+NotFoundHint = Callable[[web.Request], str | None]
+NOT_FOUND_HINT: web.AppKey[NotFoundHint] = web.AppKey("not_found_hint")
+"""Why a path is not found here, when the app can say more than that (or None)."""
+
+
 @web.middleware
 async def problem_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
@@ -92,6 +97,9 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
         slug = _HTTP_SLUGS.get(exc.status, "http-error")
         headers = {k: v for k, v in exc.headers.items() if k.lower() == "allow"}
         detail = f"{request.method} {request.path}: {exc.reason}"
+        # Asked only once a request has failed: no cost on the way of one that did not.
+        if exc.status == 404 and (hint := request.app.get(NOT_FOUND_HINT)) is not None:
+            detail = f"{request.method} {request.path}: {hint(request) or exc.reason}"
         if exc.status == 413 and exc.text:
             detail = f"{detail} ({exc.text})"
         return Problem(exc.status, slug, exc.reason, detail, headers=headers).response(
