@@ -7,6 +7,8 @@ configuration says which edits apply at once and which need a restart.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,18 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "gateway.toml"
 RWS = "00000001006492083000"  # its invoice route: the portal, with e-mail as fallback
 
 
+@asynccontextmanager
+async def _started(path: Path, plugins: Any = None) -> AsyncIterator[GatewayService]:
+    """A started service that reads an edit of its file at once (check_interval 0)."""
+    service = GatewayService(path, plugins)
+    await service.start()
+    try:
+        service.config_holder.check_interval = 0
+        yield service
+    finally:
+        await service.stop()
+
+
 def _config(tmp_path: Path) -> Path:
     text = EXAMPLE.read_text("utf-8").replace('listen = "127.0.0.1:8780"', 'listen = "127.0.0.1:0"')
     text = text.replace('token_env = "WISSEL_API_TOKEN"', 'token = "test-token"')
@@ -33,10 +47,7 @@ def _config(tmp_path: Path) -> Path:
 
 async def test_a_channel_settings_edit_is_applied_or_reported(tmp_path: Path) -> None:
     path = _config(tmp_path)
-    service = GatewayService(path)
-    await service.start()
-    try:
-        service.config_holder.check_interval = 0
+    async with _started(path) as service:
         old_outbox = service.channels["folder"].outbox  # type: ignore[attr-defined]
         new_outbox = tmp_path / "out-new"
         text = path.read_text("utf-8")
@@ -54,8 +65,6 @@ async def test_a_channel_settings_edit_is_applied_or_reported(tmp_path: Path) ->
             f"config version {report['config']['version']} names {new_outbox}, the running "
             f"folder channel still writes to {old_outbox}, and /health says nothing: "
             f"{report['problems']}")
-    finally:
-        await service.stop()
 
 
 FOLDER_TABLE = '[channels.folder]\npath = "out"'
@@ -81,10 +90,7 @@ async def test_a_running_channel_disabled_by_an_edit_is_reported_as_disabled(
     # guessing whether enabled = false had taken effect: routes fall back at once, the
     # channel itself runs on until the restart.
     path = _config(tmp_path)
-    service = GatewayService(path)
-    await service.start()
-    try:
-        service.config_holder.check_interval = 0
+    async with _started(path) as service:
         _with_folder_table(path, path.read_text("utf-8"),
                            FOLDER_TABLE.replace("]\n", "]\nenabled = false\n"))
         [problem] = await _folder_notes(service)
@@ -92,8 +98,6 @@ async def test_a_running_channel_disabled_by_an_edit_is_reported_as_disabled(
         assert "disabled" in problem
         assert "fallback" in problem
         assert "restart" in problem
-    finally:
-        await service.stop()
 
 
 async def test_new_settings_the_plugin_refuses_are_reported_before_the_restart(
@@ -102,10 +106,7 @@ async def test_new_settings_the_plugin_refuses_are_reported_before_the_restart(
     # A typo in a running channel's table changed nothing until the restart, when the
     # channel would not start: its plugin reads the new settings at the edit and says so.
     path = _config(tmp_path)
-    service = GatewayService(path)
-    await service.start()
-    try:
-        service.config_holder.check_interval = 0
+    async with _started(path) as service:
         original = path.read_text("utf-8")
         _with_folder_table(path, original, FOLDER_TABLE + "\npoll_intervall = 5")
         [problem] = await _folder_notes(service)
@@ -117,8 +118,6 @@ async def test_new_settings_the_plugin_refuses_are_reported_before_the_restart(
 
         path.write_text(original, "utf-8")  # put right: the note goes
         assert not await _folder_notes(service)
-    finally:
-        await service.stop()
 
 
 class _LoopChannel(Channel):
@@ -147,19 +146,14 @@ async def test_an_edit_read_by_the_watcher_thread_is_not_taken_for_a_refusal(
     path = _config(tmp_path)
     text = path.read_text("utf-8") + '\n[channels.looped]\ntype = "looped"\nlabel = "a"\n'
     path.write_text(text, "utf-8")
-    service = GatewayService(path, make_plugin_manager(plugins=[("looped", _LoopPlugin())]))
-    await service.start()
-    try:
+    async with _started(path, make_plugin_manager(plugins=[("looped", _LoopPlugin())])) as service:
         assert "looped" in service.channels
-        service.config_holder.check_interval = 0
         path.write_text(text.replace('label = "a"', 'label = "b"'), "utf-8")
         await asyncio.to_thread(service.config_holder.current)  # as the auditor's watch does
         [note] = [p for p in (await service.health())["problems"]
                   if p.startswith("channel looped:")]
         assert "table in the configuration changed" in note
         assert "refuses" not in note
-    finally:
-        await service.stop()
 
 
 async def test_the_disabled_note_says_a_route_without_fallback_refuses(tmp_path: Path) -> None:
@@ -169,10 +163,7 @@ async def test_the_disabled_note_says_a_route_without_fallback_refuses(tmp_path:
     assert routed + 'fallback_channel = "email"\n' in text
     text = text.replace(routed + 'fallback_channel = "email"\n', routed)  # no fallback
     path.write_text(text, "utf-8")
-    service = GatewayService(path)
-    await service.start()
-    try:
-        service.config_holder.check_interval = 0
+    async with _started(path) as service:
         path.write_text(text.replace("[channels.portal]\n",
                                      "[channels.portal]\nenabled = false\n"), "utf-8")
         config = service.config_holder.current()
@@ -182,5 +173,3 @@ async def test_the_disabled_note_says_a_route_without_fallback_refuses(tmp_path:
         [note] = [p for p in (await service.health())["problems"]
                   if p.startswith("channel portal:")]
         assert "refused where the route has none" in note
-    finally:
-        await service.stop()
