@@ -65,7 +65,8 @@ _IMPORT = {"type": "object", "required": ["agency", "content_base64"],
                                          "ignored)."},
                "content_base64": {**_TEXT, "contentEncoding": "base64",
                                   "description": "The XML or canonical JSON, base64-encoded."},
-               "filename": {"type": "string", "description": "The file's name, for messages."},
+               "filename": {"type": ["string", "null"],
+                            "description": "The file's name, for messages (optional)."},
                "by": _BY}}
 
 
