@@ -26,6 +26,7 @@ import attrs
 from gateway.business.proposals import received_state
 from gateway.channels import InboundDocument
 from gateway.errors import GatewayError
+from gateway.formats import Decoded
 from gateway.instruments import TRACEPARENT, current_traceparent, stage
 from gateway.kinds import Direction
 from gateway.model import kind_of
@@ -200,6 +201,10 @@ class InboundPipeline:
             return await self._reject(record, "detect", _describe(exc))
         try:
             decoded = await asyncio.to_thread(fmt.decode, data)
+            if not isinstance(decoded, Decoded):  # a plugin bug: say so, not an AttributeError
+                raise GatewayError(
+                    f"decode gave {type(decoded).__name__}, not a gateway.formats.Decoded: "
+                    f"a bug in its plugin ({self.registry.owner('format', fmt.key)})")
             document = decoded.document
             warnings = list(decoded.warnings)
             carried = await self._carried_attachments(record)

@@ -1,10 +1,11 @@
-"""An encoder that gives something other than bytes is refused, naming the format.
+"""A format plugin that gives the wrong type is refused, naming the format and its plugin.
 
 A format plugin's encode failing is that document's rejection (stored, with the
 reason); an encode that returned text instead went on to validation and the
 store: SQLite kept the text as the payload, PostgreSQL failed and the ERP got a
 500 with the reason only in the gateway's log. An operator's reroute encodes
-too, and refuses it the same way.
+too, and refuses it the same way. Inbound, a decode that gives no Decoded
+rejects the message with the same kind of reason.
 """
 
 from __future__ import annotations
@@ -22,12 +23,17 @@ from pipeline_support import (
     make_pipeline,
 )
 
-from gateway.channels import FinalError
+from gateway.channels import FinalError, InboundDocument
 from gateway.formats import Decoded, Detection, EncodeContext, Format
 from gateway.hookspecs import hookimpl
 from gateway.kinds import Direction, DocumentKind
-from gateway.model.samples import example_invoice
-from gateway.pipeline import DocumentRejected, OperatorActionError, OutboundPipeline
+from gateway.model.samples import example_invoice, example_order
+from gateway.pipeline import (
+    DocumentRejected,
+    InboundPipeline,
+    OperatorActionError,
+    OutboundPipeline,
+)
 from gateway.pipeline.operator import reroute
 from gateway.pluginmanager import build_registry, make_plugin_manager
 from gateway.registry import Registry
@@ -86,3 +92,40 @@ async def test_a_reroute_to_an_encoder_giving_text_is_refused(store: Store, tmp_
     kept = await store.get(record.id)
     assert kept is not None
     assert kept.raw_payload == record.raw_payload
+
+
+class BareDecoderFormat(TextFormat):
+    """Detects its own root and decodes to the document itself, not a Decoded."""
+
+    key = "bare:order:1"
+    kind = DocumentKind.ORDER
+    directions = frozenset({Direction.INBOUND})
+    description = "returns the document where a Decoded is due"
+
+    def detect(self, doc: Sniffed) -> Detection:
+        return Detection.MATCH if doc.root_name == "bare-order" else Detection.NO
+
+    def decode(self, data: bytes) -> Decoded:
+        return example_order()  # type: ignore[return-value]
+
+
+class BarePlugin:
+    @hookimpl
+    def register_formats(self, registry: Registry) -> None:
+        registry.add_format(BareDecoderFormat())
+
+
+async def test_a_decoder_giving_no_decoded_rejects_naming_the_plugin(store: Store) -> None:
+    # The inbound pipeline read decoded.document and refused the message with an
+    # AttributeError's words; the reason now says what the plugin did wrong.
+    registry = build_registry(make_plugin_manager(plugins=[("bare", BarePlugin())]))
+    inbound = InboundPipeline(store, registry)
+    data = b"<bare-order>PO-1</bare-order>"
+    message_id = await inbound.receive(InboundDocument(data=data, channel="folder",
+                                                       transport_id="t-bare"))
+    record = await store.get(message_id)
+    assert record is not None
+    assert record.transport_state is TransportState.REJECTED
+    assert record.last_error is not None
+    assert "bare:order:1: decode gave Order, not a gateway.formats.Decoded" in record.last_error
+    assert "a bug in its plugin (bare)" in record.last_error
