@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiohttp
@@ -14,7 +16,9 @@ EXAMPLE = ROOT / "examples" / "gateway.toml"
 BASE = "/api/v1/channels/portal"
 
 
-async def test_portal_answers_are_documented(tmp_path: Path) -> None:
+@asynccontextmanager
+async def _example_gateway(tmp_path: Path) -> AsyncIterator[str]:
+    """The example configuration's gateway, started on a free port, token test-token; its URL."""
     text = EXAMPLE.read_text("utf-8").replace('listen = "127.0.0.1:8780"', 'listen = "127.0.0.1:0"')
     text = text.replace('token_env = "WISSEL_API_TOKEN"', 'token = "test-token"')
     path = tmp_path / "gateway.toml"
@@ -23,7 +27,13 @@ async def test_portal_answers_are_documented(tmp_path: Path) -> None:
     await service.start()
     try:
         assert service.address is not None
-        url = f"http://127.0.0.1:{service.address[1]}"
+        yield f"http://127.0.0.1:{service.address[1]}"
+    finally:
+        await service.stop()
+
+
+async def test_portal_answers_are_documented(tmp_path: Path) -> None:
+    async with _example_gateway(tmp_path) as url:
         headers = {"Authorization": "Bearer test-token"}
         order = base64.b64encode((ROOT / "examples/erp-payloads/order.json").read_bytes())
         calls = [
@@ -44,26 +54,14 @@ async def test_portal_answers_are_documented(tmp_path: Path) -> None:
                         undocumented.append(f"{method.upper()} {route}: {answer.status} "
                                             f"(documented: {sorted(documented)})")
         assert not undocumented, undocumented
-    finally:
-        await service.stop()
 
 
 async def test_portal_bodies_and_problems_are_documented(tmp_path: Path) -> None:
     # The fuzzer, following the document, sent done/cancel/import no body at all: the
     # document named none, and gave the 400/404/409 problem answers no content type.
-    text = EXAMPLE.read_text("utf-8").replace('listen = "127.0.0.1:8780"', 'listen = "127.0.0.1:0"')
-    path = tmp_path / "gateway.toml"
-    path.write_text(text, "utf-8")
-    service = GatewayService(path)
-    await service.start()
-    try:
-        assert service.address is not None
-        async with aiohttp.ClientSession() as session, session.get(
-            f"http://127.0.0.1:{service.address[1]}/openapi.json",
-        ) as answer:
-            paths = (await answer.json())["paths"]
-    finally:
-        await service.stop()
+    async with _example_gateway(tmp_path) as url, aiohttp.ClientSession() as session, \
+            session.get(f"{url}/openapi.json") as answer:
+        paths = (await answer.json())["paths"]
     required = {"/tasks/{task_id}/done": ["reference"], "/tasks/{task_id}/cancel": ["reason"],
                 "/import": ["agency", "content_base64"]}
     for route, fields in required.items():
