@@ -113,10 +113,16 @@ async def test_ctrl_c_in_a_long_send_still_says_what_went_through(tmp_path: Path
             await asyncio.sleep(0.05)
         process.send_signal(signal.SIGINT)
         out, err = await asyncio.wait_for(process.communicate(), 60)
+        stored = len((await gateway.store.list_messages(limit=500)).items)
     stdout, stderr = out.decode(), err.decode()
     assert process.returncode == 130, stderr
     assert "Traceback" not in stderr
     [summary] = [line for line in stdout.splitlines() if " not sent" in line]
     accepted = int(summary.split()[0])
-    assert accepted >= 3, stdout
+    # Ctrl-C may cut the file in flight after the gateway stored it but before its answer
+    # came back: that one is reported as possibly stored, every other stored one by name.
+    assert accepted >= 2, stdout
+    assert stored in (accepted, accepted + 1), (stored, stdout)
+    assert stdout.count("accepted /") == accepted, stdout
     assert "interrupted" in stderr
+    assert "may have been stored" in stderr
