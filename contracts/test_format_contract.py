@@ -22,7 +22,6 @@ from gateway.kinds import Direction, DocumentKind
 from gateway.paths import standards_dir
 from gateway.registry import Registry
 from gateway.sniff import Sniffed
-from gateway.standards.manifest import default_manifest
 from gateway.validation.engine import validator_for
 
 
@@ -70,7 +69,7 @@ def test_key_and_metadata(fmt: Format, format_key: str) -> None:
     assert fmt.description.strip(), "describe the format in one line for `gateway formats`"
 
 
-def test_layers_are_ordered_xsd_first(fmt: Format) -> None:
+def test_layers_are_ordered_xsd_first(fmt: Format, registry: Registry) -> None:
     kinds = [layer.kind for layer in fmt.layers()]
     assert kinds == sorted(kinds, key=lambda k: k != LayerKind.XSD), kinds
     for layer in fmt.layers():
@@ -78,17 +77,18 @@ def test_layers_are_ordered_xsd_first(fmt: Format) -> None:
         assert not layer.artifact.startswith("/"), (
             f"layer {layer.name}: artifact must be a path inside the standards tree"
         )
-    manifest = default_manifest()
+    manifest = registry.manifest  # Wissel's pinned files and those plugins add
     for layer in fmt.layers():
         # The gateway installs and finds only the pinned files: any other path fails at
         # the first document, in production, as "not listed in the standards manifest".
         assert manifest.owners(layer.artifact), (
             f"layer {layer.name}: artifact {layer.artifact} is not in the standards manifest "
-            "(`gateway standards list`), so the gateway can neither install nor find it"
+            "(`gateway standards list`), so the gateway can neither install nor find it; a "
+            "plugin pins its own official files with registry.add_standards(MANIFEST)"
         )
 
 
-def test_samples_pass_their_own_layers(fmt: Format) -> None:
+def test_samples_pass_their_own_layers(fmt: Format, registry: Registry) -> None:
     """What the format writes passes the official rules it names: the receiver runs them."""
     layers = fmt.layers()
     directory = standards_dir()
@@ -96,7 +96,7 @@ def test_samples_pass_their_own_layers(fmt: Format) -> None:
     if missing:
         pytest.skip(f"{missing[0]} is not installed in {directory}: install the standards "
                     "(`gateway standards install --from DIR`) to check the samples against them")
-    validator = validator_for(directory)
+    validator = validator_for(directory, registry.manifest)
     for name, data in _sample_bytes(fmt):
         report = validator.validate(data, layers, format_key=fmt.key)
         assert report.valid, (

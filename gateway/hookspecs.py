@@ -51,7 +51,9 @@ def register_formats(registry: Registry) -> None:
     Call ``registry.add_format(fmt)`` once per format, where ``fmt`` satisfies
     :class:`gateway.formats.Format`. Each format is one standard, one document
     type and one version, keyed ``standard:document:version``. Two plugins
-    registering the same key is a start-up error.
+    registering the same key is a start-up error. A format whose layers name
+    official files Wissel does not pin brings their manifest with
+    ``registry.add_standards(path)`` (see :meth:`gateway.registry.Registry.add_standards`).
     """
 
 

@@ -33,6 +33,8 @@ class PluginInfo:
     formats: tuple[str, ...]
     channels: tuple[str, ...]
     commands: tuple[str, ...]
+    standards: tuple[str, ...] = ()
+    """Ids of the official artifact sets it pins beside Wissel's (Registry.add_standards)."""
 
 
 def make_plugin_manager(
@@ -234,6 +236,7 @@ def describe_plugins(
                 formats=tuple(found["formats"]),
                 channels=tuple(found["channels"]),
                 commands=tuple((commands or {}).get(name, [])),
+                standards=tuple(found["standards"]),
             )
         )
     return sorted(infos, key=lambda info: info.name)

@@ -1,4 +1,4 @@
-"""The registry that plugins fill with formats and channel types.
+"""The registry that plugins fill with formats, channel types and their official files.
 
 The core asks the registry, never a plugin module, for "the format with key
 X", "the channel type named Y" or "which format is this document in". The
@@ -12,14 +12,16 @@ import difflib
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import attrs
 
 from gateway.channels import CHANNEL_NAME_RE, ChannelType
-from gateway.errors import GatewayError, PluginError
+from gateway.errors import GatewayError, PluginError, StandardsError
 from gateway.formats import Detection, Format, FormatKey, FormatStatus
 from gateway.kinds import Direction, DocumentKind
 from gateway.sniff import Sniffed
+from gateway.standards.manifest import Manifest, default_manifest, load_manifest
 
 log = logging.getLogger(__name__)
 
@@ -44,13 +46,18 @@ def _suggest(word: str, choices: list[str]) -> str:
 
 
 class Registry:
-    """Formats and channel types by key, with the plugin that registered each."""
+    """Formats and channel types by key, with the plugin that registered each.
+
+    Also the standards manifest in force: Wissel's, extended by plugins.
+    """
 
     def __init__(self) -> None:
         self._formats: dict[str, Format] = {}
         self._channels: dict[str, ChannelType] = {}
         self._owner: dict[tuple[str, str], str] = {}
         self._current_plugin = "<direct>"
+        # Wissel's own pinned manifest, extended by every add_standards().
+        self._manifest: Manifest | None = None
 
     @contextmanager
     def registering_for(self, plugin_name: str) -> Iterator[None]:
@@ -116,7 +123,34 @@ class Registry:
         self._channels[name] = channel_type
         self._owner["channel", name] = self._current_plugin
 
+    def add_standards(self, manifest: Path | Manifest) -> None:
+        """Pin the official files of this plugin's own formats beside Wissel's.
+
+        ``manifest`` is a manifest in the format of ``schemas/standards.toml``
+        (its path, usually a file in the plugin's package, or the loaded
+        manifest), whose sets may require Wissel's. A format's layers may then
+        name its files; ``gateway standards install`` installs them with the
+        rest, checked by sha256 as every pinned file. Call it from a
+        ``register_*`` hook.
+        """
+        try:
+            extra = manifest if isinstance(manifest, Manifest) else load_manifest(
+                Path(manifest), beside=self.manifest)
+            self._manifest = self.manifest.extended(extra)
+        except StandardsError as exc:
+            raise PluginError(f"plugin {self._current_plugin!r}: its standards manifest "
+                              f"is refused: {exc}") from None
+        for artifact in extra.artifacts:
+            self._owner["standards", artifact.id] = self._current_plugin
+
     # -- look-up (called by the core) ----------------------------------------
+
+    @property
+    def manifest(self) -> Manifest:
+        """The pinned official files: Wissel's own and those plugins added."""
+        if self._manifest is None:
+            self._manifest = default_manifest()
+        return self._manifest
 
     @property
     def formats(self) -> dict[str, Format]:
@@ -131,10 +165,10 @@ class Registry:
         return self._owner[what, key]
 
     def registered_by(self, plugin_name: str) -> dict[str, list[str]]:
-        found: dict[str, list[str]] = {"formats": [], "channels": []}
+        found: dict[str, list[str]] = {"formats": [], "channels": [], "standards": []}
         for (what, key), owner in sorted(self._owner.items()):
             if owner == plugin_name:
-                found[f"{what}s"].append(key)
+                found["standards" if what == "standards" else f"{what}s"].append(key)
         return found
 
     def format(self, key: str) -> Format:

@@ -182,7 +182,8 @@ class GatewayService:
         self.validation = ValidationPool(config.gateway.standards_path,
                                          workers=config.validation.workers,
                                          time_limit=config.validation.time_limit,
-                                         scheduling=config.gateway.scheduling)
+                                         scheduling=config.gateway.scheduling,
+                                         manifest=self.registry.manifest)
         if self.intake_only:
             # Nothing here sends or delivers, so there is nothing local to wake: the full
             # instances are told instead, and find the work at their next poll regardless.
@@ -716,7 +717,8 @@ class GatewayService:
             fmt = self.registry.formats.get(key)
             for layer in fmt.layers() if fmt is not None else ():
                 try:
-                    standards_path(config.gateway.standards_path, layer.artifact)
+                    standards_path(config.gateway.standards_path, layer.artifact,
+                                   manifest=self.registry.manifest)
                 except StandardsError as exc:
                     formats.setdefault(str(exc), []).append(key)
                     break

@@ -229,6 +229,55 @@ def register_formats(registry):
 '''
 
 
+# A format of a standard Wissel does not pin: its plugin brings the XSD and its manifest.
+PINNED_BY_PLUGIN = HEADER + '''
+from pathlib import Path
+from gateway.formats import LayerKind, ValidationLayer
+
+PINNED = "urn:example:review:pinned"
+
+
+class Pinned(Format):
+    key = "pinned:invoice:1"
+    kind = DocumentKind.INVOICE
+    directions = frozenset({Direction.OUTBOUND})
+    description = "a standard whose XSD its plugin pins"
+
+    def layers(self):
+        return [ValidationLayer(LayerKind.XSD, "pinned-1", "pinned-1/pinned.xsd")]
+
+    def detect(self, doc):
+        return Detection.MATCH if doc.root_name == "Pinned" else Detection.NO
+
+    def encode(self, document, context):
+        return f\'<Pinned xmlns="{PINNED}"><ID>{document}</ID></Pinned>\'.encode()
+
+    def decode(self, data):
+        root = parse_xml(data).getroot()
+        if root.tag != f"{{{PINNED}}}Pinned":
+            raise ReviewError("not a pinned invoice")
+        return Decoded(root.findtext(f"{{{PINNED}}}ID"))
+
+    def samples(self):
+        return [Sample(name="one", document="INV-1")]
+
+
+@hookimpl
+def register_formats(registry):
+    registry.add_standards(Path(__file__).with_name("pinned.toml"))
+    registry.add_format(Pinned())
+'''
+PINNED_XSD = b"""<?xml version="1.0" encoding="UTF-8"?>
+<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" elementFormDefault="qualified"
+           targetNamespace="urn:example:review:pinned">
+  <xs:element name="Pinned">
+    <xs:complexType><xs:sequence><xs:element name="ID" type="xs:string"/></xs:sequence>
+    </xs:complexType>
+  </xs:element>
+</xs:schema>
+"""
+
+
 # Two plugins: one modest, and a greedy one that claims the modest one's documents too.
 # Checked with --plugin modest alone, the greedy format's detection is never run.
 MODEST_AND_GREEDY = HEADER + '''
@@ -284,7 +333,7 @@ greedy = GreedyPlugin()
 
 def _run_kit(
     tmp_path: Path, name: str, source: str, env: dict[str, str] | None = None,
-    also: tuple[str, ...] = (),
+    also: tuple[str, ...] = (), pytest_args: tuple[str, ...] = (),
 ) -> subprocess.CompletedProcess[str]:
     """Run the kit on plugin ``name``; ``also`` names objects of the module that are each a
     plugin of that name (``name`` among them), for several plugins in one module."""
@@ -298,7 +347,7 @@ def _run_kit(
     (tmp_path / f"{module}.py").write_text(source)
     return subprocess.run(
         [sys.executable, "-m", "gateway.cli.main", "contracts", "--plugin", name,
-         "--", "-q", "-rfE", "-p", "no:randomly"],
+         "--", "-q", "-rfE", "-p", "no:randomly", *pytest_args],
         capture_output=True, text=True, timeout=300, cwd=tmp_path,
         env={**os.environ, "PYTHONPATH": os.pathsep.join(
             [str(tmp_path), *filter(None, [os.environ.get("PYTHONPATH")])]), **(env or {})},
@@ -370,3 +419,35 @@ def test_kit_fails_a_format_whose_samples_another_installed_format_claims_too(
     assert result.returncode != 0, result.stdout[-1500:]
     assert "matches several formats (greedy:invoice:1, modest:invoice:1)" in result.stdout, (
         result.stdout[-3000:])
+
+
+def test_kit_passes_a_format_whose_plugin_pins_its_own_xsd(tmp_path: Path) -> None:
+    """The kit checks layers against Wissel's manifest and those plugins add, and validates
+    the samples with the plugin's own file."""
+    import hashlib
+
+    (tmp_path / "pinned.toml").write_text(f"""manifest_version = 1
+[[artifact]]
+id = "pinned-1"
+version = "1"
+title = "Pinned XSD"
+licence = "test fixture"
+source = "Wissel's tests"
+base_url = ""
+root = "pinned-1"
+note = "A test fixture."
+[[artifact.file]]
+path = "pinned-1/pinned.xsd"
+sha256 = "{hashlib.sha256(PINNED_XSD).hexdigest()}"
+size = {len(PINNED_XSD)}
+""")
+    standards = tmp_path / "standards"
+    (standards / "pinned-1").mkdir(parents=True)
+    (standards / "pinned-1" / "pinned.xsd").write_bytes(PINNED_XSD)
+    result = _run_kit(tmp_path, "pinned", PINNED_BY_PLUGIN, {STANDARDS_DIR_ENV: str(standards)},
+                      pytest_args=("-rs",))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-1500:]
+    # The samples were validated with the plugin's XSD, not skipped as not installed.
+    skipped = [line for line in result.stdout.splitlines() if line.startswith("SKIPPED")]
+    assert not [line for line in skipped if "test_format_contract" in line], skipped
+    assert "passed" in result.stdout, result.stdout[-3000:]

@@ -90,7 +90,7 @@ def test_registry_records_who_registered_what() -> None:
     assert list(registry.formats) == ["toy:invoice:1", "toy:invoice:2"]
     assert registry.owner("format", "toy:invoice:2") == "toy-plugin"
     assert registry.registered_by("toy-plugin") == {
-        "formats": ["toy:invoice:1", "toy:invoice:2"], "channels": ["toy"]
+        "formats": ["toy:invoice:1", "toy:invoice:2"], "channels": ["toy"], "standards": [],
     }
 
 

@@ -63,8 +63,8 @@ def encode(obj: CliContext, file: Path, format_key: str, agency_oin: str | None)
     fmt = obj.registry.format(format_key)
     document = loads(_read(file))
     data = fmt.encode(document, _context(obj, document, agency_oin))
-    report = validator_for(standards_dir_for(obj)).validate(data, fmt.layers(),
-                                                             format_key=fmt.key)
+    validator = validator_for(standards_dir_for(obj), obj.registry.manifest)
+    report = validator.validate(data, fmt.layers(), format_key=fmt.key)
     if not report.valid:
         click.echo(f"the encoded {fmt.key} document is {report.summary()}:", err=True)
         for finding in report.by_severity():

@@ -27,7 +27,7 @@ def plugins(obj: CliContext, as_json: bool) -> None:
         click.echo(f"{info.name} {info.version} (distribution {info.distribution}, "
                    f"module {info.module})")
         for label, keys in (("formats", info.formats), ("channels", info.channels),
-                            ("commands", info.commands)):
+                            ("commands", info.commands), ("standards", info.standards)):
             if keys:
                 click.echo(textwrap.fill(", ".join(keys), width=100,
                                          initial_indent=f"  {label}: ",

@@ -38,9 +38,11 @@ def _target(target: Path | None) -> Path:
 
 
 def _manifest() -> Manifest:
+    """Wissel's pinned files and those the installed plugins pin beside them."""
+    obj = click.get_current_context().find_object(CliContext)
     try:
-        return default_manifest()
-    except StandardsError as exc:
+        return obj.registry.manifest if obj is not None else default_manifest()
+    except GatewayError as exc:  # a refused plugin manifest (PluginError), or ours unreadable
         raise click.ClickException(str(exc)) from exc
 
 

@@ -117,15 +117,18 @@ def _outcomes(
                 yield _Outcome(item.path, item.format.key, _decode_check(item))
             elif workers > 1 and len(item.data) > SPLIT_BYTES:
                 # One large document: its Schematron layers run side by side.
-                with ValidationPool(standards, workers=workers) as pool:
+                with ValidationPool(standards, workers=workers,
+                                    manifest=obj.registry.manifest) as pool:
                     yield _Outcome(item.path, item.format.key, pool.run(
                         item.data, item.format.layers(), item.format.key, only))
             else:
-                yield _Outcome(item.path, item.format.key, validator_for(standards).validate(
+                validator = validator_for(standards, obj.registry.manifest)
+                yield _Outcome(item.path, item.format.key, validator.validate(
                     item.data, item.format.layers(), format_key=item.format.key, only=only))
         return
     window = workers * 4
-    with ValidationPool(standards, workers=min(workers, len(files))) as pool:
+    with ValidationPool(standards, workers=min(workers, len(files)),
+                        manifest=obj.registry.manifest) as pool:
         pending: collections.deque[_Outcome | tuple[_Prepared, Future[ValidationReport]]] = (
             collections.deque())
         for item in items:

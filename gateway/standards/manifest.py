@@ -85,11 +85,36 @@ class Artifact:
 
 @attrs.frozen
 class Manifest:
-    """A loaded and validated manifest."""
+    """A loaded and validated manifest.
+
+    ``added`` names the plugins' manifests :meth:`extended` took in beside
+    ``source``; ``sha256`` then covers them all, so an install stamp made
+    before a plugin came (or went) no longer counts as current.
+    """
 
     artifacts: tuple[Artifact, ...]
     source: Path
     sha256: str
+    added: tuple[Path, ...] = ()
+
+    def extended(self, extra: Manifest) -> Manifest:
+        """This manifest with ``extra``'s artifacts beside its own, checked as one.
+
+        A plugin brings the official files of its own formats this way. An
+        artifact id or a file path both claim, with different contents, is
+        refused: one install would overwrite the other's file.
+        """
+        where = extra.source
+        ours = {artifact.id for artifact in self.artifacts}
+        for artifact in extra.artifacts:
+            if artifact.id in ours:
+                raise StandardsError(f"{where}: artifact {artifact.id!r} is defined already, "
+                                     f"in {self.source}")
+        artifacts = self.artifacts + extra.artifacts
+        _check_across(artifacts, where)
+        digest = hashlib.sha256(f"{self.sha256} {extra.sha256}".encode()).hexdigest()
+        return Manifest(artifacts=artifacts, source=self.source, sha256=digest,
+                        added=(*self.added, extra.source, *extra.added))
 
     def artifact(self, artifact_id: str) -> Artifact:
         for artifact in self.artifacts:
@@ -134,11 +159,16 @@ class Manifest:
             for file in artifact.files:
                 if file.path == path:
                     return file
-        raise StandardsError(f"{path} is not listed in the standards manifest {self.source}")
+        listed = ", ".join(str(source) for source in (self.source, *self.added))
+        raise StandardsError(f"{path} is not listed in the standards manifest ({listed})")
 
 
-def load_manifest(path: Path | None = None) -> Manifest:
-    """Read and validate a manifest; errors name the file and the artifact id."""
+def load_manifest(path: Path | None = None, *, beside: Manifest | None = None) -> Manifest:
+    """Read and validate a manifest; errors name the file and the artifact id.
+
+    ``beside`` is the manifest this one extends (a plugin's beside Wissel's):
+    its artifacts may require those.
+    """
     source = path or DEFAULT_MANIFEST_PATH
     try:
         raw = source.read_bytes()
@@ -148,7 +178,7 @@ def load_manifest(path: Path | None = None) -> Manifest:
         data = tomllib.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise StandardsError(f"{source}: not a valid TOML file: {exc}") from exc
-    artifacts = _parse(data, source)
+    artifacts = _parse(data, source, () if beside is None else beside.artifacts)
     return Manifest(artifacts=artifacts, source=source, sha256=hashlib.sha256(raw).hexdigest())
 
 
@@ -158,7 +188,9 @@ def default_manifest() -> Manifest:
     return load_manifest(DEFAULT_MANIFEST_PATH)
 
 
-def _parse(data: Mapping[str, Any], source: Path) -> tuple[Artifact, ...]:
+def _parse(
+    data: Mapping[str, Any], source: Path, beside: Sequence[Artifact] = (),
+) -> tuple[Artifact, ...]:
     version = data.get("manifest_version")
     if version != MANIFEST_VERSION:
         raise StandardsError(
@@ -177,7 +209,7 @@ def _parse(data: Mapping[str, Any], source: Path) -> tuple[Artifact, ...]:
             raise StandardsError(f"{where}: id {artifact_id!r} must be lower-case letters, "
                                  "digits, '.' and '-'")
         artifacts.append(_parse_artifact(table, f"{source}: artifact {artifact_id!r}"))
-    _check_across(artifacts, source)
+    _check_across(artifacts, source, beside)
     return tuple(artifacts)
 
 
@@ -248,19 +280,22 @@ def _parse_file(entry: Any, where: str, base_url: str, root: str) -> ArtifactFil
     return ArtifactFile(path=path, sha256=sha256, size=size, url=url)
 
 
-def _check_across(artifacts: Sequence[Artifact], source: Path) -> None:
+def _check_across(
+    artifacts: Sequence[Artifact], source: Path, beside: Sequence[Artifact] = (),
+) -> None:
     ids = [a.id for a in artifacts]
+    known = set(ids) | {a.id for a in beside}
     for artifact in artifacts:
         if ids.count(artifact.id) > 1:
             raise StandardsError(f"{source}: artifact {artifact.id!r} is defined twice")
         for required in artifact.requires:
-            if required not in ids:
+            if required not in known:
                 raise StandardsError(f"{source}: artifact {artifact.id!r} requires unknown "
                                      f"artifact {required!r}")
     # A shared file must be the same file in every set that lists it, or an
     # install of one set would silently replace the other's copy.
     first: dict[str, tuple[str, ArtifactFile]] = {}
-    for artifact in artifacts:
+    for artifact in (*beside, *artifacts):
         for file in artifact.files:
             earlier = first.setdefault(file.path, (artifact.id, file))
             if (earlier[1].sha256, earlier[1].size) != (file.sha256, file.size):

@@ -432,23 +432,29 @@ def _compile_stylesheet(path: Path, artifact: str) -> Any:
     return executable
 
 
-_validators: dict[Path, Validator] = {}
+_validators: dict[tuple[Path, str | None], Validator] = {}
 _validators_lock = threading.Lock()
 
 
-def validator_for(standards_dir: Path) -> Validator:
-    """The process-wide validator of ``standards_dir``: callers share its compiled artifacts."""
-    key = Path(standards_dir).resolve()
+def validator_for(standards_dir: Path, manifest: Manifest | None = None) -> Validator:
+    """The process-wide validator of ``standards_dir``: callers share its compiled artifacts.
+
+    ``manifest`` is Wissel's with what plugins added (``Registry.manifest``);
+    None is Wissel's own.
+    """
+    path = Path(standards_dir).resolve()
+    key = (path, None if manifest is None else manifest.sha256)
     with _validators_lock:
         found = _validators.get(key)
         if found is None:
-            found = _validators[key] = Validator(key)
+            found = _validators[key] = Validator(path, manifest=manifest)
         return found
 
 
 def validate_with_format(
     data: bytes, fmt: Format, standards_dir: Path,
-    only: Collection[LayerKind | str] | None = None,
+    only: Collection[LayerKind | str] | None = None, manifest: Manifest | None = None,
 ) -> ValidationReport:
     """Validate ``data`` against every layer ``fmt`` declares (or those ``only`` selects)."""
-    return validator_for(standards_dir).validate(data, fmt.layers(), format_key=fmt.key, only=only)
+    return validator_for(standards_dir, manifest).validate(data, fmt.layers(),
+                                                           format_key=fmt.key, only=only)

@@ -61,6 +61,7 @@ import attrs
 from gateway.errors import GatewayError
 from gateway.formats import LayerKind, ValidationLayer
 from gateway.scheduling import INHERIT, schedule_worker
+from gateway.standards.manifest import Manifest
 from gateway.validation.engine import (
     SAXON_ERROR_RULE,
     SKIPPED_RULE,
@@ -211,11 +212,12 @@ WARM_VALIDATIONS = 16
 def _start_worker(
     standards_dir: Path, warm: tuple[ValidationLayer, ...], sets: tuple[WarmSet, ...] = (),
     ready: Any = None, stop: Any = None, scheduling: str = INHERIT,
+    manifest: Manifest | None = None,
 ) -> None:
     global _worker, _warmth
     _end_with_parent()
     schedule_worker(scheduling)
-    _worker = Validator(standards_dir)
+    _worker = Validator(standards_dir, manifest=manifest)
     _worker.prepare(warm)
     if sets or ready is not None:
         _warmth = _warm_up(_worker, sets, stop)
@@ -476,9 +478,11 @@ class ValidationPool:
         self, standards_dir: Path, workers: int | None = None, *,
         warm: Sequence[ValidationLayer] = (), split_bytes: int = SPLIT_BYTES,
         close_grace: float = CLOSE_GRACE, time_limit: float | None = TIME_LIMIT,
-        scheduling: str = INHERIT,
+        scheduling: str = INHERIT, manifest: Manifest | None = None,
     ) -> None:
         self.standards_dir = Path(standards_dir)
+        # The pinned files with those plugins added (Registry.manifest); None: Wissel's.
+        self.manifest = manifest
         # The gateway's [gateway] scheduling: under "batch" the workers leave the
         # SCHED_BATCH they inherit (see gateway.scheduling).
         self.scheduling = scheduling
@@ -511,7 +515,7 @@ class ValidationPool:
         self._announce = False  # whether workers report their warmth: after start()
         self._warmth: list[Warmth] = []
         # Reads the stylesheets' patterns; never compiles, so this process needs no Saxon.
-        self._planner = Validator(self.standards_dir)
+        self._planner = Validator(self.standards_dir, manifest=manifest)
         # validate()'s documents waiting for a worker, and its tasks in flight:
         # state of one event loop, touched only from that loop's thread.
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -546,7 +550,7 @@ class ValidationPool:
                     max_workers=self.workers, mp_context=_context(),
                     initializer=_start_worker,
                     initargs=(self.standards_dir, self._warm, self._warm_sets, self._ready,
-                              self._stop_warming, self.scheduling),
+                              self._stop_warming, self.scheduling, self.manifest),
                 )
                 if self._announce:
                     # A ProcessPoolExecutor starts a process per task while none is

@@ -36,7 +36,7 @@ def warm_sets(config: GatewayConfig, registry: Registry,
     that does leaves the set to compile only.
     """
     formats = registry.formats
-    planner = Validator(config.gateway.standards_path)
+    planner = Validator(config.gateway.standards_path, manifest=registry.manifest)
     found = []
     for key in routed_formats(config) if keys is None else sorted(set(keys)):
         fmt = formats.get(key)

@@ -33,7 +33,8 @@ def check_payload(
             f"berichtsoort {berichtsoort.name} verwacht {berichtsoort.format_prefix}, "
             f"het bericht is {fmt.key}"
         )
-    report = validator_for(standards).validate(data, fmt.layers(), format_key=fmt.key)
+    validator = validator_for(standards, registry.manifest)
+    report = validator.validate(data, fmt.layers(), format_key=fmt.key)
     if report.valid:
         return None
     lines = []
