@@ -482,7 +482,8 @@ class PeppolSimulator:
         if self._pool is None:
             # Saxon must not be driven from changing threads of this process (it can
             # crash the process); a worker process of the gateway's own pool is safe.
-            self._pool = ValidationPool(self.settings.standards or standards_dir(), workers=1)
+            self._pool = ValidationPool(self.settings.standards or standards_dir(), workers=1,
+                                        manifest=self.registry.manifest)
         try:
             return await self._pool.validate(payload, fmt.layers(), fmt.key)
         except GatewayError as exc:
