@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 from api_support import invoice_json, running_gateway
@@ -10,7 +11,7 @@ from pipeline_support import AGENCY_OIN, document_json
 from test_api_messages import until_state
 from test_cli_send import gateway_cli
 
-from gateway.channels import FinalError, InboundDocument
+from gateway.channels import FinalError, InboundDocument, RetryableError
 from gateway.model.samples import example_order
 from gateway.store import TransportState
 
@@ -124,6 +125,28 @@ async def test_retry_cancel_reroute(tmp_path: Path) -> None:
         audit = [(a.action, a.actor, a.reason) for a in await gateway.store.audit_log()]
         assert ("message.retry", "fatima (token gateway)", "agency is back") in audit
         assert [a[0] for a in audit] == ["message.reroute", "message.cancel", "message.retry"]
+
+
+async def test_retry_sends_a_message_waiting_for_its_next_attempt_now(
+    tmp_path: Path,
+) -> None:
+    async with running_gateway(tmp_path) as gateway:
+        recorder = gateway.plugin.instances["recorder"]
+        recorder.script = [RetryableError("agency endpoint down", retry_after=timedelta(hours=1),
+                                          transport_id="T-1")]
+        message_id = (await gateway.call("POST", SUBMIT, data=invoice_json()))[2]["id"]
+        await until_state(gateway, message_id, {TransportState.RETRYING})
+        result = await gateway_cli(gateway.config_path, "messages", "retry", message_id,
+                                   "--reason", "the endpoint is back", "--actor", "fatima")
+        assert result.exit_code == 0, result.exception
+        assert result.output.startswith(f"message {message_id}: queued (channel recorder, "
+                                        "attempts 1 of 8)")
+        # Sent now, not in an hour, and under the id of the first attempt.
+        await until_state(gateway, message_id, {TransportState.SENT})
+        assert [call.transport_id for call in recorder.calls] == [None, "T-1"]
+        audit = [(a.action, a.actor, a.detail.get("previous_state"))
+                 for a in await gateway.store.audit_log()]
+        assert audit == [("message.retry", "fatima (token gateway)", "retrying")]
 
 
 async def test_inbox_list_and_ack(tmp_path: Path) -> None:

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+from datetime import timedelta
 from pathlib import Path
 
 import attrs
 import pytest
 from pipeline_support import Pipeline, make_pipeline
 
-from gateway.channels import FinalError
+from gateway.channels import FinalError, RetryableError
 from gateway.model.samples import example_invoice
 from gateway.pipeline import OperatorActionError
 from gateway.pipeline.operator import cancel, reroute, retry
 from gateway.store import MessageRecord, Store, TransportState
+from gateway.store.model import utc_now
 from gateway.validation.pool import ValidationPool
 
 
@@ -39,8 +42,107 @@ async def test_retry_queues_a_dead_letter_with_more_attempts(pipe: Pipeline) -> 
 
 async def test_retry_refuses_a_message_that_is_not_failed(pipe: Pipeline) -> None:
     record = await pipe.submit(example_invoice())
-    with pytest.raises(OperatorActionError, match="only failed or cancelled"):
+    with pytest.raises(OperatorActionError, match="only failed, cancelled or retrying"):
         await retry(pipe.store, record.id, actor="fatima")
+
+
+async def waiting_an_hour(pipe: Pipeline) -> MessageRecord:
+    """A message whose first attempt failed, its next one an hour away, under id T-1."""
+    pipe.recorder.script = [RetryableError("agency endpoint down", code="http-503",
+                                           retry_after=timedelta(hours=1), transport_id="T-1")]
+    record = await pipe.submit(example_invoice())
+    waiting = await pipe.until(record.id, {TransportState.RETRYING})
+    assert waiting.next_attempt_at is not None
+    assert waiting.next_attempt_at > utc_now() + timedelta(minutes=50)
+    return waiting
+
+
+async def test_retry_sends_a_retrying_message_now_under_its_transport_id(
+    pipe: Pipeline,
+) -> None:
+    waiting = await waiting_an_hour(pipe)
+    assert await pipe.dispatcher.run_once() == 0  # not due for an hour
+    queued = await retry(pipe.store, waiting.id, actor="fatima", reason="endpoint is back")
+    assert queued.transport_state is TransportState.QUEUED
+    assert queued.next_attempt_at is not None
+    assert queued.next_attempt_at <= utc_now()
+    assert (queued.attempts, queued.transport_id) == (1, "T-1")
+    # Seven of eight attempts left: the operator's retry does not stretch the budget.
+    assert queued.max_attempts == waiting.max_attempts
+    assert queued.last_error is None
+    assert await pipe.dispatcher.run_once() == 1
+    sent = await pipe.store.get(waiting.id)
+    assert sent is not None
+    assert (sent.transport_state, sent.attempts) == (TransportState.SENT, 2)
+    assert [call.transport_id for call in pipe.recorder.calls] == [None, "T-1"]
+    [event] = [e for e in await pipe.store.events(waiting.id) if e.kind == "operator-retry"]
+    assert event.detail["previous_state"] == "retrying"
+    assert waiting.next_attempt_at is not None
+    assert event.detail["was_due_at"] == waiting.next_attempt_at.isoformat()
+    [audit] = await pipe.store.audit_log()
+    assert (audit.actor, audit.action, audit.subject, audit.reason) == (
+        "fatima", "message.retry", waiting.id, "endpoint is back")
+
+
+async def test_retry_of_a_retrying_message_on_its_last_attempt_adds_attempts(
+    pipe: Pipeline,
+) -> None:
+    pipe.outbound.settings = attrs.evolve(pipe.outbound.settings, max_attempts=2)
+    waiting = await waiting_an_hour(pipe)
+    queued = await retry(pipe.store, waiting.id, actor="fatima", reason="endpoint is back",
+                         extra_attempts=3)
+    assert (queued.attempts, queued.max_attempts) == (1, 4)
+
+
+async def test_retry_of_a_message_a_worker_claimed_meanwhile_is_refused(
+    pipe: Pipeline,
+) -> None:
+    waiting = await waiting_an_hour(pipe)
+    # Another instance's worker finds it due (its clock says the hour is over).
+    [claimed] = await pipe.store.claim_due("other-worker", 1, timedelta(minutes=5),
+                                           now=utc_now() + timedelta(hours=2))
+    assert claimed.id == waiting.id
+    with pytest.raises(OperatorActionError, match="is sending"):
+        await retry(pipe.store, waiting.id, actor="fatima", reason="endpoint is back")
+    still = await pipe.store.get(waiting.id)
+    assert still is not None
+    assert (still.transport_state, still.claimed_by) == (TransportState.SENDING, "other-worker")
+    assert await pipe.store.audit_log() == []
+
+
+async def test_a_retry_racing_a_worker_for_a_retrying_message_sends_it_once(
+    pipe: Pipeline,
+) -> None:
+    # The retry reads the message, then writes: a claim in between must not leave the
+    # message both queued for the next worker and in the hands of this one.
+    later = utc_now() + timedelta(hours=2)
+    for number in range(6):
+        pipe.recorder.calls.clear()
+        pipe.recorder.script = [RetryableError("down", retry_after=timedelta(hours=1),
+                                               transport_id=f"T-{number}")]
+        record = await pipe.submit(attrs.evolve(example_invoice(), number=f"R-{number}"))
+        await pipe.until(record.id, {TransportState.RETRYING})
+        pipe.recorder.calls.clear()
+        outcomes = await asyncio.gather(
+            retry(pipe.store, record.id, actor="fatima", reason="endpoint is back"),
+            pipe.store.claim_due(f"worker-{number}", 1, timedelta(minutes=5), now=later),
+            return_exceptions=True,
+        )
+        retried, claims = outcomes
+        assert isinstance(claims, list), claims
+        if isinstance(retried, OperatorActionError):
+            assert "sending" in str(retried) or "changed meanwhile" in str(retried), retried
+        else:
+            assert isinstance(retried, MessageRecord), retried
+        # One claim holds it, or none (the retry came first and queued it): never two.
+        for message in claims:
+            sent = await pipe.dispatcher.dispatch(message, f"worker-{number}")
+            assert sent is not None
+        done = await pipe.until(record.id, {TransportState.SENT})
+        assert done.attempts == 2, await pipe.store.events(record.id)
+        assert [call.transport_id for call in pipe.recorder.calls] == [f"T-{number}"]
+        retries = [e for e in await pipe.store.events(record.id) if e.kind == "operator-retry"]
+        assert len(retries) == (0 if isinstance(retried, Exception) else 1)
 
 
 async def test_cancel_keeps_a_queued_message_from_leaving(pipe: Pipeline) -> None:

@@ -168,11 +168,13 @@ async def _acted(request: web.Request, record: MessageRecord) -> web.Response:
 
 
 async def retry_message(request: web.Request) -> web.Response:
-    """Queue a failed or cancelled outbound message again; deliver or read an inbound one again.
+    """Queue a failed, cancelled or retrying outbound message again; deliver or read an
+    inbound one again.
 
-    An inbound message that failed delivery to the ERP is delivered again; one
-    the gateway rejected is read again at once (after a format plugin was
-    installed, say).
+    A retrying message (waiting out its backoff) is made due at once, under its
+    transport id, with its attempt count. An inbound message that failed
+    delivery to the ERP is delivered again; one the gateway rejected is read
+    again at once (after a format plugin was installed, say).
     """
     body = await _action_body(request, ("reason", "actor"))
     reason = optional_text(body, "reason", required=True)
@@ -273,9 +275,15 @@ OPERATIONS = (
               params=_GET_PARAMS,
               answers=(Answer(200, "The message.", ref("Message")),), problems=(400, 404)),
     Operation("POST", "/api/v1/messages/{id}/retry", retry_message, "retryMessage",
-              "Queue a failed or cancelled outbound message again; deliver an inbound one "
-              "that failed, or read one that was rejected, again", "operator",
+              "Queue a failed or cancelled outbound message again, or send a retrying one "
+              "now; deliver an inbound one that failed, or read one that was rejected, "
+              "again", "operator",
               frozenset({OPERATE}),
+              description="A retrying message (waiting for its next attempt) is made due at "
+                          "once: it keeps its attempt count and transport id. Every retry "
+                          "leaves the message at least three attempts, raising max_attempts "
+                          "where fewer are left. A message a worker claimed meanwhile "
+                          "(sending) is refused with 409.",
               params=(ID_PARAM,), body=ref("OperatorRequest"), answers=_ACTION_ANSWER,
               problems=(400, 404, 409)),
     Operation("POST", "/api/v1/messages/{id}/cancel", cancel_message, "cancelMessage",

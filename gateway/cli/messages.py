@@ -198,9 +198,11 @@ _json = click.option("--json", "as_json", is_flag=True, help="Print the message 
 @click.pass_obj
 def retry(obj: CliContext, message_id: str, reason: str, actor: str | None,
           as_json: bool) -> None:
-    """Queue a failed or cancelled outbound message again.
+    """Queue a failed or cancelled outbound message again; send a retrying one now.
 
-    An inbound message whose delivery to the ERP failed is delivered again;
+    A retrying message (waiting for its next attempt after a failure) is due
+    at once, with its attempt count and transport id. Every retry leaves at
+    least three attempts. An inbound message whose delivery to the ERP failed is delivered again;
     one the gateway rejected is read again.
     """
     _act(obj, message_id, "retry", _audited(reason, actor), as_json)

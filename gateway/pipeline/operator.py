@@ -34,7 +34,10 @@ from gateway.store import AuditRecord, MessageRecord, NewEvent, Store, Transport
 from gateway.store.base import Change
 from gateway.store.errors import InvalidTransition, MessageNotFound, TimelineMoved
 
-RETRYABLE = frozenset({TransportState.FAILED, TransportState.CANCELLED})
+# Retrying: waiting out its backoff, perhaps an hour, when the operator has just fixed
+# the cause; a retry makes it due at once.
+RETRYABLE = frozenset({TransportState.FAILED, TransportState.CANCELLED,
+                       TransportState.RETRYING})
 # An inbound retry: what each state goes back to.
 INBOUND_RETRY = {TransportState.FAILED: TransportState.DECODED,
                  TransportState.REJECTED: TransportState.RECEIVED}
@@ -86,7 +89,14 @@ async def retry(
     store: Store, message_id: str, *, actor: str, reason: str | None = None,
     extra_attempts: int = 3,
 ) -> MessageRecord:
-    """Queue a failed or cancelled message again with ``extra_attempts`` more attempts.
+    """Queue a failed, cancelled or retrying message again, with ``extra_attempts`` left.
+
+    The budget grows to leave at least ``extra_attempts`` attempts, never
+    shrinks: a retrying message with attempts to spare keeps its budget, one on
+    its last attempt gets more, so a blip right after the operator's fix does not
+    dead-letter it. A retrying message keeps its attempt count and transport id,
+    as failed and cancelled ones do: it is made due now instead of at its
+    scheduled next attempt.
 
     An inbound message goes back to ``decoded`` (failed: delivered to the ERP
     again) or ``received`` (rejected: read again, by the caller or by the
@@ -98,14 +108,20 @@ async def retry(
         refused = "only inbound messages that failed delivery or were rejected can be retried"
     else:
         target = TransportState.QUEUED if record.transport_state in RETRYABLE else None
-        refused = "only failed or cancelled messages can be retried"
+        refused = "only failed, cancelled or retrying messages can be retried"
     if target is None:
         raise OperatorActionError(f"message {message_id} is {record.transport_state}; {refused}")
     if extra_attempts < 1:
         raise OperatorActionError("a retry needs at least one more attempt")
     budget = max(record.max_attempts, record.attempts + extra_attempts)
-    detail = {"actor": actor, "reason": reason, "max_attempts": budget,
-              "previous_state": record.transport_state.value}
+    detail: dict[str, Any] = {"actor": actor, "reason": reason, "max_attempts": budget,
+                              "previous_state": record.transport_state.value}
+    if record.transport_state is TransportState.RETRYING and record.next_attempt_at is not None:
+        # What the operator brought forward: the attempt the backoff had scheduled.
+        detail["was_due_at"] = record.next_attempt_at.isoformat()
+    # expect_last_event: a worker that claimed the message since it was read (it was
+    # due, or another instance took it) adds an event, so this retry is refused rather
+    # than queue a message that is being sent.
     change = Change(event=NewEvent("operator-retry", detail), transport_state=target,
                     expect_last_event=seen,
                     fields={"max_attempts": budget, "last_error": None})
