@@ -102,9 +102,11 @@ def registry_with_recorder() -> tuple[Registry, RecorderPlugin]:
 def config_text(
     tmp_path: Path, *, database: str | None = None, invoice_format: str = "canonical:invoice:1",
     order_response_format: str = "canonical:order-response:1", supplier_number: str | None = None,
+    invoice_fallback: str | None = None,
 ) -> str:
     database_line = f"database = {database!r}\n" if database else ""
     number_line = f"supplier_number = {supplier_number!r}\n" if supplier_number else ""
+    fallback_line = f"fallback_channel = {invoice_fallback!r}\n" if invoice_fallback else ""
     return f"""
 [gateway]
 listen = "127.0.0.1:0"
@@ -127,7 +129,7 @@ default_channel = "recorder"
 {number_line}
 [agencies."{AGENCY_OIN}".documents.invoice]
 format = "{invoice_format}"
-
+{fallback_line}
 [agencies."{AGENCY_OIN}".documents.credit-note]
 channel = "folder"
 format = "canonical:credit-note:1"

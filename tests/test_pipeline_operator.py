@@ -186,6 +186,34 @@ async def test_reroute_sends_over_another_channel_under_a_new_transport_id(
     assert audit.detail["to"] == {"channel": "folder", "format": "canonical:invoice:1"}
 
 
+async def test_reroute_to_another_channel_drops_the_old_routes_fallback(
+    store: Store, tmp_path: Path,
+) -> None:
+    pipe = await make_pipeline(store, tmp_path, invoice_fallback="folder")
+    pipe.recorder.script = [FinalError("gone")]
+    record = await pipe.submit(example_invoice())
+    assert record.routing is not None
+    assert record.routing["fallback_channel"] == "folder"
+    await pipe.until(record.id, {TransportState.FAILED})
+    # The same channel again: its route, and so its fallback, still holds.
+    same = await reroute(pipe.store, pipe.registry, pipe.outbound.validator, record.id,
+                         actor="fatima", channel="recorder", reason="try once more")
+    assert same.routing is not None
+    assert same.routing["fallback_channel"] == "folder"
+    moved = await reroute(pipe.store, pipe.registry, pipe.outbound.validator, record.id,
+                          actor="fatima", channel="folder", reason="recorder is down",
+                          config=pipe.config)
+    assert moved.routing is not None
+    assert (moved.routing["channel"], moved.routing["fallback_channel"],
+            moved.routing["used_fallback"]) == ("folder", None, False)
+    assert moved.routing["explanation"][-1] == (
+        "rerouted by fatima to channel folder, format canonical:invoice:1: recorder is "
+        "down; fallback channel folder belonged to the old route, none is used")
+    stored = await pipe.store.get(record.id)
+    assert stored is not None
+    assert stored.routing == moved.routing
+
+
 async def test_reroute_leaves_a_message_in_flight_alone(pipe: Pipeline) -> None:
     from datetime import timedelta
 

@@ -104,7 +104,9 @@ COMPONENTS: dict[str, Any] = {
         "properties": {
             "reason": NOT_BLANK, "actor": NOT_BLANK_OR_NULL,
             "channel": {**NOT_BLANK_OR_NULL,
-                        "description": "A configured channel to send it over."},
+                        "description": "A configured channel to send it over. The "
+                                       "message's routing then names it, with no fallback "
+                                       "channel: the old route's was the old channel's."},
             "format": {**NOT_BLANK_OR_NULL,
                        "description": "A format key to encode it in anew (`gateway formats`)."},
         },

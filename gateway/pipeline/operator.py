@@ -195,6 +195,14 @@ async def reroute(
     routing = dict(record.routing or {})
     note = (f"rerouted by {actor} to channel {new_channel}, format {new_format}"
             + (f": {reason}" if reason else ""))
+    if new_channel != record.channel:
+        # The fallback (and whether it was taken) belonged to the old channel's route:
+        # the routing explanation would name a fallback the message no longer has. The
+        # operator chose this channel; nothing falls back from that choice.
+        dropped = routing.get("fallback_channel")
+        if dropped:
+            note += f"; fallback channel {dropped} belonged to the old route, none is used"
+        routing.update(fallback_channel=None, used_fallback=False)
     routing.update(channel=new_channel, format=new_format,
                    explanation=[*routing.get("explanation", []), note])
     new_settings = config.channels.get(new_channel or "") if config is not None else None
