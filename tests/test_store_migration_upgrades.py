@@ -6,14 +6,23 @@ import asyncio
 import contextlib
 import json
 import sqlite3
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import asyncpg
+import attrs
 import pytest
 
-from gateway.store import MessageRecord, NewEvent, TransportState, migrations, open_store
+from gateway.store import (
+    Attempt,
+    AttemptOutcome,
+    MessageRecord,
+    NewEvent,
+    TransportState,
+    migrations,
+    open_store,
+)
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -153,3 +162,31 @@ async def test_the_upgrade_to_status_followed_keeps_sent_messages_followed_but_t
             assert kept is not None
             assert kept.transport_state is TransportState.SENT
             assert kept.updated_at == T0, "the upgrade is no change of the message"
+
+
+async def test_the_upgrade_to_interrupted_attempts_keeps_the_attempts_recorded(
+    store_url: str,
+) -> None:
+    backend = "sqlite" if store_url.startswith("sqlite") else "postgres"
+    [added] = [m for m in migrations.load(backend) if m.name == "interrupted_attempts"]
+    if backend == "sqlite":
+        sqlite_to(Path(store_url.removeprefix("sqlite:///")), added.version - 1)
+    else:
+        await postgres_to(store_url, added.version - 1)
+    lease = timedelta(minutes=5)
+    async with open_store(store_url) as store:
+        record, _ = await store.add_outbound(invoice("INV-1"), [NewEvent("intake")])
+        await store.claim_due("old-worker", 1, lease, now=T0)
+        old = Attempt(record.id, 1, T0, T0, AttemptOutcome.RETRYABLE, "http-503", "busy", "T-1")
+        await store.schedule_retry(record.id, T0, "busy", expect_claimed_by="old-worker",
+                                   attempt=old, now=T0)
+
+        assert await store.migrate() == len(migrations.load(backend))
+        assert await store.attempts(record.id) == [old]
+        await store.claim_due("new-worker", 1, lease, now=T0)
+        cut_off = attrs.evolve(old, number=2, outcome=AttemptOutcome.INTERRUPTED,
+                               code="gateway-stopped", detail="stopped")
+        released = await store.release(record.id, "stopped", expect_claimed_by="new-worker",
+                                       attempt=cut_off, now=T0)
+        assert released.transport_state is TransportState.RETRYING
+        assert await store.attempts(record.id) == [old, cut_off]

@@ -13,7 +13,7 @@ from typing import Any
 
 from gateway.api.operations import ref
 from gateway.model.jsonschema import schema_filename, schema_kinds
-from gateway.store import TransportState
+from gateway.store import AttemptOutcome, TransportState
 
 STRING = {"type": "string"}
 TEXT_OR_NULL = {"type": ["string", "null"]}
@@ -77,7 +77,10 @@ COMPONENTS: dict[str, Any] = {
     "Attempt": _object({
         "number": {"type": "integer"}, "started_at": {"type": "string", "format": "date-time"},
         "finished_at": {"type": "string", "format": "date-time"},
-        "outcome": {"enum": ["accepted", "retryable", "final"]}, "code": TEXT_OR_NULL,
+        "outcome": {"enum": [o.value for o in AttemptOutcome],
+                    "description": "interrupted: the gateway stopped while the channel was "
+                                   "sending; the transport may have received it."},
+        "code": TEXT_OR_NULL,
         "detail": STRING, "transport_id": TEXT_OR_NULL,
     }),
     "Message": {

@@ -55,6 +55,10 @@ from gateway.store.model import utc_now
 
 log = logging.getLogger(__name__)
 
+# Why a message goes back when the gateway stops: its last error, and the interrupted
+# attempt's detail when the channel had it.
+RELEASED = "the gateway stopped during this attempt"
+
 # The longest a channel's retry_after may hold a message back.
 MAX_RETRY_AFTER = timedelta(days=7)
 
@@ -231,8 +235,16 @@ class Dispatcher(WorkerGroup):
             except asyncio.CancelledError:
                 # Stopping mid-send: give the message back at once instead of leaving it
                 # to wait for the lease; the next send reuses the same transport id.
-                sending.outcome = "released"
-                await asyncio.shield(self._release(record, worker_id))
+                # The transport may have received it: the attempt is recorded, so that
+                # an agency reporting it twice finds the cut-off send in the attempts.
+                sending.outcome = AttemptOutcome.INTERRUPTED.value
+                cut_off = Attempt(record.id, record.attempts, started, utc_now(),
+                                  AttemptOutcome.INTERRUPTED, "gateway-stopped",
+                                  f"{RELEASED}; the transport may have received it",
+                                  record.transport_id)
+                count_attempt("outbound", cut_off.outcome.value, channel=record.channel,
+                              kind=record.document_kind)
+                await asyncio.shield(self._release(record, worker_id, cut_off))
                 raise
             attempt = Attempt.from_outcome(record.id, record.attempts, outcome,
                                            started_at=started, finished_at=utc_now())
@@ -422,10 +434,14 @@ class Dispatcher(WorkerGroup):
             delay = min(retry_after, max(self.settings.backoff_cap, MAX_RETRY_AFTER))
         return utc_now() + delay
 
-    async def _release(self, record: MessageRecord, worker_id: str) -> None:
+    async def _release(
+        self, record: MessageRecord, worker_id: str, attempt: Attempt | None = None,
+    ) -> None:
+        """Give the claim back; ``attempt`` when the channel had the message, None when
+        it was never handed over (the rest of a batch)."""
         with contextlib.suppress(StoreError):
-            await self.store.release(record.id, "the gateway stopped during this attempt",
-                                     expect_claimed_by=worker_id)
+            await self.store.release(record.id, RELEASED, expect_claimed_by=worker_id,
+                                     attempt=attempt)
 
 
 async def _written(

@@ -736,7 +736,7 @@ class Store(abc.ABC):
 
     async def release(
         self, message_id: str, reason: str, *, expect_claimed_by: str,
-        now: datetime | None = None,
+        attempt: Attempt | None = None, now: datetime | None = None,
     ) -> MessageRecord:
         """Give a claimed message back, due at once, its attempt not counted against the budget.
 
@@ -744,13 +744,15 @@ class Store(abc.ABC):
         cut off by us, not refused by the transport, so a restart must not
         spend the message's budget (on its last attempt it would be
         dead-lettered). ``max_attempts`` grows by one, so attempt numbers
-        stay in order.
+        stay in order. ``attempt`` (outcome ``interrupted``) is recorded with
+        it when the transport had the message: it may have received it.
         """
         when = now or utc_now()
         change = Change(
             event=NewEvent("released", {"reason": reason}),
             transport_state=TransportState.RETRYING, expect_claimed_by=expect_claimed_by,
             fields={"next_attempt_at": when, "last_error": reason}, give_back_attempt=True,
+            attempt=attempt,
         )
         return await self._apply(message_id, change, when)
 

@@ -358,6 +358,9 @@ class AttemptOutcome(enum.StrEnum):
     ACCEPTED = "accepted"
     RETRYABLE = "retryable"
     FINAL = "final"
+    # The gateway stopped while the transport had the message: it may have received it.
+    # Not the transport's answer, and not counted against the message's budget.
+    INTERRUPTED = "interrupted"
 
 
 @attrs.frozen
