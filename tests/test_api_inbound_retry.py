@@ -10,6 +10,7 @@ from pipeline_support import document_json
 
 from gateway.model.samples import example_order
 from gateway.store import MessageRecord, NewEvent, TransportState
+from gateway.store.model import utc_now
 
 
 async def stored_order(gateway: Running, max_attempts: int = 8) -> MessageRecord:
@@ -60,6 +61,32 @@ async def test_a_dead_lettered_delivery_is_delivered_again(store_url: str,
         assert again.id == stored.id
 
 
+async def test_a_delivery_waiting_out_its_backoff_is_delivered_now(
+    store_url: str, tmp_path: Path,
+) -> None:
+    """The ERP was down and the webhook waits an hour to try again: the operator who brought
+    the ERP back need not wait that hour."""
+    async with running_gateway(tmp_path, database=store_url) as gateway:
+        stored = await stored_order(gateway)
+        inbound = gateway.service.inbound
+        assert inbound is not None
+        await inbound.process(stored)
+        [claimed] = await gateway.store.claim_deliverable("w", 1, timedelta(minutes=5))
+        waiting = await gateway.store.schedule_retry(
+            claimed.id, utc_now() + timedelta(hours=1), "the ERP answered 503",
+            expect_claimed_by="w")
+        assert waiting.transport_state is TransportState.RETRYING
+        assert await gateway.store.claim_deliverable("w", 1, timedelta(minutes=5)) == []
+        status, _, message = await gateway.call(
+            "POST", f"/api/v1/messages/{stored.id}/retry", token=OPERATOR,
+            json_body={"reason": "the ERP is back"})
+        assert status == 200, message
+        assert message["transport_state"] == "decoded"
+        assert message["attempt_count"] == 1
+        [again] = await gateway.store.claim_deliverable("w", 1, timedelta(minutes=5))
+        assert again.id == stored.id
+
+
 async def test_an_inbound_message_not_failed_or_rejected_is_no_retry(tmp_path: Path) -> None:
     async with running_gateway(tmp_path) as gateway:
         stored = await stored_order(gateway)
@@ -70,7 +97,7 @@ async def test_an_inbound_message_not_failed_or_rejected_is_no_retry(tmp_path: P
             "POST", f"/api/v1/messages/{stored.id}/retry", token=OPERATOR,
             json_body={"reason": "why not"})
         assert status == 409
-        assert "only inbound messages that failed delivery or were rejected" in problem["detail"]
+        assert "only inbound messages that failed or wait to retry delivery" in problem["detail"]
         status, _, problem = await gateway.call(
             "POST", f"/api/v1/messages/{stored.id}/cancel", token=OPERATOR,
             json_body={"reason": "no"})

@@ -173,8 +173,9 @@ async def retry_message(request: web.Request) -> web.Response:
 
     A retrying message (waiting out its backoff) is made due at once, under its
     transport id, with its attempt count. An inbound message that failed
-    delivery to the ERP is delivered again; one the gateway rejected is read
-    again at once (after a format plugin was installed, say).
+    delivery to the ERP, or waits out the backoff before its next try, is
+    delivered again now; one the gateway rejected is read again at once (after
+    a format plugin was installed, say).
     """
     body = await _action_body(request, ("reason", "actor"))
     reason = optional_text(body, "reason", required=True)
@@ -276,8 +277,8 @@ OPERATIONS = (
               answers=(Answer(200, "The message.", ref("Message")),), problems=(400, 404)),
     Operation("POST", "/api/v1/messages/{id}/retry", retry_message, "retryMessage",
               "Queue a failed or cancelled outbound message again, or send a retrying one "
-              "now; deliver an inbound one that failed, or read one that was rejected, "
-              "again", "operator",
+              "now; deliver an inbound one that failed or waits to retry, or read one "
+              "that was rejected, again", "operator",
               frozenset({OPERATE}),
               description="A retrying message (waiting for its next attempt) is made due at "
                           "once: it keeps its attempt count and transport id. Every retry "

@@ -202,8 +202,9 @@ def retry(obj: CliContext, message_id: str, reason: str, actor: str | None,
 
     A retrying message (waiting for its next attempt after a failure) is due
     at once, with its attempt count and transport id. Every retry leaves at
-    least three attempts. An inbound message whose delivery to the ERP failed is delivered again;
-    one the gateway rejected is read again.
+    least three attempts. An inbound message whose delivery to the ERP failed,
+    or waits to be tried again, is delivered again now; one the gateway
+    rejected is read again.
     """
     _act(obj, message_id, "retry", _audited(reason, actor), as_json)
 

@@ -38,8 +38,10 @@ from gateway.store.errors import InvalidTransition, MessageNotFound, TimelineMov
 # the cause; a retry makes it due at once.
 RETRYABLE = frozenset({TransportState.FAILED, TransportState.CANCELLED,
                        TransportState.RETRYING})
-# An inbound retry: what each state goes back to.
+# An inbound retry: what each state goes back to. Retrying: its delivery to the ERP waits
+# out a backoff, which the operator who has just brought the ERP back cuts short.
 INBOUND_RETRY = {TransportState.FAILED: TransportState.DECODED,
+                 TransportState.RETRYING: TransportState.DECODED,
                  TransportState.REJECTED: TransportState.RECEIVED}
 REROUTABLE = frozenset({TransportState.QUEUED, TransportState.RETRYING, TransportState.FAILED,
                         TransportState.CANCELLED})
@@ -105,7 +107,8 @@ async def retry(
     record, seen = await _message(store, message_id)
     if record.direction is Direction.INBOUND:
         target = INBOUND_RETRY.get(record.transport_state)
-        refused = "only inbound messages that failed delivery or were rejected can be retried"
+        refused = ("only inbound messages that failed or wait to retry delivery, or were "
+                   "rejected, can be retried")
     else:
         target = TransportState.QUEUED if record.transport_state in RETRYABLE else None
         refused = "only failed, cancelled or retrying messages can be retried"
