@@ -175,7 +175,8 @@ class GatewayService:
         store = open_store(config.gateway.database)
         await store.migrate()
         self.store = store
-        self.auditor = StoreAuditor(store, self.config_holder)
+        self.auditor = StoreAuditor(store, self.config_holder,
+                                    instance=self.instance_name)
         await self.auditor.start()
         # Worker processes start warm, in the background (see start()), when a route
         # names a validated format; otherwise on the first document that has layers.
@@ -452,6 +453,12 @@ class GatewayService:
             log.warning("%d message(s) claimed by an earlier run on this data directory (%s) "
                         "that stopped without finishing them are taken over now", taken,
                         prefix.rstrip("/"))
+
+    @property
+    def instance_name(self) -> str:
+        """This instance's name among those on the database: its turns', its claims', its
+        reload records' (kept by the data directory across restarts, see HolderName)."""
+        return self._holder(own_instance_name()).name
 
     def _holder(self, fallback: str) -> HolderName:
         if self._turn_holder is None:

@@ -64,6 +64,10 @@ async def test_a_switch_made_while_two_instances_run_is_audited_once(
         if len(reloads) == 2:
             break
         await asyncio.sleep(0.025)
+    # Each instance's reload says whose it is, not two records of one change.
+    assert sorted(r.detail["instance"] for r in reloads) == sorted(
+        service.instance_name for service in (first, second))
+    assert reloads[0].detail["instance"] != reloads[1].detail["instance"]
     await asyncio.sleep(0.3)
     found = await switches(second)
     assert [(r.actor, r.reason, r.detail["line"]) for r in found] == [

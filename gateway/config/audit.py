@@ -172,9 +172,12 @@ class StoreAuditor:
     :meth:`problems` for as long as the file holds it.
     """
 
-    def __init__(self, store: Store, holder: ConfigHolder) -> None:
+    def __init__(self, store: Store, holder: ConfigHolder, instance: str | None = None) -> None:
         self.store = store
         self.holder = holder
+        # Named in each reload's record: instances following one file each reload it, and
+        # their records would otherwise read as one change recorded twice.
+        self.instance = instance
         self.file = AuditLog(holder.current().gateway.audit_log)
         self._loop: asyncio.AbstractEventLoop | None = None
         # How many lines with each sha256 this instance knows are in the store: those
@@ -210,7 +213,8 @@ class StoreAuditor:
         try:
             await self.store.append_audit(AuditRecord(
                 actor=RELOAD_ACTOR, action=RELOAD_ACTION, subject=str(new.path),
-                detail={"version": version, "changes": changes},
+                detail={"version": version, "changes": changes,
+                        **({"instance": self.instance} if self.instance else {})},
             ))
             await self.import_file()
         except (GatewayError, OSError):
