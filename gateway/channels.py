@@ -565,6 +565,60 @@ class Channel(abc.ABC):
 
 ChannelFactory = Callable[[str, Mapping[str, Any]], Channel]
 
+RecipientLookup = Callable[[str, Mapping[str, Any], str, Mapping[str, str]], str]
+"""Whom a channel addresses an agency's documents to, worked out before any is sent.
+
+Called with the channel instance's name and settings, the agency's OIN and what
+the agency directory holds for it (``agency_email``, ``agency_peppol_id``, as
+:attr:`OutboundMessage.metadata` has them). Returns the address; raises
+ValueError saying where to give one when the channel has none for the agency."""
+
+CARRIES_ENTRY_RE = re.compile(r"^[a-z0-9][a-z0-9.\-]*(:[a-z0-9][a-z0-9.\-]*)?$")
+"""One entry of :attr:`ChannelType.carries`: a standard, or a standard and a document."""
+
+
+def carries_format(carries: frozenset[str] | None, format_key: str) -> bool:
+    """Whether a channel declaring ``carries`` can carry documents in ``format_key``.
+
+    The version is never compared: a new version of a standard travels where the
+    old one did, without an edit of the channel plugin.
+    """
+    if carries is None:
+        return True
+    standard, _, rest = format_key.partition(":")
+    document = rest.partition(":")[0]
+    return standard in carries or f"{standard}:{document}" in carries
+
+
+def declaration_problems(channel_type: ChannelType) -> list[str]:
+    """What is wrong with what ``channel_type`` declares beside its factory; empty if nothing.
+
+    A ``carries`` given as one string would be read letter by letter, and an
+    entry with a version would keep the next version of its standard off the
+    channel, so both are refused.
+    """
+    problems: list[str] = []
+    carries: object = channel_type.carries
+    if carries is not None:
+        if not isinstance(carries, frozenset):
+            problems.append(f"carries is {carries!r}, not a frozenset of standards "
+                            "(e.g. frozenset({'peppol-bis'})) or None for any format")
+        elif not carries:
+            problems.append("carries is empty: the channel could carry no format at all "
+                            "(None means any format)")
+        else:
+            for entry in sorted(carries, key=str):
+                if not isinstance(entry, str) or not CARRIES_ENTRY_RE.fullmatch(entry):
+                    problems.append(
+                        f"carries entry {entry!r} is not a standard ('ubl-ohnl') or a "
+                        "standard and document ('ubl-ohnl:invoice') in lower case, without "
+                        "a version")
+    recipient: object = channel_type.recipient
+    if recipient is not None and not callable(recipient):
+        problems.append(f"recipient is {recipient!r}, not a function "
+                        "(gateway.channels.RecipientLookup) or None")
+    return problems
+
 ContractSetup = Callable[[Path], AbstractAsyncContextManager[Mapping[str, Any]]]
 """Given a scratch folder, set up whatever the channel talks to (a folder, a
 simulator on loopback) and yield the channel settings that reach it."""
@@ -600,3 +654,13 @@ class ChannelType:
     """Setting name to one-line description, shown by ``gateway channels``."""
     contract: ChannelContract | None = None
     """Set-ups for the contract kit; a channel type without one fails the kit."""
+    carries: frozenset[str] | None = None
+    """The formats the transport can carry, by standard (``"ubl-ohnl"``: any
+    ``ubl-ohnl:*:*`` format) or standard and document (``"ubl-ohnl:invoice"``),
+    never by version, so that a new version of a standard needs no edit here.
+    The gateway refuses a route of another format to the channel when it loads
+    the configuration. None (the default): any format."""
+    recipient: RecipientLookup | None = None
+    """For a channel that needs an address per agency (e-mail): how it finds one.
+    The gateway refuses a route to the channel for an agency it has none for.
+    None (the default): the channel reaches every agency."""

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import attrs
 
-from gateway.channels import CHANNEL_NAME_RE, ChannelType
+from gateway.channels import CHANNEL_NAME_RE, ChannelType, declaration_problems
 from gateway.errors import GatewayError, PluginError, StandardsError
 from gateway.formats import Detection, Format, FormatKey, FormatStatus
 from gateway.kinds import Direction, DocumentKind
@@ -115,6 +115,10 @@ class Registry:
                 f"plugin {self._current_plugin!r}: channel name {name!r} must be lower-case "
                 "letters, digits, '-' or '_', as a configuration's `type` names it"
             )
+        problems = declaration_problems(channel_type)
+        if problems:
+            raise PluginError(f"plugin {self._current_plugin!r}: channel {name!r}: "
+                              + "; ".join(problems))
         if name in self._channels:
             raise PluginError(
                 f"channel {name!r} registered twice: by {self._owner['channel', name]!r} "

@@ -41,6 +41,7 @@ from gateway.channels import SERVER_STOP_TIMEOUT, Channel, ChannelContext, Inbou
 from gateway.config import ConfigHolder, check_against_registry
 from gateway.config.audit import StoreAuditor
 from gateway.config.changes import start_only_changes
+from gateway.config.fit import refuse_unfit_routes
 from gateway.config.model import ChannelConfig, GatewayConfig
 from gateway.delivery import DeliveryWorker
 from gateway.errors import ConfigError, GatewayError, StandardsError
@@ -102,7 +103,9 @@ class GatewayService:
         self.config_path = config_path
         self.pm = pm or make_plugin_manager()
         self.registry: Registry = build_registry(self.pm)
-        self.config_holder = ConfigHolder(config_path)
+        # A route its channel cannot carry is refused like a broken file: at the start, and
+        # at a reload, which keeps the configuration in force (and /health names the route).
+        self.config_holder = ConfigHolder(config_path, check=self._refuse_unfit_routes)
         config = self.config_holder.current()
         self.data_dir = config.gateway.data_dir
         # Explicit settings (tests) win over the [dispatch] table of the file.
@@ -149,6 +152,9 @@ class GatewayService:
     @property
     def intake_only(self) -> bool:
         return self.role is Role.INTAKE
+
+    def _refuse_unfit_routes(self, config: GatewayConfig) -> None:
+        refuse_unfit_routes(config, self.registry.channels, formats=self.registry.formats)
 
     def config_problems(self) -> list[str]:
         config = self.config
@@ -579,13 +585,7 @@ class GatewayService:
             agency = self.config.agency(record.agency_oin) if record.agency_oin else None
         except ValueError:  # a malformed OIN has no directory entry
             agency = None
-        found: dict[str, str] = {}
-        email = getattr(agency, "email", None)
-        if email:
-            found["agency_email"] = email
-        peppol_id = getattr(agency, "peppol_id", None)
-        if peppol_id is not None:
-            found["agency_peppol_id"] = str(peppol_id)
+        found = {} if agency is None else agency.directory_metadata()
         routing = record.routing or {}
         for flag in ("reencoded", "rerouted"):
             if routing.get(flag):

@@ -7,16 +7,20 @@ runs; a running gateway picks up a switch by itself when the file changes.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import click
 
+from gateway.channels import ChannelType
 from gateway.cli.context import CliContext
 from gateway.cli.output import echo_json, echo_table
 from gateway.config import GatewayConfig, check_against_registry, load_config, switch_route
+from gateway.config.fit import unfit_routes
 from gateway.config.model import Agency, Contact
 from gateway.errors import GatewayError
+from gateway.formats import Format
 from gateway.kinds import DocumentKind
 from gateway.paths import default_config_path
 from gateway.routing import RouteDecision, RoutingError, find_agency, route
@@ -111,7 +115,8 @@ def list_agencies(ctx: click.Context, as_json: bool) -> None:
 
 
 def _refuse_unprovided(ctx: click.Context, config: GatewayConfig) -> None:
-    """Exit 1 naming each route format and channel type no installed plugin provides.
+    """Exit 1 naming each route format and channel type no installed plugin provides,
+    and each route whose channel or fallback cannot carry its format or address its agency.
 
     The file loaded cleanly, but `gateway run` would refuse such a route or
     channel: checking a file should say so before the gateway does.
@@ -121,6 +126,7 @@ def _refuse_unprovided(ctx: click.Context, config: GatewayConfig) -> None:
         return
     registry = obj.registry
     problems = check_against_registry(config, registry.formats, set(registry.channels))
+    problems += unfit_routes(config, registry.channels, formats=registry.formats)
     for problem in problems:
         click.echo(f"error: {problem}", err=True)
     if problems:
@@ -219,16 +225,18 @@ def switch(
     """Route document KIND for agency OIN over another channel (and format).
 
     The file is edited in place, keeping its comments, only if the result is
-    a valid configuration; the change is recorded in the audit log.
+    a valid configuration; the change is recorded in the audit log. A route
+    whose channel or fallback channel cannot carry its format (UBL-OHNL to
+    Peppol), or has no address for the agency (e-mail), is refused.
     """
     path = _config_path(ctx)
-    format_keys: set[str] | None = None
-    channel_types: set[str] | None = None
+    format_keys: Mapping[str, Format] | None = None
+    channel_types: Mapping[str, ChannelType] | None = None
     try:
         # The main group's context knows the installed plugins; a bare test context may not.
         registry = getattr(ctx.obj, "registry", None)
         if registry is not None:
-            format_keys, channel_types = set(registry.formats), set(registry.channels)
+            format_keys, channel_types = registry.formats, registry.channels
         old, new = switch_route(
             path, oin, kind, channel, format_key, actor=actor, reason=reason,
             format_keys=format_keys, channel_types=channel_types,

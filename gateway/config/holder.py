@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 # editor keeps mtime and size the same.
 _Signature = tuple[int, int, int, int]
 ChangeListener = Callable[[GatewayConfig, GatewayConfig, int], None]
+ConfigCheck = Callable[[GatewayConfig], None]
 
 
 def _digest(path: Path) -> str | None:
@@ -53,17 +54,23 @@ class ConfigHolder:
 
     def __init__(
         self, path: Path | str, *, check_interval: float = 1.0,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.monotonic, check: ConfigCheck | None = None,
     ) -> None:
-        """Load ``path``; a broken file raises ConfigError here, since there is nothing to keep."""
+        """Load ``path``; a broken file raises ConfigError here, since there is nothing to keep.
+
+        ``check`` raises ConfigError for a configuration that loads but cannot be
+        used (a route its channel cannot carry, judged by the installed plugins):
+        such a file is refused at the start and at every reload, as a broken one is.
+        """
         self.path = Path(path).expanduser().absolute()
         self.check_interval = check_interval
         self._clock = clock
+        self._check = check
         self._lock = threading.Lock()
         # Taken before reading, so an edit made during the read is seen next time.
         self._signature = _signature(self.path)
         self._digest = _digest(self.path)
-        self._config = load_config(self.path)
+        self._config = self._load()
         self._version = 1
         self._last_check = clock()
         self.last_error: ConfigError | None = None
@@ -93,6 +100,12 @@ class ConfigHolder:
                 self.reload()
         return self._config
 
+    def _load(self) -> GatewayConfig:
+        config = load_config(self.path)
+        if self._check is not None:
+            self._check(config)
+        return config
+
     def reload(self) -> bool:
         """Read the file now. True if a new configuration was swapped in.
 
@@ -104,7 +117,7 @@ class ConfigHolder:
             self._signature = _signature(self.path)
             self._digest = _digest(self.path)
             try:
-                config = load_config(self.path)
+                config = self._load()
             except ConfigError as exc:
                 self.last_error = exc
                 log.error(

@@ -237,6 +237,14 @@ class Agency:
         """``00000001003214345000 (Ministerie van X)``, as used in messages."""
         return f"{self.oin} ({self.name})"
 
+    def directory_metadata(self) -> dict[str, str]:
+        """What a channel learns of the agency from the directory (``OutboundMessage.metadata``):
+        its e-mail address, where it has one, and its Peppol participant id."""
+        found = {"agency_peppol_id": str(self.peppol_id)}
+        if self.email:
+            found["agency_email"] = self.email
+        return found
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "oin": str(self.oin),

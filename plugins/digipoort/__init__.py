@@ -27,6 +27,8 @@ from gateway.hookspecs import hookimpl
 from gateway.kinds import DocumentKind
 from gateway.registry import Registry
 
+from .wus.berichtsoorten import BERICHTSOORTEN
+
 __version__ = "1.0.0"
 
 CONTRACT_KVK = "30097265"
@@ -94,6 +96,10 @@ async def _no_answer(scratch: Path) -> AsyncIterator[Mapping[str, Any]]:
         yield settings
 
 
+# What the channel can put on an envelope: the documents of every active berichtsoort, in
+# any version of their standard (a UBL-OHNL 2.0 invoice would still be a FACTUUR-UBL).
+CARRIES = frozenset(b.format_prefix for b in BERICHTSOORTEN if b.active)
+
 CONTRACT_MESSAGE = OutboundMessage(
     message_id="contract-kit-0001",
     agency_oin="00000099003214345001",
@@ -153,6 +159,7 @@ def register_channels(registry: Registry) -> None:
             description="Digipoort WUS 2.0: aanleveren with WS-Security over two-way TLS, "
                         "status polling, inbound AfleverService or OphaalService",
             settings_help=SETTINGS_HELP,
+            carries=CARRIES,
             contract=ChannelContract(
                 working=_working,
                 failures=(

@@ -16,7 +16,7 @@ from gateway.channels import ChannelContract, ChannelType, FailureCase
 from gateway.hookspecs import hookimpl
 from gateway.registry import Registry
 
-from .channel import EmailChannel
+from .channel import EmailChannel, recipient
 
 __version__ = "1.0.0"
 
@@ -74,6 +74,7 @@ def register_channels(registry: Registry) -> None:
             description="Send documents by e-mail over SMTP (STARTTLS or TLS); bounces from "
                         "a folder of RFC 3464 reports",
             settings_help=SETTINGS_HELP,
+            recipient=recipient,
             contract=ChannelContract(
                 working=_working,
                 failures=(FailureCase("recipient busy (451)", _busy, "retryable"),

@@ -81,6 +81,21 @@ def _certificate_error(exc: BaseException) -> ssl.SSLCertVerificationError | Non
     return None
 
 
+def recipient(channel: str, settings: Mapping[str, Any], agency_oin: str,
+              directory: Mapping[str, str]) -> str:
+    """The address for the agency: the channel's ``recipients`` entry for it, else its ``to``,
+    else the agency's ``email`` from the directory (a RecipientLookup, asked by the gateway
+    when it loads a route to the channel and by :meth:`EmailChannel.send`)."""
+    # Settings of the wrong type are the factory's to refuse; here they give no address.
+    recipients = settings.get("recipients")
+    own = recipients.get(agency_oin) if isinstance(recipients, Mapping) else None
+    found = own or settings.get("to") or directory.get("agency_email")
+    if not found:
+        raise ValueError(f"no e-mail address for agency {agency_oin}: set email in its "
+                         f"[agencies] entry or recipients in [channels.{channel}]")
+    return str(found)
+
+
 class EmailChannel(Channel):
     type_name = "email"
 
@@ -114,11 +129,10 @@ class EmailChannel(Channel):
                       "password)")
         self.ca_file = settings.get("ca_file")
         self.timeout = seconds_setting(name, settings, "timeout", 30)
-        self.to = settings.get("to")
-        recipients = settings.get("recipients", {})
-        if not isinstance(recipients, Mapping):
+        # ``to`` and ``recipients`` are read at each send by recipient(), as the gateway
+        # reads them when it checks a route to this channel.
+        if not isinstance(settings.get("recipients", {}), Mapping):
             raise bad("recipients", "must be a table of agency OIN = \"address\"")
-        self.recipients = {str(k): str(v) for k, v in recipients.items()}
         self.attach_pdf = bool(settings.get("pdf", True))
         self.bounce_dir = Path(str(settings["bounce_dir"])) if settings.get("bounce_dir") else None
         self.poll_interval = seconds_setting(name, settings, "poll_interval", 30)
@@ -142,10 +156,10 @@ class EmailChannel(Channel):
 
     # -- sending -------------------------------------------------------------------------------
 
-    def recipient_for(self, message: OutboundMessage) -> str | None:
-        """Per-agency override, then the channel's ``to``, then the directory's address."""
-        return (self.recipients.get(message.agency_oin) or self.to
-                or message.metadata.get("agency_email"))
+    def recipient_for(self, message: OutboundMessage) -> str:
+        """Per-agency override, then the channel's ``to``, then the directory's address;
+        ValueError when there is none."""
+        return recipient(self.name, self.settings, message.agency_oin, message.metadata)
 
     def _tls_context(self) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=self.ca_file or None)
@@ -170,12 +184,10 @@ class EmailChannel(Channel):
 
     async def send(self, message: OutboundMessage) -> SendOutcome:
         transport_id = message_id_for(message, self.sender)
-        recipient = self.recipient_for(message)
-        if not recipient:
-            return FinalError(
-                f"no e-mail address for agency {message.agency_oin}: set email in its "
-                f"[agencies] entry or recipients in [channels.{self.name}]",
-                code="no-recipient", transport_id=transport_id)
+        try:
+            address = self.recipient_for(message)
+        except ValueError as exc:
+            return FinalError(str(exc), code="no-recipient", transport_id=transport_id)
         try:
             password = self._password()
             document = await self._document(message.message_id)
@@ -193,10 +205,10 @@ class EmailChannel(Channel):
                 with contextlib.suppress(PdfUnavailable):
                     pdf = await asyncio.to_thread(render_pdf, render_html(document), tool)
         supplier = getattr(self._context.supplier, "name", "") if self._context else ""
-        mail = compose(message, sender=self.sender, recipient=recipient,
+        mail = compose(message, sender=self.sender, recipient=address,
                        message_id=transport_id, document=document, pdf=pdf,
                        supplier_name=str(supplier or ""))
-        return await self._deliver(mail, recipient, transport_id, password, delivered)
+        return await self._deliver(mail, address, transport_id, password, delivered)
 
     async def _delivered_before(self, message: OutboundMessage) -> set[str]:
         """The addresses (casefolded) an earlier attempt of this transmission mailed.

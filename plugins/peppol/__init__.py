@@ -107,6 +107,9 @@ def register_channels(registry: Registry) -> None:
                              "peppol_id)",
                 "country": "COUNTRY_C1 in the SBDH (default NL)",
             },
+            # Peppol BIS and the Dutch CIUS on it (SI-UBL 2.0 / NLCIUS, with or without a
+            # G-account); an access point has no document type for UBL-OHNL or SETU.
+            carries=frozenset({"peppol-bis", "nlcius", "nlcius-gaccount"}),
             contract=ChannelContract(
                 working=_working,
                 failures=(FailureCase("access point answers 400", _refusing, "final"),

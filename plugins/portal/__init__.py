@@ -53,6 +53,11 @@ def register_channels(registry: Registry) -> None:
                 "warn_after": "age at which an open task is a warning, e.g. \"3d\" (default 3d)",
                 "pdf": "print the rendering to PDF when a tool is found (default true)",
             },
+            # What the portal takes as an upload: the DigiInkoop message sets and the e-invoice
+            # formats of the Basisfactuur Rijk; and canonical JSON, whose bundle is the
+            # readable page a person types into the portal's web form.
+            carries=frozenset({"ubl-ohnl", "setu-ohnl", "nlcius", "nlcius-gaccount",
+                               "peppol-bis", "canonical"}),
             contract=ChannelContract(
                 working=_writable,
                 failures=(FailureCase("export_dir is a file", _blocked, "final"),),
