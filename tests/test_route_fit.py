@@ -6,19 +6,31 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from pipeline_support import AGENCY_OIN, Pipeline, config_text
 from test_config import BASE, BZK
 
-from gateway.channels import Accepted, Channel, ChannelType, OutboundMessage, carries_format
+from gateway.channels import (
+    Accepted,
+    Channel,
+    ChannelType,
+    FinalError,
+    OutboundMessage,
+    carries_format,
+)
 from gateway.cli.context import CliContext
 from gateway.cli.main import cli
-from gateway.config import ConfigHolder, load_config
+from gateway.config import ConfigHolder, load_config, parse_config, switch_route
 from gateway.config.fit import refuse_unfit_routes, unfit_routes
 from gateway.errors import ConfigError, PluginError
 from gateway.identifiers import OIN
 from gateway.kinds import DocumentKind
+from gateway.model.samples import example_invoice
+from gateway.pipeline import OperatorActionError
+from gateway.pipeline.operator import reroute
 from gateway.pluginmanager import build_registry, make_plugin_manager
 from gateway.registry import Registry
 from gateway.service import GatewayService
+from gateway.store import TransportState
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "gateway.toml"
 RVO = "00000001009898347000"
@@ -183,3 +195,65 @@ def test_several_unfit_routes_are_counted_in_one_refusal(tmp_path: Path) -> None
         info.value)
     assert "(and 1 more route(s) like it; `gateway agencies list` names them all)" in str(
         info.value)
+
+
+# -- the operator's switch and reroute ---------------------------------------------------
+
+
+def test_a_switch_to_a_channel_that_cannot_carry_the_route_is_refused(tmp_path: Path) -> None:
+    # Before: written and audited, and BZK's UBL-OHNL invoices failed at the access point.
+    path = tmp_path / "gateway.toml"
+    path.write_text(WITH_EMAIL + "\n[channels.peppol]\n", "utf-8")
+    before = path.read_bytes()
+    with pytest.raises(ConfigError) as info:
+        switch_route(path, BZK, "invoice", "peppol", actor="test", reason="outage",
+                     format_keys=REGISTRY.formats, channel_types=REGISTRY.channels)
+    assert str(info.value).endswith(
+        f"switch refused, the file is unchanged: agency {BZK} (Ministerie van Test): invoice "
+        "in format ubl-ohnl:invoice:1.9 cannot go over its channel peppol: it carries formats "
+        "of nlcius, nlcius-gaccount, peppol-bis only (any version); for invoice that is "
+        "nlcius-gaccount:invoice:1.0, nlcius:invoice:1.0, peppol-bis:invoice:3.0")
+    assert path.read_bytes() == before
+    # With a format Peppol carries, the same switch goes through.
+    _, new = switch_route(path, BZK, "invoice", "peppol", "peppol-bis:invoice:3.0",
+                          actor="test", reason="outage", format_keys=REGISTRY.formats,
+                          channel_types=REGISTRY.channels)
+    assert (new.channel, new.format) == ("peppol", "peppol-bis:invoice:3.0")
+
+
+def test_gateway_agencies_switch_to_email_needs_an_address(tmp_path: Path) -> None:
+    path = tmp_path / "gateway.toml"
+    path.write_text(WITH_EMAIL, "utf-8")
+    before = path.read_bytes()
+    result = CliRunner().invoke(
+        cli, ["--config", str(path), "agencies", "switch", BZK, "-d", "invoice",
+              "--channel", "email", "--reason", "Digipoort outage"],
+        obj=CliContext(path, make_plugin_manager()))
+    assert result.exit_code == 1, result.output
+    assert (f"cannot go over its channel email: no e-mail address for agency {BZK}: set email "
+            "in its [agencies] entry or recipients in [channels.email]") in result.stderr
+    assert path.read_bytes() == before
+
+
+async def test_a_reroute_to_a_channel_that_cannot_carry_the_message_is_refused(
+    pipe: Pipeline, tmp_path: Path,
+) -> None:
+    config = parse_config(config_text(tmp_path) + '\n[channels.peppol]\n\n[channels.email]\n'
+                          'smtp_host = "127.0.0.1"\nsender = "gateway@test.example"\n',
+                          tmp_path / "gateway.toml")
+    pipe.recorder.script = [FinalError("gone")]
+    record = await pipe.submit(example_invoice())  # canonical:invoice:1, for AGENCY_OIN
+    failed = await pipe.until(record.id, {TransportState.FAILED})
+    with pytest.raises(OperatorActionError) as info:
+        await reroute(pipe.store, pipe.registry, pipe.outbound.validator, record.id,
+                      actor="fatima", channel="peppol", reason="moved", config=config)
+    assert (f"message {record.id} (invoice in format canonical:invoice:1 for agency "
+            f"{AGENCY_OIN} (Naam Overheidsorganisatie)) cannot go over channel peppol: it "
+            "carries formats of nlcius, nlcius-gaccount, peppol-bis only") in str(info.value)
+    with pytest.raises(OperatorActionError, match=f"no e-mail address for agency {AGENCY_OIN}"):
+        await reroute(pipe.store, pipe.registry, pipe.outbound.validator, record.id,
+                      actor="fatima", channel="email", reason="by mail", config=config)
+    after = await pipe.store.get(record.id)
+    assert after is not None
+    assert (after.transport_state, after.channel) == (failed.transport_state, failed.channel)
+    assert await pipe.store.audit_log() == []

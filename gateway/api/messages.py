@@ -294,6 +294,10 @@ OPERATIONS = (
     Operation("POST", "/api/v1/messages/{id}/reroute", reroute_message, "rerouteMessage",
               "Send a message over another channel, in another format (encoded anew from "
               "its canonical JSON and validated), or both", "operator", frozenset({OPERATE}),
+              description="A channel that cannot carry the message's format (the new one, "
+                          "or else its own: UBL-OHNL to Peppol, say), or that has no address "
+                          "for its agency (e-mail), is refused with 409 naming both, and the "
+                          "message stays as it was.",
               params=(ID_PARAM,), body=ref("RerouteRequest"), answers=_ACTION_ANSWER,
               problems=(400, 404, 409, 503)),
 )

@@ -13,14 +13,16 @@ import codecs
 import copy
 import hashlib
 import tomllib
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
 import tomlkit
 import tomlkit.items
 
+from gateway.channels import ChannelType
 from gateway.config.audit import AuditLog, default_actor, utc_now_iso
+from gateway.config.fit import unfit_routes
 from gateway.config.loader import parse_config
 from gateway.config.model import DocumentRoute, GatewayConfig
 from gateway.errors import ConfigError
@@ -41,7 +43,7 @@ def switch_route(
     actor: str | None = None,
     reason: str | None = None,
     format_keys: Collection[str] | None = None,
-    channel_types: Collection[str] | None = None,
+    channel_types: Collection[str] | Mapping[str, ChannelType] | None = None,
 ) -> tuple[DocumentRoute | None, DocumentRoute]:
     """Route ``kind`` for agency ``oin`` over ``channel`` (and ``format``, if given).
 
@@ -50,7 +52,9 @@ def switch_route(
     what was asked for, nothing is written or audited and old equals new.
     With ``format_keys`` / ``channel_types`` (from the plugin registry) the new
     route's format and channel type must also be installed; other routes are
-    not checked here, so one missing plugin does not block every switch.
+    not checked here, so one missing plugin does not block every switch. Given
+    the channel types themselves (the registry's ``channels``), the new route's
+    channel and fallback channel must also carry its format and reach the agency.
     Any problem raises ConfigError and leaves the file byte for byte as it was.
     """
     file = Path(path).expanduser().absolute()
@@ -97,6 +101,13 @@ def switch_route(
     assert updated_agency is not None
     new = updated_agency.documents[document_kind]
     _check_installed(updated, new, format_keys, channel_types)
+    if isinstance(channel_types, Mapping):
+        formats = format_keys if isinstance(format_keys, Mapping) else None
+        unfit = unfit_routes(updated, channel_types, formats=formats,
+                             only=(agency_oin, document_kind))
+        if unfit:
+            raise ConfigError(f"switch refused, the file is unchanged: {unfit[0].message}",
+                              file=str(file))
 
     data = mark + new_text.encode("utf-8")
     # Someone may have saved the file while we worked; replacing it would lose their change.
@@ -190,7 +201,7 @@ def _check_channel(config: GatewayConfig, name: str) -> None:
 
 def _check_installed(
     config: GatewayConfig, new: DocumentRoute, format_keys: Collection[str] | None,
-    channel_types: Collection[str] | None,
+    channel_types: Collection[str] | Mapping[str, ChannelType] | None,
 ) -> None:
     if format_keys is not None and new.format not in format_keys:
         installed = ", ".join(sorted(format_keys)) or "none"

@@ -23,6 +23,7 @@ from typing import Any
 
 import attrs
 
+from gateway.config.fit import channel_label, route_refusal
 from gateway.config.model import GatewayConfig
 from gateway.kinds import Direction, DocumentKind
 from gateway.model.json import loads
@@ -184,6 +185,8 @@ async def reroute(
             "or cancelled messages can be rerouted")
     fields: dict[str, Any] = {}
     new_format = format_key or record.format_key
+    if config is not None:
+        _refuse_unfit(config, registry, record, channel or record.channel, new_format)
     reencoded = False
     if format_key is not None and format_key != record.format_key:
         reencoded = True
@@ -257,6 +260,25 @@ def channel_refusal(config: GatewayConfig, channel: str) -> str | None:
         return (f"channel {channel} is disabled ([channels.{channel}] enabled = false); "
                 "enable it or reroute to another channel")
     return None
+
+
+def _refuse_unfit(config: GatewayConfig, registry: Registry, record: MessageRecord,
+                  channel: str | None, format_key: str | None) -> None:
+    """OperatorActionError when ``channel`` cannot carry ``format_key`` to the message's
+    agency: the message would only fail again at its next send."""
+    try:
+        agency = config.agency(record.agency_oin or "")
+    except ValueError:  # a malformed OIN has no directory entry
+        agency = None
+    if agency is None or channel is None or format_key is None:
+        return
+    refusal = route_refusal(config, registry.channels, channel, format_key, agency,
+                            formats=registry.formats)
+    if refusal is not None:
+        raise OperatorActionError(
+            f"message {record.id} ({record.document_kind} in format {format_key} for agency "
+            f"{agency.label}) cannot go over {channel_label(config, channel)}: {refusal}; "
+            "the message is unchanged")
 
 
 async def _reencode(
