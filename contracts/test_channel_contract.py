@@ -18,6 +18,8 @@ from gateway.channels import (
     OutboundMessage,
     RetryableError,
     SendOutcome,
+    carries_format,
+    declaration_problems,
 )
 from gateway.errors import StandardsError
 from gateway.kinds import DocumentKind
@@ -103,6 +105,47 @@ async def test_starts_sends_and_stops_cleanly(channel_type: ChannelType, tmp_pat
     await asyncio.sleep(0)
     leaked = {t for t in asyncio.all_tasks() - before if not t.done()}
     assert not leaked, f"stop() left tasks running: {sorted(t.get_name() for t in leaked)}"
+
+
+def test_declares_what_it_carries_as_the_kit_sends_it(channel_type: ChannelType) -> None:
+    # The registry refuses a malformed declaration already; asked again here for a channel
+    # type built some other way.
+    problems = declaration_problems(channel_type)
+    assert not problems, "; ".join(problems)
+    message = _message(channel_type)
+    carries = channel_type.carries
+    assert carries_format(carries, message.format_key), (
+        f"the kit's message is in format {message.format_key}, which carries "
+        f"({', '.join(sorted(carries or ()))}) leaves out: the gateway would never route it "
+        "to this channel; give ChannelContract.message in a format the channel carries")
+
+
+async def test_recipient_finds_an_address_or_says_where_to_give_one(
+    channel_type: ChannelType, tmp_path: Path,
+) -> None:
+    lookup = channel_type.recipient
+    if lookup is None:
+        pytest.skip(f"{channel_type.name} needs no address per agency")
+    assert channel_type.contract is not None
+    message = _message(channel_type)
+    name = f"contract-{channel_type.name}"
+    async with channel_type.contract.working(tmp_path) as settings:
+        try:
+            address = lookup(name, settings, message.agency_oin, message.metadata)
+        except Exception as exc:
+            pytest.fail(f"recipient raised {type(exc).__name__} under the working settings: "
+                        f"{exc}; the working settings must reach the kit's agency")
+    assert isinstance(address, str), f"recipient gave {address!r}, not an address"
+    assert address, "recipient gave an empty address under the working settings"
+    said = "(an address without any setting)"
+    try:
+        lookup(name, {}, message.agency_oin, {})
+    except ValueError as exc:
+        said = str(exc)
+    except Exception as exc:
+        pytest.fail(f"recipient raised {type(exc).__name__} for an agency it has no address "
+                    f"for: {exc}; it raises ValueError, which the gateway reports on the route")
+    assert said, "a ValueError from recipient must say where to give an address"
 
 
 def test_declares_failure_cases(channel_type: ChannelType) -> None:

@@ -167,6 +167,51 @@ def register_channels(registry):
     ))
 '''
 
+# Channels whose declarations do not hold: one that names a format version in what it
+# carries, one that carries formats the kit's message is not in, and one whose address
+# lookup raises KeyError for an agency it has no address for.
+DECLARING_CHANNEL = HEADER + '''
+from gateway.channels import FailureCase
+
+
+class Quiet(Channel):
+    type_name = "quiet"
+
+    async def send(self, message):
+        if self.settings.get("down"):
+            return RetryableError("down")
+        return Accepted(message.transport_id or message.message_id)
+
+
+@asynccontextmanager
+async def working(scratch):
+    yield {"to": "agency@example.org"}
+
+
+@asynccontextmanager
+async def down(scratch):
+    yield {"down": True}
+
+
+def recipient(channel, settings, agency_oin, directory):
+    return settings["to"]
+
+
+@hookimpl
+def register_channels(registry):
+    registry.add_channel(ChannelType(
+        "NAME", Quiet, "declares what it carries", DECLARATION,
+        contract=ChannelContract(working=working,
+                                 failures=(FailureCase("down", down, "retryable"),)),
+    ))
+'''
+VERSIONED_CARRIES = DECLARING_CHANNEL.replace("NAME", "versioned").replace(
+    "DECLARATION", 'carries=frozenset({"peppol-bis:invoice:3.0"})')
+NARROW_CARRIES = DECLARING_CHANNEL.replace("NAME", "narrow").replace(
+    "DECLARATION", 'carries=frozenset({"peppol-bis"})')
+KEYERROR_RECIPIENT = DECLARING_CHANNEL.replace("NAME", "keyerror").replace(
+    "DECLARATION", "recipient=recipient")
+
 TEXT_ENCODER = JITTERY_FORMAT.replace(
     "</jittery>').encode()", "</jittery>')",
 ).replace('f\'<jittery xmlns="{NS}" uuid="{uuid.uuid4()}">', 'f\'<jittery xmlns="{NS}">')
@@ -388,13 +433,21 @@ def test_the_raising_channel_really_raises() -> None:
      "down: send raised ConnectionRefusedError: [Errno 111] Connection refused; "
      "a channel returns RetryableError or FinalError for a transport error, it never raises"),
     ("text-encoder", TEXT_ENCODER, "encode gave str, not bytes"),
+    ("versioned", VERSIONED_CARRIES, "carries entry 'peppol-bis:invoice:3.0' is not a "
+     "standard ('ubl-ohnl') or a standard and document ('ubl-ohnl:invoice') in lower case, "
+     "without a version"),
+    ("narrow", NARROW_CARRIES, "the kit's message is in format contract:invoice:1, which "
+     "carries (peppol-bis) leaves out"),
+    ("keyerror", KEYERROR_RECIPIENT, "recipient raised KeyError for an agency it has no "
+     "address for: 'to'; it raises ValueError"),
 ])
 def test_kit_says_which_promise_a_plugin_broke(
     tmp_path: Path, name: str, source: str, said: str,
 ) -> None:
     result = _run_kit(tmp_path, name, source)
     assert result.returncode != 0, result.stdout[-1500:]
-    assert said in result.stdout, result.stdout[-3000:] + result.stderr[-1500:]
+    # A declaration the registry refuses stops the kit before any test, on stderr.
+    assert said in result.stdout + result.stderr, result.stdout[-3000:] + result.stderr[-1500:]
 
 
 def test_kit_validates_samples_against_the_formats_own_layers(

@@ -16,8 +16,9 @@ from typing import Any
 
 import click
 
-from gateway.channels import ChannelContract, ChannelType, FailureCase
+from gateway.channels import ChannelContract, ChannelType, FailureCase, OutboundMessage
 from gateway.hookspecs import hookimpl
+from gateway.kinds import DocumentKind
 from gateway.registry import Registry
 
 from .channel import PortalChannel
@@ -36,6 +37,19 @@ async def _blocked(scratch: Path) -> AsyncIterator[Mapping[str, Any]]:
     blocker = scratch / "not-a-folder"
     blocker.write_bytes(b"")
     yield {"export_dir": str(blocker), "pdf": False}
+
+
+# In a format the portal takes: the gateway routes no other to it.
+CONTRACT_MESSAGE = OutboundMessage(
+    message_id="contract-kit-0001",
+    agency_oin="00000099003214345001",
+    kind=DocumentKind.INVOICE,
+    format_key="peppol-bis:invoice:3.0",
+    payload=b"<?xml version='1.0'?>"
+            b"<Invoice xmlns='urn:oasis:names:specification:ubl:schema:xsd:Invoice-2'/>",
+    filename="invoice.xml",
+    business_key="contract-kit/invoice/0001",
+)
 
 
 @hookimpl
@@ -61,6 +75,7 @@ def register_channels(registry: Registry) -> None:
             contract=ChannelContract(
                 working=_writable,
                 failures=(FailureCase("export_dir is a file", _blocked, "final"),),
+                message=CONTRACT_MESSAGE,
             ),
         )
     )
