@@ -74,6 +74,12 @@ def register_channels(registry: Registry) -> None:
     channel that polls its transport about sent messages takes
     ``context.turns`` through :class:`gateway.channels.Turn` before each round,
     so that of several instances on one database one asks.
+
+    A channel type may declare ``carries``, the standards (or standard and
+    document pairs) of the formats its transport takes, in any version, and
+    ``recipient``, how it finds an agency's address; the core refuses a
+    route the channel could not carry or address when it loads the
+    configuration. Without them the channel carries anything to anyone.
     """
 
 
