@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 import attrs
@@ -18,6 +21,8 @@ from gateway.channels import (
     OutboundMessage,
     RetryableError,
     SendOutcome,
+    SentMessage,
+    StatusReport,
     carries_format,
     declaration_problems,
 )
@@ -174,3 +179,61 @@ async def test_failures_are_classified(channel_type: ChannelType, tmp_path: Path
             f"{case.name}: expected {case.expect}, got {outcome!r}"
         )
         assert outcome.reason.strip(), f"{case.name}: the error must carry its reason"
+
+
+def _names(report: StatusReport, message: OutboundMessage, transport_id: str) -> bool:
+    """Whether ``report`` speaks of the kit's message: by transport id, or as a business
+    response quoting its agency, kind and document number."""
+    if report.transport_id is not None:
+        return report.transport_id == transport_id
+    return (report.agency_oin, report.kind) == (message.agency_oin, message.kind)
+
+
+async def test_reports_what_became_of_a_sent_message(
+    channel_type: ChannelType, tmp_path: Path,
+) -> None:
+    """A poller that never reports (a wrong id asked about, a report the core cannot place)
+    leaves every message 'sent' for good: the kit sends one and waits for its report."""
+    assert channel_type.contract is not None
+    case = channel_type.contract.status
+    if case is None:
+        pytest.skip(f"{channel_type.name} declares no StatusCase: it reports no status by "
+                    "itself")
+    message = _message(channel_type)
+    sent: list[SentMessage] = []
+    reports: list[StatusReport] = []
+    heard = asyncio.Event()
+
+    async def status(report: StatusReport) -> str | None:
+        if not isinstance(report, StatusReport):
+            pytest.fail(f"the channel reported {report!r}, not a gateway.channels.StatusReport")
+        reports.append(report)
+        if sent and _names(report, message, sent[0].transport_id):
+            heard.set()
+            return message.message_id
+        return None
+
+    async def lookup(limit: int = 500,
+                     business_states: Sequence[str] | None = None) -> list[SentMessage]:
+        return [m for m in sent if business_states is None or m.business_state
+                in business_states][:limit]
+
+    async with channel_type.contract.working(tmp_path) as settings:
+        channel = _build(channel_type, {**settings, **case.settings})
+        await _start(channel, ChannelContext(channel.name, inbound=_sink, data_dir=str(tmp_path),
+                                             status=status, sent=lookup))
+        try:
+            outcome = await _send(channel, message, "working settings")
+            assert isinstance(outcome, Accepted), f"send under working settings gave {outcome!r}"
+            now = datetime.now(UTC)
+            sent.append(SentMessage(message.message_id, outcome.transport_id,
+                                    message.agency_oin, message.kind.value, "none", now, now))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(heard.wait(), case.within)
+        finally:
+            await channel.stop()
+    assert heard.is_set(), (
+        f"no status report named the message sent under transport id {outcome.transport_id} "
+        f"within {case.within:g} s (reports seen: {reports[:3]!r})")
+    [first] = [r for r in reports if _names(r, message, outcome.transport_id)][:1]
+    assert first.code.strip(), "a status report carries the transport's own code"

@@ -634,6 +634,21 @@ class FailureCase:
 
 
 @attrs.frozen
+class StatusCase:
+    """How the kit sees a channel report, by itself, what became of a message it sent.
+
+    For a channel that polls its transport (or reads receipts) through
+    :attr:`ChannelContext.status` and :attr:`ChannelContext.sent`. The kit
+    starts it with both under the working settings updated by ``settings``
+    (a short poll interval, say), sends the contract message, lists it as
+    sent, and waits ``within`` seconds for a :class:`StatusReport` naming it.
+    """
+
+    settings: Mapping[str, Any] = attrs.field(factory=dict)
+    within: float = 10.0
+
+
+@attrs.frozen
 class ChannelContract:
     """How the contract kit exercises a channel type on this machine alone."""
 
@@ -641,6 +656,9 @@ class ChannelContract:
     failures: tuple[FailureCase, ...] = ()
     message: OutboundMessage | None = None
     """The message to send; by default a small XML document for a test OIN."""
+    status: StatusCase | None = None
+    """How the channel's own status reports are seen; None: it makes none by itself
+    (a person reports, as through the portal, or nobody does)."""
 
 
 @attrs.frozen

@@ -274,6 +274,58 @@ def register_formats(registry):
 '''
 
 
+# A polling channel whose poller asks about its sent messages and reports on each; with
+# WRONG_ID it names them by message id instead of the transport id its send returned.
+POLLING_CHANNEL = HEADER + '''
+import asyncio
+from gateway.channels import StatusCase, StatusReport
+
+WRONG_ID = WRONG
+
+
+class Poller(Channel):
+    type_name = "poller"
+    task = None
+
+    async def start(self, context):
+        await super().start(context)
+        if context.status is not None and context.sent is not None:
+            self.task = asyncio.create_task(self._poll(context))
+
+    async def _poll(self, context):
+        while True:
+            for sent in await context.sent():
+                named = sent.message_id if WRONG_ID else sent.transport_id
+                await context.status(StatusReport(code="delivered", transport_id=named))
+            await asyncio.sleep(0.05)
+
+    async def stop(self):
+        if self.task is not None:
+            self.task.cancel()
+            try:
+                await self.task
+            except asyncio.CancelledError:
+                pass
+        await super().stop()
+
+    async def send(self, message):
+        return Accepted("T-" + message.message_id)
+
+
+@asynccontextmanager
+async def working(scratch):
+    yield {}
+
+
+@hookimpl
+def register_channels(registry):
+    registry.add_channel(ChannelType(
+        "poller", Poller, "reports what became of what it sent",
+        contract=ChannelContract(working=working, status=StatusCase(within=2)),
+    ))
+'''
+
+
 # A format of a standard Wissel does not pin: its plugin brings the XSD and its manifest.
 PINNED_BY_PLUGIN = HEADER + '''
 from pathlib import Path
@@ -504,3 +556,18 @@ size = {len(PINNED_XSD)}
     skipped = [line for line in result.stdout.splitlines() if line.startswith("SKIPPED")]
     assert not [line for line in skipped if "test_format_contract" in line], skipped
     assert "passed" in result.stdout, result.stdout[-3000:]
+
+
+@pytest.mark.parametrize("wrong", [False, True])
+def test_kit_waits_for_a_pollers_report_on_what_it_sent(tmp_path: Path, wrong: bool) -> None:
+    """A poller naming its messages by anything but the transport id leaves every one of
+    them 'sent' for good in the gateway: the kit must notice."""
+    source = POLLING_CHANNEL.replace("WRONG_ID = WRONG", f"WRONG_ID = {wrong}")
+    result = _run_kit(tmp_path, "poller", source, pytest_args=("-k", "reports_what_became"))
+    if wrong:
+        assert result.returncode != 0, result.stdout[-1500:]
+        assert "no status report named the message sent under transport id T-" in (
+            result.stdout), result.stdout[-3000:]
+    else:
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-1500:]
+        assert "1 passed" in result.stdout, result.stdout[-3000:]

@@ -22,6 +22,7 @@ from gateway.channels import (
     ChannelType,
     FailureCase,
     OutboundMessage,
+    StatusCase,
 )
 from gateway.hookspecs import hookimpl
 from gateway.kinds import DocumentKind
@@ -169,6 +170,8 @@ def register_channels(registry: Registry) -> None:
                     FailureCase("no answer within request_timeout", _no_answer, "retryable"),
                 ),
                 message=CONTRACT_MESSAGE,
+                # The simulator has the aanlevering's first statuses at once.
+                status=StatusCase(settings={"status_poll_interval": 0.2}, within=15),
             ),
         )
     )

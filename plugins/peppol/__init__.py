@@ -20,7 +20,13 @@ from typing import Any
 
 import click
 
-from gateway.channels import ChannelContract, ChannelType, FailureCase, OutboundMessage
+from gateway.channels import (
+    ChannelContract,
+    ChannelType,
+    FailureCase,
+    OutboundMessage,
+    StatusCase,
+)
 from gateway.cli.simulate import add_simulator
 from gateway.hookspecs import hookimpl
 from gateway.kinds import DocumentKind
@@ -115,6 +121,8 @@ def register_channels(registry: Registry) -> None:
                 failures=(FailureCase("access point answers 400", _refusing, "final"),
                           FailureCase("access point down", _down, "retryable")),
                 message=CONTRACT_MESSAGE,
+                # The simulated access point has the transmission's receipt at once.
+                status=StatusCase(settings={"poll_interval": 0.2}, within=15),
             ),
         )
     )
