@@ -66,6 +66,40 @@ async def test_an_unknown_query_parameter_is_400_naming_it(tmp_path: Path) -> No
             assert name in problem["detail"]
 
 
+async def test_every_core_route_refuses_an_unknown_query_parameter(tmp_path: Path) -> None:
+    # POST /outbound/{oin}?agnecy=... stored the document and POST /inbox/{id}/ack?...
+    # acknowledged it, the misspelt parameter dropped in silence, while the lists
+    # answered 400. Every /api/v1 route of the core is walked from the document, so a
+    # route added later is held to it too.
+    async with running_gateway(tmp_path) as gateway:
+        status, _, body = await gateway.call("POST", SUBMIT, data=invoice_json("Q-0"))
+        assert status == 202
+        _, _, document = await gateway.call("GET", "/openapi.json")
+        values = {"agency_oin": AGENCY_OIN, "id": body["id"]}
+        checked = []
+        for route, item in document["paths"].items():
+            if not route.startswith("/api/v1/") or route.startswith("/api/v1/channels/"):
+                continue
+            for method, operation in item.items():
+                path = route.format(**values)
+                data = invoice_json("Q-1") if route.startswith("/api/v1/outbound/") else None
+                json_body = {"reason": "typo", "channel": "recorder"} if data is None else None
+                status, _, problem = await gateway.call(
+                    method.upper(), path, data=data,
+                    json_body=json_body if method == "post" else None,
+                    params={"agnecy": AGENCY_OIN})
+                assert status == 400, (method, route, status, problem)
+                assert problem["errors"] == [{"field": "agnecy", "message": problem["detail"]}]
+                assert "'agnecy'" in problem["detail"]
+                assert "400" in operation["responses"], (method, route)
+                checked.append((method, route))
+        assert ("post", "/api/v1/outbound/{agency_oin}") in checked
+        assert ("post", "/api/v1/inbox/{id}/ack") in checked
+        # The refused submission stored nothing.
+        page = await gateway.store.list_messages()
+        assert [m.id for m in page.items] == [body["id"]]
+
+
 async def test_a_filter_given_twice_is_400_not_half_applied(tmp_path: Path) -> None:
     # state=failed&state=retrying used to filter on the first only, silently.
     async with running_gateway(tmp_path) as gateway:

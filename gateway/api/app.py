@@ -11,6 +11,7 @@ from gateway.api.auth import READ, Authenticator, is_loopback, require
 from gateway.api.channels import PREFIX as CHANNEL_PREFIX
 from gateway.api.channels import channel_operations
 from gateway.api.context import PRINCIPAL, SERVICE_KEY
+from gateway.api.messages import check_query
 from gateway.api.openapi import build_document
 from gateway.api.operations import Answer, Operation, ref
 from gateway.api.problems import NOT_FOUND_HINT, Handler, Problem, problem_middleware
@@ -70,15 +71,23 @@ CORE_OPERATIONS = (
 )
 
 
-def guarded(operation: Operation, auth: Authenticator) -> Handler:
-    if not operation.scopes:
+def guarded(operation: Operation, auth: Authenticator, *, strict_query: bool = False) -> Handler:
+    """The handler behind its token check; with ``strict_query``, behind the query check too.
+
+    The query check is the core API's: a channel's routes read their query
+    themselves, and may take parameters they do not declare.
+    """
+    if not operation.scopes and not strict_query:
         return operation.handler
     what = f"{operation.method} {operation.path}"
 
     async def handler(request: web.Request) -> web.StreamResponse:
-        principal = auth.authenticate(request)
-        require(principal, operation.scopes, what)
-        request[PRINCIPAL] = principal
+        if operation.scopes:
+            principal = auth.authenticate(request)
+            require(principal, operation.scopes, what)
+            request[PRINCIPAL] = principal
+        if strict_query:
+            check_query(request, operation.params)
         return await operation.handler(request)
 
     return handler
@@ -113,9 +122,12 @@ def make_app(service: GatewayService) -> web.Application:
     app[NOT_FOUND_HINT] = channel_route_hint
     auth = Authenticator(lambda: service.config)
     app[AUTH_KEY] = auth
-    operations = [*CORE_OPERATIONS, *outbound.OPERATIONS, *messages.OPERATIONS,
-                  *inbox.OPERATIONS, *channel_operations(service.channels)]
+    api = [*outbound.OPERATIONS, *messages.OPERATIONS, *inbox.OPERATIONS]
+    channels = channel_operations(service.channels)
+    operations = [*CORE_OPERATIONS, *api, *channels]
     for operation in operations:
-        app.router.add_route(operation.method, operation.path, guarded(operation, auth))
+        # A misspelt parameter (?agnecy=) ignored would do what the caller did not ask.
+        handler = guarded(operation, auth, strict_query=operation in api)
+        app.router.add_route(operation.method, operation.path, handler)
     app[DOCUMENT_KEY] = build_document(operations)
     return app

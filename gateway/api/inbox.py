@@ -10,7 +10,6 @@ from gateway.api.messages import (
     CURSOR_PARAM,
     DEFAULT_LIMIT,
     TEXT_FILTER,
-    check_query,
     choice_param,
     cursor_param,
     limit_param,
@@ -34,7 +33,6 @@ INBOX_STATES = [TransportState.DECODED.value, TransportState.DELIVERED.value,
 
 async def list_inbox(request: web.Request) -> web.Response:
     """Inbound documents ready for the ERP, oldest id last (newest first)."""
-    check_query(request, _LIST_PARAMS)
     state = choice_param(request, "state", INBOX_STATES) or TransportState.DECODED.value
     page = await store_of(request).list_messages(
         direction=Direction.INBOUND, transport_state=state,
@@ -82,5 +80,5 @@ OPERATIONS = (
               "Acknowledge an inbound document", "inbox", frozenset({SUBMIT, OPERATE}),
               params=(Param("id", "path", "The message id."),),
               answers=(Answer(200, "Acknowledged.", ref("Acknowledged")),),
-              problems=(404, 409)),
+              problems=(400, 404, 409)),
 )

@@ -12,7 +12,8 @@ from gateway.api.problems import PROBLEM_TYPE
 from gateway.api.schemas import COMPONENTS, canonical_schemas
 
 PROBLEM_TEXT = {
-    400: "The request is not valid (not JSON, a bad parameter).",
+    400: "The request is not valid (not JSON, a bad parameter, a query parameter the "
+         "operation does not list).",
     401: "No token, or not a valid one.",
     403: "The token lacks the scope (or, with no token configured, the caller is not local).",
     404: "No such message.",
