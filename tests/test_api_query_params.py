@@ -47,3 +47,32 @@ async def test_a_plain_basic_format_date_as_to_includes_that_day(tmp_path: Path)
             "GET", "/api/v1/messages", token=READER, params={"to": today.strftime("%Y%m%d")})
         assert status == 200
         assert [m["id"] for m in basic["items"]] == [body["id"]]
+
+
+async def test_from_and_to_are_documented_and_checked_as_iso_8601(tmp_path: Path) -> None:
+    # The document said "string" only, and the server took 2026-11-29-13:00 (any
+    # character between date and time) as 13:00 UTC, where "-13:00" looks like a zone.
+    async with running_gateway(tmp_path) as gateway:
+        _, _, document = await gateway.call("GET", "/openapi.json")
+        params = document["paths"]["/api/v1/messages"]["get"]["parameters"]
+        for name in ("from", "to"):
+            schema = next(p for p in params if p["name"] == name)["schema"]
+            assert {"format": "date-time"} in schema["anyOf"]
+            assert {"format": "date"} in schema["anyOf"]
+            assert schema["examples"]
+            for example in schema["examples"]:
+                status, _, page = await gateway.call("GET", "/api/v1/messages", token=READER,
+                                                     params={name: example})
+                assert status == 200, (name, example, page)
+            for wrong in ("2026-11-29-13:00", "2026-11-29x13:00", "2026-11-29:13:00",
+                          "tomorrow", "2026-11", "2026-11-29T13:00:00z"):
+                status, _, problem = await gateway.call("GET", "/api/v1/messages",
+                                                        token=READER, params={name: wrong})
+                assert status == 400, (name, wrong, problem)
+                assert problem["errors"] == [{"field": name, "message": problem["detail"]}]
+                assert repr(wrong) in problem["detail"]
+        # An offset's + sent unencoded arrives as a space: the answer says so.
+        status, _, problem = await gateway.call(
+            "GET", "/api/v1/messages?from=2026-11-29T13:00:00+01:00", token=READER)
+        assert status == 400, problem
+        assert "%2B" in problem["detail"]

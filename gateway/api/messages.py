@@ -24,6 +24,8 @@ DEFAULT_LIMIT = 50
 # Store cursors are message ids (26 characters of Crockford base32).
 CURSOR_PATTERN = r"^[0-9A-HJKMNP-TV-Z]{26}$"
 _CURSOR = re.compile(CURSOR_PATTERN)
+# An ISO 8601 date, T (or a space, as RFC 3339 allows), and a time with an optional zone.
+_DATE_TIME = re.compile(r"[0-9W-]+[Tt ][0-9:.,+\-Z]+")
 
 
 def check_query(request: web.Request, params: tuple[Param, ...]) -> None:
@@ -97,12 +99,18 @@ def time_param(request: web.Request, name: str, *, end: bool) -> datetime | None
         if day is not None:
             start = datetime.combine(day, time(), tzinfo=UTC)
             return start + timedelta(days=1) if end else start
+        # datetime.fromisoformat takes any character between date and time:
+        # 2026-11-29-13:00 would pass for 13:00 where the caller may have meant a zone.
+        if not _DATE_TIME.fullmatch(text):
+            raise ValueError(text)
         moment = datetime.fromisoformat(text)
         moment = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
         return moment.astimezone(UTC)  # overflows here, not later in the store
     except (ValueError, OverflowError):
-        raise bad_request(f"{name} must be an ISO date (2026-11-29) or date-time "
-                          f"(2026-11-29T13:00:00Z), got {text!r}", name) from None
+        # An unencoded "+01:00" in a URL arrives as " 01:00".
+        hint = " (a + in a URL reads as a space: write it %2B)" if " " in text else ""
+        raise bad_request(f"{name} must be an ISO 8601 date (2026-11-29) or date-time "
+                          f"(2026-11-29T13:00:00Z), got {text!r}{hint}", name) from None
 
 
 def page_json(items: list[dict[str, Any]], next_cursor: str | None) -> dict[str, Any]:
@@ -240,6 +248,11 @@ async def _operate(request: web.Request, action: Awaitable[MessageRecord]) -> we
 ID_PARAM = Param("id", "path", "The message id.")
 # What text_param takes: no NUL (the one character no store keeps that a URL can carry).
 TEXT_FILTER = {"type": "string", "pattern": "^[^\\u0000]*$"}
+# What time_param takes. The zone may be left out (UTC), which RFC 3339's date-time
+# requires; basic-format and week dates (20261129, 2026-W48-7) are taken too.
+TIME_FILTER = {"type": "string", "anyOf": [{"format": "date-time"}, {"format": "date"}],
+               "examples": ["2026-11-29T13:00:00Z", "2026-11-29T14:00:00+01:00",
+                            "2026-11-29"]}
 CURSOR_PARAM = Param("cursor", "query", "next_cursor of the previous page.",
                      {"type": "string", "pattern": CURSOR_PATTERN})
 _FILTERS = (
@@ -252,10 +265,10 @@ _FILTERS = (
     Param("kind", "query", "Document kind (invoice, order, ...).",
           {"type": "string", "enum": KINDS}),
     Param("channel", "query", "Channel instance name.", TEXT_FILTER),
-    Param("from", "query", "Created at or after (ISO date or date-time; UTC if no zone).",
-          {"type": "string"}),
-    Param("to", "query", "Created before (a plain date includes that day).",
-          {"type": "string"}),
+    Param("from", "query", "Created at or after: an ISO 8601 date (from its start) or "
+          "date-time (UTC if it has no zone).", TIME_FILTER),
+    Param("to", "query", "Created before: an ISO 8601 date-time, or a date, which includes "
+          "that whole day (UTC).", TIME_FILTER),
     Param("limit", "query", f"Page size, 1 to {MAX_PAGE}.",
           {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": DEFAULT_LIMIT}),
     CURSOR_PARAM,

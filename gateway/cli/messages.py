@@ -61,8 +61,12 @@ def messages() -> None:
 @click.option("--kind", type=click.Choice(KINDS), help="Document kind (invoice, order, ...).")
 @click.option("--business-key", help="The exact business key.")
 @click.option("--channel", help="Channel instance name.")
-@click.option("--from", "from_", metavar="DATE", help="Created on or after (ISO date/time).")
-@click.option("--to", metavar="DATE", help="Created before; a plain date includes the day.")
+@click.option("--from", "from_", metavar="DATE",
+              help="Created on or after: an ISO 8601 date (2026-11-29) or date-time "
+                   "(2026-11-29T13:00:00Z; UTC without a zone).")
+@click.option("--to", metavar="DATE",
+              help="Created before: an ISO 8601 date-time, or a date, which includes "
+                   "that day.")
 @click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True,
               help="How many to show (one page).")
 @click.option("--cursor", help="Continue after an earlier page.")
