@@ -553,8 +553,9 @@ class Channel(abc.ABC):
         API's token check (GET needs the ``read`` scope, other methods
         ``operate``). Paths are relative to that prefix. A handler may carry
         ``openapi_answers``, (status, description) pairs of what it answers,
-        for the OpenAPI document; without it only 200 is documented. Statuses
-        from 400 up are documented as problem details. A handler that reads a
+        for the OpenAPI document; without it only 200 is documented. A
+        success may come as (status, description, JSON Schema of its JSON
+        body). Statuses from 400 up are documented as problem details. A handler that reads a
         JSON body may carry ``openapi_body``, the JSON Schema of that body, and
         one that reads query parameters ``openapi_query``, (name, description,
         JSON Schema) triples.

@@ -8,7 +8,12 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiohttp
+import jsonschema
+from openapi_spec_validator import validate
+from pipeline_support import AGENCY_OIN, document_json
+from test_portal import start
 
+from gateway.model.samples import example_order
 from gateway.service import GatewayService
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,3 +84,46 @@ async def test_portal_bodies_and_problems_are_documented(tmp_path: Path) -> None
                     assert response["content"] == {"application/problem+json": {
                         "schema": {"$ref": "#/components/schemas/Problem"}}}, (
                         method, route, status)
+
+
+async def test_portal_successes_answer_as_their_schema_says(tmp_path: Path) -> None:
+    # The 200 and 201 answers carried no schema: a client generated from the document
+    # knew nothing of a task's fields. Each real answer is checked against its schema,
+    # which refuses fields it does not name, so the two cannot drift apart.
+    gateway = await start(tmp_path)
+    try:
+        submitted = await gateway.submit("F2024-0301")
+        cancelled = await gateway.submit("F2024-0302")
+        task, other = str(submitted.transport_id), str(cancelled.transport_id)
+        address = gateway.service.address
+        assert address is not None
+        async with aiohttp.ClientSession() as session, \
+                session.get(f"http://127.0.0.1:{address[1]}/openapi.json") as fetched:
+            document = await fetched.json()
+        validate(document)  # the schemas are valid where OpenAPI 3.1 puts them
+        order = base64.b64encode(document_json(example_order())).decode()
+        calls = [
+            ("get", "/tasks", None, 200),
+            ("get", "/tasks/{task_id}", None, 200),
+            ("get", "/tasks/{task_id}/bundle", None, 200),
+            ("post", "/tasks/{task_id}/done", {"reference": "DI-1", "by": "alice"}, 200),
+            ("post", "/tasks/{task_id}/cancel", {"reason": "wrong"}, 200),
+            ("get", "/tasks", None, 200),
+            ("post", "/import", {"agency": AGENCY_OIN, "content_base64": order}, 201),
+        ]
+        for method, route, body, expected in calls:
+            task_id = other if route.endswith("/cancel") else task
+            status, answer = await gateway.api(method.upper(),
+                                               route.replace("{task_id}", task_id), body)
+            assert status == expected, (method, route, answer)
+            if route == "/tasks":
+                listing = answer
+            response = document["paths"][BASE + route][method]["responses"][str(status)]
+            schema = response["content"]["application/json"]["schema"]
+            jsonschema.Draft202012Validator(
+                schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER,
+            ).validate(answer)
+        # The last listing held a submitted and a cancelled task, with every field set.
+        assert {t["state"] for t in listing["tasks"]} == {"submitted", "cancelled"}
+    finally:
+        await gateway.service.stop()

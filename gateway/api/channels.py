@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
+from typing import Any
 
 from aiohttp import web
 
@@ -30,11 +31,11 @@ def _summary(handler: object, name: str) -> str:
     return doc.splitlines()[0] if doc else f"A route of channel {name}"
 
 
-def _answer(status: int, text: str) -> Answer:
+def _answer(status: int, text: str, schema: Mapping[str, Any] | None = None) -> Answer:
     # Refusals go through the API's problem middleware: the same body as every other error.
     if status >= 400:
         return Answer(status, text, ref("Problem"), media_type=PROBLEM_TYPE)
-    return Answer(status, text)
+    return Answer(status, text, schema)
 
 
 def channel_operations(channels: Mapping[str, Channel]) -> list[Operation]:
@@ -50,7 +51,7 @@ def channel_operations(channels: Mapping[str, Channel]) -> list[Operation]:
             path = f"{PREFIX}/{name}/{route.path.lstrip('/')}"
             slug = re.sub(r"[^A-Za-z0-9]+", "_", route.path).strip("_") or "root"
             declared = getattr(route.handler, "openapi_answers", None)
-            answers = (tuple(_answer(status, text) for status, text in declared) if declared
+            answers = (tuple(_answer(*answer) for answer in declared) if declared
                        else (Answer(200, f"As channel {name} answers."),))
             body = getattr(route.handler, "openapi_body", None)
             query = tuple(Param(name, "query", text, schema) for name, text, schema in

@@ -72,8 +72,51 @@ _IMPORT = {"type": "object", "required": ["agency", "content_base64"],
 
 _STATE = ("state", "Only tasks in this state.", {"enum": list(STATES)})
 
+# The answers, as view() and the handlers below write them.
+_TEXT_OR_NULL = {"type": ["string", "null"]}
+_TIME_OR_NULL = {"type": ["string", "null"], "format": "date-time"}
+_TASK_FIELDS: dict[str, Any] = {
+    "id": {"type": "string", "description": "The task id (its message's transport id)."},
+    "message_id": {"type": "string"},
+    "state": {"enum": list(STATES)},
+    "agency_oin": _TEXT_OR_NULL,
+    "kind": _TEXT_OR_NULL,
+    "document_number": _TEXT_OR_NULL,
+    "format_key": _TEXT_OR_NULL,
+    "opened_at": _TIME_OR_NULL,
+    "closed_at": _TIME_OR_NULL,
+    "closed_by": _TEXT_OR_NULL,
+    "reference": {**_TEXT_OR_NULL, "description": "The portal's reference, once submitted."},
+    "reason": {**_TEXT_OR_NULL, "description": "Why it was cancelled."},
+    "overdue": {"type": "boolean", "description": "Open for longer than warn_after."},
+}
 
-def _guard(handler: Handler, *answers: tuple[int, str], body: dict[str, Any] | None = None,
+
+def _object(properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
+    return {"type": "object", "additionalProperties": False, "properties": properties,
+            "required": list(properties) if required is None else required}
+
+
+_TASK = _object(_TASK_FIELDS)
+_TASK_LIST = _object({"channel": {"type": "string"},
+                      "warn_after_seconds": {"type": "number"},
+                      "tasks": {"type": "array", "items": _TASK}})
+_TASK_SHOWN = _object({**_TASK_FIELDS, "files": {
+    "type": "array", "items": {"type": "string"},
+    "description": "The bundle's file names, relative to the bundle."}})
+_BUNDLE = _object({"task_id": {"type": "string"}, "files": {
+    "type": "object", "description": "Each file's content by its name, base64-encoded.",
+    "additionalProperties": {"type": "string", "contentEncoding": "base64"}}})
+# The state is left out only when the message cannot be read back.
+_IMPORTED = _object({"message_id": {"type": "string"}, "transport_state": {"type": "string"},
+                     "kind": _TEXT_OR_NULL, "business_state": _TEXT_OR_NULL,
+                     "error": {**_TEXT_OR_NULL, "description": "Why it was rejected."}},
+                    ["message_id"])
+
+Declared = tuple[int, str] | tuple[int, str, dict[str, Any]]
+
+
+def _guard(handler: Handler, *answers: Declared, body: dict[str, Any] | None = None,
            query: tuple[tuple[str, str, dict[str, Any]], ...] = ()) -> Handler:
     async def guarded(request: web.Request) -> web.StreamResponse:
         try:
@@ -197,13 +240,17 @@ def routes(channel: PortalChannel) -> Sequence[web.RouteDef]:
         return web.json_response(answer, status=201)
 
     return [
-        web.get("/tasks", _guard(list_tasks, (200, "The tasks."), _BAD, query=(_STATE,))),
-        web.get("/tasks/{task_id}", _guard(show_task, (200, "The task."), _UNKNOWN)),
-        web.get("/tasks/{task_id}/bundle", _guard(bundle, (200, "The bundle."), _UNKNOWN)),
-        web.post("/tasks/{task_id}/done", _guard(done, (200, "The task, submitted."), _BAD,
-                                                 _UNKNOWN, _CLOSED, body=_DONE)),
-        web.post("/tasks/{task_id}/cancel", _guard(cancel, (200, "The task, cancelled."),
+        web.get("/tasks", _guard(list_tasks, (200, "The tasks.", _TASK_LIST), _BAD,
+                                 query=(_STATE,))),
+        web.get("/tasks/{task_id}", _guard(show_task, (200, "The task.", _TASK_SHOWN),
+                                           _UNKNOWN)),
+        web.get("/tasks/{task_id}/bundle", _guard(bundle, (200, "The bundle.", _BUNDLE),
+                                                  _UNKNOWN)),
+        web.post("/tasks/{task_id}/done", _guard(done, (200, "The task, submitted.", _TASK),
+                                                 _BAD, _UNKNOWN, _CLOSED, body=_DONE)),
+        web.post("/tasks/{task_id}/cancel", _guard(cancel, (200, "The task, cancelled.", _TASK),
                                                    _BAD, _UNKNOWN, _CLOSED, body=_CANCEL)),
-        web.post("/import", _guard(import_document, (201, "Stored: message_id and its state."),
+        web.post("/import", _guard(import_document,
+                                   (201, "Stored: message_id and its state.", _IMPORTED),
                                    _BAD, body=_IMPORT)),
     ]
