@@ -651,7 +651,9 @@ class GatewayService:
             "version": __version__,
             "uptime_seconds": round(time.monotonic() - self.started_at, 1)
             if self.started_at else 0,
-            "config": {"file": str(self.config_path), "version": self.config_holder.version},
+            # Absolute, as the holder reads it: the operator reading this is elsewhere.
+            "config": {"file": str(self.config_holder.path),
+                       "version": self.config_holder.version},
             "formats": len(self.registry.formats),
             "channels": {
                 **{name: "running" for name in sorted(self.channels)},

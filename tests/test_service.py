@@ -52,6 +52,23 @@ async def test_health_answers_and_reports_what_is_missing(tmp_path: Path) -> Non
         await service.stop()
 
 
+async def test_health_names_the_configuration_file_by_its_absolute_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # `gateway --config gateway.toml run` showed "gateway.toml": useless to an operator
+    # reading /health, or `gateway status`, from any other directory.
+    _config(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    service = GatewayService(Path("gateway.toml"))
+    await service.start()
+    try:
+        monkeypatch.chdir(tmp_path.parent)
+        report = await service.health()
+    finally:
+        await service.stop()
+    assert report["config"]["file"] == str(tmp_path / "gateway.toml")
+
+
 async def test_inbound_documents_are_stored_before_the_sink_returns(tmp_path: Path) -> None:
     service = GatewayService(_config(tmp_path))
     await service.start()
