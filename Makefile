@@ -33,7 +33,8 @@ standards: venv
 
 # The gateway with the Digipoort and Peppol simulators and a printing SMTP server beside it.
 # exec: the script is make's own child, so `kill` of make (which passes SIGTERM on to its
-# children) reaches the script, and it stops everything it started.
+# children) reaches the script, and it stops everything it started. It then ends as the
+# gateway's stop did: 0 for a stop in order, so make reports no error for it.
 run: standards
 	BIN=$(BIN) CONFIG=$(CONFIG) exec scripts/run-local.sh
 

@@ -6,7 +6,8 @@
 # inbox folder) and a local SMTP server that prints every e-mail
 # (127.0.0.1:1025). Both simulators keep what they were sent in
 # $GATEWAY_DATA_DIR (digipoort-simulator/, peppol-simulator/), so statuses and
-# receipts of messages sent before a restart still come. Ctrl-C stops all of them.
+# receipts of messages sent before a restart still come. Ctrl-C stops all of them;
+# the script then exits with the gateway's status, 0 when it stopped in order.
 set -euo pipefail
 
 BIN=${BIN:-.venv/bin}
@@ -18,18 +19,33 @@ DATA=${GATEWAY_DATA_DIR:?GATEWAY_DATA_DIR must name the data directory}
 export WISSEL_API_TOKEN=${WISSEL_API_TOKEN:-wissel-local-development}
 
 children=()
+gateway=
 stop_children() {
     for pid in "${children[@]}"; do kill "$pid" 2>/dev/null || true; done
     wait 2>/dev/null || true
+}
+# A signal asks for a stop: the script ends as the gateway's own stop ends, 0
+# when it stopped in order, so that make does not report a clean stop as
+# "Error 143" (or 130); a gateway that fails, or fails to stop, still fails.
+stop_on_signal() {
+    # A second signal is passed on: the gateway then ends at once, and not cleanly.
+    trap '[ -z "$gateway" ] || kill "$gateway" 2>/dev/null || true' INT TERM HUP
+    local status=0
+    if [ -n "$gateway" ]; then
+        kill "$gateway" 2>/dev/null || true
+        # A signal cuts `wait` short too: wait until the gateway has ended, then
+        # ask for its status, which bash keeps.
+        while kill -0 "$gateway" 2>/dev/null; do wait "$gateway" || true; done
+        wait "$gateway" || status=$?
+    fi
+    exit "$status"
 }
 # Every way out stops the children: the end of the gateway, Ctrl-C, kill (make
 # forwards it), a closed terminal. The gateway runs in the background too, since
 # bash runs a trap only once the foreground command has ended; `wait` is cut
 # short at once.
 trap stop_children EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
+trap stop_on_signal INT TERM HUP
 
 mkdir -p "$DATA/peppol/inbox"
 "$BIN/gateway" --config "$CONFIG" simulate digipoort --listen 127.0.0.1:8783 \
@@ -49,5 +65,6 @@ done
 
 echo "API token for this run: \$WISSEL_API_TOKEN = $WISSEL_API_TOKEN"
 "$BIN/gateway" --config "$CONFIG" run &
-children+=($!)
-wait "$!"
+gateway=$!
+children+=("$gateway")
+wait "$gateway"
