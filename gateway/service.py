@@ -56,7 +56,7 @@ from gateway.pipeline import (
 )
 from gateway.pipeline.inbound import keep_recovering
 from gateway.pipeline.status import StatusDesk
-from gateway.pipeline.turns import HolderName, StoreTurns
+from gateway.pipeline.turns import TURN_PREFIX, HolderName, StoreTurns, channel_turn
 from gateway.pipeline.workers import QueuedNotice, own_instance_name
 from gateway.pluginmanager import build_registry, make_plugin_manager
 from gateway.registry import Registry
@@ -635,10 +635,12 @@ class GatewayService:
             problems += self.auditor.problems()
         messages: dict[str, dict[str, int]] = {}
         waiting: dict[str, int] = {}
+        turns: list[dict[str, Any]] = []
         if self.store is not None and not self.stopping:
             try:
                 messages = await self.store.count_by_state()
                 waiting = await self._waiting_for_idle_channels(self.store, messages)
+                turns = await self._turns(self.store)
             except GatewayError as exc:
                 problems.append(f"message store: {exc}")
         # Degraded: nothing sends these unless an operator enables the channel, mends it,
@@ -662,9 +664,24 @@ class GatewayService:
             },
             "messages": messages,
             "waiting": waiting,
+            "turns": turns,
             "validation": self._validation_state(),
             "problems": problems,
         }
+
+    async def _turns(self, store: Store) -> list[dict[str, Any]]:
+        """Which instance holds each channel's turn at its periodic work, and until when.
+
+        Of several instances on one database only the holder polls; without
+        this an operator found the holder in the log of whichever had it.
+        """
+        here = None if self._turn_holder is None else self._turn_holder.name
+        found = []
+        for lease in await store.leases(TURN_PREFIX):
+            channel, purpose = channel_turn(lease.name)
+            found.append({"channel": channel, "purpose": purpose, "holder": lease.holder,
+                          "until": lease.expires_at.isoformat(), "here": lease.holder == here})
+        return found
 
     def _idle_channels(self) -> list[str]:
         """Channels configured here but not running: disabled, or failed to start."""

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -153,3 +154,29 @@ async def test_status_against_a_gateway_that_shows_only_public_health(
         repr(result.exception))
     assert result.exit_code == 0, result.output
     assert result.output.startswith("ok")
+
+
+async def test_health_and_status_show_who_holds_each_turn(store_url: str, tmp_path: Path) -> None:
+    # Of several instances on one database one polls each channel's transport, the one
+    # holding the turn's lease; which one it was, and until when, was only in the log.
+    async with running_gateway(tmp_path, database=store_url) as gateway:
+        holder = gateway.service._turn_holder
+        assert holder is not None
+        await gateway.store.hold_lease("channel:recorder:status", "elsewhere:0f0f0f0f",
+                                       timedelta(minutes=5))
+        await gateway.store.hold_lease("channel:recorder:inbox:a1", holder.name,
+                                       timedelta(minutes=15))
+        [ours, theirs] = await gateway.store.leases("channel:recorder:")
+        status, _, report = await gateway.call("GET", "/health", token=None)
+        result = await gateway_cli(gateway.config_path, "status")
+    assert status == 200
+    assert report["turns"] == [
+        {"channel": "recorder", "purpose": "inbox:a1", "holder": holder.name,
+         "until": ours.expires_at.isoformat(), "here": True},
+        {"channel": "recorder", "purpose": "status", "holder": "elsewhere:0f0f0f0f",
+         "until": theirs.expires_at.isoformat(), "here": False},
+    ]
+    assert (f"turn recorder inbox:a1: {holder.name} (this instance) until "
+            f"{ours.expires_at.isoformat()}") in result.output
+    assert (f"turn recorder status: elsewhere:0f0f0f0f until {theirs.expires_at.isoformat()}"
+            in result.output)

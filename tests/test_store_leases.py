@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -98,3 +98,21 @@ async def test_bad_lease_arguments_are_refused_by_name(pair: tuple[Store, Store]
         await first.release_lease(LEASE, "")
     # Nothing was taken by the refused calls.
     assert await first.hold_lease(LEASE, "a", TTL)
+
+
+async def test_leases_name_their_holder_and_end(pair: tuple[Store, Store]) -> None:
+    # For /health and `gateway status`: who holds each turn, and until when.
+    first, second = pair
+    before = datetime.now(UTC)
+    assert await second.hold_lease("channel:peppol:receipts", "b", TTL)
+    assert await first.hold_lease(LEASE, "a", TTL * 2)
+    assert await first.hold_lease("other:lease", "a", TTL)
+    listed = await second.leases("channel:")
+    assert [(lease.name, lease.holder) for lease in listed] == [
+        (LEASE, "a"), ("channel:peppol:receipts", "b")]
+    # By the database's clock, which on one machine is ours.
+    assert before + TTL * 2 <= listed[0].expires_at <= datetime.now(UTC) + TTL * 2
+    assert before + TTL <= listed[1].expires_at <= datetime.now(UTC) + TTL
+    assert await first.release_lease(LEASE, "a")
+    assert [lease.name for lease in await first.leases()] == [
+        "channel:peppol:receipts", "other:lease"]

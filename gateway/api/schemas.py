@@ -149,6 +149,20 @@ COMPONENTS: dict[str, Any] = {
                                                  "makes the status degraded. Empty on an "
                                                  "intake instance, which runs no channel by "
                                                  "design. One of the details."},
+                              "turns": {
+                                  "type": "array", "items": _object({
+                                      "channel": STRING, "purpose": STRING,
+                                      "holder": STRING,
+                                      "until": {"type": "string", "format": "date-time"},
+                                      "here": {"type": "boolean"}}),
+                                  "description": "Per channel and purpose (Digipoort's "
+                                                 "status polling, say), the instance on the "
+                                                 "database that holds the turn (its "
+                                                 "turn-holder name), until when its lease "
+                                                 "runs (it renews it every round; one in the "
+                                                 "past has run out and goes to the next "
+                                                 "instance that asks), and whether it is "
+                                                 "this one. One of the details."},
                               "validation": {
                                   "enum": ["on demand", "warming", "warm"],
                                   "description": "The validation workers: started warm for "

@@ -17,6 +17,9 @@ from gateway.client import GatewayClient
 def status(obj: CliContext, as_json: bool) -> None:
     """Show the health of the gateway running with this configuration.
 
+    With the details: its channels, which instance on the database holds each
+    channel's turn at polling (and until when), and its problems.
+
     Exits 0 when it is ok, 1 when it runs degraded, 2 when none answers.
     """
     report = GatewayClient.from_config(obj.config).get_json("/health")
@@ -34,6 +37,10 @@ def status(obj: CliContext, as_json: bool) -> None:
         click.echo(line)
         for name, state in report.get("channels", {}).items():
             click.echo(f"  channel {name}: {state}")
+        for turn in report.get("turns", []):
+            holder = f"{turn['holder']} (this instance)" if turn["here"] else turn["holder"]
+            click.echo(f"  turn {turn['channel']} {turn['purpose']}: {holder} until "
+                       f"{turn['until']}")
         for problem in report.get("problems", []):
             click.echo(f"  problem: {problem}")
     sys.exit(0 if report["status"] == "ok" else 1)

@@ -18,6 +18,14 @@ from pathlib import Path
 from gateway.store import Store
 
 HOLDER_FILE = "turn-holder"
+TURN_PREFIX = "channel:"
+"""Leases of channels' turns are named ``channel:<channel>:<purpose>``."""
+
+
+def channel_turn(lease: str) -> tuple[str, str]:
+    """The channel and the purpose of a turn's lease name (a purpose may hold ":")."""
+    channel, _, purpose = lease.removeprefix(TURN_PREFIX).partition(":")
+    return channel, purpose
 
 
 class HolderName:
@@ -107,7 +115,7 @@ class StoreTurns:
         self.holder = holder
 
     def lease(self, purpose: str) -> str:
-        return f"channel:{self.channel}:{purpose}"
+        return f"{TURN_PREFIX}{self.channel}:{purpose}"
 
     async def take(self, purpose: str, ttl: timedelta) -> bool:
         return await self.store.hold_lease(self.lease(purpose), self.holder, ttl)

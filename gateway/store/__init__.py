@@ -34,6 +34,7 @@ from gateway.store.model import (
     AuditRecord,
     BusinessState,
     Event,
+    Lease,
     MessageRecord,
     NewEvent,
     Page,
@@ -43,8 +44,8 @@ from gateway.store.model import (
 
 __all__ = [
     "Attempt", "AttemptOutcome", "AuditRecord", "BusinessState", "ClaimLost",
-    "DuplicateBusinessKey", "Event", "InvalidTransition", "MessageNotFound", "MessageRecord",
-    "NewEvent", "Page", "SchemaError", "Store", "StoreError", "TimelineMoved",
+    "DuplicateBusinessKey", "Event", "InvalidTransition", "Lease", "MessageNotFound",
+    "MessageRecord", "NewEvent", "Page", "SchemaError", "Store", "StoreError", "TimelineMoved",
     "TransportState", "new_message_id", "open_store",
 ]
 

@@ -33,6 +33,7 @@ from gateway.store.model import (
     Attempt,
     AuditRecord,
     Event,
+    Lease,
     MessageRecord,
     NewEvent,
     Page,
@@ -860,6 +861,13 @@ class Store(abc.ABC):
         _check_lease(name, holder)
         return await self._release_lease(name, holder)
 
+    async def leases(self, prefix: str = "") -> list[Lease]:
+        """The leases whose name starts with ``prefix``, by name: for an operator to see who
+        holds which turn. One that ran out is listed until another holder takes it."""
+        # Sorted here: PostgreSQL's collation may order names otherwise than SQLite.
+        leases = [lease for lease in await self._leases() if lease.name.startswith(prefix)]
+        return sorted(leases, key=lambda lease: lease.name)
+
     async def lease_note(self, name: str) -> str | None:
         """The note the holders of the lease ``name`` left (:meth:`leave_lease_note`), if any.
 
@@ -961,6 +969,10 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def _release_lease(self, name: str, holder: str) -> bool: ...
+
+    @abc.abstractmethod
+    async def _leases(self) -> list[Lease]:
+        """Every lease (a handful: one per channel and purpose)."""
 
     @abc.abstractmethod
     async def _lease_note(self, name: str) -> str | None: ...

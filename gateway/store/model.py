@@ -426,6 +426,18 @@ class AuditRecord:
 
 
 @attrs.frozen
+class Lease:
+    """Who holds the lease ``name`` and until when (by the database's clock).
+
+    A lease stays in the table after it ran out, until another holder takes it.
+    """
+
+    name: str
+    holder: str
+    expires_at: datetime
+
+
+@attrs.frozen
 class Page:
     """One page of a listing, newest first; pass ``next_cursor`` to get the next one."""
 

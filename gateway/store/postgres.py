@@ -60,6 +60,7 @@ from gateway.store.model import (
     Attempt,
     AuditRecord,
     Event,
+    Lease,
     MessageRecord,
     TransportState,
     utc_now,
@@ -926,6 +927,11 @@ class PostgresStore(Store):
         status: str = await pool.execute(
             "DELETE FROM leases WHERE name = $1 AND holder = $2", name, holder)
         return status != "DELETE 0"
+
+    @_translated
+    async def _leases(self) -> list[Lease]:
+        rows = await self._fetch("SELECT name, holder, expires_at FROM leases")
+        return [Lease(row["name"], row["holder"], row["expires_at"]) for row in rows]
 
     @_translated
     async def _lease_note(self, name: str) -> str | None:

@@ -63,6 +63,7 @@ from gateway.store.model import (
     Attempt,
     AuditRecord,
     Event,
+    Lease,
     MessageRecord,
     TransportState,
     utc_now,
@@ -733,6 +734,13 @@ class SqliteStore(Store):
             return bool(deleted)
 
         return await self._writer.run(run)
+
+    async def _leases(self) -> list[Lease]:
+        def run(conn: sqlite3.Connection) -> list[Lease]:
+            rows = conn.execute("SELECT name, holder, expires_at FROM leases")
+            return [Lease(name, holder, _at(until)) for name, holder, until in rows]
+
+        return await self._read(run)
 
     async def _lease_note(self, name: str) -> str | None:
         def run(conn: sqlite3.Connection) -> str | None:
