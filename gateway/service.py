@@ -27,6 +27,7 @@ import functools
 import gc
 import logging
 import time
+from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -62,7 +63,8 @@ from gateway.pluginmanager import build_registry, make_plugin_manager
 from gateway.registry import Registry
 from gateway.standards.installer import standards_path
 from gateway.store import Store, StoreError, open_store
-from gateway.store.model import CLAIMABLE_STATES
+from gateway.store.base import OVERDUE_CAP
+from gateway.store.model import CLAIMABLE_STATES, utc_now
 from gateway.validation.pool import ValidationPool
 from gateway.validation.warming import routed_formats, warm_sets
 
@@ -91,6 +93,11 @@ def parse_role(value: str) -> Role:
         raise GatewayError(f"unknown gateway role {value!r}: expected one of "
                            f"{', '.join(repr(r.value) for r in Role)}") from None
 
+
+# Queued outbound messages due this long and unclaimed make /health degraded (see
+# GatewayService._overdue_problem): a dispatcher takes a due message within its poll.
+OVERDUE_AFTER = timedelta(minutes=5)
+OVERDUE_AFTER_TEXT = "5 min"
 
 class GatewayService:
     def __init__(
@@ -640,6 +647,9 @@ class GatewayService:
             try:
                 messages = await self.store.count_by_state()
                 waiting = await self._waiting_for_idle_channels(self.store, messages)
+                overdue = await self._overdue_problem(self.store, messages)
+                if overdue is not None:
+                    problems.append(overdue)
                 turns = await self._turns(self.store)
             except GatewayError as exc:
                 problems.append(f"message store: {exc}")
@@ -682,6 +692,33 @@ class GatewayService:
             found.append({"channel": channel, "purpose": purpose, "holder": lease.holder,
                           "until": lease.expires_at.isoformat(), "here": lease.holder == here})
         return found
+
+    async def _overdue_problem(
+        self, store: Store, messages: dict[str, dict[str, int]],
+    ) -> str | None:
+        """Queued outbound messages due for long that no instance has taken, if any.
+
+        An intake instance sends nothing: beside only intake instances (the full
+        one stopped, or never started) every accepted message waits, and nothing
+        else says so. On a full instance it means its dispatcher is far behind or
+        stuck. Messages of channels idle here are left out: counted apart, they
+        wait for another instance by design.
+        """
+        outbound = messages.get("outbound", {})
+        if not any(outbound.get(s.value) for s in CLAIMABLE_STATES[Direction.OUTBOUND]):
+            return None
+        skip = [] if self.intake_only else self._idle_channels()
+        count, oldest = await store.overdue_outbound(utc_now() - OVERDUE_AFTER,
+                                                     skip_channels=skip)
+        if not count or oldest is None:
+            return None
+        minutes = int((utc_now() - oldest).total_seconds() // 60)
+        many = f"{OVERDUE_CAP} or more" if count >= OVERDUE_CAP else str(count)
+        why = ("this is an intake instance, which sends nothing: is a full instance running "
+               "on this database?" if self.intake_only else
+               "this instance's dispatcher is far behind or stuck (see its log)")
+        return (f"{many} outbound message(s) due for over {OVERDUE_AFTER_TEXT} wait unclaimed, "
+                f"the oldest due {minutes} min ago: {why}")
 
     def _idle_channels(self) -> list[str]:
         """Channels configured here but not running: disabled, or failed to start."""

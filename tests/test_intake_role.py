@@ -17,6 +17,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -148,6 +149,39 @@ async def test_health_says_the_role_and_an_intake_instance_lists_no_channels(
     status, report = await call(full, "GET", "/health")
     assert status == 200
     assert (report["role"], report["channels"]) == ("full", {"folder": "running"}), report
+
+
+async def test_an_intake_instance_says_when_what_it_accepted_waits_unsent(
+    tmp_path: Path, instances: Instances, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With only intake instances running (the full one stopped, or never started) every
+    accepted message waited, and /health said ok."""
+    import gateway.service
+
+    monkeypatch.setattr(gateway.service, "OVERDUE_AFTER", timedelta(0))  # due at once
+    database = f"sqlite:///{tmp_path / 'gateway.db'}"
+    table = f"path = {str(tmp_path / 'outbox')!r}"
+    intake = await instances.start(
+        instance_config(tmp_path / "intake", database, "folder", table), Role.INTAKE)
+    status, body = await call(intake, "POST", f"/api/v1/outbound/{AGENCY_OIN}",
+                              data=invoice_json("F2024-3100"))
+    assert status == 202, body
+    await asyncio.sleep(0.01)
+    status, report = await call(intake, "GET", "/health")
+    assert report["status"] == "degraded", report
+    [problem] = report["problems"]
+    assert problem.startswith("1 outbound message(s) due for over 5 min wait unclaimed"), problem
+    assert "is a full instance running on this database?" in problem
+
+    full = await instances.start(instance_config(tmp_path / "full", database, "folder", table))
+    assert full.store is not None
+    for _ in range(500):
+        record = await full.store.get(body["id"])
+        if record is not None and record.transport_state is TransportState.SENT:
+            break
+        await asyncio.sleep(0.02)
+    status, report = await call(intake, "GET", "/health")
+    assert (report["status"], report["problems"]) == ("ok", []), report
 
 
 def test_an_intake_instance_does_not_need_the_channel_plugins(tmp_path: Path) -> None:

@@ -74,3 +74,26 @@ async def test_only_queued_and_retrying_outbound_messages_of_the_channels_asked_
     assert counts["outbound"]["queued"] + counts["outbound"]["retrying"] == 6, counts
     assert counts["inbound"] == {"decoded": 1, "retrying": 1}, counts
 
+
+
+async def test_overdue_counts_due_unclaimed_outbound_messages_and_the_oldest(
+    store: Store,
+) -> None:
+    """What /health reads to tell that queued messages wait and nobody takes them (only
+    intake instances run, or the dispatcher is stuck)."""
+    await added(store, "EARLY", next_attempt_at=T0 - timedelta(minutes=30))
+    await added(store, "LATER", next_attempt_at=T0 - timedelta(minutes=10))
+    await added(store, "NOT-YET", next_attempt_at=T0 + timedelta(hours=1))
+    taken = await added(store, "TAKEN", "peppol", next_attempt_at=T0 - timedelta(hours=2))
+    [claimed] = await store.claim_due("w", 1, LEASE, now=T0)
+    assert claimed.id == taken.id  # sending now: not waiting
+    await decoded_inbound(store, "IN-1")  # inbound: not outbound's business
+
+    assert await store.overdue_outbound(T0 - timedelta(minutes=5)) == (
+        2, T0 - timedelta(minutes=30))
+    assert await store.overdue_outbound(T0 - timedelta(minutes=20)) == (
+        1, T0 - timedelta(minutes=30))
+    assert await store.overdue_outbound(T0 - timedelta(hours=1)) == (0, None)
+    assert await store.overdue_outbound(T0, skip_channels=["digipoort"]) == (0, None)
+    count, oldest = await store.overdue_outbound(T0, cap=1)
+    assert (count, oldest) == (1, T0 - timedelta(minutes=30))

@@ -301,6 +301,8 @@ INDEXED_FIELDS = {
     "channel": "channel", "business_state": "business state",
 }
 MAX_INDEXED_BYTES = 1000
+# overdue_outbound() counts no further: past it, how many more wait changes nothing to do.
+OVERDUE_CAP = 1000
 
 
 # One scan in C rather than a loop over characters: it runs on every transition.
@@ -602,6 +604,19 @@ class Store(abc.ABC):
         if not channels:
             return {}
         return await self._count_waiting(sorted(set(channels)))
+
+    async def overdue_outbound(
+        self, due_before: datetime, *, skip_channels: Collection[str] = (),
+        cap: int = OVERDUE_CAP,
+    ) -> tuple[int, datetime | None]:
+        """Outbound messages due since before ``due_before`` that nobody has claimed.
+
+        Returns how many (counted up to ``cap``: more reads as ``cap``) and when
+        the oldest of them fell due. Messages of ``skip_channels`` (channels
+        this instance knows to be idle, counted apart) are left out. Read over
+        the claims' partial index, oldest first, never more than ``cap`` rows.
+        """
+        return await self._overdue(due_before, sorted(set(skip_channels)), cap)
 
     # -- working on messages --------------------------------------------
 
@@ -947,6 +962,11 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def _count_waiting(self, channels: list[str]) -> dict[str, int]:
         """:meth:`count_waiting_by_channel` for one or more channels."""
+
+    @abc.abstractmethod
+    async def _overdue(self, due_before: datetime, skip_channels: list[str],
+                       cap: int) -> tuple[int, datetime | None]:
+        """:meth:`overdue_outbound` in one statement."""
 
     @abc.abstractmethod
     async def _extend(

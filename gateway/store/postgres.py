@@ -836,6 +836,19 @@ class PostgresStore(Store):
         )
         return {row["channel"]: row["n"] for row in rows}
 
+    async def _overdue(self, due_before: datetime, skip_channels: list[str],
+                       cap: int) -> tuple[int, datetime | None]:
+        states = ", ".join(f"'{s.value}'" for s in CLAIMABLE_STATES[Direction.OUTBOUND])
+        # The predicate of messages_due_outbound, oldest first: at most cap rows are read.
+        row = await self._fetchrow(
+            "SELECT count(*) AS n, min(next_attempt_at) AS oldest FROM (SELECT "
+            "next_attempt_at FROM messages WHERE direction = 'outbound' "
+            f"AND transport_state IN ({states}) AND next_attempt_at <= $1 "
+            f"AND {CHANNEL_FILTER.format(n=2)} ORDER BY next_attempt_at LIMIT $3) AS due",
+            due_before, skip_channels, cap,
+        )
+        return row["n"], row["oldest"]
+
     # -- wake-ups across instances --------------------------------------
 
     @_translated

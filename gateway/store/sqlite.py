@@ -708,6 +708,23 @@ class SqliteStore(Store):
 
         return await self._read(run)
 
+    async def _overdue(self, due_before: datetime, skip_channels: list[str],
+                       cap: int) -> tuple[int, datetime | None]:
+        states = ", ".join(f"'{s.value}'" for s in CLAIMABLE_STATES[Direction.OUTBOUND])
+        skipped = ("" if not skip_channels else " AND (channel IS NULL OR channel NOT IN "
+                   f"({', '.join('?' * len(skip_channels))}))")
+        # Oldest first over the partial index, as a claim reads it: at most cap rows.
+        sql = ("SELECT count(*), min(next_attempt_at) FROM (SELECT next_attempt_at "
+               "FROM messages INDEXED BY messages_due_outbound "
+               f"WHERE direction = 'outbound' AND transport_state IN ({states}) "
+               f"AND next_attempt_at <= ?{skipped} ORDER BY next_attempt_at LIMIT ?)")
+
+        def run(conn: sqlite3.Connection) -> tuple[int, datetime | None]:
+            count, oldest = conn.execute(sql, (_ts(due_before), *skip_channels, cap)).fetchone()
+            return count, _dt(oldest)
+
+        return await self._read(run)
+
     # -- wake-ups across instances --------------------------------------
 
     async def notify_queued(self, directions: Collection[Direction]) -> None:
