@@ -496,7 +496,8 @@ class GatewayService:
             self._wake(direction)
 
     def _warn_if_open_without_token(self, host: str) -> None:
-        """No token means local callers only; a proxy on this machine makes everyone local."""
+        """No token means local callers only; a proxy on this machine that names no caller
+        makes everyone local."""
         try:
             if token_entries(self.config):
                 return
@@ -506,7 +507,8 @@ class GatewayService:
             return
         log.warning(
             "listening on %s with no API token: the API answers callers on this machine "
-            "only, and a reverse proxy on this machine would make every caller one of them; "
+            "only, and a reverse proxy on this machine that names no caller (X-Forwarded-For "
+            "or the like) would make every caller one of them; "
             "set [gateway] token_env or [api.tokens.<name>]", host)
 
     async def stop(self) -> None:

@@ -148,3 +148,37 @@ async def test_a_token_added_to_the_file_works_after_the_reload(tmp_path: Path) 
         assert gateway.service.config_holder.reload()
         status, _, _ = await gateway.call("GET", "/api/v1/messages", token="late-token-123")
         assert status == 200
+
+
+async def test_without_tokens_a_proxied_or_browser_request_is_not_a_local_caller(
+    tmp_path: Path,
+) -> None:
+    # Without a token every loopback connection had every scope: a reverse proxy on
+    # the machine (listen on 127.0.0.1, nginx in front) opened the whole API to the
+    # network, and a web page in a local browser could submit or cancel messages.
+    port = free_port()
+    async with running_gateway(tmp_path, extra="", gateway_token=False,
+                               listen=f"127.0.0.1:{port}") as gateway:
+        refused = (
+            {"X-Forwarded-For": "203.0.113.9"},
+            {"Forwarded": "for=203.0.113.9"},
+            {"X-Real-IP": "203.0.113.9"},
+            {"Via": "1.1 proxy"},
+            {"Origin": "https://evil.example"},
+            {"Host": f"rebound.evil.example:{port}"},
+        )
+        async with aiohttp.ClientSession() as session:
+            for headers in refused:
+                async with session.get(f"{gateway.base}/api/v1/messages",
+                                       headers=headers) as response:
+                    assert response.status == 403, headers
+                    problem = await response.json(content_type=None)
+                assert problem["type"].endswith("local-only"), headers
+                assert "this request is not one" in problem["detail"]
+                async with session.get(f"{gateway.base}/health", headers=headers) as response:
+                    health = await response.json()
+                assert "config" not in health, headers
+            for host in ("localhost", f"127.0.0.1:{port}", f"localhost:{port}"):
+                async with session.get(f"{gateway.base}/api/v1/messages",
+                                       headers={"Host": host}) as response:
+                    assert response.status == 200, host

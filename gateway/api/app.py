@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from gateway.api import inbox, messages, outbound
-from gateway.api.auth import READ, Authenticator, is_loopback, require
+from gateway.api.auth import READ, Authenticator, not_local, require
 from gateway.api.channels import PREFIX as CHANNEL_PREFIX
 from gateway.api.channels import channel_operations
 from gateway.api.context import PRINCIPAL, SERVICE_KEY
@@ -44,7 +44,7 @@ async def health(request: web.Request) -> web.Response:
 
 
 def _may_see_details(request: web.Request) -> bool:
-    if is_loopback(request.remote):
+    if not_local(request) is None:
         return True
     if "Authorization" not in request.headers:
         return False

@@ -16,6 +16,7 @@ import hmac
 import ipaddress
 import logging
 from collections.abc import Callable, Collection
+from urllib.parse import urlsplit
 
 import attrs
 from aiohttp import web
@@ -74,6 +75,30 @@ def _still_configured(config: GatewayConfig, entry: _Entry) -> bool:
             and scopes == entry.scopes)
 
 
+# Headers a reverse proxy adds for the caller it relays.
+_RELAYED = ("Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Real-IP", "Via")
+
+
+def not_local(request: web.Request) -> str | None:
+    """Why ``request`` is not from a caller on this machine itself; None when it is."""
+    if not is_loopback(request.remote):
+        return "the connection is not from this machine"
+    relayed = [name for name in _RELAYED if name in request.headers]
+    if relayed:
+        return f"a proxy relays it for another host ({', '.join(relayed)})"
+    if "Origin" in request.headers:
+        return "a web page sent it (it has an Origin header)"
+    # A page of a DNS name rebound to 127.0.0.1 sends that name as Host, and no Origin
+    # when it only reads.
+    try:
+        host = urlsplit(f"//{request.headers.get('Host', '')}").hostname or ""
+    except ValueError:
+        host = ""
+    if not (host == "localhost" or host.endswith(".localhost") or is_loopback(host)):
+        return "its Host header names neither localhost nor a loopback address"
+    return None
+
+
 def is_loopback(remote: str | None) -> bool:
     if not remote:
         return False
@@ -123,12 +148,14 @@ class Authenticator:
             raise Problem(503, "tokens-unavailable", "The API tokens cannot be read",
                           f"{self.error}; set it and restart the gateway")
         if not self._entries:
-            if is_loopback(request.remote):
+            why = not_local(request)
+            if why is None:
                 return Principal(LOCAL_NAME, ALL_SCOPES)
             raise Problem(
                 403, "local-only", "Only local callers",
                 "no API token is configured, so the gateway answers callers on this machine "
-                "only; set [gateway] token_env or [api.tokens.<name>] to allow others")
+                f"only, and this request is not one: {why}; set [gateway] token_env or "
+                "[api.tokens.<name>] to allow others")
         scheme, _, value = request.headers.get("Authorization", "").partition(" ")
         # aiohttp decodes header bytes that are no UTF-8 as lone surrogates; surrogateescape
         # gives those bytes back, so they are compared (and refused) instead of raising.
