@@ -97,6 +97,19 @@ def test_a_stale_or_malformed_signature_is_refused() -> None:
     assert verify(SECRET.encode(), both, body) > 0
 
 
+# Headers a forger may send the ERP: a non-ASCII signature made hmac.compare_digest
+# raise TypeError, and a t= of digits int() does not take ("²") a ValueError, so the
+# ERP's handler failed with a traceback instead of refusing the request.
+FORGED_HEADERS = ("t={now},v1=\u00e9\u00e9", "t=\u00b2,v1=00", "t={now},v1=caf\udcff")
+
+
+def test_a_forged_signature_with_odd_characters_is_refused_not_an_error() -> None:
+    body = b'{"message_id": "x"}'
+    for forged in FORGED_HEADERS:
+        with pytest.raises(SignatureError):
+            verify(SECRET.encode(), forged.format(now=int(time.time())), body)
+
+
 async def test_an_erp_that_is_down_gets_the_document_once_it_is_up(
     store: Store, tmp_path: Path,
 ) -> None:
@@ -195,6 +208,8 @@ def test_the_readme_verification_code_accepts_our_signature_and_nothing_else() -
     assert check(b"wrong", header, body) is False
     stale = signature_header(SECRET.encode(), body, timestamp=int(time.time()) - 600)
     assert check(SECRET.encode(), stale, body) is False
+    for forged in FORGED_HEADERS:
+        assert check(SECRET.encode(), forged.format(now=int(time.time())), body) is False
 
 
 async def test_a_batch_behind_a_slow_erp_keeps_the_claims_of_those_waiting(

@@ -63,7 +63,9 @@ def verify(
         raise SignatureError(f"the signature timestamp {stamp} is more than {tolerance} s "
                              "away from now (replayed, or a clock is off)")
     expected = signature(secret, stamp, body)
-    # Several v1 values are allowed so a secret can be rotated without downtime.
-    if not any(hmac.compare_digest(expected, given) for given in parts.get(SCHEME, [])):
+    # Several v1 values are allowed so a secret can be rotated without downtime. A
+    # non-ASCII value cannot be our hex, and compare_digest raises TypeError on one.
+    if not any(given.isascii() and hmac.compare_digest(expected, given)
+               for given in parts.get(SCHEME, [])):
         raise SignatureError("the signature does not match the body and the secret")
     return stamp
