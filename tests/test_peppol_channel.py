@@ -328,6 +328,26 @@ async def test_the_webhook_wants_its_secret_and_a_proper_sbdh(
     assert await setup.inbound() == []
 
 
+async def test_a_webhook_secret_that_is_no_utf8_is_401_not_500(
+    running: Callable[..., Awaitable[Setup]],
+) -> None:
+    # A caller sending Latin-1 bytes as the secret got a 500 and a traceback in the
+    # log: aiohttp hands such bytes over as lone surrogates, which str.encode refuses.
+    setup = await running()
+    address = setup.channel.inbound_address
+    assert address is not None
+    reader, writer = await asyncio.open_connection(address[0], address[1])
+    try:
+        writer.write(b"POST /inbound HTTP/1.1\r\nHost: gateway\r\nContent-Length: 4\r\n"
+                     + SECRET_HEADER.encode() + b": caf\xe9\r\nConnection: close\r\n\r\n<x/>")
+        await writer.drain()
+        answer = await asyncio.wait_for(reader.read(), 10)
+    finally:
+        writer.close()
+    assert answer.split(b"\r\n", 1)[0].split()[1] == b"401", answer[:300]
+    assert await setup.inbound() == []
+
+
 def folder_channel(tmp_path: Path) -> Callable[[PeppolSimulator], str]:
     def settings(simulator: PeppolSimulator) -> str:
         return "\n".join(f"{key} = {json.dumps(value)}" for key, value in {

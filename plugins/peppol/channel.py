@@ -626,9 +626,11 @@ class PeppolChannel(Channel):
             log.warning("peppol channel %s: %s names no message we sent", self.name, report.code)
 
     async def _webhook(self, request: web.Request) -> web.Response:
-        given = request.headers.get(SECRET_HEADER, "")
+        # aiohttp decodes header bytes that are no UTF-8 as lone surrogates; surrogateescape
+        # gives those bytes back, so they are compared (and refused) instead of raising.
+        given = request.headers.get(SECRET_HEADER, "").encode("utf-8", "surrogateescape")
         assert self.inbound_secret is not None  # required with inbound_listen
-        if not hmac.compare_digest(given.encode(), self.inbound_secret.encode()):
+        if not hmac.compare_digest(given, self.inbound_secret.encode()):
             return _problem(401, "wrong or missing webhook secret",
                             f"send the shared secret in the {SECRET_HEADER} header")
         data = await request.read()
