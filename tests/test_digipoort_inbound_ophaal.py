@@ -126,3 +126,37 @@ async def test_a_document_the_gateway_refuses_is_kept_aside_and_fetching_goes_on
             await channel.stop()
     [record] = (await store.list_messages(direction=Direction.INBOUND)).items
     assert record.transport_id == smaller.kenmerk
+
+
+async def test_a_document_of_many_megabytes_is_fetched_and_stored(
+        pki: Pki, store: Store, tmp_path: Path) -> None:
+    # Base64 of a document over 7.5 MB is a text node over libxml2's 10 MB default
+    # limit: the answer itself was read, but its spool was not, so it was set aside as
+    # unreadable, and every catch-up round fetched the same document again.
+    order = order_19() + b"".join(b"<!--" + b"x" * 1_000_000 + b"-->" for _ in range(8))
+    async with DigipoortSimulator(SimulatorSettings(pki_dir=pki.folder)) as simulator:
+        message = simulator.make_afleverbericht(order, "BESTELLING-UBL",
+                                                ontvanger=Identiteit(SUPPLIER_KVK, "KvK"))
+        simulator.queue_for_pickup(message)
+        channel = DigipoortChannel("digipoort", client_settings(
+            pki, aanlever_url=simulator.aanlever_url, status_url=simulator.status_url,
+            ophaal=True, ophaal_url=simulator.ophaal_url, ophaal_poll_interval=3600))
+        await channel.start(ChannelContext("digipoort", inbound=database_away,
+                                           data_dir=str(tmp_path)))
+        try:
+            poller = channel.ophaal
+            assert poller is not None
+            for _ in range(500):  # the first round runs at start, and cannot store
+                if poller.catch_up:
+                    break
+                await asyncio.sleep(0.02)
+            poller.inbound = InboundPipeline(store, registry()).receive
+            assert await poller.poll_once() == 1
+            assert poller.spools() == []
+            assert not (tmp_path / "digipoort" / "refused").exists() or not any(
+                (tmp_path / "digipoort" / "refused").iterdir())
+        finally:
+            await channel.stop()
+    [record] = (await store.list_messages(direction=Direction.INBOUND)).items
+    assert record.transport_id == message.kenmerk
+    assert record.raw_payload == order

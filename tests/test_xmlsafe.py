@@ -55,3 +55,15 @@ def test_text_is_refused_only_bytes_accepted() -> None:
 def test_ordinary_documents_parse() -> None:
     tree = parse_xml('<?xml version="1.0" encoding="ISO-8859-1"?><a>caf\xe9</a>'.encode("latin-1"))
     assert tree.getroot().text == "café"
+
+
+def test_large_text_takes_a_long_text_node_and_still_refuses_what_is_unsafe() -> None:
+    big = b"<r>" + b"A" * 11_000_000 + b"</r>"
+    with pytest.raises(XMLParseError, match="Text node too long"):
+        parse_xml(big)
+    assert len(parse_xml(big, large_text=True).getroot().text or "") == 11_000_000
+    bomb = b"<!DOCTYPE r [<!ENTITY a 'aaaa'>]><r>&a;</r>"
+    with pytest.raises(UnsafeXMLError):
+        parse_xml(bomb, large_text=True)
+    with pytest.raises(UnsafeXMLError, match="exceeds the limit"):
+        parse_xml(big, max_bytes=1_000_000, large_text=True)

@@ -90,6 +90,7 @@ from gateway.xmlsafe import parse_xml
 from .aflever import inbound_document
 from .settings import DigipoortSettings
 from .wus.client import WusClient
+from .wus.envelope import MAX_ENVELOPE_BYTES
 from .wus.koppelvlak import (
     Identiteit,
     KoppelvlakError,
@@ -304,7 +305,10 @@ class OphaalPoller:
         if spooled is None:
             return 0  # another instance sharing the data directory finished it
         try:
-            response = parse_as(parse_xml(spooled).getroot(), OphaalResponse)
+            # The body of an answer parse_envelope took: its base64 documents may be
+            # text nodes of more than 10 MB.
+            response = parse_as(parse_xml(spooled, max_bytes=MAX_ENVELOPE_BYTES,
+                                          large_text=True).getroot(), OphaalResponse)
         except (GatewayError, KoppelvlakError) as exc:
             # Never happens with an atomic write; if it does, keep the file for a person
             # and let the catch-up by time ask Digipoort again.
