@@ -247,3 +247,35 @@ async def test_response_signed_by_an_untrusted_party_is_refused(pki: Pki) -> Non
             with pytest.raises(WusTransportError, match="not issued by a trusted CA") as caught:
                 await client.call(url, ns.AANLEVEREN, _request().to_element(), timeout=10)
         assert caught.value.kind == "security"
+
+
+async def test_a_redirect_is_not_followed_with_the_signed_document(pki: Pki) -> None:
+    # The settings insist on https://, but a redirect was followed wherever it led: a
+    # 307 to plain http:// (or to another host) got the signed document in the clear.
+    received: list[bytes] = []
+
+    async def plain(request: web.Request) -> web.Response:
+        received.append(await request.read())
+        return web.Response(status=500)
+
+    app = web.Application()
+    app.router.add_post("/elsewhere", plain)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    async def redirect(request: web.Request) -> web.Response:
+        return web.Response(status=307,
+                            headers={"Location": f"http://127.0.0.1:{port}/elsewhere"})
+
+    try:
+        async for url in _serve_handler(pki, redirect):
+            async with _client(pki) as client:
+                with pytest.raises(WusTransportError) as caught:
+                    await client.call(url, ns.AANLEVEREN, _request().to_element(), timeout=10)
+            assert (caught.value.kind, caught.value.status) == ("http", 307)
+    finally:
+        await runner.cleanup()
+    assert received == []

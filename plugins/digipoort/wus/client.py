@@ -18,7 +18,8 @@ returns the response's body element after checking the response:
 - everything else raises ``WusTransportError`` with ``retryable`` and ``kind``:
   "timeout", "connection" (refused, reset, closed early), "tls" (handshake or
   certificate refused: not retryable), "http" (5xx retryable, other statuses
-  not; the reason quotes the start of the body, sanitised), "security" (the
+  not, redirects included, which are never followed; the reason quotes the
+  start of the body, sanitised), "security" (the
   response's signature is not acceptable: retryable, because the request can
   be sent again with the same aanleverkenmerk),
   "protocol" (a response that is not a WUS envelope).
@@ -167,8 +168,11 @@ class WusClient:
         """Send already-built request bytes and check the answer as ``call`` does."""
         headers = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"{action}"'}
         try:
+            # Not followed: a redirect would take the signed document wherever it points,
+            # plain http:// included. A moved service is a change of configuration.
             async with self._client_session().post(
-                url, data=data, headers=headers, timeout=aiohttp.ClientTimeout(total=timeout)
+                url, data=data, headers=headers, timeout=aiohttp.ClientTimeout(total=timeout),
+                allow_redirects=False,
             ) as response:
                 status = response.status
                 payload = await response.read()
