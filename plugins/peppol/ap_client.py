@@ -170,7 +170,10 @@ class HttpAccessPoint:
         url = f"{self.base_url}/outbound"
         headers = {**self._headers(), "Content-Type": "application/xml"}
         try:
-            async with self.session.post(url, data=sbdh, headers=headers) as response:
+            # Not followed: a redirect would take the document (to another host, or to
+            # plain http://); a moved access point is a change of configuration.
+            async with self.session.post(url, data=sbdh, headers=headers,
+                                         allow_redirects=False) as response:
                 body = await response.read()
                 if response.status in (200, 201, 202):
                     return self._accepted(body, instance_id)
@@ -213,7 +216,8 @@ class HttpAccessPoint:
         network or the access point does."""
         url = f"{self.base_url}/outbound/{transmission_id}"
         try:
-            async with self.session.get(url, headers=self._headers()) as response:
+            async with self.session.get(url, headers=self._headers(),
+                                        allow_redirects=False) as response:
                 body = await response.read()
                 if response.status == 404:
                     return NoReceipt(_problem_text(404, body), unknown=True)
