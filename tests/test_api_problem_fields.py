@@ -48,3 +48,19 @@ async def test_a_413_for_the_document_limit_names_the_setting_that_limits(
         assert status == 413
         assert problem["limit"] == 20 * 1024 * 1024
         assert "max_request_bytes" not in problem["detail"], problem["detail"]
+
+
+async def test_a_broken_amount_rule_names_the_field_that_states_the_amount(
+    tmp_path: Path,
+) -> None:
+    document = json.loads(invoice_json("N-4"))
+    document["totals"]["tax_inclusive"] = "999.00"
+    document["tax_breakdown"][0]["tax_amount"] = "1.00"
+    async with running_gateway(tmp_path) as gateway:
+        status, _, problem = await gateway.call("POST", f"/api/v1/outbound/{AGENCY_OIN}",
+                                                data=json.dumps(document).encode(), token=ERP)
+        assert status == 422, problem
+        fields = {e["rule"]: e.get("field") for e in problem["errors"]}
+        # Only the rule and a message before: the ERP could not tell which amount to fix.
+        assert fields["BR-CO-15"] == "$.totals.tax_inclusive", problem
+        assert fields["BR-CO-17"] == "$.tax_breakdown[0].tax_amount", problem

@@ -348,3 +348,12 @@ def test_models_are_immutable_and_hashable() -> None:
         invoice.number = "other"  # type: ignore[misc]
     assert hash(invoice) == hash(example_invoice())
     assert invoice == example_invoice()
+
+
+def test_each_arithmetic_error_names_the_json_path_of_the_stated_value() -> None:
+    invoice = example_invoice()
+    line = attrs.evolve(invoice.lines[1], net_amount=invoice.lines[1].net_amount + 1)
+    tampered = attrs.evolve(invoice, lines=(invoice.lines[0], line, *invoice.lines[2:]))
+    paths = {v.rule: v.path for v in tampered.arithmetic_errors()}
+    assert paths["PEPPOL-EN16931-R120"] == "lines[1].net_amount"
+    assert paths["BR-CO-10"] == "totals.line_extension"

@@ -68,7 +68,10 @@ async def rejection_problem(store: Store, exc: DocumentRejected) -> Problem:
                 errors.append({"rule": finding.get("rule"), "field": finding.get("location"),
                                "message": finding.get("text")})
     elif exc.details:
-        errors.extend({"rule": rule, "message": text} for rule, text in exc.details)
+        for rule, text, path in exc.details:
+            # A total the ERP stated wrongly is one field it can point its user at.
+            errors.append({"rule": rule, "message": text} if path is None else
+                          {"field": json_path(path), "rule": rule, "message": text})
     elif located is None:  # a located error names its rule already
         errors.extend({"rule": rule, "message": exc.reason} for rule in exc.rules)
     for error in errors:

@@ -57,10 +57,16 @@ class InvoiceType(enum.StrEnum):
 
 
 class RuleViolation(NamedTuple):
-    """A broken business rule: its id (e.g. ``BR-CO-10``) and what is wrong."""
+    """A broken business rule: its id (e.g. ``BR-CO-10``) and what is wrong.
+
+    ``path`` is where in the canonical JSON the stated value is
+    (``totals.tax_inclusive``, ``lines[0].net_amount``), so that an ERP can
+    point its user at the field to correct.
+    """
 
     rule: str
     message: str
+    path: str | None = None
 
 
 def _computed_net_amount(line: InvoiceLine) -> Decimal:
@@ -333,15 +339,17 @@ def _arithmetic_errors(invoice: Invoice, slack: Decimal) -> list[RuleViolation]:
     errors: list[RuleViolation] = []
 
     def check(
-        rule: str, stated: Decimal, expected: Decimal, what: str, tol: Decimal = ZERO
+        rule: str, stated: Decimal, expected: Decimal, what: str, path: str,
+        tol: Decimal = ZERO,
     ) -> None:
         if abs(stated - expected) > tol:
-            errors.append(RuleViolation(rule, f"{what} is {stated}, expected {expected}"))
+            errors.append(
+                RuleViolation(rule, f"{what} is {stated}, expected {expected}", path))
 
-    for line in invoice.lines:
+    for i, line in enumerate(invoice.lines):
         check(
             "PEPPOL-EN16931-R120", line.net_amount, expected_line_net_amount(line),
-            f"net amount of line {line.id}", slack,
+            f"net amount of line {line.id}", f"lines[{i}].net_amount", slack,
         )
 
     totals = invoice.totals
@@ -352,79 +360,88 @@ def _arithmetic_errors(invoice: Invoice, slack: Decimal) -> list[RuleViolation]:
     check(
         "BR-CO-10", totals.line_extension,
         round_amount(sum((line.net_amount for line in invoice.lines), ZERO)),
-        "sum of line net amounts (BT-106)",
+        "sum of line net amounts (BT-106)", "totals.line_extension",
     )
     check(
         "BR-CO-11", allowance_total, round_amount(sum((a.amount for a in allowances), ZERO)),
-        "sum of document allowances (BT-107)",
+        "sum of document allowances (BT-107)", "totals.allowance_total",
     )
     check(
         "BR-CO-12", charge_total, round_amount(sum((c.amount for c in charges), ZERO)),
-        "sum of document charges (BT-108)",
+        "sum of document charges (BT-108)", "totals.charge_total",
     )
     check(
         "BR-CO-13", totals.tax_exclusive,
         totals.line_extension - allowance_total + charge_total,
-        "total without VAT (BT-109)",
+        "total without VAT (BT-109)", "totals.tax_exclusive",
     )
     check(
         "BR-CO-14", totals.tax_total,
         round_amount(sum((s.tax_amount for s in invoice.tax_breakdown), ZERO)),
-        "total VAT (BT-110)",
+        "total VAT (BT-110)", "totals.tax_total",
     )
     check(
         "BR-CO-15", totals.tax_inclusive, totals.tax_exclusive + totals.tax_total,
-        "total with VAT (BT-112)",
+        "total with VAT (BT-112)", "totals.tax_inclusive",
     )
     check(
         "BR-CO-16", totals.payable,
         totals.tax_inclusive - (totals.prepaid or ZERO) + (totals.rounding or ZERO),
-        "amount due (BT-115)",
+        "amount due (BT-115)", "totals.payable",
     )
 
     if not invoice.tax_breakdown:
-        errors.append(RuleViolation("BR-CO-18", "the invoice has no VAT breakdown"))
-    for subtotal in invoice.tax_breakdown:
+        errors.append(
+            RuleViolation("BR-CO-18", "the invoice has no VAT breakdown", "tax_breakdown"))
+    for i, subtotal in enumerate(invoice.tax_breakdown):
         check(
             "BR-CO-17", subtotal.tax_amount, vat_amount(subtotal.taxable_amount, subtotal.rate),
-            f"VAT of {_group_name(subtotal.category, subtotal.rate)}", slack,
+            f"VAT of {_group_name(subtotal.category, subtotal.rate)}",
+            f"tax_breakdown[{i}].tax_amount", slack,
         )
 
     for i, ac in enumerate(invoice.allowance_charges):
         if ac.vat_category is None:
             rule, kind = ("BR-37", "charge") if ac.is_charge else ("BR-32", "allowance")
-            errors.append(
-                RuleViolation(rule, f"document-level {kind} #{i + 1} has no VAT category")
-            )
+            errors.append(RuleViolation(
+                rule, f"document-level {kind} #{i + 1} has no VAT category",
+                f"allowance_charges[{i}].vat_category",
+            ))
 
     expected_groups: dict[tuple[VatCategory, Decimal], Decimal] = {}
     for amount in _taxable_amounts(invoice.lines, invoice.allowance_charges):
         key = vat_key(amount.category, amount.rate)
         expected_groups[key] = expected_groups.get(key, ZERO) + amount.amount
     stated_groups: dict[tuple[VatCategory, Decimal], Decimal] = {}
-    for subtotal in invoice.tax_breakdown:
+    # Where each group's (last) breakdown stands, to name the field at fault.
+    stated_at: dict[tuple[VatCategory, Decimal], int] = {}
+    for i, subtotal in enumerate(invoice.tax_breakdown):
         if subtotal.key in stated_groups:
             errors.append(RuleViolation(
                 f"{subtotal.category.rule_prefix}-08",
                 f"more than one VAT breakdown for {_group_name(*subtotal.key)}",
+                f"tax_breakdown[{i}]",
             ))
         stated_groups[subtotal.key] = subtotal.taxable_amount
+        stated_at[subtotal.key] = i
     for key, expected in expected_groups.items():
         rule = f"{key[0].rule_prefix}-08"
         if key not in stated_groups:
             errors.append(RuleViolation(
                 rule, f"no VAT breakdown for {_group_name(*key)}, which lines or "
-                "allowances/charges use",
+                "allowances/charges use", "tax_breakdown",
             ))
         else:
             check(
                 rule, stated_groups[key], round_amount(expected),
-                f"taxable amount of {_group_name(*key)}", slack,
+                f"taxable amount of {_group_name(*key)}",
+                f"tax_breakdown[{stated_at[key]}].taxable_amount", slack,
             )
     for key in stated_groups.keys() - expected_groups.keys():
         errors.append(RuleViolation(
             f"{key[0].rule_prefix}-08",
             f"VAT breakdown for {_group_name(*key)}, which no line or allowance/charge uses",
+            f"tax_breakdown[{stated_at[key]}]",
         ))
     return errors
 

@@ -22,13 +22,14 @@ class DocumentRejected(PipelineError):
 
     def __init__(
         self, stage: str, reason: str, *, message_id: str | None = None,
-        rules: Sequence[str] = (), details: Sequence[tuple[str, str]] = (),
+        rules: Sequence[str] = (), details: Sequence[tuple[str, str, str | None]] = (),
     ) -> None:
         self.stage = stage
         self.reason = reason
         self.message_id = message_id
         self.rules = tuple(rules)
-        # (rule, what is wrong) for each broken rule, when the check knows them apart.
+        # (rule, what is wrong, canonical JSON path or None) for each broken rule, when
+        # the check knows them apart.
         self.details = tuple(details)
         stored = f" (stored as rejected message {message_id})" if message_id else ""
         super().__init__(f"{stage}: {reason}{stored}")

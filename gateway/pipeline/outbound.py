@@ -420,7 +420,7 @@ class OutboundPipeline:
                 await self._reject(progress, "check",
                                    f"the invoice amounts do not add up: {details}",
                                    rules=[e.rule for e in errors],
-                                   details=[(e.rule, e.message) for e in errors])
+                                   details=[(e.rule, e.message, e.path) for e in errors])
         progress.events.append(NewEvent("check", {"passed": True}))
 
     async def _route(
@@ -452,7 +452,8 @@ class OutboundPipeline:
 
     async def _reject(
         self, progress: _Progress, stage: str, reason: str, *, rules: list[str] | None = None,
-        details: list[tuple[str, str]] | None = None, at: CanonicalJSONError | None = None,
+        details: list[tuple[str, str, str | None]] | None = None,
+        at: CanonicalJSONError | None = None,
     ) -> NoReturn:
         """Store the document as rejected, then raise DocumentRejected naming the message.
 

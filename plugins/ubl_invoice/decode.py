@@ -85,7 +85,7 @@ def read_invoice(root: etree._Element, doc: UBLDocumentType, options: ReadOption
     warnings = [
         *reader.warnings,
         *reader.unread(),
-        *(f"arithmetic: {rule}: {message}" for rule, message in invoice.arithmetic_errors()),
+        *(f"arithmetic: {v.rule}: {v.message}" for v in invoice.arithmetic_errors()),
     ]
     return Decoded(invoice, tuple(warnings))
 
