@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import attrs
 import jsonschema
 import referencing
 from aiohttp import web
@@ -241,6 +242,34 @@ async def test_inbox_lists_decoded_documents_until_acknowledged(store_url: str,
         assert "outbound" in problem["detail"]
         status, _, _ = await gateway.call("POST", "/api/v1/inbox/NOPE/ack")
         assert status == 404
+
+
+async def test_inbox_pages_oldest_first_on_request(store_url: str, tmp_path: Path) -> None:
+    async with running_gateway(tmp_path, database=store_url) as gateway:
+        received = []
+        for number in ("PO-1", "PO-2", "PO-3"):
+            received.append(await gateway.service.receive(InboundDocument(
+                data=document_json(attrs.evolve(example_order(), number=number)),
+                channel="folder", transport_id=number)))
+        # Newest first only, before: an ERP working through a backlog met an agency's
+        # later documents before the order they follow up.
+        seen: list[str] = []
+        cursor: str | None = None
+        while True:
+            params = {"order": "oldest", "limit": "2", **({"cursor": cursor} if cursor else {})}
+            status, _, page = await gateway.call("GET", "/api/v1/inbox", token=READER,
+                                                 params=params)
+            assert status == 200, page
+            seen += [item["id"] for item in page["items"]]
+            if (cursor := page["next_cursor"]) is None:
+                break
+        assert seen == received
+        status, _, page = await gateway.call("GET", "/api/v1/inbox", token=READER)
+        assert [item["id"] for item in page["items"]] == received[::-1]
+        status, _, problem = await gateway.call("GET", "/api/v1/inbox", token=READER,
+                                                params={"order": "fifo"})
+        assert status == 400
+        assert problem["errors"][0]["field"] == "order"
 
 
 class DeskChannel(Channel):

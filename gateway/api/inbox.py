@@ -29,15 +29,21 @@ from gateway.store.base import MAX_PAGE
 # knowingly) handed over, which the ERP may still fetch.
 INBOX_STATES = [TransportState.DECODED.value, TransportState.DELIVERED.value,
                 TransportState.RETRYING.value, TransportState.FAILED.value]
+# An ERP that works through its inbox takes the documents as they came (an order
+# before the agency's change or cancellation of it); newest first stays the
+# default that existing callers page by.
+ORDERS = ["newest", "oldest"]
 
 
 async def list_inbox(request: web.Request) -> web.Response:
-    """Inbound documents ready for the ERP, oldest id last (newest first)."""
+    """Inbound documents ready for the ERP, newest first unless ``order=oldest``."""
     state = choice_param(request, "state", INBOX_STATES) or TransportState.DECODED.value
+    order = choice_param(request, "order", ORDERS) or "newest"
     page = await store_of(request).list_messages(
         direction=Direction.INBOUND, transport_state=state,
         kind=choice_param(request, "kind", KINDS), agency_oin=text_param(request, "agency"),
-        limit=limit_param(request), cursor=cursor_param(request))
+        limit=limit_param(request), cursor=cursor_param(request),
+        oldest_first=order == "oldest")
     return web.json_response(page_json([inbox_item(r) for r in page.items], page.next_cursor))
 
 
@@ -65,6 +71,9 @@ _LIST_PARAMS = (
           {"enum": INBOX_STATES, "default": "decoded"}),
     Param("kind", "query", "Document kind (order, ...).", {"type": "string", "enum": KINDS}),
     Param("agency", "query", "The sending agency's OIN.", TEXT_FILTER),
+    Param("order", "query", "newest (default) or oldest first: `oldest` takes the "
+          "documents in the order they came, and next_cursor then leads to later ones.",
+          {"enum": ORDERS, "default": "newest"}),
     Param("limit", "query", f"Page size, 1 to {MAX_PAGE}.",
           {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": DEFAULT_LIMIT}),
     CURSOR_PARAM,
@@ -74,7 +83,8 @@ OPERATIONS = (
     Operation("GET", "/api/v1/inbox", list_inbox, "listInbox",
               "Inbound documents waiting for the ERP", "inbox", frozenset({READ}),
               params=_LIST_PARAMS,
-              answers=(Answer(200, "One page, newest first.", ref("InboxPage")),),
+              answers=(Answer(200, "One page, newest first unless order=oldest.",
+                              ref("InboxPage")),),
               problems=(400,)),
     Operation("POST", "/api/v1/inbox/{id}/ack", acknowledge, "acknowledgeInbox",
               "Acknowledge an inbound document", "inbox", frozenset({SUBMIT, OPERATE}),

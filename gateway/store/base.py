@@ -563,11 +563,13 @@ class Store(abc.ABC):
         created_to: datetime | None = None,
         limit: int = 50,
         cursor: str | None = None,
+        oldest_first: bool = False,
     ) -> Page:
         """Messages matching every given filter, newest first, ``limit`` (<= 1000) at a time.
 
         ``created_from`` is inclusive, ``created_to`` exclusive. Keyset
-        pagination: pages stay stable while new messages arrive.
+        pagination: pages stay stable while new messages arrive. ``oldest_first``
+        turns the order round, for a reader that works through them as they came.
         """
         if not 1 <= limit <= MAX_PAGE:
             raise StoreError(f"limit must be between 1 and {MAX_PAGE}, got {limit}")
@@ -583,7 +585,7 @@ class Store(abc.ABC):
             {k: v for k, v in filters.items() if v is not None},
             None if created_from is None else as_utc(created_from),
             None if created_to is None else as_utc(created_to),
-            limit + 1, cursor,
+            limit + 1, cursor, oldest_first,
         )
         items = tuple(rows[:limit])
         return Page(items, items[-1].id if len(rows) > limit else None)
@@ -980,7 +982,7 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def _list(
         self, equal: dict[str, Any], created_from: datetime | None,
-        created_to: datetime | None, limit: int, cursor: str | None,
+        created_to: datetime | None, limit: int, cursor: str | None, oldest_first: bool,
     ) -> list[MessageRecord]: ...
 
     @abc.abstractmethod

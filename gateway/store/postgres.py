@@ -792,7 +792,7 @@ class PostgresStore(Store):
     @_translated
     async def _list(
         self, equal: dict[str, Any], created_from: datetime | None,
-        created_to: datetime | None, limit: int, cursor: str | None,
+        created_to: datetime | None, limit: int, cursor: str | None, oldest_first: bool,
     ) -> list[MessageRecord]:
         clauses: list[str] = []
         args: list[Any] = []
@@ -809,10 +809,11 @@ class PostgresStore(Store):
         if created_to is not None:
             clauses.append(f"m.created_at < {arg(created_to)}")
         if cursor is not None:
-            clauses.append(f"m.id < {arg(cursor)}")
+            clauses.append(f"m.id {'>' if oldest_first else '<'} {arg(cursor)}")
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        order = "ASC" if oldest_first else "DESC"
         rows = await self._fetch(
-            f"{SELECT_FULL}{where} ORDER BY m.id DESC LIMIT {arg(limit)}", *args
+            f"{SELECT_FULL}{where} ORDER BY m.id {order} LIMIT {arg(limit)}", *args
         )
         return [_record(row) for row in rows]
 

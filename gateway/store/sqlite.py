@@ -657,7 +657,7 @@ class SqliteStore(Store):
 
     async def _list(
         self, equal: dict[str, Any], created_from: datetime | None,
-        created_to: datetime | None, limit: int, cursor: str | None,
+        created_to: datetime | None, limit: int, cursor: str | None, oldest_first: bool,
     ) -> list[MessageRecord]:
         clauses: list[str] = []
         params: list[Any] = []
@@ -672,13 +672,14 @@ class SqliteStore(Store):
             clauses.append("m.created_at < ?")
             params.append(_ts(created_to))
         if cursor is not None:
-            clauses.append("m.id < ?")
+            clauses.append("m.id > ?" if oldest_first else "m.id < ?")
             params.append(cursor)
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        order = "ASC" if oldest_first else "DESC"
 
         def run(conn: sqlite3.Connection) -> list[MessageRecord]:
             rows = conn.execute(
-                f"{SELECT_FULL}{where} ORDER BY m.id DESC LIMIT ?", (*params, limit)
+                f"{SELECT_FULL}{where} ORDER BY m.id {order} LIMIT ?", (*params, limit)
             ).fetchall()
             return [_full(row) for row in rows]
 
