@@ -143,11 +143,19 @@ class Format(abc.ABC):
 
     key: ClassVar[str]
     kind: ClassVar[DocumentKind]
+    also_kinds: ClassVar[frozenset[DocumentKind]] = frozenset()
+    """Other kinds this format writes in the same document: a UBL-OHNL or SETU
+    invoice of the credit type is a credit note, as those standards have no
+    document of their own for one."""
     directions: ClassVar[frozenset[Direction]]
     media_type: ClassVar[str] = "application/xml"
     status: ClassVar[FormatStatus] = FormatStatus.ACTIVE
     effective_from: ClassVar[date | None] = None
     description: ClassVar[str] = ""
+
+    def serves(self, kind: DocumentKind) -> bool:
+        """Whether a route for ``kind`` documents may name this format."""
+        return kind is self.kind or kind in self.also_kinds
 
     @abc.abstractmethod
     def detect(self, doc: Sniffed) -> Detection:

@@ -91,6 +91,12 @@ class Registry:
             raise PluginError(f"plugin {self._current_plugin!r}: format {fmt.key!r} has "
                               f"directions {directions!r}, not a non-empty set of "
                               "gateway.kinds.Direction")
+        also_kinds: object = getattr(fmt, "also_kinds", frozenset())
+        if not (isinstance(also_kinds, frozenset | set)
+                and all(isinstance(k, DocumentKind) for k in also_kinds)):
+            raise PluginError(f"plugin {self._current_plugin!r}: format {fmt.key!r} has "
+                              f"also_kinds {also_kinds!r}, not a set of "
+                              "gateway.kinds.DocumentKind")
         if not isinstance(fmt.status, FormatStatus):
             raise PluginError(f"plugin {self._current_plugin!r}: format {fmt.key!r} has status "
                               f"{fmt.status!r}, not a gateway.formats.FormatStatus")
@@ -194,7 +200,7 @@ class Registry:
             ) from None
 
     def formats_for(self, kind: DocumentKind) -> list[Format]:
-        return [f for key, f in sorted(self._formats.items()) if f.kind == kind]
+        return [f for key, f in sorted(self._formats.items()) if f.serves(kind)]
 
     def detect(self, data: bytes | Sniffed) -> DetectionResult:
         """Find the one format ``data`` is written in, or say clearly why not."""

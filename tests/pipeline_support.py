@@ -102,7 +102,8 @@ def registry_with_recorder() -> tuple[Registry, RecorderPlugin]:
 def config_text(
     tmp_path: Path, *, database: str | None = None, invoice_format: str = "canonical:invoice:1",
     order_response_format: str = "canonical:order-response:1", supplier_number: str | None = None,
-    invoice_fallback: str | None = None,
+    invoice_fallback: str | None = None, credit_note_format: str = "canonical:credit-note:1",
+    credit_note_channel: str = "folder",
 ) -> str:
     database_line = f"database = {database!r}\n" if database else ""
     number_line = f"supplier_number = {supplier_number!r}\n" if supplier_number else ""
@@ -131,8 +132,8 @@ default_channel = "recorder"
 format = "{invoice_format}"
 {fallback_line}
 [agencies."{AGENCY_OIN}".documents.credit-note]
-channel = "folder"
-format = "canonical:credit-note:1"
+channel = "{credit_note_channel}"
+format = "{credit_note_format}"
 
 [agencies."{AGENCY_OIN}".documents.order-response]
 format = "{order_response_format}"

@@ -122,6 +122,12 @@ class StrKind(NoKind):
     directions = frozenset({"outbound"})  # type: ignore[arg-type]
 
 
+class StrAlsoKinds(NoKind):
+    key = "stralso:invoice:1"
+    kind = DocumentKind.INVOICE
+    also_kinds = frozenset({"credit-note"})  # type: ignore[arg-type]
+
+
 class Registers:
     def __init__(self, fmt: Format) -> None:
         self.fmt = fmt
@@ -131,7 +137,8 @@ class Registers:
         registry.add_format(self.fmt)
 
 
-@pytest.mark.parametrize("fmt", [NoKind(), StrKind()], ids=["no-kind", "str-kind"])
+@pytest.mark.parametrize("fmt", [NoKind(), StrKind(), StrAlsoKinds()],
+                         ids=["no-kind", "str-kind", "str-also-kinds"])
 def test_format_with_missing_or_mistyped_metadata_is_refused_at_registration(fmt: Format) -> None:
     """add_format checks only the key; a format without ``kind`` (or with plain strings)
     registers, then `gateway formats` dies with AttributeError and intake either

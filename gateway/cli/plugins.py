@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from typing import Any
 
 import attrs
 import click
@@ -41,10 +42,11 @@ def plugins(obj: CliContext, as_json: bool) -> None:
 def formats(obj: CliContext, as_json: bool) -> None:
     """List the keys of every installed format (standard:document:version)."""
     registry = obj.registry
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "key": key,
             "kind": fmt.kind.value,
+            "also_kinds": sorted(k.value for k in fmt.also_kinds),
             "directions": sorted(d.value for d in fmt.directions),
             "status": fmt.status.value,
             "media_type": fmt.media_type,
@@ -58,7 +60,8 @@ def formats(obj: CliContext, as_json: bool) -> None:
         return
     echo_table(
         ["key", "kind", "directions", "status", "plugin"],
-        [(r["key"], r["kind"], "/".join(r["directions"]), r["status"], r["plugin"]) for r in rows],
+        [(r["key"], ", ".join([r["kind"], *r["also_kinds"]]), "/".join(r["directions"]),
+          r["status"], r["plugin"]) for r in rows],
     )
 
 

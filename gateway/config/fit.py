@@ -47,7 +47,7 @@ def route_refusal(
         if formats is not None and format_key in formats:
             kind = formats[format_key].kind
             keys = sorted(key for key, fmt in formats.items()
-                          if fmt.kind is kind and carries_format(carries, key))
+                          if fmt.serves(kind) and carries_format(carries, key))
             fitting = f"; for {kind.value} that is {', '.join(keys) or 'no installed format'}"
         return (f"it carries formats of {', '.join(sorted(carries))} only (any version)"
                 f"{fitting}")

@@ -202,9 +202,9 @@ def _route_misfit(
     Only the kind is compared: a route may name what the agency sends us (an order
     in the format we read), as well as what we send it.
     """
-    if fmt.kind is kind:
+    if fmt.serves(kind):
         return None
-    fitting = sorted(key for key, other in formats.items() if other.kind is kind)
+    fitting = sorted(key for key, other in formats.items() if other.serves(kind))
     return (f"format {fmt.key!r} is for {fmt.kind.value} documents, not {kind.value} "
             f"(formats for {kind.value}: {_listing(fitting)})")
 

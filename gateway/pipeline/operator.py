@@ -287,7 +287,7 @@ async def _reencode(
 ) -> dict[str, Any]:
     fmt = registry.format(format_key)
     kind = DocumentKind(record.document_kind or "")
-    if fmt.kind is not kind or Direction.OUTBOUND not in fmt.directions:
+    if not fmt.serves(kind) or Direction.OUTBOUND not in fmt.directions:
         raise OperatorActionError(f"format {format_key} does not send {kind.value} documents")
     if record.canonical_json is None:
         raise OperatorActionError(f"message {record.id} has no canonical JSON to re-encode")

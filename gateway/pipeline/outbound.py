@@ -445,7 +445,7 @@ class OutboundPipeline:
             fmt = self.registry.format(decision.format)
         except GatewayError as exc:
             await self._reject(progress, "route", str(exc))
-        if Direction.OUTBOUND not in fmt.directions or fmt.kind is not kind:
+        if Direction.OUTBOUND not in fmt.directions or not fmt.serves(kind):
             await self._reject(progress, "route",
                                f"format {fmt.key} does not send {kind.value} documents")
         return fmt

@@ -777,6 +777,9 @@ def _is_summary(card: Element, quantity: Quantity, period: Period | None) -> boo
 class SetuInvoice20(SetuFormat):
     key = "setu-ohnl:invoice:2.0"
     kind = DocumentKind.INVOICE
+    # A credit note is an invoice of the credit type here: the standard has no
+    # document of its own for one.
+    also_kinds = frozenset({DocumentKind.CREDIT_NOTE})
     directions = frozenset({Direction.OUTBOUND, Direction.INBOUND})
     description = (
         "SETU (HR-XML)-OHNL 2.0 Invoice (FACTUUR-HRXML): OAGIS 8 Invoice with the SETU "

@@ -69,6 +69,9 @@ class OhnlInvoiceFormat(Format):
 
     version: ClassVar[OhnlVersion]
     kind = DocumentKind.INVOICE
+    # A credit note is an invoice of the credit type here: the standard has no
+    # document of its own for one.
+    also_kinds = frozenset({DocumentKind.CREDIT_NOTE})
     directions = frozenset({Direction.OUTBOUND, Direction.INBOUND})
 
     def detect(self, doc: Sniffed) -> Detection:
