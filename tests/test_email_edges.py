@@ -224,3 +224,25 @@ async def test_in_the_gateway_a_number_with_a_line_break_is_not_retried_as_a_cha
             assert "channel-exception" not in str(now.last_error), now.last_error
         finally:
             await service.stop()
+
+
+@pytest.mark.parametrize(("host", "security", "refused"), [
+    ("smtp.supplier.example", "none", True),
+    ("192.0.2.25", "none", True),
+    ("127.0.0.1", "none", False),
+    ("localhost", "none", False),
+    ("[::1]", "none", False),
+    ("smtp.supplier.example", "starttls", False),
+])
+def test_a_login_over_an_unencrypted_connection_to_another_machine_is_refused(
+    host: str, security: str, refused: bool,
+) -> None:
+    """security = "none" with a username sent the SMTP password in the clear to a server
+    anywhere on the network; it is for a relay on this machine."""
+    settings = {"smtp_host": host, "security": security, "sender": "gateway@supplier.example",
+                "username": "wissel", "password_env": "WISSEL_SMTP_PASSWORD"}
+    if not refused:
+        EmailChannel("email", settings)
+        return
+    with pytest.raises(ValueError, match="would send the password unencrypted to"):
+        EmailChannel("email", settings)

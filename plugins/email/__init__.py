@@ -23,7 +23,8 @@ __version__ = "1.0.0"
 SETTINGS_HELP = {
     "smtp_host": "SMTP server host name",
     "smtp_port": "port (default 587 for starttls, 465 for tls, 25 for none)",
-    "security": "starttls (default), tls (implicit TLS) or none",
+    "security": "starttls (default), tls (implicit TLS) or none (with a username only "
+                "for a relay on this machine)",
     "username": "SMTP login (optional)",
     "password_env": "environment variable holding the SMTP password",
     "sender": "From address; its domain names the Message-IDs",

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import os
 import ssl
@@ -96,6 +97,16 @@ def recipient(channel: str, settings: Mapping[str, Any], agency_oin: str,
     return str(found)
 
 
+
+def _on_this_machine(host: str) -> bool:
+    """Whether ``host`` names this machine (localhost or a loopback address)."""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
 class EmailChannel(Channel):
     type_name = "email"
 
@@ -127,6 +138,11 @@ class EmailChannel(Channel):
         if self.username and not self.password_env:
             raise bad("password_env", "is required with username (the variable holding the "
                       "password)")
+        if self.username and self.security == "none" and not _on_this_machine(self.host):
+            # The login would travel in the clear, to wherever the network routes it.
+            raise bad("security", f"= 'none' with username would send the password "
+                      f"unencrypted to {self.host}; use starttls or tls ('none' with a login "
+                      "is for a relay on this machine only)")
         self.ca_file = settings.get("ca_file")
         self.timeout = seconds_setting(name, settings, "timeout", 30)
         # ``to`` and ``recipients`` are read at each send by recipient(), as the gateway
