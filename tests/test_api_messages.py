@@ -244,6 +244,35 @@ async def test_inbox_lists_decoded_documents_until_acknowledged(store_url: str,
         assert status == 404
 
 
+async def test_inbox_gives_envelopes_as_a_webhook_delivers_them_on_request(
+    tmp_path: Path,
+) -> None:
+    """An ERP taking documents by webhook, and by polling after a switch or an outage, had
+    two shapes to read (canonical against document, no document_number or transport)."""
+    from gateway.delivery.envelope import envelope
+
+    async with running_gateway(tmp_path) as gateway:
+        inbound_id = await gateway.service.receive(InboundDocument(
+            data=document_json(example_order()), channel="folder", transport_id="o-1"))
+        status, _, page = await gateway.call("GET", "/api/v1/inbox", token=READER,
+                                             params={"shape": "envelope"})
+        assert status == 200, page
+        [item] = page["items"]
+        record = await gateway.store.get(inbound_id)
+        as_delivered = json.loads(json.dumps(envelope(record)))
+        assert item == {**as_delivered, "links": {"self": f"/api/v1/messages/{inbound_id}"}}
+        assert item["document"]["document"] == "order"
+        _, _, document = await gateway.call("GET", "/openapi.json")
+        check_against_document(document, "InboxPage", page)
+        status, _, plain = await gateway.call("GET", "/api/v1/inbox", token=READER)
+        check_against_document(document, "InboxPage", plain)
+        assert plain["items"][0]["canonical"] == item["document"]
+        status, _, problem = await gateway.call("GET", "/api/v1/inbox", token=READER,
+                                                params={"shape": "xml"})
+        assert status == 400
+        assert "shape" in problem["detail"]
+
+
 async def test_inbox_pages_oldest_first_on_request(store_url: str, tmp_path: Path) -> None:
     async with running_gateway(tmp_path, database=store_url) as gateway:
         received = []

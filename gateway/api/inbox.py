@@ -19,7 +19,8 @@ from gateway.api.messages import (
 )
 from gateway.api.operations import Answer, Operation, Param, ref
 from gateway.api.problems import conflict, not_found
-from gateway.api.render import inbox_item
+from gateway.api.render import inbox_item, message_link
+from gateway.delivery.envelope import envelope
 from gateway.kinds import KINDS, Direction
 from gateway.store import InvalidTransition, TransportState
 from gateway.store.base import MAX_PAGE
@@ -33,18 +34,24 @@ INBOX_STATES = [TransportState.DECODED.value, TransportState.DELIVERED.value,
 # before the agency's change or cancellation of it); newest first stays the
 # default that existing callers page by.
 ORDERS = ["newest", "oldest"]
+# An ERP that takes documents by webhook or folder, and polls at other times (a switch,
+# an outage), reads the one shape those deliver: the envelope, with the item's links.
+SHAPES = ["item", "envelope"]
 
 
 async def list_inbox(request: web.Request) -> web.Response:
     """Inbound documents ready for the ERP, newest first unless ``order=oldest``."""
     state = choice_param(request, "state", INBOX_STATES) or TransportState.DECODED.value
     order = choice_param(request, "order", ORDERS) or "newest"
+    shape = choice_param(request, "shape", SHAPES) or "item"
     page = await store_of(request).list_messages(
         direction=Direction.INBOUND, transport_state=state,
         kind=choice_param(request, "kind", KINDS), agency_oin=text_param(request, "agency"),
         limit=limit_param(request), cursor=cursor_param(request),
         oldest_first=order == "oldest")
-    return web.json_response(page_json([inbox_item(r) for r in page.items], page.next_cursor))
+    items = ([inbox_item(r) for r in page.items] if shape == "item" else
+             [{**envelope(r), "links": {"self": message_link(r.id)}} for r in page.items])
+    return web.json_response(page_json(items, page.next_cursor))
 
 
 async def acknowledge(request: web.Request) -> web.Response:
@@ -74,6 +81,9 @@ _LIST_PARAMS = (
     Param("order", "query", "newest (default) or oldest first: `oldest` takes the "
           "documents in the order they came, and next_cursor then leads to later ones.",
           {"enum": ORDERS, "default": "newest"}),
+    Param("shape", "query", "item (default) or envelope: each document as a webhook or "
+          "folder delivers it (version, message_id, ..., document), with its links, so that "
+          "one reader serves every delivery mode.", {"enum": SHAPES, "default": "item"}),
     Param("limit", "query", f"Page size, 1 to {MAX_PAGE}.",
           {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": DEFAULT_LIMIT}),
     CURSOR_PARAM,
@@ -83,8 +93,8 @@ OPERATIONS = (
     Operation("GET", "/api/v1/inbox", list_inbox, "listInbox",
               "Inbound documents waiting for the ERP", "inbox", frozenset({READ}),
               params=_LIST_PARAMS,
-              answers=(Answer(200, "One page, newest first unless order=oldest.",
-                              ref("InboxPage")),),
+              answers=(Answer(200, "One page, newest first unless order=oldest; its items "
+                              "are envelopes with shape=envelope.", ref("InboxPage")),),
               problems=(400,)),
     Operation("POST", "/api/v1/inbox/{id}/ack", acknowledge, "acknowledgeInbox",
               "Acknowledge an inbound document", "inbox", frozenset({SUBMIT, OPERATE}),

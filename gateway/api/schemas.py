@@ -122,8 +122,28 @@ COMPONENTS: dict[str, Any] = {
         "received_at": {"type": "string", "format": "date-time"},
         "canonical": {"description": "The decoded canonical JSON."}, "links": LINKS,
     }),
+    "InboxEnvelope": {
+        "type": "object",
+        "description": "A document as a webhook or folder delivers it (README: Delivery to "
+                       "the ERP), with its links.",
+        "required": ["version", "message_id", "kind", "document", "links"],
+        "properties": {
+            "version": {"type": "integer"}, "message_id": STRING, "kind": TEXT_OR_NULL,
+            "format": TEXT_OR_NULL, "agency_oin": TEXT_OR_NULL, "business_key": TEXT_OR_NULL,
+            "document_number": STRING, "business_state": STRING,
+            "received_at": {"type": "string", "format": "date-time"},
+            "attempt": {"type": "integer"},
+            "transport": {"type": "object", "properties": {
+                "channel": TEXT_OR_NULL, "transport_id": TEXT_OR_NULL,
+                "transport_ids": {"type": "array", "items": STRING}}},
+            "document": {"description": "The canonical JSON of the document."},
+            "links": LINKS,
+        },
+    },
     "InboxPage": _object({
-        "items": {"type": "array", "items": ref("InboxItem")}, "next_cursor": TEXT_OR_NULL,
+        "items": {"type": "array", "items": {"oneOf": [ref("InboxItem"),
+                                                        ref("InboxEnvelope")]}},
+        "next_cursor": TEXT_OR_NULL,
     }),
     "Acknowledged": _object({"id": STRING, "transport_state": {"enum": STATES}}),
     "Health": {"type": "object", "required": ["status", "version"],
