@@ -64,6 +64,60 @@ async def test_submit_answers_202_then_200_for_a_repeat(store_url: str, tmp_path
         assert message["routing"]["channel"] == "recorder"
 
 
+async def test_another_document_under_a_stored_number_is_409_naming_the_message(
+    store_url: str, tmp_path: Path,
+) -> None:
+    async with running_gateway(tmp_path, database=store_url) as gateway:
+        status, _, first = await gateway.call("POST", SUBMIT, data=invoice_json(), token=ERP)
+        assert status == 202
+
+        # The same document with its keys in another order and other spacing: a repeat.
+        document = json.loads(invoice_json())
+        body = json.dumps(dict(reversed(list(document.items()))), indent=2).encode()
+        status, headers, again = await gateway.call("POST", SUBMIT, data=body, token=ERP)
+        assert status == 200
+        assert headers["Wissel-Duplicate"] == "true"
+        assert again["id"] == first["id"]
+
+        # A corrected invoice under the same number is another document.
+        status, headers, problem = await gateway.call(
+            "POST", SUBMIT, data=edited_invoice(lambda d: d.update(due_date="2024-04-30")),
+            token=ERP)
+        assert status == 409, problem
+        assert "Wissel-Duplicate" not in headers
+        assert problem["type"] == "urn:wissel:problem:number-taken"
+        assert problem["message_id"] == first["id"]
+        assert problem["transport_state"] in ("queued", "sending", "sent")
+        assert problem["links"]["message"] == first["links"]["self"]
+        assert f"as message {first['id']}" in problem["detail"]
+        assert "new number" in problem["detail"]
+        assert problem["errors"] == [{
+            "field": "$.number", "rule": "number-taken",
+            "message": f"'F2024-0001' is the number of message {first['id']}, "
+                       "a different document"}]
+        page = await gateway.store.list_messages(direction=Direction.OUTBOUND)
+        assert [m.id for m in page.items] == [first["id"]]
+
+        _, _, openapi = await gateway.call("GET", "/openapi.json", token=None)
+        answers = openapi["paths"]["/api/v1/outbound/{agency_oin}"]["post"]["responses"]
+        assert "Another document is stored under this number" in answers["409"]["description"]
+
+
+async def test_a_rejected_number_may_be_used_again_by_a_corrected_document(
+    tmp_path: Path,
+) -> None:
+    async with running_gateway(tmp_path) as gateway:
+        def wrong_total(document: dict[str, Any]) -> None:
+            document["totals"]["payable"] = "1.00"
+
+        status, _, problem = await gateway.call("POST", SUBMIT,
+                                                data=edited_invoice(wrong_total), token=ERP)
+        assert status == 422
+        status, _, body = await gateway.call("POST", SUBMIT, data=invoice_json(), token=ERP)
+        assert status == 202
+        assert body["id"] != problem["message_id"]
+
+
 async def test_a_field_at_fault_is_named_by_its_json_path(store_url: str,
                                                           tmp_path: Path) -> None:
     def float_quantity(document: dict[str, Any]) -> None:

@@ -58,6 +58,38 @@ async def test_send_reports_accepted_duplicate_and_rejected(tmp_path: Path) -> N
         assert "0 accepted, 1 duplicate, 1 rejected" in result.output
 
 
+async def test_send_reports_another_document_under_a_stored_number(tmp_path: Path) -> None:
+    async with running_gateway(tmp_path) as gateway:
+        [first] = write_invoices(tmp_path / "docs", ["F-1"])
+        result = await gateway_cli(gateway.config_path, "send", str(first),
+                                   "--agency", AGENCY_OIN)
+        assert result.exit_code == 0, result.output
+        [stored] = (await gateway.store.list_messages(direction=Direction.OUTBOUND)).items
+
+        corrected = tmp_path / "docs" / "corrected.json"
+        document: dict[str, Any] = json.loads(invoice_json("F-1"))
+        document["due_date"] = "2024-04-30"
+        corrected.write_text(json.dumps(document))
+        later = tmp_path / "docs" / "later.json"
+        later.write_bytes(invoice_json("F-2"))
+        # A verdict on the one file: the run goes on to the next.
+        result = await gateway_cli(gateway.config_path, "send", str(corrected), str(later),
+                                   "--agency", AGENCY_OIN)
+        assert result.exit_code == 1, result.output
+        assert f"rejected {corrected}: a different invoice with number 'F-1'" in result.output
+        assert f"as message {stored.id}" in result.output
+        assert "stored as message" not in result.output
+        assert f"accepted {later}" in result.output
+        assert "1 accepted, 0 duplicate, 1 rejected" in result.output
+
+        result = await gateway_cli(gateway.config_path, "send", str(corrected),
+                                   "--agency", AGENCY_OIN, "--json")
+        [outcome] = json.loads(result.output)["results"]
+        assert outcome["status"] == 409
+        assert outcome["taken_by"] == stored.id
+        assert outcome["id"] is None
+
+
 async def test_send_many_files_with_progress_and_json(tmp_path: Path) -> None:
     async with running_gateway(tmp_path) as gateway:
         files = write_invoices(tmp_path / "docs", [f"M-{n}" for n in range(12)])

@@ -13,7 +13,7 @@ from gateway.kinds import Direction
 from gateway.model import Invoice
 from gateway.model.json import to_json
 from gateway.model.samples import example_credit_note, example_invoice
-from gateway.pipeline import DocumentRejected, DocumentTooLarge
+from gateway.pipeline import DocumentRejected, DocumentTooLarge, NumberTaken, OutboundPipeline
 from gateway.store import Store, TransportState
 from gateway.validation.pool import ValidationPool
 
@@ -75,15 +75,44 @@ async def test_a_repeated_submission_returns_the_first_message(pipe: Pipeline) -
     first, created = await pipe.outbound.submit(invoice_json(), agency_oin=AGENCY_OIN)
     assert created
     events = await pipe.store.events(first.id)
-    # The same number with other content is still the same business document.
-    again, created = await pipe.outbound.submit(
-        invoice_json(buyer_reference="something else"), agency_oin=AGENCY_OIN)
+    # The same document written otherwise: keys in another order, other spacing, a
+    # decimal with another scale. What the agency would get is the same.
+    document = invoice_json()
+    document["lines"][0]["quantity"]["value"] += ".0"  # type: ignore[index]
+    body = json.dumps(dict(reversed(list(document.items()))), indent=4).encode()
+    again, created = await pipe.outbound.submit(body, agency_oin=AGENCY_OIN)
     assert not created
     assert again.id == first.id
     assert again.raw_payload == first.raw_payload
     assert await pipe.store.events(first.id) == events
     page = await pipe.store.list_messages(direction=Direction.OUTBOUND)
     assert len(page.items) == 1
+
+
+def fresh_intake(pipe: Pipeline) -> OutboundPipeline:
+    """Another intake on the same store, which remembers no key: the store finds the repeat."""
+    return OutboundPipeline(pipe.store, lambda: pipe.config, pipe.registry,
+                            pipe.outbound.validator)
+
+
+@pytest.mark.parametrize("intake", ["remembering", "fresh"])
+async def test_another_document_under_a_stored_number_is_refused_unstored(
+    pipe: Pipeline, intake: str,
+) -> None:
+    first, _ = await pipe.outbound.submit(invoice_json(), agency_oin=AGENCY_OIN)
+    events = await pipe.store.events(first.id)
+    outbound = pipe.outbound if intake == "remembering" else fresh_intake(pipe)
+    # An ERP that corrected its invoice and sent it again under the same number.
+    corrected = invoice_json(due_date="2024-04-30")
+    with pytest.raises(NumberTaken) as caught:
+        await outbound.submit(corrected, agency_oin=AGENCY_OIN)
+    assert caught.value.existing.id == first.id
+    assert caught.value.number == "F2024-0001"
+    assert caught.value.field == "number"
+    assert f"as message {first.id} (queued)" in str(caught.value)
+    page = await pipe.store.list_messages(direction=Direction.OUTBOUND)
+    assert [m.id for m in page.items] == [first.id]
+    assert await pipe.store.events(first.id) == events
 
 
 async def test_the_same_number_for_another_agency_is_another_message(pipe: Pipeline) -> None:

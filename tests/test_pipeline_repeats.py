@@ -1,9 +1,11 @@
-"""A repeat of a live message is that message, whatever the repeat's content would meet now.
+"""A repeat of a live message is that message, whatever a check would say of it now.
 
 Intake looks no business key up before it works on a document: the store finds
 a repeat where the message would be stored, and a repeat that a check,
 routing or validation would refuse is looked up before its rejection is
-stored. Either way the ERP gets the message it stored first, untouched. Only
+stored. Either way the ERP gets the message it stored first, untouched. A
+different document under the same number is no repeat: it is refused, and
+nothing is stored for it. Only
 the keys this intake stored lately are looked up first, so that their repeats
 cost no encoding and no validation.
 """
@@ -22,7 +24,7 @@ from gateway.kinds import Direction
 from gateway.model import Invoice
 from gateway.model.json import to_json
 from gateway.model.samples import example_invoice
-from gateway.pipeline import DocumentRejected, OutboundPipeline
+from gateway.pipeline import DocumentRejected, NumberTaken, OutboundPipeline
 from gateway.pipeline.outbound import _RecentKeys
 from gateway.store import MessageRecord, Store, TransportState
 from gateway.validation import ValidationReport
@@ -46,16 +48,18 @@ async def assert_untouched(pipe: Pipeline, first: MessageRecord, again: MessageR
     assert [m.id for m in await outbound_messages(pipe.store)] == [first.id]
 
 
-async def test_a_repeat_that_now_fails_a_check_returns_the_first_message(
+async def test_another_document_that_fails_a_check_is_refused_as_the_number_taken(
     pipe: Pipeline,
 ) -> None:
     first = await pipe.submit(example_invoice())
     events = await pipe.store.events(first.id)
-    # The amounts no longer add up: a new document like this would be rejected.
-    again, created = await pipe.outbound.submit(
-        to_json(with_wrong_totals(example_invoice())), agency_oin=AGENCY_OIN)
-    assert not created
-    await assert_untouched(pipe, first, again)
+    # The amounts no longer add up, and it is not the stored document: neither a repeat
+    # nor a rejection to store, since its number belongs to the first.
+    with pytest.raises(NumberTaken) as caught:
+        await pipe.outbound.submit(to_json(with_wrong_totals(example_invoice())),
+                                   agency_oin=AGENCY_OIN)
+    assert caught.value.existing.id == first.id
+    assert [m.id for m in await outbound_messages(pipe.store)] == [first.id]
     assert await pipe.store.events(first.id) == events
 
 
@@ -96,17 +100,16 @@ async def test_a_repeat_that_routing_now_refuses_returns_the_first_message(
 async def test_a_repeat_that_validation_now_refuses_returns_the_first_message(
     store: Store, tmp_path: Path, installed_standards: Path,
 ) -> None:
-    invoice: Invoice = example_invoice()
+    # Peppol wants a buyer reference or an order reference (PEPPOL-EN16931-R003).
+    invoice: Invoice = attrs.evolve(example_invoice(), buyer_reference=None,
+                                    order_reference=None)
+    pipe = await make_pipeline(store, tmp_path)
+    first = await pipe.submit(invoice)
+    # Since then invoices go out as Peppol, whose rules this very document breaks.
     with ValidationPool(installed_standards, workers=1) as pool:
-        pipe = await make_pipeline(store, tmp_path, validator=pool,
-                                   invoice_format="peppol-bis:invoice:3.0")
-        first = await pipe.submit(invoice)
-        assert first.validation is not None
-        assert first.validation["valid"]
-        # Peppol wants a buyer reference or an order reference (PEPPOL-EN16931-R003).
-        unreferenced = attrs.evolve(invoice, buyer_reference=None, order_reference=None)
-        again, created = await pipe.outbound.submit(to_json(unreferenced),
-                                                    agency_oin=AGENCY_OIN)
+        peppol = make_config(tmp_path, invoice_format="peppol-bis:invoice:3.0")
+        outbound = OutboundPipeline(store, lambda: peppol, pipe.registry, pool)
+        again, created = await outbound.submit(to_json(invoice), agency_oin=AGENCY_OIN)
     assert not created
     await assert_untouched(pipe, first, again)
 

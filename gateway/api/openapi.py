@@ -68,7 +68,8 @@ def _operation(op: Operation) -> dict[str, Any]:
     if op.body is not None:
         problems.add(413)  # every body is read within [api] max_request_bytes
     for status in sorted(problems):
-        responses[str(status)] = {"description": PROBLEM_TEXT[status], "content": {
+        text = op.problem_texts.get(status, PROBLEM_TEXT[status])
+        responses[str(status)] = {"description": text, "content": {
             PROBLEM_TYPE: {"schema": ref("Problem")}}}
     entry["responses"] = responses
     return entry

@@ -62,3 +62,5 @@ class Operation:
     answers: tuple[Answer, ...] = ()
     # Statuses answered with problem details beyond 401/403 (added for every scoped route).
     problems: tuple[int, ...] = ()
+    # What a problem status means here, where the general text does not fit.
+    problem_texts: Mapping[int, str] = attrs.field(factory=dict)

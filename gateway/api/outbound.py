@@ -18,8 +18,8 @@ from gateway.api.render import message_link, submit_answer
 from gateway.api.schemas import any_canonical_document
 from gateway.errors import GatewayError
 from gateway.model.json import ROOT, CanonicalJSONError, parse_json
-from gateway.pipeline import DocumentRejected, DocumentTooLarge
-from gateway.store import Store
+from gateway.pipeline import DocumentRejected, DocumentTooLarge, NumberTaken
+from gateway.store import Store, TransportState
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +87,34 @@ async def rejection_problem(store: Store, exc: DocumentRejected) -> Problem:
                    errors=errors[:MAX_LISTED_ERRORS], extra=extra)
 
 
+# What the ERP can do about a stored message that holds the number, by its state.
+_TAKEN_ADVICE = {
+    TransportState.SENT: "It went out to the agency: correct it the way the agency takes "
+                         "corrections (an invoice by a credit note), under a new number.",
+    TransportState.CANCELLED: "It was cancelled, which keeps its number: send the document "
+                              "under a new number.",
+}
+_TAKEN_DEFAULT_ADVICE = (
+    "It is on its way or waits for an operator: send the changed document under a new "
+    "number, and have an operator cancel the stored one if it must not go out.")
+
+
+def number_taken_problem(exc: NumberTaken) -> Problem:
+    """409 naming the stored message that holds the number, its state and what to do."""
+    existing = exc.existing
+    advice = _TAKEN_ADVICE.get(existing.transport_state, _TAKEN_DEFAULT_ADVICE)
+    return Problem(
+        409, "number-taken", "The document number is taken by another document",
+        f"{exc}. A document number names one document, and a repeat must be that document "
+        f"again: nothing was stored. {advice}",
+        errors=[{"field": json_path(exc.field), "rule": "number-taken",
+                 "message": f"{exc.number!r} is the number of message {existing.id}, "
+                            "a different document"}],
+        extra={"message_id": existing.id, "transport_state": existing.transport_state.value,
+               "business_state": existing.business_state,
+               "links": {"message": message_link(existing.id)}})
+
+
 def _parsed(raw: bytes) -> Any:
     """The body as the pipeline reads it, or None to leave the judging to the pipeline.
 
@@ -127,6 +155,8 @@ async def submit(request: web.Request) -> web.Response:
                       f"to {limit} bytes", extra={"limit": limit}) from exc
     except DocumentRejected as exc:
         raise await rejection_problem(store, exc) from None
+    except NumberTaken as exc:
+        raise number_taken_problem(exc) from None
     except GatewayError as exc:
         # Validation that cannot run, a database that is down: not the document's fault,
         # nothing is stored, and the ERP may try again.
@@ -147,8 +177,12 @@ OPERATIONS = (
             "Checks, routes, encodes and validates one canonical document and stores it for "
             "sending. Idempotent on the business key (supplier, agency, kind, number; a "
             "corrected timecard's number carries a digest of its content, so each correction "
-            "is new): a repeat answers 200 with the stored message and "
-            "`Wissel-Duplicate: true`. A "
+            "is new): a repeat, the same document again, answers 200 with the stored message "
+            "and `Wissel-Duplicate: true`. The same document is judged on its canonical "
+            "values, so key order, spacing and how a decimal is written do not matter. A "
+            "different document under the number of a stored message is refused with 409 "
+            "(`number-taken`), naming that message and its state, and nothing is stored. A "
+            "rejected message holds no number: a corrected document may use it again. A "
             "document that fails a check is stored as rejected and answered with 422."),
         params=(Param("agency_oin", "path", "The OIN of the receiving agency (20 digits).",
                       {"type": "string", "pattern": "^[0-9]{20}$"}),),
@@ -160,6 +194,9 @@ OPERATIONS = (
             Answer(200, "A repeat of a stored document: the existing message.",
                    ref("SubmitAnswer"), {"Wissel-Duplicate": "true for a repeat."}),
         ),
-        problems=(400, 413, 422, 503),
+        problems=(400, 409, 413, 422, 503),
+        problem_texts={409: "Another document is stored under this number (supplier, agency "
+                            "and kind): message_id names it, transport_state says where it "
+                            "is; nothing was stored."},
     ),
 )

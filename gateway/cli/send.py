@@ -14,8 +14,9 @@ from gateway.client import ApiProblem, GatewayClient
 from gateway.errors import GatewayError
 from gateway.identifiers import OIN, InvalidIdentifier
 
-# Answers that are a verdict on one document; any other error stops the run.
-DOCUMENT_STATUSES = frozenset({400, 413, 422})
+# Answers that are a verdict on one document; any other error stops the run. A 409 is
+# another document under a stored number: refused, nothing stored.
+DOCUMENT_STATUSES = frozenset({400, 409, 413, 422})
 # Below this many files a progress bar is more noise than help.
 PROGRESS_FROM = 3
 
@@ -47,9 +48,13 @@ def send_one(client: GatewayClient, file: Path, agency: str) -> dict[str, Any]:
         if exc.status not in DOCUMENT_STATUSES:
             raise
         problem = exc.problem
-        return {**result, "outcome": "rejected", "status": exc.status,
-                "reason": problem.get("detail") or problem.get("title"),
-                "errors": problem.get("errors", []), "id": problem.get("message_id")}
+        refused = {**result, "outcome": "rejected", "status": exc.status,
+                   "reason": problem.get("detail") or problem.get("title"),
+                   "errors": problem.get("errors", []), "id": problem.get("message_id")}
+        if exc.status == 409:
+            # Its message_id is the stored message holding the number, not this file's.
+            refused.update(id=None, taken_by=problem.get("message_id"))
+        return refused
     body = reply.body
     return {**result, "outcome": "accepted" if reply.status == 202 else "duplicate",
             "id": body["id"], "business_key": body["business_key"], "kind": body["kind"],
@@ -76,10 +81,12 @@ def send(obj: CliContext, files: tuple[Path, ...], agency: str, as_json: bool) -
 
     Each file is one document as the ERP would send it. Prints how many were
     accepted, were duplicates of a stored document, or were rejected (with the
-    reasons). Exits 1 if any was rejected. An answer that is no verdict on a
-    document (the gateway down or failing) stops the run: what was sent before
-    is reported, the rest is listed as not sent, and it exits 2 (130 after
-    Ctrl-C, reported the same way).
+    reasons; a different document under the number of a stored one is
+    rejected too, naming that message, and is not stored). Exits 1 if any was
+    rejected. An answer that is no verdict on a document (the gateway down or
+    failing) stops the run: what was sent before is reported, the rest is
+    listed as not sent, and it exits 2 (130 after Ctrl-C, reported the same
+    way).
     """
     client = GatewayClient.from_config(obj.config)
     results: list[dict[str, Any]] = []

@@ -10,6 +10,7 @@ from gateway.pipeline.dispatch import Dispatcher, DispatchSettings
 from gateway.pipeline.errors import (
     DocumentRejected,
     DocumentTooLarge,
+    NumberTaken,
     OperatorActionError,
     PipelineError,
 )
@@ -18,5 +19,5 @@ from gateway.pipeline.outbound import OutboundPipeline, OutboundSettings
 
 __all__ = [
     "DispatchSettings", "Dispatcher", "DocumentRejected", "DocumentTooLarge", "InboundPipeline",
-    "OperatorActionError", "OutboundPipeline", "OutboundSettings", "PipelineError",
+    "NumberTaken", "OperatorActionError", "OutboundPipeline", "OutboundSettings", "PipelineError",
 ]

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from gateway.channels import DocumentRefused
 from gateway.errors import GatewayError
+from gateway.store import MessageRecord
 
 
 class PipelineError(GatewayError):
@@ -33,6 +34,24 @@ class DocumentRejected(PipelineError):
         self.details = tuple(details)
         stored = f" (stored as rejected message {message_id})" if message_id else ""
         super().__init__(f"{stage}: {reason}{stored}")
+
+
+class NumberTaken(PipelineError):
+    """Another document under the business key of a live message; nothing is stored.
+
+    ``existing`` is that message, ``number`` the document number and ``field``
+    the canonical JSON field that holds it. A repeat of the same document is no
+    error: intake answers it with the stored message.
+    """
+
+    def __init__(self, existing: MessageRecord, number: str, field: str) -> None:
+        self.existing = existing
+        self.number = number
+        self.field = field
+        super().__init__(
+            f"a different {existing.document_kind} with number {number!r} is stored for agency "
+            f"{existing.agency_oin} as message {existing.id} "
+            f"({existing.transport_state.value})")
 
 
 class DocumentTooLarge(PipelineError, DocumentRefused):

@@ -48,6 +48,13 @@ def document_number(document: CanonicalDocument) -> str:
     return number
 
 
+def number_field(document: CanonicalDocument) -> str:
+    """The canonical JSON field that holds :func:`document_number`, to point an ERP at it."""
+    if isinstance(document, StaffingOrder):
+        return "order_id"
+    return "number" if getattr(document, "number", None) else "id"
+
+
 def key_number(document: CanonicalDocument) -> str:
     """The number in the document's business key: its own, marked for a corrected timecard
     and for a staffing order that is not new.

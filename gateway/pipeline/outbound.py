@@ -11,7 +11,9 @@ complete rejected one.
 A repeat (the business key of a live message) is found where the message
 would be stored: the store returns the live message instead of adding one,
 inside its write transaction. A repeat whose content would now be refused
-is looked up before its rejection is stored, and is that message too. So
+is looked up before its rejection is stored, and is that message too. A
+repeat is the same document again; another document under a stored number
+raises :class:`NumberTaken` and stores nothing (see :func:`same_document`). So
 the common case, a new document, costs no look-up of its own. Only the key of
 a document this intake stored lately (an ERP that missed our answer sends
 again) is looked up first, so that its repeat is answered without being
@@ -41,8 +43,14 @@ from gateway.kinds import Direction, DocumentKind
 from gateway.model import CanonicalDocument, Invoice, kind_of
 from gateway.model.json import CanonicalJSONError, from_json, loads
 from gateway.pipeline.context import configured_context
-from gateway.pipeline.errors import DocumentRejected, DocumentTooLarge
-from gateway.pipeline.keys import key_number, outbound_key, stated_oins
+from gateway.pipeline.errors import DocumentRejected, DocumentTooLarge, NumberTaken
+from gateway.pipeline.keys import (
+    document_number,
+    key_number,
+    number_field,
+    outbound_key,
+    stated_oins,
+)
 from gateway.pipeline.validating import DocumentValidator, validate_payload
 from gateway.registry import Registry
 from gateway.routing import RouteDecision, RoutingError, route
@@ -74,7 +82,8 @@ class _Repeat(Exception):
 class _OutboundStage(Stage):
     """A pipeline stage whose DocumentRejected is the outcome ``rejected``, not an error.
 
-    A repeat found on the way is the outcome ``repeat``, and no error either.
+    A repeat found on the way is the outcome ``repeat``, and no error either; another
+    document under a stored number is the outcome ``number-taken``.
     """
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -85,6 +94,8 @@ class _OutboundStage(Stage):
             return None
         if exc_type is not None and issubclass(exc_type, DocumentRejected):
             self.outcome = "rejected"
+        if exc_type is not None and issubclass(exc_type, NumberTaken):
+            self.outcome = "number-taken"
         return super().__exit__(exc_type, exc, traceback)
 
 
@@ -119,6 +130,7 @@ class _Progress:
     kind: str
     agency_oin: str
     events: list[NewEvent] = attrs.field(factory=list)
+    document: CanonicalDocument | None = None
     business_key: str | None = None
     decision: RouteDecision | None = None
     payload: bytes | None = None
@@ -221,6 +233,7 @@ class OutboundPipeline:
     ) -> tuple[MessageRecord, bool]:
         progress = self._intake(document_json, agency_oin, kind)
         document = await self._parse(progress, parsed)
+        progress.document = document
         intake.set(kind=progress.kind)
         try:
             oin = str(OIN(agency_oin))
@@ -316,6 +329,7 @@ class OutboundPipeline:
         self._recent.add(progress.business_key)
         intake.note(message_id=stored.id)
         if not created:
+            _ensure_same(progress, stored)
             intake.outcome = "repeat"
             return stored, False
         log.info("outbound message queued", extra={
@@ -490,4 +504,33 @@ class OutboundPipeline:
         existing = await self.store.find_by_business_key(Direction.OUTBOUND,
                                                          progress.business_key)
         if existing is not None:
+            _ensure_same(progress, existing)
             raise _Repeat(existing)
+
+
+def same_document(stored_json: str | None, text: str | None,
+                  document: CanonicalDocument) -> bool:
+    """Whether ``document`` (submitted as ``text``) is the one stored as ``stored_json``.
+
+    Judged on the canonical documents, not the bytes: an ERP that sends the
+    same document again may write it with other key order, spacing, escapes or
+    decimals ("12.5" for "12.50"), and that is still the document the agency
+    gets. Any value that differs makes it another document.
+    """
+    if stored_json is not None and stored_json == text:
+        return True  # the common repeat: the very same body, no parse needed
+    if stored_json is None:
+        return False
+    try:
+        stored = loads(stored_json)
+    except (GatewayError, ValueError, TypeError, RecursionError):
+        return False  # stored under an older model: cannot be shown to be the same
+    return stored == document
+
+
+def _ensure_same(progress: _Progress, existing: MessageRecord) -> None:
+    """Raise NumberTaken unless the submission is the stored message's document again."""
+    document = progress.document
+    if document is None or same_document(existing.canonical_json, progress.text, document):
+        return
+    raise NumberTaken(existing, document_number(document), number_field(document))
