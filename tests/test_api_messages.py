@@ -29,9 +29,11 @@ from gateway.channels import (
     SendOutcome,
 )
 from gateway.hookspecs import hookimpl
+from gateway.kinds import DocumentKind
 from gateway.model.samples import example_credit_note, example_order
+from gateway.pipeline.keys import inbound_key
 from gateway.registry import Registry
-from gateway.store import TransportState
+from gateway.store import MessageRecord, NewEvent, TransportState
 
 SUBMIT = f"/api/v1/outbound/{AGENCY_OIN}"
 UNKNOWN_ID = "01M8KSPF3R25W6S3NPDX56TZQK"
@@ -118,6 +120,51 @@ async def test_filters_and_paging(store_url: str, tmp_path: Path) -> None:
         status, _, problem = await gateway.call("GET", f"/api/v1/messages/{UNKNOWN_ID}")
         assert status == 404
         assert problem["type"].endswith("not-found")
+
+
+async def decoded_inbound(gateway: Running, transport_id: str, kind: str,
+                          number: str) -> str:
+    """An inbound message stored and decoded as the inbound pipeline keys it."""
+    record, _ = await gateway.store.add_inbound_raw(MessageRecord.new_inbound(
+        channel="peppol", raw_payload=b"<Order/>", transport_id=transport_id))
+    await gateway.store.transition(
+        record.id, event=NewEvent("decoded", {}), transport_state=TransportState.DECODED,
+        document_kind=kind, agency_oin=AGENCY_OIN,
+        business_key=inbound_key(AGENCY_OIN, DocumentKind(kind), number))
+    return str(record.id)
+
+
+async def test_the_list_filters_by_document_number(store_url: str, tmp_path: Path) -> None:
+    async with running_gateway(tmp_path, database=store_url) as gateway:
+        submitted = {}
+        # A number may hold colons: "X:7" is no "7", nor "7" a "X:7".
+        for number in ("7", "X:7", "70", "7%"):
+            status, _, body = await gateway.call("POST", SUBMIT, data=invoice_json(number),
+                                                 token=ERP)
+            assert status == 202, body
+            submitted[number] = body["id"]
+        order = await decoded_inbound(gateway, "in-1", "order", "7")
+        closing = await decoded_inbound(gateway, "in-2", "staffing-order", "7:status:closed")
+        correction = await decoded_inbound(gateway, "in-3", "timecard",
+                                           "7:correction:0123456789abcdef")
+        other = await decoded_inbound(gateway, "in-4", "order", "X:7")
+
+        async def numbered(number: str, **params: str) -> set[str]:
+            status, _, page = await gateway.call("GET", "/api/v1/messages", token=READER,
+                                                 params={"number": number, **params})
+            assert status == 200, page
+            return {item["id"] for item in page["items"]}
+
+        assert await numbered("7") == {submitted["7"], order, closing, correction}
+        assert await numbered("7", direction="outbound") == {submitted["7"]}
+        assert await numbered("X:7") == {submitted["X:7"], other}
+        assert await numbered("7%") == {submitted["7%"]}
+        assert await numbered("x:7") == set()  # exact, case and all
+        assert await numbered("F2024-0001") == set()
+
+        _, _, document = await gateway.call("GET", "/openapi.json", token=None)
+        names = [p["name"] for p in document["paths"]["/api/v1/messages"]["get"]["parameters"]]
+        assert "number" in names
 
 
 async def test_a_message_with_timeline_attempts_and_payload(tmp_path: Path) -> None:

@@ -127,6 +127,7 @@ async def list_messages(request: web.Request) -> web.Response:
         business_state=text_param(request, "business_state"),
         agency_oin=text_param(request, "agency"),
         business_key=text_param(request, "business_key"),
+        number=text_param(request, "number"),
         kind=choice_param(request, "kind", KINDS), channel=text_param(request, "channel"),
         created_from=time_param(request, "from", end=False),
         created_to=time_param(request, "to", end=True),
@@ -262,6 +263,10 @@ _FILTERS = (
           TEXT_FILTER),
     Param("agency", "query", "Agency OIN.", TEXT_FILTER),
     Param("business_key", "query", "The business key (exact).", TEXT_FILTER),
+    Param("number", "query", "The document number the issuer gave it (exact; invoice "
+          "number, order id, timecard id), outbound or inbound, whatever the agency and "
+          "kind. A corrected timecard and a closed staffing order match their own number.",
+          TEXT_FILTER),
     Param("kind", "query", "Document kind (invoice, order, ...).",
           {"type": "string", "enum": KINDS}),
     Param("channel", "query", "Channel instance name.", TEXT_FILTER),

@@ -60,6 +60,7 @@ def messages() -> None:
 @click.option("--agency", metavar="OIN", callback=agency_oin, help="Agency OIN.")
 @click.option("--kind", type=click.Choice(KINDS), help="Document kind (invoice, order, ...).")
 @click.option("--business-key", help="The exact business key.")
+@click.option("--number", help="The document number the issuer gave it (exact).")
 @click.option("--channel", help="Channel instance name.")
 @click.option("--from", "from_", metavar="DATE",
               help="Created on or after: an ISO 8601 date (2026-11-29) or date-time "
@@ -74,14 +75,15 @@ def messages() -> None:
 @click.pass_obj
 def list_messages(
     obj: CliContext, direction: str | None, state: str | None, business_state: str | None,
-    agency: str | None, kind: str | None, business_key: str | None, channel: str | None,
-    from_: str | None, to: str | None, limit: int, cursor: str | None, as_json: bool,
+    agency: str | None, kind: str | None, business_key: str | None, number: str | None,
+    channel: str | None, from_: str | None, to: str | None, limit: int, cursor: str | None,
+    as_json: bool,
 ) -> None:
     """List messages, newest first, filtered by every option given."""
     filters = {
         "direction": direction, "state": state, "business_state": business_state,
-        "agency": agency, "kind": kind, "business_key": business_key, "channel": channel,
-        "from": from_, "to": to, "limit": limit,
+        "agency": agency, "kind": kind, "business_key": business_key, "number": number,
+        "channel": channel, "from": from_, "to": to, "limit": limit,
     }
     page = client_of(obj).get_json("/api/v1/messages", {**filters, "cursor": cursor})
     if as_json:

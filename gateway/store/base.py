@@ -449,6 +449,32 @@ def exhausted_reason(attempts: int, max_attempts: int, last_error: str | None) -
     return f"{reason}: {last_error}" if last_error else reason
 
 
+
+def number_clause(find: str, arg: Callable[[Any], str], number: str) -> str:
+    """SQL true for a message whose business key holds the document number ``number``.
+
+    Keys are ``<supplier KvK>:<agency OIN>:<kind>:<number>`` outbound and
+    ``<agency OIN>:<kind>:<number>`` inbound, and a number may hold colons of
+    its own, so the number is what follows the row's own agency and kind (a
+    plain match on the end of the key would take "X:1" for "1"). A corrected
+    timecard's and a closed staffing order's number carry a mark after it
+    (pipeline/keys.py): the number is the one the issuer gave, so those match
+    too. ``find`` is the backend's position-of-substring function (instr,
+    strpos), ``arg`` adds a parameter and returns its placeholder. Not
+    indexed: a scan of the messages that the other filters leave.
+    """
+    tail = (f"CASE WHEN m.direction = 'outbound' THEN substr(m.business_key, "
+            f"{find}(m.business_key, ':') + 1) ELSE m.business_key END")
+    middle = "m.agency_oin || ':' || m.document_kind || ':'"
+    rest = f"substr({tail}, length({middle}) + 1)"
+    correction = number + ":correction:"
+    status = number + ":status:"
+    return (f"(substr({tail}, 1, length({middle})) = {middle} AND ({rest} = {arg(number)} "
+            f"OR (m.document_kind = 'timecard' AND substr({rest}, 1, {arg(len(correction))}) "
+            f"= {arg(correction)}) "
+            f"OR (m.document_kind = 'staffing-order' AND substr({rest}, 1, "
+            f"{arg(len(status))}) = {arg(status)})))")
+
 class Store(abc.ABC):
     """Messages, their timelines and attempts, and the configuration audit log.
 
@@ -557,6 +583,7 @@ class Store(abc.ABC):
         business_state: str | None = None,
         agency_oin: str | None = None,
         business_key: str | None = None,
+        number: str | None = None,
         kind: str | None = None,
         channel: str | None = None,
         created_from: datetime | None = None,
@@ -567,6 +594,8 @@ class Store(abc.ABC):
     ) -> Page:
         """Messages matching every given filter, newest first, ``limit`` (<= 1000) at a time.
 
+        ``number`` is the document's own number in its business key (see
+        :func:`number_clause`), in either direction.
         ``created_from`` is inclusive, ``created_to`` exclusive. Keyset
         pagination: pages stay stable while new messages arrive. ``oldest_first``
         turns the order round, for a reader that works through them as they came.
@@ -585,7 +614,7 @@ class Store(abc.ABC):
             {k: v for k, v in filters.items() if v is not None},
             None if created_from is None else as_utc(created_from),
             None if created_to is None else as_utc(created_to),
-            limit + 1, cursor, oldest_first,
+            limit + 1, cursor, oldest_first, number,
         )
         items = tuple(rows[:limit])
         return Page(items, items[-1].id if len(rows) > limit else None)
@@ -983,6 +1012,7 @@ class Store(abc.ABC):
     async def _list(
         self, equal: dict[str, Any], created_from: datetime | None,
         created_to: datetime | None, limit: int, cursor: str | None, oldest_first: bool,
+        number: str | None = None,
     ) -> list[MessageRecord]: ...
 
     @abc.abstractmethod

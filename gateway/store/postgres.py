@@ -42,6 +42,7 @@ from gateway.store.base import (
     claim_event,
     exhausted_reason,
     lease_expired_note,
+    number_clause,
     plan_change,
     settled,
     to_json,
@@ -793,6 +794,7 @@ class PostgresStore(Store):
     async def _list(
         self, equal: dict[str, Any], created_from: datetime | None,
         created_to: datetime | None, limit: int, cursor: str | None, oldest_first: bool,
+        number: str | None = None,
     ) -> list[MessageRecord]:
         clauses: list[str] = []
         args: list[Any] = []
@@ -804,6 +806,8 @@ class PostgresStore(Store):
         for name, value in equal.items():
             assert name in LIST_FILTERS
             clauses.append(f"m.{name} = {arg(value)}")
+        if number is not None:
+            clauses.append(number_clause("strpos", arg, number))
         if created_from is not None:
             clauses.append(f"m.created_at >= {arg(created_from)}")
         if created_to is not None:

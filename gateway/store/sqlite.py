@@ -46,6 +46,7 @@ from gateway.store.base import (
     claim_event,
     exhausted_reason,
     lease_expired_note,
+    number_clause,
     plan_change,
     settled,
     to_json,
@@ -658,6 +659,7 @@ class SqliteStore(Store):
     async def _list(
         self, equal: dict[str, Any], created_from: datetime | None,
         created_to: datetime | None, limit: int, cursor: str | None, oldest_first: bool,
+        number: str | None = None,
     ) -> list[MessageRecord]:
         clauses: list[str] = []
         params: list[Any] = []
@@ -665,6 +667,12 @@ class SqliteStore(Store):
             assert name in LIST_FILTERS
             clauses.append(f"m.{name} = ?")
             params.append(value)
+        if number is not None:
+            def arg(value: Any) -> str:
+                params.append(value)
+                return "?"
+
+            clauses.append(number_clause("instr", arg, number))
         if created_from is not None:
             clauses.append("m.created_at >= ?")
             params.append(_ts(created_from))
