@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
 
+from gateway.errors import GatewayError
 from gateway.kinds import Direction, DocumentKind
 
 if TYPE_CHECKING:
@@ -80,6 +81,15 @@ class ValidationLayer:
     kind: LayerKind
     name: str
     artifact: str
+
+
+class AnsweredUnknown(GatewayError):
+    """Raised by an encoder that needs ``EncodeContext.answers`` and got None.
+
+    The gateway has not received the document this one answers (the order an
+    order response confirms), or not yet: the pipeline refuses the document
+    naming the reference, and the ERP may send it again once that has arrived.
+    """
 
 
 @attrs.frozen

@@ -17,10 +17,11 @@ from api_support import (
     invoice_json,
     running_gateway,
 )
-from pipeline_support import AGENCY_OIN
+from pipeline_support import AGENCY_OIN, document_json
 
 from gateway.kinds import Direction
 from gateway.store import TransportState
+from plugins.ubl_ohnl.samples import sample_order_response
 
 SUBMIT = f"/api/v1/outbound/{AGENCY_OIN}"
 
@@ -116,6 +117,23 @@ async def test_a_rejected_number_may_be_used_again_by_a_corrected_document(
         status, _, body = await gateway.call("POST", SUBMIT, data=invoice_json(), token=ERP)
         assert status == 202
         assert body["id"] != problem["message_id"]
+
+
+async def test_a_response_to_an_order_not_received_names_the_reference(
+    tmp_path: Path,
+) -> None:
+    response = sample_order_response()
+    async with running_gateway(
+            tmp_path, order_response_format="ubl-ohnl:order-response:1.9") as gateway:
+        status, _, problem = await gateway.call("POST", SUBMIT, data=document_json(response),
+                                                token=ERP)
+        assert status == 422, problem
+        assert problem["rules"] == ["answered-unknown"]
+        [error] = problem["errors"]
+        assert error["field"] == "$.order_reference.id"
+        assert error["rule"] == "answered-unknown"
+        assert "send it again once the gateway has received order" in error["message"]
+        assert "send it again once" in problem["detail"]
 
 
 async def test_a_field_at_fault_is_named_by_its_json_path(store_url: str,

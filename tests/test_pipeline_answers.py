@@ -10,6 +10,7 @@ from pipeline_support import AGENCY_OIN, make_pipeline
 from gateway.channels import InboundDocument
 from gateway.formats import EncodeContext
 from gateway.model import Order, OrderResponse
+from gateway.model.json import CanonicalJSONError
 from gateway.pipeline import DocumentRejected
 from gateway.pipeline.context import answered
 from gateway.pluginmanager import build_registry, make_plugin_manager
@@ -65,9 +66,21 @@ async def test_a_response_to_an_order_never_received_is_refused_naming_it(
                                    supplier_number=SUPPLIER_NUMBER)
         with pytest.raises(DocumentRejected) as caught:
             await pipe.submit(response)
-    assert caught.value.stage == "encode"
-    assert repr(response.order_reference.id) in str(caught.value)
-    assert "no such order from this agency is known" in str(caught.value)
+        assert caught.value.stage == "encode"
+        assert caught.value.rules == ("answered-unknown",)
+        assert repr(response.order_reference.id) in str(caught.value)
+        assert "no such order from this agency is known" in str(caught.value)
+        assert "send it again once the gateway has received order" in str(caught.value)
+        at = caught.value.__cause__
+        assert isinstance(at, CanonicalJSONError)
+        assert at.path == "order_reference.id"
+
+        # Once the order has arrived, the same response goes out under the same number.
+        await pipe.inbound.receive(InboundDocument(
+            ohnl_order_xml(sample_order(per_line_delivery=True)), channel="recorder",
+            transport_id="order-1"))
+        record = await pipe.submit(response)
+    assert record.format_key == RESPONSE_FORMAT
 
 
 async def test_without_a_supplier_number_the_agency_directory_is_named(

@@ -23,12 +23,19 @@ from gateway.store import Store
 
 def answered(document: CanonicalDocument) -> tuple[DocumentKind, str] | None:
     """The kind and number of the inbound document ``document`` answers, if it answers one."""
+    reference = answered_reference(document)
+    return None if reference is None else (reference[0], reference[1])
+
+
+def answered_reference(document: CanonicalDocument) -> tuple[DocumentKind, str, str] | None:
+    """As :func:`answered`, with the canonical JSON path of the number, to name the field."""
     if isinstance(document, OrderResponse):
-        return DocumentKind.ORDER, document.order_reference.id
+        return DocumentKind.ORDER, document.order_reference.id, "order_reference.id"
     if isinstance(document, HumanResource):
-        return DocumentKind.STAFFING_ORDER, document.order_reference
+        return DocumentKind.STAFFING_ORDER, document.order_reference, "order_reference"
     if isinstance(document, Quotation):
-        return DocumentKind.REQUEST_FOR_QUOTATION, document.rfq_reference
+        return (DocumentKind.REQUEST_FOR_QUOTATION, document.rfq_reference,
+                "rfq_reference")
     return None
 
 

@@ -36,13 +36,13 @@ from gateway.business.errors import ProposalNotSendable
 from gateway.business.proposals import ensure_not_proposal
 from gateway.config.model import DispatchTable, GatewayConfig
 from gateway.errors import GatewayError
-from gateway.formats import EncodeContext, Format
+from gateway.formats import AnsweredUnknown, EncodeContext, Format
 from gateway.identifiers import OIN, InvalidIdentifier
 from gateway.instruments import TRACEPARENT, Stage, current_traceparent
 from gateway.kinds import Direction, DocumentKind
 from gateway.model import CanonicalDocument, Invoice, kind_of
 from gateway.model.json import CanonicalJSONError, from_json, loads
-from gateway.pipeline.context import configured_context
+from gateway.pipeline.context import answered_reference, configured_context
 from gateway.pipeline.errors import DocumentRejected, DocumentTooLarge, NumberTaken
 from gateway.pipeline.keys import (
     document_number,
@@ -283,6 +283,8 @@ class OutboundPipeline:
         with _stage("encode", kind=progress.kind, format=fmt.key):
             try:
                 payload = await _encode(fmt, document, context, len(progress.text or ""))
+            except AnsweredUnknown as exc:
+                await self._reject_unanswerable(progress, document, exc)
             except Exception as exc:  # a plugin's failure is this document's rejection
                 return await self._reject(
                     progress, "encode", f"{fmt.key} cannot encode it: {type(exc).__name__}: {exc}")
@@ -463,6 +465,25 @@ class OutboundPipeline:
             await self._reject(progress, "route",
                                f"format {fmt.key} does not send {kind.value} documents")
         return fmt
+
+    async def _reject_unanswerable(self, progress: _Progress, document: CanonicalDocument,
+                                   exc: AnsweredUnknown) -> NoReturn:
+        """Refuse a response to a document the gateway has not received, naming the reference.
+
+        The ERP may have answered before the agency's document reached us (or
+        reached us through another channel): it is worth sending again once it
+        has arrived, under the same number, as a rejection keeps no number.
+        """
+        reference = answered_reference(document)
+        if reference is None:  # a format that wants an answered document for another kind
+            await self._reject(progress, "encode", str(exc), rules=["answered-unknown"])
+        kind, number, path = reference
+        again = (f"send it again once the gateway has received {kind.value} {number!r} "
+                 "from this agency")
+        await self._reject(
+            progress, "encode", f"{exc}; {again}", rules=["answered-unknown"],
+            at=CanonicalJSONError(path, f"no {kind.value} {number!r} from this agency has "
+                                        f"reached the gateway (yet): {again}"))
 
     async def _reject(
         self, progress: _Progress, stage: str, reason: str, *, rules: list[str] | None = None,

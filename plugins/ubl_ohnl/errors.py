@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from gateway.errors import GatewayError
+from gateway.formats import AnsweredUnknown
 
 
 class OhnlEncodeError(GatewayError):
@@ -11,6 +12,10 @@ class OhnlEncodeError(GatewayError):
     The message names the canonical field and the OHNL rule, so the ERP
     integrator knows what to change.
     """
+
+
+class OhnlAnsweredUnknown(OhnlEncodeError, AnsweredUnknown):
+    """A response whose order the gateway has not received: it repeats that order's lines."""
 
 
 class OhnlDecodeError(GatewayError):

@@ -58,7 +58,7 @@ from gateway.model import (
 from gateway.sniff import Sniffed
 from plugins.ubl_ohnl import codes
 from plugins.ubl_ohnl.detect import detect_root
-from plugins.ubl_ohnl.errors import OhnlDecodeError, OhnlEncodeError
+from plugins.ubl_ohnl.errors import OhnlAnsweredUnknown, OhnlDecodeError, OhnlEncodeError
 from plugins.ubl_ohnl.order import parse_own
 from plugins.ubl_ohnl.order_reader import OhnlReader, document_currency
 from plugins.ubl_ohnl.order_writer import add_item, add_price, check_unit
@@ -99,7 +99,7 @@ class OrderResponseWriter:
         self.resp = response
         order = context.answers
         if not isinstance(order, Order):
-            raise OhnlEncodeError(
+            raise OhnlAnsweredUnknown(
                 "a UBL-OHNL OrderResponse repeats every order line (item, price, cost "
                 f"centre), so it needs the order {response.order_reference.id!r} as the "
                 "gateway received it, and no such order from this agency is known"
