@@ -118,15 +118,17 @@ async def test_every_oin_the_buyer_states_is_checked_against_the_agency(
 async def test_a_mismatch_names_the_document_oin_and_the_path_parameter(
     tmp_path: Path,
 ) -> None:
-    """A consistent buyer submitted for another agency: either OIN may be the one to fix."""
+    """A consistent buyer submitted for another agency: either OIN may be the one to fix,
+    but the error is listed once, at the document's field, naming the path's OIN."""
     async with running_gateway(tmp_path) as gateway:
         status, _, problem = await gateway.call("POST", f"/api/v1/outbound/{OTHER_OIN}",
                                                 data=invoice_json("O-4"))
         assert status == 422
         assert problem["rules"] == ["agency-oin-mismatch"]
         assert [(e["rule"], e["field"]) for e in problem["errors"]] == [
-            ("agency-oin-mismatch", "$.buyer.endpoint_id.value"),
-            ("agency-oin-mismatch", "agency_oin")]
+            ("agency-oin-mismatch", "$.buyer.endpoint_id.value")]
+        message = problem["errors"][0]["message"]
+        assert f"submitted for agency {OTHER_OIN} (agency_oin in the request path)" in message
 
 
 async def test_an_invalid_buyer_oin_is_named_by_its_json_path(tmp_path: Path) -> None:

@@ -56,10 +56,6 @@ async def rejection_problem(store: Store, exc: DocumentRejected) -> Problem:
         if len(exc.rules) == 1:  # a located check breaks one rule: named with its place
             at["rule"] = exc.rules[0]
         errors.append(at)
-        if exc.rules == ("agency-oin-mismatch",):
-            # The document's OIN and the path's disagree: either may be the one to fix.
-            errors.append({"rule": "agency-oin-mismatch", "field": "agency_oin",
-                           "message": exc.reason})
     if exc.stage == "validate" and exc.message_id is not None:
         record = await store.get(exc.message_id)
         findings = ((record.validation or {}).get("findings", []) if record else [])

@@ -422,9 +422,11 @@ class OutboundPipeline:
                     progress, "check", f"the document's {party} has OIN {stated_oin} (at {path}) "
                     f"but it was submitted for agency {oin}",
                     rules=["agency-oin-mismatch"],
+                    # Listed once, at the document's field, which an ERP can point its
+                    # user at; the text names the path's OIN, either may be the one to fix.
                     at=CanonicalJSONError(
                         path, f"OIN {stated_oin}, but the document was submitted for agency "
-                        f"{oin}"))
+                        f"{oin} (agency_oin in the request path): one of them is wrong"))
         if isinstance(document, Invoice):
             try:
                 ensure_not_proposal(document)
