@@ -6,6 +6,7 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
+import attrs
 from api_support import invoice_json, running_gateway
 from pipeline_support import AGENCY_OIN, document_json
 from test_api_messages import until_state
@@ -173,3 +174,28 @@ async def test_inbox_list_and_ack(tmp_path: Path) -> None:
         assert record.transport_state is TransportState.ACKNOWLEDGED
         result = await gateway_cli(config, "inbox", "list")
         assert result.output.strip() == "the inbox is empty"
+
+
+async def test_inbox_list_oldest_first_pages_through_in_arrival_order(tmp_path: Path) -> None:
+    async with running_gateway(tmp_path) as gateway:
+        config = gateway.config_path
+        ids = []
+        for number in ("A-1", "A-2", "A-3"):
+            ids.append(await gateway.service.receive(InboundDocument(
+                data=document_json(attrs.evolve(example_order(), number=number)),
+                channel="folder", transport_id=number)))
+
+        result = await gateway_cli(config, "inbox", "list", "--oldest-first", "--limit", "2")
+        assert result.exit_code == 0, result.output
+        listed = [line.split()[0] for line in result.output.splitlines()[2:4]]
+        assert listed == ids[:2]
+        # The hint for the next page keeps the order, or it would skip to older ones.
+        hint = result.output.splitlines()[-1]
+        assert "--oldest-first" in hint
+        cursor = hint.rsplit("--cursor ", 1)[1].rstrip(")")
+        result = await gateway_cli(config, "inbox", "list", "--oldest-first", "--limit", "2",
+                                   "--cursor", cursor, "--json")
+        assert [i["id"] for i in json.loads(result.output)["items"]] == ids[2:]
+
+        result = await gateway_cli(config, "inbox", "list", "--json")
+        assert [i["id"] for i in json.loads(result.output)["items"]] == list(reversed(ids))

@@ -26,15 +26,19 @@ def inbox() -> None:
 @click.option("--agency", metavar="OIN", callback=agency_oin, help="The sending agency.")
 @click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True,
               help="How many to show (one page).")
+@click.option("--oldest-first", is_flag=True,
+              help="The documents in the order they came (the API's order=oldest), to "
+                   "work through them; the next page then holds later ones.")
 @click.option("--cursor", help="Continue after an earlier page.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print the page as JSON, with each document's canonical JSON.")
 @click.pass_obj
 def list_inbox(obj: CliContext, kind: str | None, agency: str | None, limit: int,
-               cursor: str | None, as_json: bool) -> None:
-    """Decoded inbound documents not yet acknowledged, newest first."""
-    page = client_of(obj).get_json("/api/v1/inbox", {"kind": kind, "agency": agency,
-                                                      "limit": limit, "cursor": cursor})
+               oldest_first: bool, cursor: str | None, as_json: bool) -> None:
+    """Decoded inbound documents not yet acknowledged, newest first (or oldest first)."""
+    page = client_of(obj).get_json("/api/v1/inbox", {
+        "kind": kind, "agency": agency, "limit": limit, "cursor": cursor,
+        "order": "oldest" if oldest_first else None})
     if as_json:
         echo_json(page)
         return
@@ -45,7 +49,8 @@ def list_inbox(obj: CliContext, kind: str | None, agency: str | None, limit: int
                [[i["id"], i["kind"] or "", i["agency_oin"] or "", i["business_key"] or "",
                  i["channel"] or "", short_time(i["received_at"])] for i in page["items"]])
     echo_page_hint(page["next_cursor"], "gateway inbox list",
-                   {"kind": kind, "agency": agency, "limit": limit})
+                   {"kind": kind, "agency": agency, "limit": limit,
+                    "oldest_first": oldest_first})
 
 
 @inbox.command("ack")

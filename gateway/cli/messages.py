@@ -37,9 +37,11 @@ def echo_page_hint(next_cursor: str | None, command: str,
     named after it, so the line works as it stands.
     """
     if next_cursor:
-        given = " ".join(f"--{name.replace('_', '-')} {shlex.quote(str(value))}"
+        # A flag (True) is given bare; one not set (False) is left out, as None is.
+        given = " ".join(f"--{name.replace('_', '-')}" if value is True else
+                         f"--{name.replace('_', '-')} {shlex.quote(str(value))}"
                          for name, value in (options or {}).items()
-                         if value is not None and name != "cursor")
+                         if value is not None and value is not False and name != "cursor")
         obj = click.get_current_context().find_object(CliContext)
         if obj is not None and Path(obj.config_path) != default_config_path():
             program, _, rest = command.partition(" ")
