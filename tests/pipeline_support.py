@@ -103,7 +103,7 @@ def config_text(
     tmp_path: Path, *, database: str | None = None, invoice_format: str = "canonical:invoice:1",
     order_response_format: str = "canonical:order-response:1", supplier_number: str | None = None,
     invoice_fallback: str | None = None, credit_note_format: str = "canonical:credit-note:1",
-    credit_note_channel: str = "folder",
+    credit_note_channel: str = "folder", agency_settings: str = "",
 ) -> str:
     database_line = f"database = {database!r}\n" if database else ""
     number_line = f"supplier_number = {supplier_number!r}\n" if supplier_number else ""
@@ -127,7 +127,7 @@ path = {str(tmp_path / "out")!r}
 [agencies."{AGENCY_OIN}"]
 name = "Naam Overheidsorganisatie"
 default_channel = "recorder"
-{number_line}
+{number_line}{agency_settings}
 [agencies."{AGENCY_OIN}".documents.invoice]
 format = "{invoice_format}"
 {fallback_line}

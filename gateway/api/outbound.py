@@ -179,7 +179,12 @@ OPERATIONS = (
             "different document under the number of a stored message is refused with 409 "
             "(`number-taken`), naming that message and its state, and nothing is stored. A "
             "rejected message holds no number: a corrected document may use it again. A "
-            "document that fails a check is stored as rejected and answered with 422."),
+            "document that fails a check is stored as rejected and answered with 422; so "
+            "is an invoice billing more hours than the timecard it names approved "
+            "(`timecard-hours`, one error per line at `$.lines[i].quantity.value`), or a "
+            "timecard the agency rejected (`timecard-not-approved`) or never sent "
+            "(`timecard-not-received`, where the agency's `unreceived_timecards` is "
+            "\"refuse\")."),
         params=(Param("agency_oin", "path", "The OIN of the receiving agency (20 digits).",
                       {"type": "string", "pattern": "^[0-9]{20}$"}),),
         body=any_canonical_document(),

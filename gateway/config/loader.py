@@ -35,6 +35,7 @@ from gateway.config.model import (
     GatewayConfig,
     GatewaySettings,
     SupplierIdentity,
+    Unreceived,
     ValidationTable,
 )
 from gateway.errors import ConfigError, redact_url
@@ -69,7 +70,7 @@ ADDRESS_KEYS = ("street", "building_number", "postal_code", "city", "country")
 CHANNEL_CORE_KEYS = ("type", "enabled")
 AGENCY_KEYS = (
     "name", "short_name", "peppol_id", "email", "contacts", "default_channel",
-    "fallback_channel", "format_pins", "documents", "supplier_number",
+    "fallback_channel", "format_pins", "documents", "supplier_number", "unreceived_timecards",
 )
 # Options a format reads from its route (EncodeContext.settings) because the canonical
 # document does not carry them: the G-account of the nlcius-gaccount formats.
@@ -751,7 +752,21 @@ class _Reader:
             contacts=contacts, default_channel=default_channel,
             fallback_channel=fallback_channel, format_pins=pins, documents=documents,
             supplier_number=self.string(table, path, "supplier_number"),
+            unreceived_timecards=self.unreceived(table, path, "unreceived_timecards"),
         )
+
+    def unreceived(
+        self, table: dict[str, Any], path: tuple[PathPart, ...], key: str,
+    ) -> Unreceived:
+        text = self.string(table, path, key)
+        if text is None:
+            return Unreceived.WARN
+        choices = [choice.value for choice in Unreceived]
+        if text not in choices:
+            raise self.error(
+                f"{key} must be one of {', '.join(choices)}; got {text!r}"
+                f"{_did_you_mean(text, choices)}", (*path, key))
+        return Unreceived(text)
 
     def format_pins(self, table: dict[str, Any], path: tuple[PathPart, ...]) -> dict[str, str]:
         raw = self.typed(

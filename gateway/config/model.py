@@ -7,6 +7,7 @@ trust it without re-validating.
 
 from __future__ import annotations
 
+import enum
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -212,6 +213,18 @@ class DocumentRoute:
         return data
 
 
+class Unreceived(enum.StrEnum):
+    """What intake does with an invoice that names a document the agency never sent us.
+
+    ``refuse`` it (422), ``warn`` on its timeline and send it, or check nothing
+    (``off``). The document may well exist: received before the gateway ran.
+    """
+
+    REFUSE = "refuse"
+    WARN = "warn"
+    OFF = "off"
+
+
 @attrs.frozen
 class Agency:
     """One government body we trade with, keyed by its OIN."""
@@ -231,6 +244,8 @@ class Agency:
     # Our account number in the agency's books (leveranciersnummer), which
     # some formats must carry (UBL-OHNL's CustomerAssignedAccountID).
     supplier_number: str | None = None
+    # An invoice naming a timecard this agency's inbox never held.
+    unreceived_timecards: Unreceived = Unreceived.WARN
 
     @property
     def label(self) -> str:
@@ -257,6 +272,7 @@ class Agency:
             "fallback_channel": self.fallback_channel,
             "format_pins": dict(self.format_pins),
             "supplier_number": self.supplier_number,
+            "unreceived_timecards": self.unreceived_timecards.value,
             "documents": {k.value: r.to_dict() for k, r in self.documents.items()},
         }
 

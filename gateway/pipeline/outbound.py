@@ -51,6 +51,7 @@ from gateway.pipeline.keys import (
     outbound_key,
     stated_oins,
 )
+from gateway.pipeline.references import check_references
 from gateway.pipeline.validating import DocumentValidator, validate_payload
 from gateway.registry import Registry
 from gateway.routing import RouteDecision, RoutingError, route
@@ -270,7 +271,7 @@ class OutboundPipeline:
             # the store before encoding and validating it all over.
             await self._raise_if_repeat(progress)
 
-        await self._check(progress, document, oin)
+        await self._check(progress, document, oin, config)
         with _stage("route", kind=progress.kind) as routing:
             routing.note(agency_oin=oin)
             decision = await self._route(progress, config, oin, doc_kind)
@@ -398,7 +399,8 @@ class OutboundPipeline:
                                    f"{actual.value} ('document' field)")
         return document
 
-    async def _check(self, progress: _Progress, document: CanonicalDocument, oin: str) -> None:
+    async def _check(self, progress: _Progress, document: CanonicalDocument, oin: str,
+                     config: GatewayConfig) -> None:
         try:
             stated = stated_oins(document)
         except ValueError as exc:
@@ -439,7 +441,23 @@ class OutboundPipeline:
                                    f"the invoice amounts do not add up: {details}",
                                    rules=[e.rule for e in errors],
                                    details=[(e.rule, e.message, e.path) for e in errors])
-        progress.events.append(NewEvent("check", {"passed": True}))
+        warnings: list[str] = []
+        agency = config.agency(oin)
+        # An agency missing from the directory is refused when routing, saying so.
+        if isinstance(document, Invoice) and agency is not None:
+            findings = await check_references(self.store, agency, document)
+            if findings.violations:
+                details = "; ".join(v.message for v in findings.violations)
+                await self._reject(
+                    progress, "check",
+                    f"the invoice does not match what the agency sent: {details}",
+                    rules=list(dict.fromkeys(v.rule for v in findings.violations)),
+                    details=[(v.rule, v.message, v.path) for v in findings.violations])
+            warnings.extend(findings.warnings)
+        checked: dict[str, Any] = {"passed": True}
+        if warnings:
+            checked["warnings"] = warnings
+        progress.events.append(NewEvent("check", checked))
 
     async def _route(
         self, progress: _Progress, config: GatewayConfig, oin: str, kind: DocumentKind,

@@ -549,6 +549,16 @@ class Store(abc.ABC):
         """The live message with this key (not rejected, not a duplicate), if any."""
 
     @abc.abstractmethod
+    async def find_by_business_key_prefix(
+        self, direction: Direction, prefix: str, limit: int = MAX_PAGE,
+    ) -> list[MessageRecord]:
+        """Up to ``limit`` live messages whose key starts with ``prefix``, oldest first.
+
+        The versions of one document stored under keys of their own: a corrected
+        timecard's key is the original's with a mark and a digest added.
+        """
+
+    @abc.abstractmethod
     async def find_by_transport_id(
         self, channel: str, transport_id: str, direction: Direction | None = None
     ) -> MessageRecord | None:

@@ -34,6 +34,7 @@ from gateway.errors import redact_url, redact_urls
 from gateway.kinds import Direction
 from gateway.store import migrations
 from gateway.store.base import (
+    MAX_PAGE,
     Change,
     Plan,
     Store,
@@ -744,6 +745,20 @@ class PostgresStore(Store):
             Direction(direction).value, business_key,
         )
         return None if row is None else _record(row)
+
+    @_translated
+    async def find_by_business_key_prefix(
+        self, direction: Direction, prefix: str, limit: int = MAX_PAGE,
+    ) -> list[MessageRecord]:
+        check_limit(limit)
+        # starts_with, not LIKE: the key may hold % and _; nor a range, which the
+        # database's collation would order otherwise than the characters.
+        rows = await self._fetch(
+            f"{SELECT_FULL} WHERE m.direction = $1 AND starts_with(m.business_key, $2) "
+            f"AND m.transport_state NOT IN ({NOT_LIVE}) ORDER BY m.id LIMIT $3",
+            Direction(direction).value, prefix, limit,
+        )
+        return [_record(row) for row in rows]
 
     @_translated
     async def find_by_transport_id(

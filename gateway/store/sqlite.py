@@ -38,6 +38,7 @@ import attrs
 from gateway.kinds import Direction
 from gateway.store import migrations
 from gateway.store.base import (
+    MAX_PAGE,
     Change,
     Plan,
     Store,
@@ -600,6 +601,23 @@ class SqliteStore(Store):
                 (Direction(direction).value, business_key),
             ).fetchone()
             return None if row is None else _full(row)
+
+        return await self._read(run)
+
+    async def find_by_business_key_prefix(
+        self, direction: Direction, prefix: str, limit: int = MAX_PAGE,
+    ) -> list[MessageRecord]:
+        check_limit(limit)
+
+        def run(conn: sqlite3.Connection) -> list[MessageRecord]:
+            # A range, not LIKE: the key may hold % and _, and the range uses the index.
+            rows = conn.execute(
+                f"{SELECT_FULL} WHERE m.direction = ? AND m.business_key >= ? "
+                f"AND m.business_key < ? AND m.transport_state NOT IN ({NOT_LIVE}) "
+                "ORDER BY m.id LIMIT ?",
+                (Direction(direction).value, prefix, prefix + "\U0010ffff", limit),
+            ).fetchall()
+            return [_full(row) for row in rows]
 
         return await self._read(run)
 
