@@ -125,14 +125,14 @@ async def test_a_timecard_from_another_agency_does_not_count(pipe: Pipeline) -> 
     record = await pipe.submit(invoice())  # not received from this agency: a warning
     events = await pipe.store.events(record.id)
     check = next(e for e in events if e.kind == "check")
-    assert "timecard '135664' was never received from agency" in check.detail["warnings"][0]
+    assert "timecard '135664' was never received from agency" in check.detail["warnings"][-1]
 
 
 async def test_a_timecard_never_received_is_a_warning_by_default(pipe: Pipeline) -> None:
     record = await pipe.submit(invoice())
     assert record.transport_state is TransportState.QUEUED
     check = next(e for e in await pipe.store.events(record.id) if e.kind == "check")
-    assert check.detail["warnings"] == [
+    assert check.detail["warnings"][-1:] == [
         f"timecard '135664' was never received from agency {AGENCY_OIN} (Naam "
         "Overheidsorganisatie); only hours on a timecard the agency sent and approved may be "
         "invoiced (at lines[0].timecard_reference)"]
@@ -147,7 +147,7 @@ async def test_a_timecard_never_received_as_the_agency_is_set(
     if setting == "off":
         record = await pipe.submit(invoice())
         check = next(e for e in await pipe.store.events(record.id) if e.kind == "check")
-        assert "warnings" not in check.detail
+        assert not [w for w in check.detail.get("warnings", []) if "timecard" in w]
         return
     rejection, errors = await refused(pipe, invoice())
     assert rejection.rules == ("timecard-not-received",)

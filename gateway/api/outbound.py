@@ -184,7 +184,8 @@ OPERATIONS = (
             "(`timecard-hours`, one error per line at `$.lines[i].quantity.value`), or a "
             "timecard the agency rejected (`timecard-not-approved`) or never sent "
             "(`timecard-not-received`, where the agency's `unreceived_timecards` is "
-            "\"refuse\")."),
+            "\"refuse\"), and an invoice naming an order the agency never sent "
+            "(`order-not-received`, where its `unreceived_orders` is \"refuse\")."),
         params=(Param("agency_oin", "path", "The OIN of the receiving agency (20 digits).",
                       {"type": "string", "pattern": "^[0-9]{20}$"}),),
         body=any_canonical_document(),

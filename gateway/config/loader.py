@@ -71,6 +71,7 @@ CHANNEL_CORE_KEYS = ("type", "enabled")
 AGENCY_KEYS = (
     "name", "short_name", "peppol_id", "email", "contacts", "default_channel",
     "fallback_channel", "format_pins", "documents", "supplier_number", "unreceived_timecards",
+    "unreceived_orders",
 )
 # Options a format reads from its route (EncodeContext.settings) because the canonical
 # document does not carry them: the G-account of the nlcius-gaccount formats.
@@ -753,6 +754,7 @@ class _Reader:
             fallback_channel=fallback_channel, format_pins=pins, documents=documents,
             supplier_number=self.string(table, path, "supplier_number"),
             unreceived_timecards=self.unreceived(table, path, "unreceived_timecards"),
+            unreceived_orders=self.unreceived(table, path, "unreceived_orders"),
         )
 
     def unreceived(

@@ -246,6 +246,8 @@ class Agency:
     supplier_number: str | None = None
     # An invoice naming a timecard this agency's inbox never held.
     unreceived_timecards: Unreceived = Unreceived.WARN
+    # An invoice whose order reference names no order this agency sent us.
+    unreceived_orders: Unreceived = Unreceived.WARN
 
     @property
     def label(self) -> str:
@@ -273,6 +275,7 @@ class Agency:
             "format_pins": dict(self.format_pins),
             "supplier_number": self.supplier_number,
             "unreceived_timecards": self.unreceived_timecards.value,
+            "unreceived_orders": self.unreceived_orders.value,
             "documents": {k.value: r.to_dict() for k, r in self.documents.items()},
         }
 

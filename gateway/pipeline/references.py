@@ -1,4 +1,4 @@
-"""What an outbound invoice names that the agency sent us: its timecards.
+"""What an outbound invoice names that the agency sent us: its order and timecards.
 
 Looked up among the agency's inbound documents in the store, so the checks
 see the timecards as the agency approved them, corrections included.
@@ -13,7 +13,7 @@ from gateway.config.model import Agency, Unreceived
 from gateway.kinds import Direction, DocumentKind
 from gateway.model import Invoice, RuleViolation, TimeCard
 from gateway.model.json import loads
-from gateway.pipeline.keys import CORRECTION, inbound_key
+from gateway.pipeline.keys import CORRECTION, STATUS, inbound_key
 from gateway.store import Store
 
 
@@ -26,8 +26,20 @@ class ReferenceFindings:
 
 
 async def check_references(store: Store, agency: Agency, invoice: Invoice) -> ReferenceFindings:
-    """Hold ``invoice`` against the timecards it names, as ``agency`` sent them."""
+    """Hold ``invoice`` against the order and timecards it names, as ``agency`` sent them."""
     findings = ReferenceFindings()
+    order = invoice.order_reference
+    if (order is not None and agency.unreceived_orders is not Unreceived.OFF
+            and not await _order_received(store, str(agency.oin), order.id)):
+        # Perhaps ordered before the gateway ran; the agency's setting says how far
+        # to trust that. Its own purchasing system refuses an order number it lacks.
+        text = (f"order {order.id!r} was never received from agency {agency.label}; the "
+                "agency refuses an invoice whose order number is not one of its orders")
+        if agency.unreceived_orders is Unreceived.REFUSE:
+            findings.violations.append(
+                RuleViolation("order-not-received", text, "order_reference.id"))
+        else:
+            findings.warnings.append(f"{text} (at order_reference.id)")
     cards: dict[str, TimeCard] = {}
     for card_id, path in _timecards_named(invoice).items():
         versions = await _timecard_versions(store, str(agency.oin), card_id)
@@ -78,3 +90,14 @@ async def _timecard_versions(store: Store, agency_oin: str, card_id: str) -> lis
         if isinstance(card, TimeCard):
             versions.append(card)
     return versions
+
+
+async def _order_received(store: Store, agency_oin: str, order_id: str) -> bool:
+    """Whether the agency sent us an order, or a staffing order, of that number."""
+    for kind in (DocumentKind.ORDER, DocumentKind.STAFFING_ORDER):
+        key = inbound_key(agency_oin, kind, order_id)
+        if await store.find_by_business_key(Direction.INBOUND, key) is not None:
+            return True
+    # A staffing order whose closing came, but not the order itself (pipeline/keys.py).
+    closed = inbound_key(agency_oin, DocumentKind.STAFFING_ORDER, f"{order_id}:{STATUS}:")
+    return bool(await store.find_by_business_key_prefix(Direction.INBOUND, closed, limit=1))
