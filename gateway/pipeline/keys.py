@@ -15,6 +15,12 @@ So is a staffing order that is not a new one: SETU-OHNL 2.0 allows
 Schematron refuses every other value), and the agency closes an order under
 the order's own id. Its key carries the status, so the closing reaches the ERP
 instead of passing for a repeat of the order it closes.
+
+So is a staffing confirmation (HumanResource): its id is the supplier's
+HumanResourceId, which names the person proposed and comes back on every
+order that person is proposed for. Its key carries the staffing order it
+confirms, so the confirmation of a second order is not taken for a repeat of
+the first, while the same confirmation again still is.
 """
 
 from __future__ import annotations
@@ -26,13 +32,16 @@ from gateway.identifiers import OIN, is_oin_scheme
 from gateway.kinds import DocumentKind
 from gateway.model import CanonicalDocument, Party, TimeCard, kind_of
 from gateway.model.json import dumps
-from gateway.model.staffing import StaffingOrder
+from gateway.model.staffing import HumanResource, StaffingOrder
 
 CORRECTION = "correction"
 """Marks the number of a corrected timecard: ``<id>:correction:<digest>``."""
 
 STATUS = "status"
 """Marks the number of a staffing order that is not new: ``<id>:status:<orderStatus>``."""
+
+ORDER = "order"
+"""Marks the number of a staffing confirmation: ``<id>:order:<staffing order number>``."""
 
 NEW_ORDER = "new"
 """The status of a staffing order that is no change to an earlier one (and of one without)."""
@@ -60,8 +69,8 @@ def key_number(document: CanonicalDocument) -> str:
     and for a staffing order that is not new.
 
     A correction's is ``<id>:correction:<digest of its content>``, a closed staffing
-    order's ``<id>:status:closed``; :func:`issued_number` gives the document's own
-    number back.
+    order's ``<id>:status:closed``, a confirmation's ``<id>:order:<order number>``;
+    :func:`issued_number` gives the document's own number back.
     """
     number = document_number(document)
     if isinstance(document, TimeCard) and document.corrects is not None:
@@ -69,10 +78,14 @@ def key_number(document: CanonicalDocument) -> str:
         return f"{number}:{CORRECTION}:{digest}"
     if isinstance(document, StaffingOrder) and document.order_status not in (None, NEW_ORDER):
         return f"{number}:{STATUS}:{document.order_status}"
+    if isinstance(document, HumanResource):
+        return f"{number}:{ORDER}:{document.order_reference}"
     return number
 
 
-_MARK = re.compile(rf":(?:{CORRECTION}:[0-9a-f]{{16}}|{STATUS}:\S+)$")
+# The order number goes to the end of the key, whatever it holds.
+_MARK = re.compile(rf":(?:{CORRECTION}:[0-9a-f]{{16}}|{STATUS}:\S+|{ORDER}:.*)$", re.DOTALL)
+_MARKED_KINDS = (DocumentKind.TIMECARD.value, DocumentKind.HUMAN_RESOURCE.value)
 
 
 def issued_number(number: str) -> str:
@@ -142,12 +155,12 @@ def inbound_key(agency_oin: str, kind: DocumentKind, number: str) -> str:
 def number_from_key(business_key: str) -> str:
     """The document's own number back from an outbound key (numbers may hold colons).
 
-    Without the mark of a corrected timecard (see :func:`key_number`): the number
-    names the sent file and goes into e-mail subjects and portal tasks, where the
-    agency knows the timecard by its own id.
+    Without the mark of a corrected timecard or a staffing confirmation (see
+    :func:`key_number`): the number names the sent file and goes into e-mail
+    subjects and portal tasks, where the agency knows the document by its own id.
     """
     parts = business_key.split(":", 3)
-    if len(parts) == 4 and parts[2] == DocumentKind.TIMECARD.value:
-        return issued_number(parts[3])  # only a timecard's key carries the mark
+    if len(parts) == 4 and parts[2] in _MARKED_KINDS:
+        return issued_number(parts[3])  # only these kinds' outbound keys carry a mark
     return parts[-1]
 
