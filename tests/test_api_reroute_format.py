@@ -18,6 +18,7 @@ from pipeline_support import AGENCY_OIN
 from test_cli_send import gateway_cli
 
 from gateway.channels import FinalError
+from gateway.config import switch_route
 from gateway.paths import STANDARDS_DIR_ENV
 from gateway.store import TransportState
 
@@ -78,7 +79,6 @@ async def test_bad_reroute_requests_name_the_field_and_change_nothing(
         message_id = await failed_message(gateway)
         base = f"/api/v1/messages/{message_id}/reroute"
         cases = [
-            ({"reason": "x"}, 400, "$.channel", "names a channel, a format, or both"),
             ({"reason": "x", "format": "fax:invoice:1"}, 400, "$.format", "fax:invoice:1"),
             ({"reason": "x", "format": ""}, 400, "$.format", "non-empty"),
         ]
@@ -87,6 +87,11 @@ async def test_bad_reroute_requests_name_the_field_and_change_nothing(
             assert status == status_wanted, problem
             assert problem["errors"][0]["field"] == field
             assert words in problem["detail"], problem
+        # Naming neither follows the agency's route, which the message is on already.
+        status, _, problem = await gateway.call("POST", base, token=OPERATOR,
+                                                json_body={"reason": "x"})
+        assert status == 409, problem
+        assert "nothing to reroute" in problem["detail"]
         # A format for another kind of document is the operator's mistake about this one.
         status, _, problem = await gateway.call(
             "POST", base, token=OPERATOR,
@@ -100,20 +105,40 @@ async def test_bad_reroute_requests_name_the_field_and_change_nothing(
         assert await gateway.store.audit_log() == []
 
 
-async def test_the_cli_reroutes_to_a_format_and_needs_a_channel_or_a_format(
-    tmp_path: Path,
-) -> None:
+async def test_the_cli_reroutes_to_a_format(tmp_path: Path) -> None:
     async with running_gateway(tmp_path) as gateway:
         message_id = await failed_message(gateway)
-        config = gateway.config_path
-        result = await gateway_cli(config, "messages", "reroute", message_id, "--reason", "x")
-        assert result.exit_code == 2
-        assert "--channel, --format, or both" in result.output
-        result = await gateway_cli(config, "messages", "reroute", message_id, "--format",
-                                   PEPPOL, "--reason", "agency moved to Peppol", "--json")
+        result = await gateway_cli(gateway.config_path, "messages", "reroute", message_id,
+                                   "--format", PEPPOL, "--reason", "agency moved to Peppol",
+                                   "--json")
         assert result.exit_code == 0, result.output
         shown = json.loads(result.output)
         assert (shown["format"], shown["channel"]) == (PEPPOL, "recorder")
         await until_state(gateway, message_id, {TransportState.SENT})
         sent = gateway.plugin.instances["recorder"].calls[-1]
         assert b"urn:fdc:peppol.eu:2017:poacc:billing:3.0" in sent.payload
+
+
+async def test_the_cli_reroute_without_channel_or_format_follows_the_switched_route(
+    tmp_path: Path,
+) -> None:
+    async with running_gateway(tmp_path) as gateway:
+        message_id = await failed_message(gateway)
+        config = gateway.config_path
+        result = await gateway_cli(config, "messages", "reroute", message_id, "--reason", "x")
+        assert "409" in str(result.exception)
+        assert "nothing to reroute" in str(result.exception)
+        switch_route(config, AGENCY_OIN, "invoice", "folder", PEPPOL, reason="to Peppol")
+        assert gateway.service.config_holder.reload()
+        result = await gateway_cli(config, "messages", "reroute", message_id, "--reason",
+                                   "the agency moved to Peppol", "--actor", "fatima")
+        assert result.exit_code == 0, result.output
+        assert f"message {message_id}: queued (channel folder" in result.output
+        assert (f"rerouted by fatima (token gateway) to channel "
+                f"folder, format {PEPPOL} as {config} now routes invoice to") in result.output
+        await until_state(gateway, message_id, {TransportState.SENT})
+        [sent] = [p for p in (tmp_path / "out").rglob("*") if p.is_file()]
+        assert b"urn:fdc:peppol.eu:2017:poacc:billing:3.0" in sent.read_bytes()
+        # Beside the switch, copied from the audit file.
+        [audit] = [a for a in await gateway.store.audit_log() if a.action == "message.reroute"]
+        assert audit.detail["followed_route"] == str(config)

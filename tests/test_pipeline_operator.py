@@ -8,9 +8,10 @@ from pathlib import Path
 
 import attrs
 import pytest
-from pipeline_support import Pipeline, make_pipeline
+from pipeline_support import AGENCY_OIN, Pipeline, config_text, make_pipeline
 
 from gateway.channels import FinalError, RetryableError
+from gateway.config import parse_config, switch_route
 from gateway.model.samples import example_invoice
 from gateway.pipeline import OperatorActionError
 from gateway.pipeline.operator import cancel, reroute, retry
@@ -253,3 +254,37 @@ async def test_reroute_to_another_format_re_encodes_and_validates(
         assert unchanged is not None
         assert (unchanged.transport_state, unchanged.format_key) == (
             TransportState.FAILED, "canonical:invoice:1")
+
+
+async def test_a_reroute_naming_nothing_follows_the_agencys_route_as_switched(
+    pipe: Pipeline, tmp_path: Path,
+) -> None:
+    """The agency moved to another channel after the message was stored: the operator
+    need not retype the route the configuration has already."""
+    pipe.recorder.script = [FinalError("Digipoort is gone for us")]
+    record = await pipe.submit(example_invoice())
+    await pipe.until(record.id, {TransportState.FAILED})
+    with pytest.raises(OperatorActionError, match="nothing to reroute"):
+        await reroute(pipe.store, pipe.registry, pipe.outbound.validator, record.id,
+                      actor="fatima", reason="moved?", config=pipe.config)
+    path = tmp_path / "gateway.toml"
+    path.write_text(config_text(tmp_path), "utf-8")
+    switch_route(path, AGENCY_OIN, "invoice", "folder", reason="moved to the folder")
+    switched = parse_config(path.read_text("utf-8"), path)
+
+    queued = await reroute(pipe.store, pipe.registry, pipe.outbound.validator, record.id,
+                           actor="fatima", reason="agency moved", config=switched)
+    assert (queued.channel, queued.format_key, queued.transport_state) == (
+        "folder", "canonical:invoice:1", TransportState.QUEUED)
+    assert queued.routing is not None
+    assert queued.routing["explanation"][-3] == (
+        f"rerouted by fatima to channel folder, format canonical:invoice:1 as {path} now "
+        "routes invoice to Naam Overheidsorganisatie: agency moved")
+    assert "routed by [agencies." in queued.routing["explanation"][-2]
+    sent = await pipe.until(record.id, {TransportState.SENT})
+    assert sent.transport_id is not None
+    assert (tmp_path / "out" / sent.transport_id).read_bytes() == record.raw_payload
+    [audit] = await pipe.store.audit_log()
+    assert audit.action == "message.reroute"
+    assert (audit.detail["to"], audit.detail["followed_route"]) == (
+        {"channel": "folder", "format": "canonical:invoice:1"}, str(path))

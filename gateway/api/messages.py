@@ -212,15 +212,14 @@ async def cancel_message(request: web.Request) -> web.Response:
 
 
 async def reroute_message(request: web.Request) -> web.Response:
-    """Send an outbound message over another configured channel, in another format, or both."""
+    """Send an outbound message over another configured channel, in another format, or both;
+    with neither, over the channel and in the format its agency's route now names."""
     body = await _action_body(request, ("reason", "actor", "channel", "format"))
     reason = optional_text(body, "reason", required=True)
     channel = optional_text(body, "channel")
     format_key = optional_text(body, "format")
     service = service_of(request)
     config = service.config
-    if channel is None and format_key is None:
-        raise bad_request("a reroute names a channel, a format, or both", "$.channel")
     refusal = None if channel is None else operator.channel_refusal(config, channel)
     if refusal is not None:
         raise bad_request(refusal, "$.channel")
@@ -311,11 +310,17 @@ OPERATIONS = (
               problems=(400, 404, 409)),
     Operation("POST", "/api/v1/messages/{id}/reroute", reroute_message, "rerouteMessage",
               "Send a message over another channel, in another format (encoded anew from "
-              "its canonical JSON and validated), or both", "operator", frozenset({OPERATE}),
-              description="A channel that cannot carry the message's format (the new one, "
-                          "or else its own: UBL-OHNL to Peppol, say), or that has no address "
-                          "for its agency (e-mail), is refused with 409 naming both, and the "
-                          "message stays as it was.",
+              "its canonical JSON and validated), or both; with neither, as its agency's "
+              "route now says", "operator", frozenset({OPERATE}),
+              description="Without channel and format the message follows the route the "
+                          "configuration has now for its agency and kind (after `gateway "
+                          "agencies switch`, say): that channel and format, and its "
+                          "fallback; the routing explanation and the audit entry "
+                          "(followed_route) say so. A message on that route already is "
+                          "refused with 409. A channel that cannot carry the message's "
+                          "format (the new one, or else its own: UBL-OHNL to Peppol, say), "
+                          "or that has no address for its agency (e-mail), is refused with "
+                          "409 naming both, and the message stays as it was.",
               params=(ID_PARAM,), body=ref("RerouteRequest"), answers=_ACTION_ANSWER,
               problems=(400, 404, 409, 503)),
 )

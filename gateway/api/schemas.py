@@ -111,9 +111,10 @@ COMPONENTS: dict[str, Any] = {
                                        "message's routing then names it, with no fallback "
                                        "channel: the old route's was the old channel's."},
             "format": {**NOT_BLANK_OR_NULL,
-                       "description": "A format key to encode it in anew (`gateway formats`)."},
+                       "description": "A format key to encode it in anew (`gateway formats`). "
+                                      "Without channel and format the message follows its "
+                                      "agency's route as the configuration has it now."},
         },
-        "anyOf": [{"required": ["channel"]}, {"required": ["format"]}],
     },
     "InboxItem": _object({
         "id": STRING, "kind": TEXT_OR_NULL, "business_key": TEXT_OR_NULL,

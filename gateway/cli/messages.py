@@ -165,14 +165,16 @@ def show(obj: CliContext, message_id: str, payload: bool, as_json: bool) -> None
 
 
 def _act(obj: CliContext, message_id: str, action: str, body: dict[str, Any],
-         as_json: bool) -> None:
-    message = client_of(obj).post_json(f"/api/v1/messages/{segment(message_id)}/{action}", body)
+         as_json: bool) -> dict[str, Any]:
+    message: dict[str, Any] = client_of(obj).post_json(
+        f"/api/v1/messages/{segment(message_id)}/{action}", body)
     if as_json:
         echo_json(message)
     else:
         click.echo(f"message {message['id']}: {message['transport_state']} "
                    f"(channel {message['channel']}, attempts {message['attempt_count']} of "
                    f"{message['max_attempts']})")
+    return message
 
 
 def _audited(reason: str, actor: str | None) -> dict[str, Any]:
@@ -245,12 +247,19 @@ def reroute(obj: CliContext, message_id: str, channel: str | None, format_key: s
 
     An agency moved from Digipoort to Peppol, say: --channel peppol --format
     peppol-bis:invoice:3.0 sends a message waiting for Digipoort as Peppol BIS.
+    Without --channel and --format it follows the agency's route for its kind
+    as the configuration has it now (after `gateway agencies switch`); a
+    message on that route already is refused.
     """
-    if channel is None and format_key is None:
-        raise click.UsageError("name --channel, --format, or both")
     body = _audited(reason, actor)
     if channel is not None:
         body["channel"] = channel
     if format_key is not None:
         body["format"] = format_key
-    _act(obj, message_id, "reroute", body, as_json)
+    message = _act(obj, message_id, "reroute", body, as_json)
+    if channel is None and format_key is None and not as_json:
+        # Where the configuration sent it, and why: the note the reroute left.
+        explanation = (message.get("routing") or {}).get("explanation", [])
+        notes = [line for line in explanation if line.startswith("rerouted by")]
+        if notes:
+            click.echo(f"  {notes[-1]}")

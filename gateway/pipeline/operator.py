@@ -31,6 +31,7 @@ from gateway.pipeline.context import configured_context
 from gateway.pipeline.errors import OperatorActionError
 from gateway.pipeline.validating import DocumentValidator, validate_payload
 from gateway.registry import Registry
+from gateway.routing import RouteDecision, RoutingError, route
 from gateway.store import AuditRecord, MessageRecord, NewEvent, Store, TransportState
 from gateway.store.base import Change
 from gateway.store.errors import InvalidTransition, MessageNotFound, TimelineMoved
@@ -161,6 +162,11 @@ async def reroute(
 ) -> MessageRecord:
     """Send a message over another channel and/or in another format, then queue it.
 
+    With neither ``channel`` nor ``format_key`` the message follows its
+    agency's route for its kind as ``config`` has it now (after a switch, say):
+    that route's channel and format, its fallback too. A message already on
+    that route is refused: there is nothing to move.
+
     A new format re-encodes the stored canonical JSON and validates the
     result against the new format's layers; a result the encoder refuses or
     the validation rejects leaves the message as it was. A new channel
@@ -172,7 +178,7 @@ async def reroute(
     G-account say), and a new channel must be configured and enabled in it,
     as routing requires. Without it only the agency is known.
     """
-    if channel is None and format_key is None:
+    if channel is None and format_key is None and config is None:
         raise OperatorActionError("a reroute names a new channel, a new format, or both")
     if config is not None and channel is not None:
         refusal = channel_refusal(config, channel)
@@ -183,6 +189,11 @@ async def reroute(
         raise OperatorActionError(
             f"message {message_id} is {record.transport_state}; only queued, retrying, failed "
             "or cancelled messages can be rerouted")
+    followed: RouteDecision | None = None
+    if channel is None and format_key is None:
+        assert config is not None  # refused above without one
+        followed = current_route(config, record)
+        channel, format_key = followed.channel, followed.format
     fields: dict[str, Any] = {}
     new_format = format_key or record.format_key
     if config is not None:
@@ -199,9 +210,18 @@ async def reroute(
         fields["channel"] = new_channel
         fields["transport_id"] = None
     routing = dict(record.routing or {})
-    note = (f"rerouted by {actor} to channel {new_channel}, format {new_format}"
+    to_route = "" if followed is None else (
+        f" as {followed.config_file} now routes {followed.kind.value} to "
+        f"{followed.agency_name}")
+    note = (f"rerouted by {actor} to channel {new_channel}, format {new_format}{to_route}"
             + (f": {reason}" if reason else ""))
-    if new_channel != record.channel:
+    if followed is not None:
+        # The route itself now holds, its fallback with it: it is the configuration's
+        # choice, as at intake, not the operator's.
+        routing.update(fallback_channel=followed.fallback_channel,
+                       used_fallback=followed.used_fallback,
+                       config_file=followed.config_file)
+    elif new_channel != record.channel:
         # The fallback (and whether it was taken) belonged to the old channel's route:
         # the routing explanation would name a fallback the message no longer has. The
         # operator chose this channel; nothing falls back from that choice.
@@ -210,7 +230,8 @@ async def reroute(
             note += f"; fallback channel {dropped} belonged to the old route, none is used"
         routing.update(fallback_channel=None, used_fallback=False)
     routing.update(channel=new_channel, format=new_format,
-                   explanation=[*routing.get("explanation", []), note])
+                   explanation=[*routing.get("explanation", []), note,
+                                *(followed.explanation[1:] if followed else ())])
     new_settings = config.channels.get(new_channel or "") if config is not None else None
     if new_settings is not None:
         # The type of the channel left behind would otherwise stay beside the new name.
@@ -226,9 +247,11 @@ async def reroute(
         routing["rerouted"] = True
     fields["routing"] = routing
     fields["max_attempts"] = max(record.max_attempts, record.attempts + extra_attempts)
-    detail = {"actor": actor, "reason": reason, "from": {"channel": record.channel,
-              "format": record.format_key}, "to": {"channel": new_channel,
-              "format": new_format}}
+    detail: dict[str, Any] = {"actor": actor, "reason": reason,
+                              "from": {"channel": record.channel, "format": record.format_key},
+                              "to": {"channel": new_channel, "format": new_format}}
+    if followed is not None:
+        detail["followed_route"] = followed.config_file
     changes: list[Change] = []
     if record.transport_state is not TransportState.CANCELLED:
         # Through cancelled: queued cannot go to queued, and the store refuses the hold if a
@@ -242,6 +265,24 @@ async def reroute(
     changes[0] = attrs.evolve(changes[0], expect_last_event=seen)
     return await _act(store, message_id, changes, actor=actor, action="reroute",
                       reason=reason, detail=detail)
+
+
+def current_route(config: GatewayConfig, record: MessageRecord) -> RouteDecision:
+    """The route ``config`` has for the message's agency and kind; OperatorActionError when
+    it has none, or when the message is on it already."""
+    kind = record.document_kind or "?"
+    try:
+        decision = route(config, record.agency_oin or "", kind)
+    except RoutingError as exc:
+        raise OperatorActionError(
+            f"message {record.id} cannot follow its agency's route: {exc}") from None
+    if (decision.channel, decision.format) == (record.channel, record.format_key):
+        raise OperatorActionError(
+            f"message {record.id} is on the route {decision.config_file} has for {kind} to "
+            f"{decision.agency_name} already (channel {decision.channel}, format "
+            f"{decision.format}): nothing to reroute; name a channel or a format to send it "
+            "elsewhere")
+    return decision
 
 
 def channel_refusal(config: GatewayConfig, channel: str) -> str | None:
