@@ -15,14 +15,14 @@ from gateway.api.context import max_request_bytes, principal_of, service_of, sto
 from gateway.api.operations import Answer, Operation, Param, ref
 from gateway.api.problems import bad_request, conflict, not_found, unavailable
 from gateway.api.render import detail, summary
+from gateway.api.schemas import CURSOR_PATTERN, REROUTABLE_STATES
+from gateway.identifiers import OIN, InvalidIdentifier
 from gateway.kinds import KINDS, Direction
 from gateway.pipeline import OperatorActionError, operator
 from gateway.store import InvalidTransition, MessageNotFound, MessageRecord, TransportState
 from gateway.store.base import MAX_PAGE, storable
 
 DEFAULT_LIMIT = 50
-# Store cursors are message ids (26 characters of Crockford base32).
-CURSOR_PATTERN = r"^[0-9A-HJKMNP-TV-Z]{26}$"
 _CURSOR = re.compile(CURSOR_PATTERN)
 # An ISO 8601 date, T (or a space, as RFC 3339 allows), and a time with an optional zone.
 _DATE_TIME = re.compile(r"[0-9W-]+[Tt ][0-9:.,+\-Z]+")
@@ -234,6 +234,65 @@ async def reroute_message(request: web.Request) -> web.Response:
         config=config))
 
 
+BULK_OUTCOMES = ["rerouted", "would-reroute", "unchanged", "refused"]
+BULK_LIMIT = 100
+
+
+async def reroute_agency_messages(request: web.Request) -> web.Response:
+    """Reroute one page of an agency's outbound messages to its route as configured now."""
+    body = await _action_body(request, ("reason", "actor", "agency", "kind", "states",
+                                        "dry_run", "limit", "cursor"))
+    reason = optional_text(body, "reason", required=True)
+    service = service_of(request)
+    config = service.config
+    text = optional_text(body, "agency", required=True)
+    assert text is not None
+    try:
+        agency = config.agency(OIN(text))
+    except InvalidIdentifier as exc:
+        raise bad_request(f"agency {text!r} is not a valid OIN: {exc.reason}",
+                          "$.agency") from None
+    if agency is None:
+        configured = "; ".join(a.label for a in config.agencies.values()) or "none"
+        raise bad_request(f"no agency with OIN {text} in {config.path} (configured: "
+                          f"{configured})", "$.agency")
+    kind = optional_text(body, "kind")
+    if kind is not None and kind not in KINDS:
+        raise bad_request(f"kind must be one of {', '.join(KINDS)}, got {kind!r}", "$.kind")
+    states = body.get("states", [s.value for s in operator.BULK_STATES])
+    if (not isinstance(states, list) or not states
+            or not all(isinstance(state, str) for state in states)):
+        raise bad_request("states must be a non-empty list of transport states", "$.states")
+    for index, state in enumerate(states):
+        if state not in REROUTABLE_STATES:
+            raise bad_request(f"states[{index}] must be one of {', '.join(REROUTABLE_STATES)} "
+                              f"(what has not been sent), got {state!r}", f"$.states[{index}]")
+    dry_run = body.get("dry_run", False)
+    if not isinstance(dry_run, bool):
+        raise bad_request("dry_run must be true or false", "$.dry_run")
+    limit = body.get("limit", BULK_LIMIT)
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
+        raise bad_request(f"limit must be a whole number from 1 to {MAX_PAGE}", "$.limit")
+    cursor = body.get("cursor")
+    if cursor is not None and not (isinstance(cursor, str) and _CURSOR.match(cursor)):
+        raise bad_request("cursor must be a next_cursor value from an earlier page",
+                          "$.cursor")
+    if service.validation is None:
+        raise unavailable("the validation pool is not running")
+    page = await operator.reroute_agency(
+        store_of(request), service.registry, service.validation, config, str(agency.oin),
+        actor=_actor(request, body), reason=reason, kind=kind,
+        states=tuple(TransportState(state) for state in states), dry_run=dry_run,
+        limit=limit, cursor=cursor)
+    if any(item.outcome == "rerouted" for item in page.items):
+        service.work_waits(Direction.OUTBOUND)
+    counts = {outcome: 0 for outcome in BULK_OUTCOMES}
+    for item in page.items:
+        counts[item.outcome] += 1
+    return web.json_response({"dry_run": dry_run, "items": [i.to_json() for i in page.items],
+                              "summary": counts, "next_cursor": page.next_cursor})
+
+
 async def _operate(request: web.Request, action: Awaitable[MessageRecord]) -> web.Response:
     """Carry out an operator action; an unknown message is 404, a refused action 409."""
     try:
@@ -308,6 +367,27 @@ OPERATIONS = (
               "Cancel a message not yet sent", "operator", frozenset({OPERATE}),
               params=(ID_PARAM,), body=ref("OperatorRequest"), answers=_ACTION_ANSWER,
               problems=(400, 404, 409)),
+    Operation("POST", "/api/v1/messages/reroute", reroute_agency_messages,
+              "rerouteAgencyMessages",
+              "Reroute an agency's outbound messages not yet sent to its route as "
+              "configured now, one page at a time", "operator", frozenset({OPERATE}),
+              description="After an agency's route was switched, what was stored before "
+                          "still waits for the old route. Every outbound message of the "
+                          "agency (of `kind`, if given) in one of `states` (default: queued "
+                          "and retrying; failed and cancelled only when named) is rerouted "
+                          "as a reroute without channel and format is: to the route for its "
+                          "kind as the configuration has it now, encoded anew and validated "
+                          "where the format changes, with an audit entry each. Messages are "
+                          "taken oldest first, `limit` at a time: call again with "
+                          "`next_cursor` until it is null. Each item says what became of "
+                          "one message: rerouted (would-reroute with `dry_run`, which "
+                          "changes nothing), unchanged (on the route already) or refused "
+                          "(`detail` says why: the new format refuses the document, a worker "
+                          "claimed it meanwhile; the message stays as it was).",
+              body=ref("AgencyRerouteRequest"),
+              answers=(Answer(200, "One page done (or looked at, in a dry run).",
+                              ref("AgencyReroutePage")),),
+              problems=(400, 503)),
     Operation("POST", "/api/v1/messages/{id}/reroute", reroute_message, "rerouteMessage",
               "Send a message over another channel, in another format (encoded anew from "
               "its canonical JSON and validated), or both; with neither, as its agency's "

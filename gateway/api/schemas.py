@@ -12,8 +12,11 @@ from importlib import resources
 from typing import Any
 
 from gateway.api.operations import ref
+from gateway.kinds import KINDS
 from gateway.model.jsonschema import schema_filename, schema_kinds
+from gateway.pipeline.operator import REROUTABLE
 from gateway.store import AttemptOutcome, TransportState
+from gateway.store.base import MAX_PAGE
 
 STRING = {"type": "string"}
 TEXT_OR_NULL = {"type": ["string", "null"]}
@@ -39,6 +42,10 @@ SUMMARY_PROPERTIES: dict[str, Any] = {
 }
 
 OPTIONAL_OBJECT = {"type": ["object", "null"]}
+ROUTE = _object({"channel": TEXT_OR_NULL, "format": TEXT_OR_NULL})
+REROUTABLE_STATES = sorted(state.value for state in REROUTABLE)
+# Store cursors are message ids (26 characters of Crockford base32).
+CURSOR_PATTERN = r"^[0-9A-HJKMNP-TV-Z]{26}$"
 # What gateway.api.body.optional_text takes: text that is not empty or only white space.
 NOT_BLANK = {"type": "string", "pattern": "\\S"}
 # The same for a key it leaves out when null.
@@ -116,6 +123,36 @@ COMPONENTS: dict[str, Any] = {
                                       "agency's route as the configuration has it now."},
         },
     },
+    "AgencyRerouteRequest": {
+        "type": "object", "required": ["reason", "agency"], "additionalProperties": False,
+        "properties": {
+            "reason": NOT_BLANK, "actor": NOT_BLANK_OR_NULL,
+            "agency": {**NOT_BLANK, "description": "The agency's OIN."},
+            "kind": {"enum": [*KINDS, None],
+                     "description": "Only messages of this document kind."},
+            "states": {"type": "array", "minItems": 1,
+                       "items": {"enum": REROUTABLE_STATES},
+                       "default": ["queued", "retrying"],
+                       "description": "Transport states of the messages to reroute."},
+            "dry_run": {"type": "boolean", "default": False,
+                        "description": "Encode and validate, report, change nothing."},
+            "limit": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 100,
+                      "description": "Messages looked at in this call."},
+            "cursor": {"type": ["string", "null"], "pattern": CURSOR_PATTERN,
+                       "description": "next_cursor of the previous page."},
+        },
+    },
+    "AgencyReroutePage": _object({
+        "dry_run": {"type": "boolean"},
+        "items": {"type": "array", "items": _object({
+            "id": STRING, "kind": TEXT_OR_NULL,
+            "outcome": {"enum": ["rerouted", "would-reroute", "unchanged", "refused"]},
+            "from": ROUTE, "to": {"anyOf": [ROUTE, {"type": "null"}]},
+            "detail": TEXT_OR_NULL})},
+        "summary": {"type": "object", "additionalProperties": {"type": "integer"},
+                    "description": "How many of this page's messages had each outcome."},
+        "next_cursor": TEXT_OR_NULL,
+    }),
     "InboxItem": _object({
         "id": STRING, "kind": TEXT_OR_NULL, "business_key": TEXT_OR_NULL,
         "agency_oin": TEXT_OR_NULL, "channel": TEXT_OR_NULL, "format": TEXT_OR_NULL,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import shlex
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -231,18 +232,35 @@ def cancel(obj: CliContext, message_id: str, reason: str, actor: str | None,
     _act(obj, message_id, "cancel", _audited(reason, actor), as_json)
 
 
+REROUTE_STATES = ["queued", "retrying", "failed", "cancelled"]
+# Messages per request: each page is encoded and validated within one call to the gateway.
+REROUTE_PAGE = 100
+
+
 @messages.command("reroute")
-@click.argument("message_id", metavar="ID")
+@click.argument("message_id", metavar="[ID]", required=False)
 @click.option("--channel", help="The configured channel to send it over.")
 @click.option("--format", "format_key", metavar="KEY",
               help="The format to encode it in anew from its canonical JSON, validated before "
                    "it is queued (`gateway formats` lists the keys).")
+@click.option("--agency", metavar="OIN", callback=agency_oin,
+              help="Instead of one ID: every outbound message of this agency not yet sent, "
+                   "to its route as configured now.")
+@click.option("--kind", type=click.Choice(KINDS), help="With --agency: only this kind.")
+@click.option("--state", "states", type=click.Choice(REROUTE_STATES), multiple=True,
+              help="With --agency: messages in this state (repeatable; default queued and "
+                   "retrying).")
+@click.option("--dry-run", is_flag=True,
+              help="With --agency: list what would move (encoded and validated), change "
+                   "nothing.")
 @_reason
 @_actor
 @_json
 @click.pass_obj
-def reroute(obj: CliContext, message_id: str, channel: str | None, format_key: str | None,
-            reason: str, actor: str | None, as_json: bool) -> None:
+def reroute(obj: CliContext, message_id: str | None, channel: str | None,
+            format_key: str | None, agency: str | None, kind: str | None,
+            states: tuple[str, ...], dry_run: bool, reason: str, actor: str | None,
+            as_json: bool) -> None:
     """Send an outbound message over another channel, in another format, or both.
 
     An agency moved from Digipoort to Peppol, say: --channel peppol --format
@@ -250,7 +268,24 @@ def reroute(obj: CliContext, message_id: str, channel: str | None, format_key: s
     Without --channel and --format it follows the agency's route for its kind
     as the configuration has it now (after `gateway agencies switch`); a
     message on that route already is refused.
+
+    With --agency OIN instead of an ID, every outbound message of that agency
+    that waits to be sent (queued or retrying; --state failed or cancelled
+    takes those) follows its route the same way, each with its own audit
+    entry. Each is listed with its outcome (rerouted, unchanged, or refused
+    with the reason: it stays as it was), then a summary; the exit status is
+    1 when any was refused.
     """
+    if agency is not None:
+        if message_id is not None or channel is not None or format_key is not None:
+            raise click.UsageError("--agency reroutes to the agency's route: name no ID, "
+                                   "--channel or --format with it")
+        _reroute_agency(obj, agency, kind, states, dry_run, _audited(reason, actor), as_json)
+        return
+    if message_id is None:
+        raise click.UsageError("name a message ID, or --agency OIN for all its messages")
+    if kind is not None or states or dry_run:
+        raise click.UsageError("--kind, --state and --dry-run go with --agency")
     body = _audited(reason, actor)
     if channel is not None:
         body["channel"] = channel
@@ -263,3 +298,50 @@ def reroute(obj: CliContext, message_id: str, channel: str | None, format_key: s
         notes = [line for line in explanation if line.startswith("rerouted by")]
         if notes:
             click.echo(f"  {notes[-1]}")
+
+
+def _reroute_agency(obj: CliContext, agency: str, kind: str | None, states: tuple[str, ...],
+                    dry_run: bool, body: dict[str, Any], as_json: bool) -> None:
+    """Page through the agency's messages, printing each page's outcomes as they come."""
+    client = client_of(obj)
+    request = {**body, "agency": agency, "dry_run": dry_run, "limit": REROUTE_PAGE}
+    if kind is not None:
+        request["kind"] = kind
+    if states:
+        request["states"] = list(states)
+    totals: dict[str, int] = {}
+    items: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while True:
+        page = client.post_json("/api/v1/messages/reroute",
+                                {**request, **({"cursor": cursor} if cursor else {})})
+        for item in page["items"]:
+            if as_json:
+                items.append(item)
+            else:
+                click.echo(_outcome_line(item))
+        for outcome, count in page["summary"].items():
+            totals[outcome] = totals.get(outcome, 0) + count
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    if as_json:
+        echo_json({"dry_run": dry_run, "items": items, "summary": totals})
+    else:
+        done = ("would-reroute" if dry_run else "rerouted", "unchanged", "refused")
+        click.echo(", ".join(f"{totals.get(outcome, 0)} {outcome.replace('-', ' ')}"
+                             for outcome in done) + (" (dry run: nothing changed)"
+                                                     if dry_run else ""))
+    if totals.get("refused"):
+        sys.exit(1)
+
+
+def _outcome_line(item: dict[str, Any]) -> str:
+    source = item["from"]
+    line = (f"{item['id']} {item['kind'] or '?'} {item['outcome']}: "
+            f"{source['channel']} {source['format']}")
+    if item["to"] is not None:
+        line += f" -> {item['to']['channel']} {item['to']['format']}"
+    if item["detail"]:
+        line += f": {item['detail']}"
+    return line

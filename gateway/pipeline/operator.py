@@ -178,6 +178,37 @@ async def reroute(
     G-account say), and a new channel must be configured and enabled in it,
     as routing requires. Without it only the agency is known.
     """
+    planned = await _plan_reroute(
+        store, registry, validator, message_id, actor=actor, channel=channel,
+        format_key=format_key, reason=reason, config=config, extra_attempts=extra_attempts)
+    return await _act(store, message_id, planned.changes, actor=actor, action="reroute",
+                      reason=reason, detail=planned.detail)
+
+
+@attrs.frozen
+class Planned:
+    """A reroute worked out (encoded and validated anew where the format changes) but
+    not yet applied: what a dry run reports."""
+
+    record: MessageRecord
+    changes: list[Change]
+    detail: dict[str, Any]
+
+
+async def _plan_reroute(
+    store: Store,
+    registry: Registry,
+    validator: DocumentValidator,
+    message_id: str,
+    *,
+    actor: str,
+    channel: str | None = None,
+    format_key: str | None = None,
+    reason: str | None = None,
+    config: GatewayConfig | None = None,
+    extra_attempts: int = 3,
+) -> Planned:
+    """The changes of :func:`reroute`, and its audit detail, checked but not applied."""
     if channel is None and format_key is None and config is None:
         raise OperatorActionError("a reroute names a new channel, a new format, or both")
     if config is not None and channel is not None:
@@ -263,8 +294,11 @@ async def reroute(
                           fields={"last_error": None, **fields}))
     # Only the first change checks the timeline: the hold adds an event of its own.
     changes[0] = attrs.evolve(changes[0], expect_last_event=seen)
-    return await _act(store, message_id, changes, actor=actor, action="reroute",
-                      reason=reason, detail=detail)
+    return Planned(record, changes, detail)
+
+
+class AlreadyOnRoute(OperatorActionError):
+    """A reroute to the agency's route for a message that is on it."""
 
 
 def current_route(config: GatewayConfig, record: MessageRecord) -> RouteDecision:
@@ -277,7 +311,7 @@ def current_route(config: GatewayConfig, record: MessageRecord) -> RouteDecision
         raise OperatorActionError(
             f"message {record.id} cannot follow its agency's route: {exc}") from None
     if (decision.channel, decision.format) == (record.channel, record.format_key):
-        raise OperatorActionError(
+        raise AlreadyOnRoute(
             f"message {record.id} is on the route {decision.config_file} has for {kind} to "
             f"{decision.agency_name} already (channel {decision.channel}, format "
             f"{decision.format}): nothing to reroute; name a channel or a format to send it "
@@ -354,3 +388,107 @@ async def _reencode(
             f"{report.by_severity()[0]}")
     return {"format_key": fmt.key, "raw_payload": payload, "validation": report.to_json()}
 
+
+
+# What a reroute of an agency's messages takes unless told otherwise: what waits to be
+# sent. A failed message may have been given up on, a cancelled one was stopped on
+# purpose ("sent by post"); either is rerouted only when the operator names its state.
+BULK_STATES = (TransportState.QUEUED, TransportState.RETRYING)
+
+
+@attrs.frozen
+class BulkOutcome:
+    """What became of one message in a reroute of an agency's messages.
+
+    ``outcome``: ``rerouted`` (``would-reroute`` in a dry run), ``unchanged``
+    (on the agency's route already) or ``refused`` (``detail`` says why: the
+    new format refuses the document, a worker claimed it meanwhile, ...).
+    """
+
+    message_id: str
+    kind: str | None
+    outcome: str
+    source: dict[str, str | None]
+    target: dict[str, str | None] | None
+    detail: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.message_id, "kind": self.kind, "outcome": self.outcome,
+                "from": self.source, "to": self.target, "detail": self.detail}
+
+
+@attrs.frozen
+class BulkPage:
+    items: tuple[BulkOutcome, ...]
+    # The last message looked at, when more may match: the next call goes on after it.
+    next_cursor: str | None
+
+
+async def reroute_agency(
+    store: Store,
+    registry: Registry,
+    validator: DocumentValidator,
+    config: GatewayConfig,
+    agency_oin: str,
+    *,
+    actor: str,
+    reason: str | None = None,
+    kind: str | None = None,
+    states: tuple[TransportState, ...] = BULK_STATES,
+    dry_run: bool = False,
+    limit: int = 100,
+    cursor: str | None = None,
+) -> BulkPage:
+    """Reroute one page of an agency's outbound messages to its route as ``config`` has it.
+
+    Each message is rerouted on its own, as :func:`reroute` without a channel
+    or format does, with an audit entry of its own; one refused stays as it
+    was and is reported, and the others go on. Messages are taken by id, oldest
+    first, ``limit`` at a time: a backlog of thousands is worked through page
+    by page (``cursor``: the previous page's ``next_cursor``), each page a
+    bounded piece of work, and a message rerouted from failed to queued is not
+    met again. A message a worker claims between the listing and its reroute
+    is refused (it is being sent), never rerouted under the worker. A dry run
+    encodes and validates as the reroute would, and changes nothing.
+    """
+    unknown = [state for state in states if state not in REROUTABLE]
+    if unknown:
+        raise OperatorActionError(
+            f"only queued, retrying, failed or cancelled messages can be rerouted, not "
+            f"{', '.join(state.value for state in unknown)}")
+    candidates: list[MessageRecord] = []
+    more = False
+    for state in dict.fromkeys(states):
+        page = await store.list_messages(
+            direction=Direction.OUTBOUND, transport_state=state, agency_oin=agency_oin,
+            kind=kind, limit=limit, cursor=cursor, oldest_first=True)
+        candidates.extend(page.items)
+        more = more or page.next_cursor is not None
+    candidates.sort(key=lambda record: record.id)
+    if len(candidates) > limit:
+        more, candidates = True, candidates[:limit]
+    outcomes = [await _reroute_one(store, registry, validator, config, record, actor=actor,
+                                   reason=reason, dry_run=dry_run)
+                for record in candidates]
+    return BulkPage(tuple(outcomes), candidates[-1].id if more and candidates else None)
+
+
+async def _reroute_one(
+    store: Store, registry: Registry, validator: DocumentValidator, config: GatewayConfig,
+    record: MessageRecord, *, actor: str, reason: str | None, dry_run: bool,
+) -> BulkOutcome:
+    source = {"channel": record.channel, "format": record.format_key}
+    try:
+        planned = await _plan_reroute(store, registry, validator, record.id, actor=actor,
+                                      reason=reason, config=config)
+        # As the reroute found it, which may be newer than the listing.
+        source, target = planned.detail["from"], planned.detail["to"]
+        if dry_run:
+            return BulkOutcome(record.id, record.document_kind, "would-reroute", source, target)
+        await _act(store, record.id, planned.changes, actor=actor, action="reroute",
+                   reason=reason, detail=planned.detail)
+    except AlreadyOnRoute:
+        return BulkOutcome(record.id, record.document_kind, "unchanged", source, None)
+    except (OperatorActionError, MessageNotFound) as exc:
+        return BulkOutcome(record.id, record.document_kind, "refused", source, None, str(exc))
+    return BulkOutcome(record.id, record.document_kind, "rerouted", source, target)
