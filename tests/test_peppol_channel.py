@@ -380,12 +380,14 @@ async def test_outbox_and_inbox_folders_carry_documents_receipts_and_responses(
     # A file that is no SBDH goes to error/ with the reason, and nothing is stored.
     (ap / "inbox" / "broken.xml").write_bytes(b"<Invoice/>")
     note = ap / "inbox" / "error" / "broken.xml.error.txt"
+    moved = ap / "inbox" / "error" / "broken.xml"
     for _ in range(250):
-        if note.is_file():
+        # The note is written before the file moves (gateway.fileio.file_away): wait for both.
+        if note.is_file() and moved.is_file():
             break
         await asyncio.sleep(0.02)
     assert "not an SBDH document" in note.read_text("utf-8")
-    assert (ap / "inbox" / "error" / "broken.xml").is_file()
+    assert moved.is_file()
     assert len(await setup.inbound()) == 1
 
 
