@@ -93,11 +93,12 @@ async def _timecard_versions(store: Store, agency_oin: str, card_id: str) -> lis
 
 
 async def _order_received(store: Store, agency_oin: str, order_id: str) -> bool:
-    """Whether the agency sent us an order, or a staffing order, of that number."""
-    for kind in (DocumentKind.ORDER, DocumentKind.STAFFING_ORDER):
-        key = inbound_key(agency_oin, kind, order_id)
-        if await store.find_by_business_key(Direction.INBOUND, key) is not None:
-            return True
+    """Whether the agency sent us an order, or a staffing order, of that number.
+
+    One look-up that reads no message: every invoice naming an order asks it.
+    """
+    keys = [inbound_key(agency_oin, kind, order_id)
+            for kind in (DocumentKind.ORDER, DocumentKind.STAFFING_ORDER)]
     # A staffing order whose closing came, but not the order itself (pipeline/keys.py).
     closed = inbound_key(agency_oin, DocumentKind.STAFFING_ORDER, f"{order_id}:{STATUS}:")
-    return bool(await store.find_by_business_key_prefix(Direction.INBOUND, closed, limit=1))
+    return await store.has_live_key(Direction.INBOUND, keys, [closed])

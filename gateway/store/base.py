@@ -301,6 +301,8 @@ INDEXED_FIELDS = {
     "channel": "channel", "business_state": "business state",
 }
 MAX_INDEXED_BYTES = 1000
+# Above every character a key can hold: a prefix's keys lie in [prefix, prefix + PREFIX_END).
+PREFIX_END = "\U0010ffff"
 # overdue_outbound() counts no further: past it, how many more wait changes nothing to do.
 OVERDUE_CAP = 1000
 
@@ -556,6 +558,16 @@ class Store(abc.ABC):
 
         The versions of one document stored under keys of their own: a corrected
         timecard's key is the original's with a mark and a digest added.
+        """
+
+    @abc.abstractmethod
+    async def has_live_key(
+        self, direction: Direction, keys: Sequence[str], prefixes: Sequence[str] = (),
+    ) -> bool:
+        """Whether a live message has one of ``keys``, or a key starting with a ``prefix``.
+
+        One indexed look-up that reads no message: intake asks it of every invoice
+        naming an order (was the order received?), so it must cost next to nothing.
         """
 
     @abc.abstractmethod

@@ -35,6 +35,7 @@ from gateway.kinds import Direction
 from gateway.store import migrations
 from gateway.store.base import (
     MAX_PAGE,
+    PREFIX_END,
     Change,
     Plan,
     Store,
@@ -181,6 +182,16 @@ ATTEMPTS_KEY = "attempts_pkey"
 CHANNEL_FILTER = "NOT COALESCE(channel = ANY(${n}::text[]), false)"
 
 
+
+def _starts_with(column: str, prefix: str) -> str:
+    """SQL: ``column`` starts with the text ``prefix`` (a parameter or a column).
+
+    A byte range, which messages_business_key_bytes serves (migration 0008), then
+    starts_with: under the database's own collation a range is no prefix, and
+    starts_with alone reads every row.
+    """
+    return (f'{column} COLLATE "C" >= {prefix} AND {column} COLLATE "C" < '
+            f"{prefix} || chr({ord(PREFIX_END)}) AND starts_with({column}, {prefix})")
 @functools.cache
 def _claim_sql(direction: Direction) -> str:
     """Claim due messages unless a claim has expired (``stale``: take the long way then).
@@ -747,14 +758,31 @@ class PostgresStore(Store):
         return None if row is None else _record(row)
 
     @_translated
+    async def has_live_key(
+        self, direction: Direction, keys: Sequence[str], prefixes: Sequence[str] = (),
+    ) -> bool:
+        # Text with a NUL is no stored key, and an error as an argument.
+        keys = [key for key in keys if "\x00" not in key]
+        prefixes = [prefix for prefix in prefixes if "\x00" not in prefix]
+        if not keys and not prefixes:
+            return False
+        live = f"direction = $1 AND transport_state NOT IN ({NOT_LIVE})"
+        row = await self._fetchrow(
+            f"SELECT EXISTS (SELECT 1 FROM messages WHERE {live} "
+            "AND business_key = ANY($2::text[])) OR EXISTS (SELECT 1 FROM unnest($3::text[]) "
+            f"AS p, LATERAL (SELECT 1 FROM messages WHERE {live} AND "
+            f"{_starts_with('business_key', 'p')} LIMIT 1) AS found)",
+            Direction(direction).value, list(keys), list(prefixes),
+        )
+        return bool(row is not None and row[0])
+
+    @_translated
     async def find_by_business_key_prefix(
         self, direction: Direction, prefix: str, limit: int = MAX_PAGE,
     ) -> list[MessageRecord]:
         check_limit(limit)
-        # starts_with, not LIKE: the key may hold % and _; nor a range, which the
-        # database's collation would order otherwise than the characters.
         rows = await self._fetch(
-            f"{SELECT_FULL} WHERE m.direction = $1 AND starts_with(m.business_key, $2) "
+            f"{SELECT_FULL} WHERE m.direction = $1 AND {_starts_with('m.business_key', '$2')} "
             f"AND m.transport_state NOT IN ({NOT_LIVE}) ORDER BY m.id LIMIT $3",
             Direction(direction).value, prefix, limit,
         )

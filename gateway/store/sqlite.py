@@ -39,6 +39,7 @@ from gateway.kinds import Direction
 from gateway.store import migrations
 from gateway.store.base import (
     MAX_PAGE,
+    PREFIX_END,
     Change,
     Plan,
     Store,
@@ -604,6 +605,28 @@ class SqliteStore(Store):
 
         return await self._read(run)
 
+    async def has_live_key(
+        self, direction: Direction, keys: Sequence[str], prefixes: Sequence[str] = (),
+    ) -> bool:
+        if not keys and not prefixes:
+            return False
+        live = f"direction = ? AND transport_state NOT IN ({NOT_LIVE})"
+        # One EXISTS per key and prefix: each an index look-up, the first found ends it.
+        tests = [f"EXISTS (SELECT 1 FROM messages WHERE {live} AND business_key = ?)"
+                 for _ in keys]
+        tests += [f"EXISTS (SELECT 1 FROM messages WHERE {live} AND business_key >= ? "
+                  "AND business_key < ?)" for _ in prefixes]
+        value = Direction(direction).value
+        args: list[str] = [arg for key in keys for arg in (value, key)]
+        args += [arg for prefix in prefixes
+                 for arg in (value, prefix, prefix + PREFIX_END)]
+        sql = f"SELECT {' OR '.join(tests)}"
+
+        def run(conn: sqlite3.Connection) -> bool:
+            return bool(conn.execute(sql, args).fetchone()[0])
+
+        return await self._read(run)
+
     async def find_by_business_key_prefix(
         self, direction: Direction, prefix: str, limit: int = MAX_PAGE,
     ) -> list[MessageRecord]:
@@ -615,7 +638,7 @@ class SqliteStore(Store):
                 f"{SELECT_FULL} WHERE m.direction = ? AND m.business_key >= ? "
                 f"AND m.business_key < ? AND m.transport_state NOT IN ({NOT_LIVE}) "
                 "ORDER BY m.id LIMIT ?",
-                (Direction(direction).value, prefix, prefix + "\U0010ffff", limit),
+                (Direction(direction).value, prefix, prefix + PREFIX_END, limit),
             ).fetchall()
             return [_full(row) for row in rows]
 
