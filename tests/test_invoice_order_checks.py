@@ -43,7 +43,10 @@ async def with_setting(store: Store, tmp_path: Path, setting: str) -> Pipeline:
                                agency_settings=f'unreceived_orders = "{setting}"\n')
 
 
-async def test_an_order_never_received_is_a_warning_by_default(pipe: Pipeline) -> None:
+async def test_an_order_never_received_is_a_warning_where_asked(
+    store: Store, tmp_path: Path,
+) -> None:
+    pipe = await with_setting(store, tmp_path, "warn")
     record = await pipe.submit(example_invoice())
     assert record.transport_state is TransportState.QUEUED
     assert await warnings_of(pipe, record.id) == [
@@ -52,7 +55,10 @@ async def test_an_order_never_received_is_a_warning_by_default(pipe: Pipeline) -
         "of its orders (at order_reference.id)"]
 
 
-async def test_an_order_received_from_the_agency_passes_without_a_word(pipe: Pipeline) -> None:
+async def test_an_order_received_from_the_agency_passes_without_a_word(
+    store: Store, tmp_path: Path,
+) -> None:
+    pipe = await with_setting(store, tmp_path, "warn")
     await receive(pipe, example_order(), "o-1")
     record = await pipe.submit(example_invoice())
     assert await warnings_of(pipe, record.id) == []
@@ -92,10 +98,12 @@ async def test_a_staffing_order_is_an_order_too(store: Store, tmp_path: Path) ->
     assert record.transport_state is TransportState.QUEUED
 
 
-async def test_off_says_nothing(store: Store, tmp_path: Path) -> None:
-    pipe = await with_setting(store, tmp_path, "off")
-    record = await pipe.submit(example_invoice())
-    assert await warnings_of(pipe, record.id) == []
+async def test_off_says_nothing_and_is_the_default(
+    store: Store, tmp_path: Path, pipe: Pipeline,
+) -> None:
+    for quiet in (await with_setting(store, tmp_path, "off"), pipe):
+        record = await quiet.submit(attrs.evolve(example_invoice(), number=f"F-{id(quiet)}"))
+        assert await warnings_of(quiet, record.id) == []
 
 
 async def test_a_setting_that_is_no_choice_names_the_key(store: Store, tmp_path: Path) -> None:

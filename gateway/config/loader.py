@@ -23,6 +23,8 @@ from gateway.config.locate import KeyLocator, PathPart, format_key_path
 from gateway.config.model import (
     API_SCOPES,
     DEFAULT_MAX_REQUEST_BYTES,
+    UNRECEIVED_ORDERS,
+    UNRECEIVED_TIMECARDS,
     Address,
     Agency,
     ApiSettings,
@@ -753,16 +755,19 @@ class _Reader:
             contacts=contacts, default_channel=default_channel,
             fallback_channel=fallback_channel, format_pins=pins, documents=documents,
             supplier_number=self.string(table, path, "supplier_number"),
-            unreceived_timecards=self.unreceived(table, path, "unreceived_timecards"),
-            unreceived_orders=self.unreceived(table, path, "unreceived_orders"),
+            # The model's defaults: an unset key and an absent one mean the same.
+            unreceived_timecards=self.unreceived(table, path, "unreceived_timecards",
+                                                 UNRECEIVED_TIMECARDS),
+            unreceived_orders=self.unreceived(table, path, "unreceived_orders",
+                                              UNRECEIVED_ORDERS),
         )
 
     def unreceived(
-        self, table: dict[str, Any], path: tuple[PathPart, ...], key: str,
+        self, table: dict[str, Any], path: tuple[PathPart, ...], key: str, default: Unreceived,
     ) -> Unreceived:
         text = self.string(table, path, key)
         if text is None:
-            return Unreceived.WARN
+            return default
         choices = [choice.value for choice in Unreceived]
         if text not in choices:
             raise self.error(

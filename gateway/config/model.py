@@ -225,6 +225,11 @@ class Unreceived(enum.StrEnum):
     OFF = "off"
 
 
+# The defaults of Agency.unreceived_timecards and unreceived_orders (see there).
+UNRECEIVED_TIMECARDS = Unreceived.WARN
+UNRECEIVED_ORDERS = Unreceived.OFF
+
+
 @attrs.frozen
 class Agency:
     """One government body we trade with, keyed by its OIN."""
@@ -245,9 +250,11 @@ class Agency:
     # some formats must carry (UBL-OHNL's CustomerAssignedAccountID).
     supplier_number: str | None = None
     # An invoice naming a timecard this agency's inbox never held.
-    unreceived_timecards: Unreceived = Unreceived.WARN
-    # An invoice whose order reference names no order this agency sent us.
-    unreceived_orders: Unreceived = Unreceived.WARN
+    unreceived_timecards: Unreceived = UNRECEIVED_TIMECARDS
+    # An invoice whose order reference names no order this agency sent us. Off unless
+    # asked for: many orders reach a supplier outside the gateway, and the look-up
+    # would cost every invoice a read of the store (a quarter of intake's throughput).
+    unreceived_orders: Unreceived = UNRECEIVED_ORDERS
 
     @property
     def label(self) -> str:
