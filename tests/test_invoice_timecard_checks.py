@@ -156,3 +156,21 @@ async def test_a_timecard_never_received_as_the_agency_is_set(
         "message": f"timecard '135664' was never received from agency {AGENCY_OIN} (Naam "
                    "Overheidsorganisatie); only hours on a timecard the agency sent and "
                    "approved may be invoiced"}]
+
+
+async def test_an_approval_withdrawn_later_refuses_the_hours(pipe: Pipeline) -> None:
+    await receive(pipe, timecard(), "t-1")
+    fewer = tuple(attrs.evolve(i, hours=Decimal("5.00")) if i.type == "Regular" else i
+                  for i in timecard().intervals)
+    await receive(pipe, timecard(corrects="135664", intervals=fewer), "t-2")
+    # The agency then sends the timecard again, rejected: its approval is withdrawn.
+    await receive(pipe, timecard(status=TimeCardStatus.REJECTED), "t-3")
+    rejection, errors = await refused(pipe, invoice(regular="8.00", overtime="2.00"))
+    assert rejection.rules == ("timecard-not-approved",)
+    assert "timecard '135664' is rejected, not approved" in errors[0]["message"]
+    # A correction approved after the withdrawal stands in its turn.
+    more = tuple(attrs.evolve(i, hours=Decimal("6.00")) if i.type == "Regular" else i
+                 for i in timecard().intervals)
+    await receive(pipe, timecard(corrects="135664", intervals=more), "t-4")
+    record = await pipe.submit(invoice(regular="12.00", overtime="2.00", number="F-2"))
+    assert record.transport_state is TransportState.QUEUED

@@ -348,3 +348,27 @@ async def test_repeats_are_still_repeats_and_a_second_correction_is_new(pipe: Pi
     decoded = await pipe.store.list_messages(direction=Direction.INBOUND,
                                              transport_state=TransportState.DECODED)
     assert {m.id for m in decoded.items} == {first_id, correction_id, second}
+
+
+async def test_an_approval_withdrawn_is_a_document_of_its_own(pipe: Pipeline) -> None:
+    first_id = await pipe.inbound.receive(delivery(original(), "t-1"))
+    # The agency withdraws its approval: the same timecard again, unmarked, rejected.
+    withdrawn_id = await pipe.inbound.receive(delivery(rejected(original()), "t-2"))
+    state, key = await state_of(pipe, withdrawn_id)
+    assert state is TransportState.DECODED
+    assert key == f"{OIN}:timecard:129532:status:rejected"
+    record = await pipe.store.get(withdrawn_id)
+    assert record is not None
+    assert envelope(record)["document_number"] == "129532"
+    # Found by the number the agency gave it, as the original is.
+    found = await pipe.store.list_messages(direction=Direction.INBOUND, number="129532")
+    assert {m.id for m in found.items} == {first_id, withdrawn_id}
+
+    # The same withdrawal, and the original, delivered again are still repeats.
+    for data, transport_id, first in ((rejected(original()), "t-3", withdrawn_id),
+                                      (original(), "t-4", first_id)):
+        repeat_id = await pipe.inbound.receive(delivery(data, transport_id))
+        assert (await state_of(pipe, repeat_id))[0] is TransportState.DUPLICATE
+        events = await pipe.store.events(repeat_id)
+        assert events[-1].detail["original"] == first
+        assert "differs" not in events[-1].detail

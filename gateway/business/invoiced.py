@@ -27,18 +27,17 @@ HOURS = "HUR"
 def standing_version(versions: Sequence[TimeCard]) -> TimeCard:
     """Of the versions of one timecard, in the order received, the one an invoice bills.
 
-    The latest approved correction, else the original: a correction that is
-    not (yet) approved does not take the approved hours back. Without an
-    original, the latest version, so that the caller can say it is not approved.
+    The latest received of the timecard as sent (approved, or with its
+    approval withdrawn: sent again rejected) and its approved corrections: a
+    correction that is not (yet) approved does not take the approved hours
+    back, but a withdrawal does. Without either, the latest version, so that
+    the caller can say it is not approved.
     """
     if not versions:
         raise ValueError("no versions of the timecard")
-    approved = [card for card in versions
-                if card.corrects is not None and card.status is TimeCardStatus.APPROVED]
-    if approved:
-        return approved[-1]
-    originals = [card for card in versions if card.corrects is None]
-    return originals[-1] if originals else versions[-1]
+    standing = [card for card in versions
+                if card.corrects is None or card.status is TimeCardStatus.APPROVED]
+    return standing[-1] if standing else versions[-1]
 
 
 def timecard_violations(

@@ -10,6 +10,12 @@ original and never reach the ERP. Its key carries a digest of the decoded
 correction, so each correction is a document of its own while the same
 correction delivered again is still one.
 
+So is a timecard sent again under its id, unmarked, in another status than
+approved: the agency withdrawing its approval sends the timecard again as
+"rejected". Its key carries the status, so the withdrawal reaches the ERP (and
+the intake check of invoices) instead of passing for a changed repeat of the
+approved timecard, while the same withdrawal delivered again is still one.
+
 So is a staffing order that is not a new one: SETU-OHNL 2.0 allows
 ``OrderClassification/@orderStatus`` "new" and "closed" (its StaffingOrder
 Schematron refuses every other value), and the agency closes an order under
@@ -30,7 +36,7 @@ import re
 
 from gateway.identifiers import OIN, is_oin_scheme
 from gateway.kinds import DocumentKind
-from gateway.model import CanonicalDocument, Party, TimeCard, kind_of
+from gateway.model import CanonicalDocument, Party, TimeCard, TimeCardStatus, kind_of
 from gateway.model.json import dumps
 from gateway.model.staffing import HumanResource, StaffingOrder
 
@@ -38,7 +44,8 @@ CORRECTION = "correction"
 """Marks the number of a corrected timecard: ``<id>:correction:<digest>``."""
 
 STATUS = "status"
-"""Marks the number of a staffing order that is not new: ``<id>:status:<orderStatus>``."""
+"""Marks the number of a staffing order that is not new (``<id>:status:<orderStatus>``)
+and of a timecard that is neither approved nor a correction (``<id>:status:rejected``)."""
 
 ORDER = "order"
 """Marks the number of a staffing confirmation: ``<id>:order:<staffing order number>``."""
@@ -65,17 +72,20 @@ def number_field(document: CanonicalDocument) -> str:
 
 
 def key_number(document: CanonicalDocument) -> str:
-    """The number in the document's business key: its own, marked for a corrected timecard
-    and for a staffing order that is not new.
+    """The number in the document's business key: its own, marked for a corrected timecard,
+    a timecard not approved and a staffing order that is not new.
 
-    A correction's is ``<id>:correction:<digest of its content>``, a closed staffing
-    order's ``<id>:status:closed``, a confirmation's ``<id>:order:<order number>``;
+    A correction's is ``<id>:correction:<digest of its content>``, a rejected
+    timecard's ``<id>:status:rejected``, a closed staffing order's
+    ``<id>:status:closed``, a confirmation's ``<id>:order:<order number>``;
     :func:`issued_number` gives the document's own number back.
     """
     number = document_number(document)
     if isinstance(document, TimeCard) and document.corrects is not None:
         digest = hashlib.sha256(dumps(document, indent=None).encode()).hexdigest()[:16]
         return f"{number}:{CORRECTION}:{digest}"
+    if isinstance(document, TimeCard) and document.status is not TimeCardStatus.APPROVED:
+        return f"{number}:{STATUS}:{document.status.value}"
     if isinstance(document, StaffingOrder) and document.order_status not in (None, NEW_ORDER):
         return f"{number}:{STATUS}:{document.order_status}"
     if isinstance(document, HumanResource):

@@ -70,18 +70,21 @@ def _timecards_named(invoice: Invoice) -> dict[str, str]:
 
 
 async def _timecard_versions(store: Store, agency_oin: str, card_id: str) -> list[TimeCard]:
-    """The timecard and its corrections from the agency, in the order they were received.
+    """The timecard, its corrections and its changes of status from the agency, in the
+    order they were received.
 
     A SETU correction keeps the timecard's id and is stored under a key of its
-    own (pipeline/keys.py), the original's with a mark and a digest added.
+    own (pipeline/keys.py), the original's with a mark and a digest added; so is
+    the timecard sent again rejected, under the original's with its status added.
     """
     key = inbound_key(agency_oin, DocumentKind.TIMECARD, card_id)
     records = []
     original = await store.find_by_business_key(Direction.INBOUND, key)
     if original is not None:
         records.append(original)
-    records.extend(await store.find_by_business_key_prefix(
-        Direction.INBOUND, f"{key}:{CORRECTION}:"))
+    for mark in (CORRECTION, STATUS):
+        records.extend(await store.find_by_business_key_prefix(
+            Direction.INBOUND, f"{key}:{mark}:"))
     versions = []
     for record in sorted(records, key=lambda r: r.id):
         if record.canonical_json is None:

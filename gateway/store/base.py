@@ -459,9 +459,9 @@ def number_clause(find: str, arg: Callable[[Any], str], number: str) -> str:
     ``<agency OIN>:<kind>:<number>`` inbound, and a number may hold colons of
     its own, so the number is what follows the row's own agency and kind (a
     plain match on the end of the key would take "X:1" for "1"). A corrected
-    timecard's and a closed staffing order's number carry a mark after it
-    (pipeline/keys.py): the number is the one the issuer gave, so those match
-    too. ``find`` is the backend's position-of-substring function (instr,
+    or rejected timecard's and a closed staffing order's number carry a mark
+    after it (pipeline/keys.py): the number is the one the issuer gave, so those
+    match too. ``find`` is the backend's position-of-substring function (instr,
     strpos), ``arg`` adds a parameter and returns its placeholder. Not
     indexed: a scan of the messages that the other filters leave.
     """
@@ -474,7 +474,7 @@ def number_clause(find: str, arg: Callable[[Any], str], number: str) -> str:
     return (f"(substr({tail}, 1, length({middle})) = {middle} AND ({rest} = {arg(number)} "
             f"OR (m.document_kind = 'timecard' AND substr({rest}, 1, {arg(len(correction))}) "
             f"= {arg(correction)}) "
-            f"OR (m.document_kind = 'staffing-order' AND substr({rest}, 1, "
+            f"OR (m.document_kind IN ('staffing-order', 'timecard') AND substr({rest}, 1, "
             f"{arg(len(status))}) = {arg(status)})))")
 
 class Store(abc.ABC):
