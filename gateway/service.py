@@ -209,7 +209,8 @@ class GatewayService:
                 on_queued=lambda _record: notice.queued(Direction.OUTBOUND))
             self.inbound = InboundPipeline(
                 store, self.registry, max_attempts=lambda: self.config.erp.max_attempts,
-                on_decoded=lambda _record: notice.queued(Direction.INBOUND))
+                on_decoded=lambda _record: notice.queued(Direction.INBOUND),
+                agency_known=self._agency_known)
             return
         # Under the data directory's name, so that after a kill the next start here
         # takes this process's claims back at once (see _take_back_claims).
@@ -226,8 +227,20 @@ class GatewayService:
         self.delivery = delivery
         self.inbound = InboundPipeline(store, self.registry,
                                        max_attempts=lambda: self.config.erp.max_attempts,
-                                       on_decoded=lambda _record: delivery.wake())
+                                       on_decoded=lambda _record: delivery.wake(),
+                                       agency_known=self._agency_known)
         self.status_desk = StatusDesk(store, lambda: str(self.config.supplier.kvk))
+
+    def _agency_known(self, oin: str) -> bool:
+        return self.config.agency(oin) is not None
+
+    def _unknown_agencies(self) -> dict[str, dict[str, Any]]:
+        """Per OIN outside the directory, the documents decoded here from it lately."""
+        if self.inbound is None:
+            return {}
+        return {oin: {"documents": seen.documents, "first": seen.first.isoformat(),
+                      "last": seen.last.isoformat()}
+                for oin, seen in self.inbound.unknown_agencies.lately(self._agency_known).items()}
 
     async def _start_channels(self) -> None:
         config = self.config
@@ -655,6 +668,11 @@ class GatewayService:
                 turns = await self._turns(self.store)
             except GatewayError as exc:
                 problems.append(f"message store: {exc}")
+        unknown_agencies = self._unknown_agencies()
+        problems += [f"agency {oin}: {seen['documents']} document(s) received since "
+                     f"{seen['first']} from this OIN, which is not in the agency directory; "
+                     f"add it to {self.config_holder.path}"
+                     for oin, seen in unknown_agencies.items()]
         # Degraded: nothing sends these unless an operator enables the channel, mends it,
         # or runs it on another instance, and nothing else tells that they wait.
         problems += [self._waiting_problem(name, count) for name, count in sorted(waiting.items())]
@@ -677,6 +695,7 @@ class GatewayService:
             "messages": messages,
             "waiting": waiting,
             "turns": turns,
+            "unknown_agencies": unknown_agencies,
             "validation": self._validation_state(),
             "problems": problems,
         }

@@ -221,6 +221,21 @@ COMPONENTS: dict[str, Any] = {
                                                  "past has run out and goes to the next "
                                                  "instance that asks), and whether it is "
                                                  "this one. One of the details."},
+                              "unknown_agencies": {
+                                  "type": "object",
+                                  "additionalProperties": _object({
+                                      "documents": {"type": "integer", "minimum": 1},
+                                      "first": {"type": "string", "format": "date-time"},
+                                      "last": {"type": "string", "format": "date-time"}}),
+                                  "description": "Per OIN that the agency directory lacks, "
+                                                 "the inbound documents this instance "
+                                                 "decoded from it since it started, as long "
+                                                 "as the last came within 24 hours: how "
+                                                 "many, the first and the last. They reach "
+                                                 "the ERP all the same; each OIN also has a "
+                                                 "line in `problems` and makes the status "
+                                                 "degraded until the directory has it. One "
+                                                 "of the details."},
                               "validation": {
                                   "enum": ["on demand", "warming", "warm"],
                                   "description": "The validation workers: started warm for "

@@ -18,7 +18,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import attrs
@@ -54,6 +54,49 @@ MAX_INBOUND_BYTES = 50 * 1024 * 1024
 STUCK_AFTER = timedelta(minutes=1)
 """A message ``received`` this long is no longer being processed by the call that stored it."""
 RECOVER_EVERY = 60.0
+UNKNOWN_AGENCY_WINDOW = timedelta(hours=24)
+"""How long /health names an OIN outside the directory after its last document."""
+UNKNOWN_AGENCY_CAP = 100
+"""OINs outside the directory tracked at once: the OIN is the sender's text, unchecked."""
+
+
+@attrs.define
+class UnknownAgency:
+    documents: int
+    first: datetime
+    last: datetime
+
+
+class UnknownAgencies:
+    """Documents decoded lately that name an agency the directory does not have, per OIN.
+
+    Kept in memory, so that /health, polled often, costs no query: an OIN is
+    named until a window has passed since its last document, or until the
+    directory has it. Per instance, and from its start.
+    """
+
+    def __init__(self) -> None:
+        self._seen: dict[str, UnknownAgency] = {}
+
+    def note(self, oin: str, at: datetime) -> None:
+        self._forget_before(at - UNKNOWN_AGENCY_WINDOW)
+        seen = self._seen.get(oin)
+        if seen is not None:
+            seen.documents += 1
+            seen.last = at
+            return
+        if len(self._seen) >= UNKNOWN_AGENCY_CAP:
+            del self._seen[min(self._seen, key=lambda each: self._seen[each].last)]
+        self._seen[oin] = UnknownAgency(documents=1, first=at, last=at)
+
+    def lately(self, known: Callable[[str], bool]) -> dict[str, UnknownAgency]:
+        """Per OIN still not in the directory, its documents within the window."""
+        self._forget_before(utc_now() - UNKNOWN_AGENCY_WINDOW)
+        return {oin: seen for oin, seen in sorted(self._seen.items()) if not known(oin)}
+
+    def _forget_before(self, cut: datetime) -> None:
+        for oin in [oin for oin, seen in self._seen.items() if seen.last < cut]:
+            del self._seen[oin]
 
 
 class InboundPipeline:
@@ -61,6 +104,7 @@ class InboundPipeline:
         self, store: Store, registry: Registry, *, max_bytes: int = MAX_INBOUND_BYTES,
         max_attempts: int | Callable[[], int] = DEFAULT_MAX_ATTEMPTS,
         on_decoded: Callable[[MessageRecord], None] | None = None,
+        agency_known: Callable[[str], bool] | None = None,
     ) -> None:
         self.store = store
         self.registry = registry
@@ -70,6 +114,10 @@ class InboundPipeline:
         self.max_attempts = max_attempts
         # Lets the delivery worker start at once instead of at its next poll.
         self.on_decoded = on_decoded
+        # Whether the agency directory has an OIN, asked for each document so that a
+        # reloaded directory applies at once; None takes every OIN as known.
+        self.agency_known = agency_known
+        self.unknown_agencies = UnknownAgencies()
 
     async def receive(self, document: InboundDocument) -> str:
         """Persist, then process; returns the message id. Refuses only oversized input.
@@ -240,6 +288,11 @@ class InboundPipeline:
         if traceparent is not None:  # the delivery to the ERP links back to this decode
             detail[TRACEPARENT] = traceparent
         original = await self.store.find_by_business_key(Direction.INBOUND, key)
+        unknown = (original is None or original.id == record.id) and not self._known(agency_oin)
+        if unknown:
+            # Taken all the same: the document is real, only the directory lacks its sender.
+            warnings.append(f"the agency with OIN {agency_oin} is not in the agency directory; "
+                            "add it, so that answers to it can be routed")
         if original is None or original.id == record.id:
             try:
                 decoded_record = await self.store.transition(
@@ -252,6 +305,10 @@ class InboundPipeline:
                 if original is None:
                     raise
             else:
+                if unknown:
+                    self.unknown_agencies.note(agency_oin, utc_now())
+                    log.warning("inbound document from an agency not in the directory", extra={
+                        "message_id": record.id, "agency_oin": agency_oin})
                 if self.on_decoded is not None:
                     self.on_decoded(decoded_record)
                 return decoded_record
@@ -270,6 +327,9 @@ class InboundPipeline:
         return await self.store.transition(
             record.id, event=NewEvent("duplicate", detail),
             transport_state=TransportState.DUPLICATE, **fields)
+
+    def _known(self, agency_oin: str) -> bool:
+        return self.agency_known is None or self.agency_known(agency_oin)
 
     async def _carried_attachments(self, record: MessageRecord) -> tuple[Attachment, ...]:
         """The files the channel handed over beside the document, as stored on receipt."""
