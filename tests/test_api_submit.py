@@ -295,8 +295,10 @@ async def test_validation_that_cannot_run_is_503_and_stores_nothing(
     # verdict on the document, so the ERP is told to try again later.
     monkeypatch.setenv("GATEWAY_STANDARDS_DIR", str(tmp_path / "not-installed"))
     async with running_gateway(tmp_path, invoice_format="peppol-bis:invoice:3.0") as gateway:
-        status, _, problem = await gateway.call("POST", SUBMIT, data=invoice_json(), token=ERP)
+        status, headers, problem = await gateway.call("POST", SUBMIT, data=invoice_json(),
+                                                      token=ERP)
         assert status == 503, problem
+        assert "Retry-After" not in headers  # no time helps: an operator must install them
         assert problem["type"].endswith("unavailable")
         assert "could not be processed now" in problem["detail"]
         assert "standards install" in problem["detail"]  # says how to mend it

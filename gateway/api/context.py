@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from gateway.api.auth import Principal
-from gateway.api.problems import unavailable
+from gateway.api.problems import STARTING_RETRY_AFTER, unavailable
 from gateway.store import Store
 
 if TYPE_CHECKING:
@@ -22,10 +22,14 @@ def service_of(request: web.Request) -> GatewayService:
 
 
 def store_of(request: web.Request) -> Store:
-    store = service_of(request).store
-    if store is None or service_of(request).stopping:
-        raise unavailable("the message store is not open (the gateway is starting or stopping)")
-    return store
+    service = service_of(request)
+    if service.stopping:
+        # No Retry-After: whether and when the gateway comes back is not up to it.
+        raise unavailable("the message store is closing: the gateway is stopping")
+    if service.store is None:
+        raise unavailable("the message store is not open yet: the gateway is starting",
+                          retry_after=STARTING_RETRY_AFTER)
+    return service.store
 
 
 def principal_of(request: web.Request) -> Principal:

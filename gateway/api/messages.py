@@ -13,7 +13,13 @@ from gateway.api.auth import OPERATE, READ
 from gateway.api.body import UNSTORABLE, check_keys, optional_text, read_json_object
 from gateway.api.context import max_request_bytes, principal_of, service_of, store_of
 from gateway.api.operations import Answer, Operation, Param, ref
-from gateway.api.problems import bad_request, conflict, not_found, unavailable
+from gateway.api.problems import (
+    STARTING_RETRY_AFTER,
+    bad_request,
+    conflict,
+    not_found,
+    unavailable,
+)
 from gateway.api.render import detail, summary
 from gateway.api.schemas import CURSOR_PATTERN, REROUTABLE_STATES
 from gateway.identifiers import OIN, InvalidIdentifier
@@ -227,7 +233,8 @@ async def reroute_message(request: web.Request) -> web.Response:
         raise bad_request(f"format {format_key!r} is not provided by any plugin here "
                           f"(`gateway formats` lists them)", "$.format")
     if service.validation is None:
-        raise unavailable("the validation pool is not running")
+        raise unavailable("the validation pool is not running yet: the gateway is starting",
+                          retry_after=STARTING_RETRY_AFTER)
     return await _operate(request, operator.reroute(
         store_of(request), service.registry, service.validation, message_id_of(request),
         actor=_actor(request, body), channel=channel, format_key=format_key, reason=reason,
@@ -278,7 +285,8 @@ async def reroute_agency_messages(request: web.Request) -> web.Response:
         raise bad_request("cursor must be a next_cursor value from an earlier page",
                           "$.cursor")
     if service.validation is None:
-        raise unavailable("the validation pool is not running")
+        raise unavailable("the validation pool is not running yet: the gateway is starting",
+                          retry_after=STARTING_RETRY_AFTER)
     page = await operator.reroute_agency(
         store_of(request), service.registry, service.validation, config, str(agency.oin),
         actor=_actor(request, body), reason=reason, kind=kind,

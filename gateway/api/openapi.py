@@ -22,7 +22,10 @@ PROBLEM_TEXT = {
          "document limit).",
     422: "The document was rejected; it is stored under message_id.",
     500: "The gateway failed; the error is in its log.",
-    503: "The gateway cannot do this now (starting, stopping, a dependency down).",
+    503: "The gateway cannot do this now (starting, stopping, a dependency down). Where "
+         "it can tell when it will (it is starting; validation workers died and new ones "
+         "are warming up) a Retry-After header gives the seconds to wait; without one an "
+         "operator must act first (standards not installed, tokens unreadable).",
 }
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::[^{}]*)?\}")
 

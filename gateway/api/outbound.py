@@ -13,13 +13,14 @@ from gateway.api.auth import SUBMIT
 from gateway.api.body import read_body
 from gateway.api.context import max_request_bytes, service_of, store_of
 from gateway.api.operations import Answer, Operation, Param, ref
-from gateway.api.problems import Problem, bad_request, unavailable
+from gateway.api.problems import STARTING_RETRY_AFTER, Problem, bad_request, unavailable
 from gateway.api.render import message_link, submit_answer
 from gateway.api.schemas import any_canonical_document
 from gateway.errors import GatewayError
 from gateway.model.json import ROOT, CanonicalJSONError, parse_json
 from gateway.pipeline import DocumentRejected, DocumentTooLarge, NumberTaken
 from gateway.store import Store, TransportState
+from gateway.validation.pool import ValidationWorkerDied
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +138,8 @@ async def submit(request: web.Request) -> web.Response:
     store = store_of(request)
     pipeline = service.outbound
     if pipeline is None:
-        raise unavailable("the outbound pipeline is not running")
+        raise unavailable("the outbound pipeline is not running yet: the gateway is starting",
+                          retry_after=STARTING_RETRY_AFTER)
     limit = max_request_bytes(request)
     raw = await read_body(request, limit)
     parsed = _parsed(raw)
@@ -155,9 +157,14 @@ async def submit(request: web.Request) -> web.Response:
         raise number_taken_problem(exc) from None
     except GatewayError as exc:
         # Validation that cannot run, a database that is down: not the document's fault,
-        # nothing is stored, and the ERP may try again.
+        # nothing is stored, and the ERP may try again. Only when workers died does the
+        # gateway know when: once new ones are warm. Missing standards wait for an operator.
         log.warning("submit failed without a verdict: %s", exc)
-        raise unavailable(f"the document could not be processed now: {exc}") from None
+        retry_after = (service.validation.replacement_seconds()
+                       if isinstance(exc, ValidationWorkerDied) and service.validation is not None
+                       else None)
+        raise unavailable(f"the document could not be processed now: {exc}",
+                          retry_after=retry_after) from None
     headers = {"Location": message_link(record.id)}
     if not created:
         headers["Wissel-Duplicate"] = "true"

@@ -71,8 +71,16 @@ def conflict(detail: str) -> Problem:
     return Problem(409, "conflict", "The message is not in a state that allows this", detail)
 
 
-def unavailable(detail: str) -> Problem:
-    return Problem(503, "unavailable", "The gateway cannot do this now", detail)
+STARTING_RETRY_AFTER = 5
+"""Seconds to tell a caller that finds the gateway starting: its start takes about that."""
+
+
+def unavailable(detail: str, retry_after: int | None = None) -> Problem:
+    """503; ``retry_after`` seconds (sent as Retry-After) where the gateway can tell when
+    it will be able to, and None where it cannot: where an operator must act first."""
+    headers = {} if retry_after is None else {"Retry-After": str(retry_after)}
+    return Problem(503, "unavailable", "The gateway cannot do this now", detail,
+                   headers=headers)
 
 
 # aiohttp's own refusals (unknown path, wrong method, body over client_max_size)

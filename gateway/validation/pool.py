@@ -39,6 +39,7 @@ import concurrent.futures
 import contextlib
 import functools
 import logging
+import math
 import multiprocessing
 import os
 import pickle
@@ -137,6 +138,8 @@ class Warmth:
     problems: tuple[str, ...] = ()
     runs: int = 0
     """Validations run in all, the repeats past Saxon's first pause included."""
+    seconds: float = 0.0
+    """How long the worker took from its start until it was warm."""
 
 
 @attrs.frozen
@@ -205,6 +208,9 @@ _layers_by_key: dict[tuple[_LayerKey, ...], tuple[ValidationLayer, ...]] = {}
 _warmth: Warmth | None = None
 
 
+WORKER_START_SECONDS = 1.0
+"""A generous bound on starting a worker process before its warm-up (spawn imports the gateway)."""
+
 WARM_VALIDATIONS = 16
 """Validations each worker runs at start (its warm documents in turn), past Saxon's first pause."""
 
@@ -215,12 +221,14 @@ def _start_worker(
     manifest: Manifest | None = None,
 ) -> None:
     global _worker, _warmth
+    started = time.monotonic()
     _end_with_parent()
     schedule_worker(scheduling)
     _worker = Validator(standards_dir, manifest=manifest)
     _worker.prepare(warm)
     if sets or ready is not None:
-        _warmth = _warm_up(_worker, sets, stop)
+        _warmth = attrs.evolve(_warm_up(_worker, sets, stop),
+                               seconds=time.monotonic() - started)
         if ready is not None:
             ready.put(_warmth)
 
@@ -514,6 +522,9 @@ class ValidationPool:
         self._stop_warming: Any = None  # an event, set when the pool closes
         self._announce = False  # whether workers report their warmth: after start()
         self._warmth: list[Warmth] = []
+        # The longest start of a worker until warm seen here: kept when the workers are
+        # replaced, as it is what their replacement will take (see replacement_seconds).
+        self._longest_start = 0.0
         # Reads the stylesheets' patterns; never compiles, so this process needs no Saxon.
         self._planner = Validator(self.standards_dir, manifest=manifest)
         # validate()'s documents waiting for a worker, and its tasks in flight:
@@ -732,10 +743,22 @@ class ValidationPool:
             ready = self._ready
             while ready is not None:
                 try:
-                    self._warmth.append(ready.get_nowait())
+                    warmth = ready.get_nowait()
                 except queue.Empty:
                     break
+                self._warmth.append(warmth)
+                self._longest_start = max(self._longest_start, warmth.seconds)
             return list(self._warmth)
+
+    def replacement_seconds(self) -> int:
+        """About how long new workers take to start and warm up, in whole seconds.
+
+        The longest start until warm this pool has seen (none before a warm
+        start: a worker then compiles on first use), and a process's own start:
+        what a caller whose document lost its workers waits before it tries again.
+        """
+        self.warmth()
+        return math.ceil(WORKER_START_SECONDS + self._longest_start)
 
     def warming(self) -> bool:
         """Whether workers started with :meth:`start` are still compiling or warming."""

@@ -1,0 +1,78 @@
+"""A 503 says when to try again where the gateway can tell: validation workers that died."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import threading
+from pathlib import Path
+
+import pytest
+from api_support import ERP, invoice_json, running_gateway
+from pipeline_support import AGENCY_OIN
+
+SUBMIT = f"/api/v1/outbound/{AGENCY_OIN}"
+
+
+def _workers() -> list[int]:
+    """This process's grandchildren: the validation workers (children of the forkserver)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:  # ended meanwhile
+            continue
+        # The command name in parentheses may hold spaces: the fields follow its ')'.
+        parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    children = {pid for pid, parent in parents.items() if parent == os.getpid()}
+    return [pid for pid, parent in parents.items() if parent in children]
+
+
+def _kill_workers_until(stop: threading.Event, started: threading.Event) -> None:
+    """Kill every worker, and each new one as it starts (its warm-up takes seconds)."""
+    while True:
+        for pid in _workers():
+            with contextlib.suppress(ProcessLookupError):  # ended meanwhile
+                os.kill(pid, signal.SIGKILL)
+        started.set()  # the warm workers are gone
+        if stop.wait(0.01):
+            return
+
+
+async def test_a_submission_whose_workers_died_is_told_when_to_try_again(
+    tmp_path: Path, installed_standards: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # An ERP refused for a dead worker got a 503 without Retry-After: it guessed, and
+    # either hammered the gateway while new workers warmed up or waited far too long.
+    monkeypatch.setenv("GATEWAY_STANDARDS_DIR", str(installed_standards))
+    async with running_gateway(tmp_path, invoice_format="peppol-bis:invoice:3.0") as gateway:
+        pool = gateway.service.validation
+        assert pool is not None
+        for _ in range(1800):  # the workers start warm in the background
+            if (await gateway.service.health())["validation"] == "warm":
+                break
+            await asyncio.sleep(0.1)
+        assert (await gateway.service.health())["validation"] == "warm"
+        stop, started = threading.Event(), threading.Event()
+        killer = threading.Thread(target=_kill_workers_until, args=(stop, started))
+        killer.start()
+        try:
+            assert await asyncio.to_thread(started.wait, 60)
+            status, headers, problem = await gateway.call("POST", SUBMIT, data=invoice_json(),
+                                                          token=ERP)
+        finally:
+            stop.set()
+            killer.join()
+        assert status == 503, problem
+        assert "not validated" in problem["detail"]
+        # The longest start until warm seen, plus a second for the process: at least 2 s.
+        assert headers.get("Retry-After") == str(pool.replacement_seconds()), headers
+        assert int(headers["Retry-After"]) >= 2
+        assert (await gateway.store.list_messages()).items == ()
+        # New workers take the document once nothing kills them.
+        status, _, body = await gateway.call("POST", SUBMIT, data=invoice_json(), token=ERP)
+        assert status == 202, body
