@@ -1,4 +1,4 @@
-"""A 503 says when to try again where the gateway can tell: validation workers that died."""
+"""A 503 says when to try again where the gateway can tell: workers that died, a start."""
 
 from __future__ import annotations
 
@@ -9,9 +9,15 @@ import signal
 import threading
 from pathlib import Path
 
+import aiohttp
 import pytest
+from aiohttp.test_utils import TestServer
 from api_support import ERP, invoice_json, running_gateway
-from pipeline_support import AGENCY_OIN
+from pipeline_support import AGENCY_OIN, RecorderPlugin, config_text
+
+from gateway.api.app import make_app
+from gateway.pluginmanager import make_plugin_manager
+from gateway.service import GatewayService
 
 SUBMIT = f"/api/v1/outbound/{AGENCY_OIN}"
 
@@ -76,3 +82,19 @@ async def test_a_submission_whose_workers_died_is_told_when_to_try_again(
         # New workers take the document once nothing kills them.
         status, _, body = await gateway.call("POST", SUBMIT, data=invoice_json(), token=ERP)
         assert status == 202, body
+
+
+async def test_a_gateway_not_started_yet_says_when_to_try_again(tmp_path: Path) -> None:
+    path = tmp_path / "gateway.toml"
+    path.write_text(config_text(tmp_path), "utf-8")
+    service = GatewayService(path, make_plugin_manager(plugins=[("recorder", RecorderPlugin())]))
+    headers = {"Authorization": "Bearer test-token"}
+    async with TestServer(make_app(service)) as server, aiohttp.ClientSession(
+            headers=headers) as client:
+        answer = await client.post(server.make_url(SUBMIT), data=invoice_json())
+        assert answer.status == 503, await answer.text()
+        assert answer.headers.get("Retry-After") == "5"
+        assert "starting" in (await answer.json())["detail"]
+        answer = await client.get(server.make_url("/api/v1/messages"))
+        assert answer.status == 503
+        assert answer.headers.get("Retry-After") == "5"
