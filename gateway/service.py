@@ -37,7 +37,7 @@ from aiohttp import web
 
 from gateway import __version__
 from gateway.api.app import make_app
-from gateway.api.auth import is_loopback, token_entries
+from gateway.api.auth import token_entries
 from gateway.channels import SERVER_STOP_TIMEOUT, Channel, ChannelContext, InboundDocument
 from gateway.config import ConfigHolder, check_against_registry
 from gateway.config.audit import StoreAuditor
@@ -46,6 +46,7 @@ from gateway.config.fit import refuse_unfit_routes
 from gateway.config.model import ChannelConfig, GatewayConfig
 from gateway.delivery import DeliveryWorker
 from gateway.errors import ConfigError, GatewayError, StandardsError
+from gateway.hosts import names_this_machine
 from gateway.instruments import observe_store
 from gateway.kinds import Direction
 from gateway.pipeline import (
@@ -516,7 +517,7 @@ class GatewayService:
                 return
         except ConfigError:
             return  # the API is locked: /health and the log say why already
-        if host == "localhost" or is_loopback(host):
+        if names_this_machine(host):
             return
         log.warning(
             "listening on %s with no API token: the API answers callers on this machine "

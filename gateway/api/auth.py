@@ -13,7 +13,6 @@ configuration takes effect at the next request.
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import logging
 from collections.abc import Callable, Collection
 from urllib.parse import urlsplit
@@ -24,6 +23,7 @@ from aiohttp import web
 from gateway.api.problems import Problem
 from gateway.config.model import API_SCOPES, GatewayConfig
 from gateway.errors import ConfigError
+from gateway.hosts import is_loopback, names_this_machine
 
 log = logging.getLogger(__name__)
 
@@ -94,18 +94,9 @@ def not_local(request: web.Request) -> str | None:
         host = urlsplit(f"//{request.headers.get('Host', '')}").hostname or ""
     except ValueError:
         host = ""
-    if not (host == "localhost" or host.endswith(".localhost") or is_loopback(host)):
+    if not names_this_machine(host):
         return "its Host header names neither localhost nor a loopback address"
     return None
-
-
-def is_loopback(remote: str | None) -> bool:
-    if not remote:
-        return False
-    try:
-        return ipaddress.ip_address(remote.split("%", 1)[0]).is_loopback
-    except ValueError:
-        return False
 
 
 class Authenticator:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import logging
 import os
 import ssl
@@ -41,6 +40,7 @@ from gateway.channels import (
 )
 from gateway.errors import GatewayError
 from gateway.fileio import NotAnInboxFile, file_away, read_inbox_file
+from gateway.hosts import names_this_machine
 from gateway.model import CanonicalDocument
 from gateway.model.json import loads
 from gateway.render import PdfUnavailable, find_pdf_tool, render_html, render_pdf
@@ -98,14 +98,6 @@ def recipient(channel: str, settings: Mapping[str, Any], agency_oin: str,
 
 
 
-def _on_this_machine(host: str) -> bool:
-    """Whether ``host`` names this machine (localhost or a loopback address)."""
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 class EmailChannel(Channel):
     type_name = "email"
@@ -138,7 +130,7 @@ class EmailChannel(Channel):
         if self.username and not self.password_env:
             raise bad("password_env", "is required with username (the variable holding the "
                       "password)")
-        if self.username and self.security == "none" and not _on_this_machine(self.host):
+        if self.username and self.security == "none" and not names_this_machine(self.host):
             # The login would travel in the clear, to wherever the network routes it.
             raise bad("security", f"= 'none' with username would send the password "
                       f"unencrypted to {self.host}; use starttls or tls ('none' with a login "
