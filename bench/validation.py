@@ -12,9 +12,10 @@ pool on two processes against one. It ends by saying which targets hold:
 - a 10,000-line invoice validates in under 5 s (split over the pool's two processes);
 - decoding grows linearly too: 10,000 lines within 15x the time of 1,000 lines.
 
-The engine runs a large document's Schematron pattern by pattern (the bare
-Saxon call runs each stylesheet whole, as its publisher does), and the pool
-spreads one large document's patterns over its processes. Decode and encode
+The engine runs a Schematron stylesheet's patterns without the skeleton's
+idle walks over the document (the bare Saxon call runs each stylesheet whole,
+as its publisher does), and the pool spreads one large document's patterns
+over its processes. Decode and encode
 are timed too when a registered format reads the invoices.
 
     .venv/bin/python bench/validation.py [--standards DIR] [--quick]

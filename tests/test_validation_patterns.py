@@ -47,12 +47,12 @@ def _files(folder: Path, pattern: str = "*.xml") -> list[Path]:
 
 @pytest.fixture(scope="module")
 def by_pattern(installed_standards: Path) -> Validator:
-    return Validator(installed_standards, by_pattern_above=0)
+    return Validator(installed_standards)
 
 
 @pytest.fixture(scope="module")
 def whole(installed_standards: Path) -> Validator:
-    return Validator(installed_standards, by_pattern_above=None)
+    return Validator(installed_standards, as_published=True)
 
 
 def test_the_official_stylesheets_are_run_pattern_by_pattern(

@@ -49,7 +49,7 @@ def _invoice(lines: int) -> bytes:
 
 @pytest.fixture(scope="module")
 def whole(installed_standards: Path) -> Validator:
-    return Validator(installed_standards, by_pattern_above=None)
+    return Validator(installed_standards, as_published=True)
 
 
 @pytest.fixture(scope="module")

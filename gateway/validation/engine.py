@@ -5,10 +5,12 @@ cheap (milliseconds), so a :class:`Validator` compiles every artifact once and
 keeps it for the life of the process. The document is parsed once by the
 hardened parser (:class:`ParsedDocument`); the XSD layer validates that tree
 and the Schematron layers share one Saxon document built from the same text.
-A Schematron stylesheet in the ISO skeleton's shape runs pattern by pattern
-(see :mod:`gateway.validation.patterns`): the same findings, without the
-skeleton's idle walks over the document, and a large document's patterns can
-be spread over processes (:mod:`gateway.validation.pool`).
+A Schematron stylesheet in the ISO skeleton's shape runs through a pattern
+runner, a small stylesheet that imports the official one and applies its
+pattern modes in turn (see :mod:`gateway.validation.patterns`): the same
+findings, without the skeleton's idle walks over the document (a sixth of the
+EN 16931 and Peppol checks of a typical invoice), and a large document's
+patterns can be spread over processes (:mod:`gateway.validation.pool`).
 
 Like the Peppol and phive validators, Schematron layers only run on a
 document that passed the XSD layers: their rules assume the structure the
@@ -32,19 +34,13 @@ from gateway.formats import Format, LayerKind, ValidationLayer
 from gateway.standards.installer import standards_path, verify
 from gateway.standards.manifest import Manifest, default_manifest
 from gateway.validation.locations import line_of
-from gateway.validation.patterns import skeleton_patterns
+from gateway.validation.patterns import pattern_runner, skeleton_patterns
 from gateway.validation.report import PARSE_LAYER, Finding, Severity, ValidationReport
 from gateway.validation.svrl import svrl_findings
 from gateway.xmlsafe import XMLParseError, parse_xml
 
 SAXON_ERROR_RULE = "saxon-error"
 SKIPPED_RULE = "skipped"
-BY_PATTERN_BYTES = 64 * 1024
-"""Above this size a document's Schematron layers run pattern by pattern.
-
-Each pattern is a transformation of its own, about 0.1 ms to set up: on a
-typical invoice (12 KiB) that costs more than it saves. The walks it saves
-are a tenth of the transform, which pays from some 40 invoice lines (50 KiB) on."""
 
 
 class LayerSelectionError(GatewayError):
@@ -107,6 +103,7 @@ class _Compiled:
 
     artifact: str
     value: Any
+    """The lxml schema; the Saxon stylesheet, or its pattern runner when ``patterns``."""
     patterns: tuple[str, ...] = ()
     """A Schematron stylesheet's pattern modes in order; ``()``: it runs whole."""
     lock: threading.Lock = attrs.field(factory=threading.Lock)
@@ -118,17 +115,17 @@ class Validator:
     One instance per standards directory and process is enough; see
     :func:`validator_for`. Safe to call from several threads.
 
-    Documents larger than ``by_pattern_above`` bytes run their Schematron
-    layers pattern by pattern where the stylesheet allows it; with None,
-    every stylesheet runs whole, as its publisher runs it: the reference the
-    pattern-by-pattern runs are tested and timed against.
+    Schematron layers run their patterns through a pattern runner where the
+    stylesheet allows it; with ``as_published``, every stylesheet runs whole,
+    as its publisher runs it: the reference the pattern runs are tested and
+    timed against.
     """
 
     def __init__(self, standards_dir: Path, *, manifest: Manifest | None = None,
-                 by_pattern_above: int | None = BY_PATTERN_BYTES) -> None:
+                 as_published: bool = False) -> None:
         self.standards_dir = Path(standards_dir)
         self._manifest = manifest
-        self.by_pattern_above = by_pattern_above
+        self.as_published = as_published
         self._compiled: dict[tuple[LayerKind, str], _Compiled] = {}
         self._intact: set[str] = set()
         self._lock = threading.Lock()
@@ -171,7 +168,7 @@ class Validator:
         Reads the installed stylesheet without compiling it, so a process
         that only hands work to others need not start Saxon.
         """
-        if layer.kind is not LayerKind.SCHEMATRON or self.by_pattern_above is None:
+        if layer.kind is not LayerKind.SCHEMATRON or self.as_published:
             return ()
         return skeleton_patterns(self.artifact_path(layer.artifact))
 
@@ -193,8 +190,10 @@ class Validator:
                 if layer.kind is LayerKind.XSD:
                     found = _Compiled(layer.artifact, _compile_schema(path, layer.artifact))
                 else:
-                    found = _Compiled(layer.artifact, _compile_stylesheet(path, layer.artifact),
-                                      self.patterns(layer))
+                    patterns = self.patterns(layer)
+                    found = _Compiled(layer.artifact,
+                                      _compile_stylesheet(path, layer.artifact, patterns),
+                                      patterns)
                 self._compiled[key] = found
             return found
 
@@ -281,12 +280,7 @@ class Validator:
         wanted: Collection[str] | None = None,
     ) -> list[Finding]:
         compiled = self._compiled_for(layer)
-        if wanted is not None:
-            patterns = _chosen_patterns(layer, compiled.patterns, wanted)
-        elif self.by_pattern_above is not None and len(document.data) > self.by_pattern_above:
-            patterns = compiled.patterns
-        else:
-            patterns = ()
+        patterns = () if wanted is None else _chosen_patterns(layer, compiled.patterns, wanted)
         root = document.tree.getroot()
 
         def locate(location: str) -> int | None:
@@ -419,10 +413,15 @@ def _compile_schema(path: Path, artifact: str) -> etree.XMLSchema:
         raise StandardsError(f"cannot compile the XSD {artifact} ({path}): {exc}") from exc
 
 
-def _compile_stylesheet(path: Path, artifact: str) -> Any:
+def _compile_stylesheet(path: Path, artifact: str, patterns: Sequence[str] = ()) -> Any:
+    """The stylesheet at ``path``; with ``patterns``, the pattern runner that imports it."""
     compiler = saxon_processor().new_xslt30_processor()
     try:
-        executable = compiler.compile_stylesheet(stylesheet_file=str(path))
+        if patterns:
+            executable = compiler.compile_stylesheet(
+                stylesheet_text=pattern_runner(path, patterns))
+        else:
+            executable = compiler.compile_stylesheet(stylesheet_file=str(path))
     except saxon_error_type() as exc:
         raise StandardsError(
             f"cannot compile the Schematron XSLT {artifact} ({path}): {_saxon_message(exc)}"
