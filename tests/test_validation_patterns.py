@@ -16,8 +16,9 @@ import pytest
 from lxml import etree
 
 from gateway.validation import LayerSelectionError, Validator
-from gateway.validation.engine import SAXON_ERROR_RULE, ParsedDocument
-from gateway.validation.patterns import patterns_of, skeleton_patterns
+from gateway.validation.engine import SAXON_ERROR_RULE, ParsedDocument, saxon_processor
+from gateway.validation.patterns import pattern_runner, patterns_of, skeleton_patterns
+from gateway.validation.svrl import svrl_findings
 from validation_layers import (
     BASE_EXAMPLE,
     EN16931,
@@ -168,6 +169,10 @@ def _skeleton(body: str, root: str | None = None, extra: str = "") -> str:
     (_skeleton("", extra='<xsl:import href="other.xsl"/>'), ()),
     (_skeleton("", extra='<xsl:mode on-no-match="shallow-copy"/>'), ()),
     (_skeleton("", root='<xsl:call-template name="all"/>'), ()),
+    # A finding written by the root template itself: running the modes alone would lose it.
+    (_skeleton("", root='<svrl:schematron-output><svrl:failed-assert id="X"/>'
+                        '<xsl:apply-templates select="/" mode="M1"/></svrl:schematron-output>'),
+     ()),
     (_skeleton("", root='<xsl:apply-templates select="//x" mode="M1"/>'), ()),
     (_skeleton("", root='<xsl:apply-templates select="/" mode="M1">'
                         '<xsl:with-param name="p" select="1"/></xsl:apply-templates>'), ()),
@@ -184,3 +189,25 @@ def test_an_unreadable_stylesheet_runs_whole(tmp_path: Path) -> None:
     broken.write_text("<xsl:stylesheet")
     assert skeleton_patterns(broken) == ()
     assert skeleton_patterns(tmp_path / "missing.xsl") == ()
+
+
+def test_the_pattern_runner_imports_the_stylesheet_and_keeps_its_version(tmp_path: Path) -> None:
+    folder = tmp_path / "with space"
+    folder.mkdir()
+    official = folder / "rules.xsl"
+    official.write_text(_skeleton('<xsl:template match="x" mode="M1">'
+                                  '<svrl:failed-assert id="X-1"><svrl:text>no x</svrl:text>'
+                                  '</svrl:failed-assert></xsl:template>')
+                        .replace('version="2.0"', 'version="1.0"'), "utf-8")
+    runner = etree.fromstring(pattern_runner(official, ("M1",)))
+    assert runner.get("version") == "1.0"
+    [imported] = runner.findall(f"{{{XSL}}}import")
+    assert imported.get("href") == official.resolve().as_uri()
+    assert [a.get("mode") for a in runner.iter(f"{{{XSL}}}apply-templates")] == ["M1"]
+    # Saxon finds the imported file by that URI, space and all, and runs its mode.
+    compiled = saxon_processor().new_xslt30_processor().compile_stylesheet(
+        stylesheet_text=pattern_runner(official, ("M1",)))
+    node = saxon_processor().parse_xml(xml_text="<r><x/><y/><x/></r>")
+    findings = svrl_findings(saxon_processor(), compiled.transform_to_value(xdm_node=node).head,
+                             "rules", lambda location: None)
+    assert [finding.rule for finding in findings] == ["X-1", "X-1"]

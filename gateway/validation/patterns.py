@@ -29,8 +29,9 @@ from pathlib import Path
 
 from lxml import etree
 
+from gateway.validation.svrl import SVRL_NS
+
 XSL_NS = "http://www.w3.org/1999/XSL/Transform"
-SVRL_NS = "http://purl.oclc.org/dsdl/svrl"
 _XSL = f"{{{XSL_NS}}}"
 
 # What the skeleton's root template may contain besides literal result elements.
@@ -40,6 +41,10 @@ _ROOT_INSTRUCTIONS = {f"{_XSL}{name}" for name in
 _UNSUPPORTED = {f"{_XSL}{name}" for name in
                 ("import", "include", "use-package", "mode", "apply-imports")}
 _UNNAMED = {"#default", "#unnamed", "#all"}
+# What the skeleton's root template writes itself: none of it is a finding, so a runner
+# (and a pattern run alone) that leaves it out reports the same.
+_ROOT_LITERALS = {f"{{{SVRL_NS}}}{name}" for name in
+                  ("schematron-output", "ns-prefix-in-attribute-values", "active-pattern")}
 
 
 def skeleton_patterns(path: Path) -> tuple[str, ...]:
@@ -115,8 +120,12 @@ def patterns_of(stylesheet: etree._Element) -> tuple[str, ...]:
 def _modes_applied(root: etree._Element) -> tuple[str, ...]:
     modes: list[str] = []
     for element in root.iterdescendants():
-        if not isinstance(element.tag, str) or not element.tag.startswith(_XSL):
-            continue  # literal result elements (svrl:*) and comments
+        if not isinstance(element.tag, str):
+            continue  # comments
+        if not element.tag.startswith(_XSL):
+            if element.tag not in _ROOT_LITERALS:
+                return ()  # it writes something of its own, a finding perhaps
+            continue
         if element.tag not in _ROOT_INSTRUCTIONS:
             return ()
         if element.tag != f"{_XSL}apply-templates":
