@@ -32,11 +32,13 @@ from gateway.store.model import (
     TRANSITIONS,
     Attempt,
     AuditRecord,
+    BilledLine,
     Event,
     Lease,
     MessageRecord,
     NewEvent,
     Page,
+    TimecardLine,
     TransportState,
     as_utc,
     utc_now,
@@ -298,7 +300,7 @@ def initial_events(record: MessageRecord, events: Sequence[NewEvent]) -> list[Ev
 # bound well under that makes both refuse the same values, with a message that says why.
 INDEXED_FIELDS = {
     "business_key": "business key", "transport_id": "transport id", "agency_oin": "agency OIN",
-    "channel": "channel", "business_state": "business state",
+    "channel": "channel", "business_state": "business state", "timecard_id": "timecard id",
 }
 MAX_INDEXED_BYTES = 1000
 # Above every character a key can hold: a prefix's keys lie in [prefix, prefix + PREFIX_END).
@@ -512,20 +514,35 @@ class Store(abc.ABC):
     # -- creating messages ----------------------------------------------
 
     async def add_outbound(
-        self, record: MessageRecord, events: Sequence[NewEvent] = ()
+        self, record: MessageRecord, events: Sequence[NewEvent] = (), *,
+        timecard_lines: Sequence[TimecardLine] = (),
     ) -> tuple[MessageRecord, bool]:
         """Store a new outbound message, idempotent by business key.
 
         If a live outbound message with ``record.business_key`` exists, that
         message is returned with ``created`` False and nothing is written:
         also when two gateway instances add the same key at the same moment.
+        ``timecard_lines``: an invoice's lines naming a timecard, written with
+        the message or not at all (:meth:`billed_on_timecard` reads them).
         """
         check_new(record, Direction.OUTBOUND)
+        if timecard_lines:
+            if not record.agency_oin or record.transport_state is TransportState.REJECTED:
+                raise StoreError(f"message {record.id}: only an invoice stored for an agency, "
+                                 "and not rejected, bills hours on a timecard")
+            check_indexed(record.id, [("timecard_id", line.timecard_id)
+                                      for line in timecard_lines])
+            if len({line.line for line in timecard_lines}) != len(timecard_lines):
+                raise StoreError(f"message {record.id}: a line is given twice")
+            timecard_lines = [attrs.evolve(
+                line, invoice_number=text_safe(line.invoice_number),
+                order_line=text_safe(line.order_line), unit_code=text_safe(line.unit_code))
+                for line in timecard_lines]
         if record.transport_state not in CLAIMABLE_STATES[Direction.OUTBOUND]:
             record = attrs.evolve(record, next_attempt_at=None)
         elif record.next_attempt_at is None:
             record = attrs.evolve(record, next_attempt_at=record.created_at)
-        return await self._insert(record, initial_events(record, events))
+        return await self._insert(record, initial_events(record, events), list(timecard_lines))
 
     async def add_inbound_raw(
         self, record: MessageRecord, events: Sequence[NewEvent] = ()
@@ -537,7 +554,7 @@ class Store(abc.ABC):
         caller may acknowledge to the sender once this returned.
         """
         check_new(record, Direction.INBOUND)
-        return await self._insert(record, initial_events(record, events))
+        return await self._insert(record, initial_events(record, events), ())
 
     # -- reading --------------------------------------------------------
 
@@ -568,6 +585,18 @@ class Store(abc.ABC):
 
         One indexed look-up that reads no message: intake asks it of every invoice
         naming an order (was the order received?), so it must cost next to nothing.
+        """
+
+    @abc.abstractmethod
+    async def billed_on_timecard(
+        self, agency_oin: str, timecard_id: str, *, besides: str | None = None,
+    ) -> list[BilledLine]:
+        """The lines of stored outbound invoices and credit notes billing on the timecard
+        ``timecard_id`` of ``agency_oin``, oldest message first, lines in their order.
+
+        Only of messages whose hours stand: not in NOT_BILLED_TRANSPORT_STATES nor
+        NOT_BILLED_BUSINESS_STATES (see gateway/store/model.py). ``besides``: not
+        the message with this business key, the one being submitted again.
         """
 
     @abc.abstractmethod
@@ -988,10 +1017,12 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def _insert(
-        self, record: MessageRecord, events: list[Event]
+        self, record: MessageRecord, events: list[Event],
+        timecard_lines: Sequence[TimecardLine] = (),
     ) -> tuple[MessageRecord, bool]:
         """Insert unless a live message with the same business key (or, inbound, the same
-        channel and transport id) exists; return that one then."""
+        channel and transport id) exists; return that one then. ``timecard_lines`` are
+        written with the message only."""
 
     @abc.abstractmethod
     async def _apply(

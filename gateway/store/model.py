@@ -74,6 +74,7 @@ import threading
 import time
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import attrs
@@ -327,6 +328,42 @@ class MessageRecord:
             transport_ids=() if transport_id is None else (transport_id,),
             agency_oin=agency_oin, max_attempts=max_attempts,
         )
+
+
+@attrs.frozen
+class TimecardLine:
+    """A line of an outbound invoice that names a timecard, kept with the invoice.
+
+    So that the intake of a later invoice can count the hours billed on that
+    timecard before. ``line`` is the line's position in the invoice (from 0);
+    ``hours`` is its quantity, negative on a credit note, which takes them back.
+    Whether the line is hours at all (not a meal) is for the reader to judge,
+    against the timecard as it stands then: hence the unit.
+    """
+
+    line: int
+    timecard_id: str
+    invoice_number: str
+    order_line: str | None
+    unit_code: str
+    hours: Decimal
+
+
+@attrs.frozen
+class BilledLine:
+    """A :class:`TimecardLine` of a stored invoice, with the message that holds it."""
+
+    message_id: str
+    document_kind: str
+    line: TimecardLine
+
+
+# The outbound messages whose hours an agency will not pay: refused at intake, stopped
+# by an operator (a retry puts it back), or refused by the agency itself. A dead
+# letter still counts: an operator may retry it, and the agency then gets it.
+NOT_BILLED_TRANSPORT_STATES: frozenset[TransportState] = frozenset({
+    TransportState.REJECTED, TransportState.CANCELLED})
+NOT_BILLED_BUSINESS_STATES: frozenset[BusinessState] = frozenset({BusinessState.REJECTED})
 
 
 @attrs.frozen

@@ -59,12 +59,16 @@ from gateway.store.errors import (
 from gateway.store.model import (
     CLAIMABLE_STATES,
     CLAIMED_STATE,
+    NOT_BILLED_BUSINESS_STATES,
+    NOT_BILLED_TRANSPORT_STATES,
     NOT_LIVE_STATES,
     Attempt,
     AuditRecord,
+    BilledLine,
     Event,
     Lease,
     MessageRecord,
+    TimecardLine,
     TransportState,
     utc_now,
 )
@@ -165,6 +169,30 @@ WITH m AS (
     ON CONFLICT DO NOTHING
 )
 SELECT id FROM m
+"""
+# INSERT_MESSAGE for an invoice billing on timecards: its lines in the same statement,
+# so a message is never stored without them (nor they without it).
+INSERT_INVOICE = INSERT_MESSAGE.replace("\nSELECT id FROM m\n", f"""
+, t AS (
+    INSERT INTO invoice_timecards
+    SELECT m.id, s.line, ${_N + 12}, s.timecard_id, s.invoice_number, s.order_line,
+           s.unit_code, s.hours
+    FROM m, unnest(${_N + 13}::integer[], ${_N + 14}::text[], ${_N + 15}::text[],
+                   ${_N + 16}::text[], ${_N + 17}::text[], ${_N + 18}::numeric[])
+         AS s(line, timecard_id, invoice_number, order_line, unit_code, hours)
+)
+SELECT id FROM m
+""")
+BILLED_ON_TIMECARD = f"""
+SELECT m.id, m.document_kind, t.line, t.invoice_number, t.order_line, t.unit_code, t.hours
+FROM invoice_timecards t JOIN messages m ON m.id = t.message_id
+WHERE t.agency_oin = $1 AND t.timecard_id = $2
+  AND m.transport_state NOT IN ({", ".join(f"'{s.value}'" for s in
+                                           sorted(NOT_BILLED_TRANSPORT_STATES))})
+  AND m.business_state NOT IN ({", ".join(f"'{s.value}'" for s in
+                                          sorted(NOT_BILLED_BUSINESS_STATES))})
+  AND m.business_key IS DISTINCT FROM $3
+ORDER BY m.id, t.line
 """
 
 
@@ -418,7 +446,8 @@ class PostgresStore(Store):
 
     @_translated
     async def _insert(
-        self, record: MessageRecord, events: list[Event]
+        self, record: MessageRecord, events: list[Event],
+        timecard_lines: Sequence[TimecardLine] = (),
     ) -> tuple[MessageRecord, bool]:
         values = [_value(getattr(record, c)) for c in MESSAGE_COLUMNS]
         event_rows = (
@@ -426,13 +455,23 @@ class PostgresStore(Store):
             [None if e.transport_state is None else e.transport_state.value for e in events],
             [e.business_state for e in events], [to_json(e.detail) for e in events],
         )
+        sql = INSERT_INVOICE if timecard_lines else INSERT_MESSAGE
+        billed: list[Any] = []
+        if timecard_lines:
+            billed = [
+                record.agency_oin, [t.line for t in timecard_lines],
+                [t.timecard_id for t in timecard_lines],
+                [t.invoice_number for t in timecard_lines],
+                [t.order_line for t in timecard_lines], [t.unit_code for t in timecard_lines],
+                [t.hours for t in timecard_lines],
+            ]
         pool = await self._get_pool()
         async with pool.acquire() as conn:
             for _ in range(3):
                 inserted = await conn.fetchval(
-                    INSERT_MESSAGE, *values, len(events), record.raw_payload,
+                    sql, *values, len(events), record.raw_payload,
                     record.canonical_json, *event_rows, record.channel or "",
-                    list(record.transport_ids),
+                    list(record.transport_ids), *billed,
                 )
                 if inserted is not None:
                     return record, True
@@ -775,6 +814,16 @@ class PostgresStore(Store):
             Direction(direction).value, list(keys), list(prefixes),
         )
         return bool(row is not None and row[0])
+
+    @_translated
+    async def billed_on_timecard(
+        self, agency_oin: str, timecard_id: str, *, besides: str | None = None,
+    ) -> list[BilledLine]:
+        rows = await self._fetch(BILLED_ON_TIMECARD, agency_oin, timecard_id, besides)
+        return [BilledLine(row["id"], row["document_kind"], TimecardLine(
+            line=row["line"], timecard_id=timecard_id, invoice_number=row["invoice_number"],
+            order_line=row["order_line"], unit_code=row["unit_code"], hours=row["hours"]))
+            for row in rows]
 
     @_translated
     async def find_by_business_key_prefix(

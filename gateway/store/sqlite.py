@@ -30,6 +30,7 @@ import json
 import sqlite3
 from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -62,12 +63,16 @@ from gateway.store.errors import (
 from gateway.store.model import (
     CLAIMABLE_STATES,
     CLAIMED_STATE,
+    NOT_BILLED_BUSINESS_STATES,
+    NOT_BILLED_TRANSPORT_STATES,
     NOT_LIVE_STATES,
     Attempt,
     AuditRecord,
+    BilledLine,
     Event,
     Lease,
     MessageRecord,
+    TimecardLine,
     TransportState,
     utc_now,
 )
@@ -104,6 +109,16 @@ INSERT_MESSAGE = (
     f"VALUES ({', '.join('?' * (_N + 1))}) ON CONFLICT DO NOTHING"
 )
 INSERT_EVENT = "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?)"
+INSERT_TIMECARD_LINE = "INSERT INTO invoice_timecards VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+BILLED_ON_TIMECARD = (
+    "SELECT m.id, m.document_kind, t.line, t.invoice_number, t.order_line, t.unit_code, "
+    "t.hours FROM invoice_timecards t JOIN messages m ON m.id = t.message_id "
+    "WHERE t.agency_oin = ?1 AND t.timecard_id = ?2 AND m.transport_state NOT IN ("
+    + ", ".join(f"'{s.value}'" for s in sorted(NOT_BILLED_TRANSPORT_STATES))
+    + ") AND m.business_state NOT IN ("
+    + ", ".join(f"'{s.value}'" for s in sorted(NOT_BILLED_BUSINESS_STATES))
+    + ") AND m.business_key IS NOT ?3 ORDER BY m.id, t.line"
+)
 # Written as the partial index messages_waiting is, so SQLite can use it.
 WAITING_FOR_STATUS = (
     f"SELECT {_COLS} FROM messages m WHERE m.direction = 'outbound' "
@@ -333,7 +348,8 @@ class SqliteStore(Store):
     # -- inserts --------------------------------------------------------
 
     async def _insert(
-        self, record: MessageRecord, events: list[Event]
+        self, record: MessageRecord, events: list[Event],
+        timecard_lines: Sequence[TimecardLine] = (),
     ) -> tuple[MessageRecord, bool]:
         def run(conn: sqlite3.Connection) -> tuple[MessageRecord, bool]:
             # A clash on the live business key or the inbound transport id means "it
@@ -352,6 +368,10 @@ class SqliteStore(Store):
                     "INSERT OR IGNORE INTO transport_refs VALUES (?, ?, ?)",
                     [(record.channel or "", tid, record.id) for tid in record.transport_ids],
                 )
+            if timecard_lines:
+                conn.executemany(INSERT_TIMECARD_LINE, [
+                    (record.id, t.line, record.agency_oin, t.timecard_id, t.invoice_number,
+                     t.order_line, t.unit_code, str(t.hours)) for t in timecard_lines])
             return record, True
 
         return await self._writer.run(run)
@@ -624,6 +644,17 @@ class SqliteStore(Store):
 
         def run(conn: sqlite3.Connection) -> bool:
             return bool(conn.execute(sql, args).fetchone()[0])
+
+        return await self._read(run)
+
+    async def billed_on_timecard(
+        self, agency_oin: str, timecard_id: str, *, besides: str | None = None,
+    ) -> list[BilledLine]:
+        def run(conn: sqlite3.Connection) -> list[BilledLine]:
+            rows = conn.execute(BILLED_ON_TIMECARD, (agency_oin, timecard_id, besides)).fetchall()
+            return [BilledLine(row[0], row[1], TimecardLine(
+                line=row[2], timecard_id=timecard_id, invoice_number=row[3], order_line=row[4],
+                unit_code=row[5], hours=Decimal(row[6]))) for row in rows]
 
         return await self._read(run)
 
