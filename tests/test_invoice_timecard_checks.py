@@ -16,11 +16,19 @@ import pytest
 from pipeline_support import AGENCY_OIN, Pipeline, document_json, make_pipeline
 
 from gateway.api.outbound import rejection_problem
-from gateway.channels import InboundDocument
+from gateway.channels import FinalError, InboundDocument
 from gateway.formats import EncodeContext
-from gateway.model import Invoice, Party, PartyId, TimeCard, TimeCardStatus
+from gateway.model import (
+    DocumentReference,
+    Invoice,
+    InvoiceType,
+    Party,
+    PartyId,
+    TimeCard,
+    TimeCardStatus,
+)
 from gateway.pipeline.errors import DocumentRejected
-from gateway.store import Store, TransportState
+from gateway.store import BusinessState, Store, TransportState
 from plugins.setu_ohnl import samples
 from plugins.setu_ohnl.timecard import SetuTimeCard20
 
@@ -88,9 +96,99 @@ async def test_hours_beyond_what_the_timecard_approved_are_refused(pipe: Pipelin
 async def test_the_approved_hours_or_fewer_are_sent(pipe: Pipeline) -> None:
     await receive(pipe, timecard(), "t-1")
     # The meal line (order line 4.1.1, an expense on the timecard) is no hours line.
-    record = await pipe.submit(invoice(regular="16.00", overtime="2.00"))
+    record = await pipe.submit(invoice(regular="10.00", overtime="1.00"))
     assert record.transport_state is TransportState.QUEUED
-    record = await pipe.submit(invoice(regular="8.00", overtime="1.00", number="F-2"))
+    # The rest on another invoice.
+    record = await pipe.submit(invoice(regular="6.00", overtime="1.00", number="F-2"))
+    assert record.transport_state is TransportState.QUEUED
+
+
+async def test_hours_an_earlier_invoice_billed_are_not_billed_again(pipe: Pipeline) -> None:
+    await receive(pipe, timecard(), "t-1")
+    await pipe.submit(invoice(regular="16.00", overtime="0.50", number="F-1"))
+    rejection, errors = await refused(pipe, invoice(regular="16.00", overtime="1.50",
+                                                    number="F-2"))
+    assert rejection.rules == ("timecard-hours",)
+    assert errors == [{
+        "field": "$.lines[0].quantity.value", "rule": "timecard-hours",
+        "message": "line '110' invoices 16.00 hours on order line '1.1.1' of timecard "
+                   "'135664', but the timecard approved 16.00 hours (Regular 16.00) on that "
+                   "order line, of which earlier invoices billed 16.00 (F-1 16.00): 0.00 "
+                   "are left"}]
+    # The overtime fits: 0.50 billed, 1.50 left. Less regular time fits nowhere.
+    _, errors = await refused(pipe, invoice(regular="1.00", overtime="1.50", number="F-3"))
+    assert [e["field"] for e in errors] == ["$.lines[0].quantity.value"]
+    record = await pipe.submit(invoice(regular="0.00", overtime="1.50", number="F-4"))
+    assert record.transport_state is TransportState.QUEUED
+    _, errors = await refused(pipe, invoice(regular="0.00", overtime="0.25", number="F-5"))
+    assert errors[0]["field"] == "$.lines[1].quantity.value"
+    assert "earlier invoices billed 2.00 (F-1 0.50, F-4 1.50): 0.00 are left" in (
+        errors[0]["message"])
+
+
+async def test_a_credit_note_takes_the_hours_back(pipe: Pipeline) -> None:
+    await receive(pipe, timecard(), "t-1")
+    await pipe.submit(invoice(regular="16.00", overtime="2.00", number="F-1"))
+    credit = invoice(regular="6.00", overtime="0.00", number="C-1", type=InvoiceType.CREDIT,
+                     billing_references=(DocumentReference(id="F-1"),))
+    record = await pipe.submit(credit)
+    assert record.document_kind == "credit-note"
+    _, errors = await refused(pipe, invoice(regular="7.00", overtime="0.00", number="F-2"))
+    assert "earlier invoices billed 10.00 (F-1 16.00, C-1 -6.00): 6.00 are left" in (
+        errors[0]["message"])
+    record = await pipe.submit(invoice(regular="6.00", overtime="0.00", number="F-2"))
+    assert record.transport_state is TransportState.QUEUED
+
+
+async def test_invoices_the_agency_will_not_pay_do_not_count(pipe: Pipeline) -> None:
+    await receive(pipe, timecard(), "t-1")
+    # Refused at intake: billed nothing.
+    await refused(pipe, invoice(regular="40.00", overtime="0.00", number="F-0"))
+    cancelled = await pipe.submit(invoice(regular="16.00", overtime="0.00", number="F-1"))
+    await pipe.store.transition(cancelled.id, event="cancelled",
+                                transport_state=TransportState.CANCELLED)
+    refused_by_agency = await pipe.submit(invoice(regular="16.00", overtime="0.00",
+                                                  number="F-2"))
+    await pipe.store.transition(refused_by_agency.id, event="status",
+                                business_state=BusinessState.REJECTED)
+    # A dead letter may be retried by an operator, and then reaches the agency.
+    dead = await pipe.submit(invoice(regular="10.00", overtime="0.00", number="F-3"))
+    pipe.recorder.script = [FinalError("refused by the access point")] * 2  # F-2 and F-3
+    assert (await pipe.until(dead.id, {TransportState.FAILED})).transport_state == "failed"
+    _, errors = await refused(pipe, invoice(regular="7.00", overtime="0.00", number="F-4"))
+    assert "earlier invoices billed 10.00 (F-3 10.00): 6.00 are left" in errors[0]["message"]
+    record = await pipe.submit(invoice(regular="6.00", overtime="0.00", number="F-4"))
+    assert record.transport_state is TransportState.QUEUED
+
+
+async def test_the_same_invoice_again_is_not_counted_twice(store: Store, tmp_path: Path) -> None:
+    pipe = await make_pipeline(store, tmp_path)
+    await receive(pipe, timecard(), "t-1")
+    first = await pipe.submit(invoice(regular="16.00", overtime="2.00", number="F-1"))
+    # Another gateway instance (or this one restarted) remembers no recent keys: the
+    # repeat goes through the checks, where its own stored hours are not earlier ones.
+    again = await make_pipeline(store, tmp_path)
+    record, created = await again.outbound.submit(
+        document_json(invoice(regular="16.00", overtime="2.00", number="F-1")),
+        agency_oin=AGENCY_OIN)
+    assert (record.id, created) == (first.id, False)
+    _, errors = await refused(again, invoice(regular="1.00", overtime="0.00", number="F-2"))
+    assert "earlier invoices billed 16.00 (F-1 16.00): 0.00 are left" in errors[0]["message"]
+
+
+async def test_a_correction_of_the_timecard_is_held_against_what_was_billed(
+    pipe: Pipeline,
+) -> None:
+    original = timecard()
+    await receive(pipe, original, "t-1")
+    await pipe.submit(invoice(regular="10.00", overtime="0.00", number="F-1"))
+    fewer = tuple(attrs.evolve(i, hours=Decimal("6.00")) if i.type == "Regular" else i
+                  for i in original.intervals)
+    await receive(pipe, timecard(corrects="135664", intervals=fewer), "t-2")
+    _, errors = await refused(pipe, invoice(regular="4.00", overtime="0.00", number="F-2"))
+    assert ("the timecard approved 12.00 hours (Regular 12.00) on that order line, of which "
+            "earlier invoices billed 10.00 (F-1 10.00): 2.00 are left") in errors[0]["message"]
+    record = await pipe.submit(invoice(regular="2.00", overtime="0.00", number="F-2"))
     assert record.transport_state is TransportState.QUEUED
 
 
@@ -174,3 +272,15 @@ async def test_an_approval_withdrawn_later_refuses_the_hours(pipe: Pipeline) -> 
     await receive(pipe, timecard(corrects="135664", intervals=more), "t-4")
     record = await pipe.submit(invoice(regular="12.00", overtime="2.00", number="F-2"))
     assert record.transport_state is TransportState.QUEUED
+
+
+async def test_a_timecard_reference_the_store_cannot_keep_is_refused(pipe: Pipeline) -> None:
+    long_id = "T" * 1001
+    sample = invoice(regular="1.00", overtime="1.00")
+    lines = tuple(attrs.evolve(line, timecard_reference=long_id) for line in sample.lines)
+    rejection, errors = await refused(pipe, attrs.evolve(sample, lines=lines,
+                                                         timecard_references=()))
+    assert rejection.rules == ("timecard-reference-invalid",)
+    assert errors == [{
+        "field": "$.lines[0].timecard_reference", "rule": "timecard-reference-invalid",
+        "message": "timecard reference is 1001 bytes; at most 1000 can be stored"}]

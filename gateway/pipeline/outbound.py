@@ -51,7 +51,7 @@ from gateway.pipeline.keys import (
     outbound_key,
     stated_oins,
 )
-from gateway.pipeline.references import check_references
+from gateway.pipeline.references import check_references, timecard_lines
 from gateway.pipeline.validating import DocumentValidator, validate_payload
 from gateway.registry import Registry
 from gateway.routing import RouteDecision, RoutingError, route
@@ -326,7 +326,9 @@ class OutboundPipeline:
             max_attempts=self.settings.max_attempts,
         )
         with _stage("persist", kind=progress.kind, channel=decision.channel) as persisting:
-            stored, created = await self.store.add_outbound(record, progress.events)
+            stored, created = await self.store.add_outbound(
+                record, progress.events,
+                timecard_lines=timecard_lines(document) if isinstance(document, Invoice) else ())
             persisting.note(message_id=stored.id)
             persisting.outcome = "created" if created else "repeat"
         self._recent.add(progress.business_key)
@@ -445,7 +447,8 @@ class OutboundPipeline:
         agency = config.agency(oin)
         # An agency missing from the directory is refused when routing, saying so.
         if isinstance(document, Invoice) and agency is not None:
-            findings = await check_references(self.store, agency, document)
+            findings = await check_references(self.store, agency, document,
+                                              progress.business_key)
             if findings.violations:
                 details = "; ".join(v.message for v in findings.violations)
                 await self._reject(

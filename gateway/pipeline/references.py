@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import attrs
 
-from gateway.business.invoiced import standing_version, timecard_violations
+from gateway.business.invoiced import BilledBefore, standing_version, timecard_violations
 from gateway.config.model import Agency, Unreceived
 from gateway.kinds import Direction, DocumentKind
-from gateway.model import Invoice, RuleViolation, TimeCard
+from gateway.model import Invoice, InvoiceType, RuleViolation, TimeCard
 from gateway.model.json import loads
 from gateway.pipeline.keys import CORRECTION, STATUS, inbound_key
-from gateway.store import Store
+from gateway.store import Store, TimecardLine
+from gateway.store.base import MAX_INDEXED_BYTES, storable
 
 
 @attrs.frozen
@@ -25,8 +26,14 @@ class ReferenceFindings:
     warnings: list[str] = attrs.field(factory=list)
 
 
-async def check_references(store: Store, agency: Agency, invoice: Invoice) -> ReferenceFindings:
-    """Hold ``invoice`` against the order and timecards it names, as ``agency`` sent them."""
+async def check_references(store: Store, agency: Agency, invoice: Invoice,
+                           business_key: str | None = None) -> ReferenceFindings:
+    """Hold ``invoice`` against the order and timecards it names, as ``agency`` sent them,
+    and against what the invoices stored before billed on those timecards.
+
+    ``business_key``: the invoice's own, so that a repeat of a stored invoice is not
+    counted as an earlier one.
+    """
     findings = ReferenceFindings()
     order = invoice.order_reference
     if (order is not None and agency.unreceived_orders is not Unreceived.OFF
@@ -41,10 +48,24 @@ async def check_references(store: Store, agency: Agency, invoice: Invoice) -> Re
         else:
             findings.warnings.append(f"{text} (at order_reference.id)")
     cards: dict[str, TimeCard] = {}
+    earlier: dict[str, list[BilledBefore]] = {}
     for card_id, path in _timecards_named(invoice).items():
+        unfit = _unstorable(card_id)
+        if unfit:
+            # Stored with the invoice for the next one's intake, it could not be: no
+            # timecard the agency sent has such an id either.
+            findings.violations.append(RuleViolation(
+                "timecard-reference-invalid", f"timecard reference {unfit}", path))
+            continue
         versions = await _timecard_versions(store, str(agency.oin), card_id)
         if versions:
             cards[card_id] = standing_version(versions)
+            if invoice.type is not InvoiceType.CREDIT:
+                earlier[card_id] = [
+                    BilledBefore(b.line.invoice_number, b.line.order_line, b.line.unit_code,
+                                 b.line.hours)
+                    for b in await store.billed_on_timecard(
+                        str(agency.oin), card_id, besides=business_key)]
             continue
         # Not in the store: perhaps received before the gateway ran, which the
         # agency's setting says how far to trust.
@@ -54,8 +75,27 @@ async def check_references(store: Store, agency: Agency, invoice: Invoice) -> Re
             findings.violations.append(RuleViolation("timecard-not-received", text, path))
         elif agency.unreceived_timecards is Unreceived.WARN:
             findings.warnings.append(f"{text} (at {path})")
-    findings.violations.extend(timecard_violations(invoice, cards))
+    findings.violations.extend(timecard_violations(invoice, cards, earlier))
     return findings
+
+
+def timecard_lines(invoice: Invoice) -> list[TimecardLine]:
+    """The lines of ``invoice`` naming a timecard, as the store keeps them with it:
+    a credit note's hours negative, as it takes them back."""
+    sign = -1 if invoice.type is InvoiceType.CREDIT else 1
+    return [TimecardLine(i, line.timecard_reference, invoice.number, line.order_line_reference,
+                         line.quantity.unit_code, sign * line.quantity.value)
+            for i, line in enumerate(invoice.lines) if line.timecard_reference is not None]
+
+
+def _unstorable(card_id: str) -> str | None:
+    """Why the store cannot keep ``card_id``, if it cannot."""
+    if not storable(card_id):
+        return "holds a NUL character or a lone surrogate"
+    size = len(card_id.encode("utf-8"))
+    if size > MAX_INDEXED_BYTES:
+        return f"is {size} bytes; at most {MAX_INDEXED_BYTES} can be stored"
+    return None
 
 
 def _timecards_named(invoice: Invoice) -> dict[str, str]:
