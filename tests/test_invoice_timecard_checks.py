@@ -22,6 +22,7 @@ from gateway.model import (
     DocumentReference,
     Invoice,
     InvoiceType,
+    OrderReference,
     Party,
     PartyId,
     TimeCard,
@@ -284,3 +285,27 @@ async def test_a_timecard_reference_the_store_cannot_keep_is_refused(pipe: Pipel
     assert errors == [{
         "field": "$.lines[0].timecard_reference", "rule": "timecard-reference-invalid",
         "message": "timecard reference is 1001 bytes; at most 1000 can be stored"}]
+
+
+async def test_hours_billed_on_another_order_than_the_timecard_are_refused(
+    pipe: Pipeline,
+) -> None:
+    await receive(pipe, timecard(), "t-1")  # on staffing order 40002147
+    other = invoice(regular="8.00", overtime="1.00",
+                    order_reference=OrderReference(id="40009999"))
+    rejection, errors = await refused(pipe, other)
+    assert rejection.rules == ("timecard-order-mismatch",)
+    assert errors == [{
+        "field": "$.lines[0].timecard_reference", "rule": "timecard-order-mismatch",
+        "message": "timecard '135664' books hours on order '40002147', but the invoice names "
+                   "order '40009999' (order_reference.id): the agency refuses hours billed on "
+                   "another order than they were worked on"}]
+    # Where either names no order, there is nothing to compare.
+    record = await pipe.submit(invoice(regular="8.00", overtime="1.00", number="F-2",
+                                       order_reference=None))
+    assert record.transport_state is TransportState.QUEUED
+    await receive(pipe, timecard(id="135665", order_reference=None), "t-2")
+    lines = tuple(attrs.evolve(line, timecard_reference="135665") for line in other.lines)
+    record = await pipe.submit(attrs.evolve(other, number="F-3", lines=lines,
+                                            timecard_references=("135665",)))
+    assert record.transport_state is TransportState.QUEUED

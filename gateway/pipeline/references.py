@@ -59,7 +59,15 @@ async def check_references(store: Store, agency: Agency, invoice: Invoice,
             continue
         versions = await _timecard_versions(store, str(agency.oin), card_id)
         if versions:
-            cards[card_id] = standing_version(versions)
+            card = cards[card_id] = standing_version(versions)
+            if (card.order_reference is not None and order is not None
+                    and card.order_reference != order.id):
+                findings.violations.append(RuleViolation(
+                    "timecard-order-mismatch",
+                    f"timecard {card_id!r} books hours on order {card.order_reference!r}, "
+                    f"but the invoice names order {order.id!r} (order_reference.id): the "
+                    "agency refuses hours billed on another order than they were worked on",
+                    path))
             if invoice.type is not InvoiceType.CREDIT:
                 earlier[card_id] = [
                     BilledBefore(b.line.invoice_number, b.line.order_line, b.line.unit_code,
