@@ -7,6 +7,7 @@ The walk-through that found it: the SETU sample invoice bills 40 regular and
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -125,6 +126,22 @@ async def test_hours_an_earlier_invoice_billed_are_not_billed_again(pipe: Pipeli
     assert errors[0]["field"] == "$.lines[1].quantity.value"
     assert "earlier invoices billed 2.00 (F-1 0.50, F-4 1.50): 0.00 are left" in (
         errors[0]["message"])
+
+
+async def test_two_invoices_on_one_timecard_at_once_are_checked_in_turn(pipe: Pipeline) -> None:
+    # An ERP that submits its invoices side by side: each checked against the store as
+    # it was before either, both would pass with the same 16 hours.
+    await receive(pipe, timecard(), "t-1")
+    outcomes = await asyncio.gather(*(
+        pipe.outbound.submit(document_json(invoice(regular="16.00", overtime="0.00",
+                                                   number=number)), agency_oin=AGENCY_OIN)
+        for number in ("F-1", "F-2")), return_exceptions=True)
+    assert sorted(type(outcome).__name__ for outcome in outcomes) == [
+        "DocumentRejected", "tuple"]
+    rejected = next(o for o in outcomes if isinstance(o, DocumentRejected))
+    assert rejected.rules == ("timecard-hours",)
+    queued = await pipe.store.list_messages(transport_state=TransportState.QUEUED)
+    assert len(queued.items) == 1
 
 
 async def test_a_credit_note_takes_the_hours_back(pipe: Pipeline) -> None:

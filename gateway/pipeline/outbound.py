@@ -23,9 +23,11 @@ encoded and validated again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
-from collections.abc import Callable, Mapping
+import weakref
+from collections.abc import AsyncIterator, Callable, Mapping
 from types import TracebackType
 from typing import Any, NoReturn
 
@@ -195,6 +197,12 @@ class OutboundPipeline:
         # Lets the dispatcher start at once instead of at its next poll.
         self.on_queued = on_queued
         self._recent = _RecentKeys(RECENT_KEYS)
+        # One turn per agency and timecard: an invoice on a timecard is checked against
+        # what the invoices stored before billed on it and stored before the next one
+        # on that timecard is checked (see _billing_turn). Weak: a lock nobody holds or
+        # waits for goes.
+        self._billing: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = (
+            weakref.WeakValueDictionary())
 
     async def submit(
         self,
@@ -221,8 +229,9 @@ class OutboundPipeline:
         # The intake span covers the whole submission: its duration is the ERP's wait.
         with _stage("intake") as intake:
             try:
-                return await self._submit(config, document_json, agency_oin, kind, parsed,
-                                          intake)
+                async with contextlib.AsyncExitStack() as held:
+                    return await self._submit(config, document_json, agency_oin, kind,
+                                              parsed, intake, held)
             except _Repeat as repeat:
                 intake.note(message_id=repeat.existing.id)
                 intake.outcome = "repeat"
@@ -231,7 +240,10 @@ class OutboundPipeline:
     async def _submit(
         self, config: GatewayConfig, document_json: bytes | Mapping[str, Any], agency_oin: str,
         kind: DocumentKind | str | None, parsed: Any, intake: Stage,
+        held: contextlib.AsyncExitStack,
     ) -> tuple[MessageRecord, bool]:
+        """``held`` keeps what the submission must hold until it is answered (released by
+        the caller): the turn on the timecards an invoice bills."""
         progress = self._intake(document_json, agency_oin, kind)
         document = await self._parse(progress, parsed)
         progress.document = document
@@ -271,6 +283,7 @@ class OutboundPipeline:
             # the store before encoding and validating it all over.
             await self._raise_if_repeat(progress)
 
+        await held.enter_async_context(self._billing_turn(oin, document))
         await self._check(progress, document, oin, config)
         with _stage("route", kind=progress.kind) as routing:
             routing.note(agency_oin=oin)
@@ -342,6 +355,29 @@ class OutboundPipeline:
         if self.on_queued is not None:
             self.on_queued(stored)
         return stored, True
+
+    @contextlib.asynccontextmanager
+    async def _billing_turn(self, oin: str, document: CanonicalDocument) -> AsyncIterator[None]:
+        """The turn of an invoice on each timecard it names, from its check until it is stored.
+
+        Otherwise two invoices on one timecard submitted together are each held
+        against what was stored before either, and both pass with the same
+        hours. Taken in one order, so two invoices naming the same timecards
+        cannot each wait for the other. Within this process only: instances
+        sharing a database do not wait for each other's invoices.
+        """
+        if not isinstance(document, Invoice):
+            yield
+            return
+        named = {line.timecard_reference for line in document.lines
+                 if line.timecard_reference is not None} | set(document.timecard_references)
+        async with contextlib.AsyncExitStack() as turns:
+            for card in sorted(named):
+                lock = self._billing.get((oin, card))
+                if lock is None:
+                    lock = self._billing[(oin, card)] = asyncio.Lock()
+                await turns.enter_async_context(lock)
+            yield
 
     # -- steps -------------------------------------------------------------------------------
 
