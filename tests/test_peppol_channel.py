@@ -31,6 +31,7 @@ from gateway.validation.report import Finding, Severity
 from plugins.peppol.channel import SECRET_HEADER, PeppolChannel, instance_id_for
 from plugins.peppol.simulator import PeppolSimulator, SimulatorSettings
 from plugins.ubl_invoice.samples import dutch_invoice
+from plugins.ubl_ordering.samples import AGENCY_OIN as ORDERING_AGENCY_OIN
 
 TOKEN_ENV = "WISSEL_TEST_PEPPOL_TOKEN"
 SECRET_ENV = "WISSEL_TEST_PEPPOL_SECRET"
@@ -274,7 +275,7 @@ async def test_an_order_delivered_twice_reaches_the_inbox_once(
     assert order.document_kind == "order"
     assert order.transport_state is TransportState.DECODED
     assert order.transport_id == instance
-    assert order.agency_oin == AGENCY_OIN
+    assert order.agency_oin == ORDERING_AGENCY_OIN
 
 
 def _order_for_seller(scheme: str, value: str) -> bytes:
@@ -299,7 +300,7 @@ async def test_an_order_addressed_to_us_in_other_case_finds_its_agency(
     assert order.transport_id == instance
     assert order.document_kind == "order"
     assert order.transport_state is TransportState.DECODED
-    assert order.agency_oin == AGENCY_OIN
+    assert order.agency_oin == ORDERING_AGENCY_OIN
 
 
 async def test_an_order_for_another_participant_is_still_refused(

@@ -14,9 +14,9 @@ from gateway.formats import EncodeContext
 from gateway.model import PartyId
 from plugins.ubl_ordering.errors import AgencyMismatchError
 from plugins.ubl_ordering.formats import PeppolOrder, PeppolOrderResponse
-from plugins.ubl_ordering.samples import AGENCY_OIN, basisorder_rijk, sample_responses
+from plugins.ubl_ordering.samples import AGENCY, AGENCY_OIN, basisorder_rijk, sample_responses
 
-RIJK = EncodeContext(agency_oin=AGENCY_OIN, agency_name="Naam Overheidsorganisatie")
+RIJK = EncodeContext(agency_oin=AGENCY_OIN, agency_name=AGENCY.name)
 OTHER_AGENCY = "00000004003214345001"
 
 
@@ -44,7 +44,7 @@ def test_an_order_response_naming_another_agency_is_refused(scheme: str) -> None
         PeppolOrderResponse().encode(response, RIJK)
 
 
-@pytest.mark.parametrize("written", ["0000 0001 0032 2752 2000", "00000001.003227522.000"])
+@pytest.mark.parametrize("written", ["0000 0001 0098 9834 7000", "00000001.009898347.000"])
 def test_the_routed_agencys_own_oin_written_with_separators_is_no_mismatch(written: str) -> None:
     PeppolOrder().encode(_order_with_buyer_id(PartyId(scheme="0190", value=written)), RIJK)
     PeppolOrderResponse().encode(_response_with_buyer_id(PartyId(scheme="0190", value=written)),

@@ -47,12 +47,15 @@ from gateway.model import (
     VatCategory,
 )
 
-AGENCY_OIN = "00000001003227522000"
+# The agency examples/gateway.toml routes Peppol BIS orders and invoices for
+# (RVO), and the supplier it declares: the Peppol simulator sends these orders
+# to `make run`'s gateway, which must route each to its agency's Peppol route.
+AGENCY_OIN = "00000001009898347000"
 SUPPLIER_KVK = "30097265"
 
 AGENCY = Party(
-    name="Naam Overheidsorganisatie",
-    registration_name="Naam Overheidsorganisatie",
+    name="Rijksdienst voor Ondernemend Nederland",
+    registration_name="Rijksdienst voor Ondernemend Nederland",
     legal_id=PartyId(scheme="0190", value=AGENCY_OIN),
     address=Address(street="Anna van Hannoverstraat 4", postal_zone="2595 BJ",
                     city="Den Haag", country_code="NL"),
