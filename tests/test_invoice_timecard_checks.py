@@ -1,6 +1,6 @@
 """An invoice for hours is held against the timecards the agency sent and approved.
 
-The walk-through that found it: the SETU sample invoice bills 40 regular and
+The walk-through that found it: the SETU sample invoice billed 40 regular and
 4 overtime hours on timecard 135664, which approved 16 regular and 2 overtime
 (and 8 shift hours on another order line, and a meal). It was sent as it was.
 """

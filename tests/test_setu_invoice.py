@@ -95,7 +95,7 @@ def test_written_document_names_the_order_line_and_timecard() -> None:
     assert b"<hr:PurchaseOrderNumber>40002147</hr:PurchaseOrderNumber>" in data
     assert b"<hr:PurchaseOrderLineItem>1.1.1</hr:PurchaseOrderLineItem>" in data
     assert b"<hr:IdValue>135664</hr:IdValue>" in data
-    assert b"<Id>OIN@00000002003182447001</Id>" in data
+    assert b"<Id>OIN@00000001007465075000</Id>" in data
     assert b"<Type>Debit</Type>" in data
     credit = FORMAT.encode(credit_note(), EncodeContext())
     assert b"<Type>Credit</Type>" in credit

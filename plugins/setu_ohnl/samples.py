@@ -2,6 +2,12 @@
 
 Built from :mod:`gateway.model.samples`, trimmed to what SETU carries: the
 parties are identified by id only, as in every SETU-OHNL message.
+
+They tell one story, the one `make run` plays: the Digipoort simulator sends
+the staffing order and its timecard from the agency examples/gateway.toml
+routes SETU-OHNL over Digipoort (JenV) to the supplier it declares, and the
+invoice bills what that timecard approved, on that order, so the gateway
+takes it with the agency's checks set to refuse anything else.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from gateway.model import (
     StaffingOrder,
     TimeCard,
     VatCategory,
+    Worker,
 )
 from gateway.model.samples import (
     example_human_resource,
@@ -40,9 +47,15 @@ from gateway.model.samples import (
     example_timecard,
 )
 
-AGENCY = Party(ids=(PartyId(scheme="OIN", value="00000002003182447001"),))
+AGENCY_OIN = "00000001007465075000"
+SUPPLIER_KVK = "30097265"
+SUPPLIER_VAT = "NL001427507B01"
+# The staffing order's number, which its timecards and their invoice name.
+ORDER_ID = "40002147"
+
+AGENCY = Party(ids=(PartyId(scheme="OIN", value=AGENCY_OIN),))
 SUPPLIER = Party(
-    ids=(PartyId(scheme="KvK", value="98765432"), PartyId(scheme="BTW", value="NL009876543B01")),
+    ids=(PartyId(scheme="KvK", value=SUPPLIER_KVK), PartyId(scheme="BTW", value=SUPPLIER_VAT)),
 )
 
 
@@ -54,7 +67,7 @@ def timecard() -> TimeCard:
     card = example_timecard()
     approval = next(i.approval for i in card.intervals if i.approval is not None)
     return attrs.evolve(
-        card, customer=AGENCY, supplier=SUPPLIER, approval=approval,
+        card, order_reference=ORDER_ID, customer=AGENCY, supplier=SUPPLIER, approval=approval,
         intervals=tuple(attrs.evolve(i, approval=None) for i in card.intervals),
     )
 
@@ -82,8 +95,8 @@ def timecard_samples() -> list[Sample]:
 
 
 INVOICE_BUYER = Party(
-    name="Naam Overheidsorganisatie",
-    ids=(PartyId(scheme="OIN", value="00000002003182447001"),),
+    name="Ministerie van Justitie en Veiligheid",
+    ids=(PartyId(scheme="OIN", value=AGENCY_OIN),),
     address=Address(
         address_line="Postbus 16056", city="'s-Gravenhage", postal_zone="2500 BB",
         country_code="NL",
@@ -91,9 +104,9 @@ INVOICE_BUYER = Party(
     contact=Contact(name="I. Nkoper"),
 )
 INVOICE_SELLER = Party(
-    name="Naam Leverancier BV",
-    ids=(PartyId(scheme="KvK", value="98765432"),),
-    vat_id="NL009876543B01",
+    name="Naam Leverancier B.V.",
+    ids=(PartyId(scheme="KvK", value=SUPPLIER_KVK),),
+    vat_id=SUPPLIER_VAT,
     address=Address(
         address_line="Postbus 12345", city="Amsterdam", postal_zone="1000 AA",
         country_code="NL",
@@ -117,7 +130,8 @@ def _hours(
 
 
 def invoice() -> Invoice:
-    """Week 12 of the scenario 3 timecard invoiced: hours, overtime and a meal."""
+    """Week 12 of the scenario 3 timecard invoiced: its approved regular hours and
+    overtime, and its meal (the shift may follow on another invoice)."""
     return Invoice.build(
         number="Factuurnummer2",
         issue_date=dt.date(2014, 10, 9),
@@ -126,7 +140,7 @@ def invoice() -> Invoice:
         currency="EUR",
         due_date=dt.date(2014, 11, 8),
         payment_terms=PaymentTerms(note="30 dagen netto"),
-        order_reference=OrderReference(id="40002147"),
+        order_reference=OrderReference(id=ORDER_ID),
         accounting_cost="135664",
         project_reference="P-12",
         timecard_references=("135664",),
@@ -137,8 +151,8 @@ def invoice() -> Invoice:
         ),
         notes=("Omschrijving van de factuur op kop",),
         lines=(
-            _hours("110", "Teo Bakker week 12 regular", "40.00", "43.78", "regular", "1.1.1"),
-            _hours("310", "Teo Bakker week 12 overtime", "4.00", "51.51", "overtime", "3.1.1"),
+            _hours("110", "Teo Bakker week 12 regular", "16.00", "43.78", "regular", "1.1.1"),
+            _hours("310", "Teo Bakker week 12 overtime", "2.00", "51.51", "overtime", "3.1.1"),
             _hours("611", "Teo Bakker week 12 Maaltijd", "1.00", "50.00", "Maaltijd", "4.1.1"),
         ),
     )
@@ -154,7 +168,7 @@ def credit_note() -> Invoice:
         number="Credit-1", issue_date=dt.date(2014, 10, 20), type=InvoiceType.CREDIT,
         type_code="services", currency="EUR",
         billing_references=(DocumentReference(id="Factuurnummer2"),),
-        order_reference=OrderReference(id="40002147"),
+        order_reference=OrderReference(id=ORDER_ID),
         seller=INVOICE_SELLER, buyer=INVOICE_BUYER,
         payee=attrs.evolve(INVOICE_SELLER, name="Factoring BV", contact=None),
         lines=(line,),
@@ -169,9 +183,13 @@ def invoice_samples() -> list[Sample]:
 
 
 def human_resource() -> HumanResource:
+    """The supplier takes on the sample staffing order with the worker of its timecard."""
+    order = staffing_order()
     return attrs.evolve(
-        example_human_resource(), customer=AGENCY, supplier=SUPPLIER, offer_id="55889",
-        availability=Period(start=dt.date(2011, 3, 15), end=dt.date(2011, 12, 31)),
+        example_human_resource(), order_reference=order.order_id, customer=AGENCY,
+        supplier=SUPPLIER, offer_id=order.offer_id,
+        candidate=Worker(name=timecard().worker.name),
+        availability=Period(start=order.start_date, end=order.end_date),
     )
 
 
@@ -190,14 +208,21 @@ def human_resource_samples() -> list[Sample]:
 
 
 def staffing_order() -> StaffingOrder:
-    """The model's example order, its rate trimmed to what SETU Rates carry."""
+    """The model's example order, its rate trimmed to what SETU Rates carry.
+
+    It is the order the sample timecard books on: its number, a period that
+    holds the timecard's week, and the timecard's regular rate. SETU-OHNL 2.0
+    Rates carry no order line, so the lines are the timecard's alone.
+    """
     order = example_staffing_order()
+    start = dt.date(2014, 3, 17)
     return attrs.evolve(
-        order, customer=AGENCY, supplier=SUPPLIER, end_date=dt.date(2011, 12, 31),
+        order, order_id=ORDER_ID, issue_date=dt.date(2014, 2, 20), customer=AGENCY,
+        supplier=SUPPLIER, start_date=start, end_date=dt.date(2014, 12, 31),
         contact=Contact(name="I. Nkoper", telephone="070 123 4567", email="inkoop@example.nl"),
         rates=tuple(
             attrs.evolve(rate, order_line_id=None, max_hours=None, cost_centre=None,
-                         description="Uurtarief", start_date=dt.date(2011, 3, 15))
+                         amount=Decimal("43.78"), description="Uurtarief", start_date=start)
             for rate in order.rates
         ),
     )
