@@ -136,13 +136,13 @@ async def test_the_upgrade_records_the_invoices_stored_before(store_url: str) ->
         assert await store.migrate() == len(migrations.load(backend))
         found = await store.billed_on_timecard(BZK, "135664")
         assert [(b.document_kind, b.line) for b in found] == [
-            ("invoice", TimecardLine(0, "135664", "F-1", "1.1.1", "regular", Decimal("40.00"))),
-            ("invoice", TimecardLine(1, "135664", "F-1", "3.1.1", "overtime", Decimal("4.00"))),
+            ("invoice", TimecardLine(0, "135664", "F-1", "1.1.1", "regular", Decimal("16.00"))),
+            ("invoice", TimecardLine(1, "135664", "F-1", "3.1.1", "overtime", Decimal("2.00"))),
             ("invoice", TimecardLine(2, "135664", "F-1", "4.1.1", "Maaltijd", Decimal("1.00"))),
             ("credit-note",
-             TimecardLine(0, "135664", "C-1", "1.1.1", "regular", Decimal("-40.00"))),
+             TimecardLine(0, "135664", "C-1", "1.1.1", "regular", Decimal("-16.00"))),
             ("credit-note",
-             TimecardLine(1, "135664", "C-1", "3.1.1", "overtime", Decimal("-4.00"))),
+             TimecardLine(1, "135664", "C-1", "3.1.1", "overtime", Decimal("-2.00"))),
             ("credit-note",
              TimecardLine(2, "135664", "C-1", "4.1.1", "Maaltijd", Decimal("-1.00"))),
         ]
