@@ -31,6 +31,7 @@ from gateway.delivery.signing import (
 )
 from gateway.errors import ConfigError, redact_urls
 from gateway.fileio import write_atomically
+from gateway.httpread import read_head
 from gateway.store import MessageRecord
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,10 @@ class WebhookTarget:
         try:
             async with self._session.post(url, data=body, headers=headers, timeout=timeout,
                                           allow_redirects=False) as response:
-                answer = (await response.text(errors="replace"))[:MAX_ANSWER_CHARS]
+                # The status decides; the body is only quoted, so no more of it is read
+                # than that takes, however much the ERP (or a proxy) sends.
+                head = await read_head(response, MAX_ANSWER_CHARS * 4)
+                answer = _decoded(head, response.charset)[:MAX_ANSWER_CHARS]
                 return classify(response.status, answer, response.headers.get("Retry-After"))
         except TimeoutError:
             return RetryableError(
@@ -90,6 +94,13 @@ class WebhookTarget:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+def _decoded(head: bytes, charset: str | None) -> str:
+    try:
+        return head.decode(charset or "utf-8", "replace")
+    except LookupError:  # a charset Python does not know: the gist is still readable
+        return head.decode("utf-8", "replace")
 
 
 def classify(status: int, answer: str, retry_after: str | None = None) -> SendOutcome:

@@ -14,8 +14,9 @@ the same methods (``submit``, ``look_up``). The API:
   {"as4_message_id", "received_at"} | null, "error": {"code", "text"} | null}``;
   ``404`` (a problem) when the access point does not know the transmission.
 
-Classification: connection failures, timeouts, resets, 429 and 5xx may pass
-and are retryable; any other 4xx is final, with the access point's own words.
+Classification: connection failures, timeouts, resets, answers larger than
+``MAX_ANSWER_BYTES``, 429 and 5xx may pass and are retryable; any other 4xx
+is final, with the access point's own words.
 A receipt request that gets no receipt says why (:class:`NoReceipt`); only its
 404 is a definite answer, anything else may pass.
 """
@@ -37,9 +38,13 @@ from gateway.channels import (
     SendOutcome,
     retry_after_header,
 )
+from gateway.httpread import AnswerTooLarge, read_bounded
 
 RECEIPT_STATUSES = ("accepted", "delivered", "failed")
 _PROBLEM_TEXT_LIMIT = 500
+MAX_ANSWER_BYTES = 1024 * 1024
+"""The most of an access point's answer read: its answers are a small JSON object or
+problem, never a document; more is a broken access point or a proxy's page."""
 
 
 @attrs.frozen
@@ -174,7 +179,7 @@ class HttpAccessPoint:
             # plain http://); a moved access point is a change of configuration.
             async with self.session.post(url, data=sbdh, headers=headers,
                                          allow_redirects=False) as response:
-                body = await response.read()
+                body = await read_bounded(response, MAX_ANSWER_BYTES)
                 if response.status in (200, 201, 202):
                     return self._accepted(body, instance_id)
                 reason = _problem_text(response.status, body)
@@ -187,6 +192,11 @@ class HttpAccessPoint:
         except TimeoutError:
             return RetryableError(f"no answer from the access point at {url} within "
                                   f"{self.timeout.total} s", code="timeout",
+                                  transport_id=instance_id)
+        except AnswerTooLarge as exc:
+            # Whether it took the document is unknown, as after a cut-off answer: posting
+            # the same instance again is safe.
+            return RetryableError(f"the access point at {url}: {exc}", code="too-large",
                                   transport_id=instance_id)
         except aiohttp.ClientError as exc:
             return RetryableError(f"cannot reach the access point at {url}: "
@@ -218,7 +228,7 @@ class HttpAccessPoint:
         try:
             async with self.session.get(url, headers=self._headers(),
                                         allow_redirects=False) as response:
-                body = await response.read()
+                body = await read_bounded(response, MAX_ANSWER_BYTES)
                 if response.status == 404:
                     return NoReceipt(_problem_text(404, body), unknown=True)
                 if response.status != 200:
@@ -230,6 +240,8 @@ class HttpAccessPoint:
         except TimeoutError:
             return NoReceipt(f"no answer from the access point at {url} within "
                              f"{self.timeout.total} s")
+        except AnswerTooLarge as exc:
+            return NoReceipt(f"the access point at {url}: {exc}")
         except aiohttp.ClientError as exc:
             return NoReceipt(f"cannot reach the access point at {url}: "
                              f"{type(exc).__name__}: {exc}")

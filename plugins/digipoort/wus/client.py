@@ -22,7 +22,9 @@ returns the response's body element after checking the response:
   start of the body, sanitised), "security" (the
   response's signature is not acceptable: retryable, because the request can
   be sent again with the same aanleverkenmerk),
-  "protocol" (a response that is not a WUS envelope).
+  "protocol" (a response that is not a WUS envelope), "too-large" (an answer
+  past ``MAX_ENVELOPE_BYTES``, the most ``parse_envelope`` takes: reading stops
+  there; retryable, like an answer cut off).
 """
 
 from __future__ import annotations
@@ -38,7 +40,10 @@ from aiohttp.connector import Connection
 from cryptography import x509
 from lxml import etree
 
+from gateway.httpread import AnswerTooLarge, read_bounded
+
 from .envelope import (
+    MAX_ENVELOPE_BYTES,
     Envelope,
     EnvelopeError,
     SoapFault,
@@ -175,7 +180,16 @@ class WusClient:
                 allow_redirects=False,
             ) as response:
                 status = response.status
-                payload = await response.read()
+                try:
+                    payload = await read_bounded(response, MAX_ENVELOPE_BYTES)
+                except AnswerTooLarge as exc:
+                    # More than parse_envelope takes (one inhoud is at most 20 MB of
+                    # base64): a proxy's page or a broken server, which may pass, as an
+                    # answer cut off may.
+                    raise WusTransportError(
+                        f"{url} answered HTTP {status}, refused: {exc}", retryable=True,
+                        kind="too-large", status=status,
+                    ) from exc
                 server = response.server_certificate if isinstance(response, _Answer) else None
         except TimeoutError as exc:
             raise WusTransportError(
