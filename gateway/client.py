@@ -31,7 +31,8 @@ class GatewayUnreachable(GatewayError):
 class ApiProblem(GatewayError):
     """The gateway answered with an error (problem details); ``problem`` is its body."""
 
-    def __init__(self, url: str, status: int, problem: Mapping[str, Any]) -> None:
+    def __init__(self, url: str, status: int, problem: Mapping[str, Any],
+                 retry_after: str | None = None) -> None:
         self.url = url
         self.status = status
         self.problem = dict(problem)
@@ -41,6 +42,10 @@ class ApiProblem(GatewayError):
         if status == 401:
             hint = (" (the token from [gateway] token / token_env is not the one the gateway "
                     "runs with)")
+        elif status == 503 and retry_after is not None and retry_after.strip().isdecimal():
+            # The gateway knows when it will manage (new validation workers warm, its
+            # start over): an operator otherwise guesses, or gives up on a passing fault.
+            hint = f" (try again in {int(retry_after)} s)"
         super().__init__(f"{url} answered {status} {title}" + (f": {detail}" if detail else "")
                          + hint)
 
@@ -114,7 +119,9 @@ class GatewayClient:
         if status not in accept:
             problem = parsed if isinstance(parsed, dict) else {"detail": raw[:200].decode(
                 "utf-8", "replace")}
-            raise ApiProblem(f"{self.base_url}{path}", status, problem)
+            retry_after = next((value for name, value in headers.items()
+                                if name.lower() == "retry-after"), None)
+            raise ApiProblem(f"{self.base_url}{path}", status, problem, retry_after)
         return Reply(status, headers, parsed)
 
     def get_json(self, path: str, query: Mapping[str, str | int | None] | None = None) -> Any:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from gateway.api.auth import Principal
-from gateway.api.problems import STARTING_RETRY_AFTER, unavailable
+from gateway.api.problems import STARTING_RETRY_AFTER, Problem, unavailable
 from gateway.store import Store
 
 if TYPE_CHECKING:
@@ -39,3 +39,13 @@ def principal_of(request: web.Request) -> Principal:
 
 def max_request_bytes(request: web.Request) -> int:
     return int(service_of(request).config.api.max_request_bytes)
+
+
+def workers_died(request: web.Request, detail: str) -> Problem:
+    """503 for a document whose validation workers died twice (ValidationWorkerDied).
+
+    It is no verdict on the document, and the gateway can tell when to try
+    again: once new workers are warm.
+    """
+    pool = service_of(request).validation
+    return unavailable(detail, retry_after=None if pool is None else pool.replacement_seconds())

@@ -11,7 +11,13 @@ from aiohttp import web
 
 from gateway.api.auth import OPERATE, READ
 from gateway.api.body import UNSTORABLE, check_keys, optional_text, read_json_object
-from gateway.api.context import max_request_bytes, principal_of, service_of, store_of
+from gateway.api.context import (
+    max_request_bytes,
+    principal_of,
+    service_of,
+    store_of,
+    workers_died,
+)
 from gateway.api.operations import Answer, Operation, Param, ref
 from gateway.api.problems import (
     STARTING_RETRY_AFTER,
@@ -27,6 +33,7 @@ from gateway.kinds import KINDS, Direction
 from gateway.pipeline import OperatorActionError, operator
 from gateway.store import InvalidTransition, MessageNotFound, MessageRecord, TransportState
 from gateway.store.base import MAX_PAGE, storable
+from gateway.validation.pool import ValidationWorkerDied
 
 DEFAULT_LIMIT = 50
 _CURSOR = re.compile(CURSOR_PATTERN)
@@ -235,10 +242,15 @@ async def reroute_message(request: web.Request) -> web.Response:
     if service.validation is None:
         raise unavailable("the validation pool is not running yet: the gateway is starting",
                           retry_after=STARTING_RETRY_AFTER)
-    return await _operate(request, operator.reroute(
-        store_of(request), service.registry, service.validation, message_id_of(request),
-        actor=_actor(request, body), channel=channel, format_key=format_key, reason=reason,
-        config=config))
+    try:
+        return await _operate(request, operator.reroute(
+            store_of(request), service.registry, service.validation, message_id_of(request),
+            actor=_actor(request, body), channel=channel, format_key=format_key,
+            reason=reason, config=config))
+    except ValidationWorkerDied as exc:
+        # As at intake: no verdict on the document, and nothing was changed.
+        raise workers_died(request, f"the message could not be rerouted now: {exc}; the "
+                                    "message is unchanged") from None
 
 
 BULK_OUTCOMES = ["rerouted", "would-reroute", "unchanged", "refused"]
@@ -287,11 +299,20 @@ async def reroute_agency_messages(request: web.Request) -> web.Response:
     if service.validation is None:
         raise unavailable("the validation pool is not running yet: the gateway is starting",
                           retry_after=STARTING_RETRY_AFTER)
-    page = await operator.reroute_agency(
-        store_of(request), service.registry, service.validation, config, str(agency.oin),
-        actor=_actor(request, body), reason=reason, kind=kind,
-        states=tuple(TransportState(state) for state in states), dry_run=dry_run,
-        limit=limit, cursor=cursor)
+    try:
+        page = await operator.reroute_agency(
+            store_of(request), service.registry, service.validation, config, str(agency.oin),
+            actor=_actor(request, body), reason=reason, kind=kind,
+            states=tuple(TransportState(state) for state in states), dry_run=dry_run,
+            limit=limit, cursor=cursor)
+    except ValidationWorkerDied as exc:
+        # Each message is rerouted on its own: those before it in the page may have
+        # moved. The same request again finds those on their route (unchanged) and
+        # goes on with the rest.
+        service.work_waits(Direction.OUTBOUND)
+        raise workers_died(request, f"the page could not be rerouted now: {exc}; messages "
+                                    "before it in the page may have been rerouted, and the "
+                                    "same request again goes on with the rest") from None
     if any(item.outcome == "rerouted" for item in page.items):
         service.work_waits(Direction.OUTBOUND)
     counts = {outcome: 0 for outcome in BULK_OUTCOMES}
@@ -395,7 +416,12 @@ OPERATIONS = (
               body=ref("AgencyRerouteRequest"),
               answers=(Answer(200, "One page done (or looked at, in a dry run).",
                               ref("AgencyReroutePage")),),
-              problems=(400, 503)),
+              problems=(400, 503),
+              problem_texts={503: "The gateway cannot do this now: starting, or validation "
+                                  "workers died twice while they held a document (with "
+                                  "Retry-After: when new ones are warm). Messages before "
+                                  "that one in the page may have been rerouted; the same "
+                                  "request again goes on with the rest."}),
     Operation("POST", "/api/v1/messages/{id}/reroute", reroute_message, "rerouteMessage",
               "Send a message over another channel, in another format (encoded anew from "
               "its canonical JSON and validated), or both; with neither, as its agency's "
@@ -410,5 +436,9 @@ OPERATIONS = (
                           "or that has no address for its agency (e-mail), is refused with "
                           "409 naming both, and the message stays as it was.",
               params=(ID_PARAM,), body=ref("RerouteRequest"), answers=_ACTION_ANSWER,
-              problems=(400, 404, 409, 503)),
+              problems=(400, 404, 409, 503),
+              problem_texts={503: "The gateway cannot do this now: starting, or validation "
+                                  "workers died twice while they held the document (with "
+                                  "Retry-After: when new ones are warm). The message is "
+                                  "unchanged."}),
 )

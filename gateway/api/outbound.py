@@ -11,7 +11,7 @@ from aiohttp import web
 
 from gateway.api.auth import SUBMIT
 from gateway.api.body import read_body
-from gateway.api.context import max_request_bytes, service_of, store_of
+from gateway.api.context import max_request_bytes, service_of, store_of, workers_died
 from gateway.api.operations import Answer, Operation, Param, ref
 from gateway.api.problems import STARTING_RETRY_AFTER, Problem, bad_request, unavailable
 from gateway.api.render import message_link, submit_answer
@@ -160,11 +160,10 @@ async def submit(request: web.Request) -> web.Response:
         # nothing is stored, and the ERP may try again. Only when workers died does the
         # gateway know when: once new ones are warm. Missing standards wait for an operator.
         log.warning("submit failed without a verdict: %s", exc)
-        retry_after = (service.validation.replacement_seconds()
-                       if isinstance(exc, ValidationWorkerDied) and service.validation is not None
-                       else None)
-        raise unavailable(f"the document could not be processed now: {exc}",
-                          retry_after=retry_after) from None
+        detail = f"the document could not be processed now: {exc}"
+        if isinstance(exc, ValidationWorkerDied):
+            raise workers_died(request, detail) from None
+        raise unavailable(detail) from None
     headers = {"Location": message_link(record.id)}
     if not created:
         headers["Wissel-Duplicate"] = "true"

@@ -275,6 +275,10 @@ def reroute(obj: CliContext, message_id: str | None, channel: str | None,
     entry. Each is listed with its outcome (rerouted, unchanged, or refused
     with the reason: it stays as it was), then a summary; the exit status is
     1 when any was refused.
+
+    When validation workers die twice on a document (the out-of-memory
+    killer, say) it exits 2 saying when to try again; the same command then
+    goes on where it stopped.
     """
     if agency is not None:
         if message_id is not None or channel is not None or format_key is not None:
