@@ -12,7 +12,7 @@ that stream far more than the limit and note whether the client hung up.
 from __future__ import annotations
 
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -67,8 +67,8 @@ class Flood:
 
 
 @asynccontextmanager
-async def serving(handler: web.RequestHandler, context: ssl.SSLContext | None = None,
-                  ) -> AsyncIterator[str]:
+async def serving(handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+                  context: ssl.SSLContext | None = None) -> AsyncIterator[str]:
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", handler)
     runner = web.AppRunner(app, access_log=None)
