@@ -35,7 +35,7 @@ async def read_bounded(response: aiohttp.ClientResponse, limit: int) -> bytes:
     """
     declared = response.content_length
     if declared is not None and declared > limit:
-        response.close()
+        _hang_up(response)
         raise AnswerTooLarge(limit, declared)
     chunks: list[bytes] = []
     size = 0
@@ -43,7 +43,7 @@ async def read_bounded(response: aiohttp.ClientResponse, limit: int) -> bytes:
     async for chunk in response.content.iter_chunked(_CHUNK):
         size += len(chunk)
         if size > limit:
-            response.close()
+            _hang_up(response)
             raise AnswerTooLarge(limit)
         chunks.append(chunk)
     return b"".join(chunks)
@@ -64,8 +64,22 @@ async def read_head(response: aiohttp.ClientResponse, limit: int) -> bytes:
         chunks.append(chunk)
         size += len(chunk)
     if not response.content.at_eof():
-        response.close()
+        _hang_up(response)
     return b"".join(chunks)
+
+
+def _hang_up(response: aiohttp.ClientResponse) -> None:
+    """Drop the connection of an answer not read to its end.
+
+    ``close()`` alone keeps a TLS connection open for an orderly shutdown,
+    waiting up to 30 s for the peer's close_notify, which a peer that goes on
+    sending never gives. Aborting the transport ends it at once.
+    """
+    connection = response.connection
+    transport = None if connection is None else connection.transport
+    if transport is not None:
+        transport.abort()
+    response.close()
 
 
 __all__ = ["AnswerTooLarge", "read_bounded", "read_head"]

@@ -11,6 +11,7 @@ that stream far more than the limit and note whether the client hung up.
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -59,6 +60,9 @@ class Flood:
             while self.sent < self.size:
                 await response.write(CHUNK)
                 self.sent += len(CHUNK)
+                # A write that need not wait does not yield: without this the loop never
+                # learns that the client hung up and writes on into the void.
+                await asyncio.sleep(0)
             await response.write_eof()
             self.finished = True
         except ConnectionError:
