@@ -112,17 +112,47 @@ def show(obj: CliContext, task_id: str, channel: str | None) -> None:
 @channel_option
 @click.pass_obj
 def download(obj: CliContext, task_id: str, target: Path, channel: str | None) -> None:
-    """Fetch a task's export bundle (XML, HTML, PDF, attachments, task.json)."""
+    """Fetch a task's export bundle (XML, HTML, PDF, attachments, task.json).
+
+    It goes into DIR/TASK_ID. A task id that is not one plain folder name, or
+    a bundle naming a file outside it, is refused before anything is written.
+    """
+    _check_folder_name(task_id)
     client, base = _base(obj, channel)
     answer = client.get_json(f"{base}/tasks/{task_id}/bundle")
-    folder = target / answer["task_id"]
+    answered = answer.get("task_id")
+    if answered != task_id:
+        raise GatewayError(f"the gateway answered the bundle of task {answered!r} when asked "
+                           f"for {task_id!r}; nothing was written")
+    folder = target / task_id
+    # Every name and content checked before the first file is written: a bundle refused
+    # half-way would leave part of itself in --to.
+    files: list[tuple[str, Path, bytes]] = []
     for name, encoded in sorted(answer["files"].items()):
         path = (folder / name).resolve()
         if folder.resolve() not in path.parents:
-            raise GatewayError(f"the gateway sent a file name outside the bundle: {name!r}")
+            raise GatewayError(f"the gateway sent a file name outside the bundle: {name!r}; "
+                               "nothing was written")
+        try:
+            files.append((name, path, base64.b64decode(encoded, validate=True)))
+        except (TypeError, ValueError):
+            raise GatewayError(f"the gateway sent file {name!r} of the bundle in other than "
+                               "base64; nothing was written") from None
+    for name, path, data in files:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(base64.b64decode(encoded))
+        path.write_bytes(data)
         click.echo(str(folder / name))
+
+
+def _check_folder_name(task_id: str) -> None:
+    """Refuse a task id that is not one plain folder name: it names the folder in --to,
+    and ``..``, ``/`` or a drive would put the bundle elsewhere."""
+    bad = (task_id in ("", ".", "..") or any(c in task_id for c in "/\\:")
+           or any(not c.isprintable() for c in task_id))
+    if bad:
+        raise GatewayError(f"task id {task_id!r} cannot name a folder in --to (a task id is "
+                           "one name, without '/', '\\', ':', '..' or control characters); "
+                           "nothing was written")
 
 
 @portal.command("done")
