@@ -8,6 +8,7 @@ The walk-through that found it: the SETU sample invoice billed 40 regular and
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -290,6 +291,41 @@ async def test_an_approval_withdrawn_later_refuses_the_hours(pipe: Pipeline) -> 
     await receive(pipe, timecard(corrects="135664", intervals=more), "t-4")
     record = await pipe.submit(invoice(regular="12.00", overtime="2.00", number="F-2"))
     assert record.transport_state is TransportState.QUEUED
+
+
+async def test_an_approval_given_again_after_a_withdrawal_stands(pipe: Pipeline) -> None:
+    await receive(pipe, timecard(), "t-1")
+    await receive(pipe, timecard(status=TimeCardStatus.REJECTED), "t-2")
+    rejection, _ = await refused(pipe, invoice(regular="16.00", overtime="2.00"))
+    assert rejection.rules == ("timecard-not-approved",)
+    # The first approval sent again late is still a repeat of it.
+    late = await pipe.inbound.receive(InboundDocument(
+        data=SetuTimeCard20().encode(timecard(), EncodeContext()), channel="folder",
+        transport_id="t-2b", filename="timecard.xml"))
+    record = await pipe.store.get(late)
+    assert record is not None
+    assert record.transport_state is TransportState.DUPLICATE
+    # The agency approves it again, sending the timecard unmarked as the first time, with
+    # the new approval: no repeat of that first approval, but the turn the ERP and the
+    # check must see.
+    approved = timecard().approval
+    assert approved is not None and approved.approved_at is not None
+    again = timecard(approval=attrs.evolve(
+        approved, approved_at=approved.approved_at + dt.timedelta(days=3)))
+    await receive(pipe, again, "t-3")
+    record = await pipe.submit(invoice(regular="16.00", overtime="2.00", number="F-2"))
+    assert record.transport_state is TransportState.QUEUED
+    # The same approval delivered once more is one document.
+    repeat_id = await pipe.inbound.receive(InboundDocument(
+        data=SetuTimeCard20().encode(again, EncodeContext()), channel="folder",
+        transport_id="t-4", filename="timecard.xml"))
+    repeat = await pipe.store.get(repeat_id)
+    assert repeat is not None
+    assert repeat.transport_state is TransportState.DUPLICATE
+    # Withdrawn once more: a turn again, not a repeat of the first withdrawal.
+    await receive(pipe, attrs.evolve(again, status=TimeCardStatus.REJECTED), "t-5")
+    rejection, _ = await refused(pipe, invoice(regular="1.00", overtime="0.00", number="F-3"))
+    assert rejection.rules == ("timecard-not-approved",)
 
 
 async def test_a_timecard_reference_the_store_cannot_keep_is_refused(pipe: Pipeline) -> None:

@@ -28,12 +28,19 @@ from gateway.channels import InboundDocument
 from gateway.errors import GatewayError
 from gateway.formats import Decoded
 from gateway.instruments import TRACEPARENT, current_traceparent, stage
-from gateway.kinds import Direction
-from gateway.model import kind_of
+from gateway.kinds import Direction, DocumentKind
+from gateway.model import TimeCard, kind_of
 from gateway.model.common import Attachment
-from gateway.model.json import dumps, record_from_json, record_to_json
+from gateway.model.json import dumps, loads, record_from_json, record_to_json
 from gateway.pipeline.errors import DocumentTooLarge
-from gateway.pipeline.keys import agency_party, inbound_key, key_number, party_oin
+from gateway.pipeline.keys import (
+    CORRECTION,
+    STATUS,
+    agency_party,
+    inbound_key,
+    key_number,
+    party_oin,
+)
 from gateway.registry import Registry
 from gateway.store import (
     DuplicateBusinessKey,
@@ -288,6 +295,11 @@ class InboundPipeline:
         if traceparent is not None:  # the delivery to the ERP links back to this decode
             detail[TRACEPARENT] = traceparent
         original = await self.store.find_by_business_key(Direction.INBOUND, key)
+        if (isinstance(document, TimeCard) and document.corrects is None
+                and original is not None and original.id != record.id):
+            key, original = await self._timecard_turn(agency_oin, document, canonical,
+                                                      original)
+            fields["business_key"] = key
         unknown = (original is None or original.id == record.id) and not self._known(agency_oin)
         if unknown:
             # Taken all the same: the document is real, only the directory lacks its sender.
@@ -327,6 +339,38 @@ class InboundPipeline:
         return await self.store.transition(
             record.id, event=NewEvent("duplicate", detail),
             transport_state=TransportState.DUPLICATE, **fields)
+
+    async def _timecard_turn(
+        self, agency_oin: str, card: TimeCard, canonical: str, matched: MessageRecord,
+    ) -> tuple[str, MessageRecord | None]:
+        """The key of a timecard sent again unmarked, and the stored version it repeats.
+
+        Its key (the id, or the id with its status) matches ``matched``, an
+        earlier version. It repeats the timecard as it stands if it has that
+        status (the latest of the versions sent unmarked: the first one, its
+        withdrawals and approvals given again), or ``matched`` if it is that
+        very document (one sent again late); otherwise it is a turn of its own:
+        an approval given again after a withdrawal, or withdrawn again after
+        that, which would else pass for a repeat of the first approval or
+        withdrawal and never reach the ERP or the intake check of invoices. A
+        turn's key is numbered by the versions before it, so the same turn
+        delivered again finds it as the timecard that stands, and is one document.
+        """
+        root = inbound_key(agency_oin, DocumentKind.TIMECARD, card.id)
+        first = await self.store.find_by_business_key(Direction.INBOUND, root)
+        turns = await self.store.find_by_business_key_prefix(Direction.INBOUND,
+                                                             f"{root}:{STATUS}:")
+        corrections = await self.store.find_by_business_key_prefix(Direction.INBOUND,
+                                                                   f"{root}:{CORRECTION}:")
+        unmarked = [found for found in (first, *turns) if found is not None]
+        standing = max(unmarked, key=lambda found: found.id) if unmarked else matched
+        stood = loads(standing.canonical_json) if standing.canonical_json else None
+        if not isinstance(stood, TimeCard) or stood.status is card.status:
+            return standing.business_key or root, standing
+        if _same_content(canonical, matched.canonical_json):
+            return matched.business_key or root, matched
+        return (f"{root}:{STATUS}:{card.status.value}:{len(unmarked) + len(corrections) + 1}",
+                None)
 
     def _known(self, agency_oin: str) -> bool:
         return self.agency_known is None or self.agency_known(agency_oin)

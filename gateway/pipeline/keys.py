@@ -15,6 +15,10 @@ approved: the agency withdrawing its approval sends the timecard again as
 "rejected". Its key carries the status, so the withdrawal reaches the ERP (and
 the intake check of invoices) instead of passing for a changed repeat of the
 approved timecard, while the same withdrawal delivered again is still one.
+An approval given again after it, and a withdrawal after that, are turns of
+their own alike: the inbound pipeline numbers their keys by the versions
+before them (``<id>:status:approved:3``), as the document alone cannot tell a
+new turn from an earlier one sent again late.
 
 So is a staffing order that is not a new one: SETU-OHNL 2.0 allows
 ``OrderClassification/@orderStatus`` "new" and "closed" (its StaffingOrder
