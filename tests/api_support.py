@@ -87,11 +87,13 @@ async def running_gateway(
     listen: str | None = None, gateway_token: bool = True, plugins: list[Any] | None = None,
     invoice_format: str = "canonical:invoice:1",
     order_response_format: str = "canonical:order-response:1",
+    supplier_number: str | None = None,
 ) -> AsyncIterator[Running]:
     """The real service with the recorder channel, listening on a free loopback port."""
     listen = listen or f"127.0.0.1:{free_port()}"
     text = config_text(tmp_path, database=database, invoice_format=invoice_format,
-                       order_response_format=order_response_format).replace(
+                       order_response_format=order_response_format,
+                       supplier_number=supplier_number).replace(
         'listen = "127.0.0.1:0"', f"listen = {listen!r}")
     if not gateway_token:
         text = text.replace('token = "test-token"\n', "")

@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from gateway.cli.answers import respond
 from gateway.cli.context import CliContext
 from gateway.cli.messages import client_of, echo_page_hint, short_time
 from gateway.cli.output import echo_json, echo_table
@@ -16,7 +17,10 @@ from gateway.kinds import KINDS
 
 @click.group()
 def inbox() -> None:
-    """Inbound documents decoded for the ERP: list and acknowledge."""
+    """Inbound documents decoded for the ERP: list, answer and acknowledge."""
+
+
+inbox.add_command(respond)
 
 
 @inbox.command("list")
