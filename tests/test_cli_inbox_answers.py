@@ -7,8 +7,11 @@ agency's would; what the commands build goes out through its intake.
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
+import attrs
 import pytest
 from api_support import Running, invoice_json, running_gateway
 from pipeline_support import AGENCY_OIN, document_json
@@ -16,7 +19,8 @@ from test_cli_send import gateway_cli
 
 from gateway.channels import InboundDocument
 from gateway.kinds import Direction
-from gateway.model.samples import example_order
+from gateway.model import CanonicalDocument, StaffingOrder, TimeCardStatus
+from gateway.model.samples import example_order, example_staffing_order, example_timecard
 from gateway.paths import STANDARDS_DIR_ENV
 from gateway.store import TransportState
 
@@ -27,7 +31,7 @@ async def received_order(gateway: Running, transport_id: str = "o-1") -> str:
         data=document_json(example_order()), channel="folder", transport_id=transport_id))
 
 
-async def outbound(gateway: Running) -> list[dict[str, object]]:
+async def outbound(gateway: Running) -> list[dict[str, Any]]:
     page = await gateway.store.list_messages(direction=Direction.OUTBOUND)
     return [{"kind": r.document_kind, "state": r.transport_state.value,
              "canonical": json.loads(r.canonical_json)} for r in page.items]
@@ -161,3 +165,131 @@ async def test_only_a_received_order_is_answered(tmp_path: Path) -> None:
             assert result.exit_code == 2, args
             assert wrong in result.output
         assert len(await outbound(gateway)) == 1
+
+
+async def receive(gateway: Running, document: CanonicalDocument, transport_id: str) -> str:
+    return await gateway.service.receive(InboundDocument(
+        data=document_json(document), channel="folder", transport_id=transport_id))
+
+
+def staffing_order() -> StaffingOrder:
+    """The order the sample timecard (135664) books on, with a bill rate per order line."""
+    rate = example_staffing_order().rates[0]
+    return attrs.evolve(example_staffing_order(), order_id="40002147", rates=tuple(
+        attrs.evolve(rate, order_line_id=line, amount=Decimal(amount), rate_type="bill")
+        for line, amount in (("1.1.1", "43.78"), ("2.1.1", "40.63"), ("3.1.1", "34.34"))))
+
+
+async def test_an_order_is_invoiced_as_answered(tmp_path: Path) -> None:
+    async with running_gateway(tmp_path) as gateway:
+        order_id = await received_order(gateway)
+        result = await gateway_cli(gateway.config_path, "inbox", "invoice", order_id,
+                                   "--number", "F-1", "--dry-run")
+        assert result.exit_code == 0, result.output
+        assert [line["quantity"]["value"] for line in json.loads(result.output)["lines"]] == [
+            "1000.00", "10000.00"]
+        assert await outbound(gateway) == []
+
+        result = await gateway_cli(gateway.config_path, "inbox", "respond", order_id,
+                                   "--change", "1.1.1=500")
+        assert result.exit_code == 0, result.output
+        [answer] = (await gateway.store.list_messages(direction=Direction.OUTBOUND)).items
+        result = await gateway_cli(gateway.config_path, "inbox", "invoice", order_id,
+                                   "--number", "F-1", "--price", "2.1.1=2.50")
+        assert result.exit_code == 0, result.output
+        assert f"billing order 40000695 as answered by message {answer.id}" in result.output
+        invoice = next(m["canonical"] for m in await outbound(gateway)
+                       if m["kind"] == "invoice")
+        assert "accepted: message" in result.output
+        assert invoice["number"] == "F-1"
+        assert invoice["order_reference"]["id"] == "40000695"
+        assert [(line["order_line_reference"], line["quantity"]["value"],
+                 line["price"]["amount"]) for line in invoice["lines"]] == [
+            ("1.1.1", "500", "3.27"), ("2.1.1", "10000.00", "2.50")]
+
+
+async def test_what_an_order_invoice_lacks_is_named_and_nothing_is_stored(
+    tmp_path: Path,
+) -> None:
+    async with running_gateway(tmp_path) as gateway:
+        order = example_order()
+        unpriced = attrs.evolve(order, number="40000696", lines=(
+            order.lines[0], attrs.evolve(order.lines[1], price=None, line_amount=None)),
+            tax_breakdown=(), totals=None)
+        order_id = await receive(gateway, unpriced, "o-2")
+        result = await gateway_cli(gateway.config_path, "inbox", "invoice", order_id,
+                                   "--number", "F-1")
+        assert result.exit_code == 1
+        assert ("order 40000696 states no price for line(s) '2.1.1'; give each with "
+                "--price LINE=AMOUNT") in result.output
+        result = await gateway_cli(gateway.config_path, "inbox", "invoice", order_id,
+                                   "--number", "F-1", "--price", "9.9.9=1")
+        assert result.exit_code == 1
+        assert "order 40000696 has no line(s) '9.9.9' (its lines: 1.1.1, 2.1.1)" in \
+            result.output
+        result = await gateway_cli(gateway.config_path, "inbox", "invoice", order_id,
+                                   "--number", "F-1", "--price", "2.1.1=ten")
+        assert result.exit_code == 2
+        assert "the price 'ten' is no amount" in result.output
+        assert await outbound(gateway) == []
+
+
+async def test_approved_timecards_are_invoiced_at_the_staffing_order_rates(
+    tmp_path: Path,
+) -> None:
+    async with running_gateway(tmp_path) as gateway:
+        order_id = await receive(gateway, staffing_order(), "so-1")
+        card_id = await receive(gateway, example_timecard(), "tc-1")
+        result = await gateway_cli(gateway.config_path, "inbox", "invoice", card_id,
+                                   "--number", "U-1", "--price", "1.1.1=50")
+        assert result.exit_code == 2
+        assert "timecard hours are priced at the staffing order's rates" in result.output
+
+        result = await gateway_cli(gateway.config_path, "inbox", "invoice", card_id,
+                                   "--number", "U-1")
+        assert result.exit_code == 0, result.output
+        [sent] = await outbound(gateway)
+        invoice = sent["canonical"]
+        assert invoice["order_reference"]["id"] == "40002147"
+        assert invoice["timecard_references"] == ["135664"]
+        assert sorted((line["order_line_reference"], line["quantity"]["value"],
+                       line["price"]["amount"]) for line in invoice["lines"]) == [
+            ("1.1.1", "16.00", "43.78"), ("2.1.1", "8.00", "60.945"),
+            ("3.1.1", "2.00", "51.51")]
+
+        result = await gateway_cli(gateway.config_path, "inbox", "invoice", order_id,
+                                   "--number", "U-2")
+        assert result.exit_code == 1
+        assert (f"message {order_id} is a staffing-order, neither an order nor a timecard"
+                in result.output)
+        assert len(await outbound(gateway)) == 1
+
+
+async def test_a_timecard_not_approved_is_not_invoiced(tmp_path: Path) -> None:
+    async with running_gateway(tmp_path) as gateway:
+        order_id = await received_order(gateway)
+        submitted = attrs.evolve(example_timecard(), id="135665",
+                                 status=TimeCardStatus.SUBMITTED)
+        card_id = await receive(gateway, submitted, "tc-2")
+        result = await gateway_cli(gateway.config_path, "inbox", "invoice", card_id,
+                                   "--number", "U-1")
+        assert result.exit_code == 1
+        assert ("staffing order '40002147', which the timecards book on, was never received "
+                f"from agency {AGENCY_OIN}") in result.output
+
+        await receive(gateway, staffing_order(), "so-1")
+        approved_id = await receive(gateway, example_timecard(), "tc-1")
+        result = await gateway_cli(gateway.config_path, "inbox", "invoice", approved_id,
+                                   card_id, "--number", "U-1")
+        assert result.exit_code == 1
+        assert "timecard(s) '135665' are not approved" in result.output
+        result = await gateway_cli(gateway.config_path, "inbox", "invoice", approved_id,
+                                   order_id, "--number", "U-1")
+        assert result.exit_code == 1
+        assert f"message {order_id} is an order: an invoice is built from one order" in \
+            result.output
+        result = await gateway_cli(gateway.config_path, "inbox", "invoice", approved_id,
+                                   approved_id, "--number", "U-1")
+        assert result.exit_code == 2
+        assert "named twice" in result.output
+        assert await outbound(gateway) == []

@@ -17,9 +17,12 @@ import click
 from gateway.business import (
     BusinessError,
     LineChange,
+    MissingLineData,
     UnknownLines,
     accept_all,
     accept_with_changes,
+    invoice_from_order,
+    invoice_from_timecards,
     reject,
 )
 from gateway.cli.context import CliContext
@@ -28,7 +31,16 @@ from gateway.cli.send import DOCUMENT_STATUSES, describe_error
 from gateway.client import ApiProblem, GatewayClient, segment
 from gateway.errors import GatewayError
 from gateway.formats import EncodeContext
-from gateway.model import CanonicalDocument, FieldProblem, Order
+from gateway.kinds import DocumentKind
+from gateway.model import (
+    CanonicalDocument,
+    FieldProblem,
+    Invoice,
+    Order,
+    OrderResponse,
+    StaffingOrder,
+    TimeCard,
+)
 from gateway.model.documents import kind_of
 from gateway.model.json import dumps, from_json
 from gateway.routing import RoutingError, route
@@ -229,3 +241,189 @@ def respond(obj: CliContext, message_id: str, accepted: bool, rejected: bool,
                        err=True)
             sys.exit(1)
         click.echo(f"acknowledged {message_id}")
+
+
+def _prices(_ctx: click.Context, _param: click.Parameter,
+            values: tuple[str, ...]) -> dict[str, Decimal]:
+    """``--price LINE=AMOUNT`` as net prices per order line id."""
+    prices: dict[str, Decimal] = {}
+    for value in values:
+        line_id, equals, amount_text = value.rpartition("=")
+        if not equals or not line_id or not amount_text:
+            raise click.BadParameter(f"{value!r} is not LINE=AMOUNT")
+        if line_id in prices:
+            raise click.BadParameter(f"line {line_id!r} is priced twice; give it once")
+        try:
+            amount = Decimal(amount_text)
+        except InvalidOperation:
+            amount = None
+        if amount is None or not amount.is_finite() or amount < 0:
+            raise click.BadParameter(
+                f"{value!r}: the price {amount_text!r} is no amount of 0 or more")
+        prices[line_id] = amount
+    return prices
+
+
+def _search(client: GatewayClient, **query: str) -> list[dict[str, Any]]:
+    """The messages matching ``query`` (one page of the most recent: a document's versions
+    and answers are few)."""
+    page = client.get_json("/api/v1/messages", {**query, "limit": 100})
+    items: list[dict[str, Any]] = page["items"]
+    return items
+
+
+def _answer_to(client: GatewayClient, agency_oin: str, order: Order) -> tuple[
+        str, OrderResponse] | None:
+    """Our stored answer to ``order``: what `gateway inbox respond` numbered as the order.
+
+    Its changed quantities and rejected lines are what the invoice may bill.
+    """
+    for item in _search(client, direction="outbound", kind=DocumentKind.ORDER_RESPONSE.value,
+                        agency=agency_oin, number=order.number):
+        if item["transport_state"] in ("rejected", "cancelled"):
+            continue  # never reached the agency: no answer it holds us to
+        message = client.get_json(f"/api/v1/messages/{segment(item['id'])}",
+                                  {"include": "payload"})
+        response = from_json(message["canonical"])
+        if isinstance(response, OrderResponse) and response.order_reference.id == order.number:
+            return item["id"], response
+    return None
+
+
+def _staffing_order(client: GatewayClient, agency_oin: str, order_id: str) -> StaffingOrder:
+    """The staffing order ``order_id`` as the agency sent it: rather the order than its
+    closing, which SETU-OHNL sends under the same number."""
+    found: list[StaffingOrder] = []
+    for item in _search(client, direction="inbound", kind=DocumentKind.STAFFING_ORDER.value,
+                        agency=agency_oin, number=order_id):
+        if item["transport_state"] == "rejected":
+            continue  # never decoded: nothing to read
+        _, document = read_received(client, item["id"])
+        if isinstance(document, StaffingOrder) and document.order_id == order_id:
+            found.append(document)
+    if not found:
+        raise click.ClickException(
+            f"staffing order {order_id!r}, which the timecards book on, was never received "
+            f"from agency {agency_oin}: its rates price the hours")
+    return next((o for o in found if (o.order_status or "").lower() != "closed"), found[0])
+
+
+def _other_versions(client: GatewayClient, agency_oin: str, cards: list[TimeCard],
+                    given: set[str]) -> list[TimeCard]:
+    """Every other version of these timecards the agency sent (corrections, changes of
+    status), so that one replaced since is refused rather than billed."""
+    versions: list[TimeCard] = []
+    for card_id in dict.fromkeys(card.id for card in cards):
+        for item in _search(client, direction="inbound", kind=DocumentKind.TIMECARD.value,
+                            agency=agency_oin, number=card_id):
+            if item["id"] in given or item["transport_state"] == "rejected":
+                continue
+            _, document = read_received(client, item["id"])
+            if isinstance(document, TimeCard):
+                versions.append(document)
+    return versions
+
+
+def _from_order(client: GatewayClient, message: dict[str, Any], order: Order, number: str,
+                prices: dict[str, Decimal]) -> Invoice:
+    answer = _answer_to(client, message["agency_oin"], order)
+    if answer is not None:
+        click.echo(f"billing order {order.number} as answered by message {answer[0]}",
+                   err=True)
+    try:
+        return invoice_from_order(order, number=number, issue_date=dt.date.today(),
+                                  prices=prices,
+                                  confirmed_by=answer[1] if answer is not None else None)
+    except UnknownLines as exc:
+        known = ", ".join(line.id for line in order.lines)
+        raise click.ClickException(f"{exc} (its lines: {known})") from None
+    except MissingLineData as exc:
+        listed = ", ".join(map(repr, exc.line_ids))
+        how = ("give each with --price LINE=AMOUNT" if exc.what == "price" else
+               "this command cannot add one: invoice this order from the ERP")
+        raise click.ClickException(
+            f"order {order.number} states no {exc.what} for line(s) {listed}; {how}") from None
+    except BusinessError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _from_timecards(client: GatewayClient, received: list[tuple[dict[str, Any], TimeCard]],
+                    number: str) -> Invoice:
+    agencies = dict.fromkeys(message["agency_oin"] for message, _ in received)
+    if len(agencies) > 1:
+        raise click.ClickException(
+            f"the timecards come from several agencies ({', '.join(map(str, agencies))}); "
+            "one invoice goes to one")
+    orders = dict.fromkeys(card.order_reference for _, card in received)
+    if len(orders) > 1:
+        raise click.ClickException(
+            f"the timecards book on several staffing orders ({', '.join(map(repr, orders))}); "
+            "one invoice bills one order")
+    [agency_oin], [order_id] = agencies, orders
+    if order_id is None:
+        raise click.ClickException(
+            f"timecard(s) {', '.join(repr(card.id) for _, card in received)} name no "
+            "staffing order: its rates price the hours")
+    cards = [card for _, card in received]
+    order = _staffing_order(client, agency_oin, order_id)
+    others = _other_versions(client, agency_oin, cards, {m["id"] for m, _ in received})
+    try:
+        return invoice_from_timecards(order, cards, number=number,
+                                      issue_date=dt.date.today(), received=others)
+    except BusinessError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@click.command()
+@click.argument("message_ids", metavar="MESSAGE_ID...", nargs=-1, required=True)
+@click.option("--number", required=True, metavar="N", help="The invoice's number (yours).")
+@click.option("--price", "prices", metavar="LINE=AMOUNT", multiple=True, callback=_prices,
+              help="The net price of an order line, where the order states none or to "
+                   "change it; repeatable. Not for timecards: their hours are priced at "
+                   "the staffing order's rates.")
+@click.option("--dry-run", is_flag=True,
+              help="Print the invoice as canonical JSON instead of sending it.")
+@click.pass_obj
+def invoice(obj: CliContext, message_ids: tuple[str, ...], number: str,
+            prices: dict[str, Decimal], dry_run: bool) -> None:
+    """Invoice a received order, or approved timecards, to their agency.
+
+    One MESSAGE_ID that is an order: an invoice line per order line, at the
+    order's prices and VAT, for the quantities ordered, or for those of our
+    answer to it (`gateway inbox respond`: rejected lines left out). Several
+    (or one) timecards of one staffing order: their approved hours, at the
+    order's rates, with 21 % VAT. The invoice is dated today and goes to the
+    agency that sent them, as `gateway send` would send it; prints the id of
+    the stored message. Exits 1 when it cannot be built (a line the order
+    does not have, a timecard not approved) or the gateway refuses it.
+    """
+    repeated = [i for i in dict.fromkeys(message_ids) if message_ids.count(i) > 1]
+    if repeated:
+        raise click.UsageError(f"message(s) {', '.join(repeated)} named twice; name each once")
+    client = client_of(obj)
+    received = [read_received(client, message_id) for message_id in message_ids]
+    orders = [(m, d) for m, d in received if isinstance(d, Order)]
+    cards = [(m, d) for m, d in received if isinstance(d, TimeCard)]
+    other = next(((m, d) for m, d in received if not isinstance(d, Order | TimeCard)), None)
+    if other is not None:
+        raise click.ClickException(
+            f"message {other[0]['id']} is a {other[0]['kind']}, neither an order nor a "
+            "timecard: an invoice is built from one received order or from approved timecards")
+    if orders and len(received) > 1:
+        raise click.ClickException(
+            f"message {orders[0][0]['id']} is an order: an invoice is built from one order "
+            "alone, or from timecards alone")
+    if orders:
+        message, order = orders[0]
+        document = _from_order(client, message, order, number, prices)
+    else:
+        if prices:
+            raise click.UsageError("--price prices order lines; timecard hours are priced "
+                                   "at the staffing order's rates")
+        message = cards[0][0]
+        document = _from_timecards(client, cards, number)
+    refuse_unsendable(obj, document, message["agency_oin"])
+    if dry_run:
+        click.echo(dumps(document))
+        return
+    submit(client, document, message["agency_oin"])

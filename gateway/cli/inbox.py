@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from gateway.cli.answers import respond
+from gateway.cli.answers import invoice, respond
 from gateway.cli.context import CliContext
 from gateway.cli.messages import client_of, echo_page_hint, short_time
 from gateway.cli.output import echo_json, echo_table
@@ -21,6 +21,7 @@ def inbox() -> None:
 
 
 inbox.add_command(respond)
+inbox.add_command(invoice)
 
 
 @inbox.command("list")
