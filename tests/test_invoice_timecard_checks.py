@@ -309,7 +309,8 @@ async def test_an_approval_given_again_after_a_withdrawal_stands(pipe: Pipeline)
     # the new approval: no repeat of that first approval, but the turn the ERP and the
     # check must see.
     approved = timecard().approval
-    assert approved is not None and approved.approved_at is not None
+    assert approved is not None
+    assert approved.approved_at is not None
     again = timecard(approval=attrs.evolve(
         approved, approved_at=approved.approved_at + dt.timedelta(days=3)))
     await receive(pipe, again, "t-3")
