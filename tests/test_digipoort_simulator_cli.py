@@ -39,7 +39,8 @@ def test_help_lists_the_options() -> None:
         capture_output=True, text=True, timeout=60, check=False,
     )
     assert result.returncode == 0, result.stderr
-    for option in ("--listen", "--pki-dir", "--trust", "--step-delay", "--deliver-to"):
+    for option in ("--listen", "--pki-dir", "--trust", "--step-delay", "--deliver-to",
+                   "--deliver-samples", "--control-listen", "--redeliver-for"):
         assert option in result.stdout
 
 
@@ -96,7 +97,7 @@ async def test_simulator_process_serves_a_wus_client(
         await process.wait()
 
 
-async def test_deliver_to_sends_the_sample_documents(
+async def test_deliver_samples_sends_the_sample_documents(
     installed_standards: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(STANDARDS_DIR_ENV, str(installed_standards))
@@ -126,14 +127,14 @@ async def test_deliver_to_sends_the_sample_documents(
     env = {**os.environ, STANDARDS_DIR_ENV: str(installed_standards)}
     process = await asyncio.create_subprocess_exec(
         str(GATEWAY), "simulate", "digipoort", "--listen", "127.0.0.1:0",
-        "--pki-dir", str(pki.folder), "--deliver-to", url, "--no-validate",
+        "--pki-dir", str(pki.folder), "--deliver-to", url, "--deliver-samples", "--no-validate",
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, env=env,
     )
     assert process.stdout is not None
     lines: list[str] = []
     try:
         async with asyncio.timeout(90):
-            while sum("afgeleverd" in line or "failed" in line for line in lines) < 3:
+            while sum(f"to {url}: " in line for line in lines) < 3:
                 line = (await process.stdout.readline()).decode()
                 assert line, "the simulator exited: " + "".join(lines)
                 lines.append(line)
@@ -142,4 +143,4 @@ async def test_deliver_to_sends_the_sample_documents(
         await process.wait()
         await runner.cleanup()
     assert sorted(received) == ["BESTELLING-HRXML", "BESTELLING-UBL", "TIMECARD-HRXML"]
-    assert sum("afgeleverd" in line for line in lines) == 3
+    assert sum(line.endswith(f"to {url}: delivered\n") for line in lines) == 3

@@ -25,7 +25,7 @@ from gateway.pluginmanager import build_registry, make_plugin_manager
 from gateway.routing import route
 from gateway.store import Store, TransportState
 from gateway.validation.pool import ValidationPool
-from plugins.digipoort.simulator.plugin import DELIVERED_SAMPLES
+from plugins.digipoort.simulator.deliveries import SAMPLES
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "gateway.toml"
@@ -52,7 +52,7 @@ def test_the_peppol_simulators_orders_come_from_an_agency_routed_over_peppol() -
 
 
 def test_the_digipoort_simulators_samples_come_from_agencies_routed_over_digipoort() -> None:
-    for berichtsoort, key in DELIVERED_SAMPLES:
+    for berichtsoort, key in SAMPLES.values():
         document = REGISTRY.format(key).samples()[0].document
         oin, channel_type, format_key = _routed_over(document)
         assert (channel_type, format_key) == ("digipoort", key), (berichtsoort, oin)
@@ -82,7 +82,7 @@ async def test_the_sample_invoice_bills_the_sample_timecard_at_the_example_agenc
     and the ERP's invoice for the hours passes the agency's checks, set to refuse."""
     config = load_config(EXAMPLE)
     inbound = InboundPipeline(store, REGISTRY)
-    for berichtsoort, key in DELIVERED_SAMPLES:
+    for berichtsoort, key in SAMPLES.values():
         fmt = REGISTRY.format(key)
         sample = fmt.samples()[0]
         data = sample.data or fmt.encode(sample.document, sample.context)

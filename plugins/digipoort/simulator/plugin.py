@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,20 +24,14 @@ if TYPE_CHECKING:
 
 # Where scripts/run-local.sh and examples/gateway.toml expect it; 8781 is the Peppol simulator's.
 DEFAULT_LISTEN = "127.0.0.1:8783"
-# Agency documents delivered by --deliver-to, from the formats' own samples.
-DELIVERED_SAMPLES = (
-    ("BESTELLING-UBL", "ubl-ohnl:order:1.9"),
-    ("BESTELLING-HRXML", "setu-ohnl:staffing-order:2.0"),
-    ("TIMECARD-HRXML", "setu-ohnl:timecard:2.0"),
-)
 
 
-def parse_listen(value: str) -> tuple[str, int]:
+def parse_listen(value: str, option: str = "--listen") -> tuple[str, int]:
     """``HOST:PORT`` (``[v6]:PORT`` for IPv6) into its parts."""
     host, sep, port = value.rpartition(":")
     if (not sep or not host or not (port.isascii() and port.isdigit())
             or not 0 <= int(port) <= 65535):
-        raise click.BadParameter(f"expected HOST:PORT, got {value!r}", param_hint="--listen")
+        raise click.BadParameter(f"expected HOST:PORT, got {value!r}", param_hint=option)
     return host.strip("[]"), int(port)
 
 
@@ -65,8 +61,20 @@ def parse_listen(value: str) -> tuple[str, int]:
 @click.option("--no-validate", is_flag=True,
               help="Do not check payloads against their berichtsoort's format.")
 @click.option("--deliver-to", metavar="URL",
-              help="AfleverService to deliver sample agency documents to "
-                   "(an order, a staffing order and a timecard) once the simulator runs.")
+              help="The supplier's AfleverService, where agency documents are delivered "
+                   "(POST /control/deliveries, --deliver-samples); one it cannot reach is "
+                   "tried again for --redeliver-for seconds. Default: none, documents are "
+                   "offered through the OphaalService.")
+@click.option("--deliver-samples", is_flag=True,
+              help="Once the simulator runs, deliver a sample order, staffing order and "
+                   "timecard (to --deliver-to, else through the OphaalService).")
+@click.option("--redeliver-for", type=click.FloatRange(min=0), default=600.0,
+              show_default=True, metavar="SECONDS",
+              help="How long a delivery the AfleverService does not take (not listening "
+                   "yet, HTTP 5xx, a retryable afleverFault) is tried again.")
+@click.option("--control-listen", metavar="HOST:PORT",
+              help="Serve the control API (POST/GET /control/deliveries) over plain HTTP "
+                   "here; it has no authentication, so keep it on loopback. Default: none.")
 @click.option("--aflever-trust", multiple=True,
               type=click.Path(path_type=Path, dir_okay=False, exists=True), metavar="CA.pem",
               help="CA bundle for the AfleverService's server certificate; "
@@ -79,6 +87,7 @@ def simulate_digipoort(
     listen: str, pki_dir: Path | None, trust: tuple[Path, ...], step_delay: float,
     redelivery_delay: float | None, slow_delay: float, algorithm: str,
     standards_dir: Path | None, no_validate: bool, deliver_to: str | None,
+    deliver_samples: bool, redeliver_for: float, control_listen: str | None,
     aflever_trust: tuple[Path, ...], state_dir: Path | None,
 ) -> None:
     """A local Digipoort (WUS 1.2, two-way TLS) for rehearsals; see plugins/digipoort/README.md.
@@ -93,6 +102,7 @@ def simulate_digipoort(
     from .simulator import DigipoortSimulator
 
     host, port = parse_listen(listen)
+    control = None if control_listen is None else parse_listen(control_listen, "--control-listen")
     # Also with --no-validate: the koppelvlak bodies are checked against the XSD in there.
     standards = standards_dir or configured_standards_dir()
     settings = SimulatorSettings(
@@ -100,9 +110,15 @@ def simulate_digipoort(
         redelivery_delay=redelivery_delay, slow_delay=slow_delay,
         algorithm="rsa-sha256" if algorithm == "rsa-sha256" else "rsa-sha1",
         standards_dir=standards, validate_payload=not no_validate, deliver_to=deliver_to,
-        aflever_trust=aflever_trust, state_dir=state_dir,
+        aflever_trust=aflever_trust, state_dir=state_dir, redeliver_for=redeliver_for,
+        control_listen=control,
     )
     simulator = DigipoortSimulator(settings)
+
+    # Deliveries tried again, taken late or given up are told as they happen.
+    shown = logging.getLogger("plugins.digipoort.simulator")
+    shown.setLevel(logging.INFO)
+    shown.addHandler(logging.StreamHandler(sys.stderr))
 
     async def run() -> None:
         if standards is not None:
@@ -117,8 +133,8 @@ def simulate_digipoort(
             raise click.ClickException(f"cannot start the simulator: {exc}") from exc
         try:
             _describe(simulator)
-            if deliver_to:
-                await _deliver_samples(simulator, deliver_to)
+            if deliver_samples:
+                await _deliver_samples(simulator)
             await asyncio.Event().wait()
         finally:
             await simulator.stop()
@@ -136,6 +152,10 @@ def _describe(simulator: DigipoortSimulator) -> None:
     click.echo(f"  AanleverService          {simulator.aanlever_url}")
     click.echo(f"  StatusinformatieService  {simulator.status_url}")
     click.echo(f"  OphaalService            {simulator.ophaal_url}")
+    if simulator.settings.control_listen is not None:
+        click.echo(f"  control API              {simulator.control_url}/control/deliveries")
+    click.echo(f"Delivers agency documents to "
+               f"{simulator.settings.deliver_to or 'no AfleverService (OphaalService only)'}")
     click.echo(f"Certificates in {pki.folder}:")
     click.echo(f"  CA (trust it for the server; it issues the client certificates)  {pki.ca}")
     for kvk, files in pki.suppliers.items():
@@ -150,25 +170,19 @@ def _describe(simulator: DigipoortSimulator) -> None:
     click.echo("Press Ctrl-C to stop.")
 
 
-async def _deliver_samples(simulator: DigipoortSimulator, url: str) -> None:
+async def _deliver_samples(simulator: DigipoortSimulator) -> None:
     from gateway.pluginmanager import build_registry, make_plugin_manager
 
-    from ..wus.koppelvlak import Identiteit
+    from .control import sample_message
+    from .deliveries import SAMPLES
 
     registry = simulator.registry or build_registry(make_plugin_manager())
-    pki = simulator.pki
-    assert pki is not None
-    ontvanger = Identiteit(next(iter(pki.suppliers)), "KvK")
-    for berichtsoort, format_key in DELIVERED_SAMPLES:
-        fmt = registry.format(format_key)
-        sample = fmt.samples()[0]
-        payload = sample.data or fmt.encode(sample.document, sample.context)
-        try:
-            response = await simulator.deliver(payload, berichtsoort, url, ontvanger=ontvanger)
-        except Exception as exc:  # report and go on: the simulator keeps serving
-            click.echo(f"afleveren {berichtsoort} to {url} failed: {exc}", err=True)
-            continue
-        click.echo(f"afgeleverd {berichtsoort} to {url}: kenmerk {response.kenmerk}")
+    for name in SAMPLES:
+        message = sample_message(simulator, registry, name)
+        [delivery] = await simulator.deliver_reliably(message, f"sample {name}")
+        said = f" ({delivery.error})" if delivery.error else ""
+        click.echo(f"{message.berichtsoort} kenmerk {message.kenmerk} to "
+                   f"{delivery.to or 'the OphaalService'}: {delivery.state}{said}")
 
 
 @hookimpl

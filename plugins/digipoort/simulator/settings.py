@@ -74,6 +74,14 @@ class SimulatorSettings:
     # certificate must chain to (empty: the simulator's own CA).
     deliver_to: str | None = None
     aflever_trust: tuple[Path, ...] = ()
+    # A delivery the AfleverService did not take (no server yet, HTTP 5xx, a retryable
+    # afleverFault) goes again after redeliver_interval seconds, the pause doubling up to
+    # 30 s, until redeliver_for seconds after its first attempt (module ``deliveries``).
+    redeliver_interval: float = 1.0
+    redeliver_for: float = 600.0
+    # HOST, PORT of the control API (plain HTTP, no authentication: keep it on loopback),
+    # POST and GET /control/deliveries; None: no control API.
+    control_listen: tuple[str, int] | None = None
     # The format registry for payload checks; None: built from the installed plugins.
     registry: Registry | None = attrs.field(default=None, eq=False, repr=False)
     agency: Identiteit = attrs.field(

@@ -32,8 +32,8 @@ import re
 import tempfile
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -51,13 +51,14 @@ from gateway.tasks import cancel_and_wait
 
 from ..wus import berichtsoorten, codes
 from ..wus import koppelvlak as kv
-from ..wus.client import WusClient
+from ..wus.client import WusClient, WusTransportError
 from ..wus.ns import AFLEVEREN, CPL_PATHS
 from ..wus.pki import Pki, make_pki
 from ..wus.security import SigningIdentity, Trust
 from ..wus.server import RequestRefused, WusEndpoint, WusRequest
 from ..wus.tls import client_context, server_context
 from . import scenarios as sc
+from .deliveries import DELIVERED, GAVE_UP, MAX_PAUSE, QUEUED, REFUSED, RETRYING, Delivery
 from .payload import check_payload
 from .processes import MailboxEntry, Process, StatusEvent
 from .settings import Fault, FaultKind, SimulatorSettings
@@ -132,6 +133,10 @@ class DigipoortSimulator:
         self._port: int | None = None
         self._temp: tempfile.TemporaryDirectory[str] | None = None
         self._deliverer: WusClient | None = None
+        self._control: web.AppRunner | None = None
+        self._control_port: int | None = None
+        self.deliveries: list[Delivery] = []
+        """What ``deliver_reliably`` delivered or is still trying to, oldest first."""
         # Writes of one process must land in the order its states were taken, or an older
         # state could replace a newer one.
         self._saving = asyncio.Lock()
@@ -178,6 +183,15 @@ class DigipoortSimulator:
         for process in self._processes.values():
             if not process.finished:
                 self._start_walk(process)
+        if settings.control_listen is not None:
+            from .control import control_app
+
+            self._control = web.AppRunner(control_app(self), access_log=None,
+                                          shutdown_timeout=1.0)
+            await self._control.setup()
+            host, port = settings.control_listen
+            await web.TCPSite(self._control, host, port).start()
+            self._control_port = int(self._control.addresses[0][1])
 
     async def stop(self) -> None:
         # The server first: an aanlevering it is still answering starts its walk, which
@@ -185,6 +199,9 @@ class DigipoortSimulator:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        if self._control is not None:
+            await self._control.cleanup()
+            self._control = None
         await cancel_and_wait(list(self._tasks))
         if self._deliverer is not None:
             await self._deliverer.close()
@@ -235,6 +252,15 @@ class DigipoortSimulator:
     @property
     def ophaal_url(self) -> str:
         return self._url("ophaal")
+
+    @property
+    def control_url(self) -> str:
+        """The base address of the control API (``settings.control_listen``)."""
+        if self._control_port is None:
+            raise RuntimeError("the simulator serves no control API")
+        assert self.settings.control_listen is not None
+        host = self.settings.control_listen[0]
+        return f"http://{f'[{host}]' if ':' in host else host}:{self._control_port}"
 
     def process(self, kenmerk: str) -> Process:
         try:
@@ -400,7 +426,10 @@ class DigipoortSimulator:
         ).to_element()
 
     def _start_walk(self, process: Process) -> None:
-        task = asyncio.create_task(self._walk(process), name=f"walk {process.kenmerk}")
+        self._spawn(self._walk(process), f"walk {process.kenmerk}")
+
+    def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(work, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -648,22 +677,25 @@ class DigipoortSimulator:
         ontvanger: kv.Identiteit | None = None,
         bestandsnaam: str | None = None,
         kenmerk: str | None = None,
+        agency: kv.Identiteit | None = None,
     ) -> kv.AfleverRequest:
-        """An afleverRequest from the agency (``settings.agency``) carrying ``payload``."""
+        """An afleverRequest from ``agency`` (default ``settings.agency``) carrying
+        ``payload``."""
         soort = berichtsoorten.by_name(berichtsoort)
         now = _now()
         kenmerk = kenmerk or str(uuid.uuid4())
+        agency = agency or self.settings.agency
         return kv.AfleverRequest(
             kenmerk=kenmerk,
             berichtsoort=soort.name,
             berichtkenmerk=f"urn:uuid:{uuid.uuid4()}",
             tijdstempel_aangeleverd=now,
-            identiteit_belanghebbende=self.settings.agency,
+            identiteit_belanghebbende=agency,
             rol_belanghebbende="Overheid",
             bericht_inhoud=kv.BerichtInhoud(
                 "text/xml", bestandsnaam or f"{soort.name.lower()}-{kenmerk[:8]}.xml", payload
             ),
-            identiteit_aanleveraar=self.settings.agency.nummer,
+            identiteit_aanleveraar=agency.nummer,
             identiteit_ontvanger=ontvanger,
             rol_ontvanger="Bedrijf" if ontvanger is not None else None,
         )
@@ -697,6 +729,88 @@ class DigipoortSimulator:
         client = self._delivery_client()
         body = await client.call(url, AFLEVEREN, message.to_element(), timeout=timeout)
         return kv.parse_as(body, kv.AfleverResponse)
+
+    async def deliver_reliably(
+        self, message: kv.AfleverRequest, what: str, times: int = 1
+    ) -> list[Delivery]:
+        """Deliver ``message`` ``times`` times to ``settings.deliver_to`` as Digipoort does.
+
+        Each delivery is tried at once; one the AfleverService did not take for a
+        reason that may pass (nothing listening yet, say) is tried again in the
+        background (module ``deliveries``). Without ``deliver_to`` the message is
+        offered through the OphaalService instead. Returns the deliveries as they
+        stand after their first attempt; ``self.deliveries`` keeps them.
+        """
+        made = []
+        for _ in range(times):
+            delivery = Delivery(len(self.deliveries) + 1, message, self.settings.deliver_to,
+                                what)
+            self.deliveries.append(delivery)
+            made.append(delivery)
+            if delivery.to is None:
+                self.queue_for_pickup(message)
+                delivery.state = QUEUED
+                continue
+            give_up_at = _now() + timedelta(seconds=self.settings.redeliver_for)
+            await self._attempt(delivery)
+            if delivery.state == RETRYING:
+                self._plan_retry(delivery, self.settings.redeliver_interval, give_up_at)
+            if delivery.state == RETRYING:
+                self._spawn(self._redeliver(delivery, give_up_at),
+                            f"redeliver {delivery.number}")
+        return made
+
+    async def _attempt(self, delivery: Delivery) -> None:
+        assert delivery.to is not None
+        delivery.attempts += 1
+        delivery.next_attempt = None
+        message = delivery.message
+        try:
+            answer = await self.deliver(b"", message.berichtsoort, delivery.to, message=message)
+        except (WusTransportError, kv.WusFault) as exc:
+            delivery.state = RETRYING if exc.retryable else REFUSED
+            delivery.error = str(exc)
+        except Exception as exc:  # an answer that is no afleverResponse: Digipoort gives up
+            delivery.state = REFUSED
+            delivery.error = f"{type(exc).__name__}: {exc}"
+        else:
+            delivery.state = DELIVERED
+            delivery.error = None
+            delivery.delivered_at = answer.tijdstempel_afgeleverd
+            return
+        if delivery.state == REFUSED:
+            log.warning("digipoort simulator: delivery %d (%s, kenmerk %s) refused by %s: %s",
+                        delivery.number, message.berichtsoort, message.kenmerk, delivery.to,
+                        delivery.error)
+
+    def _plan_retry(self, delivery: Delivery, pause: float, give_up_at: datetime) -> None:
+        due = _now() + timedelta(seconds=pause)
+        if due > give_up_at:
+            delivery.state = GAVE_UP
+            log.warning("digipoort simulator: delivery %d (%s, kenmerk %s) to %s given up after "
+                        "%d attempt(s) in %g s: %s", delivery.number,
+                        delivery.message.berichtsoort, delivery.message.kenmerk, delivery.to,
+                        delivery.attempts, self.settings.redeliver_for, delivery.error)
+            return
+        delivery.next_attempt = due
+        if delivery.attempts == 1:
+            log.warning("digipoort simulator: delivery %d (%s, kenmerk %s) to %s not taken, "
+                        "trying again for up to %g s: %s", delivery.number,
+                        delivery.message.berichtsoort, delivery.message.kenmerk, delivery.to,
+                        self.settings.redeliver_for, delivery.error)
+
+    async def _redeliver(self, delivery: Delivery, give_up_at: datetime) -> None:
+        pause = self.settings.redeliver_interval
+        while delivery.state == RETRYING and delivery.next_attempt is not None:
+            await asyncio.sleep(max(0.0, (delivery.next_attempt - _now()).total_seconds()))
+            await self._attempt(delivery)
+            if delivery.state == DELIVERED:
+                log.info("digipoort simulator: delivery %d (%s, kenmerk %s) to %s taken at "
+                         "attempt %d", delivery.number, delivery.message.berichtsoort,
+                         delivery.message.kenmerk, delivery.to, delivery.attempts)
+            elif delivery.state == RETRYING:
+                pause = min(pause * 2, MAX_PAUSE)
+                self._plan_retry(delivery, pause, give_up_at)
 
     def _delivery_client(self) -> WusClient:
         if self._deliverer is None:
