@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # `make run`: the gateway on the example configuration, with the stand-ins for
 # the networks it talks to beside it on loopback: the Digipoort simulator
-# (127.0.0.1:8783, test certificates in $GATEWAY_DATA_DIR/digipoort-pki), the
+# (127.0.0.1:8783, test certificates in $GATEWAY_DATA_DIR/digipoort-pki,
+# delivering to the gateway's AfleverService on 127.0.0.1:8784 when asked on its
+# control API, http://127.0.0.1:8785/control/deliveries), the
 # Peppol access point simulator (127.0.0.1:8781, delivering into the channel's
 # inbox folder) and a local SMTP server that prints every e-mail
 # (127.0.0.1:1025). Both simulators keep what they were sent in
@@ -48,8 +50,11 @@ trap stop_children EXIT
 trap stop_on_signal INT TERM HUP
 
 mkdir -p "$DATA/peppol/inbox"
+# It starts before the gateway: a delivery asked for until the gateway is up is
+# tried again until it is.
 "$BIN/gateway" --config "$CONFIG" simulate digipoort --listen 127.0.0.1:8783 \
-    --pki-dir "$DATA/digipoort-pki" --state-dir "$DATA/digipoort-simulator" &
+    --pki-dir "$DATA/digipoort-pki" --state-dir "$DATA/digipoort-simulator" \
+    --deliver-to https://127.0.0.1:8784/ --control-listen 127.0.0.1:8785 &
 children+=($!)
 "$BIN/gateway" --config "$CONFIG" simulate peppol --listen 127.0.0.1:8781 \
     --deliver-dir "$DATA/peppol/inbox" --state-dir "$DATA/peppol-simulator" &
@@ -57,9 +62,11 @@ children+=($!)
 "$BIN/python" -m aiosmtpd --nosetuid --listen 127.0.0.1:1025 --class aiosmtpd.handlers.Debugging &
 children+=($!)
 
-# The gateway's digipoort channel reads the certificates the simulator makes.
-for _ in $(seq 100); do
-    [ -s "$DATA/digipoort-pki/ca.pem" ] && break
+# The gateway's digipoort channel reads the certificates the simulator makes
+# (its AfleverService's too): the simulator listens once all are written.
+digipoort=127.0.0.1:8783
+for _ in $(seq 300); do
+    (exec 3<>"/dev/tcp/${digipoort%:*}/${digipoort##*:}") 2>/dev/null && break
     sleep 0.1
 done
 

@@ -36,7 +36,7 @@ def _start(tmp_path: Path, extra_config: str = "") -> tuple[subprocess.Popen[byt
     """run-local.sh on ports of the test's own, in a session of its own; it, its log, the
     gateway's port."""
     ports = {"8780": free_port(), "8781": free_port(), "8783": free_port(),
-             "1025": free_port()}
+             "8784": free_port(), "8785": free_port(), "1025": free_port()}
     script = tmp_path / "run-local.sh"
     script.write_text(_on_ports(SCRIPT.read_text("utf-8"),
                                 {k: v for k, v in ports.items() if k != "8780"}), "utf-8")
