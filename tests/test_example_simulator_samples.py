@@ -10,6 +10,7 @@ than the staffing order, so its hours could not be invoiced against it.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from pipeline_support import document_json
@@ -107,3 +108,13 @@ async def test_the_sample_invoice_bills_the_sample_timecard_at_the_example_agenc
     assert record.transport_state is TransportState.QUEUED, record
     assert record.format_key == "setu-ohnl:invoice:2.0"
     assert record.channel == "digipoort"
+
+
+def test_the_erp_payload_of_the_setu_invoice_is_the_sample_invoice() -> None:
+    """The README's walk-through sends it after the Digipoort simulator's staffing order
+    and timecard: it must stay the invoice the SETU samples vouch for."""
+    invoice = REGISTRY.format("setu-ohnl:invoice:2.0").samples()[0].document
+    payload = ROOT / "examples" / "erp-payloads" / "setu-invoice.json"
+    assert json.loads(payload.read_bytes()) == json.loads(document_json(invoice)), (
+        f"{payload} is stale: write plugins.setu_ohnl.samples.invoice() there with "
+        "gateway.model.json.dumps")
