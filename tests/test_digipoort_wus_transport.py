@@ -238,6 +238,22 @@ async def test_timeout_is_a_retryable_transport_error(pki: Pki) -> None:
         assert caught.value.retryable
 
 
+async def test_nothing_listening_is_retryable_and_not_blamed_on_the_certificate(
+        pki: Pki) -> None:
+    # A service not started yet (`make run` starts the simulator before the gateway's
+    # AfleverService): the hint about a refused client certificate would mislead.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    async with _client(pki) as client:
+        with pytest.raises(WusTransportError) as caught:
+            await client.call(f"https://127.0.0.1:{port}/aanlever", ns.AANLEVEREN,
+                              _request().to_element(), timeout=10)
+    assert (caught.value.kind, caught.value.retryable) == ("connection", True)
+    assert "refused" in caught.value.reason
+    assert "client certificate" not in caught.value.reason
+
+
 async def test_response_signed_by_an_untrusted_party_is_refused(pki: Pki) -> None:
     impostor = WusEndpoint(
         "aanlever", _identity(pki.unknown_supplier), Trust.from_pem_files(pki.ca)

@@ -205,7 +205,12 @@ class WusClient:
                     f"TLS with {url} failed: {exc}", retryable=False, kind="tls"
                 ) from exc
             hint = ""
-            if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientOSError):
+            refused = (isinstance(exc, aiohttp.ClientConnectorError)
+                       and isinstance(exc.os_error, ConnectionRefusedError))
+            if refused:
+                # Nothing listens there (yet): no certificate was looked at.
+                hint = " (the connection was refused: nothing listens at that address)"
+            elif isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientOSError):
                 # Under TLS 1.3 a server that refuses our client certificate often just
                 # closes the connection; say so, since the operator cannot tell otherwise.
                 hint = (" (a server that does not trust our client certificate closes the "
