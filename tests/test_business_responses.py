@@ -16,6 +16,7 @@ from gateway.business import (
     accept_with_changes,
     reject,
 )
+from gateway.formats import EncodeContext
 from gateway.model import (
     Delivery,
     FieldValueError,
@@ -28,6 +29,7 @@ from gateway.model import (
 )
 from gateway.model.json import dumps, loads
 from gateway.model.samples import AGENCY, SUPPLIER, example_order
+from gateway.pluginmanager import build_registry, make_plugin_manager
 
 D = Decimal
 DAY = dt.date(2014, 10, 8)
@@ -132,15 +134,18 @@ def test_a_change_checks_its_own_values() -> None:
         LineChange(quantity=D("-1"))
 
 
-def test_reject_carries_the_reason_and_rejects_every_line() -> None:
+def test_reject_carries_the_reason_and_refuses_the_order_as_a_whole() -> None:
     response = reject(example_order(), "niet leverbaar", number="B-8", issue_date=DAY,
                       sales_order_id="SO-9")
     assert response.status is ResponseStatus.REJECTED
     assert response.note == "niet leverbaar"
     assert response.order_reference == OrderReference(
         id="40000695", sales_order_id="SO-9", issue_date=dt.date(2014, 10, 7))
-    assert [(r.line_id, r.status) for r in response.line_responses] == [
-        ("1.1.1", LineStatus.REJECTED), ("2.1.1", LineStatus.REJECTED)]
+    # The status says it of every line; Peppol BIS T76 refuses lines on a rejection.
+    assert response.line_responses == ()
+    encoded = build_registry(make_plugin_manager()).format("peppol-bis:order-response:3").encode(
+        response, EncodeContext(answers=example_order()))
+    assert b"<cbc:OrderResponseCode>RE</cbc:OrderResponseCode>" in encoded
 
 
 def test_reject_needs_a_reason() -> None:

@@ -83,12 +83,16 @@ def reject(
     order: Order, reason: str, *, number: str, issue_date: dt.date,
     sales_order_id: str | None = None, issue_time: dt.time | None = None,
 ) -> OrderResponse:
-    """Refuse ``order`` as a whole; ``reason`` travels as the response note."""
+    """Refuse ``order`` as a whole; ``reason`` travels as the response note.
+
+    Without line responses: the status says it of every line, and Peppol BIS
+    T76 (the one standard here that can refuse an order) allows lines only on
+    an answer with changes (PEPPOL-T76-R008 to R010).
+    """
     if not reason.strip():
         raise BusinessError("a rejection needs a reason the agency can act on")
     return _response(
-        order, ResponseStatus.REJECTED,
-        tuple(LineResponse(line_id=line.id, status=LineStatus.REJECTED) for line in order.lines),
+        order, ResponseStatus.REJECTED, (),
         number=number, issue_date=issue_date, sales_order_id=sales_order_id, note=reason,
         issue_time=issue_time,
     )
