@@ -70,3 +70,12 @@ async def test_outbound_confirmations_of_two_orders_are_both_sent(
     assert repeat.id == second.id
     assert second.business_key is not None
     assert number_from_key(second.business_key) == "55844255"
+
+
+async def test_a_confirmation_is_found_by_its_own_id(pipe: Pipeline) -> None:
+    first = await receive(pipe, confirmation("45001577255"), "h-1")
+    second = await receive(pipe, confirmation("45001577999"), "h-2")
+    found = await pipe.store.list_messages(number="55844255")
+    # By the id the ERP is told (envelope's document_number), not the key's mark.
+    assert {record.id for record in found.items} == {first, second}
+    assert (await pipe.store.list_messages(number="45001577999")).items == ()

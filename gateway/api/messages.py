@@ -352,7 +352,8 @@ _FILTERS = (
     Param("business_key", "query", "The business key (exact).", TEXT_FILTER),
     Param("number", "query", "The document number the issuer gave it (exact; invoice "
           "number, order id, timecard id), outbound or inbound, whatever the agency and "
-          "kind. A corrected timecard and a closed staffing order match their own number.",
+          "kind. A corrected timecard, a closed staffing order and a staffing "
+          "confirmation match their own number.",
           TEXT_FILTER),
     Param("kind", "query", "Document kind (invoice, order, ...).",
           {"type": "string", "enum": KINDS}),

@@ -461,11 +461,12 @@ def number_clause(find: str, arg: Callable[[Any], str], number: str) -> str:
     ``<agency OIN>:<kind>:<number>`` inbound, and a number may hold colons of
     its own, so the number is what follows the row's own agency and kind (a
     plain match on the end of the key would take "X:1" for "1"). A corrected
-    or rejected timecard's and a closed staffing order's number carry a mark
-    after it (pipeline/keys.py): the number is the one the issuer gave, so those
-    match too. ``find`` is the backend's position-of-substring function (instr,
-    strpos), ``arg`` adds a parameter and returns its placeholder. Not
-    indexed: a scan of the messages that the other filters leave.
+    or rejected timecard's, a closed staffing order's and a staffing
+    confirmation's number carry a mark after it (pipeline/keys.py): the number
+    is the one the issuer gave, so those match too. ``find`` is the backend's
+    position-of-substring function (instr, strpos), ``arg`` adds a parameter
+    and returns its placeholder. Not indexed: a scan of the messages that the
+    other filters leave.
     """
     tail = (f"CASE WHEN m.direction = 'outbound' THEN substr(m.business_key, "
             f"{find}(m.business_key, ':') + 1) ELSE m.business_key END")
@@ -473,11 +474,14 @@ def number_clause(find: str, arg: Callable[[Any], str], number: str) -> str:
     rest = f"substr({tail}, length({middle}) + 1)"
     correction = number + ":correction:"
     status = number + ":status:"
+    order = number + ":order:"
     return (f"(substr({tail}, 1, length({middle})) = {middle} AND ({rest} = {arg(number)} "
             f"OR (m.document_kind = 'timecard' AND substr({rest}, 1, {arg(len(correction))}) "
             f"= {arg(correction)}) "
             f"OR (m.document_kind IN ('staffing-order', 'timecard') AND substr({rest}, 1, "
-            f"{arg(len(status))}) = {arg(status)})))")
+            f"{arg(len(status))}) = {arg(status)}) "
+            f"OR (m.document_kind = 'human-resource' AND substr({rest}, 1, "
+            f"{arg(len(order))}) = {arg(order)})))")
 
 class Store(abc.ABC):
     """Messages, their timelines and attempts, and the configuration audit log.
