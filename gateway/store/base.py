@@ -453,36 +453,6 @@ def exhausted_reason(attempts: int, max_attempts: int, last_error: str | None) -
     return f"{reason}: {last_error}" if last_error else reason
 
 
-
-def number_clause(find: str, arg: Callable[[Any], str], number: str) -> str:
-    """SQL true for a message whose business key holds the document number ``number``.
-
-    Keys are ``<supplier KvK>:<agency OIN>:<kind>:<number>`` outbound and
-    ``<agency OIN>:<kind>:<number>`` inbound, and a number may hold colons of
-    its own, so the number is what follows the row's own agency and kind (a
-    plain match on the end of the key would take "X:1" for "1"). A corrected
-    or rejected timecard's, a closed staffing order's and a staffing
-    confirmation's number carry a mark after it (pipeline/keys.py): the number
-    is the one the issuer gave, so those match too. ``find`` is the backend's
-    position-of-substring function (instr, strpos), ``arg`` adds a parameter
-    and returns its placeholder. Not indexed: a scan of the messages that the
-    other filters leave.
-    """
-    tail = (f"CASE WHEN m.direction = 'outbound' THEN substr(m.business_key, "
-            f"{find}(m.business_key, ':') + 1) ELSE m.business_key END")
-    middle = "m.agency_oin || ':' || m.document_kind || ':'"
-    rest = f"substr({tail}, length({middle}) + 1)"
-    correction = number + ":correction:"
-    status = number + ":status:"
-    order = number + ":order:"
-    return (f"(substr({tail}, 1, length({middle})) = {middle} AND ({rest} = {arg(number)} "
-            f"OR (m.document_kind = 'timecard' AND substr({rest}, 1, {arg(len(correction))}) "
-            f"= {arg(correction)}) "
-            f"OR (m.document_kind IN ('staffing-order', 'timecard') AND substr({rest}, 1, "
-            f"{arg(len(status))}) = {arg(status)}) "
-            f"OR (m.document_kind = 'human-resource' AND substr({rest}, 1, "
-            f"{arg(len(order))}) = {arg(order)})))")
-
 class Store(abc.ABC):
     """Messages, their timelines and attempts, and the configuration audit log.
 
@@ -649,8 +619,9 @@ class Store(abc.ABC):
     ) -> Page:
         """Messages matching every given filter, newest first, ``limit`` (<= 1000) at a time.
 
-        ``number`` is the document's own number in its business key (see
-        :func:`number_clause`), in either direction.
+        ``number`` is the document's own number in its business key, in either
+        direction: the ``number`` column (migrations ``*_message_number.sql`` say
+        how it is taken from the key), indexed with the id.
         ``created_from`` is inclusive, ``created_to`` exclusive. Keyset
         pagination: pages stay stable while new messages arrive. ``oldest_first``
         turns the order round, for a reader that works through them as they came.

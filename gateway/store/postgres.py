@@ -44,7 +44,6 @@ from gateway.store.base import (
     claim_event,
     exhausted_reason,
     lease_expired_note,
-    number_clause,
     plan_change,
     settled,
     to_json,
@@ -899,7 +898,7 @@ class PostgresStore(Store):
             assert name in LIST_FILTERS
             clauses.append(f"m.{name} = {arg(value)}")
         if number is not None:
-            clauses.append(number_clause("strpos", arg, number))
+            clauses.append(f"m.number = {arg(number)}")
         if created_from is not None:
             clauses.append(f"m.created_at >= {arg(created_from)}")
         if created_to is not None:

@@ -49,7 +49,6 @@ from gateway.store.base import (
     claim_event,
     exhausted_reason,
     lease_expired_note,
-    number_clause,
     plan_change,
     settled,
     to_json,
@@ -740,11 +739,8 @@ class SqliteStore(Store):
             clauses.append(f"m.{name} = ?")
             params.append(value)
         if number is not None:
-            def arg(value: Any) -> str:
-                params.append(value)
-                return "?"
-
-            clauses.append(number_clause("instr", arg, number))
+            clauses.append("m.number = ?")
+            params.append(number)
         if created_from is not None:
             clauses.append("m.created_at >= ?")
             params.append(_ts(created_from))
