@@ -132,6 +132,17 @@ def submit(client: GatewayClient, document: CanonicalDocument, agency_oin: str) 
     return message_id
 
 
+def _non_negative(value: str, what: str, text: str, noun: str) -> Decimal:
+    """``text`` (the ``what`` in option ``value``) as a finite decimal of 0 or more."""
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        number = None
+    if number is None or not number.is_finite() or number < 0:
+        raise click.BadParameter(f"{value!r}: the {what} {text!r} is no {noun} of 0 or more")
+    return number
+
+
 def _change(_ctx: click.Context, _param: click.Parameter,
             values: tuple[str, ...]) -> dict[str, LineChange]:
     """``--change LINE=QTY[@DATE]`` (or ``LINE=@DATE``) as changes per order line id."""
@@ -146,13 +157,7 @@ def _change(_ctx: click.Context, _param: click.Parameter,
             raise click.BadParameter(f"line {line_id!r} is changed twice; give it once")
         quantity = None
         if quantity_text:
-            try:
-                quantity = Decimal(quantity_text)
-            except InvalidOperation:
-                quantity = None
-            if quantity is None or not quantity.is_finite() or quantity < 0:
-                raise click.BadParameter(
-                    f"{value!r}: the quantity {quantity_text!r} is no number of 0 or more")
+            quantity = _non_negative(value, "quantity", quantity_text, "number")
         date = None
         if at:
             try:
@@ -253,14 +258,7 @@ def _prices(_ctx: click.Context, _param: click.Parameter,
             raise click.BadParameter(f"{value!r} is not LINE=AMOUNT")
         if line_id in prices:
             raise click.BadParameter(f"line {line_id!r} is priced twice; give it once")
-        try:
-            amount = Decimal(amount_text)
-        except InvalidOperation:
-            amount = None
-        if amount is None or not amount.is_finite() or amount < 0:
-            raise click.BadParameter(
-                f"{value!r}: the price {amount_text!r} is no amount of 0 or more")
-        prices[line_id] = amount
+        prices[line_id] = _non_negative(value, "price", amount_text, "amount")
     return prices
 
 
