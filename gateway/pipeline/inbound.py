@@ -41,6 +41,7 @@ from gateway.pipeline.keys import (
     key_number,
     party_oin,
 )
+from gateway.pipeline.references import timecard_records
 from gateway.registry import Registry
 from gateway.store import (
     DuplicateBusinessKey,
@@ -357,20 +358,16 @@ class InboundPipeline:
         delivered again finds it as the timecard that stands, and is one document.
         """
         root = inbound_key(agency_oin, DocumentKind.TIMECARD, card.id)
-        first = await self.store.find_by_business_key(Direction.INBOUND, root)
-        turns = await self.store.find_by_business_key_prefix(Direction.INBOUND,
-                                                             f"{root}:{STATUS}:")
-        corrections = await self.store.find_by_business_key_prefix(Direction.INBOUND,
-                                                                   f"{root}:{CORRECTION}:")
-        unmarked = [found for found in (first, *turns) if found is not None]
-        standing = max(unmarked, key=lambda found: found.id) if unmarked else matched
+        versions = await timecard_records(self.store, agency_oin, card.id)
+        unmarked = [found for found in versions
+                    if not (found.business_key or "").startswith(f"{root}:{CORRECTION}:")]
+        standing = unmarked[-1] if unmarked else matched
         stood = loads(standing.canonical_json) if standing.canonical_json else None
         if not isinstance(stood, TimeCard) or stood.status is card.status:
             return standing.business_key or root, standing
         if _same_content(canonical, matched.canonical_json):
             return matched.business_key or root, matched
-        return (f"{root}:{STATUS}:{card.status.value}:{len(unmarked) + len(corrections) + 1}",
-                None)
+        return f"{root}:{STATUS}:{card.status.value}:{len(versions) + 1}", None
 
     def _known(self, agency_oin: str) -> bool:
         return self.agency_known is None or self.agency_known(agency_oin)

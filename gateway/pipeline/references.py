@@ -14,7 +14,7 @@ from gateway.kinds import Direction, DocumentKind
 from gateway.model import Invoice, InvoiceType, RuleViolation, TimeCard
 from gateway.model.json import loads
 from gateway.pipeline.keys import CORRECTION, STATUS, inbound_key
-from gateway.store import Store, TimecardLine
+from gateway.store import MessageRecord, Store, TimecardLine
 from gateway.store.base import MAX_INDEXED_BYTES, storable
 
 
@@ -117,13 +117,14 @@ def _timecards_named(invoice: Invoice) -> dict[str, str]:
     return named
 
 
-async def _timecard_versions(store: Store, agency_oin: str, card_id: str) -> list[TimeCard]:
-    """The timecard, its corrections and its changes of status from the agency, in the
-    order they were received.
+async def timecard_records(store: Store, agency_oin: str, card_id: str) -> list[MessageRecord]:
+    """The live inbound messages of one timecard from the agency, in the order received:
+    the timecard, its corrections, its changes of status.
 
     A SETU correction keeps the timecard's id and is stored under a key of its
     own (pipeline/keys.py), the original's with a mark and a digest added; so is
-    the timecard sent again rejected, under the original's with its status added.
+    the timecard sent again in another status, under the original's with its
+    status added.
     """
     key = inbound_key(agency_oin, DocumentKind.TIMECARD, card_id)
     records = []
@@ -133,8 +134,13 @@ async def _timecard_versions(store: Store, agency_oin: str, card_id: str) -> lis
     for mark in (CORRECTION, STATUS):
         records.extend(await store.find_by_business_key_prefix(
             Direction.INBOUND, f"{key}:{mark}:"))
+    return sorted(records, key=lambda r: r.id)
+
+
+async def _timecard_versions(store: Store, agency_oin: str, card_id: str) -> list[TimeCard]:
+    """The versions of the timecard the agency sent, in the order received."""
     versions = []
-    for record in sorted(records, key=lambda r: r.id):
+    for record in await timecard_records(store, agency_oin, card_id):
         if record.canonical_json is None:
             continue
         card = loads(record.canonical_json)
